@@ -1,0 +1,282 @@
+#include "engine/control_server.h"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "engine/json_writer.h"
+#include "reactor/log.h"
+
+namespace labvirt::engine {
+
+struct ControlServer::Client {
+  UniqueFd fd;
+  std::string in;
+  bool discarding = false;  // inside an oversized line, dropping bytes until its newline
+  std::deque<std::string> out;
+  size_t out_bytes = 0;
+  bool sending = false;
+  bool closing = false;
+  // Declared last: cancelled before the buffers above die.
+  reactor::OpHandle recv_op;
+  reactor::OpHandle send_op;
+};
+
+namespace {
+
+constexpr size_t kRecvChunk = 64 * 1024;
+
+std::string ErrorResponse(std::string_view id_json, const RpcError& err) {
+  JsonWriter w;
+  w.BeginObject().Key("jsonrpc").String("2.0").Key("id").Raw(id_json);
+  w.Key("error").BeginObject().Key("code").Int(err.code).Key("message").String(err.message);
+  if (!err.data_json.empty()) w.Key("data").Raw(err.data_json);
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
+}  // namespace
+
+RpcError FieldError(int code, std::string message, std::string_view field,
+                    std::string_view reason) {
+  JsonWriter w;
+  w.BeginObject().Key("field").String(field).Key("reason").String(reason).EndObject();
+  return RpcError{code, std::move(message), w.Take()};
+}
+
+ControlServer::ControlServer(reactor::Reactor& reactor, ControlServerOptions options)
+    : reactor_(reactor), options_(options) {
+  // Handlers always get an element; an absent params member is a JSON null.
+  LABVIRT_CHECK(null_parser_.parse(simdjson::padded_string(std::string_view("null")))
+                    .get(null_params_) == simdjson::SUCCESS);
+}
+
+ControlServer::~ControlServer() {
+  accept_op_.Cancel();
+  clients_.clear();
+  if (listen_fd_.valid() && !path_.empty()) ::unlink(path_.c_str());
+}
+
+Status ControlServer::Listen(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    return InvalidArgument("socket path must be 1-107 bytes: " + path);
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) return Internal("create directory for " + path + ": " + ec.message());
+
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Status::FromErrno(errno, "socket");
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return FailedPrecondition(path + " exists and is not a socket");
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      return FailedPrecondition("another labvirtd is already listening on " + path);
+    }
+    ::unlink(path.c_str());  // stale socket of a dead daemon
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    return Status::FromErrno(errno, "bind " + path);
+  }
+  path_ = path;
+  listen_fd_ = std::move(fd);
+  ::chmod(path.c_str(), 0660);
+  if (group* g = ::getgrnam("labvirt"); g != nullptr) {
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) < 0) {
+      LogWarn("socket group not set", {{"path", path}, {"error", std::strerror(errno)}});
+    }
+  }
+  if (::listen(listen_fd_.get(), 512) < 0) return Status::FromErrno(errno, "listen " + path);
+  accept_op_ = reactor_.Accept(
+      listen_fd_.get(), [this](Result<UniqueFd> r) { OnAccept(std::move(r)); },
+      /*multishot=*/true);
+  return Status::Ok();
+}
+
+void ControlServer::AddMethod(std::string name, RpcHandler handler) {
+  methods_[std::move(name)] = std::move(handler);
+}
+
+void ControlServer::OnAccept(Result<UniqueFd> r) {
+  if (!r.ok()) {
+    LogWarn("accept failed", {{"error", r.status().ToString()}});
+    return;
+  }
+  UniqueFd fd = std::move(r).value();
+  if (clients_.size() >= options_.max_clients) {
+    std::string msg = ErrorResponse("null", {kInternalError, "too many clients", ""}) + "\n";
+    ssize_t ignored = ::send(fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+    LogWarn("client refused: too many clients", {{"max", std::to_string(options_.max_clients)}});
+    return;
+  }
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  uint64_t id = next_client_id_++;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    LogInfo("client connected", {{"client", std::to_string(id)}, {"pid", std::to_string(cred.pid)},
+                                 {"uid", std::to_string(cred.uid)},
+                                 {"gid", std::to_string(cred.gid)}});
+  }
+  auto client = std::make_unique<Client>();
+  client->fd = std::move(fd);
+  clients_[id] = std::move(client);
+  StartRecv(id);
+}
+
+void ControlServer::StartRecv(uint64_t id) {
+  Client& c = *clients_.at(id);
+  c.recv_op = reactor_.Recv(c.fd.get(), kRecvChunk, [this, id](Result<std::span<const char>> r) {
+    OnRecv(id, r);
+  });
+}
+
+void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  Client& c = *it->second;
+  if (!r.ok() || r->empty()) {
+    Close(id, r.ok() ? "eof" : r.status().ToString());
+    return;
+  }
+  std::string_view data(r->data(), r->size());
+  while (!data.empty() && !c.closing) {
+    size_t nl = data.find('\n');
+    std::string_view piece = data.substr(0, nl);
+    if (c.discarding) {
+      if (nl != std::string_view::npos) c.discarding = false;
+    } else if (c.in.size() + piece.size() > options_.max_line_bytes) {
+      c.in.clear();
+      c.discarding = nl == std::string_view::npos;
+      Enqueue(id, ErrorResponse("null", FieldError(kInvalidRequest, "request line too long", "line",
+                                                  "longer than " +
+                                                      std::to_string(options_.max_line_bytes) +
+                                                      " bytes")));
+    } else {
+      c.in.append(piece);
+      if (nl != std::string_view::npos) {
+        std::string line = std::move(c.in);
+        c.in.clear();
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!line.empty()) Enqueue(id, HandleLine(line));
+      }
+    }
+    if (nl == std::string_view::npos) break;
+    data.remove_prefix(nl + 1);
+  }
+  if (!c.closing) StartRecv(id);
+}
+
+std::string ControlServer::HandleLine(std::string_view line) {
+  simdjson::padded_string padded(line);
+  simdjson::dom::element doc;
+  if (auto err = parser_.parse(padded).get(doc); err) {
+    return ErrorResponse("null", FieldError(kParseError, "parse error", "request",
+                                            simdjson::error_message(err)));
+  }
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj)) {
+    return ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "request",
+                                            "a request must be a JSON object"));
+  }
+  std::string id_json = "null";
+  simdjson::dom::element id;
+  bool has_id = obj["id"].get(id) == simdjson::SUCCESS;
+  if (has_id) {
+    if (!id.is_string() && !id.is_int64() && !id.is_uint64() && !id.is_null()) {
+      return ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "id",
+                                              "must be a string, an integer or null"));
+    }
+    id_json = simdjson::minify(id);
+  }
+  std::string_view version;
+  if (obj["jsonrpc"].get(version) || version != "2.0") {
+    return ErrorResponse(id_json, FieldError(kInvalidRequest, "invalid request", "jsonrpc",
+                                             "must be \"2.0\""));
+  }
+  std::string_view method;
+  if (obj["method"].get(method)) {
+    return ErrorResponse(id_json, FieldError(kInvalidRequest, "invalid request", "method",
+                                             "must be a string"));
+  }
+  simdjson::dom::element params;
+  if (obj["params"].get(params) == simdjson::SUCCESS) {
+    if (!params.is_object() && !params.is_array()) {
+      return ErrorResponse(id_json, FieldError(kInvalidParams, "invalid params", "params",
+                                               "must be an object or an array"));
+    }
+  } else {
+    params = null_params_;
+  }
+  auto handler = methods_.find(std::string(method));
+  RpcResult result = handler == methods_.end()
+                         ? RpcResult(FieldError(kMethodNotFound, "method not found", "method",
+                                                "no method named '" + std::string(method) + "'"))
+                         : handler->second(params);
+  if (!has_id) return "";  // a notification gets no answer
+  if (const RpcError* err = std::get_if<RpcError>(&result)) return ErrorResponse(id_json, *err);
+  JsonWriter w;
+  w.BeginObject().Key("jsonrpc").String("2.0").Key("id").Raw(id_json);
+  w.Key("result").Raw(std::get<std::string>(result)).EndObject();
+  return w.Take();
+}
+
+void ControlServer::Enqueue(uint64_t id, std::string line) {
+  if (line.empty()) return;
+  Client& c = *clients_.at(id);
+  line += '\n';
+  c.out_bytes += line.size();
+  c.out.push_back(std::move(line));
+  if (c.out_bytes > options_.max_output_bytes) {
+    Close(id, "client does not read its responses (output queue full)");
+    return;
+  }
+  if (!c.sending) Flush(id);
+}
+
+void ControlServer::Flush(uint64_t id) {
+  Client& c = *clients_.at(id);
+  if (c.out.empty() || c.closing) {
+    c.sending = false;
+    return;
+  }
+  c.sending = true;
+  // Coalesce queued lines into one send; pipelined answers leave in one syscall.
+  std::string chunk;
+  while (!c.out.empty() && chunk.size() < kRecvChunk) {
+    chunk += c.out.front();
+    c.out.pop_front();
+  }
+  c.send_op = reactor_.Send(c.fd.get(), chunk, [this, id, chunk](Result<size_t> r) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    Client& client = *it->second;
+    if (!r.ok()) {
+      Close(id, r.status().ToString());
+      return;
+    }
+    client.out_bytes -= *r;
+    if (*r < chunk.size()) client.out.push_front(chunk.substr(*r));  // short send: rest first
+    Flush(id);
+  });
+}
+
+void ControlServer::Close(uint64_t id, const std::string& reason) {
+  auto it = clients_.find(id);
+  if (it == clients_.end() || it->second->closing) return;
+  it->second->closing = true;
+  LogInfo("client disconnected", {{"client", std::to_string(id)}, {"reason", reason}});
+  // Defer: we may be inside this client's own callback.
+  reactor_.Defer([this, id] { clients_.erase(id); });
+}
+
+}  // namespace labvirt::engine

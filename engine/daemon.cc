@@ -1,0 +1,97 @@
+#include "engine/daemon.h"
+
+#include <signal.h>
+#include <sys/utsname.h>
+
+#include "engine/json_writer.h"
+#include "reactor/libvirt_event_impl.h"
+#include "reactor/log.h"
+
+namespace labvirt::engine {
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(const Flags& flags) {
+  Result<reactor::KernelFeatures> features = reactor::ProbeIoUring();
+  if (!features.ok()) return features.status();
+  auto reactor = reactor::Reactor::Create();
+  if (!reactor.ok()) return reactor.status().WithContext("io_uring");
+  auto daemon = std::unique_ptr<Daemon>(new Daemon(flags, *features, std::move(reactor).value()));
+  LABVIRT_RETURN_IF_ERROR(daemon->Init());
+  return daemon;
+}
+
+Daemon::Daemon(const Flags& flags, reactor::KernelFeatures features,
+               std::unique_ptr<reactor::Reactor> reactor)
+    : flags_(flags),
+      features_(features),
+      started_(std::chrono::steady_clock::now()),
+      reactor_(std::move(reactor)) {}
+
+Daemon::~Daemon() {
+  // Order matters: stop serving, close libvirt (its hooks reach the reactor), stop the workers,
+  // and only then let the reactor go.
+  server_.reset();
+  libvirt_.reset();
+  pool_.reset();
+}
+
+Status Daemon::Init() {
+  ::signal(SIGPIPE, SIG_IGN);
+  // Signals first, so the worker threads started below inherit the blocked mask.
+  for (int signo : {SIGTERM, SIGINT}) {
+    LABVIRT_RETURN_IF_ERROR(reactor_->OnSignal(signo, [this](int sig) {
+      LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      reactor_->Stop();
+    }));
+  }
+  providers::LibvirtConnection::SilenceDefaultErrorPrinting();
+  LABVIRT_RETURN_IF_ERROR(reactor::LibvirtEventImpl::Install(*reactor_));
+  pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, static_cast<size_t>(flags_.workers),
+                                                /*max_queued=*/4096);
+  server_ = std::make_unique<ControlServer>(*reactor_, ControlServerOptions{});
+  RegisterMethods();
+  LABVIRT_RETURN_IF_ERROR(server_->Listen(flags_.socket_path));
+  libvirt_ = std::make_unique<providers::LibvirtConnection>(*reactor_, *pool_, flags_.libvirt_uri,
+                                                            providers::LibvirtConnectionEvents{});
+  libvirt_->Start();
+  LogInfo("labvirtd started", {{"version", LABVIRT_VERSION},
+                               {"socket", flags_.socket_path},
+                               {"libvirt_uri", flags_.libvirt_uri},
+                               {"workers", std::to_string(flags_.workers)}});
+  return Status::Ok();
+}
+
+void Daemon::Run() { reactor_->Run(); }
+
+void Daemon::RegisterMethods() {
+  server_->AddMethod("host.info", [this](simdjson::dom::element) -> RpcResult {
+    return HostInfoJson();
+  });
+}
+
+std::string Daemon::HostInfoJson() const {
+  utsname uts{};
+  uname(&uts);
+  auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("version").String(LABVIRT_VERSION);
+  w.Key("hostname").String(uts.nodename);
+  w.Key("kernel").String(uts.release);
+  w.Key("uptime_s").Double(uptime.count());
+  w.Key("healthy").Bool(libvirt_ != nullptr && libvirt_->connected());
+  w.Key("libvirt").BeginObject();
+  w.Key("uri").String(flags_.libvirt_uri);
+  w.Key("connected").Bool(libvirt_ != nullptr && libvirt_->connected());
+  w.Key("version").Uint(libvirt_ ? libvirt_->version() : 0);
+  w.Key("reconnects").Uint(libvirt_ ? libvirt_->reconnects() : 0);
+  w.EndObject();
+  w.Key("io_uring").BeginObject();
+  w.Key("direct_tty_read").Bool(features_.direct_tty_read);
+  w.EndObject();
+  w.Key("bridge").String(flags_.bridge);
+  w.Key("workers").Uint(pool_ ? pool_->threads() : 0);
+  w.EndObject();
+  return w.Take();
+}
+
+}  // namespace labvirt::engine

@@ -1,0 +1,46 @@
+// Daemon: labvirtd's composition root. Owns the reactor, the worker pool, the libvirt connection
+// and the control server, and wires them together. Built and run on the main thread.
+#ifndef LABVIRT_ENGINE_DAEMON_H_
+#define LABVIRT_ENGINE_DAEMON_H_
+
+#include <chrono>
+#include <memory>
+
+#include "engine/control_server.h"
+#include "engine/flags.h"
+#include "providers/libvirt_connection.h"
+#include "reactor/probe.h"
+#include "reactor/reactor.h"
+#include "reactor/worker_pool.h"
+
+namespace labvirt::engine {
+
+class Daemon {
+ public:
+  // Probes io_uring, builds every part and starts listening. Nothing is left half-started on
+  // failure: the socket is removed and threads are joined before the error returns.
+  static Result<std::unique_ptr<Daemon>> Start(const Flags& flags);
+  ~Daemon();
+
+  // Runs until SIGTERM or SIGINT.
+  void Run();
+
+ private:
+  Daemon(const Flags& flags, reactor::KernelFeatures features,
+         std::unique_ptr<reactor::Reactor> reactor);
+  Status Init();
+  void RegisterMethods();
+  std::string HostInfoJson() const;
+
+  Flags flags_;
+  reactor::KernelFeatures features_;
+  std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<reactor::Reactor> reactor_;
+  std::unique_ptr<reactor::WorkerPool> pool_;
+  std::unique_ptr<providers::LibvirtConnection> libvirt_;
+  std::unique_ptr<ControlServer> server_;
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_DAEMON_H_

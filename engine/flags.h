@@ -1,0 +1,36 @@
+// labvirtd's command-line flags: parsing and validation, with no side effects.
+#ifndef LABVIRT_ENGINE_FLAGS_H_
+#define LABVIRT_ENGINE_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "reactor/log.h"
+#include "reactor/status.h"
+
+namespace labvirt::engine {
+
+struct Flags {
+  std::string socket_path = "/run/labvirt/labvirtd.sock";
+  std::string libvirt_uri = "qemu:///system";
+  std::string ovsdb = "unix:/var/run/openvswitch/db.sock";
+  std::string bridge = "arch-ovs";
+  std::string image_root = "/var/lib/labvirt/images";
+  std::string state_dir = "/var/lib/labvirt";
+  std::string catalog;  // empty: the catalog installed beside the binary, once it exists
+  LogLevel log_level = LogLevel::kInfo;
+  int workers = 4;
+  bool show_version = false;
+  bool show_help = false;
+};
+
+// Parses argv (argv[0] skipped). Accepts `--name value` and `--name=value`. Returns an
+// InvalidArgument status whose message is one line naming the flag and what is wrong.
+Result<Flags> ParseFlags(const std::vector<std::string>& args);
+
+// The --help text.
+std::string FlagsUsage();
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_FLAGS_H_

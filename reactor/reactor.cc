@@ -1,0 +1,358 @@
+#include "reactor/reactor.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "reactor/log.h"
+#include "reactor/slot.h"
+
+namespace labvirt::reactor {
+namespace {
+
+// user_data of CQEs that answer our own IORING_OP_ASYNC_CANCEL requests; never a slot.
+constexpr uint64_t kCancelUserData = ~uint64_t{0};
+constexpr uint64_t kTimerIdBit = uint64_t{1} << 63;
+constexpr unsigned kReapBatch = 64;
+
+}  // namespace
+
+Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) {
+  io_uring ring;
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQSIZE;
+  params.cq_entries = options.sq_entries * 2;
+  int ret = io_uring_queue_init_params(options.sq_entries, &ring, &params);
+  if (ret < 0) return Status::FromErrno(-ret, "io_uring_queue_init");
+  // NODROP (5.5) makes a full CQ a backlog rather than lost completions; EXT_ARG (5.11) lets us
+  // submit and wait with a timeout in one syscall.
+  if (!(params.features & IORING_FEAT_NODROP) || !(params.features & IORING_FEAT_EXT_ARG)) {
+    io_uring_queue_exit(&ring);
+    return FailedPrecondition("io_uring lacks NODROP/EXT_ARG: kernel 5.11 or newer required");
+  }
+  auto reactor = std::unique_ptr<Reactor>(new Reactor(options, ring));
+  int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) return Status::FromErrno(errno, "eventfd");
+  reactor->wake_fd_.Reset(efd);
+  reactor->ArmWakeup();
+  return reactor;
+}
+
+Reactor::Reactor(const ReactorOptions& options, io_uring ring)
+    : ring_(ring),
+      clock_(options.clock ? options.clock : &steady_clock_),
+      loop_thread_(std::this_thread::get_id()) {}
+
+Reactor::~Reactor() {
+  wake_op_.Cancel();
+  signals_.clear();
+  DrainOnDestroy();
+  io_uring_queue_exit(&ring_);
+}
+
+void Reactor::DrainOnDestroy() {
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = *slots_[i];
+    if (s.state == SlotState::kInFlight) Cancel(UserData(i));
+  }
+  // Wait (bounded) for the final completion of every op: only then may buffers be freed.
+  for (int round = 0; live_slots_ > 0 && round < 1000; ++round) {
+    Submit();
+    __kernel_timespec ts{.tv_sec = 0, .tv_nsec = 10'000'000};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    Reap();
+    std::vector<Completion> batch;
+    batch.swap(ready_);
+    for (const Completion& c : batch) Dispatch(c);
+  }
+  if (live_slots_ > 0) {
+    // Freeing now could let the kernel write into freed memory; leaking is the safe choice.
+    LogError("reactor destroyed with ops the kernel never completed; leaking their buffers",
+             {{"ops", std::to_string(live_slots_)}});
+    for (auto& s : slots_) {
+      if (s->state != SlotState::kFree) (void)s.release();
+    }
+  }
+}
+
+void Reactor::Run() {
+  loop_thread_ = std::this_thread::get_id();
+  stopping_ = false;
+  while (!stopping_) RunOnce(/*block=*/true);
+}
+
+void Reactor::Stop() { stopping_ = true; }
+
+void Reactor::RunUntilIdle() {
+  while (RunOnce(/*block=*/false) > 0) {
+  }
+}
+
+size_t Reactor::RunOnce(bool block) {
+  bool busy = !ready_.empty() || !deferred_.empty() ||
+              wake_pending_.load(std::memory_order_acquire);
+  std::optional<TimePoint> deadline = timers_.NextDeadline();
+  TimePoint now = clock_->Now();
+  bool timer_due = deadline && *deadline <= now;
+  if (block && !busy && !timer_due && !stopping_) {
+    io_uring_cqe* cqe = nullptr;
+    if (deadline && !clock_->IsManual()) {
+      auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - now).count();
+      __kernel_timespec ts{.tv_sec = wait / 1'000'000'000, .tv_nsec = wait % 1'000'000'000};
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    } else {
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+    }
+  } else {
+    Submit();
+  }
+  Reap();
+  size_t ran = DispatchReady();
+  ran += timers_.FireDue(clock_->Now());
+  ran += RunPosted();
+  ran += DispatchReady();
+  ran += RunDeferred();
+  return ran;
+}
+
+// ---- Completions ----
+
+size_t Reactor::Reap() {
+  size_t total = 0;
+  io_uring_cqe* cqes[kReapBatch];
+  while (true) {
+    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kReapBatch);
+    for (unsigned i = 0; i < n; ++i) {
+      ready_.push_back({cqes[i]->user_data, cqes[i]->res, cqes[i]->flags});
+    }
+    io_uring_cq_advance(&ring_, n);
+    total += n;
+    if (n < kReapBatch) break;
+  }
+  return total;
+}
+
+size_t Reactor::DispatchReady() {
+  // Callbacks may reap more completions into ready_ (through GetSqe); re-read its size each turn
+  // and copy each entry out before dispatching, since the vector may grow.
+  size_t ran = 0;
+  for (size_t i = 0; i < ready_.size(); ++i) {
+    Completion c = ready_[i];
+    Dispatch(c);
+    ++ran;
+  }
+  ready_.clear();
+  return ran;
+}
+
+void Reactor::Dispatch(const Completion& c) {
+  if (c.user_data == kCancelUserData) return;
+  uint32_t index = static_cast<uint32_t>(c.user_data);
+  uint32_t generation = static_cast<uint32_t>(c.user_data >> 32);
+  LABVIRT_CHECK(index < slots_.size());
+  Slot& s = *slots_[index];
+  if (s.state == SlotState::kFree || s.generation != generation) return;  // stale
+  bool final = !(c.flags & IORING_CQE_F_MORE);
+  if (s.state == SlotState::kCancelling) {
+    if (final) ReleaseSlot(index);
+    return;
+  }
+  if (!final) {  // a multishot op that goes on: the callback may cancel it (-> kCancelling)
+    s.on_cqe(c.res, s);
+    return;
+  }
+  s.state = SlotState::kCompleting;
+  s.on_cqe(c.res, s);
+  bool rearm = s.multishot() && c.res >= 0 && !s.cancel_requested && s.on_cqe;
+  if (rearm) {
+    // The kernel ended a multishot op without an error (e.g. CQ overflow): keep it going.
+    s.state = SlotState::kInFlight;
+    Arm(index);
+  } else {
+    ReleaseSlot(index);
+  }
+}
+
+void Reactor::Cancel(uint64_t id) {
+  if (id & kTimerIdBit) {
+    timers_.Cancel(id & ~kTimerIdBit);
+    return;
+  }
+  uint32_t index = static_cast<uint32_t>(id);
+  uint32_t generation = static_cast<uint32_t>(id >> 32);
+  if (index >= slots_.size()) return;
+  Slot& s = *slots_[index];
+  if (s.generation != generation) return;
+  switch (s.state) {
+    case SlotState::kInFlight: {
+      s.state = SlotState::kCancelling;
+      io_uring_sqe* sqe = GetSqe();
+      io_uring_prep_cancel64(sqe, id, 0);
+      io_uring_sqe_set_data64(sqe, kCancelUserData);
+      break;
+    }
+    case SlotState::kCompleting:
+      s.cancel_requested = true;
+      break;
+    case SlotState::kCancelling:
+    case SlotState::kFree:
+      break;
+  }
+}
+
+void OpHandle::Cancel() {
+  if (reactor_ != nullptr) std::exchange(reactor_, nullptr)->Cancel(id_);
+}
+
+// ---- Slots and submission ----
+
+uint32_t Reactor::AcquireSlot() {
+  LABVIRT_CHECK(IsLoopThread());
+  uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(std::make_unique<Slot>());
+  }
+  slots_[index]->state = SlotState::kInFlight;
+  ++live_slots_;
+  return index;
+}
+
+void Reactor::ReleaseSlot(uint32_t index) {
+  Slot& s = *slots_[index];
+  // Generations stay within 31 bits and skip 0, so user_data never equals kCancelUserData.
+  s.generation = (s.generation + 1) & 0x7fffffffu;
+  if (s.generation == 0) s.generation = 1;
+  s.state = SlotState::kFree;
+  // Clearing may run destructors of captured state; the slot is already free by then.
+  s.Clear();
+  free_slots_.push_back(index);
+  --live_slots_;
+}
+
+uint64_t Reactor::UserData(uint32_t index) const {
+  return (uint64_t{slots_[index]->generation} << 32) | index;
+}
+
+io_uring_sqe* Reactor::GetSqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (sqe == nullptr) {
+    // SQ full: hand what we have to the kernel and retry.
+    Submit();
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void Reactor::Submit() {
+  for (int attempt = 0;; ++attempt) {
+    int ret = io_uring_submit(&ring_);
+    if (ret >= 0 || ret == -EINTR) return;
+    if ((ret == -EBUSY || ret == -EAGAIN) && attempt < 10000) {
+      // CQ backlog (NODROP): completions must be reaped before the kernel takes more SQEs.
+      // They are queued in ready_ and dispatched by the loop, never from here.
+      Reap();
+      continue;
+    }
+    LogError("io_uring_submit failed", {{"error", std::strerror(-ret)}});
+    LABVIRT_CHECK(false && "io_uring_submit failed");
+  }
+}
+
+// ---- Tasks, wake-up and signals ----
+
+void Reactor::Post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    posted_.push_back(std::move(task));
+  }
+  // Only the first post since the loop last drained pays for a wake-up write.
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    uint64_t one = 1;
+    ssize_t ignored = ::write(wake_fd_.get(), &one, sizeof one);
+    (void)ignored;
+  }
+}
+
+void Reactor::ArmWakeup() {
+  wake_op_ = PollMultishot(wake_fd_.get(), POLLIN, [this](Result<uint32_t>) {
+    uint64_t count;
+    while (::read(wake_fd_.get(), &count, sizeof count) > 0) {
+    }
+  });
+}
+
+size_t Reactor::RunPosted() {
+  if (!wake_pending_.load(std::memory_order_acquire)) return 0;
+  wake_pending_.store(false, std::memory_order_release);
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks) task();
+  return tasks.size();
+}
+
+void Reactor::Defer(std::function<void()> task) {
+  LABVIRT_CHECK(IsLoopThread());
+  deferred_.push_back(std::move(task));
+}
+
+size_t Reactor::RunDeferred() {
+  size_t ran = 0;
+  while (!deferred_.empty()) {
+    std::vector<std::function<void()>> tasks;
+    tasks.swap(deferred_);
+    for (auto& task : tasks) task();
+    ran += tasks.size();
+  }
+  return ran;
+}
+
+Status Reactor::OnSignal(int signo, std::function<void(int)> cb) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  if (int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
+    return Status::FromErrno(err, "pthread_sigmask");
+  }
+  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) return Status::FromErrno(errno, "signalfd");
+  auto handler = std::make_unique<SignalHandler>();
+  handler->fd.Reset(fd);
+  handler->cb = std::move(cb);
+  SignalHandler* h = handler.get();
+  handler->op = PollMultishot(fd, POLLIN, [h](Result<uint32_t>) {
+    signalfd_siginfo info;
+    while (::read(h->fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      h->cb(static_cast<int>(info.ssi_signo));
+    }
+  });
+  signals_[signo] = std::move(handler);
+  return Status::Ok();
+}
+
+// ---- Timers ----
+
+OpHandle Reactor::After(Duration delay, std::function<void()> cb) {
+  LABVIRT_CHECK(IsLoopThread());
+  uint64_t id = timers_.Add(clock_->Now() + delay, std::nullopt, std::move(cb));
+  return OpHandle(this, id | kTimerIdBit);
+}
+
+OpHandle Reactor::Every(Duration period, std::function<void()> cb) {
+  LABVIRT_CHECK(IsLoopThread());
+  uint64_t id = timers_.Add(clock_->Now() + period, period, std::move(cb));
+  return OpHandle(this, id | kTimerIdBit);
+}
+
+}  // namespace labvirt::reactor

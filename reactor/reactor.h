@@ -1,0 +1,201 @@
+// Reactor: one io_uring ring driven by one thread; every labvirt subsystem runs its I/O, timers
+// and callbacks here.
+//
+// What it does not own: the fds passed to it (callers keep them open until the op's callback ran
+// or its handle was cancelled — closing early is safe for the kernel, which holds its own file
+// reference, but the op then completes against the old file), and the objects callbacks capture
+// (callers cancel the handle before those die).
+//
+// Threads: everything is loop-thread-only except Post(), which any thread may call. The loop
+// thread is the thread that called Create() until Run() is entered, then the one running Run().
+//
+// Completions: each op owns its buffers in a slot of the reactor's table; user_data packs the
+// slot index and a generation, so a completion for a cancelled or recycled slot is recognised
+// and dropped. CQEs are reaped in batches. When the SQ is full the reactor submits and retries;
+// when the kernel reports a CQ backlog (-EBUSY) it reaps before submitting again.
+#ifndef LABVIRT_REACTOR_REACTOR_H_
+#define LABVIRT_REACTOR_REACTOR_H_
+
+#include <liburing.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "reactor/clock.h"
+#include "reactor/op_handle.h"
+#include "reactor/status.h"
+#include "reactor/timer_queue.h"
+#include "reactor/unique_fd.h"
+
+namespace labvirt::reactor {
+
+// Readable bytes delivered to a read/recv callback; valid only during the callback.
+using ReadCallback = std::function<void(Result<std::span<const char>>)>;
+// Bytes written by a write/send, or the error.
+using SizeCallback = std::function<void(Result<size_t>)>;
+// Poll result: the revents mask (POLLIN, POLLOUT, POLLHUP, …), or the error.
+using PollCallback = std::function<void(Result<uint32_t>)>;
+using AcceptCallback = std::function<void(Result<UniqueFd>)>;
+using StatusCallback = std::function<void(Status)>;
+// Scattered read: total bytes and one view per requested buffer (the last ones may be short).
+using ReadvCallback = std::function<void(Result<std::vector<std::span<const char>>>)>;
+
+inline constexpr uint64_t kCurrentPosition = ~uint64_t{0};
+
+struct ReactorOptions {
+  // Submission queue entries (the CQ gets twice as many). Small values are for tests.
+  unsigned sq_entries = 256;
+  // Time source; nullptr means a SteadyClock owned by the reactor. Must outlive the reactor.
+  const Clock* clock = nullptr;
+};
+
+class Reactor {
+ public:
+  // Sets up the ring. Fails with the kernel's reason when io_uring is unavailable (see probe.h for
+  // a diagnosis fit for users).
+  static Result<std::unique_ptr<Reactor>> Create(const ReactorOptions& options = {});
+  // Cancels every pending op without running its callback and waits for the kernel's final
+  // completions before freeing buffers. Posted but unrun tasks are dropped.
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // ---- The loop ----
+  // Runs passes until Stop(). Each pass: reap completions, fire due timers, run posted tasks, run
+  // deferred tasks, then sleep in the kernel until a completion or the next deadline.
+  void Run();
+  // Makes Run() return after the current pass. Loop thread only; from elsewhere Post() it.
+  void Stop();
+  // One pass; sleeps only if `block` and nothing is ready. Returns the number of callbacks run.
+  size_t RunOnce(bool block);
+  // Runs non-blocking passes until one runs nothing. For tests (manual clock, no sleeping).
+  void RunUntilIdle();
+  bool IsLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
+  const Clock& clock() const { return *clock_; }
+
+  // ---- I/O ops (loop thread only). Each callback runs at most once, on the loop thread. ----
+  // One-shot poll for `events` (POLLIN, …).
+  [[nodiscard]] OpHandle Poll(int fd, uint32_t events, PollCallback cb);
+  // Poll that reports every readiness until cancelled or an error (then the callback gets the
+  // error once). Re-armed by the reactor if the kernel ends it without an error.
+  [[nodiscard]] OpHandle PollMultishot(int fd, uint32_t events, PollCallback cb);
+  // Reads up to `max` bytes; 0 bytes means end of file.
+  [[nodiscard]] OpHandle Read(int fd, size_t max, ReadCallback cb,
+                              uint64_t offset = kCurrentPosition);
+  [[nodiscard]] OpHandle Readv(int fd, std::vector<size_t> sizes, ReadvCallback cb,
+                               uint64_t offset = kCurrentPosition);
+  // Writes `data` (owned by the reactor until the op completes); may write less than all of it.
+  [[nodiscard]] OpHandle Write(int fd, std::string data, SizeCallback cb,
+                               uint64_t offset = kCurrentPosition);
+  [[nodiscard]] OpHandle Writev(int fd, std::vector<std::string> buffers, SizeCallback cb,
+                                uint64_t offset = kCurrentPosition);
+  [[nodiscard]] OpHandle Recv(int fd, size_t max, ReadCallback cb, int flags = 0);
+  [[nodiscard]] OpHandle Send(int fd, std::string data, SizeCallback cb, int flags = MSG_NOSIGNAL);
+  // Accepts connections as blocking, close-on-exec sockets (io_uring makes every op on them
+  // asynchronous anyway). One-shot unless `multishot`.
+  [[nodiscard]] OpHandle Accept(int listen_fd, AcceptCallback cb, bool multishot = false);
+  // Connects socket `fd` to the Unix socket at `path`.
+  [[nodiscard]] OpHandle Connect(int fd, std::string path, StatusCallback cb);
+
+  // ---- Timers (loop thread only) ----
+  [[nodiscard]] OpHandle After(Duration delay, std::function<void()> cb);
+  // Fires every `period` (first after one period) until cancelled. A zero period fires once per
+  // loop pass and keeps the loop from sleeping.
+  [[nodiscard]] OpHandle Every(Duration period, std::function<void()> cb);
+
+  // ---- Signals ----
+  // Blocks `signo` for the calling thread (threads started later inherit the mask) and delivers
+  // it to `cb` on the loop. Call before starting worker threads.
+  Status OnSignal(int signo, std::function<void(int)> cb);
+
+  // ---- Tasks ----
+  // Any thread. Runs `task` on the loop in a later pass; tasks run in posting order.
+  void Post(std::function<void()> task);
+  // Loop thread. Runs `task` at the end of the current pass, from a clean stack: the way to
+  // destroy an object from inside its own callback.
+  void Defer(std::function<void()> task);
+  template <typename T>
+  void DeferDelete(std::unique_ptr<T> object) {
+    Defer([p = object.release()] { delete p; });
+  }
+
+  // Ops whose final completion has not arrived yet (cancelled ones included).
+  size_t pending_ops() const { return live_slots_; }
+
+ private:
+  friend class OpHandle;
+  enum class SlotState : uint8_t { kFree, kInFlight, kCancelling, kCompleting };
+  struct Slot;
+  struct Completion {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+  };
+
+  Reactor(const ReactorOptions& options, io_uring ring);
+  void Cancel(uint64_t id);
+  // Takes a free slot for an op; the returned index is stable until ReleaseSlot.
+  uint32_t AcquireSlot();
+  void ReleaseSlot(uint32_t index);
+  uint64_t UserData(uint32_t index) const;
+  // Returns an SQE, submitting (and reaping into the ready list) to make room when the SQ is full.
+  io_uring_sqe* GetSqe();
+  // Submits pending SQEs, reaping first when the kernel reports a CQ backlog.
+  void Submit();
+  // Moves every available CQE into ready_ without dispatching.
+  size_t Reap();
+  size_t DispatchReady();
+  void Dispatch(const Completion& c);
+  // Arms slot `index` and returns its handle.
+  OpHandle Start(uint32_t index);
+  OpHandle StartPoll(int fd, uint32_t events, PollCallback cb, bool multishot);
+  OpHandle StartRead(int fd, size_t max, ReadCallback cb, bool recv, uint64_t offset, int flags);
+  OpHandle StartWrite(int fd, std::string data, SizeCallback cb, bool send, uint64_t offset,
+                      int flags);
+  // Fills the SQE of slot `index` from its recorded kind and arguments and submits it lazily.
+  void Arm(uint32_t index);
+  size_t RunPosted();
+  size_t RunDeferred();
+  void ArmWakeup();
+  void DrainOnDestroy();
+
+  io_uring ring_;
+  SteadyClock steady_clock_;
+  const Clock* clock_;
+  std::thread::id loop_thread_;
+  bool stopping_ = false;
+
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<uint32_t> free_slots_;
+  size_t live_slots_ = 0;
+  std::vector<Completion> ready_;
+  TimerQueue timers_;
+  std::vector<std::function<void()>> deferred_;
+
+  // Cross-thread task queue, woken through an eventfd.
+  std::mutex post_mu_;
+  std::vector<std::function<void()>> posted_;
+  std::atomic<bool> wake_pending_{false};
+  UniqueFd wake_fd_;
+  OpHandle wake_op_;
+
+  struct SignalHandler {
+    UniqueFd fd;
+    std::function<void(int)> cb;
+    OpHandle op;
+  };
+  std::unordered_map<int, std::unique_ptr<SignalHandler>> signals_;
+};
+
+}  // namespace labvirt::reactor
+
+#endif  // LABVIRT_REACTOR_REACTOR_H_

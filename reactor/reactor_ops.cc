@@ -1,0 +1,229 @@
+// The reactor's I/O verbs: each records its arguments in a slot, then Arm() turns the slot into
+// an SQE. Multishot ops are re-armed from the same record.
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "reactor/log.h"
+#include "reactor/reactor.h"
+#include "reactor/slot.h"
+
+namespace labvirt::reactor {
+namespace {
+
+Status ErrorFor(int32_t res, const char* verb, int fd) {
+  return Status::FromErrno(-res, std::string(verb) + " fd " + std::to_string(fd));
+}
+
+std::vector<iovec> IovecsFor(std::vector<std::string>& strings) {
+  std::vector<iovec> iov;
+  iov.reserve(strings.size());
+  for (auto& s : strings) iov.push_back({s.data(), s.size()});
+  return iov;
+}
+
+}  // namespace
+
+OpHandle Reactor::Start(uint32_t index) {
+  Arm(index);
+  return OpHandle(this, UserData(index));
+}
+
+void Reactor::Arm(uint32_t index) {
+  Slot& s = *slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  switch (s.kind) {
+    case OpKind::kPoll:  // 5.1
+      io_uring_prep_poll_add(sqe, s.fd, s.events);
+      break;
+    case OpKind::kPollMultishot:  // 5.13
+      io_uring_prep_poll_multishot(sqe, s.fd, s.events);
+      break;
+    case OpKind::kRead:  // 5.6
+      io_uring_prep_read(sqe, s.fd, s.buffer.data(), static_cast<unsigned>(s.buffer.size()),
+                         s.offset);
+      break;
+    case OpKind::kReadv:  // 5.1
+    case OpKind::kWritev:
+      if (s.kind == OpKind::kReadv) {
+        io_uring_prep_readv(sqe, s.fd, s.iov.data(), static_cast<unsigned>(s.iov.size()),
+                            s.offset);
+      } else {
+        io_uring_prep_writev(sqe, s.fd, s.iov.data(), static_cast<unsigned>(s.iov.size()),
+                             s.offset);
+      }
+      break;
+    case OpKind::kWrite:  // 5.6
+      io_uring_prep_write(sqe, s.fd, s.buffer.data(), static_cast<unsigned>(s.buffer.size()),
+                          s.offset);
+      break;
+    case OpKind::kRecv:  // 5.6
+      io_uring_prep_recv(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
+      break;
+    case OpKind::kSend:  // 5.6
+      io_uring_prep_send(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
+      break;
+    case OpKind::kAccept:  // 5.5
+      io_uring_prep_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      break;
+    case OpKind::kAcceptMultishot:  // 5.19
+      io_uring_prep_multishot_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      break;
+    case OpKind::kConnect:  // 5.5
+      io_uring_prep_connect(sqe, s.fd, reinterpret_cast<sockaddr*>(&s.addr), s.addrlen);
+      break;
+    case OpKind::kNop:  // 5.1
+      io_uring_prep_nop(sqe);
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, UserData(index));
+}
+
+OpHandle Reactor::StartPoll(int fd, uint32_t events, PollCallback cb, bool multishot) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = multishot ? OpKind::kPollMultishot : OpKind::kPoll;
+  s.fd = fd;
+  s.events = events;
+  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
+    if (res < 0) return cb(ErrorFor(res, "poll", slot.fd));
+    cb(static_cast<uint32_t>(res));
+  };
+  return Start(index);
+}
+
+OpHandle Reactor::Poll(int fd, uint32_t events, PollCallback cb) {
+  return StartPoll(fd, events, std::move(cb), /*multishot=*/false);
+}
+
+OpHandle Reactor::PollMultishot(int fd, uint32_t events, PollCallback cb) {
+  return StartPoll(fd, events, std::move(cb), /*multishot=*/true);
+}
+
+OpHandle Reactor::StartRead(int fd, size_t max, ReadCallback cb, bool recv, uint64_t offset,
+                            int flags) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = recv ? OpKind::kRecv : OpKind::kRead;
+  s.fd = fd;
+  s.offset = offset;
+  s.flags = flags;
+  s.buffer.resize(max);
+  s.on_cqe = [cb = std::move(cb), recv](int32_t res, Slot& slot) {
+    if (res < 0) return cb(ErrorFor(res, recv ? "recv" : "read", slot.fd));
+    cb(std::span<const char>(slot.buffer.data(), static_cast<size_t>(res)));
+  };
+  return Start(index);
+}
+
+OpHandle Reactor::Read(int fd, size_t max, ReadCallback cb, uint64_t offset) {
+  return StartRead(fd, max, std::move(cb), /*recv=*/false, offset, 0);
+}
+
+OpHandle Reactor::Recv(int fd, size_t max, ReadCallback cb, int flags) {
+  return StartRead(fd, max, std::move(cb), /*recv=*/true, kCurrentPosition, flags);
+}
+
+OpHandle Reactor::Readv(int fd, std::vector<size_t> sizes, ReadvCallback cb, uint64_t offset) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = OpKind::kReadv;
+  s.fd = fd;
+  s.offset = offset;
+  s.buffers.resize(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    s.buffers[i].resize(sizes[i]);
+    s.iov.push_back({s.buffers[i].data(), sizes[i]});
+  }
+  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
+    if (res < 0) return cb(ErrorFor(res, "readv", slot.fd));
+    std::vector<std::span<const char>> views;
+    size_t left = static_cast<size_t>(res);
+    for (const auto& b : slot.buffers) {
+      size_t n = std::min(left, b.size());
+      views.emplace_back(b.data(), n);
+      left -= n;
+    }
+    cb(std::move(views));
+  };
+  return Start(index);
+}
+
+OpHandle Reactor::StartWrite(int fd, std::string data, SizeCallback cb, bool send,
+                             uint64_t offset, int flags) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = send ? OpKind::kSend : OpKind::kWrite;
+  s.fd = fd;
+  s.offset = offset;
+  s.flags = flags;
+  s.buffer.assign(data.begin(), data.end());
+  s.on_cqe = [cb = std::move(cb), send](int32_t res, Slot& slot) {
+    if (res < 0) return cb(ErrorFor(res, send ? "send" : "write", slot.fd));
+    cb(static_cast<size_t>(res));
+  };
+  return Start(index);
+}
+
+OpHandle Reactor::Write(int fd, std::string data, SizeCallback cb, uint64_t offset) {
+  return StartWrite(fd, std::move(data), std::move(cb), /*send=*/false, offset, 0);
+}
+
+OpHandle Reactor::Send(int fd, std::string data, SizeCallback cb, int flags) {
+  return StartWrite(fd, std::move(data), std::move(cb), /*send=*/true, kCurrentPosition, flags);
+}
+
+OpHandle Reactor::Writev(int fd, std::vector<std::string> buffers, SizeCallback cb,
+                         uint64_t offset) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = OpKind::kWritev;
+  s.fd = fd;
+  s.offset = offset;
+  s.strings = std::move(buffers);
+  s.iov = IovecsFor(s.strings);
+  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
+    if (res < 0) return cb(ErrorFor(res, "writev", slot.fd));
+    cb(static_cast<size_t>(res));
+  };
+  return Start(index);
+}
+
+OpHandle Reactor::Accept(int listen_fd, AcceptCallback cb, bool multishot) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = multishot ? OpKind::kAcceptMultishot : OpKind::kAccept;
+  s.fd = listen_fd;
+  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
+    if (res < 0) return cb(ErrorFor(res, "accept", slot.fd));
+    cb(UniqueFd(res));
+  };
+  return Start(index);
+}
+
+OpHandle Reactor::Connect(int fd, std::string path, StatusCallback cb) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.fd = fd;
+  s.addr = {};
+  s.addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(s.addr.sun_path)) {
+    // Report through a NOP so the error, like every result, arrives as a callback on the loop.
+    s.kind = OpKind::kNop;
+    s.on_cqe = [cb = std::move(cb), path](int32_t, Slot&) {
+      cb(InvalidArgument("unix socket path must be 1-107 bytes: " + path));
+    };
+  } else {
+    s.kind = OpKind::kConnect;
+    std::memcpy(s.addr.sun_path, path.data(), path.size());
+    s.addrlen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+    s.on_cqe = [cb = std::move(cb), path](int32_t res, Slot&) {
+      if (res < 0) return cb(Status::FromErrno(-res, "connect " + path));
+      cb(Status::Ok());
+    };
+  }
+  return Start(index);
+}
+
+}  // namespace labvirt::reactor

@@ -1,0 +1,74 @@
+// Internal to the reactor: one entry of the op table. Not part of the public API.
+//
+// A slot holds everything the kernel may touch while its op is in flight (buffers, iovecs, the
+// socket address) so that the memory outlives every completion, including the final one that
+// follows a cancel.
+#ifndef LABVIRT_REACTOR_SLOT_H_
+#define LABVIRT_REACTOR_SLOT_H_
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reactor/reactor.h"
+
+namespace labvirt::reactor {
+
+enum class OpKind : uint8_t {
+  kPoll,
+  kPollMultishot,
+  kRead,
+  kReadv,
+  kWrite,
+  kWritev,
+  kRecv,
+  kSend,
+  kAccept,
+  kAcceptMultishot,
+  kConnect,
+  kNop,  // completes at once; carries a pre-computed error (e.g. a bad socket path)
+};
+
+struct Reactor::Slot {
+  uint32_t generation = 1;
+  SlotState state = SlotState::kFree;
+  // Set when the owner cancels while the slot's callback is running on a final completion.
+  bool cancel_requested = false;
+  OpKind kind = OpKind::kNop;
+  int fd = -1;
+  uint32_t events = 0;
+  int flags = 0;
+  uint64_t offset = kCurrentPosition;
+  // Called with the completion (and this slot) while the slot is kInFlight or kCompleting.
+  std::function<void(int32_t res, Slot& slot)> on_cqe;
+
+  std::vector<char> buffer;          // read/recv target; write/send source
+  std::vector<std::string> strings;  // writev sources
+  std::vector<std::vector<char>> buffers;  // readv targets
+  std::vector<iovec> iov;
+  sockaddr_un addr{};
+  socklen_t addrlen = 0;
+
+  bool multishot() const {
+    return kind == OpKind::kPollMultishot || kind == OpKind::kAcceptMultishot;
+  }
+  // Drops the callback and the data, keeping buffer capacity for reuse.
+  void Clear() {
+    on_cqe = nullptr;
+    buffer.clear();
+    strings.clear();
+    buffers.clear();
+    iov.clear();
+    cancel_requested = false;
+    fd = -1;
+  }
+};
+
+}  // namespace labvirt::reactor
+
+#endif  // LABVIRT_REACTOR_SLOT_H_
