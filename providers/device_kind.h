@@ -1,0 +1,100 @@
+// DeviceKind: what labvirt knows about one kind of network device VM (IOSv, CSR1000v, …) — its
+// hardware, console, interface naming and boot-readiness spec. Pure data: the catalog
+// (engine/catalog.h) loads and validates it from JSON; the domain XML builder and the readiness
+// scanner consume it.
+#ifndef LABVIRT_PROVIDERS_DEVICE_KIND_H_
+#define LABVIRT_PROVIDERS_DEVICE_KIND_H_
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace labvirt::providers {
+
+enum class Firmware { kBios, kUefiStateless, kUefiStateful };
+enum class FailureAction { kFail, kRestart };
+
+// One step of boot progress: when `pattern` is seen, the node is `percent` % booted (`label`).
+struct ProgressStage {
+  std::string pattern;
+  int percent = 0;
+  std::string label;
+};
+
+// A console text that means the boot went wrong, and what to do about it.
+struct FailurePattern {
+  std::string pattern;
+  FailureAction action = FailureAction::kFail;
+  std::string label;
+};
+
+// How to tell from the serial console that a device is ready. Patterns are Hyperscan regexes,
+// matched case-insensitively on console text with VT100/ANSI escapes removed. A prompt pattern
+// must not end in `$`: a prompt has no newline after it.
+struct ReadinessSpec {
+  // Ready as soon as the domain runs (no console check); the seed's probe "none".
+  bool none = false;
+  std::vector<std::string> success;
+  std::vector<ProgressStage> progress;
+  std::vector<FailurePattern> failure;
+  // No console output for this long during boot counts as a failure (0 = no idle limit).
+  std::chrono::seconds idle_timeout{0};
+  // Not ready this long after start counts as a failure.
+  std::chrono::seconds overall_timeout{600};
+  // Boot attempts after the first one that a failure (restart action or timeout) may use.
+  int retries = 1;
+};
+
+struct SerialPort {
+  std::string type = "pty";  // "pty" (labvirt reads it) or "tcp" (telnet server, for XRv9k aux)
+};
+
+struct DeviceKind {
+  std::string name;                  // the catalog key, e.g. "cisco_iosv"
+  std::vector<std::string> aliases;  // other names users and controllers use, e.g. "iosv"
+  std::string vendor;
+  std::string description;
+  bool denylisted = false;  // known kind that must not be deployed without an explicit entry
+  std::string denylist_reason;
+
+  // Hardware.
+  int memory_mb = 1024;
+  int vcpus = 1;
+  int cpu_sockets = 0;  // 0: libvirt's default topology; else sockets × cores × threads = vcpus
+  int cpu_cores = 0;
+  int cpu_threads = 0;
+  std::string machine = "pc";             // QEMU machine type
+  std::string cpu_mode = "host-model";    // host-passthrough | host-model | custom
+  std::string cpu_model;                  // for custom
+  std::vector<std::string> cpu_disabled_features;
+  Firmware firmware = Firmware::kBios;
+  std::string disk_bus = "virtio";        // virtio | ide | sata | scsi
+  std::string disk_cache = "none";        // none | writeback | writethrough | directsync | unsafe
+  std::string disk_io = "native";         // native | threads | io_uring
+  std::string nic_model = "virtio";       // virtio | e1000 | e1000e | vmxnet3 | rtl8139
+  int max_nics = 8;                       // data NICs a node may have
+  int default_nics = 4;                   // data NICs when the node does not say
+  int reserved_nics = 0;                  // dummy NICs after the management NIC (XRv9k ctrl/dev)
+  bool management_nic = false;            // an extra first NIC for management
+  std::string management_interface;       // its vendor name, e.g. "mgmt0"
+  std::vector<SerialPort> serials{SerialPort{}};
+  std::map<std::string, std::string> smbios;  // system entries: manufacturer, product, version…
+
+  // Interface naming: data NIC i (0-based) is called interface_prefix + (i + interface_start).
+  // e.g. "GigabitEthernet0/" with start 0, "Ethernet1/" with start 1.
+  std::string interface_prefix = "eth";
+  int interface_start = 0;
+
+  ReadinessSpec readiness;
+  // How long a graceful stop (ACPI) may take before labvirt forces the VM off.
+  std::chrono::seconds shutdown_timeout{60};
+  // Cost of one boot against the admission budget (1.0 = a small VM).
+  double admission_weight = 1.0;
+  // Why this entry departs from the seed agent's choice, where it does.
+  std::string notes;
+};
+
+}  // namespace labvirt::providers
+
+#endif  // LABVIRT_PROVIDERS_DEVICE_KIND_H_
