@@ -126,6 +126,27 @@ std::string CaseName(const ::testing::TestParamInfo<ConsoleCase>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Shipped, ConsoleExactTest, ::testing::ValuesIn(ConsoleCases()), CaseName);
 
+TEST_F(FixtureTest, StreamsLargeTranscriptByteExact) {
+  // ~400 KB: far more than one bytecode chunk or one TEXT op (64 KiB).
+  std::string text;
+  for (int i = 0; i < 5000; ++i) {
+    text += "%LINK-3-UPDOWN: Interface GigabitEthernet0/" + std::to_string(i) +
+            ", changed state to up \\e[0m\\x41 ############################\n";
+  }
+  text += "@@prompt Router>\n";
+  std::string transcript = Transcript(text);
+  std::string expected;
+  ASSERT_EQ(ExpectedConsole(transcript, &expected), "");
+  ASSERT_GT(expected.size(), 400000u);
+  std::unique_ptr<ConsolePty> pty;
+  auto fixture = StartAttached(transcript, FixtureOptions(), &pty);
+  ASSERT_NE(fixture, nullptr);
+  std::string got;
+  EXPECT_TRUE(pty->ReadAtLeast(&got, expected.size(), milliseconds(60000)))
+      << "got " << got.size() << " of " << expected.size() << " bytes";
+  EXPECT_TRUE(got == expected);
+}
+
 // ---------------------------------------------------------------- interaction
 TEST_F(FixtureTest, PromptEchoesInputAndAnswersReplies) {
   std::string t = Transcript(
