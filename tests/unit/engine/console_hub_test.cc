@@ -1,0 +1,360 @@
+// ConsoleHub and ConsoleReader on real PTY pairs (openpty) and socketpairs: the test plays QEMU on
+// the PTY master and the clients on the viewer sockets. No sleeping: the reactor is pumped until
+// a condition holds, with an iteration bound.
+#include "engine/console_hub.h"
+
+#include <fcntl.h>
+#include <pty.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace labvirt::engine {
+namespace {
+
+struct Pty {
+  UniqueFd master;
+  std::string path;
+};
+
+Pty MakePty() {
+  int m = -1, s = -1;
+  char name[128];
+  EXPECT_EQ(::openpty(&m, &s, name, nullptr, nullptr), 0);
+  ::close(s);  // the hub opens the slave by path, as it does QEMU's
+  ::fcntl(m, F_SETFL, ::fcntl(m, F_GETFL) | O_NONBLOCK);
+  return {UniqueFd(m), name};
+}
+
+struct Pair {
+  UniqueFd ours;    // the client end the test reads/writes
+  UniqueFd theirs;  // handed to the hub
+};
+
+Pair MakePair(int rcvbuf = 0) {
+  int sv[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  if (rcvbuf) {
+    ::setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    ::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof rcvbuf);
+  }
+  ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+// Appends whatever is readable on non-blocking `fd`.
+void Drain(int fd, std::string* out) {
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
+class ConsoleHubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = reactor::Reactor::Create();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    reactor_ = std::move(*r);
+    pty_ = MakePty();
+  }
+  std::unique_ptr<ConsoleHub> MakeHub(ConsoleHubOptions o = {}) {
+    ConsoleHubCallbacks cb;
+    cb.on_output = [this](std::string_view d) { output_.append(d); };
+    cb.on_pty_closed = [this](Status s) { pty_closed_.push_back(s); };
+    cb.on_viewer_closed = [this](ViewerId id, const std::string& why) {
+      closed_.push_back({id, why});
+    };
+    cb.on_lease_changed = [this](ViewerId id) { leases_.push_back(id); };
+    return std::make_unique<ConsoleHub>(*reactor_, "node1", o, std::move(cb));
+  }
+  template <typename Pred>
+  bool Pump(Pred pred, int max_passes = 200000) {
+    for (int i = 0; i < max_passes; ++i) {
+      if (pred()) return true;
+      reactor_->RunOnce(false);
+    }
+    return pred();
+  }
+  void WriteMaster(std::string_view data) {
+    size_t off = 0;
+    ASSERT_TRUE(Pump([&] {
+      ssize_t n = ::write(pty_.master.get(), data.data() + off, data.size() - off);
+      if (n > 0) off += static_cast<size_t>(n);
+      return off == data.size();
+    }));
+  }
+
+  std::unique_ptr<reactor::Reactor> reactor_;
+  Pty pty_;
+  std::string output_;
+  std::vector<Status> pty_closed_;
+  std::vector<std::pair<ViewerId, std::string>> closed_;
+  std::vector<ViewerId> leases_;
+};
+
+TEST_F(ConsoleHubTest, OpenFailuresAreReported) {
+  auto hub = MakeHub();
+  Status s = hub->Open("/dev/pts/does-not-exist");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound) << s.ToString();
+  EXPECT_NE(s.message().find("/dev/pts/does-not-exist"), std::string::npos);
+  s = hub->Open("/dev/null");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_FALSE(hub->attached());
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  EXPECT_TRUE(hub->attached());  // synchronously: the engine may resume the VM now
+  EXPECT_EQ(hub->Open(pty_.path).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ConsoleHubTest, OutputReachesOwnerAndViewerAndLateJoinerGetsScrollback) {
+  ConsoleHubOptions o;
+  o.scrollback_bytes = 16;
+  auto hub = MakeHub(o);
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  Pair early = MakePair();
+  ASSERT_TRUE(hub->Attach(std::move(early.theirs), ViewerMode::kReadOnly, false).ok());
+  WriteMaster("0123456789abcdefXYZ");
+  std::string got_early;
+  ASSERT_TRUE(Pump([&] {
+    Drain(early.ours.get(), &got_early);
+    return got_early.size() == 19;
+  }));
+  EXPECT_EQ(output_, "0123456789abcdefXYZ");
+  Pair late = MakePair();
+  ASSERT_TRUE(hub->Attach(std::move(late.theirs), ViewerMode::kReadOnly, false).ok());
+  std::string got_late;
+  ASSERT_TRUE(Pump([&] {
+    Drain(late.ours.get(), &got_late);
+    return got_late.size() >= 16;
+  }));
+  EXPECT_EQ(got_late, "3456789abcdefXYZ");  // the last 16 bytes
+  WriteMaster("live");
+  ASSERT_TRUE(Pump([&] {
+    Drain(late.ours.get(), &got_late);
+    return got_late.size() == 20;
+  }));
+  EXPECT_EQ(got_late.substr(16), "live");
+}
+
+TEST_F(ConsoleHubTest, StalledViewerIsCutOffWhileAnotherGetsEveryByte) {
+  ConsoleHubOptions o;
+  o.max_viewer_queue_bytes = 64 * 1024;
+  auto hub = MakeHub(o);
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  Pair stalled = MakePair(4096);
+  Pair good = MakePair();
+  auto stalled_id = hub->Attach(std::move(stalled.theirs), ViewerMode::kReadOnly, false);
+  ASSERT_TRUE(stalled_id.ok());
+  ASSERT_TRUE(hub->Attach(std::move(good.theirs), ViewerMode::kReadOnly, false).ok());
+  std::string sent;
+  for (int i = 0; sent.size() < 2 * 1024 * 1024; ++i) {
+    sent += "line " + std::to_string(i) + " of console output that nobody reads fast\r\n";
+  }
+  std::string got;
+  size_t off = 0;
+  ASSERT_TRUE(Pump(
+      [&] {
+        if (off < sent.size()) {
+          ssize_t n = ::write(pty_.master.get(), sent.data() + off,
+                              std::min<size_t>(4096, sent.size() - off));
+          if (n > 0) off += static_cast<size_t>(n);
+        }
+        Drain(good.ours.get(), &got);
+        return got.size() == sent.size();
+      },
+      2000000));
+  EXPECT_EQ(got, sent);
+  ASSERT_EQ(closed_.size(), 1u);
+  EXPECT_EQ(closed_[0].first, *stalled_id);
+  EXPECT_NE(closed_[0].second.find("fell behind"), std::string::npos) << closed_[0].second;
+  EXPECT_EQ(hub->viewer_count(), 1u);
+  EXPECT_EQ(hub->viewers_cut_off(), 1u);
+  // The stalled client sees its connection closed once it reads what it had.
+  std::string rest;
+  Drain(stalled.ours.get(), &rest);
+  char c;
+  EXPECT_EQ(::read(stalled.ours.get(), &c, 1), 0);
+}
+
+TEST_F(ConsoleHubTest, WriteLease) {
+  auto hub = MakeHub();
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  Pair a = MakePair(), b = MakePair(), c = MakePair();
+  auto ida = hub->Attach(std::move(a.theirs), ViewerMode::kReadWrite, false);
+  ASSERT_TRUE(ida.ok());
+  EXPECT_EQ(hub->lease_holder(), *ida);
+  // A second writer is refused without force, and told how to get in.
+  Status check = hub->CheckAttach(ViewerMode::kReadWrite, false);
+  EXPECT_EQ(check.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(check.message().find("force"), std::string::npos);
+  Pair refused = MakePair();
+  EXPECT_FALSE(hub->Attach(std::move(refused.theirs), ViewerMode::kReadWrite, false).ok());
+  auto idb = hub->Attach(std::move(b.theirs), ViewerMode::kReadOnly, false);
+  ASSERT_TRUE(idb.ok());
+
+  // The holder's input reaches the PTY; the read-only viewer's is discarded and counted.
+  ASSERT_EQ(::write(b.ours.get(), "ro-input", 8), 8);
+  ASSERT_EQ(::write(a.ours.get(), "show ver\r", 9), 9);
+  std::string at_qemu;
+  ASSERT_TRUE(Pump([&] {
+    Drain(pty_.master.get(), &at_qemu);
+    return at_qemu.size() >= 9;
+  }));
+  EXPECT_EQ(at_qemu, "show ver\r");
+  ASSERT_TRUE(Pump([&] {
+    for (const auto& v : hub->viewers()) {
+      if (v.id == *idb) return v.input_discarded == 8;
+    }
+    return false;
+  }));
+
+  // Force moves the lease; the old holder becomes read-only.
+  auto idc = hub->Attach(std::move(c.theirs), ViewerMode::kReadWrite, true);
+  ASSERT_TRUE(idc.ok());
+  EXPECT_EQ(hub->lease_holder(), *idc);
+  EXPECT_EQ(leases_, (std::vector<ViewerId>{*ida, *idc}));
+  ASSERT_EQ(::write(a.ours.get(), "old", 3), 3);
+  ASSERT_EQ(::write(c.ours.get(), "new", 3), 3);
+  at_qemu.clear();
+  ASSERT_TRUE(Pump([&] {
+    Drain(pty_.master.get(), &at_qemu);
+    return at_qemu.size() >= 3;
+  }));
+  EXPECT_TRUE(Pump([&] {
+    for (const auto& v : hub->viewers()) {
+      if (v.id == *ida) return v.input_discarded == 3 && !v.writer;
+    }
+    return false;
+  }));
+  Drain(pty_.master.get(), &at_qemu);
+  EXPECT_EQ(at_qemu, "new");
+
+  // The holder hanging up releases the lease.
+  c.ours.Reset();
+  ASSERT_TRUE(Pump([&] { return hub->lease_holder() == 0; }));
+  ASSERT_FALSE(closed_.empty());
+  EXPECT_EQ(closed_.back().first, *idc);
+  EXPECT_NE(closed_.back().second.find("hung up"), std::string::npos);
+  EXPECT_TRUE(hub->CheckAttach(ViewerMode::kReadWrite, false).ok());
+}
+
+TEST_F(ConsoleHubTest, WriterInputHasBackpressureAndArrivesInOrder) {
+  auto hub = MakeHub();
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  Pair w = MakePair();
+  ASSERT_TRUE(hub->Attach(std::move(w.theirs), ViewerMode::kReadWrite, false).ok());
+  std::string input;
+  for (int i = 0; input.size() < 512 * 1024; ++i) input += "cmd " + std::to_string(i) + "\r";
+  size_t off = 0;
+  // Nobody reads the PTY master yet: the hub must stop reading the writer, not buffer it all.
+  Pump(
+      [&] {
+        ssize_t n = ::write(w.ours.get(), input.data() + off, input.size() - off);
+        if (n > 0) off += static_cast<size_t>(n);
+        return false;
+      },
+      20000);
+  EXPECT_LT(off, input.size());
+  uint64_t forwarded = hub->viewers()[0].input_forwarded;
+  EXPECT_LT(forwarded, input.size());
+  std::string at_qemu;
+  ASSERT_TRUE(Pump(
+      [&] {
+        if (off < input.size()) {
+          ssize_t n = ::write(w.ours.get(), input.data() + off, input.size() - off);
+          if (n > 0) off += static_cast<size_t>(n);
+        }
+        Drain(pty_.master.get(), &at_qemu);
+        return at_qemu.size() == input.size();
+      },
+      2000000));
+  EXPECT_EQ(at_qemu, input);
+}
+
+TEST_F(ConsoleHubTest, PtyGoneIsReportedAndOtherConsolesKeepWorking) {
+  Pty other = MakePty();
+  auto hub = MakeHub();
+  ConsoleHubCallbacks cb2;
+  std::string other_out;
+  cb2.on_output = [&](std::string_view d) { other_out.append(d); };
+  ConsoleHub hub2(*reactor_, "node2", {}, cb2);
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  ASSERT_TRUE(hub2.Open(other.path).ok());
+  Pair v = MakePair();
+  ASSERT_TRUE(hub->Attach(std::move(v.theirs), ViewerMode::kReadWrite, false).ok());
+  WriteMaster("before");
+  ASSERT_TRUE(Pump([&] { return output_ == "before"; }));
+  pty_.master.Reset();  // QEMU exits
+  ASSERT_TRUE(Pump([&] { return !pty_closed_.empty(); }));
+  EXPECT_FALSE(hub->attached());
+  EXPECT_NE(pty_closed_[0].message().find("VM is gone"), std::string::npos)
+      << pty_closed_[0].ToString();
+  EXPECT_EQ(hub->viewer_count(), 1u);  // viewers stay for the restart
+  // Input while there is no PTY is discarded, not an error.
+  ASSERT_EQ(::write(v.ours.get(), "x", 1), 1);
+  ASSERT_TRUE(Pump([&] { return hub->viewers()[0].input_discarded == 1; }));
+  // The other console is unaffected.
+  ASSERT_EQ(::write(other.master.get(), "still here", 10), 10);
+  ASSERT_TRUE(Pump([&] { return other_out == "still here"; }));
+  // After a VM restart the new PTY is attached and viewers see its output.
+  Pty fresh = MakePty();
+  ASSERT_TRUE(hub->Reopen(fresh.path).ok());
+  ASSERT_EQ(::write(fresh.master.get(), "after", 5), 5);
+  std::string seen;
+  ASSERT_TRUE(Pump([&] {
+    Drain(v.ours.get(), &seen);
+    return seen == "beforeafter";
+  }));
+}
+
+TEST_F(ConsoleHubTest, BinaryGarbageAndLongLinesPassThroughUnchanged) {
+  auto hub = MakeHub();
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  Pair v = MakePair();
+  ASSERT_TRUE(hub->Attach(std::move(v.theirs), ViewerMode::kReadOnly, false).ok());
+  std::string data;
+  for (int i = 0; i < 256 * 1024; ++i) data.push_back(static_cast<char>((i * 7919) & 0xff));
+  data += std::string(1 << 20, 'L');  // a megabyte line with no newline
+  std::string got;
+  size_t off = 0;
+  ASSERT_TRUE(Pump(
+      [&] {
+        if (off < data.size()) {
+          ssize_t n = ::write(pty_.master.get(), data.data() + off, data.size() - off);
+          if (n > 0) off += static_cast<size_t>(n);
+        }
+        Drain(v.ours.get(), &got);
+        return got.size() == data.size();
+      },
+      2000000));
+  EXPECT_EQ(got, data);  // raw mode: no byte translated
+  EXPECT_EQ(output_, data);
+}
+
+TEST_F(ConsoleHubTest, DetachAndDestroyWithViewersConnected) {
+  auto hub = MakeHub();
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  Pair a = MakePair(), b = MakePair();
+  auto ida = hub->Attach(std::move(a.theirs), ViewerMode::kReadWrite, false);
+  ASSERT_TRUE(ida.ok());
+  ASSERT_TRUE(hub->Attach(std::move(b.theirs), ViewerMode::kReadOnly, false).ok());
+  hub->Detach(*ida, "engine said so");
+  EXPECT_EQ(hub->lease_holder(), 0u);
+  ASSERT_EQ(closed_.size(), 1u);
+  EXPECT_EQ(closed_[0].second, "engine said so");
+  hub->Detach(12345);  // unknown: ignored
+  EXPECT_FALSE(hub->Attach(UniqueFd(), ViewerMode::kReadOnly, false).ok());
+  hub.reset();
+  reactor_->RunUntilIdle();
+  char c;
+  EXPECT_EQ(::read(b.ours.get(), &c, 1), 0);  // closed by the hub's destructor
+}
+
+}  // namespace
+}  // namespace labvirt::engine
