@@ -1,6 +1,8 @@
 #include "engine/vt100_stripper.h"
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 
 namespace labvirt::engine {
 namespace {
@@ -18,6 +20,33 @@ constexpr std::array<bool, 256> MakeSpecialTable() {
 }
 constexpr std::array<bool, 256> kSpecial = MakeSpecialTable();
 
+constexpr uint64_t kOnes = ~uint64_t{0} / 255;  // 0x0101…01
+
+// True when some byte of `w` is below 0x20 or equals 0x7f (SWAR: "Bit Twiddling Hacks",
+// haszero/hasless). May flag TAB too; the byte loop sorts that out.
+inline bool MaybeSpecial(uint64_t w) {
+  uint64_t below = (w - kOnes * 0x20) & ~w & (kOnes * 0x80);
+  uint64_t del = w ^ (kOnes * 0x7f);
+  uint64_t is_del = (del - kOnes) & ~del & (kOnes * 0x80);
+  return (below | is_del) != 0;
+}
+
+// Index of the first special byte in p[i, n), or n.
+inline size_t SkipText(const unsigned char* p, size_t i, size_t n) {
+  while (true) {
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (MaybeSpecial(w)) break;
+      i += 8;
+    }
+    const size_t stop = std::min(n, i + 8);
+    while (i < stop && !kSpecial[p[i]]) ++i;
+    if (i < stop || i == n) return i;
+    // Only a TAB set the word's flag: carry on word by word.
+  }
+}
+
 }  // namespace
 
 void Vt100Stripper::Reset() {
@@ -28,14 +57,27 @@ void Vt100Stripper::Reset() {
 void Vt100Stripper::Feed(std::string_view in, std::string* out) {
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   const size_t n = in.size();
+  out->reserve(out->size() + n);
   size_t i = 0;
   while (i < n) {
     if (state_ == State::kText) {
-      // Fast path: console output is mostly plain text, so copy whole runs at once.
+      // Fast path: console output is mostly plain text, so find the next control byte eight
+      // bytes at a time and copy whole runs at once.
       size_t start = i;
-      while (i < n && !kSpecial[p[i]]) ++i;
+      i = SkipText(p, i, n);
       out->append(in.data() + start, i - start);
       if (i == n) break;
+      // CR and LF between runs of text are by far the commonest controls: no state change.
+      if (p[i] == '\r') {
+        ++dropped_;
+        ++i;
+        continue;
+      }
+      if (p[i] == '\n') {
+        out->push_back('\n');
+        ++i;
+        continue;
+      }
     }
     Step(p[i], out);
     ++i;
