@@ -3,7 +3,8 @@
 // reads it on the reactor and hands every byte to its owner; also writes input to the PTY with
 // backpressure (one write at a time).
 //
-// Reading: a multishot POLLIN then read() until EAGAIN (portable, works on Debian 12's 6.1). With
+// Reading: a one-shot POLLIN, read() until EAGAIN, re-armed after each drain (portable, works on
+// Debian 12's 6.1; see console_reader.cc for why not multishot). With
 // options.direct_read — only when reactor::ProbeIoUring() reported direct_tty_read (kernel ≥ 6.12,
 // where a tty read completes without an io-wq worker) — a second, blocking descriptor of the same
 // PTY is read with chained io_uring Read ops instead.
@@ -73,6 +74,7 @@ class ConsoleReader {
   uint64_t bytes_written() const { return bytes_written_; }
 
  private:
+  void ArmPoll();
   void OnReadable();
   void ArmDirectRead();
   // Closes everything and reports `why` through on_closed.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "reactor/probe.h"
 
 namespace labvirt::engine {
 namespace {
@@ -56,15 +57,21 @@ void Drain(int fd, std::string* out) {
   }
 }
 
-class ConsoleHubTest : public ::testing::Test {
+// Parameter: ConsoleReader in direct-read mode (io_uring Read ops; only where the probe allows).
+class ConsoleHubTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
+    if (GetParam()) {
+      auto f = reactor::ProbeIoUring();
+      if (!f.ok() || !f->direct_tty_read) GTEST_SKIP() << "kernel has no direct tty reads";
+    }
     auto r = reactor::Reactor::Create();
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     reactor_ = std::move(*r);
     pty_ = MakePty();
   }
   std::unique_ptr<ConsoleHub> MakeHub(ConsoleHubOptions o = {}) {
+    o.reader.direct_read = GetParam();
     ConsoleHubCallbacks cb;
     cb.on_output = [this](std::string_view d) { output_.append(d); };
     cb.on_pty_closed = [this](Status s) { pty_closed_.push_back(s); };
@@ -99,7 +106,7 @@ class ConsoleHubTest : public ::testing::Test {
   std::vector<ViewerId> leases_;
 };
 
-TEST_F(ConsoleHubTest, OpenFailuresAreReported) {
+TEST_P(ConsoleHubTest, OpenFailuresAreReported) {
   auto hub = MakeHub();
   Status s = hub->Open("/dev/pts/does-not-exist");
   EXPECT_EQ(s.code(), StatusCode::kNotFound) << s.ToString();
@@ -112,7 +119,7 @@ TEST_F(ConsoleHubTest, OpenFailuresAreReported) {
   EXPECT_EQ(hub->Open(pty_.path).code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ConsoleHubTest, OutputReachesOwnerAndViewerAndLateJoinerGetsScrollback) {
+TEST_P(ConsoleHubTest, OutputReachesOwnerAndViewerAndLateJoinerGetsScrollback) {
   ConsoleHubOptions o;
   o.scrollback_bytes = 16;
   auto hub = MakeHub(o);
@@ -142,7 +149,7 @@ TEST_F(ConsoleHubTest, OutputReachesOwnerAndViewerAndLateJoinerGetsScrollback) {
   EXPECT_EQ(got_late.substr(16), "live");
 }
 
-TEST_F(ConsoleHubTest, StalledViewerIsCutOffWhileAnotherGetsEveryByte) {
+TEST_P(ConsoleHubTest, StalledViewerIsCutOffWhileAnotherGetsEveryByte) {
   ConsoleHubOptions o;
   o.max_viewer_queue_bytes = 64 * 1024;
   auto hub = MakeHub(o);
@@ -182,7 +189,7 @@ TEST_F(ConsoleHubTest, StalledViewerIsCutOffWhileAnotherGetsEveryByte) {
   EXPECT_EQ(::read(stalled.ours.get(), &c, 1), 0);
 }
 
-TEST_F(ConsoleHubTest, WriteLease) {
+TEST_P(ConsoleHubTest, WriteLease) {
   auto hub = MakeHub();
   ASSERT_TRUE(hub->Open(pty_.path).ok());
   Pair a = MakePair(), b = MakePair(), c = MakePair();
@@ -244,7 +251,7 @@ TEST_F(ConsoleHubTest, WriteLease) {
   EXPECT_TRUE(hub->CheckAttach(ViewerMode::kReadWrite, false).ok());
 }
 
-TEST_F(ConsoleHubTest, WriterInputHasBackpressureAndArrivesInOrder) {
+TEST_P(ConsoleHubTest, WriterInputHasBackpressureAndArrivesInOrder) {
   auto hub = MakeHub();
   ASSERT_TRUE(hub->Open(pty_.path).ok());
   Pair w = MakePair();
@@ -277,13 +284,15 @@ TEST_F(ConsoleHubTest, WriterInputHasBackpressureAndArrivesInOrder) {
   EXPECT_EQ(at_qemu, input);
 }
 
-TEST_F(ConsoleHubTest, PtyGoneIsReportedAndOtherConsolesKeepWorking) {
+TEST_P(ConsoleHubTest, PtyGoneIsReportedAndOtherConsolesKeepWorking) {
   Pty other = MakePty();
   auto hub = MakeHub();
   ConsoleHubCallbacks cb2;
   std::string other_out;
   cb2.on_output = [&](std::string_view d) { other_out.append(d); };
-  ConsoleHub hub2(*reactor_, "node2", {}, cb2);
+  ConsoleHubOptions o2;
+  o2.reader.direct_read = GetParam();
+  ConsoleHub hub2(*reactor_, "node2", o2, cb2);
   ASSERT_TRUE(hub->Open(pty_.path).ok());
   ASSERT_TRUE(hub2.Open(other.path).ok());
   Pair v = MakePair();
@@ -313,7 +322,7 @@ TEST_F(ConsoleHubTest, PtyGoneIsReportedAndOtherConsolesKeepWorking) {
   }));
 }
 
-TEST_F(ConsoleHubTest, BinaryGarbageAndLongLinesPassThroughUnchanged) {
+TEST_P(ConsoleHubTest, BinaryGarbageAndLongLinesPassThroughUnchanged) {
   auto hub = MakeHub();
   ASSERT_TRUE(hub->Open(pty_.path).ok());
   Pair v = MakePair();
@@ -337,7 +346,7 @@ TEST_F(ConsoleHubTest, BinaryGarbageAndLongLinesPassThroughUnchanged) {
   EXPECT_EQ(output_, data);
 }
 
-TEST_F(ConsoleHubTest, DetachAndDestroyWithViewersConnected) {
+TEST_P(ConsoleHubTest, DetachAndDestroyWithViewersConnected) {
   auto hub = MakeHub();
   ASSERT_TRUE(hub->Open(pty_.path).ok());
   Pair a = MakePair(), b = MakePair();
@@ -355,6 +364,10 @@ TEST_F(ConsoleHubTest, DetachAndDestroyWithViewersConnected) {
   char c;
   EXPECT_EQ(::read(b.ours.get(), &c, 1), 0);  // closed by the hub's destructor
 }
+
+INSTANTIATE_TEST_SUITE_P(Reader, ConsoleHubTest, ::testing::Bool(), [](const auto& info) {
+  return info.param ? std::string("DirectRead") : std::string("PollRead");
+});
 
 }  // namespace
 }  // namespace labvirt::engine
