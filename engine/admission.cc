@@ -17,7 +17,8 @@ void Admission::Release(const std::string& key) {
     if (in_use_ < 1e-9) in_use_ = 0;
     admitted_.erase(it);
   } else {
-    auto q = std::find_if(queue_.begin(), queue_.end(), [&](const Waiter& w) { return w.key == key; });
+    auto q =
+        std::find_if(queue_.begin(), queue_.end(), [&](const Waiter& w) { return w.key == key; });
     if (q == queue_.end()) return;
     queue_.erase(q);
   }

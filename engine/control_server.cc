@@ -22,6 +22,16 @@ struct ControlServer::Client {
   size_t out_bytes = 0;
   bool sending = false;
   bool closing = false;
+  // Answers not yet sent, in request order; an async method fills its slot later.
+  struct Slot {
+    uint64_t seq;
+    bool ready;
+    std::string line;
+  };
+  std::deque<Slot> pending;
+  uint64_t next_seq = 1;
+  // Set by TakeOver: once the output is flushed, the socket leaves the server.
+  std::function<void(UniqueFd)> takeover;
   // Declared last: cancelled before the buffers above die.
   reactor::OpHandle recv_op;
   reactor::OpHandle send_op;
@@ -52,8 +62,9 @@ RpcError FieldError(int code, std::string message, std::string_view field,
 ControlServer::ControlServer(reactor::Reactor& reactor, ControlServerOptions options)
     : reactor_(reactor), options_(options) {
   // Handlers always get an element; an absent params member is a JSON null.
-  LABVIRT_CHECK(null_parser_.parse(simdjson::padded_string(std::string_view("null")))
-                    .get(null_params_) == simdjson::SUCCESS);
+  LABVIRT_CHECK(
+      null_parser_.parse(simdjson::padded_string(std::string_view("null"))).get(null_params_) ==
+      simdjson::SUCCESS);
 }
 
 ControlServer::~ControlServer() {
@@ -75,7 +86,7 @@ Status ControlServer::Listen(const std::string& path) {
 
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return Status::FromErrno(errno, "socket");
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return FailedPrecondition(path + " exists and is not a socket");
     UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -103,6 +114,13 @@ Status ControlServer::Listen(const std::string& path) {
 }
 
 void ControlServer::AddMethod(std::string name, RpcHandler handler) {
+  methods_[std::move(name)] = [handler = std::move(handler)](simdjson::dom::element params,
+                                                             RpcContext, RpcReply reply) {
+    reply(handler(params));
+  };
+}
+
+void ControlServer::AddAsyncMethod(std::string name, AsyncRpcHandler handler) {
   methods_[std::move(name)] = std::move(handler);
 }
 
@@ -123,7 +141,8 @@ void ControlServer::OnAccept(Result<UniqueFd> r) {
   socklen_t len = sizeof cred;
   uint64_t id = next_client_id_++;
   if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-    LogInfo("client connected", {{"client", std::to_string(id)}, {"pid", std::to_string(cred.pid)},
+    LogInfo("client connected", {{"client", std::to_string(id)},
+                                 {"pid", std::to_string(cred.pid)},
                                  {"uid", std::to_string(cred.uid)},
                                  {"gid", std::to_string(cred.gid)}});
   }
@@ -135,9 +154,8 @@ void ControlServer::OnAccept(Result<UniqueFd> r) {
 
 void ControlServer::StartRecv(uint64_t id) {
   Client& c = *clients_.at(id);
-  c.recv_op = reactor_.Recv(c.fd.get(), kRecvChunk, [this, id](Result<std::span<const char>> r) {
-    OnRecv(id, r);
-  });
+  c.recv_op = reactor_.Recv(c.fd.get(), kRecvChunk,
+                            [this, id](Result<std::span<const char>> r) { OnRecv(id, r); });
 }
 
 void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
@@ -149,7 +167,7 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
     return;
   }
   std::string_view data(r->data(), r->size());
-  while (!data.empty() && !c.closing) {
+  while (!data.empty() && !c.closing && !c.takeover) {
     size_t nl = data.find('\n');
     std::string_view piece = data.substr(0, nl);
     if (c.discarding) {
@@ -157,77 +175,138 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
     } else if (c.in.size() + piece.size() > options_.max_line_bytes) {
       c.in.clear();
       c.discarding = nl == std::string_view::npos;
-      Enqueue(id, ErrorResponse("null", FieldError(kInvalidRequest, "request line too long", "line",
-                                                  "longer than " +
-                                                      std::to_string(options_.max_line_bytes) +
-                                                      " bytes")));
+      uint64_t seq = c.next_seq++;
+      c.pending.push_back({seq, false, {}});
+      Respond(id, seq,
+              ErrorResponse(
+                  "null",
+                  FieldError(kInvalidRequest, "request line too long", "line",
+                             "longer than " + std::to_string(options_.max_line_bytes) + " bytes")));
     } else {
       c.in.append(piece);
       if (nl != std::string_view::npos) {
         std::string line = std::move(c.in);
         c.in.clear();
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!line.empty()) Enqueue(id, HandleLine(line));
+        if (!line.empty()) {
+          uint64_t seq = c.next_seq++;
+          c.pending.push_back({seq, false, {}});
+          Invoke(id, line,
+                 [this, id, seq](std::string response) { Respond(id, seq, std::move(response)); });
+        }
       }
     }
     if (nl == std::string_view::npos) break;
     data.remove_prefix(nl + 1);
   }
-  if (!c.closing) StartRecv(id);
+  if (!c.closing && !c.takeover) StartRecv(id);
 }
 
 std::string ControlServer::HandleLine(std::string_view line) {
+  std::string out;
+  bool answered = false;
+  Invoke(0, line, [&](std::string response) {
+    out = std::move(response);
+    answered = true;
+  });
+  LABVIRT_CHECK(answered);  // HandleLine is for synchronous methods only
+  return out;
+}
+
+void ControlServer::Invoke(uint64_t client, std::string_view line,
+                           std::function<void(std::string)> respond) {
   simdjson::padded_string padded(line);
   simdjson::dom::element doc;
   if (auto err = parser_.parse(padded).get(doc); err) {
-    return ErrorResponse("null", FieldError(kParseError, "parse error", "request",
-                                            simdjson::error_message(err)));
+    return respond(ErrorResponse(
+        "null", FieldError(kParseError, "parse error", "request", simdjson::error_message(err))));
   }
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) {
-    return ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "request",
-                                            "a request must be a JSON object"));
+    return respond(ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "request",
+                                                    "a request must be a JSON object")));
   }
   std::string id_json = "null";
   simdjson::dom::element id;
   bool has_id = obj["id"].get(id) == simdjson::SUCCESS;
   if (has_id) {
     if (!id.is_string() && !id.is_int64() && !id.is_uint64() && !id.is_null()) {
-      return ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "id",
-                                              "must be a string, an integer or null"));
+      return respond(ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "id",
+                                                      "must be a string, an integer or null")));
     }
     id_json = simdjson::minify(id);
   }
   std::string_view version;
   if (obj["jsonrpc"].get(version) || version != "2.0") {
-    return ErrorResponse(id_json, FieldError(kInvalidRequest, "invalid request", "jsonrpc",
-                                             "must be \"2.0\""));
+    return respond(ErrorResponse(
+        id_json, FieldError(kInvalidRequest, "invalid request", "jsonrpc", "must be \"2.0\"")));
   }
   std::string_view method;
   if (obj["method"].get(method)) {
-    return ErrorResponse(id_json, FieldError(kInvalidRequest, "invalid request", "method",
-                                             "must be a string"));
+    return respond(ErrorResponse(
+        id_json, FieldError(kInvalidRequest, "invalid request", "method", "must be a string")));
   }
   simdjson::dom::element params;
   if (obj["params"].get(params) == simdjson::SUCCESS) {
     if (!params.is_object() && !params.is_array()) {
-      return ErrorResponse(id_json, FieldError(kInvalidParams, "invalid params", "params",
-                                               "must be an object or an array"));
+      return respond(ErrorResponse(id_json, FieldError(kInvalidParams, "invalid params", "params",
+                                                       "must be an object or an array")));
     }
   } else {
     params = null_params_;
   }
+  auto reply = [has_id, id_json, respond](RpcResult result) {
+    if (!has_id) return respond("");  // a notification gets no answer
+    if (const RpcError* err = std::get_if<RpcError>(&result)) {
+      return respond(ErrorResponse(id_json, *err));
+    }
+    JsonWriter w;
+    w.BeginObject().Key("jsonrpc").String("2.0").Key("id").Raw(id_json);
+    w.Key("result").Raw(std::get<std::string>(result)).EndObject();
+    respond(w.Take());
+  };
   auto handler = methods_.find(std::string(method));
-  RpcResult result = handler == methods_.end()
-                         ? RpcResult(FieldError(kMethodNotFound, "method not found", "method",
-                                                "no method named '" + std::string(method) + "'"))
-                         : handler->second(params);
-  if (!has_id) return "";  // a notification gets no answer
-  if (const RpcError* err = std::get_if<RpcError>(&result)) return ErrorResponse(id_json, *err);
+  if (handler == methods_.end()) {
+    return reply(FieldError(kMethodNotFound, "method not found", "method",
+                            "no method named '" + std::string(method) + "'"));
+  }
+  handler->second(params, RpcContext{client}, std::move(reply));
+}
+
+void ControlServer::Respond(uint64_t client, uint64_t seq, std::string line) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;  // the client left before its answer was ready
+  Client& c = *it->second;
+  for (auto& slot : c.pending) {
+    if (slot.seq != seq) continue;
+    slot.ready = true;
+    slot.line = std::move(line);
+    break;
+  }
+  // Answers leave in request order: move the ready prefix to the output queue.
+  while (!c.pending.empty() && c.pending.front().ready) {
+    std::string l = std::move(c.pending.front().line);
+    c.pending.pop_front();
+    Enqueue(client, std::move(l));
+    if (!clients_.count(client) || c.closing) return;
+  }
+}
+
+void ControlServer::Notify(uint64_t client, std::string_view method, std::string_view params) {
+  if (!clients_.count(client)) return;
   JsonWriter w;
-  w.BeginObject().Key("jsonrpc").String("2.0").Key("id").Raw(id_json);
-  w.Key("result").Raw(std::get<std::string>(result)).EndObject();
-  return w.Take();
+  w.BeginObject().Key("jsonrpc").String("2.0").Key("method").String(method);
+  w.Key("params").Raw(params).EndObject();
+  Enqueue(client, w.Take());
+}
+
+void ControlServer::TakeOver(uint64_t client, std::function<void(UniqueFd)> take) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  // Stop reading now: what the client sends next is raw console input, not requests.
+  it->second->recv_op.Cancel();
+  it->second->takeover = std::move(take);
+  if (!it->second->sending) Flush(client);
 }
 
 void ControlServer::Enqueue(uint64_t id, std::string line) {
@@ -245,6 +324,18 @@ void ControlServer::Enqueue(uint64_t id, std::string line) {
 
 void ControlServer::Flush(uint64_t id) {
   Client& c = *clients_.at(id);
+  if (c.out.empty() && c.takeover && !c.closing) {
+    // Everything owed is sent: the raw stream (a console) takes the socket from here.
+    c.sending = false;
+    c.closing = true;
+    c.recv_op.Cancel();
+    auto take = std::move(c.takeover);
+    UniqueFd fd = std::move(c.fd);
+    reactor_.Defer([this, id] { clients_.erase(id); });
+    if (client_closed_) client_closed_(id);
+    take(std::move(fd));
+    return;
+  }
   if (c.out.empty() || c.closing) {
     c.sending = false;
     return;
@@ -275,6 +366,7 @@ void ControlServer::Close(uint64_t id, const std::string& reason) {
   if (it == clients_.end() || it->second->closing) return;
   it->second->closing = true;
   LogInfo("client disconnected", {{"client", std::to_string(id)}, {"reason", reason}});
+  if (client_closed_) client_closed_(id);
   // Defer: we may be inside this client's own callback.
   reactor_.Defer([this, id] { clients_.erase(id); });
 }

@@ -43,6 +43,15 @@ struct RpcError {
 using RpcResult = std::variant<std::string, RpcError>;
 // `params` is the request's params member, or a null element when absent.
 using RpcHandler = std::function<RpcResult(simdjson::dom::element params)>;
+// Who is calling: the connection's id (for subscriptions and console take-over).
+struct RpcContext {
+  uint64_t client = 0;  // 0 for HandleLine (no connection)
+};
+// Answers a request; call it exactly once, now or later, on the loop thread.
+using RpcReply = std::function<void(RpcResult)>;
+// An asynchronous method. `params` is valid only until the handler returns: copy what you need.
+using AsyncRpcHandler =
+    std::function<void(simdjson::dom::element params, RpcContext ctx, RpcReply reply)>;
 
 struct ControlServerOptions {
   size_t max_line_bytes = 1 << 20;
@@ -62,15 +71,30 @@ class ControlServer {
   // Refuses if another server answers on `path`; removes a stale socket file.
   Status Listen(const std::string& path);
   void AddMethod(std::string name, RpcHandler handler);
+  void AddAsyncMethod(std::string name, AsyncRpcHandler handler);
   size_t client_count() const { return clients_.size(); }
 
+  // Sends a JSON-RPC notification ({"method": method, "params": params_json}) to `client`, after
+  // the answers already queued for it. Unknown clients are ignored.
+  void Notify(uint64_t client, std::string_view method, std::string_view params_json);
+  // Once everything queued for `client` is sent, removes the connection from the server and hands
+  // its socket to `take` (console.attach: raw bytes from then on).
+  void TakeOver(uint64_t client, std::function<void(UniqueFd)> take);
+  // Called when a client leaves (or is taken over), so owners can drop its subscriptions.
+  void SetClientClosedHandler(std::function<void(uint64_t client)> handler) {
+    client_closed_ = std::move(handler);
+  }
+
   // Handles one request line and returns the response line (without '\n'), or an empty string for
-  // a notification. Exposed for tests.
+  // a notification. Synchronous methods only. Exposed for tests.
   std::string HandleLine(std::string_view line);
 
  private:
   struct Client;
   void OnAccept(Result<UniqueFd> fd);
+  // Parses and runs one request; `respond` gets the response line ("" for a notification).
+  void Invoke(uint64_t client, std::string_view line, std::function<void(std::string)> respond);
+  void Respond(uint64_t client, uint64_t seq, std::string line);
   void StartRecv(uint64_t id);
   void OnRecv(uint64_t id, Result<std::span<const char>> data);
   void Enqueue(uint64_t id, std::string line);
@@ -84,7 +108,8 @@ class ControlServer {
   simdjson::dom::parser parser_;
   simdjson::dom::parser null_parser_;
   simdjson::dom::element null_params_;
-  std::map<std::string, RpcHandler> methods_;
+  std::map<std::string, AsyncRpcHandler> methods_;
+  std::function<void(uint64_t)> client_closed_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   uint64_t next_client_id_ = 1;
   reactor::OpHandle accept_op_;

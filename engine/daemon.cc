@@ -12,24 +12,31 @@ namespace labvirt::engine {
 Result<std::unique_ptr<Daemon>> Daemon::Start(const Flags& flags) {
   Result<reactor::KernelFeatures> features = reactor::ProbeIoUring();
   if (!features.ok()) return features.status();
+  // The catalog is read before anything starts: a bad one stops start-up with its message.
+  auto catalog = LoadCatalog(flags.catalog.empty() ? DefaultCatalogPath() : flags.catalog);
+  if (!catalog.ok()) return catalog.status();
   auto reactor = reactor::Reactor::Create();
   if (!reactor.ok()) return reactor.status().WithContext("io_uring");
-  auto daemon = std::unique_ptr<Daemon>(new Daemon(flags, *features, std::move(reactor).value()));
+  auto daemon = std::unique_ptr<Daemon>(
+      new Daemon(flags, *features, std::move(catalog).value(), std::move(reactor).value()));
   LABVIRT_RETURN_IF_ERROR(daemon->Init());
   return daemon;
 }
 
-Daemon::Daemon(const Flags& flags, reactor::KernelFeatures features,
+Daemon::Daemon(const Flags& flags, reactor::KernelFeatures features, Catalog catalog,
                std::unique_ptr<reactor::Reactor> reactor)
     : flags_(flags),
       features_(features),
       started_(std::chrono::steady_clock::now()),
-      reactor_(std::move(reactor)) {}
+      reactor_(std::move(reactor)),
+      catalog_(std::move(catalog)) {}
 
 Daemon::~Daemon() {
   // Order matters: stop serving, close libvirt (its hooks reach the reactor), stop the workers,
   // and only then let the reactor go.
+  rpc_.reset();
   server_.reset();
+  engine_.reset();
   libvirt_.reset();
   pool_.reset();
 }
@@ -47,25 +54,42 @@ Status Daemon::Init() {
   LABVIRT_RETURN_IF_ERROR(reactor::LibvirtEventImpl::Install(*reactor_));
   pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, static_cast<size_t>(flags_.workers),
                                                 /*max_queued=*/4096);
+  libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
+  plumber_ = std::make_unique<NullPlumber>();
+  EngineOptions engine_options;
+  engine_options.image_root = flags_.image_root;
+  engine_options.state_dir = flags_.state_dir;
+  engine_options.boot_budget = flags_.boot_budget;
+  engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *libvirt_, *plumber_, catalog_,
+                                        engine_options);
+  libvirt_->SetEventHandler(
+      [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
+  // After every (re)connection, rebuild the labs from libvirt in one pass.
+  libvirt_->SetConnectedHandler([this] {
+    engine_->Reconcile([](Status st) {
+      if (!st.ok()) LogWarn("reconcile failed", {{"error", st.ToString()}});
+    });
+  });
   server_ = std::make_unique<ControlServer>(*reactor_, ControlServerOptions{});
   RegisterMethods();
+  rpc_ = std::make_unique<RpcMethods>(*server_, *engine_, catalog_, *pool_);
+  rpc_->Register();
   LABVIRT_RETURN_IF_ERROR(server_->Listen(flags_.socket_path));
-  libvirt_ = std::make_unique<providers::LibvirtConnection>(*reactor_, *pool_, flags_.libvirt_uri,
-                                                            providers::LibvirtConnectionEvents{});
   libvirt_->Start();
   LogInfo("labvirtd started", {{"version", LABVIRT_VERSION},
                                {"socket", flags_.socket_path},
                                {"libvirt_uri", flags_.libvirt_uri},
-                               {"workers", std::to_string(flags_.workers)}});
+                               {"workers", std::to_string(flags_.workers)},
+                               {"catalog", catalog_.source()},
+                               {"kinds", std::to_string(catalog_.kinds().size())}});
   return Status::Ok();
 }
 
 void Daemon::Run() { reactor_->Run(); }
 
 void Daemon::RegisterMethods() {
-  server_->AddMethod("host.info", [this](simdjson::dom::element) -> RpcResult {
-    return HostInfoJson();
-  });
+  server_->AddMethod("host.info",
+                     [this](simdjson::dom::element) -> RpcResult { return HostInfoJson(); });
 }
 
 std::string Daemon::HostInfoJson() const {
@@ -82,13 +106,15 @@ std::string Daemon::HostInfoJson() const {
   w.Key("libvirt").BeginObject();
   w.Key("uri").String(flags_.libvirt_uri);
   w.Key("connected").Bool(libvirt_ != nullptr && libvirt_->connected());
-  w.Key("version").Uint(libvirt_ ? libvirt_->version() : 0);
-  w.Key("reconnects").Uint(libvirt_ ? libvirt_->reconnects() : 0);
+  w.Key("version").Uint(libvirt_ ? libvirt_->connection().version() : 0);
+  w.Key("reconnects").Uint(libvirt_ ? libvirt_->connection().reconnects() : 0);
   w.EndObject();
   w.Key("io_uring").BeginObject();
   w.Key("direct_tty_read").Bool(features_.direct_tty_read);
   w.EndObject();
   w.Key("bridge").String(flags_.bridge);
+  w.Key("catalog").String(catalog_.source());
+  w.Key("kinds").Uint(catalog_.kinds().size());
   w.Key("workers").Uint(pool_ ? pool_->threads() : 0);
   w.EndObject();
   return w.Take();

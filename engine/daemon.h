@@ -6,9 +6,13 @@
 #include <chrono>
 #include <memory>
 
+#include "engine/catalog.h"
 #include "engine/control_server.h"
 #include "engine/flags.h"
-#include "providers/libvirt_connection.h"
+#include "engine/lab_engine.h"
+#include "engine/network_plumber.h"
+#include "engine/rpc_methods.h"
+#include "providers/libvirt_hypervisor.h"
 #include "reactor/probe.h"
 #include "reactor/reactor.h"
 #include "reactor/worker_pool.h"
@@ -26,7 +30,7 @@ class Daemon {
   void Run();
 
  private:
-  Daemon(const Flags& flags, reactor::KernelFeatures features,
+  Daemon(const Flags& flags, reactor::KernelFeatures features, Catalog catalog,
          std::unique_ptr<reactor::Reactor> reactor);
   Status Init();
   void RegisterMethods();
@@ -37,8 +41,12 @@ class Daemon {
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<reactor::Reactor> reactor_;
   std::unique_ptr<reactor::WorkerPool> pool_;
-  std::unique_ptr<providers::LibvirtConnection> libvirt_;
+  Catalog catalog_;
+  std::unique_ptr<providers::LibvirtHypervisor> libvirt_;
+  std::unique_ptr<NetworkPlumber> plumber_;
   std::unique_ptr<ControlServer> server_;
+  std::unique_ptr<LabEngine> engine_;
+  std::unique_ptr<RpcMethods> rpc_;
 };
 
 }  // namespace labvirt::engine

@@ -58,6 +58,7 @@ std::string FlagsUsage() {
   --catalog FILE       device catalog (JSON)
   --log-level LEVEL    debug|info|warn|error (default info)
   --workers N          threads for blocking libvirt calls, 1-64 (default 4)
+  --boot-budget N      weighted VM boots admitted at once, 1-1024 (default: host cores)
   --version            print the version and exit
   --help               print this text and exit
 )";
@@ -129,6 +130,16 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
            return InvalidArgument("--workers: expected an integer 1-64, got '" + v + "'");
          }
          flags.workers = n;
+         return Status::Ok();
+       }},
+      {"boot-budget",
+       [&](const std::string& v) {
+         int n = 0;
+         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > 1024) {
+           return InvalidArgument("--boot-budget: expected an integer 1-1024, got '" + v + "'");
+         }
+         flags.boot_budget = n;
          return Status::Ok();
        }},
   };

@@ -20,6 +20,7 @@ struct Flags {
   std::string catalog;  // empty: the catalog installed beside the binary, once it exists
   LogLevel log_level = LogLevel::kInfo;
   int workers = 4;
+  double boot_budget = 0;  // concurrent weighted boots; 0: one per host core
   bool show_version = false;
   bool show_help = false;
 };

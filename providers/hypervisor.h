@@ -18,10 +18,11 @@ namespace labvirt::providers {
 // A domain as listed for reconciliation.
 struct DomainInfo {
   std::string name;
-  bool active = false;     // running or paused
+  bool active = false;  // running or paused
   bool paused = false;
   bool persistent = false;
-  std::string metadata;    // labvirt's metadata element, or "" when the domain is not ours
+  // labvirt's metadata element (its namespace declared on it), or "" when the domain is not ours.
+  std::string metadata;
 };
 
 // Lifecycle change of one domain, reported on the reactor thread.
@@ -83,10 +84,6 @@ class Hypervisor {
   // MAC addresses of every interface of every domain on the host (for collision checks).
   virtual void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) = 0;
 };
-
-// The XML namespace of labvirt's domain metadata.
-inline constexpr const char* kMetadataUri = "https://labvirt.dev/xmlns/node/1";
-inline constexpr const char* kMetadataPrefix = "labvirt";
 
 }  // namespace labvirt::providers
 

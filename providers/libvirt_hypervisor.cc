@@ -2,12 +2,17 @@
 
 #include <libvirt/virterror.h>
 
+#include "providers/domain_xml.h"
 #include "reactor/log.h"
 
 namespace labvirt::providers {
 namespace {
 
 struct Unit {};
+
+// libvirt wants C strings; the constants are string literals, so data() is NUL-terminated.
+const char* MetadataUri() { return kMetadataNamespace.data(); }
+const char* MetadataKey() { return kMetadataPrefix.data(); }
 
 // RAII for a domain handle taken on a worker.
 struct DomainRef {
@@ -16,6 +21,37 @@ struct DomainRef {
     if (dom) virDomainFree(dom);
   }
 };
+
+// virDomainSetMetadata wants the element without a namespace (it adds `key:` and the URI
+// itself and fails with "failed to create a new XML namespace" when the text declares it).
+std::string WithoutNamespace(std::string xml) {
+  // Drop ` xmlns:labvirt='…'` (either quote style).
+  const std::string decl = std::string(" xmlns:") + std::string(kMetadataPrefix) + "=";
+  for (size_t p = xml.find(decl); p != std::string::npos; p = xml.find(decl, p)) {
+    size_t q = p + decl.size();
+    size_t close = q < xml.size() ? xml.find(xml[q], q + 1) : std::string::npos;
+    if (close == std::string::npos) break;
+    xml.erase(p, close + 1 - p);
+  }
+  for (const std::string tag : {"<", "</"}) {
+    const std::string prefixed = tag + std::string(kMetadataPrefix) + ":";
+    for (size_t p = xml.find(prefixed); p != std::string::npos; p = xml.find(prefixed, p)) {
+      xml.replace(p, prefixed.size(), tag);
+    }
+  }
+  return xml;
+}
+
+// virDomainGetMetadata returns the element without its namespace; declare it as the default
+// namespace on the root element so the metadata parser sees labvirt's elements.
+std::string WithNamespace(std::string xml) {
+  size_t open = xml.find('<');
+  if (open == std::string::npos) return xml;
+  size_t name_end = xml.find_first_of(" />", open + 1);
+  if (name_end == std::string::npos) return xml;
+  xml.insert(name_end, " xmlns=\"" + std::string(kMetadataNamespace) + "\"");
+  return xml;
+}
 
 std::vector<std::string> ExtractMacs(const std::string& xml) {
   std::vector<std::string> macs;
@@ -86,9 +122,9 @@ void LibvirtHypervisor::OnConnected() {
   auto alive = alive_;
   Run<int>(
       [this](virConnectPtr conn) -> Result<int> {
-        int id = virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                  VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), this,
-                                                  nullptr);
+        int id =
+            virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                             VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), this, nullptr);
         if (id < 0) return LibvirtError("register lifecycle events");
         return id;
       },
@@ -117,28 +153,60 @@ DomainEventInfo LibvirtHypervisor::TranslateEvent(const char* name, int event, i
   DomainEventInfo info;
   info.name = name ? name : "";
   switch (event) {
-    case VIR_DOMAIN_EVENT_DEFINED: info.event = DomainEvent::kDefined; break;
-    case VIR_DOMAIN_EVENT_UNDEFINED: info.event = DomainEvent::kUndefined; break;
-    case VIR_DOMAIN_EVENT_STARTED: info.event = DomainEvent::kStarted; break;
-    case VIR_DOMAIN_EVENT_SUSPENDED: info.event = DomainEvent::kSuspended; break;
-    case VIR_DOMAIN_EVENT_RESUMED: info.event = DomainEvent::kResumed; break;
-    case VIR_DOMAIN_EVENT_SHUTDOWN: info.event = DomainEvent::kShutdown; break;
-    case VIR_DOMAIN_EVENT_CRASHED: info.event = DomainEvent::kCrashed; break;
+    case VIR_DOMAIN_EVENT_DEFINED:
+      info.event = DomainEvent::kDefined;
+      break;
+    case VIR_DOMAIN_EVENT_UNDEFINED:
+      info.event = DomainEvent::kUndefined;
+      break;
+    case VIR_DOMAIN_EVENT_STARTED:
+      info.event = DomainEvent::kStarted;
+      break;
+    case VIR_DOMAIN_EVENT_SUSPENDED:
+      info.event = DomainEvent::kSuspended;
+      break;
+    case VIR_DOMAIN_EVENT_RESUMED:
+      info.event = DomainEvent::kResumed;
+      break;
+    case VIR_DOMAIN_EVENT_SHUTDOWN:
+      info.event = DomainEvent::kShutdown;
+      break;
+    case VIR_DOMAIN_EVENT_CRASHED:
+      info.event = DomainEvent::kCrashed;
+      break;
     case VIR_DOMAIN_EVENT_STOPPED: {
       info.event = DomainEvent::kStopped;
       switch (detail) {
-        case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: info.detail = "shutdown"; break;
-        case VIR_DOMAIN_EVENT_STOPPED_DESTROYED: info.detail = "destroyed"; break;
-        case VIR_DOMAIN_EVENT_STOPPED_CRASHED: info.detail = "crashed"; break;
-        case VIR_DOMAIN_EVENT_STOPPED_MIGRATED: info.detail = "migrated"; break;
-        case VIR_DOMAIN_EVENT_STOPPED_SAVED: info.detail = "saved"; break;
-        case VIR_DOMAIN_EVENT_STOPPED_FAILED: info.detail = "failed"; break;
-        case VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT: info.detail = "from_snapshot"; break;
-        default: info.detail = "unknown"; break;
+        case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
+          info.detail = "shutdown";
+          break;
+        case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
+          info.detail = "destroyed";
+          break;
+        case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+          info.detail = "crashed";
+          break;
+        case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
+          info.detail = "migrated";
+          break;
+        case VIR_DOMAIN_EVENT_STOPPED_SAVED:
+          info.detail = "saved";
+          break;
+        case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+          info.detail = "failed";
+          break;
+        case VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT:
+          info.detail = "from_snapshot";
+          break;
+        default:
+          info.detail = "unknown";
+          break;
       }
       return info;
     }
-    default: info.event = DomainEvent::kOther; break;
+    default:
+      info.event = DomainEvent::kOther;
+      break;
   }
   if (info.event == DomainEvent::kCrashed) info.detail = "panicked";
   if (info.event == DomainEvent::kStarted && detail == VIR_DOMAIN_EVENT_STARTED_BOOTED) {
@@ -276,11 +344,11 @@ void LibvirtHypervisor::GetXml(std::string name, bool live,
 void LibvirtHypervisor::SetMetadata(std::string name, std::string metadata_xml, Done done) {
   RunOnDomain(
       name,
-      [name, metadata_xml](virDomainPtr dom) {
+      [name, metadata_xml = WithoutNamespace(std::move(metadata_xml))](virDomainPtr dom) {
         unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
         if (virDomainIsActive(dom) == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
         if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, metadata_xml.c_str(),
-                                 kMetadataPrefix, kMetadataUri, flags) < 0) {
+                                 MetadataKey(), MetadataUri(), flags) < 0) {
           return LibvirtError("set metadata of " + name);
         }
         return Status::Ok();
@@ -334,9 +402,9 @@ void LibvirtHypervisor::ListDomains(std::function<void(Result<std::vector<Domain
             info.paused = state == VIR_DOMAIN_PAUSED;
           }
           info.persistent = virDomainIsPersistent(d.dom) == 1;
-          char* md = virDomainGetMetadata(d.dom, VIR_DOMAIN_METADATA_ELEMENT, kMetadataUri, 0);
+          char* md = virDomainGetMetadata(d.dom, VIR_DOMAIN_METADATA_ELEMENT, MetadataUri(), 0);
           if (md != nullptr) {
-            info.metadata = md;
+            info.metadata = WithNamespace(md);
             free(md);
           }
           out.push_back(std::move(info));

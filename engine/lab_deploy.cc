@@ -1,0 +1,398 @@
+// LabEngine: deploying and destroying labs. A deploy validates the whole lab first, then resolves
+// images and creates overlays on the worker pool, then defines every domain; if any step fails,
+// everything this deploy made is removed again, so no partial lab is left behind.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "engine/catalog_overrides.h"
+#include "engine/json_writer.h"
+#include "engine/lab_engine.h"
+#include "engine/lab_engine_internal.h"
+#include "providers/image_check.h"
+#include "providers/interface_naming.h"
+#include "providers/node_naming.h"
+#include "providers/overlay.h"
+#include "reactor/log.h"
+
+namespace labvirt::engine {
+namespace {
+
+RpcError Bad(const std::string& field, const std::string& reason) {
+  return FieldError(kInvalidParams, "invalid params", field, reason);
+}
+
+NodeOverrides OverridesOf(const NodeSpec& s) {
+  NodeOverrides o;
+  o.memory_mb = s.memory_mb;
+  o.vcpus = s.vcpus;
+  o.nics = s.nics;
+  o.machine = s.machine;
+  o.disk_bus = s.disk_bus;
+  o.nic_model = s.nic_model;
+  o.idle_timeout_s = s.idle_timeout_s;
+  o.overall_timeout_s = s.boot_timeout_s;
+  if (!s.ready_patterns.empty()) o.readiness_success = s.ready_patterns;
+  return o;
+}
+
+// "eth1" is data NIC 0 (the controller's normalised naming); anything else is a vendor name.
+Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name) {
+  if (name.size() > 3 && name.rfind("eth", 0) == 0 &&
+      name.find_first_not_of("0123456789", 3) == std::string::npos &&
+      kind.interface_prefix != "eth") {
+    int n = std::stoi(name.substr(3));
+    if (n < 1 || n > kind.max_nics) {
+      return InvalidArgument(name + ": out of range eth1..eth" + std::to_string(kind.max_nics));
+    }
+    return providers::InterfaceName(kind, n - 1);
+  }
+  auto index = providers::InterfaceIndex(kind, name);
+  if (!index.ok()) return index.status();
+  return providers::InterfaceName(kind, *index);
+}
+
+bool KvmUsable() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+
+}  // namespace
+
+void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
+  if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
+    return reply(Bad("name", st.message()));
+  }
+  Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
+  auto job = std::make_unique<DeployJob>();
+  job->id = next_job_id_++;
+  job->wait = wait;
+  job->reply = std::move(reply);
+  std::map<std::string, const providers::DeviceKind*> kinds;  // for link resolution
+  std::map<std::string, providers::DeviceKind> resolved;
+  for (size_t i = 0; i < spec.nodes.size(); ++i) {
+    const NodeSpec& ns = spec.nodes[i];
+    std::string path = "nodes[" + std::to_string(i) + "]";
+    if (Status st = providers::ValidateName("node name", ns.name); !st.ok()) {
+      return job->reply(Bad(path + ".name", st.message()));
+    }
+    auto kind = catalog_.Resolve(ns.kind);
+    if (!kind.ok()) return job->reply(Bad(path + ".kind", kind.status().message()));
+    auto applied = ApplyOverrides(*kind, OverridesOf(ns));
+    if (!applied.ok()) return job->reply(Bad(path, applied.status().message()));
+    resolved[ns.name] = std::move(applied).value();
+  }
+  // Links: resolve both ends to vendor interface names; one link per interface.
+  std::map<std::string, std::vector<providers::NicLink>> node_links;
+  std::set<std::string> used;
+  std::vector<LinkRecord> links;
+  for (size_t i = 0; i < spec.links.size(); ++i) {
+    const LinkSpec& ls = spec.links[i];
+    LinkRecord rec;
+    for (int side = 0; side < 2; ++side) {
+      const Endpoint& ep = side == 0 ? ls.a : ls.b;
+      std::string field =
+          "links[" + std::to_string(i) + "].endpoints[" + std::to_string(side) + "]";
+      auto name = VendorInterface(resolved.at(ep.node), ep.interface);
+      if (!name.ok()) return job->reply(Bad(field, name.status().message()));
+      if (!used.insert(ep.node + ":" + *name).second) {
+        return job->reply(Bad(field, ep.node + ":" + *name + " is already in another link"));
+      }
+      (side == 0 ? rec.a_node : rec.b_node) = ep.node;
+      (side == 0 ? rec.a_interface : rec.b_interface) = *name;
+    }
+    rec.id = rec.a_node + ":" + rec.a_interface + "--" + rec.b_node + ":" + rec.b_interface;
+    node_links[rec.a_node].push_back({rec.a_interface, rec.id});
+    node_links[rec.b_node].push_back({rec.b_interface, rec.id});
+    links.push_back(rec);
+  }
+  for (const NodeSpec& ns : spec.nodes) {
+    if (existing && existing->nodes.count(ns.name)) continue;  // converge: keep what exists
+    auto n = std::make_unique<Node>();
+    n->lab = spec.name;
+    n->name = ns.name;
+    n->key = NodeKey(spec.name, ns.name);
+    n->kind_name = ns.kind;
+    n->kind = resolved.at(ns.name);
+    n->image = ns.image;
+    n->desired_running = ns.start;
+    n->metadata.nics.clear();
+    for (const auto& l : node_links[ns.name]) {
+      providers::NicMetadata nic;
+      nic.interface = l.interface;
+      nic.link = l.link;
+      n->metadata.nics.push_back(nic);  // placeholder: the real plan comes from BuildDomain
+    }
+    job->nodes.push_back(std::move(n));
+    job->node_specs.push_back(ns);
+  }
+  if (!existing) {
+    auto lab = std::make_unique<Lab>();
+    lab->name = spec.name;
+    labs_[spec.name] = std::move(lab);
+  }
+  labs_[spec.name]->links = links;
+  job->spec = std::move(spec);
+  uint64_t id = job->id;
+  jobs_[id] = std::move(job);
+  DeployResolve(id);
+}
+
+void LabEngine::DeployResolve(uint64_t id) {
+  DeployJob& job = *jobs_.at(id);
+  providers::ImageConfig config{options_.image_root, {}};
+  std::vector<std::string> refs;
+  for (const auto& n : job.nodes) refs.push_back(n->image);
+  struct Resolved {
+    std::vector<Result<providers::ResolvedImage>> images;
+    std::vector<bool> container;
+  };
+  auto alive = alive_;
+  Status st = pool_.Submit<std::shared_ptr<Resolved>>(
+      [config, refs] {
+        auto r = std::make_shared<Resolved>();
+        for (const auto& ref : refs) {
+          auto route = providers::RouteImage(config, ref);
+          r->container.push_back(route.ok() && *route == providers::ProviderKind::kDocker);
+          r->images.push_back(route.ok() && *route == providers::ProviderKind::kDocker
+                                  ? Result<providers::ResolvedImage>(NotFound("container"))
+                                  : providers::ResolveImage(config, ref));
+        }
+        return r;
+      },
+      [this, alive, id](std::shared_ptr<Resolved> r) {
+        if (!*alive || !jobs_.count(id)) return;
+        DeployJob& job = *jobs_.at(id);
+        for (size_t i = 0; i < job.nodes.size(); ++i) {
+          if (r->container[i]) {
+            // Mixed labs work: this node gets its own clear error, the VMs deploy normally.
+            job.nodes[i]->state = NodeState::kFailed;
+            job.nodes[i]->reason = "container image '" + job.nodes[i]->image +
+                                   "' needs the docker provider, which this labvirt does not have";
+            continue;
+          }
+          if (!r->images[i].ok()) {
+            return DeployFinish(id, InvalidArgument("nodes." + job.nodes[i]->name +
+                                                    ".image: " + r->images[i].status().message()));
+          }
+          job.nodes[i]->image = r->images[i]->path;
+          job.nodes[i]->metadata.image = r->images[i]->path;
+          job.nodes[i]->overlay = options_.state_dir + "/overlays/" + job.nodes[i]->lab + "/" +
+                                  job.nodes[i]->name + ".qcow2";
+          job.nodes[i]->readiness = {};
+          job.nodes[i]->base = *r->images[i];
+        }
+        hv_.ListMacs([this, alive, id](Result<std::vector<std::string>> macs) {
+          if (!*alive || !jobs_.count(id)) return;
+          if (!macs.ok()) return DeployFinish(id, macs.status());
+          std::set<std::string> in_use;
+          for (const auto& m : *macs) in_use.insert(providers::NormalizeMac(m));
+          DeployDefine(id, std::move(in_use));
+        });
+      });
+  if (!st.ok()) DeployFinish(id, st);
+}
+
+void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
+  DeployJob& job = *jobs_.at(id);
+  std::set<std::string> tags;
+  for (const auto& [ln, lab] : labs_) {
+    for (const auto& [nn, node] : lab->nodes) tags.insert(node->metadata.tag);
+  }
+  struct Build {
+    std::string domain, xml, overlay;
+    providers::ResolvedImage base;
+    std::string log_dir;
+  };
+  std::vector<Build> builds;
+  for (size_t i = 0; i < job.nodes.size(); ++i) {
+    Node& n = *job.nodes[i];
+    if (n.state == NodeState::kFailed) continue;
+    auto tag = providers::AllocateNodeTag(n.lab, n.name, tags);
+    if (!tag.ok()) return DeployFinish(id, tag.status());
+    tags.insert(*tag);
+    providers::DomainSpec ds;
+    ds.lab = n.lab;
+    ds.node = n.name;
+    ds.kind_name = n.kind_name;
+    ds.kind = n.kind;
+    ds.tag = *tag;
+    ds.domain_type = KvmUsable() ? "kvm" : "qemu";
+    ds.image = n.image;
+    ds.overlay_path = n.overlay;
+    ds.state_dir = options_.state_dir;
+    ds.nics = job.node_specs[i].nics.value_or(-1);
+    for (const auto& nic : n.metadata.nics) ds.links.push_back({nic.interface, nic.link});
+    ds.macs_in_use = macs_in_use;
+    ds.desired_state = n.desired_running ? "running" : "stopped";
+    auto built = providers::BuildDomain(ds);
+    if (!built.ok()) {
+      return DeployFinish(id, built.status().WithContext("nodes." + n.name));
+    }
+    for (const auto& nic : built->metadata.nics) macs_in_use.insert(nic.mac);
+    n.domain = built->name;
+    n.metadata = built->metadata;
+    builds.push_back(
+        {built->name, built->xml, n.overlay, n.base, options_.state_dir + "/logs/" + n.lab});
+  }
+  auto alive = alive_;
+  // Overlays and log directories: file I/O and qemu-img, on a worker.
+  Status st = pool_.Submit<Status>(
+      [builds] {
+        for (const auto& b : builds) {
+          std::error_code ec;
+          std::filesystem::create_directories(b.log_dir, ec);
+          std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
+          if (ec) return Internal("create " + b.log_dir + ": " + ec.message());
+          // An overlay left by an earlier deploy of the same node is kept (its disk state).
+          auto made = providers::EnsureOverlay(b.base, b.overlay);
+          if (!made.ok()) return made.status();
+        }
+        return Status::Ok();
+      },
+      [this, alive, id, builds](Status st) {
+        if (!*alive || !jobs_.count(id)) return;
+        if (!st.ok()) return DeployFinish(id, st);
+        // Define one after another; the first failure rolls everything back.
+        auto next = std::make_shared<std::function<void(size_t)>>();
+        *next = [this, alive, id, builds, next](size_t i) {
+          if (!*alive || !jobs_.count(id)) return;
+          if (i == builds.size()) return DeployFinish(id, Status::Ok());
+          hv_.Define(builds[i].xml, [this, alive, id, next, i](Status st) {
+            if (!*alive || !jobs_.count(id)) return;
+            if (!st.ok()) return DeployFinish(id, st);
+            (*next)(i + 1);
+          });
+        };
+        (*next)(0);
+      });
+  if (!st.ok()) DeployFinish(id, st);
+}
+
+void LabEngine::DeployFinish(uint64_t id, Status st) {
+  auto node = jobs_.extract(id);
+  std::unique_ptr<DeployJob> job = std::move(node.mapped());
+  Lab& lab = *labs_.at(job->spec.name);
+  if (!st.ok()) {
+    LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
+    Reply reply = std::move(job->reply);
+    std::string lab_name = lab.name;
+    RollBack(std::move(job->nodes), [this, reply, st, lab_name] {
+      if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
+      reply(FieldError(kInvalidParams, "deploy failed", "lab", st.message()));
+    });
+    return;
+  }
+  std::vector<Node*> to_start;
+  for (auto& n : job->nodes) {
+    Node* raw = n.get();
+    lab.nodes[n->name] = std::move(n);
+    JsonWriter w;
+    w.BeginObject().Key("state").String(NodeStateName(raw->state)).Key("previous").String("");
+    w.Key("reason").String(raw->reason).EndObject();
+    Emit("node.state", raw, w.Take());
+    if (raw->state != NodeState::kFailed && raw->desired_running) to_start.push_back(raw);
+  }
+  for (auto& [name, n] : lab.nodes) {
+    if (n->desired_running &&
+        (n->state == NodeState::kDefined || n->state == NodeState::kStopped) &&
+        std::find(to_start.begin(), to_start.end(), n.get()) == to_start.end()) {
+      to_start.push_back(n.get());
+    }
+  }
+  Emit("lab.deployed", nullptr, "{\"lab\":\"" + lab.name + "\"}");
+  if (job->wait && !to_start.empty()) {
+    // Answer once every started node is ready or failed.
+    auto left = std::make_shared<size_t>(to_start.size());
+    std::string lab_name = lab.name;
+    Reply reply = std::move(job->reply);
+    for (Node* n : to_start) {
+      n->waiters.push_back([this, left, lab_name, reply](RpcResult) {
+        if (--*left == 0) reply(GetLab(lab_name));
+      });
+    }
+  }
+  for (Node* n : to_start) RequestStart(*n);
+  if (!job->wait || to_start.empty()) job->reply(GetLab(lab.name));
+}
+
+void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::function<void()> done) {
+  auto left = std::make_shared<size_t>(nodes.size() + 1);
+  auto finish = [left, done] {
+    if (--*left == 0) done();
+  };
+  for (auto& n : nodes) {
+    std::string domain = n->domain, overlay = n->overlay;
+    if (domain.empty()) {
+      finish();
+      continue;
+    }
+    hv_.Undefine(domain, [this, overlay, finish](Status) {
+      if (overlay.empty() ||
+          !pool_.Enqueue([overlay] { (void)providers::DeleteOverlay(overlay); }).ok()) {
+        LogWarn("overlay not removed", {{"path", overlay}});
+      }
+      finish();
+    });
+  }
+  finish();
+}
+
+void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
+  auto it = labs_.find(lab_name);
+  if (it == labs_.end()) {
+    JsonWriter w;
+    w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(0).EndObject();
+    return reply(w.Take());  // idempotent
+  }
+  std::vector<std::string> keys;
+  for (auto& [name, n] : it->second->nodes) keys.push_back(n->key);
+  auto left = std::make_shared<size_t>(keys.size() + 1);
+  auto errors = std::make_shared<std::vector<std::string>>();
+  auto finish = [this, left, errors, lab_name, reply, count = keys.size()] {
+    if (--*left > 0) return;
+    labs_.erase(lab_name);
+    Emit("lab.destroyed", nullptr, "{\"lab\":\"" + lab_name + "\"}");
+    if (!errors->empty()) {
+      return reply(FieldError(kInternalError, "destroy incomplete", "lab", (*errors)[0]));
+    }
+    JsonWriter w;
+    w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(count).EndObject();
+    reply(w.Take());
+  };
+  for (const auto& key : keys) {
+    DestroyNode(key, [finish, errors](Status st) {
+      if (!st.ok()) errors->push_back(st.message());
+      finish();
+    });
+  }
+  finish();
+}
+
+void LabEngine::DestroyNode(std::string key, std::function<void(Status)> done) {
+  auto slash = key.find('/');
+  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  if (n == nullptr) return done(Status::Ok());
+  n->desired_running = false;
+  n->restart_timer.Cancel();
+  n->stop_timer.Cancel();
+  if (n->tracker) n->tracker->Stop();
+  admission_.Release(key);
+  if (n->hub) n->hub->ClosePty();
+  std::string domain = n->domain, overlay = n->overlay, log = ConsoleLogPath(n->lab, n->name);
+  std::string lab = n->lab, name = n->name;
+  auto after_domain = [this, overlay, log, lab, name, done](Status st) {
+    plumber_.Unplug(lab, name, [this, overlay, log, st, done](Status unplug) {
+      Status file_st = pool_.Enqueue([overlay, log] {
+        if (!overlay.empty()) (void)providers::DeleteOverlay(overlay);
+        ::unlink(log.c_str());
+      });
+      done(!st.ok() ? st : !unplug.ok() ? unplug : file_st);
+    });
+  };
+  if (domain.empty()) return after_domain(Status::Ok());
+  hv_.Destroy(domain, [this, domain, after_domain](Status st) {
+    if (!st.ok() && st.code() != StatusCode::kNotFound) return after_domain(st);
+    hv_.Undefine(domain, after_domain);
+  });
+}
+
+}  // namespace labvirt::engine

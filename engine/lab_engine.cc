@@ -1,0 +1,206 @@
+#include "engine/lab_engine.h"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "engine/json_writer.h"
+#include "engine/lab_engine_internal.h"
+#include "reactor/log.h"
+
+namespace labvirt::engine {
+
+std::string NodeKey(const std::string& lab, const std::string& node) { return lab + "/" + node; }
+
+namespace {
+
+RpcError NotFoundError(const std::string& field, const std::string& what) {
+  return FieldError(kInvalidParams, "not found", field, what);
+}
+
+double DefaultBudget() {
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 2.0 : static_cast<double>(cores);
+}
+
+}  // namespace
+
+LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
+                     providers::Hypervisor& hv, NetworkPlumber& plumber, const Catalog& catalog,
+                     EngineOptions options)
+    : reactor_(reactor),
+      pool_(pool),
+      hv_(hv),
+      plumber_(plumber),
+      catalog_(catalog),
+      options_(std::move(options)),
+      admission_(options_.boot_budget > 0 ? options_.boot_budget : DefaultBudget()) {}
+
+LabEngine::~LabEngine() { *alive_ = false; }
+
+LabEngine::Node* LabEngine::FindNode(const std::string& lab, const std::string& node) const {
+  auto l = labs_.find(lab);
+  if (l == labs_.end()) return nullptr;
+  auto n = l->second->nodes.find(node);
+  return n == l->second->nodes.end() ? nullptr : n->second.get();
+}
+
+LabEngine::Node* LabEngine::FindNodeByDomain(const std::string& domain) const {
+  for (const auto& [name, lab] : labs_) {
+    for (const auto& [nname, node] : lab->nodes) {
+      if (node->domain == domain) return node.get();
+    }
+  }
+  return nullptr;
+}
+
+void LabEngine::Emit(const std::string& type, const Node* n, std::string data_json) {
+  if (!event_sink_) return;
+  EngineEvent ev{type, n ? n->lab : "", n ? n->name : "", std::move(data_json)};
+  event_sink_(ev);
+}
+
+void LabEngine::SetState(Node& n, NodeState state, const std::string& reason) {
+  if (n.state == state && n.reason == reason) return;
+  LABVIRT_CHECK(n.state == state || TransitionAllowed(n.state, state));
+  NodeState old = n.state;
+  n.state = state;
+  n.reason = reason;
+  LogInfo("node state", {{"lab", n.lab},
+                         {"node", n.name},
+                         {"from", std::string(NodeStateName(old))},
+                         {"to", std::string(NodeStateName(state))},
+                         {"reason", reason}});
+  JsonWriter w;
+  w.BeginObject().Key("state").String(NodeStateName(state));
+  w.Key("previous").String(NodeStateName(old)).Key("reason").String(reason).EndObject();
+  Emit("node.state", &n, w.Take());
+  if (state == NodeState::kReady || state == NodeState::kFailed || state == NodeState::kStopped ||
+      state == NodeState::kCrashed || state == NodeState::kDefined) {
+    NotifyWaiters(n);
+  }
+}
+
+void LabEngine::NotifyWaiters(Node& n) {
+  if (n.waiters.empty()) return;
+  std::vector<Reply> waiters;
+  waiters.swap(n.waiters);
+  std::string json = NodeJson(n);
+  for (auto& w : waiters) w(json);
+}
+
+std::string LabEngine::NodeJson(const Node& n) const {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("lab").String(n.lab).Key("name").String(n.name).Key("kind").String(n.kind_name);
+  w.Key("resolved_kind").String(n.kind.name);
+  w.Key("domain").String(n.domain).Key("state").String(NodeStateName(n.state));
+  w.Key("reason").String(n.reason);
+  w.Key("desired").String(n.desired_running ? "running" : "stopped");
+  w.Key("queued").Bool(admission_.IsQueued(n.key));
+  w.Key("image").String(n.image).Key("overlay").String(n.overlay);
+  w.Key("memory_mb").Int(n.kind.memory_mb).Key("vcpus").Int(n.kind.vcpus);
+  w.Key("console").BeginObject();
+  w.Key("pty").String(n.pty).Key("attached").Bool(n.hub && n.hub->attached());
+  w.Key("viewers").Uint(n.hub ? n.hub->viewer_count() : 0);
+  w.Key("log").String(ConsoleLogPath(n.lab, n.name)).EndObject();
+  w.Key("readiness").Raw(n.readiness.ToJson());
+  w.Key("nics").BeginArray();
+  for (const auto& nic : n.metadata.nics) {
+    w.BeginObject().Key("role").String(providers::NicRoleName(nic.role));
+    w.Key("index").Int(nic.index).Key("interface").String(nic.interface);
+    w.Key("tap").String(nic.tap).Key("mac").String(nic.mac).Key("link").String(nic.link);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+RpcResult LabEngine::ListLabs() const {
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& [name, lab] : labs_) {
+    int ready = 0;
+    for (const auto& [n, node] : lab->nodes) ready += node->state == NodeState::kReady;
+    w.BeginObject().Key("name").String(name).Key("nodes").Uint(lab->nodes.size());
+    w.Key("ready").Int(ready).Key("links").Uint(lab->links.size()).EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+RpcResult LabEngine::GetLab(const std::string& name) const {
+  auto it = labs_.find(name);
+  if (it == labs_.end()) return NotFoundError("lab", "no lab named '" + name + "'");
+  const Lab& lab = *it->second;
+  JsonWriter w;
+  w.BeginObject().Key("name").String(lab.name).Key("nodes").BeginArray();
+  for (const auto& [n, node] : lab.nodes) w.Raw(NodeJson(*node));
+  w.EndArray().Key("links").BeginArray();
+  for (const auto& l : lab.links) {
+    w.BeginObject().Key("id").String(l.id).Key("up").Bool(l.up);
+    w.Key("endpoints").BeginArray().String(l.a_node + ":" + l.a_interface);
+    w.String(l.b_node + ":" + l.b_interface).EndArray().EndObject();
+  }
+  w.EndArray().Key("admission").BeginObject();
+  w.Key("budget").Double(admission_.budget()).Key("in_use").Double(admission_.in_use());
+  w.Key("queue").BeginArray();
+  for (const auto& k : admission_.Queue()) w.String(k);
+  w.EndArray().EndObject().EndObject();
+  return w.Take();
+}
+
+RpcResult LabEngine::GetNode(const std::string& lab, const std::string& node) const {
+  if (!labs_.count(lab)) return NotFoundError("lab", "no lab named '" + lab + "'");
+  const Node* n = FindNode(lab, node);
+  if (n == nullptr) return NotFoundError("node", "no node named '" + node + "' in lab " + lab);
+  return NodeJson(*n);
+}
+
+ConsoleHub* LabEngine::Console(const std::string& lab, const std::string& node) {
+  Node* n = FindNode(lab, node);
+  return n ? n->hub.get() : nullptr;
+}
+
+std::string LabEngine::ConsoleLogPath(const std::string& lab, const std::string& node) const {
+  return options_.state_dir + "/logs/" + lab + "/" + node + ".console.log";
+}
+
+void LabEngine::StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply) {
+  Node* n = FindNode(lab, node);
+  if (n == nullptr) return reply(NotFoundError("node", "no node named '" + node + "' in " + lab));
+  n->desired_running = true;
+  n->crash_restarts = 0;
+  if (IsActive(n->state) || n->state == NodeState::kQueued) {
+    if (n->state == NodeState::kStopping) {
+      return reply(FieldError(kInvalidParams, "node is stopping", "node", "wait until it stopped"));
+    }
+    return reply(NodeJson(*n));
+  }
+  RequestStart(*n);
+  if (wait) {
+    n->waiters.push_back(std::move(reply));
+  } else {
+    reply(NodeJson(*n));
+  }
+}
+
+void LabEngine::StopNode(const std::string& lab, const std::string& node, bool force, int timeout_s,
+                         bool wait, Reply reply) {
+  Node* n = FindNode(lab, node);
+  if (n == nullptr) return reply(NotFoundError("node", "no node named '" + node + "' in " + lab));
+  n->desired_running = false;
+  n->restart_timer.Cancel();
+  if (n->state == NodeState::kQueued) {
+    admission_.Release(n->key);
+    SetState(*n, NodeState::kStopped, "stop requested while queued");
+    return reply(NodeJson(*n));
+  }
+  if (!IsActive(n->state)) return reply(NodeJson(*n));
+  auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
+  if (wait) n->waiters.push_back(std::move(reply));
+  BeginStop(*n, force, timeout);
+  if (!wait) reply(NodeJson(*n));
+}
+
+}  // namespace labvirt::engine

@@ -1,0 +1,144 @@
+// LabEngine: labs, nodes and links, and every node's life: define, admit, start paused, attach
+// the console, plug the NICs, resume, watch readiness, stop, crash handling, destroy.
+//
+// All state lives on the reactor thread; every libvirt call goes through the Hypervisor seam
+// (worker pool), every OVS change through the NetworkPlumber seam. State that must survive a
+// labvirtd restart is written into the domain's metadata, and Reconcile() rebuilds the labs from
+// it. Nothing polls: node states move on libvirt lifecycle events and console readiness.
+//
+// What it does not own: the reactor, the hypervisor, the plumber and the catalog, which must
+// outlive it. Callbacks given to its verbs run on the loop thread, once.
+#ifndef LABVIRT_ENGINE_LAB_ENGINE_H_
+#define LABVIRT_ENGINE_LAB_ENGINE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/admission.h"
+#include "engine/catalog.h"
+#include "engine/console_hub.h"
+#include "engine/control_server.h"
+#include "engine/lab_spec.h"
+#include "engine/network_plumber.h"
+#include "engine/node_state.h"
+#include "engine/readiness_patterns.h"
+#include "engine/readiness_tracker.h"
+#include "engine/restart_policy.h"
+#include "providers/domain_xml.h"
+#include "providers/hypervisor.h"
+#include "reactor/reactor.h"
+#include "reactor/worker_pool.h"
+
+namespace labvirt::engine {
+
+struct EngineOptions {
+  std::string image_root = "/var/lib/labvirt/images";
+  std::string state_dir = "/var/lib/labvirt";
+  // Sum of admission weights that may boot at once (0: one per host core).
+  double boot_budget = 0;
+  RestartPolicy restart_policy;
+  ConsoleHubOptions console;
+};
+
+// A change worth telling subscribers about.
+struct EngineEvent {
+  std::string type;  // "node.state", "node.readiness", "lab.deployed", "lab.destroyed", …
+  std::string lab;
+  std::string node;
+  std::string data_json;  // a JSON object
+};
+
+class LabEngine {
+ public:
+  using Reply = std::function<void(RpcResult)>;
+  using EventSink = std::function<void(const EngineEvent&)>;
+
+  LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool, providers::Hypervisor& hv,
+            NetworkPlumber& plumber, const Catalog& catalog, EngineOptions options);
+  ~LabEngine();
+  LabEngine(const LabEngine&) = delete;
+  LabEngine& operator=(const LabEngine&) = delete;
+
+  void SetEventSink(EventSink sink) { event_sink_ = std::move(sink); }
+
+  // ---- Labs ----
+  // Validates the whole lab, then defines every node and starts those that should run. Replies
+  // when the lab is defined (`wait` false) or when every node is ready or failed (`wait` true).
+  // Deploying an existing lab converges it: new nodes are added, missing ones removed.
+  void Deploy(LabSpec spec, bool wait, Reply reply);
+  // Destroys every node (VM, definition, overlay, console log, ports). Idempotent.
+  void Destroy(const std::string& lab, Reply reply);
+  RpcResult ListLabs() const;
+  RpcResult GetLab(const std::string& lab) const;
+
+  // ---- Nodes ----
+  RpcResult GetNode(const std::string& lab, const std::string& node) const;
+  void StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply);
+  void StopNode(const std::string& lab, const std::string& node, bool force, int timeout_s,
+                bool wait, Reply reply);
+  // Finds a node's console hub; nullptr if the node is unknown or has no console yet.
+  ConsoleHub* Console(const std::string& lab, const std::string& node);
+  // The node's persistent console log (virtlogd's file).
+  std::string ConsoleLogPath(const std::string& lab, const std::string& node) const;
+
+  // Rebuilds labs from the hypervisor's domains and their labvirt metadata (start-up, reconnect).
+  void Reconcile(std::function<void(Status)> done);
+  // Lifecycle events from the hypervisor.
+  void OnDomainEvent(const providers::DomainEventInfo& event);
+
+ private:
+  struct Node;
+  struct Lab;
+  struct DeployJob;
+
+  Node* FindNode(const std::string& lab, const std::string& node) const;
+  Node* FindNodeByDomain(const std::string& domain) const;
+  std::string NodeJson(const Node& n) const;
+  void SetState(Node& n, NodeState state, const std::string& reason);
+  void Emit(const std::string& type, const Node* n, std::string data_json);
+
+  // Deploy steps (lab_deploy.cc).
+  void DeployResolve(uint64_t job_id);
+  void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
+  void DeployFinish(uint64_t job_id, Status st);
+  void RollBack(std::vector<std::unique_ptr<Node>> nodes, std::function<void()> done);
+
+  // Node life (node_lifecycle.cc).
+  void RequestStart(Node& n);
+  void BeginStart(const std::string& key);
+  void AfterStartPaused(const std::string& key, Status st);
+  void AttachConsole(const std::string& key, const std::string& live_xml);
+  void Resume(const std::string& key);
+  void OnReadiness(const std::string& key, const ReadinessEvent& ev);
+  void FailStart(Node& n, const std::string& reason);
+  void BeginStop(Node& n, bool force, std::chrono::seconds timeout);
+  void OnStopped(Node& n, const std::string& detail);
+  void ScheduleRestart(Node& n, const std::string& why);
+  void PersistMetadata(Node& n);
+  void ReleaseRuntime(Node& n);
+  void NotifyWaiters(Node& n);
+  void DestroyNode(std::string key, std::function<void(Status)> done);
+
+  reactor::Reactor& reactor_;
+  reactor::WorkerPool& pool_;
+  providers::Hypervisor& hv_;
+  NetworkPlumber& plumber_;
+  const Catalog& catalog_;
+  EngineOptions options_;
+  Admission admission_;
+  EventSink event_sink_;
+  std::map<std::string, std::unique_ptr<Lab>> labs_;
+  std::map<uint64_t, std::unique_ptr<DeployJob>> jobs_;
+  uint64_t next_job_id_ = 1;
+  // Compiled readiness patterns, shared by every node of a kind.
+  std::map<std::string, std::shared_ptr<const ReadinessPatterns>> patterns_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_LAB_ENGINE_H_

@@ -1,0 +1,67 @@
+// Internal to LabEngine (lab_engine*.cc): the records behind labs, nodes and deploy jobs.
+#ifndef LABVIRT_ENGINE_LAB_ENGINE_INTERNAL_H_
+#define LABVIRT_ENGINE_LAB_ENGINE_INTERNAL_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/lab_engine.h"
+#include "providers/image_check.h"
+
+namespace labvirt::engine {
+
+struct LinkRecord {
+  std::string id;  // "a_node:a_if--b_node:b_if"
+  std::string a_node, a_interface, b_node, b_interface;
+  bool up = true;
+};
+
+struct LabEngine::Node {
+  std::string lab;
+  std::string name;
+  std::string key;     // "lab/node"
+  std::string domain;  // libvirt domain name
+  std::string kind_name;
+  providers::DeviceKind kind;
+  providers::NodeMetadata metadata;  // NIC plan (taps, MACs, links) as defined
+  std::string image;                 // base image path (resolved)
+  providers::ResolvedImage base;     // the checked base image (path, format)
+  std::string overlay;
+  NodeState state = NodeState::kDefined;
+  std::string reason;
+  bool desired_running = true;
+  int crash_restarts = 0;
+  bool adopted_ready = false;  // found running and ready at reconcile: no new readiness watch
+  ReadinessResult readiness;
+  std::string pty;
+  reactor::TimePoint start_requested{};
+  std::vector<Reply> waiters;  // replies owed when the node is ready, failed or stopped
+  std::unique_ptr<ConsoleHub> hub;
+  std::unique_ptr<ReadinessTracker> tracker;
+  // Handles last: they die first.
+  reactor::OpHandle stop_timer;
+  reactor::OpHandle restart_timer;
+};
+
+struct LabEngine::Lab {
+  std::string name;
+  std::map<std::string, std::unique_ptr<Node>> nodes;
+  std::vector<LinkRecord> links;
+};
+
+struct LabEngine::DeployJob {
+  uint64_t id = 0;
+  LabSpec spec;
+  bool wait = false;
+  Reply reply;
+  std::vector<std::unique_ptr<Node>> nodes;  // new nodes, not yet in the lab
+  std::vector<NodeSpec> node_specs;          // parallel to `nodes`
+};
+
+std::string NodeKey(const std::string& lab, const std::string& node);
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_LAB_ENGINE_INTERNAL_H_

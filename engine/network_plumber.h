@@ -1,0 +1,49 @@
+// NetworkPlumber: the seam through which the engine puts a node's taps on the OVS bridge and takes
+// them off again. The OVS implementation allocates host-wide VLAN tags (an isolated tag per
+// unlinked NIC, one shared tag per link) and writes the ports in one transaction per call.
+// NullPlumber does nothing (a host without OVS, and unit tests).
+#ifndef LABVIRT_ENGINE_NETWORK_PLUMBER_H_
+#define LABVIRT_ENGINE_NETWORK_PLUMBER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reactor/status.h"
+
+namespace labvirt::engine {
+
+struct PortPlan {
+  std::string tap;   // the tap libvirt created for the NIC
+  std::string nic;   // NIC key: "0", "1", … for data NICs, "m", "r0" …
+  std::string link;  // link id, empty when unlinked
+};
+
+class NetworkPlumber {
+ public:
+  using Done = std::function<void(Status)>;
+  virtual ~NetworkPlumber() = default;
+  // Adds (or re-adds after a restart) the ports of one node. Loop thread; `done` on the loop.
+  virtual void Plug(const std::string& lab, const std::string& node,
+                    const std::vector<PortPlan>& ports, Done done) = 0;
+  // Removes the node's port rows (its taps vanished with the VM).
+  virtual void Unplug(const std::string& lab, const std::string& node, Done done) = 0;
+  // Moves a link's two ends onto its shared tag (`up`) or onto isolated tags (`!up`).
+  virtual void SetLink(const std::string& lab, const std::string& link, bool up, Done done) = 0;
+};
+
+class NullPlumber final : public NetworkPlumber {
+ public:
+  void Plug(const std::string&, const std::string&, const std::vector<PortPlan>&,
+            Done done) override {
+    done(Status::Ok());
+  }
+  void Unplug(const std::string&, const std::string&, Done done) override { done(Status::Ok()); }
+  void SetLink(const std::string&, const std::string&, bool, Done done) override {
+    done(Status::Ok());
+  }
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_NETWORK_PLUMBER_H_

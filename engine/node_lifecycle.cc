@@ -1,0 +1,269 @@
+// LabEngine: one node's life — admission, start paused, console, NICs, resume, readiness, stop,
+// crashes and restarts. Every step is a callback on the loop that looks its node up by key again,
+// because the node may have been destroyed while a worker was busy.
+#include "engine/json_writer.h"
+#include "engine/lab_engine.h"
+#include "engine/lab_engine_internal.h"
+#include "reactor/log.h"
+
+namespace labvirt::engine {
+namespace {
+
+// The PTY of the first <serial type='pty'> in a live domain XML, or "".
+std::string ExtractPtyPath(const std::string& xml) {
+  size_t serial = xml.find("<serial type='pty'");
+  if (serial == std::string::npos) return "";
+  size_t end = xml.find("</serial>", serial);
+  size_t src = xml.find("<source path='", serial);
+  if (src == std::string::npos || (end != std::string::npos && src > end)) return "";
+  src += 14;
+  size_t close = xml.find('\'', src);
+  return close == std::string::npos ? "" : xml.substr(src, close - src);
+}
+
+}  // namespace
+
+void LabEngine::RequestStart(Node& n) {
+  n.restart_timer.Cancel();
+  n.start_requested = reactor_.clock().Now();
+  SetState(n, NodeState::kQueued, "waiting for a boot slot");
+  std::string key = n.key;
+  admission_.Request(key, n.kind.admission_weight, [this, key] {
+    // Admission may call back synchronously; start from a clean stack.
+    reactor_.Defer([this, key] { BeginStart(key); });
+  });
+  JsonWriter w;
+  w.BeginObject().Key("queue").BeginArray();
+  for (const auto& k : admission_.Queue()) w.String(k);
+  w.EndArray().Key("in_use").Double(admission_.in_use()).EndObject();
+  Emit("admission", &n, w.Take());
+}
+
+void LabEngine::BeginStart(const std::string& key) {
+  auto slash = key.find('/');
+  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  if (n == nullptr || n->state != NodeState::kQueued) {
+    admission_.Release(key);
+    return;
+  }
+  SetState(*n, NodeState::kStarting, "starting paused");
+  // Paused first: QEMU drops console output while nobody holds the PTY, so the VM runs only
+  // once the console reader is attached.
+  hv_.Start(n->domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+}
+
+void LabEngine::AfterStartPaused(const std::string& key, Status st) {
+  auto slash = key.find('/');
+  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  if (n == nullptr || n->state != NodeState::kStarting) return;
+  if (!st.ok()) return FailStart(*n, st.message());
+  hv_.GetXml(n->domain, /*live=*/true, [this, key](Result<std::string> xml) {
+    auto slash = key.find('/');
+    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (!xml.ok()) return FailStart(*n, xml.status().message());
+    AttachConsole(key, *xml);
+  });
+}
+
+void LabEngine::AttachConsole(const std::string& key, const std::string& live_xml) {
+  auto slash = key.find('/');
+  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  n->pty = ExtractPtyPath(live_xml);
+  if (n->pty.empty()) return FailStart(*n, "the running domain has no serial PTY");
+  if (!n->hub) {
+    ConsoleHubCallbacks cb;
+    cb.on_output = [this, key](std::string_view bytes) {
+      auto slash = key.find('/');
+      Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+      if (n != nullptr && n->tracker) n->tracker->OnConsole(bytes);
+    };
+    cb.on_viewer_closed = [this, key](ViewerId id, const std::string& reason) {
+      auto slash = key.find('/');
+      Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+      JsonWriter w;
+      w.BeginObject().Key("viewer").Uint(id).Key("reason").String(reason).EndObject();
+      Emit("console.viewer_closed", n, w.Take());
+    };
+    n->hub = std::make_unique<ConsoleHub>(reactor_, key, options_.console, std::move(cb));
+  }
+  Status st = n->hub->attached() ? n->hub->Reopen(n->pty) : n->hub->Open(n->pty);
+  if (!st.ok()) return FailStart(*n, "console: " + st.message());
+  std::vector<PortPlan> ports;
+  for (const auto& nic : n->metadata.nics) {
+    if (nic.tap.empty()) continue;
+    std::string nic_key = nic.role == providers::NicRole::kManagement ? "m"
+                          : nic.role == providers::NicRole::kReserved
+                              ? "r" + std::to_string(nic.index)
+                              : std::to_string(nic.index);
+    ports.push_back({nic.tap, nic_key, nic.link});
+  }
+  plumber_.Plug(n->lab, n->name, ports, [this, key](Status st) {
+    auto slash = key.find('/');
+    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (!st.ok()) return FailStart(*n, "network: " + st.message());
+    Resume(key);
+  });
+}
+
+void LabEngine::Resume(const std::string& key) {
+  auto slash = key.find('/');
+  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  hv_.Resume(n->domain, [this, key](Status st) {
+    auto slash = key.find('/');
+    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    // kFailedPrecondition: the domain was not paused (adopted running at reconcile).
+    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) {
+      return FailStart(*n, st.message());
+    }
+    SetState(*n, NodeState::kBooting, "waiting for the readiness text");
+    if (n->adopted_ready) {
+      n->adopted_ready = false;
+      admission_.Release(key);
+      SetState(*n, NodeState::kReady, "was ready before labvirtd restarted");
+      return;
+    }
+    bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
+    if (!n->tracker) {
+      auto compiled = ReadinessPatterns::Compile(n->kind.readiness, n->kind.name);
+      if (!compiled.ok()) return FailStart(*n, compiled.status().message());
+      n->tracker = std::make_unique<ReadinessTracker>(
+          reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
+    }
+    if (restart_attempt) {
+      n->tracker->Restarted();
+    } else {
+      n->tracker->Start();
+    }
+  });
+}
+
+void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
+  auto slash = key.find('/');
+  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  if (n == nullptr) return;
+  n->readiness = ev.result;
+  Emit(std::string("node.readiness.") + std::string(ReadinessEventName(ev.type)), n,
+       ev.result.ToJson());
+  switch (ev.type) {
+    case ReadinessEvent::Type::kProgress:
+      return;
+    case ReadinessEvent::Type::kReady:
+      admission_.Release(key);
+      if (n->state == NodeState::kBooting)
+        SetState(*n, NodeState::kReady, "matched: " + ev.result.pattern);
+      PersistMetadata(*n);
+      return;
+    case ReadinessEvent::Type::kFailed:
+      admission_.Release(key);
+      // The VM stays up so its console can be inspected; the node is failed.
+      SetState(*n, NodeState::kFailed, "boot failed: " + ev.result.reason);
+      PersistMetadata(*n);
+      return;
+    case ReadinessEvent::Type::kRestartRequested:
+      // Restart the VM for another boot attempt, holding the admission slot throughout.
+      reactor_.Defer([this, key] {
+        auto slash = key.find('/');
+        Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+        if (n == nullptr || n->state != NodeState::kBooting) return;
+        SetState(*n, NodeState::kStarting, "restarting for another boot attempt");
+        hv_.Destroy(n->domain, [this, key](Status st) {
+          auto slash = key.find('/');
+          Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+          if (n == nullptr || n->state != NodeState::kStarting) return;
+          if (!st.ok()) return FailStart(*n, st.message());
+          hv_.Start(n->domain, true, [this, key](Status st) { AfterStartPaused(key, st); });
+        });
+      });
+      return;
+  }
+}
+
+void LabEngine::FailStart(Node& n, const std::string& reason) {
+  LogWarn("node start failed", {{"lab", n.lab}, {"node", n.name}, {"reason", reason}});
+  admission_.Release(n.key);
+  SetState(n, NodeState::kFailed, reason);
+  // Leave nothing half-started: a paused VM without console or ports is of no use.
+  hv_.Destroy(n.domain, [](Status) {});
+}
+
+void LabEngine::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
+  SetState(n, NodeState::kStopping, force ? "forced off" : "ACPI shutdown requested");
+  if (n.tracker) n.tracker->Stop();
+  std::string key = n.key;
+  auto force_off = [this, key] {
+    auto slash = key.find('/');
+    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    if (n == nullptr || n->state != NodeState::kStopping) return;
+    n->reason = "forced off after the shutdown timeout";
+    hv_.Destroy(n->domain, [this, key](Status st) {
+      if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+    });
+  };
+  if (force) return force_off();
+  hv_.Shutdown(n.domain, [this, key, force_off](Status st) {
+    if (!st.ok()) force_off();
+  });
+  n.stop_timer = reactor_.After(timeout, force_off);
+}
+
+void LabEngine::OnDomainEvent(const providers::DomainEventInfo& ev) {
+  Node* n = FindNodeByDomain(ev.name);
+  if (n == nullptr) return;  // not ours (or not yet known)
+  if (ev.event != providers::DomainEvent::kStopped) return;
+  OnStopped(*n, ev.detail);
+}
+
+void LabEngine::OnStopped(Node& n, const std::string& detail) {
+  n.stop_timer.Cancel();
+  ReleaseRuntime(n);
+  admission_.Release(n.key);
+  if (n.state == NodeState::kStopping || !n.desired_running) {
+    if (n.state != NodeState::kStopped)
+      SetState(n, NodeState::kStopped, "stopped (" + detail + ")");
+    PersistMetadata(n);
+    return;
+  }
+  if (n.state == NodeState::kStarting || n.state == NodeState::kQueued ||
+      n.state == NodeState::kFailed || n.state == NodeState::kStopped) {
+    return;  // our own destroy during a restart or a failed start
+  }
+  SetState(n, NodeState::kCrashed, "stopped unexpectedly (" + detail + ")");
+  ScheduleRestart(n, detail);
+}
+
+void LabEngine::ScheduleRestart(Node& n, const std::string& why) {
+  auto delay = options_.restart_policy.Delay(++n.crash_restarts);
+  if (!delay) {
+    SetState(n, NodeState::kFailed,
+             "crashed " + std::to_string(n.crash_restarts - 1) +
+                 " times; restart policy exhausted (" + why + ")");
+    return;
+  }
+  std::string key = n.key;
+  n.restart_timer = reactor_.After(*delay, [this, key] {
+    auto slash = key.find('/');
+    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    if (n != nullptr && n->state == NodeState::kCrashed && n->desired_running) RequestStart(*n);
+  });
+}
+
+void LabEngine::ReleaseRuntime(Node& n) {
+  if (n.hub) n.hub->ClosePty();
+  plumber_.Unplug(n.lab, n.name, [](Status st) {
+    if (!st.ok()) LogWarn("unplug failed", {{"error", st.ToString()}});
+  });
+}
+
+void LabEngine::PersistMetadata(Node& n) {
+  n.metadata.desired_state = n.desired_running ? "running" : "stopped";
+  n.metadata.readiness = std::string(ReadinessStateName(n.readiness.state));
+  n.metadata.readiness_detail = n.readiness.ToJson();
+  hv_.SetMetadata(n.domain, providers::RenderNodeMetadata(n.metadata), [key = n.key](Status st) {
+    if (!st.ok()) LogWarn("metadata not saved", {{"node", key}, {"error", st.ToString()}});
+  });
+}
+
+}  // namespace labvirt::engine

@@ -1,0 +1,109 @@
+// LabEngine: rebuilding labs from libvirt. One pass over every domain and its labvirt metadata
+// (no per-domain XML polling): adopt what matches, report foreign domains, and attach consoles
+// and ports of the running ones again.
+#include "engine/json_writer.h"
+#include "engine/lab_engine.h"
+#include "engine/lab_engine_internal.h"
+#include "providers/node_naming.h"
+#include "reactor/log.h"
+
+namespace labvirt::engine {
+
+void LabEngine::Reconcile(std::function<void(Status)> done) {
+  auto alive = alive_;
+  hv_.ListDomains([this, alive, done](Result<std::vector<providers::DomainInfo>> domains) {
+    if (!*alive) return;
+    if (!domains.ok()) return done(domains.status());
+    int adopted = 0, foreign = 0;
+    for (const auto& d : *domains) {
+      if (d.metadata.empty()) {
+        ++foreign;
+        continue;
+      }
+      auto md =
+          providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
+      if (!md.ok()) {
+        LogWarn("domain metadata unreadable; left alone",
+                {{"domain", d.name}, {"error", md.status().ToString()}});
+        continue;
+      }
+      Node* known = FindNode(md->lab, md->node);
+      if (known != nullptr) {
+        // Already tracked: only a state we missed while disconnected matters.
+        if (!d.active && IsActive(known->state)) OnStopped(*known, "found stopped at reconcile");
+        continue;
+      }
+      auto kind = catalog_.Resolve(md->kind);
+      if (!kind.ok()) {
+        LogWarn("domain of an unknown kind; left alone", {{"domain", d.name}, {"kind", md->kind}});
+        continue;
+      }
+      if (!labs_.count(md->lab)) {
+        auto lab = std::make_unique<Lab>();
+        lab->name = md->lab;
+        labs_[md->lab] = std::move(lab);
+      }
+      auto n = std::make_unique<Node>();
+      n->lab = md->lab;
+      n->name = md->node;
+      n->key = NodeKey(md->lab, md->node);
+      n->domain = d.name;
+      n->kind_name = md->kind;
+      n->kind = *kind;
+      n->image = md->image;
+      n->overlay = options_.state_dir + "/overlays/" + md->lab + "/" + md->node + ".qcow2";
+      n->desired_running = md->desired_state != "stopped";
+      auto readiness = ReadinessResult::FromJson(md->readiness_detail);
+      if (readiness.ok()) n->readiness = *readiness;
+      n->metadata = *md;
+      // Links are rebuilt from the NICs' link ids.
+      Lab& lab = *labs_[md->lab];
+      for (const auto& nic : md->nics) {
+        if (nic.link.empty()) continue;
+        bool seen = false;
+        for (const auto& l : lab.links) seen |= l.id == nic.link;
+        if (!seen) {
+          LinkRecord rec;
+          rec.id = nic.link;
+          auto dash = nic.link.find("--");
+          auto a = nic.link.substr(0, dash), b = nic.link.substr(dash + 2);
+          rec.a_node = a.substr(0, a.find(':'));
+          rec.a_interface = a.substr(a.find(':') + 1);
+          rec.b_node = b.substr(0, b.find(':'));
+          rec.b_interface = b.substr(b.find(':') + 1);
+          lab.links.push_back(rec);
+        }
+      }
+      Node* raw = n.get();
+      lab.nodes[md->node] = std::move(n);
+      ++adopted;
+      if (d.active) {
+        // Running: take the console back and put its ports on the bridge again.
+        raw->state = NodeState::kStarting;
+        raw->reason = "adopted at reconcile";
+        std::string key = raw->key;
+        raw->adopted_ready = raw->readiness.state == ReadinessState::kReady;
+        hv_.GetXml(raw->domain, true, [this, key](Result<std::string> xml) {
+          auto slash = key.find('/');
+          Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+          if (n == nullptr || n->state != NodeState::kStarting) return;
+          if (!xml.ok()) return FailStart(*n, xml.status().message());
+          AttachConsole(key, *xml);
+        });
+      } else {
+        raw->state = raw->desired_running ? NodeState::kStopped : NodeState::kDefined;
+        raw->reason = "adopted at reconcile";
+        if (raw->desired_running) RequestStart(*raw);
+      }
+    }
+    LogInfo("reconciled", {{"adopted", std::to_string(adopted)},
+                           {"foreign", std::to_string(foreign)},
+                           {"labs", std::to_string(labs_.size())}});
+    JsonWriter w;
+    w.BeginObject().Key("adopted").Int(adopted).Key("foreign").Int(foreign).EndObject();
+    Emit("reconciled", nullptr, w.Take());
+    done(Status::Ok());
+  });
+}
+
+}  // namespace labvirt::engine
