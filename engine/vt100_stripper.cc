@@ -4,6 +4,10 @@
 #include <array>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace labvirt::engine {
 namespace {
 
@@ -31,9 +35,25 @@ inline bool MaybeSpecial(uint64_t w) {
   return (below | is_del) != 0;
 }
 
-// Index of the first special byte in p[i, n), or n.
+// Index of the first special byte in p[i, n), or n. SSE2 (every x86-64) takes 16 bytes a step;
+// elsewhere the SWAR test takes 8.
 inline size_t SkipText(const unsigned char* p, size_t i, size_t n) {
   while (true) {
+#ifdef __SSE2__
+    const __m128i c1f = _mm_set1_epi8(0x1f);
+    const __m128i c7f = _mm_set1_epi8(0x7f);
+    while (i + 16 <= n) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      // Unsigned x <= 0x1f  <=>  min(x, 0x1f) == x.
+      __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x);
+      int mask = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(x, c7f)));
+      if (mask != 0) {
+        i += static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+        break;
+      }
+      i += 16;
+    }
+#endif
     while (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
