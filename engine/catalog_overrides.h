@@ -1,0 +1,37 @@
+// Per-node overrides of a device kind's defaults, checked against ranges and allowed values.
+#ifndef LABVIRT_ENGINE_CATALOG_OVERRIDES_H_
+#define LABVIRT_ENGINE_CATALOG_OVERRIDES_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "providers/device_kind.h"
+#include "reactor/status.h"
+
+namespace labvirt::engine {
+
+// Each field, when set, replaces the kind's value. Names match the catalog's JSON fields.
+struct NodeOverrides {
+  std::optional<int> memory_mb;
+  std::optional<int> vcpus;
+  std::optional<int> nics;  // data NIC count (replaces default_nics; must be ≤ max_nics)
+  std::optional<std::string> machine;
+  std::optional<std::string> disk_bus;
+  std::optional<std::string> nic_model;
+  std::optional<int> idle_timeout_s;
+  std::optional<int> overall_timeout_s;
+  std::optional<int> retries;
+  std::optional<std::vector<std::string>> readiness_success;  // replaces the success patterns
+};
+
+// The kind with `overrides` applied, or InvalidArgument "override FIELD: …" naming the first bad
+// field (out of range, not an allowed value, or inconsistent with the kind, e.g. disk_bus=ide on
+// a q35 machine, or more NICs than the kind's max_nics). A fixed CPU topology follows a vcpus
+// override when it is 1 socket × N cores × 1 thread; any other topology refuses it.
+Result<providers::DeviceKind> ApplyOverrides(const providers::DeviceKind& kind,
+                                             const NodeOverrides& overrides);
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_CATALOG_OVERRIDES_H_

@@ -1,0 +1,123 @@
+// Domain XML: the libvirt domain definition of one lab node, and labvirt's metadata inside it.
+//
+// BuildDomain turns a DomainSpec (resolved device kind + node identity + paths) into the XML that
+// labvirt defines, with the NIC plan (tap names, MACs) the engine needs to plug the NICs into
+// OVS. ParseNodeMetadata reads labvirt's <metadata> back from a live or persistent domain XML so
+// the engine can rebuild its state from libvirt. Pure functions, no I/O, any thread.
+//
+// Device order, which fixes the guest's NIC numbering: management NIC (if the kind has one),
+// reserved dummy NICs, data NICs 0..nics-1. Every NIC is <interface type='ethernet'> with a
+// <target dev='TAP'/> and no `managed` attribute: libvirt 9.0 then creates the tap itself (with
+// managed='no' it would expect an existing tap). labvirt adds the tap to OVS after start.
+#ifndef LABVIRT_PROVIDERS_DOMAIN_XML_H_
+#define LABVIRT_PROVIDERS_DOMAIN_XML_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "providers/device_kind.h"
+#include "reactor/status.h"
+
+namespace labvirt::providers {
+
+// labvirt's metadata element: <labvirt:node xmlns:labvirt="https://labvirt.dev/xmlns/node/1">.
+// For virDomainSetMetadata(VIR_DOMAIN_METADATA_ELEMENT) pass RenderNodeMetadata(…) with key
+// kMetadataPrefix and uri kMetadataNamespace.
+inline constexpr std::string_view kMetadataNamespace = "https://labvirt.dev/xmlns/node/1";
+inline constexpr std::string_view kMetadataPrefix = "labvirt";
+
+enum class NicRole { kData, kManagement, kReserved };
+std::string_view NicRoleName(NicRole role);  // "data" | "management" | "reserved"
+
+struct NicMetadata {
+  NicRole role = NicRole::kData;
+  int index = 0;          // data: 0-based data NIC index; reserved: 0-based; management: 0
+  std::string interface;  // vendor name (data and management NICs), e.g. "GigabitEthernet0/1"
+  std::string tap;        // host tap name (empty for a management NIC on a libvirt network)
+  std::string mac;        // "52:54:00:…", lower case
+  std::string link;       // link id this NIC is wired to; empty when unlinked
+};
+
+struct NodeMetadata {
+  int version = 1;
+  std::string lab;
+  std::string node;
+  std::string kind;           // as the user or controller named it (may be an alias)
+  std::string tag;            // node tag (providers/node_naming.h)
+  std::string image;          // base image as given
+  std::string desired_state;  // "running" | "stopped"
+  std::string readiness;      // e.g. "pending", "ready", "failed"
+  std::string readiness_detail;
+  std::string overrides_json;  // the node's overrides as the engine stored them (opaque here)
+  std::vector<NicMetadata> nics;
+};
+
+// A link on a data interface, named as the user names it (vendor interface name).
+struct NicLink {
+  std::string interface;
+  std::string link;
+};
+
+struct DomainSpec {
+  std::string lab;
+  std::string node;
+  std::string kind_name;  // as requested; stored in metadata
+  DeviceKind kind;        // resolved, overrides applied (engine::ApplyOverrides)
+  std::string tag;        // AllocateNodeTag(lab, node, tags of other nodes)
+  // "kvm" when /dev/kvm is usable, "qemu" (TCG) otherwise. Under "qemu", cpu_mode
+  // host-passthrough becomes mode='maximum' (libvirt refuses host-passthrough without KVM).
+  std::string domain_type = "kvm";
+  std::string image;           // base image as given (metadata only)
+  std::string overlay_path;    // absolute path of the node's qcow2 overlay
+  std::string state_dir;       // absolute; console logs go to STATE_DIR/logs/LAB/NODE.console.log
+  int nics = -1;               // data NIC count; -1: kind.default_nics (grown to cover links)
+  std::vector<NicLink> links;  // at most one link per interface
+  // MACs already on the host (lower case); allocated MACs avoid them.
+  std::set<std::string> macs_in_use;
+  // MACs to keep, by NIC key "m", "rN" or "N" (from the node's previous metadata).
+  std::map<std::string, std::string> fixed_macs;
+  // One port per serial of type "tcp" (telnet server on 127.0.0.1), in serial order.
+  std::vector<int> tcp_serial_ports;
+  // Empty: the management NIC is a tap like the others. Else: it joins this libvirt network.
+  std::string management_network;
+  std::string ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+  std::string ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";  // template for stateful UEFI
+  int mtu = 0;  // NIC MTU in the XML (kept across restarts); 0 = libvirt's default
+  std::string desired_state = "running";
+  std::string readiness = "pending";
+  std::string readiness_detail;
+  std::string overrides_json;
+};
+
+struct BuiltDomain {
+  std::string name;  // DomainName(lab, node, tag)
+  std::string xml;
+  NodeMetadata metadata;  // what the XML's <metadata> holds, NICs in device order
+};
+
+// Checks `spec` and builds the domain. InvalidArgument naming the field for: invalid lab/node
+// name, bad tag, domain_type not kvm|qemu, relative or control-character paths, NIC count out of
+// range, a link on an unknown or out-of-range interface, two links on one interface ("duplicate
+// NIC"), missing TCP serial ports. kResourceExhausted if no free MAC is found.
+Result<BuiltDomain> BuildDomain(const DomainSpec& spec);
+// BuildDomain(spec).xml.
+Result<std::string> BuildDomainXml(const DomainSpec& spec);
+
+// The <labvirt:node> element for `md` (namespace declared on it).
+std::string RenderNodeMetadata(const NodeMetadata& md);
+
+// Reads labvirt's metadata from a domain XML (from virDomainGetXMLDesc). NotFound when the domain
+// has no labvirt metadata (a foreign domain); InvalidArgument when the XML or the metadata is
+// malformed (message says what). Never fetches external entities.
+Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml);
+
+// Escapes text for XML content and attribute values (& < > " '). Bytes XML 1.0 forbids (control
+// characters other than tab, LF, CR) become U+FFFD; callers validate inputs first.
+std::string XmlEscape(std::string_view text);
+
+}  // namespace labvirt::providers
+
+#endif  // LABVIRT_PROVIDERS_DOMAIN_XML_H_

@@ -1,0 +1,147 @@
+// ParseNodeMetadata: labvirt's <metadata> element back out of a domain XML, with libxml2.
+//
+// The XML comes from libvirtd, but a foreign or hand-edited domain can hold anything, so every
+// field is checked and no entity or network fetch is ever allowed (XML_PARSE_NONET, no NOENT).
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include <charconv>
+#include <memory>
+
+#include "providers/domain_xml.h"
+#include "providers/node_naming.h"
+
+namespace labvirt::providers {
+namespace {
+
+struct DocDeleter {
+  void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
+};
+struct XmlCharDeleter {
+  void operator()(xmlChar* s) const { xmlFree(s); }
+};
+
+bool IsLabvirt(const xmlNode* n) {
+  return n->type == XML_ELEMENT_NODE && n->ns != nullptr && n->ns->href != nullptr &&
+         std::string_view(reinterpret_cast<const char*>(n->ns->href)) == kMetadataNamespace;
+}
+
+std::string_view Name(const xmlNode* n) { return reinterpret_cast<const char*>(n->name); }
+
+const xmlNode* Child(const xmlNode* parent, std::string_view name, bool labvirt) {
+  for (const xmlNode* c = parent->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || Name(c) != name) continue;
+    if (!labvirt || IsLabvirt(c)) return c;
+  }
+  return nullptr;
+}
+
+std::string Content(const xmlNode* n) {
+  std::unique_ptr<xmlChar, XmlCharDeleter> text(xmlNodeGetContent(n));
+  return text ? std::string(reinterpret_cast<const char*>(text.get())) : std::string();
+}
+
+std::string Prop(const xmlNode* n, const char* name) {
+  std::unique_ptr<xmlChar, XmlCharDeleter> v(xmlGetProp(n, reinterpret_cast<const xmlChar*>(name)));
+  return v ? std::string(reinterpret_cast<const char*>(v.get())) : std::string();
+}
+
+Result<int> IntProp(const xmlNode* n, const char* name, const std::string& where) {
+  std::string v = Prop(n, name);
+  int out = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || out < 0) {
+    return InvalidArgument("labvirt metadata: " + where + " " + name + "='" + v +
+                           "' is not a non-negative integer");
+  }
+  return out;
+}
+
+Status ParseNics(const xmlNode* nics, NodeMetadata* md) {
+  size_t i = 0;
+  for (const xmlNode* c = nics->children; c; c = c->next) {
+    if (!IsLabvirt(c) || Name(c) != "nic") continue;
+    std::string where = "nic[" + std::to_string(i++) + "]";
+    NicMetadata n;
+    std::string role = Prop(c, "role");
+    if (role == "data") {
+      n.role = NicRole::kData;
+    } else if (role == "management") {
+      n.role = NicRole::kManagement;
+    } else if (role == "reserved") {
+      n.role = NicRole::kReserved;
+    } else {
+      return InvalidArgument("labvirt metadata: " + where + " role='" + role +
+                             "' is not data, management or reserved");
+    }
+    auto index = IntProp(c, "index", where);
+    if (!index.ok()) return index.status();
+    n.index = *index;
+    n.interface = Prop(c, "interface");
+    n.tap = Prop(c, "tap");
+    n.mac = Prop(c, "mac");
+    n.link = Prop(c, "link");
+    if (n.tap.size() > kMaxTapNameLength) {
+      return InvalidArgument("labvirt metadata: " + where + " tap '" + n.tap +
+                             "' is longer than 15 bytes");
+    }
+    md->nics.push_back(std::move(n));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
+  if (domain_xml.size() > 64u * 1024 * 1024) return InvalidArgument("domain XML is too large");
+  std::unique_ptr<xmlDoc, DocDeleter> doc(
+      xmlReadMemory(domain_xml.data(), static_cast<int>(domain_xml.size()), "domain.xml", nullptr,
+                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  if (!doc) {
+    const xmlError* err = xmlGetLastError();
+    std::string why = err && err->message ? err->message : "parse error";
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return InvalidArgument("domain XML is not well-formed: " + why);
+  }
+  const xmlNode* root = xmlDocGetRootElement(doc.get());
+  if (!root || Name(root) != "domain") return InvalidArgument("XML root is not <domain>");
+  const xmlNode* metadata = Child(root, "metadata", false);
+  const xmlNode* node = metadata ? Child(metadata, "node", true) : nullptr;
+  if (!node) return NotFound("domain has no labvirt metadata (not a labvirt node)");
+
+  NodeMetadata md;
+  auto version = IntProp(node, "version", "node");
+  if (!version.ok()) return version.status();
+  md.version = *version;
+  if (md.version != 1) {
+    return InvalidArgument("labvirt metadata version " + std::to_string(md.version) +
+                           " is not supported (this labvirt reads version 1)");
+  }
+  struct Field {
+    const char* name;
+    std::string* out;
+    bool required;
+  };
+  for (const Field& f :
+       {Field{"lab", &md.lab, true}, Field{"name", &md.node, true}, Field{"kind", &md.kind, true},
+        Field{"tag", &md.tag, true}, Field{"image", &md.image, false},
+        Field{"desired-state", &md.desired_state, false},
+        Field{"overrides", &md.overrides_json, false}}) {
+    const xmlNode* c = Child(node, f.name, true);
+    if (!c && f.required) {
+      return InvalidArgument(std::string("labvirt metadata: <") + f.name + "> is missing");
+    }
+    if (c) *f.out = Content(c);
+  }
+  LABVIRT_RETURN_IF_ERROR(ValidateName("labvirt metadata: lab", md.lab));
+  LABVIRT_RETURN_IF_ERROR(ValidateName("labvirt metadata: name", md.node));
+  if (const xmlNode* r = Child(node, "readiness", true)) {
+    md.readiness = Prop(r, "state");
+    md.readiness_detail = Content(r);
+  }
+  if (const xmlNode* nics = Child(node, "nics", true))
+    LABVIRT_RETURN_IF_ERROR(ParseNics(nics, &md));
+  return md;
+}
+
+}  // namespace labvirt::providers

@@ -1,0 +1,28 @@
+// Interface naming: a device kind's vendor interface names ↔ data NIC indexes.
+//
+// Data NIC i (0-based, management and reserved NICs not counted) is called
+// kind.interface_prefix + (i + kind.interface_start), e.g. "GigabitEthernet0/" + 0 or
+// "Ethernet1/" + 1. Pure functions, any thread.
+#ifndef LABVIRT_PROVIDERS_INTERFACE_NAMING_H_
+#define LABVIRT_PROVIDERS_INTERFACE_NAMING_H_
+
+#include <string>
+#include <string_view>
+
+#include "providers/device_kind.h"
+#include "reactor/status.h"
+
+namespace labvirt::providers {
+
+// The vendor name of data NIC `index` (0 ≤ index < kind.max_nics; a CHECK-free precondition:
+// out-of-range indexes still produce a name).
+std::string InterfaceName(const DeviceKind& kind, int index);
+
+// The data NIC index of vendor interface `name` (prefix matched case-insensitively, so
+// "gigabitethernet0/1" works). InvalidArgument when the name does not have the kind's form, is
+// the management interface, or is outside [0, kind.max_nics).
+Result<int> InterfaceIndex(const DeviceKind& kind, std::string_view name);
+
+}  // namespace labvirt::providers
+
+#endif  // LABVIRT_PROVIDERS_INTERFACE_NAMING_H_

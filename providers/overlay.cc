@@ -1,0 +1,150 @@
+#include "providers/overlay.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+extern char** environ;
+
+namespace labvirt::providers {
+namespace {
+
+uint64_t Be64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+uint32_t Be32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Runs argv, capturing stderr (up to 4 KiB) for the error message.
+Status Run(const std::vector<std::string>& argv) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipefd[1]);
+  if (rc != 0) {
+    ::close(pipefd[0]);
+    return Status::FromErrno(rc, "run " + argv[0]);
+  }
+  std::string err;
+  char buf[1024];
+  for (;;) {
+    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (err.size() < 4096) err.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipefd[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+  std::string how = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                      : "signal " + std::to_string(WTERMSIG(status));
+  return Internal(argv[0] + " failed (" + how + "): " + err);
+}
+
+Status Create(const ResolvedImage& base, const std::string& overlay_path, const OverlayTool& tool) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(overlay_path).parent_path(), ec);
+  if (ec) return Internal("create directory for " + overlay_path + ": " + ec.message());
+  std::string tmp = overlay_path + ".tmp";
+  ::unlink(tmp.c_str());
+  Status s = Run({tool.qemu_img, "create", "-q", "-f", "qcow2", "-F",
+                  std::string(DiskFormatName(base.format)), "-b", base.path, tmp});
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s.WithContext("create overlay " + overlay_path);
+  }
+  if (::rename(tmp.c_str(), overlay_path.c_str()) != 0) {
+    Status r = Status::FromErrno(errno, "rename " + tmp + " to " + overlay_path);
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ReadQcow2BackingFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open " + path);
+  unsigned char header[20] = {};
+  ssize_t n = ::pread(fd, header, sizeof header, 0);
+  if (n != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "QFI\xfb", 4) != 0) {
+    ::close(fd);
+    return InvalidArgument(path + " is not a qcow2 file");
+  }
+  uint64_t offset = Be64(header + 8);
+  uint32_t size = Be32(header + 16);
+  if (offset == 0 || size == 0) {
+    ::close(fd);
+    return std::string();
+  }
+  if (size > 4096) {
+    ::close(fd);
+    return InvalidArgument(path + ": qcow2 backing file name is " + std::to_string(size) +
+                           " bytes long");
+  }
+  std::string name(size, '\0');
+  n = ::pread(fd, name.data(), size, static_cast<off_t>(offset));
+  ::close(fd);
+  if (n != static_cast<ssize_t>(size)) return InvalidArgument(path + ": truncated qcow2 header");
+  return name;
+}
+
+Result<bool> EnsureOverlay(const ResolvedImage& base, const std::string& overlay_path,
+                           const OverlayTool& tool) {
+  struct stat st {};
+  if (::stat(overlay_path.c_str(), &st) == 0) {
+    auto backing = ReadQcow2BackingFile(overlay_path);
+    if (!backing.ok()) {
+      return FailedPrecondition("existing overlay " + overlay_path + " is unusable (" +
+                                backing.status().message() + "); wipe the node to recreate it");
+    }
+    if (*backing != base.path) {
+      return FailedPrecondition("existing overlay " + overlay_path + " is backed by '" + *backing +
+                                "', not " + base.path + "; wipe the node to recreate it");
+    }
+    return false;
+  }
+  if (errno != ENOENT) return Status::FromErrno(errno, "stat " + overlay_path);
+  LABVIRT_RETURN_IF_ERROR(Create(base, overlay_path, tool));
+  return true;
+}
+
+Status RecreateOverlay(const ResolvedImage& base, const std::string& overlay_path,
+                       const OverlayTool& tool) {
+  LABVIRT_RETURN_IF_ERROR(DeleteOverlay(overlay_path));
+  return Create(base, overlay_path, tool);
+}
+
+Status DeleteOverlay(const std::string& overlay_path) {
+  if (::unlink(overlay_path.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "delete overlay " + overlay_path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace labvirt::providers

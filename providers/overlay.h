@@ -1,0 +1,42 @@
+// Overlay disks: each node runs on its own qcow2 overlay backed by the (read-only, shared) base
+// image, created with `qemu-img create -f qcow2 -F FMT -b BASE OVERLAY`. The overlay is kept
+// across stop/start (the node keeps its disk state) and recreated only by a wipe.
+//
+// Every function here runs a subprocess or touches the file system: blocking, call on the
+// reactor::WorkerPool, never on the reactor thread.
+#ifndef LABVIRT_PROVIDERS_OVERLAY_H_
+#define LABVIRT_PROVIDERS_OVERLAY_H_
+
+#include <string>
+
+#include "providers/image_check.h"
+#include "reactor/status.h"
+
+namespace labvirt::providers {
+
+// The program run for qemu-img; tests may point it elsewhere. Default "qemu-img" (found on PATH).
+struct OverlayTool {
+  std::string qemu_img = "qemu-img";
+};
+
+// Creates `overlay_path` backed by `base` unless it exists. An existing overlay is kept only if
+// it is qcow2 and backed by base.path; otherwise FailedPrecondition telling to wipe the node.
+// Parent directories are created. Returns true when a new overlay was created. The new file is
+// written under a temporary name and renamed, so a crash never leaves a half-made overlay.
+Result<bool> EnsureOverlay(const ResolvedImage& base, const std::string& overlay_path,
+                           const OverlayTool& tool = {});
+
+// Deletes any existing overlay and creates a fresh one (the node's "wipe").
+Status RecreateOverlay(const ResolvedImage& base, const std::string& overlay_path,
+                       const OverlayTool& tool = {});
+
+// Removes the overlay; OK if it does not exist.
+Status DeleteOverlay(const std::string& overlay_path);
+
+// The backing file named in a qcow2 header (empty when it has none). InvalidArgument when the
+// file is not qcow2.
+Result<std::string> ReadQcow2BackingFile(const std::string& path);
+
+}  // namespace labvirt::providers
+
+#endif  // LABVIRT_PROVIDERS_OVERLAY_H_

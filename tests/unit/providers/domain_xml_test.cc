@@ -1,0 +1,316 @@
+#include "providers/domain_xml.h"
+
+#include <functional>
+
+#include "engine/catalog.h"
+#include "gtest/gtest.h"
+#include "providers/node_naming.h"
+
+namespace labvirt::providers {
+namespace {
+
+DeviceKind Kind() {
+  DeviceKind k;
+  k.name = "test";
+  k.vendor = "V";
+  k.interface_prefix = "Gi0/";
+  k.max_nics = 8;
+  k.default_nics = 2;
+  k.readiness.success = {"login:"};
+  return k;
+}
+
+DomainSpec Spec() {
+  DomainSpec s;
+  s.lab = "lab1";
+  s.node = "r1";
+  s.kind = Kind();
+  s.kind_name = "test";
+  s.tag = NodeTag("lab1", "r1");
+  s.overlay_path = "/var/lib/labvirt/disks/lab1/r1.qcow2";
+  s.state_dir = "/var/lib/labvirt";
+  s.image = "iosv.qcow2";
+  return s;
+}
+
+bool Has(const std::string& xml, const std::string& part) {
+  return xml.find(part) != std::string::npos;
+}
+
+TEST(DomainXmlTest, BuildsDefaultDomain) {
+  auto d = BuildDomain(Spec());
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  const std::string& x = d->xml;
+  EXPECT_EQ(d->name, "lv-lab1-r1-" + NodeTag("lab1", "r1"));
+  EXPECT_TRUE(Has(x, "<domain type='kvm'>"));
+  EXPECT_TRUE(Has(x, "<on_crash>destroy</on_crash>"));
+  EXPECT_TRUE(Has(x, "<on_reboot>restart</on_reboot>"));
+  EXPECT_TRUE(Has(x, "<on_poweroff>destroy</on_poweroff>"));
+  EXPECT_TRUE(Has(x, "cache='none' io='native'"));
+  EXPECT_TRUE(Has(x, "<source file='/var/lib/labvirt/disks/lab1/r1.qcow2'/>"));
+  EXPECT_TRUE(Has(x, "<log file='/var/lib/labvirt/logs/lab1/r1.console.log' append='on'/>"));
+  EXPECT_TRUE(Has(x, "<interface type='ethernet'>"));
+  EXPECT_FALSE(Has(x, "managed="));
+  EXPECT_TRUE(Has(x, "<target dev='" + DataTapName(NodeTag("lab1", "r1"), 1) + "'/>"));
+  EXPECT_TRUE(Has(x, "xmlns:labvirt='https://labvirt.dev/xmlns/node/1'"));
+  ASSERT_EQ(d->metadata.nics.size(), 2u);
+  EXPECT_NE(d->metadata.nics[0].mac, d->metadata.nics[1].mac);
+}
+
+TEST(DomainXmlTest, TcgTurnsHostPassthroughIntoMaximum) {
+  DomainSpec s = Spec();
+  s.kind.cpu_mode = "host-passthrough";
+  s.domain_type = "qemu";
+  auto x = BuildDomainXml(s);
+  ASSERT_TRUE(x.ok());
+  EXPECT_TRUE(Has(*x, "<domain type='qemu'>"));
+  EXPECT_TRUE(Has(*x, "<cpu mode='maximum'"));
+  s.domain_type = "kvm";
+  EXPECT_TRUE(Has(*BuildDomainXml(s), "<cpu mode='host-passthrough' migratable='off'>"));
+  s.domain_type = "xen";
+  EXPECT_FALSE(BuildDomainXml(s).ok());
+}
+
+TEST(DomainXmlTest, FirmwareVariants) {
+  DomainSpec s = Spec();
+  s.kind.firmware = Firmware::kUefiStateless;
+  auto x = *BuildDomainXml(s);
+  EXPECT_TRUE(Has(x,
+                  "<loader readonly='yes' type='pflash' "
+                  "stateless='yes'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"));
+  EXPECT_FALSE(Has(x, "<nvram"));
+  s.kind.firmware = Firmware::kUefiStateful;
+  x = *BuildDomainXml(s);
+  EXPECT_TRUE(Has(
+      x,
+      "<nvram "
+      "template='/usr/share/OVMF/OVMF_VARS_4M.fd'>/var/lib/labvirt/nvram/lab1/r1_VARS.fd</nvram>"));
+  EXPECT_TRUE(Has(x, "<smm state='off'/>"));
+}
+
+TEST(DomainXmlTest, ManagementAndReservedNicsComeFirst) {
+  DomainSpec s = Spec();
+  s.kind.management_nic = true;
+  s.kind.management_interface = "mgmt0";
+  s.kind.reserved_nics = 2;
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->metadata.nics.size(), 5u);
+  EXPECT_EQ(d->metadata.nics[0].role, NicRole::kManagement);
+  EXPECT_EQ(d->metadata.nics[0].tap, ManagementTapName(s.tag));
+  EXPECT_EQ(d->metadata.nics[1].tap, ReservedTapName(s.tag, 0));
+  EXPECT_EQ(d->metadata.nics[3].interface, "Gi0/0");
+  EXPECT_LT(d->xml.find(ManagementTapName(s.tag)), d->xml.find(ReservedTapName(s.tag, 0)));
+  s.management_network = "default";
+  d = BuildDomain(s);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(Has(d->xml, "<source network='default'/>"));
+  EXPECT_EQ(d->metadata.nics[0].tap, "");
+}
+
+TEST(DomainXmlTest, LinksMapToNicsAndGrowTheCount) {
+  DomainSpec s = Spec();
+  s.links = {{"Gi0/5", "L1"}, {"gi0/0", "L2"}};
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->metadata.nics.size(), 6u);
+  EXPECT_EQ(d->metadata.nics[5].link, "L1");
+  EXPECT_EQ(d->metadata.nics[0].link, "L2");
+  EXPECT_EQ(d->metadata.nics[1].link, "");
+}
+
+TEST(DomainXmlTest, RefusesBadSpecsWithOneClearError) {
+  struct Case {
+    std::function<void(DomainSpec&)> mutate;
+    std::string expect;
+  };
+  std::vector<Case> cases = {
+      {[](DomainSpec& s) { s.node = "r1'/><evil"; }, "node name"},
+      {[](DomainSpec& s) { s.lab = std::string(64, 'l'); }, "lab name"},
+      {[](DomainSpec& s) { s.tag = "XYZ"; }, "tag"},
+      {[](DomainSpec& s) { s.overlay_path = "disk.qcow2"; }, "overlay_path"},
+      {[](DomainSpec& s) { s.state_dir = "/x\n"; }, "state_dir"},
+      {[](DomainSpec& s) { s.nics = 9; }, "nics: 9 is more than test's maximum of 8"},
+      {[](DomainSpec& s) {
+         s.links = {{"Gi0/1", "A"}, {"GI0/1", "B"}};
+       },
+       "duplicate NIC: interface Gi0/1 is used by link 'A' and link 'B'"},
+      {[](DomainSpec& s) {
+         s.links = {{"Gi0/8", "A"}};
+       },
+       "link 'A'"},
+      {[](DomainSpec& s) {
+         s.links = {{"eth0", "A"}};
+       },
+       "not a test interface name"},
+      {[](DomainSpec& s) { s.kind.serials.push_back({"tcp"}); }, "tcp_serial_ports"},
+      {[](DomainSpec& s) { s.mtu = 10; }, "mtu"},
+  };
+  for (const auto& c : cases) {
+    DomainSpec s = Spec();
+    c.mutate(s);
+    auto d = BuildDomain(s);
+    ASSERT_FALSE(d.ok()) << c.expect;
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(d.status().message().find(c.expect), std::string::npos) << d.status().message();
+  }
+}
+
+TEST(DomainXmlTest, MacsAvoidHostMacsAndKeepFixedOnes) {
+  DomainSpec s = Spec();
+  auto first = BuildDomain(s);
+  ASSERT_TRUE(first.ok());
+  std::string taken = first->metadata.nics[0].mac;
+  s.macs_in_use = {taken};
+  auto second = BuildDomain(s);
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(second->metadata.nics[0].mac, taken);
+  s.fixed_macs = {{"0", "52:54:00:AA:BB:CC"}};
+  auto third = BuildDomain(s);
+  EXPECT_EQ(third->metadata.nics[0].mac, "52:54:00:aa:bb:cc");
+}
+
+TEST(DomainXmlTest, EscaperHandlesHostileText) {
+  EXPECT_EQ(XmlEscape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+  EXPECT_EQ(XmlEscape("x\x01y"), "x\xef\xbf\xbdy");
+  EXPECT_EQ(XmlEscape("\t\n\r"), "\t\n\r");
+  EXPECT_EQ(XmlEscape("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(XmlEscape("\xff"), "\xef\xbf\xbd");
+  EXPECT_EQ(XmlEscape("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");                  // overlong '/'
+  EXPECT_EQ(XmlEscape("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+  EXPECT_EQ(XmlEscape("]]>"), "]]&gt;");
+}
+
+TEST(DomainXmlTest, HostileMetadataTextRoundTrips) {
+  DomainSpec s = Spec();
+  s.image = "a'b\"c<d>&e";
+  s.readiness_detail = "</labvirt:readiness><x>";
+  s.overrides_json = R"({"memory_mb": 4096, "q": "\"<&>"})";
+  s.links = {{"Gi0/1", "l<1>&'\""}};
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok());
+  auto md = ParseNodeMetadata(d->xml);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->image, s.image);
+  EXPECT_EQ(md->readiness_detail, s.readiness_detail);
+  EXPECT_EQ(md->overrides_json, s.overrides_json);
+  EXPECT_EQ(md->nics[1].link, "l<1>&'\"");
+}
+
+TEST(DomainXmlTest, MetadataRoundTrip) {
+  DomainSpec s = Spec();
+  s.kind.management_nic = true;
+  s.kind.management_interface = "mgmt0";
+  s.kind.reserved_nics = 1;
+  s.links = {{"Gi0/1", "L7"}};
+  s.desired_state = "stopped";
+  s.readiness = "ready";
+  s.readiness_detail = "matched login:";
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok());
+  auto md = ParseNodeMetadata(d->xml);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->lab, "lab1");
+  EXPECT_EQ(md->node, "r1");
+  EXPECT_EQ(md->kind, "test");
+  EXPECT_EQ(md->tag, s.tag);
+  EXPECT_EQ(md->image, "iosv.qcow2");
+  EXPECT_EQ(md->desired_state, "stopped");
+  EXPECT_EQ(md->readiness, "ready");
+  EXPECT_EQ(md->readiness_detail, "matched login:");
+  ASSERT_EQ(md->nics.size(), d->metadata.nics.size());
+  for (size_t i = 0; i < md->nics.size(); ++i) {
+    EXPECT_EQ(md->nics[i].role, d->metadata.nics[i].role);
+    EXPECT_EQ(md->nics[i].index, d->metadata.nics[i].index);
+    EXPECT_EQ(md->nics[i].tap, d->metadata.nics[i].tap);
+    EXPECT_EQ(md->nics[i].mac, d->metadata.nics[i].mac);
+    EXPECT_EQ(md->nics[i].link, d->metadata.nics[i].link);
+    EXPECT_EQ(md->nics[i].interface, d->metadata.nics[i].interface);
+  }
+  // As libvirt returns it: another prefix for the same namespace still parses.
+  std::string relabelled = d->xml;
+  for (size_t p; (p = relabelled.find("labvirt:")) != std::string::npos;)
+    relabelled.replace(p, 8, "lv:");
+  for (size_t p; (p = relabelled.find("xmlns:labvirt")) != std::string::npos;)
+    relabelled.replace(p, 13, "xmlns:lv");
+  auto md2 = ParseNodeMetadata(relabelled);
+  ASSERT_TRUE(md2.ok()) << md2.status().ToString();
+  EXPECT_EQ(md2->node, "r1");
+}
+
+TEST(DomainXmlTest, ParseRefusesForeignAndMalformed) {
+  EXPECT_EQ(ParseNodeMetadata("<domain><name>x</name></domain>").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(
+      ParseNodeMetadata("<domain><metadata><a:node xmlns:a='http://other/'/></metadata></domain>")
+          .status()
+          .code(),
+      StatusCode::kNotFound);
+  EXPECT_EQ(ParseNodeMetadata("<domain><metadata>").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseNodeMetadata("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseNodeMetadata("<network/>").status().code(), StatusCode::kInvalidArgument);
+  const std::string ns = "xmlns:l='https://labvirt.dev/xmlns/node/1'";
+  auto md = [&](const std::string& body, const std::string& attrs = "version='1'") {
+    return ParseNodeMetadata("<domain><metadata><l:node " + ns + " " + attrs + ">" + body +
+                             "</l:node></metadata></domain>");
+  };
+  std::string ok_body = "<l:lab>a</l:lab><l:name>b</l:name><l:kind>k</l:kind><l:tag>t</l:tag>";
+  EXPECT_TRUE(md(ok_body).ok());
+  EXPECT_NE(md("<l:lab>a</l:lab>").status().message().find("<name> is missing"), std::string::npos);
+  EXPECT_NE(md(ok_body, "version='2'").status().message().find("version 2"), std::string::npos);
+  EXPECT_NE(md(ok_body, "").status().message().find("version"), std::string::npos);
+  EXPECT_FALSE(md("<l:lab>a b</l:lab><l:name>b</l:name><l:kind>k</l:kind><l:tag>t</l:tag>").ok());
+  EXPECT_NE(md(ok_body + "<l:nics><l:nic role='weird' index='0'/></l:nics>")
+                .status()
+                .message()
+                .find("role"),
+            std::string::npos);
+  EXPECT_NE(md(ok_body + "<l:nics><l:nic role='data' index='-1'/></l:nics>")
+                .status()
+                .message()
+                .find("index"),
+            std::string::npos);
+  EXPECT_NE(md(ok_body + "<l:nics><l:nic role='data' index='0' tap='0123456789abcdef'/></l:nics>")
+                .status()
+                .message()
+                .find("15 bytes"),
+            std::string::npos);
+}
+
+TEST(DomainXmlTest, ParseNeverExpandsExternalEntities) {
+  std::string xxe =
+      "<?xml version='1.0'?><!DOCTYPE domain [<!ENTITY x SYSTEM 'file:///etc/hostname'>]>"
+      "<domain><metadata><l:node xmlns:l='https://labvirt.dev/xmlns/node/1' version='1'>"
+      "<l:lab>a</l:lab><l:name>b</l:name><l:kind>&x;</l:kind><l:tag>t</l:tag>"
+      "</l:node></metadata></domain>";
+  auto md = ParseNodeMetadata(xxe);
+  if (md.ok()) {
+    EXPECT_EQ(md->kind, "");
+  }
+}
+
+TEST(DomainXmlTest, EveryShippedKindBuilds) {
+  auto c = engine::LoadCatalog(engine::SourceCatalogPath());
+  ASSERT_TRUE(c.ok());
+  for (const auto& k : c->kinds()) {
+    DomainSpec s = Spec();
+    s.kind = k;
+    s.kind_name = k.name;
+    s.nics = k.max_nics;
+    auto d = BuildDomain(s);
+    ASSERT_TRUE(d.ok()) << k.name << ": " << d.status().ToString();
+    std::set<std::string> macs, taps;
+    for (const auto& n : d->metadata.nics) {
+      EXPECT_TRUE(macs.insert(n.mac).second) << k.name;
+      if (!n.tap.empty()) {
+        EXPECT_TRUE(taps.insert(n.tap).second) << k.name;
+        EXPECT_LE(n.tap.size(), kMaxTapNameLength);
+      }
+    }
+    EXPECT_EQ(d->metadata.nics.size(),
+              static_cast<size_t>(k.max_nics + k.reserved_nics + (k.management_nic ? 1 : 0)));
+  }
+}
+
+}  // namespace
+}  // namespace labvirt::providers
