@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/labvirtctl_offline.h"
+
 namespace {
 
 constexpr const char* kDefaultSocket = "/run/labvirt/labvirtd.sock";
@@ -100,6 +102,8 @@ int Report(const std::string& response, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Offline subcommands (kinds, render-domain) need no daemon: tools/labvirtctl_offline.h.
+  if (int rc = 0; labvirt::tools::MaybeRunOffline(argc, argv, &rc)) return rc;
   std::string socket_path = kDefaultSocket;
   bool json = false;
   std::vector<std::string> rest;

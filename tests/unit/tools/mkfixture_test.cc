@@ -132,17 +132,16 @@ TEST_F(MkfixtureTest, EveryShippedTranscriptIsListedHere) {
   EXPECT_EQ(count, ReadyTexts().size());
 }
 
-TEST_F(MkfixtureTest, EveryShippedTranscriptBuildsSmallAndFast) {
+// Build time is a benchmark figure, not a unit-test threshold (shared, noisy machines): this test
+// checks that every transcript builds and stays small.
+TEST_F(MkfixtureTest, EveryShippedTranscriptBuildsSmall) {
   for (const auto& [name, texts] : ReadyTexts()) {
     SCOPED_TRACE(name);
     std::string transcript = Consoles() + "/" + name + ".txt";
     std::string out = tmp_ + "/" + name + ".qcow2";
     for (const char* speed : {"fast", "real"}) {
-      auto start = std::chrono::steady_clock::now();
       Result r = Mkfixture({"--transcript", transcript, "--out", out, "--speed", speed});
-      auto elapsed = std::chrono::steady_clock::now() - start;
       ASSERT_EQ(r.status, 0) << r.err;
-      EXPECT_LT(elapsed, std::chrono::milliseconds(1000));
       ASSERT_TRUE(fs::exists(out));
       EXPECT_LT(fs::file_size(out), 1024u * 1024u);
     }

@@ -1,0 +1,218 @@
+#include "tools/labvirtctl_offline.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <map>
+
+#include "engine/catalog.h"
+#include "engine/json_writer.h"
+#include "providers/domain_xml.h"
+#include "providers/node_naming.h"
+
+namespace labvirt::tools {
+namespace {
+
+void Usage(FILE* out) {
+  std::fputs(
+      "offline commands (no daemon; read the catalog file):\n"
+      "  kinds [--catalog FILE]             list the device kinds\n"
+      "  render-domain --kind KIND [--node NAME] [--lab LAB] [--nics N] [--image REF]\n"
+      "                [--state-dir DIR] [--domain-type kvm|qemu] [--catalog FILE]\n"
+      "                                     print the domain XML labvirt would define\n",
+      out);
+}
+
+// Parses "--name value" / "--name=value" pairs; unknown flags and stray words are errors.
+bool ParseFlags(const std::vector<std::string>& args, const std::vector<std::string>& known,
+                std::map<std::string, std::string>* out) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    bool ok = false;
+    for (const auto& k : known) ok |= a == "--" + k;
+    if (!ok) {
+      std::fprintf(stderr, "labvirtctl: unexpected argument %s\n", args[i].c_str());
+      return false;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "labvirtctl: %s needs a value\n", a.c_str());
+        return false;
+      }
+      value = args[++i];
+    }
+    (*out)[a.substr(2)] = value;
+  }
+  return true;
+}
+
+Result<engine::Catalog> Load(const std::map<std::string, std::string>& flags) {
+  auto it = flags.find("catalog");
+  return engine::LoadCatalog(it == flags.end() ? engine::DefaultCatalogPath() : it->second);
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out.empty() ? "-" : out;
+}
+
+std::string ReadinessSummary(const providers::DeviceKind& k) {
+  if (k.readiness.none) return "none (running)";
+  return std::to_string(k.readiness.success.size()) + " pattern(s), " +
+         std::to_string(k.readiness.overall_timeout.count()) + "s";
+}
+
+int Kinds(const std::vector<std::string>& args, bool json) {
+  std::map<std::string, std::string> flags;
+  if (!ParseFlags(args, {"catalog"}, &flags)) return 2;
+  auto catalog = Load(flags);
+  if (!catalog.ok()) {
+    std::fprintf(stderr, "labvirtctl: %s\n", catalog.status().message().c_str());
+    return 1;
+  }
+  if (json) {
+    engine::JsonWriter w;
+    w.BeginArray();
+    for (const auto& k : catalog->kinds()) {
+      w.BeginObject().Key("kind").String(k.name).Key("vendor").String(k.vendor);
+      w.Key("aliases").BeginArray();
+      for (const auto& a : k.aliases) w.String(a);
+      w.EndArray().Key("memory_mb").Int(k.memory_mb).Key("vcpus").Int(k.vcpus);
+      w.Key("max_nics").Int(k.max_nics).Key("readiness").String(ReadinessSummary(k));
+      w.EndObject();
+    }
+    w.EndArray();
+    std::printf("%s\n", w.str().c_str());
+    return 0;
+  }
+  std::printf("%-24s %-18s %-34s %7s %4s %4s  %s\n", "KIND", "VENDOR", "ALIASES", "RAM_MB", "VCPU",
+              "NICS", "READINESS");
+  for (const auto& k : catalog->kinds()) {
+    std::printf("%-24s %-18s %-34s %7d %4d %4d  %s\n", k.name.c_str(), k.vendor.c_str(),
+                Join(k.aliases).c_str(), k.memory_mb, k.vcpus, k.max_nics,
+                ReadinessSummary(k).c_str());
+  }
+  for (const auto& d : catalog->denylist()) {
+    std::printf("%-24s %-18s %-34s refused without an entry: %s\n", d.name.c_str(), "(denylist)",
+                Join(d.aliases).c_str(), d.reason.c_str());
+  }
+  return 0;
+}
+
+int RenderDomain(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> f;
+  if (!ParseFlags(args,
+                  {"kind", "node", "lab", "nics", "image", "state-dir", "domain-type", "catalog"},
+                  &f)) {
+    return 2;
+  }
+  if (!f.count("kind")) {
+    std::fprintf(stderr, "labvirtctl: render-domain needs --kind KIND\n");
+    return 2;
+  }
+  auto catalog = Load(f);
+  if (!catalog.ok()) {
+    std::fprintf(stderr, "labvirtctl: %s\n", catalog.status().message().c_str());
+    return 1;
+  }
+  auto kind = catalog->Resolve(f["kind"]);
+  if (!kind.ok()) {
+    std::fprintf(stderr, "labvirtctl: %s\n", kind.status().message().c_str());
+    return 1;
+  }
+  providers::DomainSpec s;
+  s.lab = f.count("lab") ? f["lab"] : "lab";
+  s.node = f.count("node") ? f["node"] : "node1";
+  s.kind = *kind;
+  s.kind_name = f["kind"];
+  s.image = f.count("image") ? f["image"] : "base.qcow2";
+  s.state_dir = f.count("state-dir") ? f["state-dir"] : "/var/lib/labvirt";
+  s.domain_type = f.count("domain-type")                   ? f["domain-type"]
+                  : ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm"
+                                                           : "qemu";
+  if (f.count("nics")) {
+    const std::string& n = f["nics"];
+    int v = 0;
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
+    if (ec != std::errc() || end != n.data() + n.size() || v < 0) {
+      std::fprintf(stderr, "labvirtctl: --nics must be a non-negative integer, got '%s'\n",
+                   n.c_str());
+      return 2;
+    }
+    s.nics = v;
+  }
+  // Validate names before they reach any path.
+  for (auto [what, name] : {std::pair<const char*, std::string>{"lab name", s.lab},
+                            std::pair<const char*, std::string>{"node name", s.node}}) {
+    if (Status st = providers::ValidateName(what, name); !st.ok()) {
+      std::fprintf(stderr, "labvirtctl: %s\n", st.message().c_str());
+      return 1;
+    }
+  }
+  s.tag = providers::NodeTag(s.lab, s.node);
+  s.overlay_path = s.state_dir + "/overlays/" + s.lab + "/" + s.node + ".qcow2";
+  for (size_t i = 0, tcp = 0; i < s.kind.serials.size(); ++i) {
+    if (s.kind.serials[i].type == "tcp")
+      s.tcp_serial_ports.push_back(17000 + static_cast<int>(tcp++));
+  }
+  auto xml = providers::BuildDomainXml(s);
+  if (!xml.ok()) {
+    std::fprintf(stderr, "labvirtctl: %s\n", xml.status().message().c_str());
+    return 1;
+  }
+  std::fputs(xml->c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+int RunOfflineCommand(const std::string& command, const std::vector<std::string>& args, bool json) {
+  if (command == "kinds") return Kinds(args, json);
+  if (command == "render-domain") return RenderDomain(args);
+  Usage(stderr);
+  return 2;
+}
+
+bool MaybeRunOffline(int argc, char** argv, int* exit_code) {
+  bool json = false;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--socket") {
+      ++i;
+    } else if (a.rfind("--", 0) != 0) {
+      break;
+    }
+  }
+  if (i >= argc) return false;
+  std::string command = argv[i];
+  if (command != "kinds" && command != "render-domain") return false;
+  std::vector<std::string> args;
+  for (++i; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--help" || a == "-h") {
+      Usage(stdout);
+      *exit_code = 0;
+      return true;
+    } else {
+      args.push_back(a);
+    }
+  }
+  *exit_code = RunOfflineCommand(command, args, json);
+  return true;
+}
+
+}  // namespace labvirt::tools
