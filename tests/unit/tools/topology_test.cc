@@ -1,0 +1,83 @@
+#include "tools/ctl/topology.h"
+
+#include <simdjson.h>
+
+#include "engine/lab_spec.h"
+#include "gtest/gtest.h"
+
+namespace labvirt::ctl {
+namespace {
+
+constexpr const char* kYaml = R"(name: demo
+topology:
+  nodes:
+    r1: {kind: iosv, image: iosv.qcow2, memory_mb: 512}
+    r2:
+      kind: vsrx
+      image: vsrx.qcow2
+      start: false
+  links:
+    - endpoints: ["r1:eth1", "r2:ge-0/0/0"]
+)";
+
+TEST(TopologyTest, ContainerlabYamlBecomesDeployParams) {
+  auto t = ParseTopology(kYaml, "lab.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->name, "demo");
+  EXPECT_EQ(t->nodes, (std::vector<std::string>{"r1", "r2"}));
+  // The engine's own parser accepts what labvirtctl produces.
+  simdjson::dom::parser parser;
+  auto spec = engine::ParseLabSpec(parser.parse(t->params_json));
+  ASSERT_TRUE(std::holds_alternative<engine::LabSpec>(spec)) << t->params_json;
+  const auto& lab = std::get<engine::LabSpec>(spec);
+  EXPECT_EQ(lab.nodes[0].memory_mb, 512);
+  EXPECT_FALSE(lab.nodes[1].start);
+  EXPECT_EQ(lab.links[0].b.interface, "ge-0/0/0");
+}
+
+TEST(TopologyTest, JsonInEitherShape) {
+  auto a = ParseTopology(
+      R"({"name":"j","topology":{"nodes":{"r1":{"kind":"iosv","image":"i.qcow2"}}}})", "a.json");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto b = ParseTopology(R"({"name":"j","nodes":[{"name":"r1","kind":"iosv","image":"i.qcow2"}]})",
+                         "b.json");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(a->params_json, b->params_json);
+}
+
+TEST(TopologyTest, BadFilesAreReportedByLine) {
+  struct Case {
+    std::string text, want;
+  };
+  const std::vector<Case> cases = {
+      {"name: x\ntopology:\n  nodes:\n    r1: {kind: iosv, image: a, memory_mb: lots}\n",
+       "f.yaml:4: node 'r1': memory_mb must be an integer"},
+      {"name: x\ntopology:\n  nodes:\n    r1: {kind: iosv, image: a, colour: red}\n",
+       "f.yaml:4: node 'r1': unknown field 'colour'"},
+      {"name: x\ntopology:\n  nodes:\n    r1: {kind: iosv, image: a}\n  links:\n"
+       "    - endpoints: [\"r1:eth1\", \"r9:eth1\"]\n",
+       "f.yaml:6: endpoint 'r9:eth1' names no node"},
+      {"name: x\ntopology:\n  nodes:\n    r1: {kind: iosv, image: a}\n  links:\n"
+       "    - endpoints: [\"r1eth1\", \"r1:eth2\"]\n",
+       "f.yaml:6: endpoint 'r1eth1' must be"},
+      {"name: x\ntopology:\n  nodes: [1, 2\n", "f.yaml:4"},
+      {"topology:\n  nodes: {}\n", "f.yaml:1: 'name'"},
+      {"name: x\n", "'topology.nodes' is required"},
+      {"- just\n- a list\n", "f.yaml:1: a topology must be a mapping"},
+  };
+  for (const auto& c : cases) {
+    auto t = ParseTopology(c.text, "f.yaml");
+    ASSERT_FALSE(t.ok()) << c.text;
+    EXPECT_NE(t.status().message().find(c.want), std::string::npos)
+        << t.status().message() << "\n  should contain: " << c.want;
+  }
+}
+
+TEST(TopologyTest, UnreadableFile) {
+  auto t = LoadTopology("/nonexistent/lab.yaml");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("/nonexistent/lab.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace labvirt::ctl

@@ -1,0 +1,147 @@
+#include "tools/ctl/topology.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "engine/json_writer.h"
+
+namespace labvirt::ctl {
+namespace {
+
+using engine::JsonWriter;
+
+Status At(const std::string& file, const YAML::Node& node, const std::string& msg) {
+  return InvalidArgument(file + ":" + std::to_string(node.Mark().line + 1) + ": " + msg);
+}
+
+// Node fields and their JSON types: 's' string, 'i' integer, 'b' boolean, 'l' list of strings.
+const std::map<std::string, char>& NodeFields() {
+  static const std::map<std::string, char> kFields = {
+      {"kind", 's'},           {"image", 's'},          {"nics", 'i'},           {"memory_mb", 'i'},
+      {"vcpus", 'i'},          {"machine", 's'},        {"disk_bus", 's'},       {"nic_model", 's'},
+      {"boot_timeout_s", 'i'}, {"idle_timeout_s", 'i'}, {"ready_patterns", 'l'}, {"start", 'b'}};
+  return kFields;
+}
+
+Status WriteNode(const std::string& file, const std::string& name, const YAML::Node& n,
+                 JsonWriter& w) {
+  if (!n.IsMap()) return At(file, n, "node '" + name + "' must be a mapping");
+  w.BeginObject().Key("name").String(name);
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    auto f = NodeFields().find(key);
+    if (f == NodeFields().end()) {
+      return At(file, kv.first, "node '" + name + "': unknown field '" + key + "'");
+    }
+    const YAML::Node& v = kv.second;
+    try {
+      switch (f->second) {
+        case 's':
+          if (!v.IsScalar()) return At(file, v, key + ": must be a string");
+          w.Key(key).String(v.as<std::string>());
+          break;
+        case 'i':
+          w.Key(key).Int(v.as<int64_t>());
+          break;
+        case 'b':
+          w.Key(key).Bool(v.as<bool>());
+          break;
+        case 'l':
+          if (!v.IsSequence()) return At(file, v, key + ": must be a list of strings");
+          w.Key(key).BeginArray();
+          for (const auto& p : v) w.String(p.as<std::string>());
+          w.EndArray();
+          break;
+      }
+    } catch (const YAML::Exception&) {
+      const char* what = f->second == 'i'   ? "an integer"
+                         : f->second == 'b' ? "true or false"
+                                            : "a string";
+      return At(file, v, "node '" + name + "': " + key + " must be " + what);
+    }
+  }
+  w.EndObject();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Topology> ParseTopology(const std::string& text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) return InvalidArgument(file + ":1: a topology must be a mapping");
+  Topology topo;
+  if (!root["name"] || !root["name"].IsScalar()) {
+    return InvalidArgument(file + ":1: 'name' (the lab name) is required");
+  }
+  topo.name = root["name"].as<std::string>();
+  // containerlab shape: topology.nodes (a map) and topology.links; lab.deploy's: nodes (a list).
+  YAML::Node body = root["topology"] ? root["topology"] : root;
+  YAML::Node nodes = body["nodes"];
+  if (!nodes || (!nodes.IsMap() && !nodes.IsSequence())) {
+    return At(file, body, "'topology.nodes' is required: a mapping of node name to settings");
+  }
+  JsonWriter w;
+  w.BeginObject().Key("name").String(topo.name).Key("nodes").BeginArray();
+  std::set<std::string> names;
+  auto add = [&](const std::string& name, const YAML::Node& n, const YAML::Node& mark) -> Status {
+    if (!names.insert(name).second) return At(file, mark, "duplicate node '" + name + "'");
+    topo.nodes.push_back(name);
+    return WriteNode(file, name, n, w);
+  };
+  if (nodes.IsMap()) {
+    for (const auto& kv : nodes) {
+      LABVIRT_RETURN_IF_ERROR(add(kv.first.as<std::string>(), kv.second, kv.first));
+    }
+  } else {
+    for (const auto& n : nodes) {
+      if (!n.IsMap() || !n["name"]) return At(file, n, "each node needs a 'name'");
+      YAML::Node copy = YAML::Clone(n);
+      copy.remove("name");
+      LABVIRT_RETURN_IF_ERROR(add(n["name"].as<std::string>(), copy, n));
+    }
+  }
+  w.EndArray().Key("links").BeginArray();
+  if (YAML::Node links = body["links"]) {
+    if (!links.IsSequence()) return At(file, links, "'links' must be a list");
+    for (const auto& l : links) {
+      YAML::Node ends = l.IsMap() ? l["endpoints"] : YAML::Node();
+      if (!ends || !ends.IsSequence() || ends.size() != 2) {
+        return At(file, l, "a link needs 'endpoints: [\"node:interface\", \"node:interface\"]'");
+      }
+      w.BeginObject().Key("endpoints").BeginArray();
+      for (const auto& e : ends) {
+        std::string ep = e.as<std::string>();
+        auto colon = ep.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == ep.size()) {
+          return At(file, e, "endpoint '" + ep + "' must be \"node:interface\"");
+        }
+        if (!names.count(ep.substr(0, colon))) {
+          return At(file, e, "endpoint '" + ep + "' names no node of this topology");
+        }
+        w.String(ep);
+      }
+      w.EndArray().EndObject();
+    }
+  }
+  w.EndArray().EndObject();
+  topo.params_json = w.Take();
+  return topo;
+}
+
+Result<Topology> LoadTopology(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound(path + ":0: cannot read the topology file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseTopology(ss.str(), path);
+}
+
+}  // namespace labvirt::ctl
