@@ -5,6 +5,7 @@
 
 #include "engine/catalog.h"
 #include "engine/catalog_validate.h"
+#include "engine/readiness_patterns.h"
 #include "gtest/gtest.h"
 
 namespace labvirt::engine {
@@ -98,6 +99,18 @@ TEST(CatalogLoaderTest, ShippedCatalogLoadsWithEveryRequiredKind) {
     // The seed's writeback cache corrupted shared backing images.
     EXPECT_EQ(k.disk_cache, "none") << k.name;
     for (const auto& p : k.readiness.success) EXPECT_NE(p.back(), '$') << k.name;
+  }
+}
+
+// The loader's own pattern check and the readiness scanner's must agree on every shipped kind.
+TEST(CatalogLoaderTest, ShippedCatalogCompilesInTheReadinessScanner) {
+  auto c = LoadCatalog(SourceCatalogPath());
+  ASSERT_TRUE(c.ok());
+  for (const auto& k : c->kinds()) {
+    Status s = ValidateReadinessSpec(k.readiness);
+    EXPECT_TRUE(s.ok()) << k.name << ": " << s.ToString();
+    auto compiled = ReadinessPatterns::Compile(k.readiness, k.name);
+    EXPECT_TRUE(compiled.ok()) << k.name << ": " << compiled.status().ToString();
   }
 }
 
