@@ -2,8 +2,10 @@
 
 #include <signal.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "engine/json_writer.h"
+#include "engine/ovs_plumber.h"
 #include "reactor/libvirt_event_impl.h"
 #include "reactor/log.h"
 
@@ -55,7 +57,18 @@ Status Daemon::Init() {
   pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, static_cast<size_t>(flags_.workers),
                                                 /*max_queued=*/4096);
   libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
-  plumber_ = std::make_unique<NullPlumber>();
+  // Userspace datapath when the host has no openvswitch kernel module (DESIGN.md: CI machines).
+  bool netdev = ::access("/sys/module/openvswitch", F_OK) != 0;
+  auto ovs = std::make_unique<OvsPlumber>(*reactor_, flags_.ovsdb, flags_.bridge, netdev);
+  ovs->Start([bridge = flags_.bridge](Status st) {
+    if (st.ok()) {
+      LogInfo("ovs bridge ready", {{"bridge", bridge}});
+    } else {
+      LogError("ovs bridge not ready; nodes cannot start", {{"error", st.ToString()}});
+    }
+  });
+  ovs_ = ovs.get();
+  plumber_ = std::move(ovs);
   EngineOptions engine_options;
   engine_options.image_root = flags_.image_root;
   engine_options.state_dir = flags_.state_dir;
@@ -113,6 +126,8 @@ std::string Daemon::HostInfoJson() const {
   w.Key("direct_tty_read").Bool(features_.direct_tty_read);
   w.EndObject();
   w.Key("bridge").String(flags_.bridge);
+  w.Key("ovsdb").BeginObject().Key("remote").String(flags_.ovsdb);
+  w.Key("connected").Bool(ovs_ != nullptr && ovs_->connected()).EndObject();
   w.Key("catalog").String(catalog_.source());
   w.Key("kinds").Uint(catalog_.kinds().size());
   w.Key("workers").Uint(pool_ ? pool_->threads() : 0);

@@ -44,6 +44,7 @@ class Daemon {
   Catalog catalog_;
   std::unique_ptr<providers::LibvirtHypervisor> libvirt_;
   std::unique_ptr<NetworkPlumber> plumber_;
+  class OvsPlumber* ovs_ = nullptr;  // plumber_ when it is the OVS one
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<LabEngine> engine_;
   std::unique_ptr<RpcMethods> rpc_;

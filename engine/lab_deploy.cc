@@ -345,10 +345,17 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
   }
   std::vector<std::string> keys;
   for (auto& [name, n] : it->second->nodes) keys.push_back(n->key);
+  std::vector<std::string> link_ids;
+  for (const auto& l : it->second->links) link_ids.push_back(l.id);
   auto left = std::make_shared<size_t>(keys.size() + 1);
   auto errors = std::make_shared<std::vector<std::string>>();
-  auto finish = [this, left, errors, lab_name, reply, count = keys.size()] {
+  auto finish = [this, left, errors, lab_name, reply, link_ids, count = keys.size()] {
     if (--*left > 0) return;
+    // Ports are gone with the nodes; give the links' tags back.
+    plumber_.DeleteLinks(lab_name, link_ids, [lab_name](Status st) {
+      if (!st.ok())
+        LogWarn("link tags not released", {{"lab", lab_name}, {"error", st.ToString()}});
+    });
     labs_.erase(lab_name);
     Emit("lab.destroyed", nullptr, "{\"lab\":\"" + lab_name + "\"}");
     if (!errors->empty()) {

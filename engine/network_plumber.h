@@ -14,9 +14,10 @@
 namespace labvirt::engine {
 
 struct PortPlan {
-  std::string tap;   // the tap libvirt created for the NIC
-  std::string nic;   // NIC key: "0", "1", … for data NICs, "m", "r0" …
-  std::string link;  // link id, empty when unlinked
+  std::string tap;       // the tap libvirt created for the NIC
+  std::string nic;       // NIC key: "0", "1", … for data NICs, "m", "r0" …
+  std::string link;      // link id, empty when unlinked
+  std::string peer_tap;  // the tap at the link's other end (may not be on the bridge yet)
 };
 
 class NetworkPlumber {
@@ -30,6 +31,9 @@ class NetworkPlumber {
   virtual void Unplug(const std::string& lab, const std::string& node, Done done) = 0;
   // Moves a link's two ends onto its shared tag (`up`) or onto isolated tags (`!up`).
   virtual void SetLink(const std::string& lab, const std::string& link, bool up, Done done) = 0;
+  // Forgets links (their tags go back to the pool); ends still on the bridge become isolated.
+  virtual void DeleteLinks(const std::string& lab, const std::vector<std::string>& links,
+                           Done done) = 0;
 };
 
 class NullPlumber final : public NetworkPlumber {
@@ -40,6 +44,9 @@ class NullPlumber final : public NetworkPlumber {
   }
   void Unplug(const std::string&, const std::string&, Done done) override { done(Status::Ok()); }
   void SetLink(const std::string&, const std::string&, bool, Done done) override {
+    done(Status::Ok());
+  }
+  void DeleteLinks(const std::string&, const std::vector<std::string>&, Done done) override {
     done(Status::Ok());
   }
 };

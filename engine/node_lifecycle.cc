@@ -96,7 +96,17 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
                           : nic.role == providers::NicRole::kReserved
                               ? "r" + std::to_string(nic.index)
                               : std::to_string(nic.index);
-    ports.push_back({nic.tap, nic_key, nic.link});
+    std::string peer_tap;
+    if (!nic.link.empty()) {
+      // The link's other end: the NIC with the same link id on another node of the lab.
+      for (const auto& [name, other] : labs_.at(n->lab)->nodes) {
+        if (other.get() == n) continue;
+        for (const auto& o : other->metadata.nics) {
+          if (o.link == nic.link) peer_tap = o.tap;
+        }
+      }
+    }
+    ports.push_back({nic.tap, nic_key, nic.link, peer_tap});
   }
   plumber_.Plug(n->lab, n->name, ports, [this, key](Status st) {
     auto slash = key.find('/');

@@ -71,6 +71,25 @@ std::string LabJson(const std::string& extra_node = "") {
          extra_node + R"(],"links":[{"endpoints":["r1:eth1","r2:eth1"]}]})";
 }
 
+// "name tag" lines of the OVS ports labvirt made for this lab (via ovs-vsctl, the user's view).
+std::vector<std::string> PortsOfLab() {
+  std::string cmd =
+      "ovs-vsctl --no-wait --format=csv --data=bare --no-headings "
+      "--columns=name,tag find port external_ids:lab=" +
+      kLab + " 2>/dev/null";
+  std::vector<std::string> out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char line[512];
+  while (std::fgets(line, sizeof line, p)) {
+    std::string l(line);
+    if (!l.empty() && l.back() == '\n') l.pop_back();
+    out.push_back(l);
+  }
+  ::pclose(p);
+  return out;
+}
+
 int DomainsOfLab() {
   virConnectPtr conn = virConnectOpen("qemu:///system");
   if (conn == nullptr) return -1;
@@ -181,6 +200,16 @@ TEST_F(LabTest, DeployReportsEventsAndEveryNodeBecomesReady) {
     EXPECT_EQ(std::vector<std::string>(states[n].end() - 4, states[n].end()), want) << n;
   }
   EXPECT_EQ(DomainsOfLab(), 2);
+  // Every NIC is on the bridge; the linked pair (data NIC 0 of both nodes) shares one tag and
+  // every other NIC has a tag of its own.
+  std::vector<std::string> ports = PortsOfLab();
+  ASSERT_EQ(ports.size(), 8u) << "2 nodes x 4 NICs";
+  std::map<std::string, int> tags;
+  for (const auto& p : ports) tags[p.substr(p.find(',') + 1)]++;
+  EXPECT_EQ(tags.size(), 7u) << "one shared link tag + 6 isolated tags";
+  int shared = 0;
+  for (const auto& [tag, count] : tags) shared += count == 2;
+  EXPECT_EQ(shared, 1);
 }
 
 TEST_F(LabTest, ConsoleAttachIsByteExactBothWays) {
@@ -261,6 +290,7 @@ TEST_F(LabTest, DestroyLeavesNothingBehind) {
   std::string resp = Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
   EXPECT_NE(resp.find("\"destroyed\":2"), std::string::npos) << resp;
   EXPECT_EQ(DomainsOfLab(), 0);
+  EXPECT_TRUE(PortsOfLab().empty()) << "no dangling port rows";
   EXPECT_FALSE(fs::exists(kStateDir + "/overlays/" + kLab + "/r1.qcow2"));
   EXPECT_FALSE(fs::exists(kStateDir + "/overlays/" + kLab + "/r2.qcow2"));
   EXPECT_EQ(Call("lab.list", "{}").find(kLab), std::string::npos);
