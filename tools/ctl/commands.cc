@@ -269,7 +269,10 @@ int Console(const Options& o, const Args& a) {
   char buf[65536];
   bool stdin_open = true;
   while (true) {
-    if (::poll(fds, stdin_open ? 2 : 1 + 1, -1) < 0 && errno != EINTR) break;
+    // Once scripted input has ended, keep showing output until a second of silence.
+    int ready = ::poll(fds, 2, stdin_open || tty ? -1 : 1000);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready == 0) break;
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::read(client->fd(), buf, sizeof buf);
       if (n <= 0) {
@@ -281,9 +284,8 @@ int Console(const Options& o, const Args& a) {
     if (stdin_open && (fds[0].revents & (POLLIN | POLLHUP))) {
       ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
       if (n <= 0) {
-        stdin_open = false;  // input ended: keep showing output until the peer closes
+        stdin_open = false;  // input ended: keep showing output (see the poll timeout)
         fds[0].fd = -1;
-        if (!tty) break;
         continue;
       }
       void* quit = tty ? std::memchr(buf, 0x1d, static_cast<size_t>(n)) : nullptr;
