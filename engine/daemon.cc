@@ -73,6 +73,8 @@ Status Daemon::Init() {
   engine_options.image_root = flags_.image_root;
   engine_options.state_dir = flags_.state_dir;
   engine_options.boot_budget = flags_.boot_budget;
+  // Direct io_uring reads on a tty only where the kernel does them without io-wq (6.12+).
+  engine_options.console.reader.direct_read = features_.direct_tty_read;
   engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *libvirt_, *plumber_, catalog_,
                                         engine_options);
   libvirt_->SetEventHandler(

@@ -240,6 +240,11 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
         for (const auto& b : builds) {
           std::error_code ec;
           std::filesystem::create_directories(b.log_dir, ec);
+          // Stateful-UEFI kinds (N9Kv) keep their NVRAM under STATE_DIR/nvram/LAB/.
+          std::filesystem::create_directories(
+              std::filesystem::path(b.log_dir).parent_path().parent_path() / "nvram" /
+                  std::filesystem::path(b.log_dir).filename(),
+              ec);
           std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
           if (ec) return Internal("create " + b.log_dir + ": " + ec.message());
           // An overlay left by an earlier deploy of the same node is kept (its disk state).

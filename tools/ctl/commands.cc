@@ -335,6 +335,8 @@ void PrintUsage(FILE* out) {
       "  tail LAB NODE [--bytes N]      the end of the node's console log\n"
       "  events [--lab L] [--node N] [--type PREFIX]   stream events\n"
       "  catalog                        device kinds known to the running labvirtd\n"
+      "  kinds                          the device catalog, offline (no daemon)\n"
+      "  render-domain --kind KIND [--node NAME] [--nics N]   domain XML, offline\n"
       "  host-info                      daemon health and version\n"
       "  call METHOD [PARAMS]           send one JSON-RPC request\n"
       "  version\n",
