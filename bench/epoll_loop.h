@@ -19,7 +19,8 @@ namespace labvirt::bench {
 
 class EpollLoop {
  public:
-  EpollLoop() : epfd_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  EpollLoop()
+      : epfd_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     Watch(wake_, [this] {
       uint64_t v;
       while (::read(wake_, &v, sizeof v) > 0) {

@@ -64,20 +64,20 @@ struct DeviceKind {
   int cpu_sockets = 0;  // 0: libvirt's default topology; else sockets × cores × threads = vcpus
   int cpu_cores = 0;
   int cpu_threads = 0;
-  std::string machine = "pc";             // QEMU machine type
-  std::string cpu_mode = "host-model";    // host-passthrough | host-model | custom
-  std::string cpu_model;                  // for custom
+  std::string machine = "pc";           // QEMU machine type
+  std::string cpu_mode = "host-model";  // host-passthrough | host-model | custom
+  std::string cpu_model;                // for custom
   std::vector<std::string> cpu_disabled_features;
   Firmware firmware = Firmware::kBios;
-  std::string disk_bus = "virtio";        // virtio | ide | sata | scsi
-  std::string disk_cache = "none";        // none | writeback | writethrough | directsync | unsafe
-  std::string disk_io = "native";         // native | threads | io_uring
-  std::string nic_model = "virtio";       // virtio | e1000 | e1000e | vmxnet3 | rtl8139
-  int max_nics = 8;                       // data NICs a node may have
-  int default_nics = 4;                   // data NICs when the node does not say
-  int reserved_nics = 0;                  // dummy NICs after the management NIC (XRv9k ctrl/dev)
-  bool management_nic = false;            // an extra first NIC for management
-  std::string management_interface;       // its vendor name, e.g. "mgmt0"
+  std::string disk_bus = "virtio";   // virtio | ide | sata | scsi
+  std::string disk_cache = "none";   // none | writeback | writethrough | directsync | unsafe
+  std::string disk_io = "native";    // native | threads | io_uring
+  std::string nic_model = "virtio";  // virtio | e1000 | e1000e | vmxnet3 | rtl8139
+  int max_nics = 8;                  // data NICs a node may have
+  int default_nics = 4;              // data NICs when the node does not say
+  int reserved_nics = 0;             // dummy NICs after the management NIC (XRv9k ctrl/dev)
+  bool management_nic = false;       // an extra first NIC for management
+  std::string management_interface;  // its vendor name, e.g. "mgmt0"
   std::vector<SerialPort> serials{SerialPort{}};
   std::map<std::string, std::string> smbios;  // system entries: manufacturer, product, version…
 

@@ -13,11 +13,16 @@ constexpr auto kMaxBackoff = std::chrono::seconds(30);
 
 const char* CloseReasonText(int reason) {
   switch (reason) {
-    case VIR_CONNECT_CLOSE_REASON_ERROR: return "I/O error";
-    case VIR_CONNECT_CLOSE_REASON_EOF: return "libvirtd closed the connection";
-    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE: return "keepalive timeout";
-    case VIR_CONNECT_CLOSE_REASON_CLIENT: return "closed by client";
-    default: return "unknown";
+    case VIR_CONNECT_CLOSE_REASON_ERROR:
+      return "I/O error";
+    case VIR_CONNECT_CLOSE_REASON_EOF:
+      return "libvirtd closed the connection";
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+      return "keepalive timeout";
+    case VIR_CONNECT_CLOSE_REASON_CLIENT:
+      return "closed by client";
+    default:
+      return "unknown";
   }
 }
 
@@ -42,7 +47,9 @@ std::string LibvirtConnection::LastError() {
   return msg ? msg : "unknown libvirt error";
 }
 
-void LibvirtConnection::SilenceDefaultErrorPrinting() { virSetErrorFunc(nullptr, IgnoreLibvirtError); }
+void LibvirtConnection::SilenceDefaultErrorPrinting() {
+  virSetErrorFunc(nullptr, IgnoreLibvirtError);
+}
 
 void LibvirtConnection::Start() { TryOpen(); }
 
@@ -81,7 +88,8 @@ void LibvirtConnection::TryOpen() {
 
 void LibvirtConnection::OnOpened(OpenResult r) {
   if (r.conn == nullptr) {
-    LogWarn("libvirt connect failed", {{"uri", uri_}, {"error", r.error},
+    LogWarn("libvirt connect failed", {{"uri", uri_},
+                                       {"error", r.error},
                                        {"retry_ms", std::to_string(backoff_.count() / 1000000)}});
     ScheduleRetry();
     return;

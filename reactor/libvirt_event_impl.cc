@@ -11,8 +11,7 @@ namespace {
 
 LibvirtEventImpl* g_impl = nullptr;
 
-int AddHandleHook(int fd, int events, virEventHandleCallback cb, void* opaque,
-                  virFreeCallback ff) {
+int AddHandleHook(int fd, int events, virEventHandleCallback cb, void* opaque, virFreeCallback ff) {
   return g_impl->AddHandle(fd, events, cb, opaque, ff);
 }
 void UpdateHandleHook(int watch, int events) { g_impl->UpdateHandle(watch, events); }
@@ -205,9 +204,8 @@ void LibvirtEventImpl::Sync() {
     armed.timer.Cancel();
     armed.interval_ms = interval;
     if (interval < 0) continue;
-    armed.timer = reactor_.Every(std::chrono::milliseconds(interval), [this, timer] {
-      OnTimer(timer);
-    });
+    armed.timer =
+        reactor_.Every(std::chrono::milliseconds(interval), [this, timer] { OnTimer(timer); });
   }
   // Free callbacks last, from this clean stack: they may re-enter libvirt and our hooks.
   for (const Freed& f : to_free) f.ff(f.opaque);
@@ -232,8 +230,8 @@ void LibvirtEventImpl::OnPollReady(int watch, Result<uint32_t> revents) {
   }
   int events = revents.ok() ? PollToVirEvents(*revents) : VIR_EVENT_HANDLE_ERROR;
   if (!revents.ok()) {
-    LogWarn("libvirt handle poll failed", {{"watch", std::to_string(watch)},
-                                           {"error", revents.status().ToString()}});
+    LogWarn("libvirt handle poll failed",
+            {{"watch", std::to_string(watch)}, {"error", revents.status().ToString()}});
   }
   cb(watch, fd, events, opaque);
   // Level-triggered: re-arm while the handle still wants events (if still readable, the new

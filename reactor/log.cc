@@ -14,10 +14,14 @@ LogLevel g_min_level = LogLevel::kInfo;
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -101,8 +105,8 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
 }
 
 void CheckFailed(const char* file, int line, const char* what) {
-  Log(LogLevel::kError, "check failed", {{"where", std::string(file) + ":" + std::to_string(line)},
-                                         {"condition", what}});
+  Log(LogLevel::kError, "check failed",
+      {{"where", std::string(file) + ":" + std::to_string(line)}, {"condition", what}});
   std::abort();
 }
 

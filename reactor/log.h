@@ -47,7 +47,6 @@ inline void LogError(std::string_view m, std::initializer_list<LogField> f = {})
 
 }  // namespace labvirt
 
-#define LABVIRT_CHECK(cond) \
-  ((cond) ? (void)0 : ::labvirt::CheckFailed(__FILE__, __LINE__, #cond))
+#define LABVIRT_CHECK(cond) ((cond) ? (void)0 : ::labvirt::CheckFailed(__FILE__, __LINE__, #cond))
 
 #endif  // LABVIRT_REACTOR_LOG_H_

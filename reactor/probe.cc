@@ -23,26 +23,31 @@ std::string ReadSysctl(const char* path) {
 std::string ExplainIoUringError(int err, const std::string& sysctl) {
   std::string msg = "io_uring is unavailable (" + std::string(std::strerror(err)) + "): ";
   if (sysctl == "2") {
-    return msg + "the sysctl kernel.io_uring_disabled=2 forbids it for every process; run "
-                 "`sysctl -w kernel.io_uring_disabled=0` as root";
+    return msg +
+           "the sysctl kernel.io_uring_disabled=2 forbids it for every process; run "
+           "`sysctl -w kernel.io_uring_disabled=0` as root";
   }
   if (sysctl == "1" && err == EPERM) {
-    return msg + "kernel.io_uring_disabled=1 allows it only to root and members of "
-                 "kernel.io_uring_group; run labvirtd as root, add its user to that group, or "
-                 "set `sysctl -w kernel.io_uring_disabled=0`";
+    return msg +
+           "kernel.io_uring_disabled=1 allows it only to root and members of "
+           "kernel.io_uring_group; run labvirtd as root, add its user to that group, or "
+           "set `sysctl -w kernel.io_uring_disabled=0`";
   }
   if (err == ENOSYS) {
-    return msg + "the kernel lacks io_uring (Linux 5.19 or newer is required) or a seccomp "
-                 "filter hides it";
+    return msg +
+           "the kernel lacks io_uring (Linux 5.19 or newer is required) or a seccomp "
+           "filter hides it";
   }
   if (err == EPERM) {
-    return msg + "a seccomp filter blocks io_uring_setup — Docker's default profile does; run "
-                 "the container with a profile that allows io_uring_setup, io_uring_enter and "
-                 "io_uring_register (e.g. --security-opt seccomp=unconfined)";
+    return msg +
+           "a seccomp filter blocks io_uring_setup — Docker's default profile does; run "
+           "the container with a profile that allows io_uring_setup, io_uring_enter and "
+           "io_uring_register (e.g. --security-opt seccomp=unconfined)";
   }
   if (err == ENOMEM) {
-    return msg + "the kernel could not allocate the ring; raise RLIMIT_MEMLOCK "
-                 "(ulimit -l) or free memory";
+    return msg +
+           "the kernel could not allocate the ring; raise RLIMIT_MEMLOCK "
+           "(ulimit -l) or free memory";
   }
   return msg + "check the kernel version (5.19+) and security policy";
 }
@@ -73,7 +78,8 @@ Result<KernelFeatures> ProbeIoUring() {
         {IORING_OP_NOP, "NOP"},
     };
     for (const auto& [op, name] : needed) {
-      if (!io_uring_opcode_supported(probe, op)) missing += std::string(missing.empty() ? "" : ", ") + name;
+      if (!io_uring_opcode_supported(probe, op))
+        missing += std::string(missing.empty() ? "" : ", ") + name;
     }
     io_uring_free_probe(probe);
   }

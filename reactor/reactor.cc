@@ -94,8 +94,8 @@ void Reactor::RunUntilIdle() {
 }
 
 size_t Reactor::RunOnce(bool block) {
-  bool busy = !ready_.empty() || !deferred_.empty() ||
-              wake_pending_.load(std::memory_order_acquire);
+  bool busy =
+      !ready_.empty() || !deferred_.empty() || wake_pending_.load(std::memory_order_acquire);
   std::optional<TimePoint> deadline = timers_.NextDeadline();
   TimePoint now = clock_->Now();
   bool timer_due = deadline && *deadline <= now;

@@ -47,8 +47,7 @@ void Reactor::Arm(uint32_t index) {
     case OpKind::kReadv:  // 5.1
     case OpKind::kWritev:
       if (s.kind == OpKind::kReadv) {
-        io_uring_prep_readv(sqe, s.fd, s.iov.data(), static_cast<unsigned>(s.iov.size()),
-                            s.offset);
+        io_uring_prep_readv(sqe, s.fd, s.iov.data(), static_cast<unsigned>(s.iov.size()), s.offset);
       } else {
         io_uring_prep_writev(sqe, s.fd, s.iov.data(), static_cast<unsigned>(s.iov.size()),
                              s.offset);
@@ -150,8 +149,8 @@ OpHandle Reactor::Readv(int fd, std::vector<size_t> sizes, ReadvCallback cb, uin
   return Start(index);
 }
 
-OpHandle Reactor::StartWrite(int fd, std::string data, SizeCallback cb, bool send,
-                             uint64_t offset, int flags) {
+OpHandle Reactor::StartWrite(int fd, std::string data, SizeCallback cb, bool send, uint64_t offset,
+                             int flags) {
   uint32_t index = AcquireSlot();
   Slot& s = *slots_[index];
   s.kind = send ? OpKind::kSend : OpKind::kWrite;

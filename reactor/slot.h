@@ -47,8 +47,8 @@ struct Reactor::Slot {
   // Called with the completion (and this slot) while the slot is kInFlight or kCompleting.
   std::function<void(int32_t res, Slot& slot)> on_cqe;
 
-  std::vector<char> buffer;          // read/recv target; write/send source
-  std::vector<std::string> strings;  // writev sources
+  std::vector<char> buffer;                // read/recv target; write/send source
+  std::vector<std::string> strings;        // writev sources
   std::vector<std::vector<char>> buffers;  // readv targets
   std::vector<iovec> iov;
   sockaddr_un addr{};

@@ -16,15 +16,15 @@ namespace labvirt {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the caller's input is wrong; retrying will not help
-  kNotFound,          // the named object does not exist
-  kAlreadyExists,     // the named object exists and must not
-  kUnavailable,       // a peer (libvirtd, ovsdb-server) is unreachable; retry may help
-  kResourceExhausted, // a bounded queue or budget is full
-  kCancelled,         // the operation was cancelled before it completed
-  kDeadlineExceeded,  // the operation timed out
-  kFailedPrecondition,// the system is not in a state where the call can run
-  kInternal,          // an OS or library call failed unexpectedly
+  kInvalidArgument,     // the caller's input is wrong; retrying will not help
+  kNotFound,            // the named object does not exist
+  kAlreadyExists,       // the named object exists and must not
+  kUnavailable,         // a peer (libvirtd, ovsdb-server) is unreachable; retry may help
+  kResourceExhausted,   // a bounded queue or budget is full
+  kCancelled,           // the operation was cancelled before it completed
+  kDeadlineExceeded,    // the operation timed out
+  kFailedPrecondition,  // the system is not in a state where the call can run
+  kInternal,            // an OS or library call failed unexpectedly
 };
 
 // Returns a stable lower-case name for `code`, e.g. "invalid_argument".
@@ -72,7 +72,7 @@ inline Status Internal(std::string msg) { return Status(StatusCode::kInternal, s
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design, like std::expected
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design, like std::expected
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) std::get<Status>(v_) = Internal("Result built from OK status");
   }
@@ -97,9 +97,9 @@ class [[nodiscard]] Result {
 }  // namespace labvirt
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define LABVIRT_RETURN_IF_ERROR(expr)            \
-  do {                                           \
-    ::labvirt::Status labvirt_status_ = (expr);  \
+#define LABVIRT_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::labvirt::Status labvirt_status_ = (expr);        \
     if (!labvirt_status_.ok()) return labvirt_status_; \
   } while (0)
 

@@ -118,9 +118,10 @@ std::string Request(const std::string& path, const std::string& line) {
 
 TEST(DaemonTest, BadFlagIsOneLineAndExitCode2) {
   std::string sock = TempSocket("bad");
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--bogus"}, {"--socket", sock, "--workers", "999"},
-        {"--socket", sock, "--bridge", "x;y"}, {"--socket"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--bogus"},
+                                               {"--socket", sock, "--workers", "999"},
+                                               {"--socket", sock, "--bridge", "x;y"},
+                                               {"--socket"}}) {
     Child c = Spawn(args);
     std::string err;
     EXPECT_EQ(Wait(c, &err), 2) << args[0];

@@ -118,8 +118,8 @@ TEST(LibvirtEventLoopTest, LifecycleEventsArriveOnTheReactorThread) {
                                             VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), &rec, nullptr);
   ASSERT_GE(cb, 0);
   std::string name = "lvtest-" + std::to_string(::getpid()) + "-evloop";
-  virDomainPtr dom = virDomainCreateXML(conn, DiskLessDomainXml(name).c_str(),
-                                        VIR_DOMAIN_START_PAUSED);
+  virDomainPtr dom =
+      virDomainCreateXML(conn, DiskLessDomainXml(name).c_str(), VIR_DOMAIN_START_PAUSED);
   ASSERT_NE(dom, nullptr) << virGetLastErrorMessage();
   EXPECT_EQ(virDomainResume(dom), 0);
   EXPECT_EQ(virDomainDestroy(dom), 0);
@@ -183,20 +183,19 @@ TEST(LibvirtEventLoopTest, KilledLibvirtdFiresCloseCallbackThenReconnects) {
   reactor.Post([&] {
     conn = std::make_unique<providers::LibvirtConnection>(
         reactor, ReactorEnvironment::pool(), "qemu:///system",
-        providers::LibvirtConnectionEvents{
-            .on_connected =
-                [&] {
-                  std::lock_guard<std::mutex> lock(mu);
-                  ++connected;
-                  callback_thread = std::this_thread::get_id();
-                  cv.notify_all();
-                },
-            .on_lost =
-                [&](const std::string& reason) {
-                  std::lock_guard<std::mutex> lock(mu);
-                  lost.push_back(reason);
-                  cv.notify_all();
-                }});
+        providers::LibvirtConnectionEvents{.on_connected =
+                                               [&] {
+                                                 std::lock_guard<std::mutex> lock(mu);
+                                                 ++connected;
+                                                 callback_thread = std::this_thread::get_id();
+                                                 cv.notify_all();
+                                               },
+                                           .on_lost =
+                                               [&](const std::string& reason) {
+                                                 std::lock_guard<std::mutex> lock(mu);
+                                                 lost.push_back(reason);
+                                                 cv.notify_all();
+                                               }});
     conn->Start();
   });
   ASSERT_TRUE(WaitFor(mu, cv, 30s, [&] { return connected == 1; }));

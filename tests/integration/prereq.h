@@ -6,15 +6,15 @@
 #include "gtest/gtest.h"
 #include "tests/integration/fixture_domain.h"
 
-#define LABVIRT_REQUIRE(cond, what)                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      if (::labvirt::testing::InCi()) {                                             \
-        FAIL() << "prerequisite missing under CI: " << what;                        \
-      } else {                                                                      \
+#define LABVIRT_REQUIRE(cond, what)                                                      \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      if (::labvirt::testing::InCi()) {                                                  \
+        FAIL() << "prerequisite missing under CI: " << what;                             \
+      } else {                                                                           \
         GTEST_SKIP() << "prerequisite missing: " << what << " (run ./tools/setup-host)"; \
-      }                                                                             \
-    }                                                                               \
+      }                                                                                  \
+    }                                                                                    \
   } while (0)
 
 #endif  // LABVIRT_TESTS_INTEGRATION_PREREQ_H_

@@ -69,9 +69,9 @@ TEST(AdmissionTest, CallbackMayRequestAgain) {
 }
 
 TEST(NodeStateTest, NamesRoundTripAndTransitions) {
-  for (auto s : {NodeState::kDefined, NodeState::kQueued, NodeState::kStarting,
-                 NodeState::kBooting, NodeState::kReady, NodeState::kStopping,
-                 NodeState::kStopped, NodeState::kCrashed, NodeState::kFailed}) {
+  for (auto s : {NodeState::kDefined, NodeState::kQueued, NodeState::kStarting, NodeState::kBooting,
+                 NodeState::kReady, NodeState::kStopping, NodeState::kStopped, NodeState::kCrashed,
+                 NodeState::kFailed}) {
     EXPECT_EQ(ParseNodeState(NodeStateName(s)), s);
     EXPECT_TRUE(TransitionAllowed(s, NodeState::kFailed));
   }
@@ -84,7 +84,8 @@ TEST(NodeStateTest, NamesRoundTripAndTransitions) {
 }
 
 TEST(RestartPolicyTest, BoundedExponentialBackoff) {
-  RestartPolicy p{.max_restarts = 4, .base_backoff = std::chrono::milliseconds(100),
+  RestartPolicy p{.max_restarts = 4,
+                  .base_backoff = std::chrono::milliseconds(100),
                   .max_backoff = std::chrono::milliseconds(250)};
   EXPECT_EQ(p.Delay(1), std::chrono::milliseconds(100));
   EXPECT_EQ(p.Delay(2), std::chrono::milliseconds(200));

@@ -18,8 +18,8 @@ class ControlServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     reactor_ = std::move(reactor::Reactor::Create()).value();
-    server_ = std::make_unique<ControlServer>(*reactor_, ControlServerOptions{.max_line_bytes = 256,
-                                                                                .max_clients = 4});
+    server_ = std::make_unique<ControlServer>(
+        *reactor_, ControlServerOptions{.max_line_bytes = 256, .max_clients = 4});
     server_->AddMethod("echo", [](simdjson::dom::element params) -> RpcResult {
       return simdjson::minify(params);
     });
@@ -100,13 +100,15 @@ std::string Exchange(const std::string& path, const std::string& send, size_t wa
 TEST_F(ControlServerTest, SocketPipeliningOversizedLinesAndPermissions) {
   std::string path = "/tmp/labvirt-cs-test-" + std::to_string(::getpid()) + ".sock";
   ASSERT_TRUE(server_->Listen(path).ok());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   std::string big(1000, 'x');  // over the 256-byte limit of this server
   std::string req = R"({"jsonrpc":"2.0","id":1,"method":"echo","params":[1]})"
-                    "\n" + big + "\n" +
-                    R"({"jsonrpc":"2.0","id":2,"method":"echo","params":[2]})" "\n";
+                    "\n" +
+                    big + "\n" +
+                    R"({"jsonrpc":"2.0","id":2,"method":"echo","params":[2]})"
+                    "\n";
   std::string got;
   std::thread client([&] { got = Exchange(path, req, 3); });
   for (int i = 0; i < 2000 && got.empty(); ++i) reactor_->RunOnce(false), usleep(500);

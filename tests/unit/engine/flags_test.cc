@@ -14,8 +14,8 @@ TEST(FlagsTest, Defaults) {
 }
 
 TEST(FlagsTest, BothValueForms) {
-  auto f = ParseFlags({"--socket", "/tmp/a.sock", "--bridge=br0", "--workers=8",
-                       "--ovsdb", "tcp:127.0.0.1:6640", "--log-level", "debug"});
+  auto f = ParseFlags({"--socket", "/tmp/a.sock", "--bridge=br0", "--workers=8", "--ovsdb",
+                       "tcp:127.0.0.1:6640", "--log-level", "debug"});
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->socket_path, "/tmp/a.sock");
   EXPECT_EQ(f->bridge, "br0");

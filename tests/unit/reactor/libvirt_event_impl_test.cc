@@ -40,9 +40,9 @@ TEST(LibvirtEventImplTest, TestDriverEventsArriveOnTheLoopThread) {
   virConnectPtr conn = virConnectOpen("test:///default");
   ASSERT_NE(conn, nullptr);
   EventLog log;
-  int cb_id = virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                               VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), &log,
-                                               nullptr);
+  int cb_id =
+      virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                       VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), &log, nullptr);
   ASSERT_GE(cb_id, 0);
   virDomainPtr dom = virDomainLookupByName(conn, "test");
   ASSERT_NE(dom, nullptr);

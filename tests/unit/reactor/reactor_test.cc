@@ -225,17 +225,15 @@ TEST(ReactorTest, SocketPairSendRecvWritevReadv) {
   size_t sent = 0;
   OpHandle s1 = r->Send(sp.a.get(), "ping", [&](Result<size_t> n) { sent += *n; });
   std::string got;
-  OpHandle r1 = r->Recv(sp.b.get(), 64, [&](Result<std::span<const char>> d) {
-    got.assign(d->data(), d->size());
-  });
+  OpHandle r1 = r->Recv(sp.b.get(), 64,
+                        [&](Result<std::span<const char>> d) { got.assign(d->data(), d->size()); });
   RunUntil(*r, [&] { return got == "ping"; });
   OpHandle w = r->Writev(sp.a.get(), {"ab", "cde"}, [&](Result<size_t> n) { sent += *n; });
   std::vector<std::string> parts;
-  OpHandle rv = r->Readv(sp.b.get(), {2, 3},
-                         [&](Result<std::vector<std::span<const char>>> views) {
-                           ASSERT_TRUE(views.ok());
-                           for (auto v : *views) parts.emplace_back(v.data(), v.size());
-                         });
+  OpHandle rv = r->Readv(sp.b.get(), {2, 3}, [&](Result<std::vector<std::span<const char>>> views) {
+    ASSERT_TRUE(views.ok());
+    for (auto v : *views) parts.emplace_back(v.data(), v.size());
+  });
   RunUntil(*r, [&] { return !parts.empty(); });
   EXPECT_EQ(parts, (std::vector<std::string>{"ab", "cde"}));
   EXPECT_EQ(sent, 9u);
@@ -380,9 +378,8 @@ TEST(ReactorTest, DeferDeleteFromOwnCallback) {
   };
   bool destroyed = false;
   auto* obj = new SelfDeleting{r.get(), &destroyed, {}};
-  obj->timer = r->After(Duration(0), [obj] {
-    obj->reactor->DeferDelete(std::unique_ptr<SelfDeleting>(obj));
-  });
+  obj->timer = r->After(Duration(0),
+                        [obj] { obj->reactor->DeferDelete(std::unique_ptr<SelfDeleting>(obj)); });
   RunUntil(*r, [&] { return destroyed; });
 }
 
