@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 #include "reactor/log.h"
 
 namespace labvirt::engine {

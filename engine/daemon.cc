@@ -4,7 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 #include "engine/ovs_plumber.h"
 #include "reactor/libvirt_event_impl.h"
 #include "reactor/log.h"

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "engine/catalog_overrides.h"
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 #include "engine/lab_engine.h"
 #include "engine/lab_engine_internal.h"
 #include "providers/image_check.h"

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 #include "engine/lab_engine_internal.h"
 #include "reactor/log.h"
 

@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 
 namespace labvirt::engine {
 namespace {

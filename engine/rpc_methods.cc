@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "engine/console_log.h"
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 #include "engine/lab_spec.h"
 
 namespace labvirt::engine {

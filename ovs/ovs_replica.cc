@@ -1,6 +1,6 @@
 #include "ovs/ovs_replica.h"
 
-#include "ovs/json_text.h"
+#include "reactor/json_writer.h"
 #include "reactor/log.h"
 
 namespace labvirt::ovs {
@@ -116,7 +116,7 @@ std::string OvsReplica::RootUuid() const {
 }
 
 std::string OvsReplica::MonitorRequests() {
-  JsonText w;
+  JsonWriter w;
   w.BeginObject();
   for (const TableSpec& t : Tables()) {
     w.Key(t.name).BeginObject().Key("columns").BeginArray();
@@ -134,14 +134,14 @@ void OvsReplica::OnState(bool connected) {
 
 void OvsReplica::SendMonitor() {
   std::string params = "[";
-  JsonText::AppendQuoted(params, client_.options().database);
+  JsonWriter::AppendQuoted(params, client_.options().database);
   params += ",\"labvirt\",";
   params += MonitorRequests();
   const char* method = "monitor";
   if (protocol_ == Protocol::kMonitorCondSince) {
     method = "monitor_cond_since";
     params += ',';
-    JsonText::AppendQuoted(params, last_txn_id_);
+    JsonWriter::AppendQuoted(params, last_txn_id_);
   } else if (protocol_ == Protocol::kMonitorCond) {
     method = "monitor_cond";
   }

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "ovs/json_text.h"
+#include "reactor/json_writer.h"
 #include "reactor/log.h"
 
 namespace labvirt::ovs {
@@ -231,7 +231,7 @@ void OvsdbClient::Call(std::string_view method, std::string params_json, Respons
   }
   uint64_t id = next_id_++;
   std::string msg = "{\"id\":" + std::to_string(id) + ",\"method\":";
-  JsonText::AppendQuoted(msg, method);
+  JsonWriter::AppendQuoted(msg, method);
   msg += ",\"params\":";
   msg += params_json;
   msg += '}';

@@ -44,7 +44,7 @@ Result<Atom> ParseAtom(simdjson::dom::element json) {
 
 }  // namespace
 
-void Atom::Write(JsonText& w) const {
+void Atom::Write(JsonWriter& w) const {
   switch (type) {
     case Type::kInteger:
       w.Int(integer);
@@ -113,7 +113,7 @@ Result<Datum> Datum::Parse(simdjson::dom::element json) {
   return FromAtom(std::move(atom).value());
 }
 
-void Datum::Write(JsonText& w) const {
+void Datum::Write(JsonWriter& w) const {
   if (is_map_) {
     w.BeginArray().String("map").BeginArray();
     for (size_t i = 0; i < keys_.size(); ++i) {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "ovs/json_text.h"
+#include "reactor/json_writer.h"
 #include "reactor/status.h"
 
 namespace labvirt::ovs {
@@ -36,7 +36,7 @@ struct Atom {
     return a.type == b.type && a.integer == b.integer && a.real == b.real &&
            a.boolean == b.boolean && a.string == b.string;
   }
-  void Write(JsonText& w) const;
+  void Write(JsonWriter& w) const;
 };
 
 // How a column's value changes in an update2/update3 "modify" (ovsdb-server(7)): a column that
@@ -61,7 +61,7 @@ class Datum {
 
   // Decodes the wire notation. Errors name what was wrong (never CHECK: this is server input).
   static Result<Datum> Parse(simdjson::dom::element json);
-  void Write(JsonText& w) const;
+  void Write(JsonWriter& w) const;
 
   bool is_map() const { return is_map_; }
   bool empty() const { return keys_.empty(); }

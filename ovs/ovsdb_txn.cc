@@ -3,7 +3,7 @@
 namespace labvirt::ovs {
 namespace {
 
-void WriteRow(JsonText& w, const Row& row) {
+void WriteRow(JsonWriter& w, const Row& row) {
   w.Key("row").BeginObject();
   for (const auto& [column, value] : row) {
     w.Key(column);
@@ -14,7 +14,7 @@ void WriteRow(JsonText& w, const Row& row) {
 
 }  // namespace
 
-JsonText& Transaction::Begin(std::string label) {
+JsonWriter& Transaction::Begin(std::string label) {
   if (!opened_) {
     ops_.BeginArray();  // closed in Params(); keeps the writer's comma logic for the elements
     opened_ = true;
@@ -23,7 +23,7 @@ JsonText& Transaction::Begin(std::string label) {
   return ops_;
 }
 
-void Transaction::WriteWhereUuid(JsonText& w, std::string_view uuid) {
+void Transaction::WriteWhereUuid(JsonWriter& w, std::string_view uuid) {
   w.Key("where").BeginArray().BeginArray().String("_uuid").String("==");
   w.BeginArray().String("uuid").String(uuid).EndArray();
   w.EndArray().EndArray();
@@ -31,7 +31,7 @@ void Transaction::WriteWhereUuid(JsonText& w, std::string_view uuid) {
 
 void Transaction::Insert(std::string_view table, std::string_view uuid_name, const Row& row,
                          std::string label) {
-  JsonText& w = Begin(std::move(label));
+  JsonWriter& w = Begin(std::move(label));
   w.BeginObject().Key("op").String("insert").Key("table").String(table);
   if (!uuid_name.empty()) w.Key("uuid-name").String(uuid_name);
   WriteRow(w, row);
@@ -40,7 +40,7 @@ void Transaction::Insert(std::string_view table, std::string_view uuid_name, con
 
 void Transaction::Update(std::string_view table, std::string_view uuid, const Row& row,
                          std::string label) {
-  JsonText& w = Begin(std::move(label));
+  JsonWriter& w = Begin(std::move(label));
   w.BeginObject().Key("op").String("update").Key("table").String(table);
   WriteWhereUuid(w, uuid);
   WriteRow(w, row);
@@ -49,7 +49,7 @@ void Transaction::Update(std::string_view table, std::string_view uuid, const Ro
 
 void Transaction::Mutate(std::string_view table, std::string_view uuid, std::string_view column,
                          std::string_view mutator, const Datum& value, std::string label) {
-  JsonText& w = Begin(std::move(label));
+  JsonWriter& w = Begin(std::move(label));
   w.BeginObject().Key("op").String("mutate").Key("table").String(table);
   WriteWhereUuid(w, uuid);
   w.Key("mutations").BeginArray().BeginArray().String(column).String(mutator);
@@ -58,20 +58,20 @@ void Transaction::Mutate(std::string_view table, std::string_view uuid, std::str
 }
 
 void Transaction::Delete(std::string_view table, std::string_view uuid, std::string label) {
-  JsonText& w = Begin(std::move(label));
+  JsonWriter& w = Begin(std::move(label));
   w.BeginObject().Key("op").String("delete").Key("table").String(table);
   WriteWhereUuid(w, uuid);
   w.EndObject();
 }
 
 void Transaction::Comment(std::string_view text) {
-  JsonText& w = Begin("comment");
+  JsonWriter& w = Begin("comment");
   w.BeginObject().Key("op").String("comment").Key("comment").String(text).EndObject();
 }
 
 std::string Transaction::Params(std::string_view database) const {
   std::string out = "[";
-  JsonText::AppendQuoted(out, database);
+  JsonWriter::AppendQuoted(out, database);
   if (opened_) {
     // ops_ holds "[op,op,..." (never closed): splice its elements after the database name.
     out += ',';

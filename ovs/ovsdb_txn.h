@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "ovs/json_text.h"
+#include "reactor/json_writer.h"
 #include "ovs/ovsdb_datum.h"
 
 namespace labvirt::ovs {
@@ -39,11 +39,11 @@ class Transaction {
   std::string Params(std::string_view database) const;
 
  private:
-  JsonText& Begin(std::string label);
-  static void WriteWhereUuid(JsonText& w, std::string_view uuid);
+  JsonWriter& Begin(std::string label);
+  static void WriteWhereUuid(JsonWriter& w, std::string_view uuid);
 
   std::vector<std::string> labels_;
-  JsonText ops_;  // "op,op,..." written as elements of an open array
+  JsonWriter ops_;  // "op,op,..." written as elements of an open array
   bool opened_ = false;
 };
 

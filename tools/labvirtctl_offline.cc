@@ -7,7 +7,7 @@
 #include <map>
 
 #include "engine/catalog.h"
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
 
@@ -80,7 +80,7 @@ int Kinds(const std::vector<std::string>& args, bool json) {
     return 1;
   }
   if (json) {
-    engine::JsonWriter w;
+    JsonWriter w;
     w.BeginArray();
     for (const auto& k : catalog->kinds()) {
       w.BeginObject().Key("kind").String(k.name).Key("vendor").String(k.vendor);

@@ -11,14 +11,13 @@
 #include <map>
 #include <set>
 
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 #include "tools/ctl/client.h"
 #include "tools/ctl/topology.h"
 
 namespace labvirt::ctl {
 namespace {
 
-using engine::JsonWriter;
 
 int Fail(const std::string& msg, int code = 1) {
   std::fprintf(stderr, "labvirtctl: %s\n", msg.c_str());

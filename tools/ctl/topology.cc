@@ -6,12 +6,11 @@
 #include <set>
 #include <sstream>
 
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 
 namespace labvirt::ctl {
 namespace {
 
-using engine::JsonWriter;
 
 Status At(const std::string& file, const YAML::Node& node, const std::string& msg) {
   return InvalidArgument(file + ":" + std::to_string(node.Mark().line + 1) + ": " + msg);

@@ -17,7 +17,7 @@ class DatumTest : public ::testing::Test {
     return Datum::Parse(el);
   }
   std::string Write(const Datum& d) {
-    JsonText w;
+    JsonWriter w;
     d.Write(w);
     return w.Take();
   }

@@ -1,35 +1,35 @@
-#include "ovs/json_text.h"
+#include "reactor/json_writer.h"
 
 #include <simdjson.h>
 
 #include "gtest/gtest.h"
 
-namespace labvirt::ovs {
+namespace labvirt {
 namespace {
 
-TEST(JsonTextTest, NestedContainersAndCommas) {
-  JsonText w;
+TEST(JsonWriterTest, NestedContainersAndCommas) {
+  JsonWriter w;
   w.BeginArray().String("Open_vSwitch").BeginObject().Key("op").String("insert");
   w.Key("row").BeginObject().Key("tag").Int(5).Key("b").Bool(false).EndObject().EndObject();
   w.BeginArray().EndArray().Null().Uint(7).EndArray();
   EXPECT_EQ(w.str(), R"(["Open_vSwitch",{"op":"insert","row":{"tag":5,"b":false}},[],null,7])");
 }
 
-TEST(JsonTextTest, EveryControlCharacterQuoteAndBackslashRoundTrips) {
+TEST(JsonWriterTest, EveryControlCharacterQuoteAndBackslashRoundTrips) {
   std::string all;
   for (int c = 0; c < 0x20; ++c) all += static_cast<char>(c);
   all += "\"\\/\x7f";
   std::string out;
-  JsonText::AppendQuoted(out, all);
+  JsonWriter::AppendQuoted(out, all);
   simdjson::dom::parser parser;
   simdjson::dom::element el;
   ASSERT_EQ(parser.parse(out).get(el), simdjson::SUCCESS) << out;
   EXPECT_EQ(std::string(el.get_string().value()), all);
 }
 
-TEST(JsonTextTest, ValidUtf8IsKeptInvalidBecomesReplacement) {
+TEST(JsonWriterTest, ValidUtf8IsKeptInvalidBecomesReplacement) {
   std::string out;
-  JsonText::AppendQuoted(out, "\xc3\xa9\xf0\x9f\x98\x80|\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82");
+  JsonWriter::AppendQuoted(out, "\xc3\xa9\xf0\x9f\x98\x80|\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82");
   simdjson::dom::parser parser;
   simdjson::dom::element el;
   ASSERT_EQ(parser.parse(out).get(el), simdjson::SUCCESS) << out;
@@ -39,11 +39,11 @@ TEST(JsonTextTest, ValidUtf8IsKeptInvalidBecomesReplacement) {
   EXPECT_NE(v.find("\xef\xbf\xbd"), std::string_view::npos);
 }
 
-TEST(JsonTextTest, NonFiniteDoubleIsNullAndIntegersAreExact) {
-  JsonText w;
+TEST(JsonWriterTest, NonFiniteDoubleIsNullAndIntegersAreExact) {
+  JsonWriter w;
   w.BeginArray().Double(1.0 / 0.0).Int(INT64_MIN).Uint(UINT64_MAX).EndArray();
   EXPECT_EQ(w.str(), "[null,-9223372036854775808,18446744073709551615]");
 }
 
 }  // namespace
-}  // namespace labvirt::ovs
+}  // namespace labvirt

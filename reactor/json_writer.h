@@ -3,15 +3,16 @@
 // Usage: JsonWriter w; w.BeginObject(); w.Key("id"); w.Int(1); w.EndObject(); w.str().
 // The writer inserts commas itself. Strings are escaped per RFC 8259; invalid UTF-8 bytes are
 // replaced with U+FFFD so the output is always valid JSON.
-#ifndef LABVIRT_ENGINE_JSON_WRITER_H_
-#define LABVIRT_ENGINE_JSON_WRITER_H_
+// It lives in reactor/, the lowest layer, so that ovs/ and engine/ share this one writer.
+#ifndef LABVIRT_REACTOR_JSON_WRITER_H_
+#define LABVIRT_REACTOR_JSON_WRITER_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace labvirt::engine {
+namespace labvirt {
 
 class JsonWriter {
  public:
@@ -43,6 +44,6 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace labvirt::engine
+}  // namespace labvirt
 
-#endif  // LABVIRT_ENGINE_JSON_WRITER_H_
+#endif  // LABVIRT_REACTOR_JSON_WRITER_H_

@@ -1,9 +1,9 @@
-#include "engine/json_writer.h"
+#include "reactor/json_writer.h"
 
 #include <cmath>
 #include <cstdio>
 
-namespace labvirt::engine {
+namespace labvirt {
 namespace {
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is invalid.
@@ -170,4 +170,4 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   return *this;
 }
 
-}  // namespace labvirt::engine
+}  // namespace labvirt
