@@ -4,8 +4,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "reactor/json_writer.h"
 #include "engine/ovs_plumber.h"
+#include "reactor/json_writer.h"
 #include "reactor/libvirt_event_impl.h"
 #include "reactor/log.h"
 

@@ -7,13 +7,13 @@
 #include <filesystem>
 
 #include "engine/catalog_overrides.h"
-#include "reactor/json_writer.h"
 #include "engine/lab_engine.h"
 #include "engine/lab_engine_internal.h"
 #include "providers/image_check.h"
 #include "providers/interface_naming.h"
 #include "providers/node_naming.h"
 #include "providers/overlay.h"
+#include "reactor/json_writer.h"
 #include "reactor/log.h"
 
 namespace labvirt::engine {

@@ -4,8 +4,8 @@
 
 #include <thread>
 
-#include "reactor/json_writer.h"
 #include "engine/lab_engine_internal.h"
+#include "reactor/json_writer.h"
 #include "reactor/log.h"
 
 namespace labvirt::engine {

@@ -1,9 +1,9 @@
 // LabEngine: one node's life — admission, start paused, console, NICs, resume, readiness, stop,
 // crashes and restarts. Every step is a callback on the loop that looks its node up by key again,
 // because the node may have been destroyed while a worker was busy.
-#include "reactor/json_writer.h"
 #include "engine/lab_engine.h"
 #include "engine/lab_engine_internal.h"
+#include "reactor/json_writer.h"
 #include "reactor/log.h"
 
 namespace labvirt::engine {

@@ -1,10 +1,10 @@
 // LabEngine: rebuilding labs from libvirt. One pass over every domain and its labvirt metadata
 // (no per-domain XML polling): adopt what matches, report foreign domains, and attach consoles
 // and ports of the running ones again.
-#include "reactor/json_writer.h"
 #include "engine/lab_engine.h"
 #include "engine/lab_engine_internal.h"
 #include "providers/node_naming.h"
+#include "reactor/json_writer.h"
 #include "reactor/log.h"
 
 namespace labvirt::engine {

@@ -3,8 +3,8 @@
 #include <chrono>
 
 #include "engine/console_log.h"
-#include "reactor/json_writer.h"
 #include "engine/lab_spec.h"
+#include "reactor/json_writer.h"
 
 namespace labvirt::engine {
 namespace {

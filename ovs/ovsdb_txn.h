@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "reactor/json_writer.h"
 #include "ovs/ovsdb_datum.h"
+#include "reactor/json_writer.h"
 
 namespace labvirt::ovs {
 

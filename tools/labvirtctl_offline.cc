@@ -7,9 +7,9 @@
 #include <map>
 
 #include "engine/catalog.h"
-#include "reactor/json_writer.h"
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
+#include "reactor/json_writer.h"
 
 namespace labvirt::tools {
 namespace {

@@ -18,7 +18,6 @@
 namespace labvirt::ctl {
 namespace {
 
-
 int Fail(const std::string& msg, int code = 1) {
   std::fprintf(stderr, "labvirtctl: %s\n", msg.c_str());
   return code;

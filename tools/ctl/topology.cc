@@ -11,7 +11,6 @@
 namespace labvirt::ctl {
 namespace {
 
-
 Status At(const std::string& file, const YAML::Node& node, const std::string& msg) {
   return InvalidArgument(file + ":" + std::to_string(node.Mark().line + 1) + ": " + msg);
 }
