@@ -12,9 +12,6 @@ namespace labvirt::engine {
 namespace {
 
 constexpr size_t kRecvChunk = 4096;
-// Small PTY reads are appended to the last queued chunk up to this size, so a viewer's queue
-// holds few large strings rather than many tiny ones.
-constexpr size_t kCoalesceBytes = 64 * 1024;
 
 }  // namespace
 
@@ -22,8 +19,10 @@ struct ConsoleHub::Viewer {
   ViewerId id = 0;
   UniqueFd fd;
   bool writer = false;
-  std::deque<std::string> queue;
-  size_t queued = 0;     // bytes in `queue`
+  // Bytes waiting for the next Send, oldest first. One buffer rather than a chunk per PTY read:
+  // everything read while a Send is in flight goes out in the next single Send, and when the
+  // viewer keeps up (the usual case) the buffer is moved into the Send without a copy.
+  std::string queue;
   size_t in_flight = 0;  // bytes of the pending Send
   size_t exempt = 0;     // scrollback bytes not yet sent (not counted against the limit)
   uint64_t sent = 0;
@@ -58,8 +57,10 @@ Status ConsoleHub::Reopen(const std::string& pty_path) { return reader_.Reopen(p
 void ConsoleHub::ClosePty() { reader_.Close(); }
 
 ConsoleHub::Viewer* ConsoleHub::Find(ViewerId id) {
-  auto it = viewers_.find(id);
-  return it == viewers_.end() ? nullptr : it->second.get();
+  for (const auto& v : viewers_) {
+    if (v->id == id) return v.get();
+  }
+  return nullptr;
 }
 
 Status ConsoleHub::CheckAttach(ViewerMode mode, bool force) const {
@@ -84,7 +85,7 @@ Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force
   v->id = next_id_++;
   v->fd = std::move(socket);
   Viewer& viewer = *v;
-  viewers_.emplace(viewer.id, std::move(v));
+  viewers_.push_back(std::move(v));
   if (mode == ViewerMode::kReadWrite) {
     if (Viewer* old = Find(lease_holder_)) {
       old->writer = false;
@@ -95,9 +96,9 @@ Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force
     viewer.writer = true;
     SetLease(viewer.id);
   }
-  std::string history = scrollback_.Contents();
-  viewer.exempt = history.size();
-  if (!history.empty()) Enqueue(viewer, std::move(history), false);
+  viewer.queue = scrollback_.Contents();
+  viewer.exempt = viewer.queue.size();
+  StartSend(viewer);
   ArmRecv(viewer);
   return viewer.id;
 }
@@ -112,8 +113,9 @@ void ConsoleHub::SetLease(ViewerId holder) {
 
 std::vector<ViewerInfo> ConsoleHub::viewers() const {
   std::vector<ViewerInfo> out;
-  for (const auto& [id, v] : viewers_) {
-    out.push_back({id, v->writer, v->sent, v->queued + v->in_flight, v->forwarded, v->discarded});
+  for (const auto& v : viewers_) {
+    out.push_back(
+        {v->id, v->writer, v->sent, v->queue.size() + v->in_flight, v->forwarded, v->discarded});
   }
   return out;
 }
@@ -122,13 +124,15 @@ void ConsoleHub::OnPtyData(std::string_view data) {
   scrollback_.Append(data);
   if (callbacks_.on_output) callbacks_.on_output(data);
   std::vector<ViewerId> behind;
-  for (auto& [id, v] : viewers_) {
-    size_t backlog = v->queued + v->in_flight - std::min(v->exempt, v->queued + v->in_flight);
+  for (const auto& v : viewers_) {
+    const size_t waiting = v->queue.size() + v->in_flight;
+    const size_t backlog = waiting - std::min(v->exempt, waiting);
     if (backlog + data.size() > options_.max_viewer_queue_bytes) {
-      behind.push_back(id);
+      behind.push_back(v->id);
       continue;
     }
-    Enqueue(*v, std::string(data), true);
+    v->queue.append(data);
+    if (!v->send_op.engaged()) StartSend(*v);
   }
   for (ViewerId id : behind) {
     ++viewers_cut_off_;
@@ -139,29 +143,16 @@ void ConsoleHub::OnPtyData(std::string_view data) {
   }
 }
 
-void ConsoleHub::Enqueue(Viewer& v, std::string data, bool coalesce) {
-  v.queued += data.size();
-  if (coalesce && !v.queue.empty() && v.queue.back().size() + data.size() <= kCoalesceBytes) {
-    v.queue.back() += data;
-  } else {
-    v.queue.push_back(std::move(data));
-  }
-  if (!v.send_op.engaged()) StartSend(v);
-}
-
 void ConsoleHub::StartSend(Viewer& v) {
   if (v.queue.empty()) return;
   std::string out;
-  if (v.queue.size() == 1 || v.queue.front().size() >= options_.max_send_bytes) {
-    out = std::move(v.queue.front());
-    v.queue.pop_front();
+  if (v.queue.size() <= options_.max_send_bytes) {
+    out = std::move(v.queue);
+    v.queue = std::string();
   } else {
-    while (!v.queue.empty() && out.size() + v.queue.front().size() <= options_.max_send_bytes) {
-      out += v.queue.front();
-      v.queue.pop_front();
-    }
+    out = v.queue.substr(0, options_.max_send_bytes);
+    v.queue.erase(0, options_.max_send_bytes);
   }
-  v.queued -= out.size();
   v.in_flight = out.size();
   const ViewerId id = v.id;
   // MSG_WAITALL: the ring retries a short stream send itself, so the hub never has to keep a copy
@@ -239,9 +230,10 @@ void ConsoleHub::WriteNextToPty() {
 }
 
 void ConsoleHub::Remove(ViewerId id, const std::string& reason, bool notify) {
-  auto it = viewers_.find(id);
+  auto it = std::find_if(viewers_.begin(), viewers_.end(),
+                         [id](const std::unique_ptr<Viewer>& v) { return v->id == id; });
   if (it == viewers_.end()) return;
-  std::unique_ptr<Viewer> v = std::move(it->second);
+  std::unique_ptr<Viewer> v = std::move(*it);
   viewers_.erase(it);
   v->send_op.Cancel();
   v->recv_op.Cancel();

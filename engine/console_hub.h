@@ -25,7 +25,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -116,7 +115,7 @@ class ConsoleHub {
   };
 
   void OnPtyData(std::string_view data);
-  void Enqueue(Viewer& v, std::string data, bool counts_against_limit);
+  // Sends what is queued for `v` (at most max_send_bytes) unless a Send is in flight.
   void StartSend(Viewer& v);
   void OnSent(ViewerId id, Result<size_t> sent);
   void ArmRecv(Viewer& v);
@@ -133,7 +132,9 @@ class ConsoleHub {
   ConsoleHubOptions options_;
   ConsoleHubCallbacks callbacks_;
   ConsoleScrollback scrollback_;
-  std::map<ViewerId, std::unique_ptr<Viewer>> viewers_;
+  // In attach (= id) order. A flat vector: a console has a handful of viewers, and each PTY read
+  // walks all of them.
+  std::vector<std::unique_ptr<Viewer>> viewers_;
   ViewerId next_id_ = 1;
   ViewerId lease_holder_ = 0;
   uint64_t viewers_cut_off_ = 0;

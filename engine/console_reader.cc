@@ -92,7 +92,10 @@ void ConsoleReader::ArmPoll() {
 }
 
 void ConsoleReader::OnReadable() {
-  // Drain to EAGAIN: fewer poll round trips, and a fresh poll is armed only on an empty buffer.
+  // Read while reads fill the whole buffer (more is likely waiting). A short read means the tty
+  // had no more just then: return to re-arm the poll rather than pay one more read() for EAGAIN —
+  // the one-shot poll checks readiness when armed, so bytes that arrived meanwhile complete it
+  // at once and are never left unread.
   const uint64_t gen = generation_;
   read_buf_.resize(options_.read_chunk);
   while (gen == generation_) {
@@ -100,6 +103,7 @@ void ConsoleReader::OnReadable() {
     if (n > 0) {
       bytes_read_ += static_cast<uint64_t>(n);
       callbacks_.on_data(std::string_view(read_buf_.data(), static_cast<size_t>(n)));
+      if (static_cast<size_t>(n) < read_buf_.size()) return;
       continue;
     }
     if (n == 0) {

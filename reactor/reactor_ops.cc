@@ -54,14 +54,13 @@ void Reactor::Arm(uint32_t index) {
       }
       break;
     case OpKind::kWrite:  // 5.6
-      io_uring_prep_write(sqe, s.fd, s.buffer.data(), static_cast<unsigned>(s.buffer.size()),
-                          s.offset);
+      io_uring_prep_write(sqe, s.fd, s.data.data(), static_cast<unsigned>(s.data.size()), s.offset);
       break;
     case OpKind::kRecv:  // 5.6
       io_uring_prep_recv(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
       break;
     case OpKind::kSend:  // 5.6
-      io_uring_prep_send(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
+      io_uring_prep_send(sqe, s.fd, s.data.data(), s.data.size(), s.flags);
       break;
     case OpKind::kAccept:  // 5.5
       io_uring_prep_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -157,7 +156,7 @@ OpHandle Reactor::StartWrite(int fd, std::string data, SizeCallback cb, bool sen
   s.fd = fd;
   s.offset = offset;
   s.flags = flags;
-  s.buffer.assign(data.begin(), data.end());
+  s.data = std::move(data);
   s.on_cqe = [cb = std::move(cb), send](int32_t res, Slot& slot) {
     if (res < 0) return cb(ErrorFor(res, send ? "send" : "write", slot.fd));
     cb(static_cast<size_t>(res));

@@ -12,12 +12,34 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reactor/reactor.h"
 
 namespace labvirt::reactor {
+
+// Default-initialises instead of value-initialising, so growing a read buffer does not zero it:
+// the kernel fills it and callbacks see only the bytes it wrote. (Zeroing a 64 KiB console read
+// buffer before every read was the largest user-space cost of console fan-out.)
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
 
 enum class OpKind : uint8_t {
   kPoll,
@@ -47,9 +69,10 @@ struct Reactor::Slot {
   // Called with the completion (and this slot) while the slot is kInFlight or kCompleting.
   std::function<void(int32_t res, Slot& slot)> on_cqe;
 
-  std::vector<char> buffer;                // read/recv target; write/send source
-  std::vector<std::string> strings;        // writev sources
-  std::vector<std::vector<char>> buffers;  // readv targets
+  std::vector<char, DefaultInitAllocator<char>> buffer;  // read/recv target
+  std::string data;                                      // write/send source (moved in)
+  std::vector<std::string> strings;                      // writev sources
+  std::vector<std::vector<char>> buffers;                // readv targets
   std::vector<iovec> iov;
   sockaddr_un addr{};
   socklen_t addrlen = 0;
@@ -61,6 +84,7 @@ struct Reactor::Slot {
   void Clear() {
     on_cqe = nullptr;
     buffer.clear();
+    data = std::string();
     strings.clear();
     buffers.clear();
     iov.clear();
