@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -22,6 +23,7 @@ struct ControlServer::Client {
   size_t out_bytes = 0;
   bool sending = false;
   bool closing = false;
+  bool eof = false;  // the client shut down its sending side: close once every answer is out
   // Answers not yet sent, in request order; an async method fills its slot later.
   struct Slot {
     uint64_t seq;
@@ -40,6 +42,7 @@ struct ControlServer::Client {
 namespace {
 
 constexpr size_t kRecvChunk = 64 * 1024;
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 std::string ErrorResponse(std::string_view id_json, const RpcError& err) {
   JsonWriter w;
@@ -69,6 +72,7 @@ ControlServer::ControlServer(reactor::Reactor& reactor, ControlServerOptions opt
 
 ControlServer::~ControlServer() {
   accept_op_.Cancel();
+  accept_retry_.Cancel();
   clients_.clear();
   if (listen_fd_.valid() && !path_.empty()) ::unlink(path_.c_str());
 }
@@ -107,10 +111,14 @@ Status ControlServer::Listen(const std::string& path) {
     }
   }
   if (::listen(listen_fd_.get(), 512) < 0) return Status::FromErrno(errno, "listen " + path);
+  StartAccept();
+  return Status::Ok();
+}
+
+void ControlServer::StartAccept() {
   accept_op_ = reactor_.Accept(
       listen_fd_.get(), [this](Result<UniqueFd> r) { OnAccept(std::move(r)); },
       /*multishot=*/true);
-  return Status::Ok();
 }
 
 void ControlServer::AddMethod(std::string name, RpcHandler handler) {
@@ -126,12 +134,22 @@ void ControlServer::AddAsyncMethod(std::string name, AsyncRpcHandler handler) {
 
 void ControlServer::OnAccept(Result<UniqueFd> r) {
   if (!r.ok()) {
-    LogWarn("accept failed", {{"error", r.status().ToString()}});
+    // An error ends the multishot accept (EMFILE when the process is out of fds). Connections
+    // wait in the backlog meanwhile: try again after a pause rather than spin or stop accepting.
+    if (!accept_failing_) LogWarn("accept failed; retrying", {{"error", r.status().ToString()}});
+    accept_failing_ = true;
+    accept_retry_ = reactor_.After(kAcceptRetry, [this] { StartAccept(); });
     return;
   }
+  if (accept_failing_) LogInfo("accepting again");
+  accept_failing_ = false;
   UniqueFd fd = std::move(r).value();
   if (clients_.size() >= options_.max_clients) {
-    std::string msg = ErrorResponse("null", {kInternalError, "too many clients", ""}) + "\n";
+    std::string msg =
+        ErrorResponse("null", FieldError(kInternalError, "too many clients", "clients",
+                                         "at most " + std::to_string(options_.max_clients) +
+                                             " clients at once; try again later")) +
+        "\n";
     ssize_t ignored = ::send(fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)ignored;
     LogWarn("client refused: too many clients", {{"max", std::to_string(options_.max_clients)}});
@@ -163,6 +181,11 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
   if (it == clients_.end()) return;
   Client& c = *it->second;
   if (!r.ok() || r->empty()) {
+    if (r.ok() && (c.sending || !c.pending.empty())) {
+      // Half-closed (`printf '…\n' | socat - UNIX-CONNECT:…`): answer what was asked first.
+      c.eof = true;
+      return;
+    }
     Close(id, r.ok() ? "eof" : r.status().ToString());
     return;
   }
@@ -290,6 +313,7 @@ void ControlServer::Respond(uint64_t client, uint64_t seq, std::string line) {
     Enqueue(client, std::move(l));
     if (!clients_.count(client) || c.closing) return;
   }
+  if (c.eof && !c.sending) Flush(client);  // the last answer may have been a notification's ""
 }
 
 void ControlServer::Notify(uint64_t client, std::string_view method, std::string_view params) {
@@ -338,6 +362,7 @@ void ControlServer::Flush(uint64_t id) {
   }
   if (c.out.empty() || c.closing) {
     c.sending = false;
+    if (c.eof && c.pending.empty()) Close(id, "eof");
     return;
   }
   c.sending = true;

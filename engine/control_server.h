@@ -91,6 +91,7 @@ class ControlServer {
 
  private:
   struct Client;
+  void StartAccept();
   void OnAccept(Result<UniqueFd> fd);
   // Parses and runs one request; `respond` gets the response line ("" for a notification).
   void Invoke(uint64_t client, std::string_view line, std::function<void(std::string)> respond);
@@ -112,6 +113,8 @@ class ControlServer {
   std::function<void(uint64_t)> client_closed_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   uint64_t next_client_id_ = 1;
+  bool accept_failing_ = false;
+  reactor::OpHandle accept_retry_;
   reactor::OpHandle accept_op_;
 };
 

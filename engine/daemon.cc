@@ -1,6 +1,7 @@
 #include "engine/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -43,8 +44,25 @@ Daemon::~Daemon() {
   pool_.reset();
 }
 
+namespace {
+
+// 1024 clients, their consoles and libvirt's own fds do not fit the usual soft limit of 1024: take
+// the hard limit. Running out anyway is survivable (the control server retries accept).
+void RaiseFdLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rlim_t old = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  LogInfo("raised the open-file limit",
+          {{"from", std::to_string(old)}, {"to", std::to_string(rl.rlim_cur)}});
+}
+
+}  // namespace
+
 Status Daemon::Init() {
   ::signal(SIGPIPE, SIG_IGN);
+  RaiseFdLimit();
   // Signals first, so the worker threads started below inherit the blocked mask.
   for (int signo : {SIGTERM, SIGINT}) {
     LABVIRT_RETURN_IF_ERROR(reactor_->OnSignal(signo, [this](int sig) {
