@@ -37,6 +37,8 @@ NodeOverrides OverridesOf(const NodeSpec& s) {
   return o;
 }
 
+}  // namespace
+
 // "eth1" is data NIC 0 (the controller's normalised naming); anything else is a vendor name.
 Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name) {
   if (name.size() > 3 && name.rfind("eth", 0) == 0 &&
@@ -52,10 +54,6 @@ Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std
   if (!index.ok()) return index.status();
   return providers::InterfaceName(kind, *index);
 }
-
-bool KvmUsable() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
-
-}  // namespace
 
 void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
   if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
@@ -129,7 +127,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     lab->name = spec.name;
     labs_[spec.name] = std::move(lab);
   }
-  labs_[spec.name]->links = links;
+  job->links = std::move(links);  // the lab's links change only when the deploy succeeds
   job->spec = std::move(spec);
   uint64_t id = job->id;
   jobs_[id] = std::move(job);
@@ -209,20 +207,9 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     auto tag = providers::AllocateNodeTag(n.lab, n.name, tags);
     if (!tag.ok()) return DeployFinish(id, tag.status());
     tags.insert(*tag);
-    providers::DomainSpec ds;
-    ds.lab = n.lab;
-    ds.node = n.name;
-    ds.kind_name = n.kind_name;
-    ds.kind = n.kind;
-    ds.tag = *tag;
-    ds.domain_type = KvmUsable() ? "kvm" : "qemu";
-    ds.image = n.image;
-    ds.overlay_path = n.overlay;
-    ds.state_dir = options_.state_dir;
-    ds.nics = job.node_specs[i].nics.value_or(-1);
-    for (const auto& nic : n.metadata.nics) ds.links.push_back({nic.interface, nic.link});
+    n.metadata.tag = *tag;
+    providers::DomainSpec ds = DomainSpecFor(n, job.node_specs[i].nics.value_or(-1));
     ds.macs_in_use = macs_in_use;
-    ds.desired_state = n.desired_running ? "running" : "stopped";
     auto built = providers::BuildDomain(ds);
     if (!built.ok()) {
       return DeployFinish(id, built.status().WithContext("nodes." + n.name));
@@ -286,6 +273,8 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
     });
     return;
   }
+  std::set<std::string> new_nodes;
+  for (const auto& n : job->nodes) new_nodes.insert(n->name);
   std::vector<Node*> to_start;
   for (auto& n : job->nodes) {
     Node* raw = n.get();
@@ -303,6 +292,7 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
       to_start.push_back(n.get());
     }
   }
+  ConvergeExisting(lab, *job, new_nodes);
   Emit("lab.deployed", nullptr, "{\"lab\":\"" + lab.name + "\"}");
   if (job->wait && !to_start.empty()) {
     // Answer once every started node is ready or failed.
@@ -317,6 +307,47 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
   }
   for (Node* n : to_start) RequestStart(*n);
   if (!job->wait || to_start.empty()) job->reply(GetLab(lab.name));
+}
+
+void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
+                                 const std::set<std::string>& new_nodes) {
+  auto log_error = [lab = lab.name](Status st) {
+    if (!st.ok())
+      LogWarn("re-deploy: link not converged", {{"lab", lab}, {"error", st.ToString()}});
+  };
+  auto has = [](const std::vector<LinkRecord>& links, const std::string& id) {
+    for (const auto& l : links) {
+      if (l.id == id) return true;
+    }
+    return false;
+  };
+  std::vector<LinkRecord> old_links = std::move(lab.links);
+  lab.links = job.links;
+  for (const auto& l : old_links) {
+    if (!has(job.links, l.id)) UnwireLink(lab.name, l, log_error);
+  }
+  // New nodes were defined with their links; an existing node learns of a new link here.
+  for (const auto& l : job.links) {
+    if (!has(old_links, l.id) && (!new_nodes.count(l.a_node) || !new_nodes.count(l.b_node))) {
+      WireLink(lab.name, l, log_error);
+    }
+  }
+  // Nodes the lab no longer lists are destroyed.
+  std::set<std::string> wanted;
+  for (const auto& ns : job.spec.nodes) wanted.insert(ns.name);
+  std::vector<std::string> unwanted;  // collected first: DestroyNode may finish synchronously
+  for (const auto& [name, n] : lab.nodes) {
+    if (!wanted.count(name)) unwanted.push_back(name);
+  }
+  for (const auto& node : unwanted) {
+    std::string lab_name = lab.name;
+    DestroyNode(NodeKey(lab_name, node), [this, lab_name, node](Status st) {
+      if (!st.ok())
+        LogWarn("re-deploy: node not removed", {{"node", node}, {"error", st.message()}});
+      if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
+      Emit("node.removed", nullptr, "{\"lab\":\"" + lab_name + "\",\"node\":\"" + node + "\"}");
+    });
+  }
 }
 
 void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::function<void()> done) {
@@ -380,10 +411,10 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
 }
 
 void LabEngine::DestroyNode(std::string key, std::function<void(Status)> done) {
-  auto slash = key.find('/');
-  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  Node* n = FindNodeByKey(key);
   if (n == nullptr) return done(Status::Ok());
   n->desired_running = false;
+  n->restart_pending = false;
   n->restart_timer.Cancel();
   n->stop_timer.Cancel();
   if (n->tracker) n->tracker->Stop();

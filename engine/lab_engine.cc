@@ -45,6 +45,12 @@ LabEngine::Node* LabEngine::FindNode(const std::string& lab, const std::string& 
   return n == l->second->nodes.end() ? nullptr : n->second.get();
 }
 
+LabEngine::Node* LabEngine::FindNodeByKey(const std::string& key) const {
+  auto slash = key.find('/');
+  return slash == std::string::npos ? nullptr
+                                    : FindNode(key.substr(0, slash), key.substr(slash + 1));
+}
+
 LabEngine::Node* LabEngine::FindNodeByDomain(const std::string& domain) const {
   for (const auto& [name, lab] : labs_) {
     for (const auto& [nname, node] : lab->nodes) {
@@ -137,11 +143,7 @@ RpcResult LabEngine::GetLab(const std::string& name) const {
   w.BeginObject().Key("name").String(lab.name).Key("nodes").BeginArray();
   for (const auto& [n, node] : lab.nodes) w.Raw(NodeJson(*node));
   w.EndArray().Key("links").BeginArray();
-  for (const auto& l : lab.links) {
-    w.BeginObject().Key("id").String(l.id).Key("up").Bool(l.up);
-    w.Key("endpoints").BeginArray().String(l.a_node + ":" + l.a_interface);
-    w.String(l.b_node + ":" + l.b_interface).EndArray().EndObject();
-  }
+  for (const auto& l : lab.links) w.Raw(LinkJson(l));
   w.EndArray().Key("admission").BeginObject();
   w.Key("budget").Double(admission_.budget()).Key("in_use").Double(admission_.in_use());
   w.Key("queue").BeginArray();
@@ -190,6 +192,7 @@ void LabEngine::StopNode(const std::string& lab, const std::string& node, bool f
   Node* n = FindNode(lab, node);
   if (n == nullptr) return reply(NotFoundError("node", "no node named '" + node + "' in " + lab));
   n->desired_running = false;
+  n->restart_pending = false;
   n->restart_timer.Cancel();
   if (n->state == NodeState::kQueued) {
     admission_.Release(n->key);

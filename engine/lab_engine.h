@@ -35,6 +35,8 @@
 
 namespace labvirt::engine {
 
+struct LinkRecord;  // lab_engine_internal.h
+
 struct EngineOptions {
   std::string image_root = "/var/lib/labvirt/images";
   std::string state_dir = "/var/lib/labvirt";
@@ -80,6 +82,38 @@ class LabEngine {
   void StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply);
   void StopNode(const std::string& lab, const std::string& node, bool force, int timeout_s,
                 bool wait, Reply reply);
+  // Stops the node (ACPI, forced after its timeout) and starts it again; its disk is kept.
+  // A node that is not running is simply started. `wait`: reply once it is ready or failed.
+  void RestartNode(const std::string& lab, const std::string& node, bool wait, Reply reply);
+  // Recreates the node's overlay disk from its base image (a factory reset). Refused while the
+  // node runs or is queued: stop it first.
+  void WipeNode(const std::string& lab, const std::string& node, Reply reply);
+  // Reads the node's domain state from libvirt once and converges: adopts a domain found running,
+  // notices one found off, starts or stops it to match the desired state, reattaches a console
+  // that was lost. Replies with the node and the list of actions taken.
+  void ReconcileNode(const std::string& lab, const std::string& node, Reply reply);
+  // Adds the node's next data NIC (live when it runs, and in its definition), up to the kind's
+  // maximum. The new NIC is unlinked, on an isolated tag.
+  void AddNic(const std::string& lab, const std::string& node, Reply reply);
+  // Removes the node's last data NIC (the last, so the guest's other interfaces keep their
+  // names). Refused while that NIC is in a link.
+  void RemoveNic(const std::string& lab, const std::string& node, Reply reply);
+
+  // ---- Links (all live: no VM restarts) ----
+  // Links two unlinked data interfaces ("node:interface"; "ethN" means data NIC N-1) of a lab.
+  // Interfaces beyond a node's NICs are refused (add NICs first with node.nic.add).
+  void CreateLink(const std::string& lab, const std::string& a, const std::string& b, Reply reply);
+  // Removes a link; both ends go back to isolated tags.
+  void DeleteLink(const std::string& lab, const std::string& link, Reply reply);
+  // Carrier up (both ends share the link's tag) or down (each end isolated).
+  void SetLinkState(const std::string& lab, const std::string& link, bool up, Reply reply);
+
+  // ---- Host ----
+  // Finds what labvirt owns but no node claims: OVS ports, overlay disks, console logs, and
+  // labvirt domains it could not adopt. Removes the first three unless `dry_run`; domains are
+  // only reported (their metadata is unreadable, so their ownership is not certain).
+  void Cleanup(bool dry_run, Reply reply);
+
   // Finds a node's console hub; nullptr if the node is unknown or has no console yet.
   ConsoleHub* Console(const std::string& lab, const std::string& node);
   // The node's persistent console log (virtlogd's file).
@@ -97,6 +131,23 @@ class LabEngine {
 
   Node* FindNode(const std::string& lab, const std::string& node) const;
   Node* FindNodeByDomain(const std::string& domain) const;
+  Node* FindNodeByKey(const std::string& key) const;  // "lab/node"
+  LinkRecord* FindLink(const std::string& lab, const std::string& link) const;
+  // The spec that defines `n`'s domain with `nics` data NICs (-1: the kind's default).
+  providers::DomainSpec DomainSpecFor(const Node& n, int nics) const;
+  std::set<std::string> MacsInUse() const;  // MACs of every node labvirt knows
+  // Writes `nic`'s link id into its node's metadata (live and persistent).
+  void SetNicLink(Node& n, const std::string& interface, const std::string& link);
+  void AdoptRunning(Node& n, const std::string& reason);
+  // Rejoins a link after one end was re-plugged, and reapplies a down carrier.
+  void ApplyLinkStates(Node& n, NetworkPlumber::Done done);
+  // Records `rec`'s id on both NICs and, when both ends are on the bridge, joins them.
+  void WireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done);
+  // Clears the link id from both NICs and puts the ends on isolated tags.
+  void UnwireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done);
+  std::string TapOf(const std::string& lab, const std::string& node,
+                    const std::string& interface) const;
+  bool OnBridge(const std::string& tap) const;
   std::string NodeJson(const Node& n) const;
   void SetState(Node& n, NodeState state, const std::string& reason);
   void Emit(const std::string& type, const Node* n, std::string data_json);
@@ -105,6 +156,9 @@ class LabEngine {
   void DeployResolve(uint64_t job_id);
   void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
   void DeployFinish(uint64_t job_id, Status st);
+  // A re-deploy of an existing lab: its links become the new list (wired and unwired live), and
+  // nodes it no longer lists are destroyed.
+  void ConvergeExisting(Lab& lab, const DeployJob& job, const std::set<std::string>& new_nodes);
   void RollBack(std::vector<std::unique_ptr<Node>> nodes, std::function<void()> done);
 
   // Node life (node_lifecycle.cc).

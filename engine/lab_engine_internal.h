@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,10 @@ struct LabEngine::Node {
   ReadinessResult readiness;
   std::string pty;
   reactor::TimePoint start_requested{};
-  std::vector<Reply> waiters;  // replies owed when the node is ready, failed or stopped
+  std::vector<Reply> waiters;          // replies owed when the node is ready, failed or stopped
+  std::set<int> unplug_pending;  // data NICs detached live that the guest has not released yet
+  bool restart_pending = false;        // node.restart: start again once stopped
+  std::vector<Reply> restart_waiters;  // node.restart with wait: replied when ready or failed
   std::unique_ptr<ConsoleHub> hub;
   std::unique_ptr<ReadinessTracker> tracker;
   // Handles last: they die first.
@@ -58,9 +62,19 @@ struct LabEngine::DeployJob {
   Reply reply;
   std::vector<std::unique_ptr<Node>> nodes;  // new nodes, not yet in the lab
   std::vector<NodeSpec> node_specs;          // parallel to `nodes`
+  std::vector<LinkRecord> links;             // the lab's links once the deploy succeeds
 };
 
 std::string NodeKey(const std::string& lab, const std::string& node);
+// {"id","up","endpoints":["a_node:a_if","b_node:b_if"]}
+std::string LinkJson(const LinkRecord& link);
+
+// The vendor name of interface `name` of `kind`: "eth1" is data NIC 0 (a controller's normalised
+// naming) unless the kind's own names are ethN; anything else must be one of the kind's names.
+Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name);
+
+// The NIC key the plumber uses: "m" (management), "rN" (reserved N), "N" (data N).
+std::string NicKey(const providers::NicMetadata& nic);
 
 }  // namespace labvirt::engine
 

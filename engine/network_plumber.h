@@ -20,6 +20,13 @@ struct PortPlan {
   std::string peer_tap;  // the tap at the link's other end (may not be on the bridge yet)
 };
 
+// A port labvirt owns on the bridge, as the plumber sees it.
+struct PlumbedPort {
+  std::string port;  // the tap
+  std::string lab;
+  std::string node;
+};
+
 class NetworkPlumber {
  public:
   using Done = std::function<void(Status)>;
@@ -34,6 +41,13 @@ class NetworkPlumber {
   // Forgets links (their tags go back to the pool); ends still on the bridge become isolated.
   virtual void DeleteLinks(const std::string& lab, const std::vector<std::string>& links,
                            Done done) = 0;
+  // Joins two taps that are both on the bridge into a new link (both get the link's tag).
+  virtual void Connect(const std::string& lab, const std::string& link, const std::string& tap_a,
+                       const std::string& tap_b, Done done) = 0;
+  // Every port labvirt owns on the bridge (from the local replica; no I/O).
+  virtual std::vector<PlumbedPort> OwnedPorts() const = 0;
+  // Removes port rows by name, whoever they belonged to.
+  virtual void RemovePorts(const std::vector<std::string>& ports, Done done) = 0;
 };
 
 class NullPlumber final : public NetworkPlumber {
@@ -49,6 +63,12 @@ class NullPlumber final : public NetworkPlumber {
   void DeleteLinks(const std::string&, const std::vector<std::string>&, Done done) override {
     done(Status::Ok());
   }
+  void Connect(const std::string&, const std::string&, const std::string&, const std::string&,
+               Done done) override {
+    done(Status::Ok());
+  }
+  std::vector<PlumbedPort> OwnedPorts() const override { return {}; }
+  void RemovePorts(const std::vector<std::string>&, Done done) override { done(Status::Ok()); }
 };
 
 }  // namespace labvirt::engine

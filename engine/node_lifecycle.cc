@@ -7,22 +7,6 @@
 #include "reactor/log.h"
 
 namespace labvirt::engine {
-namespace {
-
-// The PTY of the first <serial type='pty'> in a live domain XML, or "".
-std::string ExtractPtyPath(const std::string& xml) {
-  size_t serial = xml.find("<serial type='pty'");
-  if (serial == std::string::npos) return "";
-  size_t end = xml.find("</serial>", serial);
-  size_t src = xml.find("<source path='", serial);
-  if (src == std::string::npos || (end != std::string::npos && src > end)) return "";
-  src += 14;
-  size_t close = xml.find('\'', src);
-  return close == std::string::npos ? "" : xml.substr(src, close - src);
-}
-
-}  // namespace
-
 void LabEngine::RequestStart(Node& n) {
   n.restart_timer.Cancel();
   n.start_requested = reactor_.clock().Now();
@@ -40,8 +24,7 @@ void LabEngine::RequestStart(Node& n) {
 }
 
 void LabEngine::BeginStart(const std::string& key) {
-  auto slash = key.find('/');
-  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kQueued) {
     admission_.Release(key);
     return;
@@ -53,13 +36,11 @@ void LabEngine::BeginStart(const std::string& key) {
 }
 
 void LabEngine::AfterStartPaused(const std::string& key, Status st) {
-  auto slash = key.find('/');
-  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
   if (!st.ok()) return FailStart(*n, st.message());
   hv_.GetXml(n->domain, /*live=*/true, [this, key](Result<std::string> xml) {
-    auto slash = key.find('/');
-    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     if (!xml.ok()) return FailStart(*n, xml.status().message());
     AttachConsole(key, *xml);
@@ -67,20 +48,17 @@ void LabEngine::AfterStartPaused(const std::string& key, Status st) {
 }
 
 void LabEngine::AttachConsole(const std::string& key, const std::string& live_xml) {
-  auto slash = key.find('/');
-  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
-  n->pty = ExtractPtyPath(live_xml);
+  Node* n = FindNodeByKey(key);
+  n->pty = providers::LivePtyPath(live_xml);
   if (n->pty.empty()) return FailStart(*n, "the running domain has no serial PTY");
   if (!n->hub) {
     ConsoleHubCallbacks cb;
     cb.on_output = [this, key](std::string_view bytes) {
-      auto slash = key.find('/');
-      Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+      Node* n = FindNodeByKey(key);
       if (n != nullptr && n->tracker) n->tracker->OnConsole(bytes);
     };
     cb.on_viewer_closed = [this, key](ViewerId id, const std::string& reason) {
-      auto slash = key.find('/');
-      Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+      Node* n = FindNodeByKey(key);
       JsonWriter w;
       w.BeginObject().Key("viewer").Uint(id).Key("reason").String(reason).EndObject();
       Emit("console.viewer_closed", n, w.Take());
@@ -92,10 +70,6 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
   std::vector<PortPlan> ports;
   for (const auto& nic : n->metadata.nics) {
     if (nic.tap.empty()) continue;
-    std::string nic_key = nic.role == providers::NicRole::kManagement ? "m"
-                          : nic.role == providers::NicRole::kReserved
-                              ? "r" + std::to_string(nic.index)
-                              : std::to_string(nic.index);
     std::string peer_tap;
     if (!nic.link.empty()) {
       // The link's other end: the NIC with the same link id on another node of the lab.
@@ -106,23 +80,25 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
         }
       }
     }
-    ports.push_back({nic.tap, nic_key, nic.link, peer_tap});
+    ports.push_back({nic.tap, NicKey(nic), nic.link, peer_tap});
   }
   plumber_.Plug(n->lab, n->name, ports, [this, key](Status st) {
-    auto slash = key.find('/');
-    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     if (!st.ok()) return FailStart(*n, "network: " + st.message());
-    Resume(key);
+    ApplyLinkStates(*n, [this, key](Status st) {
+      Node* n = FindNodeByKey(key);
+      if (n == nullptr || n->state != NodeState::kStarting) return;
+      if (!st.ok()) return FailStart(*n, "network: " + st.message());
+      Resume(key);
+    });
   });
 }
 
 void LabEngine::Resume(const std::string& key) {
-  auto slash = key.find('/');
-  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  Node* n = FindNodeByKey(key);
   hv_.Resume(n->domain, [this, key](Status st) {
-    auto slash = key.find('/');
-    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     // kFailedPrecondition: the domain was not paused (adopted running at reconcile).
     if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) {
@@ -151,8 +127,7 @@ void LabEngine::Resume(const std::string& key) {
 }
 
 void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
-  auto slash = key.find('/');
-  Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+  Node* n = FindNodeByKey(key);
   if (n == nullptr) return;
   n->readiness = ev.result;
   Emit(std::string("node.readiness.") + std::string(ReadinessEventName(ev.type)), n,
@@ -175,13 +150,11 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
     case ReadinessEvent::Type::kRestartRequested:
       // Restart the VM for another boot attempt, holding the admission slot throughout.
       reactor_.Defer([this, key] {
-        auto slash = key.find('/');
-        Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+        Node* n = FindNodeByKey(key);
         if (n == nullptr || n->state != NodeState::kBooting) return;
         SetState(*n, NodeState::kStarting, "restarting for another boot attempt");
         hv_.Destroy(n->domain, [this, key](Status st) {
-          auto slash = key.find('/');
-          Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+          Node* n = FindNodeByKey(key);
           if (n == nullptr || n->state != NodeState::kStarting) return;
           if (!st.ok()) return FailStart(*n, st.message());
           hv_.Start(n->domain, true, [this, key](Status st) { AfterStartPaused(key, st); });
@@ -204,8 +177,7 @@ void LabEngine::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
   if (n.tracker) n.tracker->Stop();
   std::string key = n.key;
   auto force_off = [this, key] {
-    auto slash = key.find('/');
-    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStopping) return;
     n->reason = "forced off after the shutdown timeout";
     hv_.Destroy(n->domain, [this, key](Status st) {
@@ -228,12 +200,19 @@ void LabEngine::OnDomainEvent(const providers::DomainEventInfo& ev) {
 
 void LabEngine::OnStopped(Node& n, const std::string& detail) {
   n.stop_timer.Cancel();
+  n.unplug_pending.clear();  // a device the guest held is gone with the QEMU process
   ReleaseRuntime(n);
   admission_.Release(n.key);
   if (n.state == NodeState::kStopping || !n.desired_running) {
     if (n.state != NodeState::kStopped)
       SetState(n, NodeState::kStopped, "stopped (" + detail + ")");
     PersistMetadata(n);
+    if (n.restart_pending) {  // node.restart: up again, with the same disk
+      n.restart_pending = false;
+      RequestStart(n);
+      for (auto& r : n.restart_waiters) n.waiters.push_back(std::move(r));
+      n.restart_waiters.clear();
+    }
     return;
   }
   if (n.state == NodeState::kStarting || n.state == NodeState::kQueued ||
@@ -254,8 +233,7 @@ void LabEngine::ScheduleRestart(Node& n, const std::string& why) {
   }
   std::string key = n.key;
   n.restart_timer = reactor_.After(*delay, [this, key] {
-    auto slash = key.find('/');
-    Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
+    Node* n = FindNodeByKey(key);
     if (n != nullptr && n->state == NodeState::kCrashed && n->desired_running) RequestStart(*n);
   });
 }

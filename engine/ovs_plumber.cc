@@ -83,4 +83,20 @@ void OvsPlumber::DeleteLinks(const std::string& lab, const std::vector<std::stri
   }
 }
 
+void OvsPlumber::Connect(const std::string& lab, const std::string& link, const std::string& tap_a,
+                         const std::string& tap_b, Done done) {
+  switch_->CreateLink({lab, link, tap_a, tap_b}, std::move(done));
+}
+
+std::vector<PlumbedPort> OvsPlumber::OwnedPorts() const {
+  std::vector<PlumbedPort> out;
+  for (const auto& p : switch_->ListOwnedPorts()) out.push_back({p.port, p.lab, p.node});
+  return out;
+}
+
+void OvsPlumber::RemovePorts(const std::vector<std::string>& ports, Done done) {
+  if (ports.empty()) return done(Status::Ok());
+  switch_->RemovePorts(ports, std::move(done));
+}
+
 }  // namespace labvirt::engine

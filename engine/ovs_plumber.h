@@ -34,6 +34,10 @@ class OvsPlumber final : public NetworkPlumber {
   void SetLink(const std::string& lab, const std::string& link, bool up, Done done) override;
   void DeleteLinks(const std::string& lab, const std::vector<std::string>& links,
                    Done done) override;
+  void Connect(const std::string& lab, const std::string& link, const std::string& tap_a,
+               const std::string& tap_b, Done done) override;
+  std::vector<PlumbedPort> OwnedPorts() const override;
+  void RemovePorts(const std::vector<std::string>& ports, Done done) override;
 
   // NIC keys ("0", "m", "r1") as OVS external_ids nic numbers: data N, management 1000,
   // reserved 2000+N.

@@ -79,17 +79,7 @@ void LabEngine::Reconcile(std::function<void(Status)> done) {
       ++adopted;
       if (d.active) {
         // Running: take the console back and put its ports on the bridge again.
-        raw->state = NodeState::kStarting;
-        raw->reason = "adopted at reconcile";
-        std::string key = raw->key;
-        raw->adopted_ready = raw->readiness.state == ReadinessState::kReady;
-        hv_.GetXml(raw->domain, true, [this, key](Result<std::string> xml) {
-          auto slash = key.find('/');
-          Node* n = FindNode(key.substr(0, slash), key.substr(slash + 1));
-          if (n == nullptr || n->state != NodeState::kStarting) return;
-          if (!xml.ok()) return FailStart(*n, xml.status().message());
-          AttachConsole(key, *xml);
-        });
+        AdoptRunning(*raw, "adopted at reconcile");
       } else {
         raw->state = raw->desired_running ? NodeState::kStopped : NodeState::kDefined;
         raw->reason = "adopted at reconcile";

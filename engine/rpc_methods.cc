@@ -64,7 +64,11 @@ class Params {
     return v;
   }
   std::set<std::string> StrSet(const char* key) {
-    std::set<std::string> out;
+    auto list = StrList(key);
+    return {list.begin(), list.end()};
+  }
+  std::vector<std::string> StrList(const char* key) {
+    std::vector<std::string> out;
     simdjson::dom::element el;
     if (!has_ || obj_[key].get(el)) return out;
     simdjson::dom::array arr;
@@ -78,7 +82,7 @@ class Params {
         if (!error_) error_ = Bad(key, "must be an array of strings");
         return out;
       }
-      out.emplace(s);
+      out.emplace_back(s);
     }
     return out;
   }
@@ -98,6 +102,7 @@ RpcMethods::RpcMethods(ControlServer& server, LabEngine& engine, const Catalog& 
 void RpcMethods::Register() {
   RegisterLabMethods();
   RegisterNodeMethods();
+  RegisterLinkMethods();
   RegisterConsoleMethods();
   RegisterCatalogMethods();
   server_.SetClientClosedHandler([this](uint64_t client) { subscribers_.erase(client); });
@@ -155,6 +160,13 @@ void RpcMethods::RegisterLabMethods() {
                            engine_.Destroy(lab, std::move(reply));
                          });
   server_.AddMethod("lab.list", [this](simdjson::dom::element) { return engine_.ListLabs(); });
+  server_.AddAsyncMethod("lab.cleanup",
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           bool dry_run = p.Bool("dry_run", false);
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.Cleanup(dry_run, std::move(reply));
+                         });
   server_.AddMethod("lab.get", [this](simdjson::dom::element params) -> RpcResult {
     Params p(params);
     std::string lab = p.Str("lab");
@@ -187,6 +199,60 @@ void RpcMethods::RegisterNodeMethods() {
                            if (auto e = p.error()) return reply(*e);
                            engine_.StopNode(lab, node, force, timeout, wait, std::move(reply));
                          });
+  server_.AddAsyncMethod("node.restart",
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), node = p.Str("node");
+                           bool wait = p.Bool("wait", false);
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.RestartNode(lab, node, wait, std::move(reply));
+                         });
+  AddNodeVerb("node.wipe", &LabEngine::WipeNode);
+  AddNodeVerb("node.reconcile", &LabEngine::ReconcileNode);
+  AddNodeVerb("node.nic.add", &LabEngine::AddNic);
+  AddNodeVerb("node.nic.remove", &LabEngine::RemoveNic);
+}
+
+void RpcMethods::AddNodeVerb(const char* name,
+                             void (LabEngine::*verb)(const std::string&, const std::string&,
+                                                     LabEngine::Reply)) {
+  server_.AddAsyncMethod(name,
+                         [this, verb](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), node = p.Str("node");
+                           if (auto e = p.error()) return reply(*e);
+                           (engine_.*verb)(lab, node, std::move(reply));
+                         });
+}
+
+void RpcMethods::RegisterLinkMethods() {
+  server_.AddAsyncMethod(
+      "link.create", [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab");
+        std::vector<std::string> ends = p.StrList("endpoints");
+        if (auto e = p.error()) return reply(*e);
+        if (ends.size() != 2) {
+          return reply(Bad("endpoints", "must be two \"node:interface\" strings"));
+        }
+        engine_.CreateLink(lab, ends[0], ends[1], std::move(reply));
+      });
+  server_.AddAsyncMethod("link.delete",
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), link = p.Str("link");
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.DeleteLink(lab, link, std::move(reply));
+                         });
+  server_.AddAsyncMethod(
+      "link.set_state", [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab"), link = p.Str("link"), state = p.Str("state");
+        if (auto e = p.error()) return reply(*e);
+        if (state != "up" && state != "down")
+          return reply(Bad("state", "must be \"up\" or \"down\""));
+        engine_.SetLinkState(lab, link, state == "up", std::move(reply));
+      });
 }
 
 void RpcMethods::RegisterConsoleMethods() {

@@ -33,7 +33,11 @@ class RpcMethods {
   };
   void RegisterLabMethods();
   void RegisterNodeMethods();
+  void RegisterLinkMethods();
   void RegisterConsoleMethods();
+  // Registers `name` with params {lab, node} calling `verb`.
+  void AddNodeVerb(const char* name, void (LabEngine::*verb)(const std::string&, const std::string&,
+                                                             LabEngine::Reply));
   void RegisterCatalogMethods();
 
   ControlServer& server_;

@@ -402,6 +402,12 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
   return out;
 }
 
+std::string RenderNicXml(const DomainSpec& spec, const NicMetadata& nic) {
+  Xml x;
+  RenderNics(spec, {nic}, x);
+  return x.Take();
+}
+
 Result<std::string> BuildDomainXml(const DomainSpec& spec) {
   auto built = BuildDomain(spec);
   if (!built.ok()) return built.status();

@@ -106,6 +106,10 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& spec);
 // BuildDomain(spec).xml.
 Result<std::string> BuildDomainXml(const DomainSpec& spec);
 
+// The <interface> element of one NIC of a domain built from `spec` (for live hot-plug, and for
+// detaching it: libvirt matches an interface by its MAC).
+std::string RenderNicXml(const DomainSpec& spec, const NicMetadata& nic);
+
 // The <labvirt:node> element for `md` (namespace declared on it).
 std::string RenderNodeMetadata(const NodeMetadata& md);
 
@@ -113,6 +117,10 @@ std::string RenderNodeMetadata(const NodeMetadata& md);
 // has no labvirt metadata (a foreign domain); InvalidArgument when the XML or the metadata is
 // malformed (message says what). Never fetches external entities.
 Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml);
+
+// The host PTY of the first <serial type='pty'> of a live domain XML ("" when it has none, or the
+// XML is not a domain).
+std::string LivePtyPath(const std::string& live_domain_xml);
 
 // Escapes text for XML content and attribute values (& < > " '). Bytes XML 1.0 forbids (control
 // characters other than tab, LF, CR) become U+FFFD; callers validate inputs first.

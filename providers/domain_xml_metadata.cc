@@ -144,4 +144,19 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
   return md;
 }
 
+std::string LivePtyPath(const std::string& live_domain_xml) {
+  std::unique_ptr<xmlDoc, DocDeleter> doc(
+      xmlReadMemory(live_domain_xml.data(), static_cast<int>(live_domain_xml.size()), "domain.xml",
+                    nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
+  if (!root || Name(root) != "domain") return "";
+  const xmlNode* devices = Child(root, "devices", false);
+  for (const xmlNode* c = devices ? devices->children : nullptr; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || Name(c) != "serial" || Prop(c, "type") != "pty") continue;
+    const xmlNode* source = Child(c, "source", false);
+    return source ? Prop(source, "path") : "";
+  }
+  return "";
+}
+
 }  // namespace labvirt::providers

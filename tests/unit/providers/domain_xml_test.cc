@@ -312,5 +312,32 @@ TEST(DomainXmlTest, EveryShippedKindBuilds) {
   }
 }
 
+TEST(DomainXmlTest, NicXmlIsTheSameInterfaceElementAsInTheDomain) {
+  auto built = BuildDomain(Spec());
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  const NicMetadata& nic = built->metadata.nics.back();
+  std::string one = RenderNicXml(Spec(), nic);
+  EXPECT_TRUE(Has(one, "<mac address='" + nic.mac + "'/>")) << one;
+  EXPECT_TRUE(Has(one, "<target dev='" + nic.tap + "'/>")) << one;
+  EXPECT_EQ(one.find("<interface"), one.rfind("<interface")) << "exactly one element: " << one;
+  EXPECT_TRUE(Has(built->xml, one)) << "the domain holds the same element";
+}
+
+TEST(DomainXmlTest, LivePtyPathReadsTheFirstPtySerial) {
+  std::string xml =
+      "<domain><devices><serial type='tcp'><source mode='bind' host='127.0.0.1'/></serial>"
+      "<serial type='pty'><source path='/dev/pts/7'/><target port='0'/></serial>"
+      "<console type='pty' tty='/dev/pts/9'><source path='/dev/pts/9'/></console>"
+      "</devices></domain>";
+  EXPECT_EQ(LivePtyPath(xml), "/dev/pts/7");
+  EXPECT_EQ(LivePtyPath("<domain><devices><serial type='pty'/></devices></domain>"), "");
+  EXPECT_EQ(LivePtyPath("<domain><devices/></domain>"), "");
+  EXPECT_EQ(LivePtyPath("<domain><devices><serial type='pty'"), "") << "not well-formed";
+  EXPECT_EQ(LivePtyPath("<network><devices><serial type='pty'><source path='/x'/></serial>"
+                        "</devices></network>"),
+            "")
+      << "not a domain";
+}
+
 }  // namespace
 }  // namespace labvirt::providers
