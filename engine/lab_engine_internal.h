@@ -38,9 +38,9 @@ struct LabEngine::Node {
   ReadinessResult readiness;
   std::string pty;
   reactor::TimePoint start_requested{};
-  std::vector<Reply> waiters;          // replies owed when the node is ready, failed or stopped
+  std::vector<Reply> waiters;    // replies owed when the node is ready, failed or stopped
   std::set<int> unplug_pending;  // data NICs detached live that the guest has not released yet
-  bool restart_pending = false;        // node.restart: start again once stopped
+  bool restart_pending = false;  // node.restart: start again once stopped
   std::vector<Reply> restart_waiters;  // node.restart with wait: replied when ready or failed
   std::unique_ptr<ConsoleHub> hub;
   std::unique_ptr<ReadinessTracker> tracker;
