@@ -20,6 +20,7 @@ struct ControlServer::Client {
   std::string in;
   bool discarding = false;  // inside an oversized line, dropping bytes until its newline
   std::deque<std::string> out;
+  std::string in_flight;  // the chunk being sent
   size_t out_bytes = 0;
   bool sending = false;
   bool closing = false;
@@ -205,19 +206,25 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
                   "null",
                   FieldError(kInvalidRequest, "request line too long", "line",
                              "longer than " + std::to_string(options_.max_line_bytes) + " bytes")));
-    } else {
+    } else if (nl == std::string_view::npos) {
       c.in.append(piece);
-      if (nl != std::string_view::npos) {
-        std::string line = std::move(c.in);
-        c.in.clear();
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!line.empty()) {
-          uint64_t seq = c.next_seq++;
-          c.pending.push_back({seq, false, {}});
-          Invoke(id, line,
-                 [this, id, seq](std::string response) { Respond(id, seq, std::move(response)); });
-        }
+    } else {
+      // A whole line in this buffer is parsed where it lies; only a line split across reads is
+      // assembled in `in` (which keeps its capacity).
+      std::string_view line = piece;
+      if (!c.in.empty()) {
+        c.in.append(piece);
+        line = c.in;
       }
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!line.empty()) {
+        uint64_t seq = c.next_seq++;
+        c.pending.push_back({seq, false, {}});
+        Invoke(id, line,
+               [this, id, seq](std::string response) { Respond(id, seq, std::move(response)); });
+      }
+      // Invoke may have closed the client, but its erase is deferred: `c` is still valid.
+      c.in.clear();
     }
     if (nl == std::string_view::npos) break;
     data.remove_prefix(nl + 1);
@@ -238,9 +245,13 @@ std::string ControlServer::HandleLine(std::string_view line) {
 
 void ControlServer::Invoke(uint64_t client, std::string_view line,
                            std::function<void(std::string)> respond) {
-  simdjson::padded_string padded(line);
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: copy into a reused padded buffer.
+  if (scratch_.size() < line.size() + simdjson::SIMDJSON_PADDING) {
+    scratch_.resize(line.size() + simdjson::SIMDJSON_PADDING);
+  }
+  std::memcpy(scratch_.data(), line.data(), line.size());
   simdjson::dom::element doc;
-  if (auto err = parser_.parse(padded).get(doc); err) {
+  if (auto err = parser_.parse(scratch_.data(), line.size(), false).get(doc); err) {
     return respond(ErrorResponse(
         "null", FieldError(kParseError, "parse error", "request", simdjson::error_message(err))));
   }
@@ -288,7 +299,7 @@ void ControlServer::Invoke(uint64_t client, std::string_view line,
     w.Key("result").Raw(std::get<std::string>(result)).EndObject();
     respond(w.Take());
   };
-  auto handler = methods_.find(std::string(method));
+  auto handler = methods_.find(method);
   if (handler == methods_.end()) {
     return reply(FieldError(kMethodNotFound, "method not found", "method",
                             "no method named '" + std::string(method) + "'"));
@@ -366,13 +377,15 @@ void ControlServer::Flush(uint64_t id) {
     return;
   }
   c.sending = true;
-  // Coalesce queued lines into one send; pipelined answers leave in one syscall.
-  std::string chunk;
-  while (!c.out.empty() && chunk.size() < kRecvChunk) {
-    chunk += c.out.front();
+  // Coalesce queued lines into one send; pipelined answers leave in one syscall. The chunk stays
+  // here too, for the rest of a short send.
+  c.in_flight = std::move(c.out.front());
+  c.out.pop_front();
+  while (!c.out.empty() && c.in_flight.size() < kRecvChunk) {
+    c.in_flight += c.out.front();
     c.out.pop_front();
   }
-  c.send_op = reactor_.Send(c.fd.get(), chunk, [this, id, chunk](Result<size_t> r) {
+  c.send_op = reactor_.Send(c.fd.get(), c.in_flight, [this, id](Result<size_t> r) {
     auto it = clients_.find(id);
     if (it == clients_.end()) return;
     Client& client = *it->second;
@@ -381,7 +394,8 @@ void ControlServer::Flush(uint64_t id) {
       return;
     }
     client.out_bytes -= *r;
-    if (*r < chunk.size()) client.out.push_front(chunk.substr(*r));  // short send: rest first
+    if (*r < client.in_flight.size()) client.out.push_front(client.in_flight.substr(*r));
+    client.in_flight.clear();
     Flush(id);
   });
 }

@@ -109,7 +109,8 @@ class ControlServer {
   simdjson::dom::parser parser_;
   simdjson::dom::parser null_parser_;
   simdjson::dom::element null_params_;
-  std::map<std::string, AsyncRpcHandler> methods_;
+  std::string scratch_;  // the line being parsed, with simdjson's padding after it
+  std::map<std::string, AsyncRpcHandler, std::less<>> methods_;
   std::function<void(uint64_t)> client_closed_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   uint64_t next_client_id_ = 1;

@@ -368,6 +368,32 @@ TEST_F(ProtocolTest, HalfClosedClientStillGetsEveryAnswer) {
             std::string::npos);
 }
 
+// Pipelined answers to a client with a small receive buffer leave in coalesced, often short,
+// sends: every line must still arrive whole and in order.
+TEST_F(ProtocolTest, PipelinedAnswersToASlowReaderArriveWholeAndInOrder) {
+  auto c = Connect();
+  ASSERT_TRUE(c.ok());
+  int rcvbuf = 4096;
+  ::setsockopt(c->fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  std::string one = Call("catalog.list", "{}");
+  ASSERT_GT(one.size(), 100u);
+  const int n = static_cast<int>(std::min<size_t>(400, (4u << 20) / one.size()));
+  std::string batch;
+  for (int i = 1; i <= n; ++i) {
+    batch +=
+        R"({"jsonrpc":"2.0","id":)" + std::to_string(i) + R"(,"method":"catalog.list"})" + "\n";
+  }
+  ASSERT_TRUE(SendRaw(c->fd(), batch));
+  for (int i = 1; i <= n; ++i) {
+    auto line = c->ReadLine();
+    ASSERT_TRUE(line.ok()) << i;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser_.parse(*line).get(doc), simdjson::SUCCESS) << i;
+    ASSERT_EQ(doc["id"].get_int64().value_unsafe(), i);
+    EXPECT_EQ(line->size() - line->find("\"result\""), one.size() - one.find("\"result\""));
+  }
+}
+
 TEST_F(ProtocolTest, AClientThatNeverReadsIsDisconnectedNotBuffered) {
   auto c = Connect();
   ASSERT_TRUE(c.ok());
