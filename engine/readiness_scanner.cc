@@ -74,16 +74,17 @@ Status ReadinessScanner::Feed(std::string_view raw, std::vector<ReadinessMatch>*
     if (!patterns_->database()) return Status::Ok();
     LABVIRT_RETURN_IF_ERROR(Reset());
   }
-  text_.clear();
-  stripper_.Feed(raw, &text_);
-  if (text_.empty()) return Status::Ok();
+  // text_ only grows, so the stripper writes into storage that is not re-zeroed per read.
+  if (text_.size() < raw.size()) text_.resize(raw.size());
+  const size_t text_size = stripper_.Feed(raw, text_.data());
+  if (text_size == 0) return Status::Ok();
   hs_scratch_t* scratch = ThreadScratch(*patterns_);
   if (!scratch) return ResourceExhausted("hyperscan: cannot allocate scratch space");
   CallbackContext ctx{patterns_.get(), out, 0, raw_bytes_};
   // Hyperscan takes an unsigned length; console reads are far below 4 GiB but be exact anyway.
   size_t done = 0;
-  while (done < text_.size()) {
-    size_t len = std::min<size_t>(text_.size() - done, 1u << 30);
+  while (done < text_size) {
+    size_t len = std::min<size_t>(text_size - done, 1u << 30);
     hs_error_t err = hs_scan_stream(stream_.get(), text_.data() + done, static_cast<unsigned>(len),
                                     0, scratch, OnMatch, &ctx);
     if (err != HS_SUCCESS) {
@@ -91,7 +92,7 @@ Status ReadinessScanner::Feed(std::string_view raw, std::vector<ReadinessMatch>*
     }
     done += len;
   }
-  text_bytes_ += text_.size();
+  text_bytes_ += text_size;
   return Status::Ok();
 }
 

@@ -62,7 +62,7 @@ class ReadinessScanner {
   std::shared_ptr<const ReadinessPatterns> patterns_;
   Vt100Stripper stripper_;
   std::unique_ptr<hs_stream_t, StreamCloser> stream_;
-  std::string text_;  // reused buffer for stripped text
+  std::string text_;  // reused buffer for stripped text; its size is capacity, not content
   uint64_t raw_bytes_ = 0;
   uint64_t text_bytes_ = 0;
 };

@@ -27,7 +27,7 @@ constexpr std::array<bool, 256> kSpecial = MakeSpecialTable();
 constexpr uint64_t kOnes = ~uint64_t{0} / 255;  // 0x0101…01
 
 // True when some byte of `w` is below 0x20 or equals 0x7f (SWAR: "Bit Twiddling Hacks",
-// haszero/hasless). May flag TAB too; the byte loop sorts that out.
+// haszero/hasless). May flag TAB too; the caller sorts that out.
 inline bool MaybeSpecial(uint64_t w) {
   uint64_t below = (w - kOnes * 0x20) & ~w & (kOnes * 0x80);
   uint64_t del = w ^ (kOnes * 0x7f);
@@ -35,35 +35,67 @@ inline bool MaybeSpecial(uint64_t w) {
   return (below | is_del) != 0;
 }
 
-// Index of the first special byte in p[i, n), or n. SSE2 (every x86-64) takes 16 bytes a step;
-// elsewhere the SWAR test takes 8.
-inline size_t SkipText(const unsigned char* p, size_t i, size_t n) {
+// Copies plain text from p[i, n) to dst, dropping CRs (counted in *dropped) and keeping LF and
+// TAB, until the first other special byte (or n); returns that byte's index and advances `*dst`
+// past the copied bytes. Each step stores a whole block before looking at it, so a run costs no
+// call per run: the bytes past a special one are rewritten by what follows. Safe because the
+// output never outgrows the input: dst + (n - i) stays inside the buffer the caller sized to the
+// input.
+inline size_t CopyText(const unsigned char* p, size_t i, size_t n, char** dst, uint64_t* dropped) {
+  char* d = *dst;
   while (true) {
 #ifdef __SSE2__
     const __m128i c1f = _mm_set1_epi8(0x1f);
     const __m128i c7f = _mm_set1_epi8(0x7f);
     while (i + 16 <= n) {
       __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), x);
       // Unsigned x <= 0x1f  <=>  min(x, 0x1f) == x.
       __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x);
-      int mask = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(x, c7f)));
-      if (mask != 0) {
-        i += static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-        break;
+      unsigned mask =
+          static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(x, c7f))));
+      // LF and TAB are text here (already stored); a CR is cut out by restarting the block just
+      // past it. Anything else goes back to the caller's state machine.
+      size_t k = 16;
+      while (mask != 0) {
+        const size_t at = static_cast<size_t>(__builtin_ctz(mask));
+        const unsigned char c = p[i + at];
+        if (c != '\n' && c != '\t') {
+          k = at;
+          break;
+        }
+        mask &= mask - 1;
       }
-      i += 16;
+      if (k == 16) {
+        i += 16;
+        d += 16;
+        continue;
+      }
+      i += k;
+      d += k;
+      if (p[i] != '\r') {
+        *dst = d;
+        return i;
+      }
+      ++*dropped;
+      ++i;
     }
 #endif
     while (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
       if (MaybeSpecial(w)) break;
+      std::memcpy(d, &w, 8);
       i += 8;
+      d += 8;
     }
     const size_t stop = std::min(n, i + 8);
-    while (i < stop && !kSpecial[p[i]]) ++i;
-    if (i < stop || i == n) return i;
-    // Only a TAB set the word's flag: carry on word by word.
+    while (i < stop && !kSpecial[p[i]]) *d++ = static_cast<char>(p[i++]);
+    if (i < stop || i == n) {
+      *dst = d;
+      return i;
+    }
+    // Only a TAB set the word's flag: carry on.
   }
 }
 
@@ -75,43 +107,45 @@ void Vt100Stripper::Reset() {
 }
 
 void Vt100Stripper::Feed(std::string_view in, std::string* out) {
+  const size_t base = out->size();
+  out->resize(base + in.size());
+  out->resize(base + Feed(in, out->data() + base));
+}
+
+size_t Vt100Stripper::Feed(std::string_view in, char* out) {
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   const size_t n = in.size();
-  out->reserve(out->size() + n);
+  char* d = out;
   size_t i = 0;
   while (i < n) {
     if (state_ == State::kText) {
-      // Fast path: console output is mostly plain text, so find the next control byte eight
-      // bytes at a time and copy whole runs at once.
-      size_t start = i;
-      i = SkipText(p, i, n);
-      out->append(in.data() + start, i - start);
+      // Fast path: console output is mostly plain text with CR LF line ends.
+      i = CopyText(p, i, n, &d, &dropped_);
       if (i == n) break;
-      // CR and LF between runs of text are by far the commonest controls: no state change.
       if (p[i] == '\r') {
         ++dropped_;
         ++i;
         continue;
       }
       if (p[i] == '\n') {
-        out->push_back('\n');
+        *d++ = '\n';
         ++i;
         continue;
       }
     }
-    Step(p[i], out);
+    if (Step(p[i])) *d++ = '\n';
     ++i;
   }
+  return static_cast<size_t>(d - out);
 }
 
-void Vt100Stripper::Step(unsigned char c, std::string* out) {
+bool Vt100Stripper::Step(unsigned char c) {
   // LF ends every sequence and is always kept: an unterminated escape can cost at most the rest
   // of its line, and line-start anchors keep working.
   if (c == '\n') {
     state_ = State::kText;
     sequence_length_ = 0;
-    out->push_back('\n');
-    return;
+    return true;
   }
   ++dropped_;
   switch (state_) {
@@ -120,7 +154,7 @@ void Vt100Stripper::Step(unsigned char c, std::string* out) {
         state_ = State::kEscape;
         sequence_length_ = 1;
       }
-      return;  // other controls (CR, BEL, BS, NUL, DEL) are dropped
+      return false;  // other controls (CR, BEL, BS, NUL, DEL) are dropped
     case State::kEscape:
       if (c == '[') {
         state_ = State::kCsi;
@@ -136,29 +170,29 @@ void Vt100Stripper::Step(unsigned char c, std::string* out) {
         state_ = State::kText;  // ESC x: a complete two-byte sequence
       }
       ++sequence_length_;
-      return;
+      return false;
     case State::kEscIntermediate:
       if (c >= 0x20 && c <= 0x2f && sequence_length_ < kMaxCsiBytes) {
         ++sequence_length_;
-        return;
+        return false;
       }
       state_ = c == kEsc ? State::kEscape : State::kText;
       sequence_length_ = 1;
-      return;
+      return false;
     case State::kCsi:
       if (c >= 0x40 && c <= 0x7e) {
         state_ = State::kText;
       } else if (c == kEsc) {
         state_ = State::kEscape;
         sequence_length_ = 1;
-        return;
+        return false;
       } else if (c < 0x20 || c > 0x7e) {
         // A control or high byte inside CSI is not part of any valid sequence: give up on it.
         state_ = State::kText;
       } else if (++sequence_length_ > kMaxCsiBytes) {
         state_ = State::kText;
       }
-      return;
+      return false;
     case State::kString:
       if (c == kBel) {
         state_ = State::kText;
@@ -167,7 +201,7 @@ void Vt100Stripper::Step(unsigned char c, std::string* out) {
       } else if (++sequence_length_ > kMaxStringBytes) {
         state_ = State::kText;
       }
-      return;
+      return false;
     case State::kStringEscape:
       if (c == '\\') {
         state_ = State::kText;  // ST
@@ -177,11 +211,13 @@ void Vt100Stripper::Step(unsigned char c, std::string* out) {
         // ESC followed by something else: the string was cut short by a new sequence.
         state_ = State::kEscape;
         sequence_length_ = 1;
-        Step(c, out);
+        const bool lf = Step(c);
         --dropped_;
+        return lf;
       }
-      return;
+      return false;
   }
+  return false;
 }
 
 }  // namespace labvirt::engine

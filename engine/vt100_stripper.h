@@ -31,6 +31,9 @@ class Vt100Stripper {
  public:
   // Appends the text of `in` to `*out` (which it never clears).
   void Feed(std::string_view in, std::string* out);
+  // Writes the text of `in` to out[0, n) and returns n. `out` must have room for in.size() bytes
+  // (the text is never longer than its input) and must not overlap `in`.
+  size_t Feed(std::string_view in, char* out);
   // Forgets any partial sequence (e.g. for a new boot).
   void Reset();
   // Bytes removed so far (escape sequences and controls), for metrics and tests.
@@ -49,8 +52,9 @@ class Vt100Stripper {
     kStringEscape,     // ESC seen inside a string sequence (maybe ST)
   };
 
-  // Handles one byte outside the text fast path.
-  void Step(unsigned char c, std::string* out);
+  // Handles one byte outside the text fast path; true if it emits an LF (the only byte a
+  // sequence or control can produce).
+  bool Step(unsigned char c);
 
   State state_ = State::kText;
   size_t sequence_length_ = 0;

@@ -1,5 +1,6 @@
 #include "engine/vt100_stripper.h"
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -159,6 +160,42 @@ TEST(Vt100StripperTest, FastPathFindsEveryControlAtEveryPosition) {
       }
       ASSERT_EQ(Strip(in), want) << "byte " << c << " at " << pos;
     }
+  }
+}
+
+// Dense CR/LF/TAB and other controls (several in one 16-byte block), fed through the buffer
+// variant in random pieces: the text equals a byte-by-byte filter, the dropped count adds up, and
+// nothing is written past the input's size (the guard bytes stay intact).
+TEST(Vt100StripperTest, BufferFeedKeepsWithinInputSizeAndMatchesByteFilter) {
+  std::mt19937 rng(7);
+  const char kAlphabet[] = "ab\r\n\t\x01\x7f\xc3 ";
+  for (int round = 0; round < 2000; ++round) {
+    std::string in;
+    const size_t len = rng() % 100;
+    for (size_t k = 0; k < len; ++k) in.push_back(kAlphabet[rng() % (sizeof kAlphabet - 1)]);
+    std::string want;
+    uint64_t want_dropped = 0;
+    for (char ch : in) {
+      auto u = static_cast<unsigned char>(ch);
+      if ((u >= 0x20 && u != 0x7f) || u == '\n' || u == '\t') {
+        want.push_back(ch);
+      } else {
+        ++want_dropped;
+      }
+    }
+    Vt100Stripper s;
+    std::string got;
+    for (size_t i = 0; i < in.size();) {
+      const size_t piece = std::min<size_t>(1 + rng() % 40, in.size() - i);
+      std::string buf(piece + 16, '#');
+      const size_t n = s.Feed(std::string_view(in).substr(i, piece), buf.data());
+      ASSERT_LE(n, piece);
+      ASSERT_EQ(buf.substr(piece), std::string(16, '#')) << "wrote past the input size";
+      got.append(buf, 0, n);
+      i += piece;
+    }
+    ASSERT_EQ(got, want) << "round " << round;
+    EXPECT_EQ(s.dropped_bytes(), want_dropped);
   }
 }
 
