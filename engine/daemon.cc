@@ -85,6 +85,8 @@ Status Daemon::Init() {
       LogError("ovs bridge not ready; nodes cannot start", {{"error", st.ToString()}});
     }
   });
+  ovs->SetLatencyObserver(
+      [this](const std::string& method, double seconds) { ovsdb_calls_.Observe(method, seconds); });
   ovs_ = ovs.get();
   plumber_ = std::move(ovs);
   EngineOptions engine_options;
@@ -93,7 +95,8 @@ Status Daemon::Init() {
   engine_options.boot_budget = flags_.boot_budget;
   // Direct io_uring reads on a tty only where the kernel does them without io-wq (6.12+).
   engine_options.console.reader.direct_read = features_.direct_tty_read;
-  engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *libvirt_, *plumber_, catalog_,
+  timed_libvirt_ = std::make_unique<TimedHypervisor>(*libvirt_, libvirt_calls_);
+  engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *timed_libvirt_, *plumber_, catalog_,
                                         engine_options);
   libvirt_->SetEventHandler(
       [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
@@ -123,6 +126,12 @@ void Daemon::Run() { reactor_->Run(); }
 void Daemon::RegisterMethods() {
   server_->AddMethod("host.info",
                      [this](simdjson::dom::element) -> RpcResult { return HostInfoJson(); });
+  // Prometheus text, as one JSON string (the protocol carries JSON only).
+  server_->AddMethod("metrics", [this](simdjson::dom::element) -> RpcResult {
+    JsonWriter w;
+    w.String(MetricsText());
+    return w.Take();
+  });
 }
 
 std::string Daemon::HostInfoJson() const {
@@ -153,6 +162,29 @@ std::string Daemon::HostInfoJson() const {
   w.Key("workers").Uint(pool_ ? pool_->threads() : 0);
   w.EndObject();
   return w.Take();
+}
+
+std::string Daemon::MetricsText() const {
+  std::string out;
+  if (engine_) engine_->RenderMetrics(out);
+  libvirt_calls_.Render(out, "labvirt_libvirt_call_seconds",
+                        "libvirt calls from submission to completion (worker queue included)");
+  ovsdb_calls_.Render(out, "labvirt_ovsdb_call_seconds", "OVSDB requests from send to answer");
+  AppendHeader(out, "labvirt_libvirt_reconnects_total", "counter", "libvirt reconnections");
+  AppendSample(out, "labvirt_libvirt_reconnects_total", "",
+               libvirt_ ? static_cast<double>(libvirt_->connection().reconnects()) : 0);
+  AppendHeader(out, "labvirt_ovsdb_connects_total", "counter",
+               "OVSDB connections made (the first one included)");
+  AppendSample(out, "labvirt_ovsdb_connects_total", "",
+               ovs_ ? static_cast<double>(ovs_->connects()) : 0);
+  AppendHeader(out, "labvirt_up", "gauge", "1 when the named backend is connected");
+  AppendSample(out, "labvirt_up", Label("backend", "libvirt"),
+               libvirt_ && libvirt_->connected() ? 1 : 0);
+  AppendSample(out, "labvirt_up", Label("backend", "ovsdb"), ovs_ && ovs_->connected() ? 1 : 0);
+  AppendHeader(out, "labvirt_control_clients", "gauge", "Connected control-socket clients");
+  AppendSample(out, "labvirt_control_clients", "",
+               server_ ? static_cast<double>(server_->client_count()) : 0);
+  return out;
 }
 
 }  // namespace labvirt::engine

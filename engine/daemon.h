@@ -10,8 +10,10 @@
 #include "engine/control_server.h"
 #include "engine/flags.h"
 #include "engine/lab_engine.h"
+#include "engine/metrics.h"
 #include "engine/network_plumber.h"
 #include "engine/rpc_methods.h"
+#include "engine/timed_hypervisor.h"
 #include "providers/libvirt_hypervisor.h"
 #include "reactor/probe.h"
 #include "reactor/reactor.h"
@@ -35,6 +37,7 @@ class Daemon {
   Status Init();
   void RegisterMethods();
   std::string HostInfoJson() const;
+  std::string MetricsText() const;
 
   Flags flags_;
   reactor::KernelFeatures features_;
@@ -43,6 +46,9 @@ class Daemon {
   std::unique_ptr<reactor::WorkerPool> pool_;
   Catalog catalog_;
   std::unique_ptr<providers::LibvirtHypervisor> libvirt_;
+  LatencyTable libvirt_calls_{"verb"};
+  LatencyTable ovsdb_calls_{"method"};
+  std::unique_ptr<TimedHypervisor> timed_libvirt_;  // libvirt_, with its calls timed
   std::unique_ptr<NetworkPlumber> plumber_;
   class OvsPlumber* ovs_ = nullptr;  // plumber_ when it is the OVS one
   std::unique_ptr<ControlServer> server_;

@@ -206,4 +206,41 @@ void LabEngine::StopNode(const std::string& lab, const std::string& node, bool f
   if (!wait) reply(NodeJson(*n));
 }
 
+void LabEngine::RenderMetrics(std::string& out) const {
+  std::map<std::string, int> by_state;
+  for (int s = 0; s <= static_cast<int>(NodeState::kFailed); ++s) {
+    by_state[std::string(NodeStateName(static_cast<NodeState>(s)))] = 0;
+  }
+  AppendHeader(out, "labvirt_console_bytes_total", "counter",
+               "Bytes read from each node's serial console");
+  std::string viewers;
+  for (const auto& [ln, lab] : labs_) {
+    for (const auto& [nn, n] : lab->nodes) {
+      ++by_state[std::string(NodeStateName(n->state))];
+      std::string labels = Label("lab", n->lab) + "," + Label("node", n->name);
+      AppendSample(out, "labvirt_console_bytes_total", labels,
+                   n->hub ? static_cast<double>(n->hub->bytes_read()) : 0);
+      AppendSample(viewers, "labvirt_console_viewers", labels,
+                   n->hub ? static_cast<double>(n->hub->viewer_count()) : 0);
+    }
+  }
+  AppendHeader(out, "labvirt_console_viewers", "gauge", "Clients attached to each console");
+  out += viewers;
+  AppendHeader(out, "labvirt_nodes", "gauge", "Nodes by state");
+  for (const auto& [state, count] : by_state) {
+    AppendSample(out, "labvirt_nodes", Label("state", state), count);
+  }
+  AppendHeader(out, "labvirt_admission_queue_length", "gauge", "Nodes waiting for a boot slot");
+  AppendSample(out, "labvirt_admission_queue_length", "",
+               static_cast<double>(admission_.Queue().size()));
+  AppendHeader(out, "labvirt_admission_in_use", "gauge", "Boot budget weight in use");
+  AppendSample(out, "labvirt_admission_in_use", "", admission_.in_use());
+  AppendHeader(out, "labvirt_admission_budget", "gauge", "Boot budget (sum of kind weights)");
+  AppendSample(out, "labvirt_admission_budget", "", admission_.budget());
+  boot_seconds_.Render(out, "labvirt_boot_seconds",
+                       "Start requested to ready, per kind (admission queue included)");
+  readiness_seconds_.Render(out, "labvirt_readiness_seconds",
+                            "VM running to readiness text seen, per kind");
+}
+
 }  // namespace labvirt::engine

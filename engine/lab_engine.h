@@ -23,6 +23,7 @@
 #include "engine/console_hub.h"
 #include "engine/control_server.h"
 #include "engine/lab_spec.h"
+#include "engine/metrics.h"
 #include "engine/network_plumber.h"
 #include "engine/node_state.h"
 #include "engine/readiness_patterns.h"
@@ -119,6 +120,10 @@ class LabEngine {
   // The node's persistent console log (virtlogd's file).
   std::string ConsoleLogPath(const std::string& lab, const std::string& node) const;
 
+  // Appends the engine's Prometheus metrics: nodes by state, boot and readiness histograms per
+  // kind, console bytes and viewers per node, the admission queue.
+  void RenderMetrics(std::string& out) const;
+
   // Rebuilds labs from the hypervisor's domains and their labvirt metadata (start-up, reconnect).
   void Reconcile(std::function<void(Status)> done);
   // Lifecycle events from the hypervisor.
@@ -190,6 +195,8 @@ class LabEngine {
   uint64_t next_job_id_ = 1;
   // Compiled readiness patterns, shared by every node of a kind.
   std::map<std::string, std::shared_ptr<const ReadinessPatterns>> patterns_;
+  LatencyTable boot_seconds_{"kind"};       // start requested -> ready (queue included)
+  LatencyTable readiness_seconds_{"kind"};  // VM running -> readiness text seen
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -135,12 +135,16 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
   switch (ev.type) {
     case ReadinessEvent::Type::kProgress:
       return;
-    case ReadinessEvent::Type::kReady:
+    case ReadinessEvent::Type::kReady: {
       admission_.Release(key);
+      std::chrono::duration<double> boot = reactor_.clock().Now() - n->start_requested;
+      boot_seconds_.Observe(n->kind.name, boot.count());
+      readiness_seconds_.Observe(n->kind.name, static_cast<double>(ev.result.elapsed_ms) / 1000);
       if (n->state == NodeState::kBooting)
         SetState(*n, NodeState::kReady, "matched: " + ev.result.pattern);
       PersistMetadata(*n);
       return;
+    }
     case ReadinessEvent::Type::kFailed:
       admission_.Release(key);
       // The VM stays up so its console can be inspected; the node is failed.

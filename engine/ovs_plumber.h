@@ -27,6 +27,10 @@ class OvsPlumber final : public NetworkPlumber {
   // Connects and makes sure the bridge exists (once the replica is synced).
   void Start(Done bridge_ready);
   bool connected() const { return client_->connected(); }
+  uint64_t connects() const { return client_->connects(); }
+  void SetLatencyObserver(ovs::OvsdbClient::LatencyObserver cb) {
+    client_->SetLatencyObserver(std::move(cb));
+  }
 
   void Plug(const std::string& lab, const std::string& node, const std::vector<PortPlan>& ports,
             Done done) override;

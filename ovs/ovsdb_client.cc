@@ -210,6 +210,10 @@ void OvsdbClient::HandleResponse(simdjson::dom::object msg) {
     return;
   }
   ResponseCallback cb = std::move(it->second.cb);
+  if (on_latency_) {
+    std::chrono::duration<double> took = reactor_.clock().Now() - it->second.sent;
+    on_latency_(it->second.method, took.count());
+  }
   pending_.erase(it);
   Status error = ParseRpcError(msg["error"]);
   if (!error.ok()) {
@@ -237,6 +241,8 @@ void OvsdbClient::Call(std::string_view method, std::string params_json, Respons
   msg += '}';
   Pending& p = pending_[id];
   p.cb = std::move(cb);
+  p.method = std::string(method);
+  p.sent = reactor_.clock().Now();
   p.timeout = reactor_.After(options_.request_timeout, [this, id, method = std::string(method)] {
     auto it = pending_.find(id);
     if (it == pending_.end()) return;

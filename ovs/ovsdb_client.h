@@ -86,12 +86,18 @@ class OvsdbClient {
 
   // Successful connects so far.
   uint64_t connects() const { return connects_; }
+  // Called with the method and the seconds from sending a request to its answer (not for
+  // requests that failed locally or timed out). For the `metrics` method.
+  using LatencyObserver = std::function<void(const std::string& method, double seconds)>;
+  void SetLatencyObserver(LatencyObserver cb) { on_latency_ = std::move(cb); }
   size_t pending_requests() const { return pending_.size(); }
 
  private:
   enum class State { kIdle, kConnecting, kConnected, kBackoff };
   struct Pending {
     ResponseCallback cb;
+    std::string method;
+    reactor::TimePoint sent{};
     reactor::OpHandle timeout;
   };
 
@@ -127,6 +133,7 @@ class OvsdbClient {
   bool echo_outstanding_ = false;
   NotificationCallback on_notification_;
   StateCallback on_state_;
+  LatencyObserver on_latency_;
   // Handles last: they die first.
   reactor::OpHandle connect_op_;
   reactor::OpHandle read_op_;

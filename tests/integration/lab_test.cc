@@ -550,6 +550,21 @@ TEST_F(LabTest, RedeployConvergesLinksAndRemovesUnlistedNodes) {
       << "the link made by link.create is gone";
 }
 
+TEST_F(LabTest, MetricsReportBootsCallsAndConsoles) {
+  std::string resp = Call("metrics", "{}");
+  ASSERT_FALSE(IsError(resp)) << resp;
+  simdjson::dom::parser parser;
+  std::string text(parser.parse(resp)["result"].get_string().value());
+  for (const char* want :
+       {"labvirt_boot_seconds_count{kind=\"cisco_iosv\"}", "labvirt_readiness_seconds_bucket",
+        "labvirt_libvirt_call_seconds_count{verb=\"start\"}",
+        "labvirt_ovsdb_call_seconds_count{method=\"transact\"}", "labvirt_nodes{state=\"ready\"}",
+        "labvirt_admission_budget 4", "labvirt_up{backend=\"libvirt\"} 1",
+        "labvirt_up{backend=\"ovsdb\"} 1", "labvirt_console_bytes_total{lab=\""}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  }
+}
+
 TEST_F(LabTest, DestroyLeavesNothingBehind) {
   std::string resp = Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
   EXPECT_NE(resp.find("\"destroyed\":2"), std::string::npos) << resp;

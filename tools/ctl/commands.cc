@@ -318,6 +318,43 @@ int NodeCall(const Options& o, const Args& a, const std::string& method) {
   return Show(o, r);
 }
 
+// link LAB create NODE:IF NODE:IF | link LAB delete ID | link LAB up|down ID
+int Link(const Options& o, const Args& a) {
+  const char* usage =
+      "usage: labvirtctl link LAB create NODE:IF NODE:IF | link LAB delete|up|down LINK";
+  if (a.pos.size() < 3) return Fail(usage, 2);
+  const std::string& lab = a.pos[0];
+  const std::string& verb = a.pos[1];
+  JsonWriter w;
+  w.BeginObject().Key("lab").String(lab);
+  std::string method;
+  if (verb == "create" && a.pos.size() == 4) {
+    method = "link.create";
+    w.Key("endpoints").BeginArray().String(a.pos[2]).String(a.pos[3]).EndArray();
+  } else if (verb == "delete" && a.pos.size() == 3) {
+    method = "link.delete";
+    w.Key("link").String(a.pos[2]);
+  } else if ((verb == "up" || verb == "down") && a.pos.size() == 3) {
+    method = "link.set_state";
+    w.Key("link").String(a.pos[2]).Key("state").String(verb);
+  } else {
+    return Fail(usage, 2);
+  }
+  w.EndObject();
+  return Show(o, CallOnce(o, method, w.str()));
+}
+
+// metrics: Prometheus text as it is (the result is a JSON string).
+int Metrics(const Options& o) {
+  CallResult r = CallOnce(o, "metrics", "{}");
+  if (!r.ok || o.json) return Show(o, r);
+  simdjson::dom::parser parser;
+  std::string_view text;
+  if (parser.parse(r.text).get_string().get(text)) return Show(o, r);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 void PrintUsage(FILE* out) {
@@ -330,6 +367,14 @@ void PrintUsage(FILE* out) {
       "  start LAB NODE [--wait]        start a node\n"
       "  stop LAB NODE [--force] [--timeout S] [--wait]\n"
       "  console LAB NODE [--ro] [--force]   attach the terminal (Ctrl-] leaves)\n"
+      "  restart LAB NODE [--wait]      stop (ACPI) and start again, keeping the disk\n"
+      "  wipe LAB NODE                  fresh disk from the base image (node stopped)\n"
+      "  reconcile LAB NODE             re-read libvirt's view of the node and converge\n"
+      "  nic-add LAB NODE               hot-plug the node's next data NIC\n"
+      "  nic-remove LAB NODE            remove the node's last data NIC\n"
+      "  link LAB create NODE:IF NODE:IF | link LAB delete|up|down LINK   live links\n"
+      "  cleanup [--dry-run]            remove ports, disks, logs no node claims\n"
+      "  metrics                        Prometheus metrics\n"
       "  tail LAB NODE [--bytes N]      the end of the node's console log\n"
       "  events [--lab L] [--node N] [--type PREFIX]   stream events\n"
       "  catalog                        device kinds known to the running labvirtd\n"
@@ -351,6 +396,17 @@ int RunCommand(const std::string& cmd, const Options& o) {
   if (cmd == "start") return NodeCall(o, a, "node.start");
   if (cmd == "stop") return NodeCall(o, a, "node.stop");
   if (cmd == "tail") return NodeCall(o, a, "console.tail");
+  if (cmd == "restart") return NodeCall(o, a, "node.restart");
+  if (cmd == "wipe") return NodeCall(o, a, "node.wipe");
+  if (cmd == "reconcile") return NodeCall(o, a, "node.reconcile");
+  if (cmd == "nic-add") return NodeCall(o, a, "node.nic.add");
+  if (cmd == "nic-remove") return NodeCall(o, a, "node.nic.remove");
+  if (cmd == "link") return Link(o, a);
+  if (cmd == "metrics") return Metrics(o);
+  if (cmd == "cleanup") {
+    if (!a.pos.empty()) return Fail("usage: labvirtctl cleanup [--dry-run]", 2);
+    return Show(o, CallOnce(o, "lab.cleanup", a.Has("--dry-run") ? R"({"dry_run":true})" : "{}"));
+  }
   if (cmd == "destroy") {
     if (a.pos.size() != 1) return Fail("usage: labvirtctl destroy LAB", 2);
     return Show(o, CallOnce(o, "lab.destroy", Obj({{"lab", a.pos[0]}})));
