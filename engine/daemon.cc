@@ -102,8 +102,10 @@ Status Daemon::Init() {
       [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
   // After every (re)connection, rebuild the labs from libvirt in one pass.
   libvirt_->SetConnectedHandler([this] {
-    engine_->Reconcile([](Status st) {
-      if (!st.ok()) LogWarn("reconcile failed", {{"error", st.ToString()}});
+    engine_->Reconcile([this](Status st) {
+      if (!st.ok()) return LogWarn("reconcile failed", {{"error", st.ToString()}});
+      // Report (not remove) what no node claims: removal is the user's call (lab.cleanup).
+      engine_->Cleanup(/*dry_run=*/true, [](RpcResult) {});
     });
   });
   server_ = std::make_unique<ControlServer>(*reactor_, ControlServerOptions{});
