@@ -57,10 +57,8 @@ Status ConsoleHub::Reopen(const std::string& pty_path) { return reader_.Reopen(p
 void ConsoleHub::ClosePty() { reader_.Close(); }
 
 ConsoleHub::Viewer* ConsoleHub::Find(ViewerId id) {
-  for (const auto& v : viewers_) {
-    if (v->id == id) return v.get();
-  }
-  return nullptr;
+  auto it = std::find(viewer_ids_.begin(), viewer_ids_.end(), id);
+  return it == viewer_ids_.end() ? nullptr : viewers_[it - viewer_ids_.begin()].get();
 }
 
 Status ConsoleHub::CheckAttach(ViewerMode mode, bool force) const {
@@ -86,6 +84,7 @@ Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force
   v->fd = std::move(socket);
   Viewer& viewer = *v;
   viewers_.push_back(std::move(v));
+  viewer_ids_.push_back(viewer.id);
   if (mode == ViewerMode::kReadWrite) {
     if (Viewer* old = Find(lease_holder_)) {
       old->writer = false;
@@ -230,11 +229,12 @@ void ConsoleHub::WriteNextToPty() {
 }
 
 void ConsoleHub::Remove(ViewerId id, const std::string& reason, bool notify) {
-  auto it = std::find_if(viewers_.begin(), viewers_.end(),
-                         [id](const std::unique_ptr<Viewer>& v) { return v->id == id; });
-  if (it == viewers_.end()) return;
-  std::unique_ptr<Viewer> v = std::move(*it);
-  viewers_.erase(it);
+  auto it = std::find(viewer_ids_.begin(), viewer_ids_.end(), id);
+  if (it == viewer_ids_.end()) return;
+  const auto index = it - viewer_ids_.begin();
+  std::unique_ptr<Viewer> v = std::move(viewers_[index]);
+  viewers_.erase(viewers_.begin() + index);
+  viewer_ids_.erase(it);
   v->send_op.Cancel();
   v->recv_op.Cancel();
   v->fd.Reset();

@@ -132,9 +132,11 @@ class ConsoleHub {
   ConsoleHubOptions options_;
   ConsoleHubCallbacks callbacks_;
   ConsoleScrollback scrollback_;
-  // In attach (= id) order. A flat vector: a console has a handful of viewers, and each PTY read
-  // walks all of them.
+  // In attach (= id) order. Flat vectors: a console has a handful of viewers, each PTY read
+  // walks all of them, and each completion finds its viewer by id in the contiguous id list
+  // without touching the other viewers.
   std::vector<std::unique_ptr<Viewer>> viewers_;
+  std::vector<ViewerId> viewer_ids_;  // viewer_ids_[i] == viewers_[i]->id
   ViewerId next_id_ = 1;
   ViewerId lease_holder_ = 0;
   uint64_t viewers_cut_off_ = 0;
