@@ -262,6 +262,13 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
 void LabEngine::DeployFinish(uint64_t id, Status st) {
   auto node = jobs_.extract(id);
   std::unique_ptr<DeployJob> job = std::move(node.mapped());
+  if (!labs_.count(job->spec.name)) {
+    // lab.destroy ran while this deploy was in flight: what the deploy made goes too (the
+    // rollback below removes the lab again once it is empty).
+    if (st.ok()) st = FailedPrecondition("the lab was destroyed while it was being deployed");
+    labs_[job->spec.name] = std::make_unique<Lab>();
+    labs_[job->spec.name]->name = job->spec.name;
+  }
   Lab& lab = *labs_.at(job->spec.name);
   if (!st.ok()) {
     LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
@@ -293,7 +300,7 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
     }
   }
   ConvergeExisting(lab, *job, new_nodes);
-  Emit("lab.deployed", nullptr, "{\"lab\":\"" + lab.name + "\"}");
+  EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
   if (job->wait && !to_start.empty()) {
     // Answer once every started node is ready or failed.
     auto left = std::make_shared<size_t>(to_start.size());
@@ -345,7 +352,7 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
       if (!st.ok())
         LogWarn("re-deploy: node not removed", {{"node", node}, {"error", st.message()}});
       if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
-      Emit("node.removed", nullptr, "{\"lab\":\"" + lab_name + "\",\"node\":\"" + node + "\"}");
+      EmitFor("node.removed", lab_name, node, "{}");
     });
   }
 }
@@ -393,7 +400,7 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
         LogWarn("link tags not released", {{"lab", lab_name}, {"error", st.ToString()}});
     });
     labs_.erase(lab_name);
-    Emit("lab.destroyed", nullptr, "{\"lab\":\"" + lab_name + "\"}");
+    EmitFor("lab.destroyed", lab_name, "", "{\"lab\":\"" + lab_name + "\"}");
     if (!errors->empty()) {
       return reply(FieldError(kInternalError, "destroy incomplete", "lab", (*errors)[0]));
     }

@@ -61,8 +61,13 @@ LabEngine::Node* LabEngine::FindNodeByDomain(const std::string& domain) const {
 }
 
 void LabEngine::Emit(const std::string& type, const Node* n, std::string data_json) {
+  EmitFor(type, n ? n->lab : "", n ? n->name : "", std::move(data_json));
+}
+
+void LabEngine::EmitFor(const std::string& type, const std::string& lab, const std::string& node,
+                        std::string data_json) {
   if (!event_sink_) return;
-  EngineEvent ev{type, n ? n->lab : "", n ? n->name : "", std::move(data_json)};
+  EngineEvent ev{type, lab, node, std::move(data_json)};
   event_sink_(ev);
 }
 

@@ -156,6 +156,9 @@ class LabEngine {
   std::string NodeJson(const Node& n) const;
   void SetState(Node& n, NodeState state, const std::string& reason);
   void Emit(const std::string& type, const Node* n, std::string data_json);
+  // An event about a lab (or one node of it by name) rather than a node record.
+  void EmitFor(const std::string& type, const std::string& lab, const std::string& node,
+               std::string data_json);
 
   // Deploy steps (lab_deploy.cc).
   void DeployResolve(uint64_t job_id);

@@ -163,7 +163,7 @@ void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, co
       return reply(
           FieldError(kInternalError, "link recorded but not wired", "network", st.message()));
     }
-    Emit("link.created", nullptr, json);
+    EmitFor("link.created", lab_name, "", json);
     reply(json);
   });
 }
@@ -179,12 +179,12 @@ void LabEngine::DeleteLink(const std::string& lab, const std::string& link, Repl
       std::remove_if(links.begin(), links.end(), [&](const LinkRecord& l) { return l.id == link; }),
       links.end());
   std::string json = LinkJson(gone);
-  UnwireLink(lab, gone, [this, json, reply](Status st) {
+  UnwireLink(lab, gone, [this, lab, json, reply](Status st) {
     if (!st.ok()) {
       return reply(FieldError(kInternalError, "link removed but its tags were not released",
                               "network", st.message()));
     }
-    Emit("link.deleted", nullptr, json);
+    EmitFor("link.deleted", lab, "", json);
     reply(json);
   });
 }
@@ -204,7 +204,7 @@ void LabEngine::SetLinkState(const std::string& lab, const std::string& link, bo
       if (LinkRecord* r = FindLink(lab, link)) r->up = was;  // nothing changed on the bridge
       return reply(FieldError(kInternalError, "link state not changed", "network", st.message()));
     }
-    Emit("link.state", nullptr, json);
+    EmitFor("link.state", lab, "", json);
     reply(json);
   };
   // Ends that are not both on the bridge get the state when their nodes start.

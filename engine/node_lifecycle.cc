@@ -53,9 +53,10 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
   if (n->pty.empty()) return FailStart(*n, "the running domain has no serial PTY");
   if (!n->hub) {
     ConsoleHubCallbacks cb;
-    cb.on_output = [this, key](std::string_view bytes) {
-      Node* n = FindNodeByKey(key);
-      if (n != nullptr && n->tracker) n->tracker->OnConsole(bytes);
+    // The hub belongs to the node and dies with it, so its callbacks may hold the node itself
+    // (no lookup by key on every console chunk).
+    cb.on_output = [n](std::string_view bytes) {
+      if (n->tracker) n->tracker->OnConsole(bytes);
     };
     cb.on_viewer_closed = [this, key](ViewerId id, const std::string& reason) {
       Node* n = FindNodeByKey(key);

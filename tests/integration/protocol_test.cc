@@ -351,6 +351,32 @@ TEST_F(ProtocolTest, ClientsLeavingMidRequestHarmNothing) {
 }
 
 // `printf '…\n' | socat - UNIX-CONNECT:…` shuts down its sending side right after the request.
+// lab.destroy arriving while the same lab's deploy is still in flight (it crashed labvirtd once):
+// the destroy answers, the deploy then fails naming why and leaves nothing, and labvirtd lives on.
+TEST_F(ProtocolTest, DestroyDuringDeployLeavesNothingAndKeepsTheDaemon) {
+  auto events = Connect();
+  ASSERT_TRUE(events.ok());
+  ASSERT_TRUE(events->Call("events.subscribe", R"({"labs":["race"],"types":["lab."]})").ok());
+  auto c = Connect();
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("lab.deploy", ContainerLab("race"), 1).ok());
+  ASSERT_TRUE(c->Send("lab.destroy", R"({"lab":"race"})", 2).ok());
+  auto deploy = c->ReadLine();
+  ASSERT_TRUE(deploy.ok()) << "labvirtd died";
+  auto destroy = c->ReadLine();
+  ASSERT_TRUE(destroy.ok()) << "labvirtd died";
+  EXPECT_NE(destroy->find(R"("id":2,"result")"), std::string::npos) << *destroy;
+  if (deploy->find("error") != std::string::npos) {
+    EXPECT_NE(deploy->find("destroyed while it was being deployed"), std::string::npos) << *deploy;
+  }
+  EXPECT_EQ(Call("lab.list", "{}").find("race"), std::string::npos) << "nothing left";
+  EXPECT_NE(Call("host.info", "{}").find("\"result\""), std::string::npos);
+  // Lab events name their lab, so a subscriber filtering by lab receives them.
+  auto ev = events->ReadLine();
+  ASSERT_TRUE(ev.ok());
+  EXPECT_NE(ev->find(R"("lab":"race")"), std::string::npos) << *ev;
+}
+
 TEST_F(ProtocolTest, HalfClosedClientStillGetsEveryAnswer) {
   auto c = Connect();
   ASSERT_TRUE(c.ok());
