@@ -1,0 +1,294 @@
+// LabEngine logic without libvirt: the real engine, catalog, worker pool, overlays (qemu-img) and
+// image checks, with an in-process hypervisor that keeps a set of defined domains and answers on
+// a later loop pass. Nodes are deployed with `start: false`, so no VM is ever asked for; what is
+// tested is the bookkeeping: links, NIC limits, refusals, re-deploys, races, events.
+#include "engine/lab_engine.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "gtest/gtest.h"
+
+namespace labvirt::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Defined domains by name; every verb answers on a later pass, as libvirt's would.
+class MemoryHypervisor final : public providers::Hypervisor {
+ public:
+  explicit MemoryHypervisor(reactor::Reactor& r) : reactor_(r) {}
+  bool connected() const override { return true; }
+  void SetEventHandler(EventHandler) override {}
+  void SetConnectedHandler(std::function<void()>) override {}
+  void Define(std::string xml, Done done) override {
+    auto start = xml.find("<name>") + 6;
+    defined.insert(xml.substr(start, xml.find("</name>") - start));
+    Later(std::move(done), Status::Ok());
+  }
+  void Start(std::string, bool, Done done) override { Later(std::move(done), Status::Ok()); }
+  void Resume(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
+  void Shutdown(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
+  void Destroy(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
+  void Undefine(std::string name, Done done) override {
+    defined.erase(name);
+    Later(std::move(done), Status::Ok());
+  }
+  void GetXml(std::string, bool, std::function<void(Result<std::string>)> done) override {
+    reactor_.Post([done = std::move(done)] { done(std::string("<domain/>")); });
+  }
+  void SetMetadata(std::string, std::string, Done done) override {
+    ++metadata_writes;
+    Later(std::move(done), Status::Ok());
+  }
+  void AttachDevice(std::string, std::string xml, Done done) override {
+    attached.push_back(xml);
+    Later(std::move(done), Status::Ok());
+  }
+  void DetachDevice(std::string, std::string xml, Done done) override {
+    detached.push_back(xml);
+    Later(std::move(done), Status::Ok());
+  }
+  void ListDomains(std::function<void(Result<std::vector<providers::DomainInfo>>)> done) override {
+    std::vector<providers::DomainInfo> out;
+    for (const auto& d : defined) out.push_back({d, false, false, true, ""});
+    reactor_.Post([done = std::move(done), out] { done(out); });
+  }
+  void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
+    reactor_.Post([done = std::move(done)] { done(std::vector<std::string>{}); });
+  }
+
+  std::set<std::string> defined;
+  std::vector<std::string> attached, detached;
+  int metadata_writes = 0;
+
+ private:
+  void Later(Done done, Status st) {
+    reactor_.Post([done = std::move(done), st] { done(st); });
+  }
+  reactor::Reactor& reactor_;
+};
+
+class LabEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lvengine-" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "images");
+    // A real (tiny) qcow2 base: the engine checks the header and qemu-img makes overlays.
+    ASSERT_EQ(
+        std::system(("qemu-img create -q -f qcow2 " + (dir_ / "images/base.qcow2").string() + " 1M")
+                        .c_str()),
+        0);
+    reactor_ = std::move(reactor::Reactor::Create()).value();
+    pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, 2, 64);
+    auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
+    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+    catalog_ = std::make_unique<Catalog>(std::move(catalog).value());
+    hv_ = std::make_unique<MemoryHypervisor>(*reactor_);
+    EngineOptions options;
+    options.image_root = (dir_ / "images").string();
+    options.state_dir = (dir_ / "state").string();
+    engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *hv_, plumber_, *catalog_, options);
+    engine_->SetEventSink([this](const EngineEvent& ev) { events_.push_back(ev); });
+  }
+  void TearDown() override {
+    engine_.reset();
+    pool_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Runs the loop until `reply` has been called; returns what it got (result or error JSON).
+  template <typename Verb>
+  std::string Await(Verb verb) {
+    std::optional<RpcResult> got;
+    verb([&](RpcResult r) { got = std::move(r); });
+    for (int i = 0; i < 100000 && !got; ++i) reactor_->RunOnce(/*block=*/true);
+    if (!got) return "no reply";
+    if (auto* e = std::get_if<RpcError>(&*got)) return "error: " + e->message + " " + e->data_json;
+    return std::get<std::string>(*got);
+  }
+
+  std::string Deploy(const std::string& links) {
+    std::string json =
+        R"({"name":"lab1","nodes":[)"
+        R"({"name":"r1","kind":"iosv","image":"base.qcow2","nics":2,"start":false},)"
+        R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":2,"start":false}],)"
+        R"("links":[)" +
+        links + "]}";
+    auto doc = parser_.parse(json);
+    auto spec = ParseLabSpec(doc.value());
+    if (auto* e = std::get_if<RpcError>(&spec)) return "bad spec: " + e->data_json;
+    return Await([&](LabEngine::Reply r) {
+      engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, std::move(r));
+    });
+  }
+  std::string Node(const std::string& node) {
+    auto r = engine_->GetNode("lab1", node);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "error";
+  }
+  std::string Lab() { return std::get<std::string>(engine_->GetLab("lab1")); }
+  bool Has(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<reactor::Reactor> reactor_;
+  std::unique_ptr<reactor::WorkerPool> pool_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<MemoryHypervisor> hv_;
+  NullPlumber plumber_;
+  std::unique_ptr<LabEngine> engine_;
+  std::vector<EngineEvent> events_;
+  simdjson::dom::parser parser_;
+};
+
+TEST_F(LabEngineTest, LinksAreCreatedDeletedAndRefusedWithTheField) {
+  ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth1","r2:eth1"]})"), "error"));
+  EXPECT_EQ(hv_->defined.size(), 2u);
+  EXPECT_TRUE(Has(Lab(), R"("id":"r1:GigabitEthernet0/0--r2:GigabitEthernet0/0","up":true)"));
+
+  std::string made = Await([&](auto r) { engine_->CreateLink("lab1", "r1:eth2", "r2:eth2", r); });
+  EXPECT_TRUE(Has(made, R"("id":"r1:GigabitEthernet0/1--r2:GigabitEthernet0/1")")) << made;
+  EXPECT_TRUE(Has(Node("r1"), R"("link":"r1:GigabitEthernet0/1--r2:GigabitEthernet0/1")"));
+  bool created_event = false;
+  for (const auto& ev : events_) created_event |= ev.type == "link.created" && ev.lab == "lab1";
+  EXPECT_TRUE(created_event) << "the event names its lab";
+
+  // Each refusal names the endpoint and leaves the lab as it was.
+  std::string before = Lab();
+  for (const auto& [a, b, want] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"r1:eth1", "r2:eth3", "already in link"},
+           {"r1:eth3", "r2:eth3", "node.nic.add"},
+           {"r1:eth99", "r2:eth1", "out of range"},
+           {"nope:eth1", "r2:eth1", "no node named"},
+           {"r1", "r2:eth1", "NODE:INTERFACE"},
+           {"r1:eth2", "r1:eth2", "already in link"}}) {
+    std::string got = Await([&](auto r) { engine_->CreateLink("lab1", a, b, r); });
+    EXPECT_TRUE(Has(got, "error") && Has(got, want)) << a << " " << b << " -> " << got;
+  }
+  EXPECT_EQ(Lab(), before);
+  EXPECT_TRUE(Has(Await([&](auto r) { engine_->CreateLink("nolab", "r1:eth1", "r2:eth1", r); }),
+                  R"("field":"lab")"));
+
+  std::string down = Await([&](auto r) {
+    engine_->SetLinkState("lab1", "r1:GigabitEthernet0/1--r2:GigabitEthernet0/1", false, r);
+  });
+  EXPECT_TRUE(Has(down, R"("up":false)")) << down;
+  std::string gone = Await([&](auto r) {
+    engine_->DeleteLink("lab1", "r1:GigabitEthernet0/1--r2:GigabitEthernet0/1", r);
+  });
+  EXPECT_FALSE(Has(gone, "error")) << gone;
+  EXPECT_FALSE(Has(Node("r1"), "GigabitEthernet0/1--")) << "the NIC forgot the link";
+  EXPECT_TRUE(Has(Await([&](auto r) { engine_->DeleteLink("lab1", "x--y", r); }), "no link"));
+}
+
+TEST_F(LabEngineTest, NicsGrowToTheKindsMaximumAndShrinkFromTheEnd) {
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  int max = catalog_->Find("cisco_iosv")->max_nics;
+  for (int n = 2; n < max; ++n) {
+    std::string got = Await([&](auto r) { engine_->AddNic("lab1", "r1", r); });
+    ASSERT_FALSE(Has(got, "error")) << n << ": " << got;
+  }
+  EXPECT_EQ(hv_->attached.size(), static_cast<size_t>(max - 2));
+  EXPECT_TRUE(Has(hv_->attached.back(), "<interface type='ethernet'>")) << hv_->attached.back();
+  std::string over = Await([&](auto r) { engine_->AddNic("lab1", "r1", r); });
+  EXPECT_TRUE(Has(over, "error") && Has(over, "data NICs its kind allows")) << over;
+  std::string removed = Await([&](auto r) { engine_->RemoveNic("lab1", "r1", r); });
+  EXPECT_TRUE(Has(removed, R"("pending_in_guest":false)")) << removed;
+  ASSERT_EQ(hv_->detached.size(), 1u);
+  EXPECT_EQ(hv_->detached[0], hv_->attached.back()) << "detached by the same element (its MAC)";
+}
+
+TEST_F(LabEngineTest, TheLastNicCannotBeRemovedWhileLinked) {
+  ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth2","r2:eth2"]})"), "error"));
+  std::string got = Await([&](auto r) { engine_->RemoveNic("lab1", "r1", r); });
+  EXPECT_TRUE(Has(got, "delete the link first")) << got;
+  EXPECT_TRUE(hv_->detached.empty());
+}
+
+TEST_F(LabEngineTest, RedeployConvergesLinksAndRemovesUnlistedNodes) {
+  ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth1","r2:eth1"]})"), "error"));
+  ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth2","r2:eth2"]})"), "error"));
+  EXPECT_FALSE(Has(Lab(), "GigabitEthernet0/0--")) << Lab();
+  EXPECT_TRUE(Has(Node("r1"), R"("link":"r1:GigabitEthernet0/1--r2:GigabitEthernet0/1")"));
+  EXPECT_FALSE(Has(Node("r1"), "GigabitEthernet0/0--")) << "the old link left the NIC";
+
+  // A re-deploy without r2 destroys it.
+  auto doc = parser_.parse(
+      std::string(R"({"name":"lab1","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2",)"
+                  R"("nics":2,"start":false}]})"));
+  auto spec = ParseLabSpec(doc.value());
+  ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
+  ASSERT_FALSE(
+      Has(Await([&](auto r) { engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, r); }),
+          "error"));
+  for (int i = 0; i < 1000 && Node("r2") != "error"; ++i) reactor_->RunOnce(true);
+  EXPECT_EQ(Node("r2"), "error");
+  EXPECT_EQ(hv_->defined.size(), 1u);
+  bool removed_event = false;
+  for (const auto& ev : events_) removed_event |= ev.type == "node.removed" && ev.node == "r2";
+  EXPECT_TRUE(removed_event);
+}
+
+TEST_F(LabEngineTest, AFailedRedeployLeavesTheLinksAsTheyWere) {
+  ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth1","r2:eth1"]})"), "error"));
+  std::string lab = Lab();
+  auto doc = parser_.parse(std::string(
+      R"({"name":"lab1","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","nics":2},)"
+      R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":2},)"
+      R"({"name":"r3","kind":"iosv","image":"missing.qcow2"}],)"
+      R"("links":[{"endpoints":["r1:eth2","r3:eth1"]}]})"));
+  auto spec = ParseLabSpec(doc.value());
+  ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
+  std::string got =
+      Await([&](auto r) { engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, r); });
+  EXPECT_TRUE(Has(got, "error") && Has(got, "missing.qcow2")) << got;
+  EXPECT_EQ(Lab(), lab);
+  EXPECT_EQ(hv_->defined.size(), 2u) << "nothing of r3 left";
+}
+
+TEST_F(LabEngineTest, DestroyDuringDeployRollsTheDeployBack) {
+  auto doc = parser_.parse(std::string(
+      R"({"name":"race","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","start":false}]})"));
+  auto spec = ParseLabSpec(doc.value());
+  ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
+  std::optional<RpcResult> deployed, destroyed;
+  engine_->Deploy(std::get<LabSpec>(std::move(spec)), false,
+                  [&](RpcResult r) { deployed = std::move(r); });
+  engine_->Destroy("race", [&](RpcResult r) { destroyed = std::move(r); });
+  for (int i = 0; i < 100000 && !(deployed && destroyed); ++i) reactor_->RunOnce(true);
+  ASSERT_TRUE(deployed && destroyed);
+  ASSERT_TRUE(std::holds_alternative<RpcError>(*deployed));
+  EXPECT_TRUE(
+      Has(std::get<RpcError>(*deployed).data_json, "destroyed while it was being deployed"));
+  for (int i = 0; i < 1000 && !hv_->defined.empty(); ++i) reactor_->RunOnce(true);
+  EXPECT_TRUE(hv_->defined.empty()) << "the deploy's domain was undefined again";
+  EXPECT_TRUE(Has(std::get<std::string>(engine_->ListLabs()), "[]"));
+}
+
+TEST_F(LabEngineTest, WipeIsRefusedForUnknownNodesAndRecreatesTheOverlay) {
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  std::string overlay = (dir_ / "state/overlays/lab1/r1.qcow2").string();
+  ASSERT_TRUE(fs::exists(overlay));
+  std::ofstream(overlay, std::ios::app) << "guest writes";  // make it differ from a fresh one
+  auto size = fs::file_size(overlay);
+  std::string wiped = Await([&](auto r) { engine_->WipeNode("lab1", "r1", r); });
+  EXPECT_FALSE(Has(wiped, "error")) << wiped;
+  EXPECT_LT(fs::file_size(overlay), size);
+  EXPECT_TRUE(Has(Await([&](auto r) { engine_->WipeNode("lab1", "nope", r); }), "no node"));
+}
+
+TEST_F(LabEngineTest, ReconcileNodeFailsANodeWhoseDomainVanished) {
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  hv_->defined.clear();  // undefined behind labvirt's back
+  std::string got = Await([&](auto r) { engine_->ReconcileNode("lab1", "r1", r); });
+  EXPECT_TRUE(Has(got, "is gone from libvirt")) << got;
+  EXPECT_TRUE(Has(Node("r1"), R"("state":"failed")"));
+}
+
+}  // namespace
+}  // namespace labvirt::engine
