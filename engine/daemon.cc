@@ -146,7 +146,9 @@ std::string Daemon::HostInfoJson() const {
   w.Key("hostname").String(uts.nodename);
   w.Key("kernel").String(uts.release);
   w.Key("uptime_s").Double(uptime.count());
-  w.Key("healthy").Bool(libvirt_ != nullptr && libvirt_->connected());
+  // Healthy: libvirt is up and the labs have been rebuilt from it at least once.
+  w.Key("healthy").Bool(libvirt_ != nullptr && libvirt_->connected() && engine_ &&
+                        engine_->reconciled());
   w.Key("libvirt").BeginObject();
   w.Key("uri").String(flags_.libvirt_uri);
   w.Key("connected").Bool(libvirt_ != nullptr && libvirt_->connected());

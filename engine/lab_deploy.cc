@@ -56,6 +56,13 @@ Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std
 }
 
 void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
+  if (reconciling_) {
+    auto held = std::make_shared<LabSpec>(std::move(spec));
+    after_reconcile_.push_back([this, held, wait, reply = std::move(reply)]() mutable {
+      Deploy(std::move(*held), wait, std::move(reply));
+    });
+    return;
+  }
   if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
     return reply(Bad("name", st.message()));
   }
@@ -248,9 +255,10 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
         *next = [this, alive, id, builds, next](size_t i) {
           if (!*alive || !jobs_.count(id)) return;
           if (i == builds.size()) return DeployFinish(id, Status::Ok());
-          hv_.Define(builds[i].xml, [this, alive, id, next, i](Status st) {
+          hv_.Define(builds[i].xml, [this, alive, id, next, i, builds](Status st) {
             if (!*alive || !jobs_.count(id)) return;
             if (!st.ok()) return DeployFinish(id, st);
+            jobs_.at(id)->defined.insert(builds[i].domain);
             (*next)(i + 1);
           });
         };
@@ -274,7 +282,7 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
     LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
     Reply reply = std::move(job->reply);
     std::string lab_name = lab.name;
-    RollBack(std::move(job->nodes), [this, reply, st, lab_name] {
+    RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name] {
       if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
       reply(FieldError(kInvalidParams, "deploy failed", "lab", st.message()));
     });
@@ -301,19 +309,27 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
   }
   ConvergeExisting(lab, *job, new_nodes);
   EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
-  if (job->wait && !to_start.empty()) {
-    // Answer once every started node is ready or failed.
-    auto left = std::make_shared<size_t>(to_start.size());
+  // With `wait`, the answer comes once every node on its way up — started now, or already
+  // queued, starting or booting (adopted at reconcile, say) — is ready or failed.
+  std::vector<Node*> to_wait = to_start;
+  for (auto& [name, n] : lab.nodes) {
+    if (n->desired_running && (n->state == NodeState::kQueued || n->state == NodeState::kStarting ||
+                               n->state == NodeState::kBooting)) {
+      to_wait.push_back(n.get());
+    }
+  }
+  if (job->wait && !to_wait.empty()) {
+    auto left = std::make_shared<size_t>(to_wait.size());
     std::string lab_name = lab.name;
     Reply reply = std::move(job->reply);
-    for (Node* n : to_start) {
+    for (Node* n : to_wait) {
       n->waiters.push_back([this, left, lab_name, reply](RpcResult) {
         if (--*left == 0) reply(GetLab(lab_name));
       });
     }
   }
   for (Node* n : to_start) RequestStart(*n);
-  if (!job->wait || to_start.empty()) job->reply(GetLab(lab.name));
+  if (!job->wait || to_wait.empty()) job->reply(GetLab(lab.name));
 }
 
 void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
@@ -357,14 +373,15 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
   }
 }
 
-void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::function<void()> done) {
+void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,
+                         std::function<void()> done) {
   auto left = std::make_shared<size_t>(nodes.size() + 1);
   auto finish = [left, done] {
     if (--*left == 0) done();
   };
   for (auto& n : nodes) {
     std::string domain = n->domain, overlay = n->overlay;
-    if (domain.empty()) {
+    if (domain.empty() || !defined.count(domain)) {
       finish();
       continue;
     }

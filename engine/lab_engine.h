@@ -125,7 +125,10 @@ class LabEngine {
   void RenderMetrics(std::string& out) const;
 
   // Rebuilds labs from the hypervisor's domains and their labvirt metadata (start-up, reconnect).
+  // Deploys asked for while a pass runs wait for it.
   void Reconcile(std::function<void(Status)> done);
+  // True once a reconcile pass has completed (host.info's `healthy` needs it).
+  bool reconciled() const { return reconciled_once_; }
   // Lifecycle events from the hypervisor.
   void OnDomainEvent(const providers::DomainEventInfo& event);
 
@@ -167,12 +170,17 @@ class LabEngine {
   // A re-deploy of an existing lab: its links become the new list (wired and unwired live), and
   // nodes it no longer lists are destroyed.
   void ConvergeExisting(Lab& lab, const DeployJob& job, const std::set<std::string>& new_nodes);
-  void RollBack(std::vector<std::unique_ptr<Node>> nodes, std::function<void()> done);
+  // Undefines the domains in `defined` (this deploy's, not ones that were there before) and
+  // removes those nodes' overlays; others are left alone (a leak beats destroying a disk).
+  void RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,
+                std::function<void()> done);
 
   // Node life (node_lifecycle.cc).
   void RequestStart(Node& n);
   void BeginStart(const std::string& key);
   void AfterStartPaused(const std::string& key, Status st);
+  // Reads the running domain's live XML (again while it has no PTY yet) and attaches.
+  void FetchConsole(const std::string& key, int attempt);
   void AttachConsole(const std::string& key, const std::string& live_xml);
   void Resume(const std::string& key);
   void OnReadiness(const std::string& key, const ReadinessEvent& ev);
@@ -198,8 +206,11 @@ class LabEngine {
   uint64_t next_job_id_ = 1;
   // Compiled readiness patterns, shared by every node of a kind.
   std::map<std::string, std::shared_ptr<const ReadinessPatterns>> patterns_;
-  LatencyTable boot_seconds_{"kind"};       // start requested -> ready (queue included)
-  LatencyTable readiness_seconds_{"kind"};  // VM running -> readiness text seen
+  bool reconciling_ = false;
+  bool reconciled_once_ = false;
+  std::vector<std::function<void()>> after_reconcile_;  // deploys waiting for the pass
+  LatencyTable boot_seconds_{"kind"};                   // start requested -> ready (queue included)
+  LatencyTable readiness_seconds_{"kind"};              // VM running -> readiness text seen
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -63,6 +63,7 @@ struct LabEngine::DeployJob {
   std::vector<std::unique_ptr<Node>> nodes;  // new nodes, not yet in the lab
   std::vector<NodeSpec> node_specs;          // parallel to `nodes`
   std::vector<LinkRecord> links;             // the lab's links once the deploy succeeds
+  std::set<std::string> defined;             // domains this deploy defined (for a rollback)
 };
 
 std::string NodeKey(const std::string& lab, const std::string& node);

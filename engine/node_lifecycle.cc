@@ -39,10 +39,23 @@ void LabEngine::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
   if (!st.ok()) return FailStart(*n, st.message());
-  hv_.GetXml(n->domain, /*live=*/true, [this, key](Result<std::string> xml) {
+  FetchConsole(key, 0);
+}
+
+void LabEngine::FetchConsole(const std::string& key, int attempt) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kStarting) return;
+  hv_.GetXml(n->domain, /*live=*/true, [this, key, attempt](Result<std::string> xml) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     if (!xml.ok()) return FailStart(*n, xml.status().message());
+    if (providers::LivePtyPath(*xml).empty() && attempt < 40) {
+      // A domain still being started (by libvirt, for a labvirtd killed meanwhile) has no PTY
+      // in its live XML yet: look again shortly, for up to 20 s.
+      n->stop_timer = reactor_.After(std::chrono::milliseconds(500),
+                                     [this, key, attempt] { FetchConsole(key, attempt + 1); });
+      return;
+    }
     AttachConsole(key, *xml);
   });
 }

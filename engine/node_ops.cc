@@ -125,13 +125,7 @@ void LabEngine::AdoptRunning(Node& n, const std::string& reason) {
   w.Key("previous").String(NodeStateName(old)).Key("reason").String(reason).EndObject();
   Emit("node.state", &n, w.Take());
   n.adopted_ready = n.readiness.state == ReadinessState::kReady;
-  std::string key = n.key;
-  hv_.GetXml(n.domain, true, [this, key](Result<std::string> xml) {
-    Node* n = FindNodeByKey(key);
-    if (n == nullptr || n->state != NodeState::kStarting) return;
-    if (!xml.ok()) return FailStart(*n, xml.status().message());
-    AttachConsole(key, *xml);
-  });
+  FetchConsole(n.key, 0);
 }
 
 void LabEngine::ReconcileNode(const std::string& lab, const std::string& node, Reply reply) {

@@ -9,8 +9,19 @@
 
 namespace labvirt::engine {
 
-void LabEngine::Reconcile(std::function<void(Status)> done) {
+void LabEngine::Reconcile(std::function<void(Status)> user_done) {
   auto alive = alive_;
+  reconciling_ = true;
+  // Deploys that arrived meanwhile run once the labs are rebuilt (success or not), so that a
+  // deploy never redefines a node the pass has not adopted yet.
+  auto done = [this, user_done](Status st) {
+    reconciling_ = false;
+    reconciled_once_ = reconciled_once_ || st.ok();
+    std::vector<std::function<void()>> waiting;
+    waiting.swap(after_reconcile_);
+    for (auto& f : waiting) f();
+    user_done(st);
+  };
   hv_.ListDomains([this, alive, done](Result<std::vector<providers::DomainInfo>> domains) {
     if (!*alive) return;
     if (!domains.ok()) return done(domains.status());

@@ -75,11 +75,11 @@ std::string LabJson(const std::string& extra_node = "") {
 }
 
 // "name tag" lines of the OVS ports labvirt made for this lab (via ovs-vsctl, the user's view).
-std::vector<std::string> PortsOfLab() {
+std::vector<std::string> PortsOfLab(const std::string& lab = kLab) {
   std::string cmd =
       "ovs-vsctl --no-wait --format=csv --data=bare --no-headings "
       "--columns=name,tag find port external_ids:lab=" +
-      kLab + " 2>/dev/null";
+      lab + " 2>/dev/null";
   std::vector<std::string> out;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return out;
@@ -93,13 +93,13 @@ std::vector<std::string> PortsOfLab() {
   return out;
 }
 
-int DomainsOfLab() {
+int DomainsOfLab(const std::string& lab = kLab) {
   virConnectPtr conn = virConnectOpen("qemu:///system");
   if (conn == nullptr) return -1;
   virDomainPtr* doms = nullptr;
   int n = virConnectListAllDomains(conn, &doms, 0), mine = 0;
   for (int i = 0; i < n; ++i) {
-    mine += std::string(virDomainGetName(doms[i])).rfind("lv-" + kLab + "-", 0) == 0;
+    mine += std::string(virDomainGetName(doms[i])).rfind("lv-" + lab + "-", 0) == 0;
     virDomainFree(doms[i]);
   }
   free(doms);
@@ -563,6 +563,44 @@ TEST_F(LabTest, MetricsReportBootsCallsAndConsoles) {
         "labvirt_up{backend=\"ovsdb\"} 1", "labvirt_console_bytes_total{lab=\""}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
+}
+
+// labvirtd SIGKILLed while a deploy is in flight (overlays, definitions, starts half done): the
+// restarted daemon adopts what was defined, deploying the lab again converges it, and nothing is
+// lost or leaked — exactly one domain and one port per NIC, no orphan disk, log or port.
+TEST_F(LabTest, DaemonKilledMidDeployLosesAndLeaksNothing) {
+  const std::string lab = kLab + "k";
+  std::string nodes;
+  for (int i = 0; i < 3; ++i) {
+    nodes += std::string(i ? "," : "") + R"({"name":"n)" + std::to_string(i) +
+             R"(","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1})";
+  }
+  std::string spec = R"({"name":")" + lab + R"(","nodes":[)" + nodes + "]";
+  auto c = ctl::Client::Connect(kSocket);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("lab.deploy", spec + "}", 1).ok());
+  std::this_thread::sleep_for(300ms);  // somewhere in the middle of it
+  ASSERT_EQ(::kill(g_daemon, SIGKILL), 0);
+  ::waitpid(g_daemon, nullptr, 0);
+  StartDaemon();
+  ASSERT_TRUE(WaitHealthy());
+  std::string resp = Call("lab.deploy", spec + R"(,"wait":true})");
+  ASSERT_FALSE(IsError(resp)) << resp;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(resp);
+  ASSERT_EQ(doc["result"]["nodes"].get_array().size(), 3u) << resp;
+  for (auto n : doc["result"]["nodes"].get_array()) {
+    EXPECT_EQ(std::string_view(n["state"].get_string()), "ready") << simdjson::minify(n);
+  }
+  EXPECT_EQ(DomainsOfLab(lab), 3);
+  EXPECT_EQ(PortsOfLab(lab).size(), 3u);
+  std::string leftovers = Call("lab.cleanup", R"({"dry_run":true})");
+  EXPECT_EQ(leftovers.find(lab), std::string::npos)
+      << "nothing of the lab is orphaned: " << leftovers;
+  std::string gone = Call("lab.destroy", R"({"lab":")" + lab + R"("})");
+  EXPECT_NE(gone.find("\"destroyed\":3"), std::string::npos) << gone;
+  EXPECT_EQ(DomainsOfLab(lab), 0);
+  EXPECT_TRUE(PortsOfLab(lab).empty());
 }
 
 TEST_F(LabTest, DestroyLeavesNothingBehind) {
