@@ -252,14 +252,19 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
         if (!st.ok()) return DeployFinish(id, st);
         // Define one after another; the first failure rolls everything back.
         auto next = std::make_shared<std::function<void(size_t)>>();
-        *next = [this, alive, id, builds, next](size_t i) {
+        // The step holds itself only weakly (a strong self-reference would never be freed);
+        // the Define in flight holds it strongly.
+        std::weak_ptr<std::function<void(size_t)>> weak_next = next;
+        *next = [this, alive, id, builds, weak_next](size_t i) {
           if (!*alive || !jobs_.count(id)) return;
           if (i == builds.size()) return DeployFinish(id, Status::Ok());
-          hv_.Define(builds[i].xml, [this, alive, id, next, i, builds](Status st) {
+          auto self = weak_next.lock();
+          std::string domain = builds[i].domain;
+          hv_.Define(builds[i].xml, [this, alive, id, self, i, domain](Status st) {
             if (!*alive || !jobs_.count(id)) return;
             if (!st.ok()) return DeployFinish(id, st);
-            jobs_.at(id)->defined.insert(builds[i].domain);
-            (*next)(i + 1);
+            jobs_.at(id)->defined.insert(domain);
+            (*self)(i + 1);
           });
         };
         (*next)(0);
