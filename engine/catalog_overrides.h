@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "providers/device_kind.h"
@@ -31,6 +32,11 @@ struct NodeOverrides {
 // override when it is 1 socket × N cores × 1 thread; any other topology refuses it.
 Result<providers::DeviceKind> ApplyOverrides(const providers::DeviceKind& kind,
                                              const NodeOverrides& overrides);
+
+// As JSON for labvirt's domain metadata (only the set fields), and back. OverridesFromJson of ""
+// is no overrides; anything malformed or unknown is InvalidArgument naming the field.
+std::string OverridesToJson(const NodeOverrides& overrides);
+Result<NodeOverrides> OverridesFromJson(std::string_view json);
 
 }  // namespace labvirt::engine
 

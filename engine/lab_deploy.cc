@@ -119,6 +119,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     n->kind = resolved.at(ns.name);
     n->image = ns.image;
     n->desired_running = ns.start;
+    n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
     n->metadata.nics.clear();
     for (const auto& l : node_links[ns.name]) {
       providers::NicMetadata nic;

@@ -55,6 +55,7 @@ providers::DomainSpec LabEngine::DomainSpecFor(const Node& n, int nics) const {
     if (!nic.mac.empty()) ds.fixed_macs[NicKey(nic)] = nic.mac;
   }
   ds.desired_state = n.desired_running ? "running" : "stopped";
+  ds.overrides_json = n.metadata.overrides_json;
   return ds;
 }
 

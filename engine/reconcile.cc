@@ -1,6 +1,7 @@
 // LabEngine: rebuilding labs from libvirt. One pass over every domain and its labvirt metadata
 // (no per-domain XML polling): adopt what matches, report foreign domains, and attach consoles
 // and ports of the running ones again.
+#include "engine/catalog_overrides.h"
 #include "engine/lab_engine.h"
 #include "engine/lab_engine_internal.h"
 #include "providers/node_naming.h"
@@ -48,6 +49,16 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
       if (!kind.ok()) {
         LogWarn("domain of an unknown kind; left alone", {{"domain", d.name}, {"kind", md->kind}});
         continue;
+      }
+      // The node's own overrides (memory, NIC model, readiness patterns, …) apply again.
+      auto overrides = OverridesFromJson(md->overrides_json);
+      auto applied = overrides.ok() ? ApplyOverrides(*kind, *overrides)
+                                    : Result<providers::DeviceKind>(overrides.status());
+      if (applied.ok()) {
+        kind = std::move(applied);
+      } else {
+        LogWarn("node overrides not re-applied; using the kind's defaults",
+                {{"domain", d.name}, {"error", applied.status().ToString()}});
       }
       if (!labs_.count(md->lab)) {
         auto lab = std::make_unique<Lab>();

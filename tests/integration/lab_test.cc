@@ -331,6 +331,7 @@ TEST_F(LabTest, KilledDaemonRestartsAndReconcilesTheLab) {
   for (auto n : doc["result"]["nodes"].get_array()) {
     EXPECT_EQ(std::string_view(n["state"].get_string()), "ready") << simdjson::minify(n);
     EXPECT_TRUE(n["console"]["attached"].get_bool().value()) << simdjson::minify(n);
+    EXPECT_EQ(n["memory_mb"].get_int64().value(), 64) << "the node's override, from its metadata";
   }
   EXPECT_EQ(doc["result"]["links"].get_array().size(), 1u);
   EXPECT_EQ(DomainsOfLab(), 2) << "nothing lost or duplicated";

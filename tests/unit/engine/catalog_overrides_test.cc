@@ -123,5 +123,38 @@ TEST(CatalogOverridesTest, EveryShippedKindAcceptsItsOwnValues) {
   }
 }
 
+TEST(CatalogOverridesTest, JsonRoundTripKeepsOnlyTheSetFields) {
+  NodeOverrides o;
+  o.memory_mb = 64;
+  o.nic_model = "e1000";
+  o.readiness_success = std::vector<std::string>{"login:", "R\"1>"};
+  std::string json = OverridesToJson(o);
+  EXPECT_EQ(json, R"({"memory_mb":64,"nic_model":"e1000","readiness_success":["login:","R\"1>"]})");
+  auto back = OverridesFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->memory_mb, 64);
+  EXPECT_EQ(back->nic_model, "e1000");
+  EXPECT_EQ(back->readiness_success, o.readiness_success);
+  EXPECT_FALSE(back->vcpus.has_value());
+  EXPECT_EQ(OverridesToJson(NodeOverrides{}), "{}");
+  EXPECT_TRUE(OverridesFromJson("").ok()) << "no metadata element: no overrides";
+}
+
+TEST(CatalogOverridesTest, MalformedOverridesJsonNamesTheField) {
+  for (const auto& [json, want] : std::vector<std::pair<std::string, std::string>>{
+           {"[1]", "not a JSON object"},
+           {"{", "not a JSON object"},
+           {R"({"memory_mb":"big"})", "memory_mb"},
+           {R"({"memory_mb":-1})", "memory_mb"},
+           {R"({"nic_model":3})", "nic_model"},
+           {R"({"readiness_success":[1]})", "readiness_success"},
+           {R"({"colour":"red"})", "unknown field colour"}}) {
+    auto got = OverridesFromJson(json);
+    ASSERT_FALSE(got.ok()) << json;
+    EXPECT_NE(got.status().message().find(want), std::string::npos)
+        << json << " -> " << got.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace labvirt::engine
