@@ -76,19 +76,16 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
     if (!claimed) found->ports.push_back(p.port);
   }
   std::set<std::string> claimed_files, known_domains;
+  auto claim = [&](const Node& n) {
+    claimed_files.insert(n.overlay);
+    claimed_files.insert(ConsoleLogPath(n.lab, n.name));
+    known_domains.insert(n.domain);
+  };
   for (const auto& [ln, lab] : labs_) {
-    for (const auto& [nn, n] : lab->nodes) {
-      claimed_files.insert(n->overlay);
-      claimed_files.insert(ConsoleLogPath(n->lab, n->name));
-      known_domains.insert(n->domain);
-    }
+    for (const auto& [nn, n] : lab->nodes) claim(*n);
   }
   for (const auto& [id, job] : jobs_) {  // a deploy in flight is making these right now
-    for (const auto& n : job->nodes) {
-      claimed_files.insert(n->overlay);
-      claimed_files.insert(ConsoleLogPath(n->lab, n->name));
-      known_domains.insert(n->domain);
-    }
+    for (const auto& n : job->nodes) claim(*n);
   }
   auto alive = alive_;
   hv_.ListDomains([this, alive, found, dry_run, claimed_files, known_domains,

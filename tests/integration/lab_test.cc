@@ -17,6 +17,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/integration/fixture_domain.h"
+#include "tests/integration/host_view.h"
 #include "tests/integration/prereq.h"
 #include "tools/ctl/client.h"
 
@@ -24,6 +25,9 @@ namespace labvirt {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::DomainId;
+using testing::DomainsOfLab;
+using testing::PortsOfLab;
 namespace fs = std::filesystem;
 
 const std::string kPid = std::to_string(::getpid());
@@ -74,43 +78,10 @@ std::string LabJson(const std::string& extra_node = "") {
          extra_node + R"(],"links":[{"endpoints":["r1:eth1","r2:eth1"]}]})";
 }
 
-// "name tag" lines of the OVS ports labvirt made for this lab (via ovs-vsctl, the user's view).
-std::vector<std::string> PortsOfLab(const std::string& lab = kLab) {
-  std::string cmd =
-      "ovs-vsctl --no-wait --format=csv --data=bare --no-headings "
-      "--columns=name,tag find port external_ids:lab=" +
-      lab + " 2>/dev/null";
-  std::vector<std::string> out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char line[512];
-  while (std::fgets(line, sizeof line, p)) {
-    std::string l(line);
-    if (!l.empty() && l.back() == '\n') l.pop_back();
-    out.push_back(l);
-  }
-  ::pclose(p);
-  return out;
-}
-
-int DomainsOfLab(const std::string& lab = kLab) {
-  virConnectPtr conn = virConnectOpen("qemu:///system");
-  if (conn == nullptr) return -1;
-  virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(conn, &doms, 0), mine = 0;
-  for (int i = 0; i < n; ++i) {
-    mine += std::string(virDomainGetName(doms[i])).rfind("lv-" + lab + "-", 0) == 0;
-    virDomainFree(doms[i]);
-  }
-  free(doms);
-  virConnectClose(conn);
-  return mine;
-}
-
 // tap -> tag of this lab's ports.
 std::map<std::string, std::string> TagsByTap() {
   std::map<std::string, std::string> out;
-  for (const auto& p : PortsOfLab()) out[p.substr(0, p.find(','))] = p.substr(p.find(',') + 1);
+  for (const auto& p : PortsOfLab(kLab)) out[p.substr(0, p.find(','))] = p.substr(p.find(',') + 1);
   return out;
 }
 
@@ -127,24 +98,6 @@ std::map<std::string, std::string> DataTaps(const std::string& node) {
         std::string(nic["tap"].get_string().value());
   }
   return out;
-}
-
-// The QEMU process of a domain (its libvirt id changes when the VM is restarted); -1 when off.
-int DomainId(const std::string& node) {
-  virConnectPtr conn = virConnectOpen("qemu:///system");
-  if (conn == nullptr) return -2;
-  virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(conn, &doms, 0), id = -1;
-  for (int i = 0; i < n; ++i) {
-    std::string name = virDomainGetName(doms[i]);
-    if (name.rfind("lv-" + kLab + "-" + node + "-", 0) == 0) {
-      id = static_cast<int>(virDomainGetID(doms[i]));
-    }
-    virDomainFree(doms[i]);
-  }
-  free(doms);
-  virConnectClose(conn);
-  return id;
 }
 
 bool IsError(const std::string& resp) { return resp.find("\"error\"") != std::string::npos; }
@@ -244,10 +197,10 @@ TEST_F(LabTest, DeployReportsEventsAndEveryNodeBecomesReady) {
     std::vector<std::string> want = {"queued", "starting", "booting", "ready"};
     EXPECT_EQ(std::vector<std::string>(states[n].end() - 4, states[n].end()), want) << n;
   }
-  EXPECT_EQ(DomainsOfLab(), 2);
+  EXPECT_EQ(DomainsOfLab(kLab), 2);
   // Every NIC is on the bridge; the linked pair (data NIC 0 of both nodes) shares one tag and
   // every other NIC has a tag of its own.
-  std::vector<std::string> ports = PortsOfLab();
+  std::vector<std::string> ports = PortsOfLab(kLab);
   ASSERT_EQ(ports.size(), 8u) << "2 nodes x 4 NICs";
   std::map<std::string, int> tags;
   for (const auto& p : ports) tags[p.substr(p.find(',') + 1)]++;
@@ -334,12 +287,12 @@ TEST_F(LabTest, KilledDaemonRestartsAndReconcilesTheLab) {
     EXPECT_EQ(n["memory_mb"].get_int64().value(), 64) << "the node's override, from its metadata";
   }
   EXPECT_EQ(doc["result"]["links"].get_array().size(), 1u);
-  EXPECT_EQ(DomainsOfLab(), 2) << "nothing lost or duplicated";
+  EXPECT_EQ(DomainsOfLab(kLab), 2) << "nothing lost or duplicated";
 }
 
 TEST_F(LabTest, LinksChangeLiveWithoutRestartingTheVms) {
   const std::string lab = R"("lab":")" + kLab + R"(")";
-  int id1 = DomainId("r1"), id2 = DomainId("r2");
+  int id1 = DomainId(kLab, "r1"), id2 = DomainId(kLab, "r2");
   ASSERT_GT(id1, 0);
   ASSERT_GT(id2, 0);
   auto r1 = DataTaps("r1"), r2 = DataTaps("r2");
@@ -389,19 +342,19 @@ TEST_F(LabTest, LinksChangeLiveWithoutRestartingTheVms) {
       IsError(Call("link.set_state", "{" + lab + R"(,"link":")" + link + R"(","state":"up"})")))
       << "deleted";
   EXPECT_TRUE(IsError(Call("link.set_state", "{" + lab + R"(,"link":"x","state":"sideways"})")));
-  EXPECT_EQ(DomainId("r1"), id1) << "no VM was restarted";
-  EXPECT_EQ(DomainId("r2"), id2) << "no VM was restarted";
+  EXPECT_EQ(DomainId(kLab, "r1"), id1) << "no VM was restarted";
+  EXPECT_EQ(DomainId(kLab, "r2"), id2) << "no VM was restarted";
 }
 
 TEST_F(LabTest, NicHotPlugAddsAndRemovesALiveNic) {
   const std::string node = R"("lab":")" + kLab + R"(","node":"r1")";
-  int id = DomainId("r1");
-  size_t ports = PortsOfLab().size();
+  int id = DomainId(kLab, "r1");
+  size_t ports = PortsOfLab(kLab).size();
   std::string added = Call("node.nic.add", "{" + node + "}");
   ASSERT_FALSE(IsError(added)) << added;
   auto taps = DataTaps("r1");
   ASSERT_EQ(taps.size(), 5u) << added;
-  EXPECT_EQ(PortsOfLab().size(), ports + 1) << "the new NIC is on the bridge";
+  EXPECT_EQ(PortsOfLab(kLab).size(), ports + 1) << "the new NIC is on the bridge";
   std::set<std::string> distinct;
   for (const auto& [tap, tag] : TagsByTap()) distinct.insert(tag);
   EXPECT_EQ(distinct.size(), ports) << "on a tag of its own (one link shares a tag)";
@@ -413,12 +366,12 @@ TEST_F(LabTest, NicHotPlugAddsAndRemovesALiveNic) {
   ASSERT_NE(std::fgets(buf, sizeof buf, p), nullptr);
   ::pclose(p);
   EXPECT_EQ(std::atoi(buf), 5) << "persistent definition has 5 NICs";
-  EXPECT_EQ(DomainId("r1"), id) << "added live, no restart";
+  EXPECT_EQ(DomainId(kLab, "r1"), id) << "added live, no restart";
 
   std::string removed = Call("node.nic.remove", "{" + node + "}");
   ASSERT_FALSE(IsError(removed)) << removed;
   EXPECT_EQ(DataTaps("r1").size(), 4u);
-  EXPECT_EQ(PortsOfLab().size(), ports) << "its port is gone";
+  EXPECT_EQ(PortsOfLab(kLab).size(), ports) << "its port is gone";
   if (removed.find("\"pending_in_guest\":true") != std::string::npos) {
     // The fixture guest, like many network OSes, never releases a PCI device: the NIC leaves the
     // VM at its next restart, and until then its slot cannot be reused.
@@ -445,7 +398,7 @@ TEST_F(LabTest, NicHotPlugAddsAndRemovesALiveNic) {
 TEST_F(LabTest, RestartKeepsTheDiskAndWipeMakesANewOne) {
   const std::string node = R"("lab":")" + kLab + R"(","node":"r2")";
   std::string overlay = kStateDir + "/overlays/" + kLab + "/r2.qcow2";
-  int id = DomainId("r2");
+  int id = DomainId(kLab, "r2");
   auto ino = [&] {
     struct stat st {};
     return ::stat(overlay.c_str(), &st) == 0 ? st.st_ino : 0;
@@ -459,7 +412,7 @@ TEST_F(LabTest, RestartKeepsTheDiskAndWipeMakesANewOne) {
   ASSERT_NE(before, 0u);
   std::string restarted = Call("node.restart", "{" + node + R"(,"wait":true})");
   EXPECT_NE(restarted.find("\"state\":\"ready\""), std::string::npos) << restarted;
-  EXPECT_NE(DomainId("r2"), id) << "a new QEMU process";
+  EXPECT_NE(DomainId(kLab, "r2"), id) << "a new QEMU process";
   EXPECT_EQ(ino(), before) << "the same disk";
 
   std::string refused = Call("node.wipe", "{" + node + "}");
@@ -531,7 +484,7 @@ TEST_F(LabTest, CleanupRemovesWhatNoNodeClaims) {
   EXPECT_TRUE(fs::exists(claimed));
   std::string row = "ovs-vsctl --no-wait list-ports arch-ovs | grep -c '^" + tap + "$'";
   EXPECT_NE(std::system(row.c_str()), 0) << "the port row is gone";
-  EXPECT_EQ(PortsOfLab().size(), 8u) << "the lab's own ports stay";
+  EXPECT_EQ(PortsOfLab(kLab).size(), 8u) << "the lab's own ports stay";
   std::string again = Call("lab.cleanup", R"({"dry_run":true})");
   EXPECT_EQ(again.find(tap), std::string::npos) << again;
   EXPECT_TRUE(IsError(Call("lab.cleanup", R"({"dry_run":"yes"})")));
@@ -607,8 +560,8 @@ TEST_F(LabTest, DaemonKilledMidDeployLosesAndLeaksNothing) {
 TEST_F(LabTest, DestroyLeavesNothingBehind) {
   std::string resp = Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
   EXPECT_NE(resp.find("\"destroyed\":2"), std::string::npos) << resp;
-  EXPECT_EQ(DomainsOfLab(), 0);
-  EXPECT_TRUE(PortsOfLab().empty()) << "no dangling port rows";
+  EXPECT_EQ(DomainsOfLab(kLab), 0);
+  EXPECT_TRUE(PortsOfLab(kLab).empty()) << "no dangling port rows";
   EXPECT_FALSE(fs::exists(kStateDir + "/overlays/" + kLab + "/r1.qcow2"));
   EXPECT_FALSE(fs::exists(kStateDir + "/overlays/" + kLab + "/r2.qcow2"));
   EXPECT_EQ(Call("lab.list", "{}").find(kLab), std::string::npos);

@@ -290,5 +290,18 @@ TEST_F(LabEngineTest, ReconcileNodeFailsANodeWhoseDomainVanished) {
   EXPECT_TRUE(Has(Node("r1"), R"("state":"failed")"));
 }
 
+TEST_F(LabEngineTest, EveryNodeVerbNamesTheUnknownNode) {
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  using Verb = void (LabEngine::*)(const std::string&, const std::string&, LabEngine::Reply);
+  for (Verb verb : {&LabEngine::WipeNode, &LabEngine::ReconcileNode, &LabEngine::AddNic,
+                    &LabEngine::RemoveNic}) {
+    std::string got = Await([&](auto r) { (engine_.get()->*verb)("lab1", "ghost", r); });
+    EXPECT_TRUE(Has(got, R"("field":"node")") && Has(got, "ghost")) << got;
+  }
+  std::string got = Await([&](auto r) { engine_->RestartNode("lab1", "ghost", false, r); });
+  EXPECT_TRUE(Has(got, R"("field":"node")")) << got;
+  EXPECT_EQ(hv_->defined.size(), 2u) << "nothing else touched";
+}
+
 }  // namespace
 }  // namespace labvirt::engine
