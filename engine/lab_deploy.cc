@@ -186,15 +186,23 @@ void LabEngine::DeployResolve(uint64_t id) {
           job.nodes[i]->readiness = {};
           job.nodes[i]->base = *r->images[i];
         }
-        hv_.ListMacs([this, alive, id](Result<std::vector<std::string>> macs) {
-          if (!*alive || !jobs_.count(id)) return;
-          if (!macs.ok()) return DeployFinish(id, macs.status());
-          std::set<std::string> in_use;
-          for (const auto& m : *macs) in_use.insert(providers::NormalizeMac(m));
-          DeployDefine(id, std::move(in_use));
-        });
+        WithHostMacs(id, [this, id] { DeployDefine(id, MacsInUse()); });
       });
   if (!st.ok()) DeployFinish(id, st);
+}
+
+void LabEngine::WithHostMacs(uint64_t id, std::function<void()> then) {
+  if (host_macs_at_ == foreign_changes_) return then();
+  auto alive = alive_;
+  uint64_t at = foreign_changes_;
+  hv_.ListMacs([this, alive, id, at, then](Result<std::vector<std::string>> macs) {
+    if (!*alive || !jobs_.count(id)) return;
+    if (!macs.ok()) return DeployFinish(id, macs.status());
+    host_macs_.clear();
+    for (const auto& m : *macs) host_macs_.insert(providers::NormalizeMac(m));
+    host_macs_at_ = at;  // a domain defined meanwhile makes the next deploy walk again
+    then();
+  });
 }
 
 void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {

@@ -77,6 +77,7 @@ void LabEngine::SetState(Node& n, NodeState state, const std::string& reason) {
   NodeState old = n.state;
   n.state = state;
   n.reason = reason;
+  if (state == NodeState::kReady) n.ready_since = reactor_.clock().Now();
   LogInfo("node state", {{"lab", n.lab},
                          {"node", n.name},
                          {"from", std::string(NodeStateName(old))},

@@ -7,7 +7,10 @@
 // it. Nothing polls: node states move on libvirt lifecycle events and console readiness.
 //
 // What it does not own: the reactor, the hypervisor, the plumber and the catalog, which must
-// outlive it. Callbacks given to its verbs run on the loop thread, once.
+// outlive it. Callbacks given to its verbs run on the loop thread, once. The callbacks it hands to
+// the hypervisor, the plumber and the pool capture the engine: destroy it only once the loop runs
+// no more of them (labvirtd destroys it after its loop stopped for good). The long chains
+// (deploy, reconcile, cleanup, metadata writes) also check a liveness flag.
 #ifndef LABVIRT_ENGINE_LAB_ENGINE_H_
 #define LABVIRT_ENGINE_LAB_ENGINE_H_
 
@@ -143,9 +146,13 @@ class LabEngine {
   LinkRecord* FindLink(const std::string& lab, const std::string& link) const;
   // The spec that defines `n`'s domain with `nics` data NICs (-1: the kind's default).
   providers::DomainSpec DomainSpecFor(const Node& n, int nics) const;
-  std::set<std::string> MacsInUse() const;  // MACs of every node labvirt knows
-  // Writes `nic`'s link id into its node's metadata (live and persistent).
-  void SetNicLink(Node& n, const std::string& interface, const std::string& link);
+  // MACs of every node labvirt knows and of every other domain as of the last walk.
+  std::set<std::string> MacsInUse() const;
+  // Records `link` (empty: none) and whether its carrier is down on both ends' NICs and persists
+  // both nodes' metadata; `then` runs once both writes are done, so a reply sent from it holds
+  // across a labvirtd crash.
+  void RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec, const std::string& link,
+                        bool down, std::function<void()> then);
   void AdoptRunning(Node& n, const std::string& reason);
   // Rejoins a link after one end was re-plugged, and reapplies a down carrier.
   void ApplyLinkStates(Node& n, NetworkPlumber::Done done);
@@ -165,6 +172,8 @@ class LabEngine {
 
   // Deploy steps (lab_deploy.cc).
   void DeployResolve(uint64_t job_id);
+  // Runs `then` once host_macs_ is fresh (walking every domain's MACs only if it is stale).
+  void WithHostMacs(uint64_t job_id, std::function<void()> then);
   void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
   void DeployFinish(uint64_t job_id, Status st);
   // A re-deploy of an existing lab: its links become the new list (wired and unwired live), and
@@ -188,7 +197,9 @@ class LabEngine {
   void BeginStop(Node& n, bool force, std::chrono::seconds timeout);
   void OnStopped(Node& n, const std::string& detail);
   void ScheduleRestart(Node& n, const std::string& why);
-  void PersistMetadata(Node& n);
+  // Writes n's metadata into its domain (live and persistent); `then` (optional) runs after the
+  // write, whether it worked or not (a failure is logged: the running VM is unaffected).
+  void PersistMetadata(Node& n, std::function<void()> then = {});
   void ReleaseRuntime(Node& n);
   void NotifyWaiters(Node& n);
   void DestroyNode(std::string key, std::function<void(Status)> done);
@@ -209,8 +220,15 @@ class LabEngine {
   bool reconciling_ = false;
   bool reconciled_once_ = false;
   std::vector<std::function<void()>> after_reconcile_;  // deploys waiting for the pass
-  LatencyTable boot_seconds_{"kind"};                   // start requested -> ready (queue included)
-  LatencyTable readiness_seconds_{"kind"};              // VM running -> readiness text seen
+  // MACs of every domain on the host as of the last walk (Hypervisor::ListMacs reads every
+  // domain's XML, so a deploy walks only when a domain labvirt did not define appeared since).
+  // Counts domains defined behind labvirt's back (and reconnects); the walk is fresh while it
+  // equals the count the last walk started at.
+  std::set<std::string> host_macs_;
+  uint64_t foreign_changes_ = 1;
+  uint64_t host_macs_at_ = 0;
+  LatencyTable boot_seconds_{"kind"};       // start requested -> ready (queue included)
+  LatencyTable readiness_seconds_{"kind"};  // VM running -> readiness text seen
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

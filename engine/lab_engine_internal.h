@@ -34,7 +34,8 @@ struct LabEngine::Node {
   std::string reason;
   bool desired_running = true;
   int crash_restarts = 0;
-  bool adopted_ready = false;  // found running and ready at reconcile: no new readiness watch
+  reactor::TimePoint ready_since{};  // when it last became ready (restart policy's stable window)
+  bool adopted_ready = false;        // found running and ready at reconcile: no new readiness watch
   ReadinessResult readiness;
   std::string pty;
   reactor::TimePoint start_requested{};

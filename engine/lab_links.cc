@@ -46,11 +46,25 @@ LinkRecord* LabEngine::FindLink(const std::string& lab, const std::string& link)
   return nullptr;
 }
 
-void LabEngine::SetNicLink(Node& n, const std::string& interface, const std::string& link) {
-  for (auto& nic : n.metadata.nics) {
-    if (nic.role == providers::NicRole::kData && nic.interface == interface) nic.link = link;
+void LabEngine::RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec,
+                                 const std::string& link, bool down, std::function<void()> then) {
+  auto left = std::make_shared<int>(1);  // one extra hold, dropped after both ends are asked
+  auto one_done = [left, then] {
+    if (--*left == 0) then();
+  };
+  for (const auto& [node, interface] :
+       {std::pair{rec.a_node, rec.a_interface}, std::pair{rec.b_node, rec.b_interface}}) {
+    Node* n = FindNode(lab, node);
+    if (n == nullptr) continue;
+    for (auto& nic : n->metadata.nics) {
+      if (nic.role != providers::NicRole::kData || nic.interface != interface) continue;
+      nic.link = link;
+      nic.link_down = down && !link.empty();
+    }
+    ++*left;
+    PersistMetadata(*n, one_done);
   }
-  PersistMetadata(n);
+  one_done();
 }
 
 std::string LabEngine::TapOf(const std::string& lab, const std::string& node,
@@ -72,26 +86,25 @@ bool LabEngine::OnBridge(const std::string& tap) const {
 }
 
 void LabEngine::WireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done) {
-  if (Node* a = FindNode(lab, rec.a_node)) SetNicLink(*a, rec.a_interface, rec.id);
-  if (Node* b = FindNode(lab, rec.b_node)) SetNicLink(*b, rec.b_interface, rec.id);
-  std::string tap_a = TapOf(lab, rec.a_node, rec.a_interface);
-  std::string tap_b = TapOf(lab, rec.b_node, rec.b_interface);
-  // An end that is not on the bridge yet joins the link when its node starts (Plug sees the
-  // link id in the node's metadata).
-  if (!OnBridge(tap_a) || !OnBridge(tap_b)) return done(Status::Ok());
-  std::string id = rec.id;
-  bool up = rec.up;
-  plumber_.Connect(lab, id, tap_a, tap_b, [this, lab, id, up, done](Status st) {
-    if (!st.ok() || up) return done(st);
-    plumber_.SetLink(lab, id, false, done);
+  RecordLinkOnEnds(lab, rec, rec.id, !rec.up, [this, lab, rec, done] {
+    std::string tap_a = TapOf(lab, rec.a_node, rec.a_interface);
+    std::string tap_b = TapOf(lab, rec.b_node, rec.b_interface);
+    // An end that is not on the bridge yet joins the link when its node starts (Plug sees the
+    // link id in the node's metadata).
+    if (!OnBridge(tap_a) || !OnBridge(tap_b)) return done(Status::Ok());
+    std::string id = rec.id;
+    bool up = rec.up;
+    plumber_.Connect(lab, id, tap_a, tap_b, [this, lab, id, up, done](Status st) {
+      if (!st.ok() || up) return done(st);
+      plumber_.SetLink(lab, id, false, done);
+    });
   });
 }
 
 void LabEngine::UnwireLink(const std::string& lab, const LinkRecord& rec,
                            NetworkPlumber::Done done) {
-  if (Node* a = FindNode(lab, rec.a_node)) SetNicLink(*a, rec.a_interface, "");
-  if (Node* b = FindNode(lab, rec.b_node)) SetNicLink(*b, rec.b_interface, "");
-  plumber_.DeleteLinks(lab, {rec.id}, std::move(done));
+  RecordLinkOnEnds(lab, rec, "", false,
+                   [this, lab, id = rec.id, done] { plumber_.DeleteLinks(lab, {id}, done); });
 }
 
 void LabEngine::ApplyLinkStates(Node& n, NetworkPlumber::Done done) {
@@ -199,13 +212,19 @@ void LabEngine::SetLinkState(const std::string& lab, const std::string& link, bo
   std::string json = LinkJson(*rec);
   bool plugged = OnBridge(TapOf(lab, rec->a_node, rec->a_interface)) &&
                  OnBridge(TapOf(lab, rec->b_node, rec->b_interface));
-  auto finish = [this, lab, link, was, json, reply](Status st) {
+  auto finish = [this, lab, link, up, was, json, reply](Status st) {
+    LinkRecord* r = FindLink(lab, link);
     if (!st.ok()) {
-      if (LinkRecord* r = FindLink(lab, link)) r->up = was;  // nothing changed on the bridge
+      if (r != nullptr) r->up = was;  // nothing changed on the bridge
       return reply(FieldError(kInternalError, "link state not changed", "network", st.message()));
     }
-    EmitFor("link.state", lab, "", json);
-    reply(json);
+    auto answer = [this, lab, json, reply] {
+      EmitFor("link.state", lab, "", json);
+      reply(json);
+    };
+    if (r == nullptr) return answer();  // deleted meanwhile
+    // Kept in both ends' metadata, so a labvirtd restart reports (and re-applies) it.
+    RecordLinkOnEnds(lab, *r, link, !up, answer);
   };
   // Ends that are not both on the bridge get the state when their nodes start.
   if (!plugged) return finish(Status::Ok());

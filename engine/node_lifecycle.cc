@@ -211,7 +211,11 @@ void LabEngine::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
 
 void LabEngine::OnDomainEvent(const providers::DomainEventInfo& ev) {
   Node* n = FindNodeByDomain(ev.name);
-  if (n == nullptr) return;  // not ours (or not yet known)
+  if (n == nullptr) {
+    // Not ours (or not adopted yet): its MACs must be avoided from the next deploy on.
+    if (ev.event == providers::DomainEvent::kDefined) ++foreign_changes_;
+    return;
+  }
   if (ev.event != providers::DomainEvent::kStopped) return;
   OnStopped(*n, ev.detail);
 }
@@ -237,6 +241,9 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
       n.state == NodeState::kFailed || n.state == NodeState::kStopped) {
     return;  // our own destroy during a restart or a failed start
   }
+  bool was_stable = n.state == NodeState::kReady &&
+                    reactor_.clock().Now() - n.ready_since >= options_.restart_policy.stable_after;
+  if (was_stable) n.crash_restarts = 0;
   SetState(n, NodeState::kCrashed, "stopped unexpectedly (" + detail + ")");
   ScheduleRestart(n, detail);
 }
@@ -263,13 +270,16 @@ void LabEngine::ReleaseRuntime(Node& n) {
   });
 }
 
-void LabEngine::PersistMetadata(Node& n) {
+void LabEngine::PersistMetadata(Node& n, std::function<void()> then) {
   n.metadata.desired_state = n.desired_running ? "running" : "stopped";
   n.metadata.readiness = std::string(ReadinessStateName(n.readiness.state));
   n.metadata.readiness_detail = n.readiness.ToJson();
-  hv_.SetMetadata(n.domain, providers::RenderNodeMetadata(n.metadata), [key = n.key](Status st) {
-    if (!st.ok()) LogWarn("metadata not saved", {{"node", key}, {"error", st.ToString()}});
-  });
+  hv_.SetMetadata(n.domain, providers::RenderNodeMetadata(n.metadata),
+                  [key = n.key, alive = alive_, then = std::move(then)](Status st) {
+                    if (!st.ok())
+                      LogWarn("metadata not saved", {{"node", key}, {"error", st.ToString()}});
+                    if (then && *alive) then();
+                  });
 }
 
 }  // namespace labvirt::engine

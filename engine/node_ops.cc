@@ -60,7 +60,7 @@ providers::DomainSpec LabEngine::DomainSpecFor(const Node& n, int nics) const {
 }
 
 std::set<std::string> LabEngine::MacsInUse() const {
-  std::set<std::string> macs;
+  std::set<std::string> macs = host_macs_;
   for (const auto& [ln, lab] : labs_) {
     for (const auto& [nn, node] : lab->nodes) {
       for (const auto& nic : node->metadata.nics) macs.insert(nic.mac);

@@ -13,6 +13,7 @@ namespace labvirt::engine {
 void LabEngine::Reconcile(std::function<void(Status)> user_done) {
   auto alive = alive_;
   reconciling_ = true;
+  ++foreign_changes_;  // after a reconnect anything may have been defined meanwhile
   // Deploys that arrived meanwhile run once the labs are rebuilt (success or not), so that a
   // deploy never redefines a node the pass has not adopted yet.
   auto done = [this, user_done](Status st) {
@@ -93,6 +94,7 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
           rec.a_interface = a.substr(a.find(':') + 1);
           rec.b_node = b.substr(0, b.find(':'));
           rec.b_interface = b.substr(b.find(':') + 1);
+          rec.up = !nic.link_down;
           lab.links.push_back(rec);
         }
       }

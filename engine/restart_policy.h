@@ -12,6 +12,9 @@ struct RestartPolicy {
   int max_restarts = 3;
   std::chrono::milliseconds base_backoff{1000};
   std::chrono::milliseconds max_backoff{60000};
+  // A node that stayed ready this long before it crashed starts counting its restarts afresh:
+  // a crash a week after the last one is not a crash loop.
+  std::chrono::milliseconds stable_after{300000};
 
   // The delay before restart number `attempt` (1-based), or nullopt once the retries are spent.
   std::optional<std::chrono::milliseconds> Delay(int attempt) const {

@@ -344,7 +344,9 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
   for (const NicMetadata& n : md.nics) {
     x.Pad(2).Raw("<labvirt:nic").Attr("role", NicRoleName(n.role));
     x.Attr("index", std::to_string(n.index)).Attr("interface", n.interface).Attr("tap", n.tap);
-    x.Attr("mac", n.mac).Attr("link", n.link).Raw("/>\n");
+    x.Attr("mac", n.mac).Attr("link", n.link);
+    if (n.link_down) x.Attr("link-state", "down");
+    x.Raw("/>\n");
   }
   x.Pad(1).Raw("</labvirt:nics>\n").Raw("</labvirt:node>");
   return x.Take();

@@ -34,11 +34,12 @@ std::string_view NicRoleName(NicRole role);  // "data" | "management" | "reserve
 
 struct NicMetadata {
   NicRole role = NicRole::kData;
-  int index = 0;          // data: 0-based data NIC index; reserved: 0-based; management: 0
-  std::string interface;  // vendor name (data and management NICs), e.g. "GigabitEthernet0/1"
-  std::string tap;        // host tap name (empty for a management NIC on a libvirt network)
-  std::string mac;        // "52:54:00:…", lower case
-  std::string link;       // link id this NIC is wired to; empty when unlinked
+  int index = 0;           // data: 0-based data NIC index; reserved: 0-based; management: 0
+  std::string interface;   // vendor name (data and management NICs), e.g. "GigabitEthernet0/1"
+  std::string tap;         // host tap name (empty for a management NIC on a libvirt network)
+  std::string mac;         // "52:54:00:…", lower case
+  std::string link;        // link id this NIC is wired to; empty when unlinked
+  bool link_down = false;  // the link's carrier is down (link.set_state), kept across restarts
 };
 
 struct NodeMetadata {

@@ -81,6 +81,12 @@ Status ParseNics(const xmlNode* nics, NodeMetadata* md) {
     n.tap = Prop(c, "tap");
     n.mac = Prop(c, "mac");
     n.link = Prop(c, "link");
+    std::string link_state = Prop(c, "link-state");
+    if (!link_state.empty() && link_state != "up" && link_state != "down") {
+      return InvalidArgument("labvirt metadata: " + where + " link-state='" + link_state +
+                             "' is not up or down");
+    }
+    n.link_down = link_state == "down";
     if (n.tap.size() > kMaxTapNameLength) {
       return InvalidArgument("labvirt metadata: " + where + " tap '" + n.tap +
                              "' is longer than 15 bytes");

@@ -58,12 +58,15 @@ class MemoryHypervisor final : public providers::Hypervisor {
     reactor_.Post([done = std::move(done), out] { done(out); });
   }
   void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
-    reactor_.Post([done = std::move(done)] { done(std::vector<std::string>{}); });
+    ++list_macs_calls;
+    reactor_.Post([done = std::move(done), macs = foreign_macs] { done(macs); });
   }
 
   std::set<std::string> defined;
   std::vector<std::string> attached, detached;
+  std::vector<std::string> foreign_macs;  // what ListMacs reports besides nothing
   int metadata_writes = 0;
+  int list_macs_calls = 0;
 
  private:
   void Later(Done done, Status st) {
@@ -301,6 +304,33 @@ TEST_F(LabEngineTest, EveryNodeVerbNamesTheUnknownNode) {
   std::string got = Await([&](auto r) { engine_->RestartNode("lab1", "ghost", false, r); });
   EXPECT_TRUE(Has(got, R"("field":"node")")) << got;
   EXPECT_EQ(hv_->defined.size(), 2u) << "nothing else touched";
+}
+
+// The first MAC in a node's JSON.
+std::string FirstMac(const std::string& node_json) {
+  auto at = node_json.find(R"("mac":")");
+  return at == std::string::npos ? "" : node_json.substr(at + 7, 17);
+}
+
+TEST_F(LabEngineTest, HostMacsAreWalkedOnceAndAgainOnlyAfterAForeignDefine) {
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  EXPECT_EQ(hv_->list_macs_calls, 1);
+  std::string mac = FirstMac(Node("r1"));
+  ASSERT_EQ(mac.size(), 17u) << Node("r1");
+  auto destroy = [&] {
+    ASSERT_FALSE(Has(Await([&](auto r) { engine_->Destroy("lab1", r); }), "error"));
+  };
+  destroy();
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  EXPECT_EQ(hv_->list_macs_calls, 1) << "no walk when nothing foreign appeared";
+  destroy();
+  // Another tool defines a domain holding that MAC: the next deploy walks again and avoids it.
+  hv_->foreign_macs = {mac};
+  engine_->OnDomainEvent({"someone-elses-vm", providers::DomainEvent::kDefined, ""});
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  EXPECT_EQ(hv_->list_macs_calls, 2);
+  EXPECT_FALSE(Has(Node("r1"), mac)) << "collides with the foreign domain's MAC";
+  EXPECT_FALSE(Has(Node("r2"), mac));
 }
 
 }  // namespace

@@ -238,6 +238,26 @@ TEST(DomainXmlTest, MetadataRoundTrip) {
   EXPECT_EQ(md2->node, "r1");
 }
 
+TEST(DomainXmlTest, LinkCarrierDownRoundTripsAndBadStateIsRefused) {
+  DomainSpec s = Spec();
+  s.links = {{"Gi0/1", "L7"}};
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok());
+  NodeMetadata meta = d->metadata;
+  meta.nics[1].link_down = true;
+  std::string rendered = RenderNodeMetadata(meta);
+  auto md = ParseNodeMetadata("<domain><metadata>" + rendered + "</metadata></domain>");
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_TRUE(md->nics[1].link_down);
+  EXPECT_FALSE(md->nics[0].link_down);
+  std::string bad = rendered;
+  bad.replace(bad.find("link-state='down'"), 17, "link-state='sideways'");
+  auto refused = ParseNodeMetadata("<domain><metadata>" + bad + "</metadata></domain>");
+  EXPECT_NE(refused.status().message().find("link-state='sideways' is not up or down"),
+            std::string::npos)
+      << refused.status().ToString();
+}
+
 TEST(DomainXmlTest, ParseRefusesForeignAndMalformed) {
   EXPECT_EQ(ParseNodeMetadata("<domain><name>x</name></domain>").status().code(),
             StatusCode::kNotFound);

@@ -1,0 +1,283 @@
+// What happens to a running lab when something under it fails, on the real labvirtd binary with
+// real libvirtd, QEMU and OVS: a VM's QEMU killed (restart policy: back up with backoff, failed
+// once the retries are spent, a user start clears it), libvirtd itself killed and restarted
+// (labvirtd reconnects, resyncs, keeps its consoles and still hears lifecycle events), and a
+// link's carrier state surviving a labvirtd restart.
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/integration/fixture_domain.h"
+#include "tests/integration/host_view.h"
+#include "tests/integration/prereq.h"
+#include "tools/ctl/client.h"
+
+namespace labvirt {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+const std::string kPid = std::to_string(::getpid());
+const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-rec-" + kPid;
+const std::string kStateDir = kImageRoot + "-state";
+const std::string kSocket = "/tmp/lvtest-rec-" + kPid + ".sock";
+const std::string kLab = "lvr" + kPid;
+const std::string kLabParam = R"("lab":")" + kLab + R"(")";
+
+std::vector<std::string> DaemonArgs() {
+  return {"--socket",    kSocket,   "--image-root",  kImageRoot,
+          "--state-dir", kStateDir, "--boot-budget", "2"};
+}
+
+std::string Call(const std::string& method, const std::string& params) {
+  auto c = ctl::Client::Connect(kSocket);
+  if (!c.ok()) return "connect failed: " + c.status().message();
+  auto r = c->Call(method, params);
+  return r.ok() ? *r : "call failed: " + r.status().message();
+}
+
+std::string NodeParams(const std::string& node, const std::string& extra = "") {
+  return "{" + kLabParam + R"(,"node":")" + node + "\"" + extra + "}";
+}
+
+// The node's own state (not its readiness record's), or "" when node.get failed.
+std::string StateOf(const std::string& node) {
+  simdjson::dom::parser p;
+  simdjson::dom::element d;
+  std::string_view state;
+  if (p.parse(Call("node.get", NodeParams(node))).get(d) || d["result"]["state"].get(state))
+    return "";
+  return std::string(state);
+}
+
+bool WaitState(const std::string& node, const std::string& want,
+               std::chrono::seconds timeout = 90s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (StateOf(node) == want) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+// The pid of a node's QEMU process, from libvirt's pid file; 0 when it has none.
+pid_t QemuPid(const std::string& node) {
+  simdjson::dom::parser p;
+  simdjson::dom::element d;
+  std::string_view domain;
+  if (p.parse(Call("node.get", NodeParams(node))).get(d) || d["result"]["domain"].get(domain))
+    return 0;
+  std::ifstream in("/run/libvirt/qemu/" + std::string(domain) + ".pid");
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+pid_t LibvirtdPid() {
+  std::ifstream in("/run/libvirtd.pid");
+  pid_t pid = 0;
+  in >> pid;
+  return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
+}
+
+int64_t Reconnects() {
+  simdjson::dom::parser p;
+  simdjson::dom::element d;
+  int64_t n = -1;
+  if (p.parse(Call("host.info", "{}")).get(d) || d["result"]["libvirt"]["reconnects"].get(n))
+    return -1;
+  return n;
+}
+
+// The "node.state" events of one node, in order, from an events.subscribe connection read on a
+// thread of its own.
+class StateLog {
+ public:
+  explicit StateLog(const std::string& node) : node_(node) {
+    auto c = ctl::Client::Connect(kSocket);
+    if (!c.ok()) return;
+    client_ = std::make_unique<ctl::Client>(std::move(c).value());
+    auto ack = client_->Call("events.subscribe", R"({"labs":[")" + kLab + R"("],"nodes":[")" +
+                                                     node + R"("],"types":["node.state"]})");
+    if (!ack.ok() || ack->find("\"error\"") != std::string::npos) return;
+    reader_ = std::thread([this] {
+      simdjson::dom::parser p;
+      while (true) {
+        auto line = client_->ReadLine();
+        if (!line.ok()) return;
+        simdjson::dom::element d;
+        std::string_view state;
+        if (p.parse(*line).get(d) || d["params"]["data"]["state"].get(state)) continue;
+        std::lock_guard<std::mutex> lock(mu_);
+        states_.emplace_back(state);
+      }
+    });
+  }
+  ~StateLog() {
+    if (client_) ::shutdown(client_->fd(), SHUT_RDWR);
+    if (reader_.joinable()) reader_.join();
+  }
+  bool ok() const { return reader_.joinable(); }
+  std::vector<std::string> states() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return states_;
+  }
+  int Count(const std::string& state) {
+    auto s = states();
+    return static_cast<int>(std::count(s.begin(), s.end(), state));
+  }
+
+ private:
+  std::string node_;
+  std::unique_ptr<ctl::Client> client_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::vector<std::string> states_;
+};
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + " ";
+  return out;
+}
+
+class LabRecoveryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fs::create_directories(kImageRoot);
+    fs::create_directories(kStateDir);
+    std::string err =
+        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
+                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
+    daemon_ = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
+        .args = DaemonArgs(), .log_path = kStateDir + "/labvirtd.log"});
+    if (!testing::WaitHealthy(kSocket, 60s))
+      return (void)std::fprintf(stderr, "labvirtd not healthy:\n%s\n", daemon_->Log().c_str());
+    std::string deployed = Call(
+        "lab.deploy", R"({"name":")" + kLab +
+                          R"(","wait":true,"nodes":[)"
+                          R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
+                          R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64}],)"
+                          R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})");
+    ready_ = deployed.find("\"error\"") == std::string::npos && StateOf("r1") == "ready" &&
+             StateOf("r2") == "ready";
+    if (!ready_) std::fprintf(stderr, "deploy: %s\n", deployed.c_str());
+  }
+  static void TearDownTestSuite() {
+    if (daemon_) {
+      Call("lab.destroy", "{" + kLabParam + "}");
+      daemon_.reset();
+    }
+    std::error_code ec;
+    fs::remove_all(kImageRoot, ec);
+    fs::remove_all(kStateDir, ec);
+  }
+  void SetUp() override { LABVIRT_REQUIRE(ready_, "labvirtd with a ready lab on real libvirtd"); }
+
+  static inline std::unique_ptr<testing::DaemonProcess> daemon_;
+  static inline bool ready_ = false;
+};
+
+TEST_F(LabRecoveryTest, KilledQemuIsRestartedByThePolicyThenFailedWhenRetriesAreSpent) {
+  StateLog log("r1");
+  ASSERT_TRUE(log.ok());
+  std::string overlay = kStateDir + "/overlays/" + kLab + "/r1.qcow2";
+  auto overlay_time = fs::last_write_time(overlay);
+  // The default policy restarts 3 times (after 1, 2 and 4 s); the 4th crash is final.
+  for (int crash = 1; crash <= 4; ++crash) {
+    pid_t pid = QemuPid("r1");
+    ASSERT_GT(pid, 0) << "crash " << crash;
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    if (crash < 4) {
+      // Back up: a new QEMU process, ready again, the same disk.
+      auto deadline = std::chrono::steady_clock::now() + 90s;
+      while (std::chrono::steady_clock::now() < deadline &&
+             (log.Count("crashed") < crash || StateOf("r1") != "ready"))
+        std::this_thread::sleep_for(100ms);
+      ASSERT_EQ(StateOf("r1"), "ready") << "crash " << crash << ": " << Joined(log.states());
+      EXPECT_NE(QemuPid("r1"), pid);
+    }
+  }
+  ASSERT_TRUE(WaitState("r1", "failed", 30s)) << Joined(log.states());
+  std::string node = Call("node.get", NodeParams("r1"));
+  EXPECT_NE(node.find("restart policy exhausted"), std::string::npos) << node;
+  EXPECT_EQ(log.Count("crashed"), 4) << Joined(log.states());
+  EXPECT_EQ(log.Count("ready"), 3) << Joined(log.states());
+  EXPECT_EQ(QemuPid("r1") > 0 && ::kill(QemuPid("r1"), 0) == 0, false) << "no QEMU left running";
+  EXPECT_TRUE(fs::exists(overlay));
+  EXPECT_EQ(fs::last_write_time(overlay) >= overlay_time, true);
+  // The other node was never touched.
+  EXPECT_EQ(StateOf("r2"), "ready");
+  // A user's start clears the count: the node comes back.
+  std::string start = Call("node.start", NodeParams("r1", R"(,"wait":true)"));
+  EXPECT_NE(start.find("\"state\":\"ready\""), std::string::npos) << start;
+}
+
+TEST_F(LabRecoveryTest, LinkCarrierDownSurvivesALabvirtdRestart) {
+  const std::string link = "r1:GigabitEthernet0/0--r2:GigabitEthernet0/0";
+  std::string down =
+      Call("link.set_state", "{" + kLabParam + R"(,"link":")" + link + R"(","state":"down"})");
+  ASSERT_NE(down.find(R"("up":false)"), std::string::npos) << down;
+  ASSERT_EQ(::kill(daemon_->pid(), SIGKILL), 0);
+  daemon_->Stop();
+  daemon_->Start();
+  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
+  std::string lab = Call("lab.get", "{" + kLabParam + "}");
+  EXPECT_NE(lab.find(R"("up":false)"), std::string::npos) << "carrier state forgotten: " << lab;
+  std::string up =
+      Call("link.set_state", "{" + kLabParam + R"(,"link":")" + link + R"(","state":"up"})");
+  EXPECT_NE(up.find(R"("up":true)"), std::string::npos) << up;
+}
+
+TEST_F(LabRecoveryTest, LibvirtdRestartIsReconnectedAndResynced) {
+  ASSERT_TRUE(WaitState("r1", "ready") && WaitState("r2", "ready"));
+  pid_t libvirtd = LibvirtdPid();
+  LABVIRT_REQUIRE(libvirtd > 0, "a running libvirtd with /run/libvirtd.pid");
+  int64_t before = Reconnects();
+  ASSERT_GE(before, 0);
+  pid_t qemu1 = QemuPid("r1"), qemu2 = QemuPid("r2");
+  ASSERT_EQ(::kill(libvirtd, SIGKILL), 0);
+  // Bring libvirtd back whatever happens next, so later tests have it.
+  int rc = std::system((testing::SourcePath("tools/setup-host") + " >/dev/null 2>&1").c_str());
+  ASSERT_EQ(rc, 0) << "tools/setup-host could not restart libvirtd";
+  auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (std::chrono::steady_clock::now() < deadline && Reconnects() <= before)
+    std::this_thread::sleep_for(200ms);
+  ASSERT_GT(Reconnects(), before) << "labvirtd did not reconnect to the new libvirtd";
+  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s)) << "not healthy (reconciled) after reconnect";
+  // The VMs ran on through it and labvirt kept them as they were.
+  EXPECT_EQ(QemuPid("r1"), qemu1);
+  EXPECT_EQ(QemuPid("r2"), qemu2);
+  EXPECT_EQ(StateOf("r1"), "ready");
+  EXPECT_EQ(StateOf("r2"), "ready");
+  EXPECT_EQ(testing::DomainsOfLab(kLab), 2) << "nothing lost or duplicated";
+  // Lifecycle events are heard again: a VM stopped behind labvirt's back is noticed (crashed)
+  // and restarted by the policy, without polling.
+  StateLog log("r2");
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(std::system(("virsh -q destroy " + std::to_string(testing::DomainId(kLab, "r2")) +
+                         " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  auto back = std::chrono::steady_clock::now() + 90s;
+  while (std::chrono::steady_clock::now() < back &&
+         (log.Count("crashed") < 1 || StateOf("r2") != "ready"))
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(log.Count("crashed"), 1) << Joined(log.states());
+  EXPECT_EQ(StateOf("r2"), "ready") << Joined(log.states());
+  EXPECT_NE(QemuPid("r2"), qemu2);
+}
+
+}  // namespace
+}  // namespace labvirt
