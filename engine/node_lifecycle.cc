@@ -226,8 +226,10 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
   ReleaseRuntime(n);
   admission_.Release(n.key);
   if (n.state == NodeState::kStopping || !n.desired_running) {
+    // A forced stop says so ("forced off…"); otherwise libvirt's reason (shutdown, destroyed…).
+    bool forced = n.state == NodeState::kStopping && n.reason.rfind("forced off", 0) == 0;
     if (n.state != NodeState::kStopped)
-      SetState(n, NodeState::kStopped, "stopped (" + detail + ")");
+      SetState(n, NodeState::kStopped, forced ? n.reason : "stopped (" + detail + ")");
     PersistMetadata(n);
     if (n.restart_pending) {  // node.restart: up again, with the same disk
       n.restart_pending = false;

@@ -46,16 +46,18 @@ std::string Call(const std::string& method, const std::string& params) {
   return r.ok() ? *r : "call failed: " + r.status().message();
 }
 
-std::string NodeParams(const std::string& node, const std::string& extra = "") {
-  return "{" + kLabParam + R"(,"node":")" + node + "\"" + extra + "}";
+std::string NodeParams(const std::string& node, const std::string& extra = "",
+                       const std::string& lab = kLab) {
+  return R"({"lab":")" + lab + R"(","node":")" + node + "\"" + extra + "}";
 }
 
 // The node's own state (not its readiness record's), or "" when node.get failed.
-std::string StateOf(const std::string& node) {
+std::string StateOf(const std::string& node, const std::string& lab = kLab) {
   simdjson::dom::parser p;
   simdjson::dom::element d;
   std::string_view state;
-  if (p.parse(Call("node.get", NodeParams(node))).get(d) || d["result"]["state"].get(state))
+  if (p.parse(Call("node.get", NodeParams(node, "", lab))).get(d) ||
+      d["result"]["state"].get(state))
     return "";
   return std::string(state);
 }
@@ -159,6 +161,11 @@ class LabRecoveryTest : public ::testing::Test {
     std::string err =
         testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
                                    testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    if (err.empty()) {
+      err =
+          testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/deaf.qcow2",
+                                     testing::AcpiMode::kIgnore, testing::Speed::kFast);
+    }
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
     daemon_ = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
         .args = DaemonArgs(), .log_path = kStateDir + "/labvirtd.log"});
@@ -188,6 +195,24 @@ class LabRecoveryTest : public ::testing::Test {
   static inline std::unique_ptr<testing::DaemonProcess> daemon_;
   static inline bool ready_ = false;
 };
+
+TEST_F(LabRecoveryTest, StopForcesOffAGuestThatIgnoresAcpiAfterItsTimeout) {
+  const std::string lab = kLab + "-deaf";
+  std::string deployed =
+      Call("lab.deploy", R"({"name":")" + lab +
+                             R"(","wait":true,"nodes":[{"name":"d1","kind":"iosv",)"
+                             R"("image":"deaf.qcow2","memory_mb":64}]})");
+  ASSERT_EQ(StateOf("d1", lab), "ready") << deployed;
+  auto started = std::chrono::steady_clock::now();
+  std::string stopped = Call("node.stop", NodeParams("d1", R"(,"timeout_s":2,"wait":true)", lab));
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_NE(stopped.find(R"("state":"stopped")"), std::string::npos) << stopped;
+  EXPECT_NE(stopped.find("forced off after the shutdown timeout"), std::string::npos) << stopped;
+  EXPECT_GE(took, 2s) << "the guest had its timeout to shut down first";
+  EXPECT_EQ(testing::DomainId(lab, "d1"), -1) << "the VM is off";
+  std::string destroyed = Call("lab.destroy", R"({"lab":")" + lab + R"("})");
+  EXPECT_EQ(destroyed.find("\"error\""), std::string::npos) << destroyed;
+}
 
 TEST_F(LabRecoveryTest, KilledQemuIsRestartedByThePolicyThenFailedWhenRetriesAreSpent) {
   StateLog log("r1");
