@@ -65,15 +65,10 @@ Status WriteNode(const std::string& file, const std::string& name, const YAML::N
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<Topology> ParseTopology(const std::string& text, const std::string& file) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
+// ParseTopology's body; yaml-cpp throws where a value has the wrong shape (a mapping where a
+// name should be), which ParseTopology turns into an error.
+Result<Topology> ParseOrThrow(const std::string& text, const std::string& file) {
+  YAML::Node root = YAML::Load(text);
   if (!root.IsMap()) return InvalidArgument(file + ":1: a topology must be a mapping");
   Topology topo;
   if (!root["name"] || !root["name"].IsScalar()) {
@@ -132,6 +127,19 @@ Result<Topology> ParseTopology(const std::string& text, const std::string& file)
   w.EndArray().EndObject();
   topo.params_json = w.Take();
   return topo;
+}
+
+}  // namespace
+
+Result<Topology> ParseTopology(const std::string& text, const std::string& file) {
+  try {
+    return ParseOrThrow(text, file);
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) +
+                           ": a value of the wrong type here (" + e.msg + ")");
+  }
 }
 
 Result<Topology> LoadTopology(const std::string& path) {

@@ -64,6 +64,13 @@ TEST(TopologyTest, BadFilesAreReportedByLine) {
       {"topology:\n  nodes: {}\n", "f.yaml:1: 'name'"},
       {"name: x\n", "'topology.nodes' is required"},
       {"- just\n- a list\n", "f.yaml:1: a topology must be a mapping"},
+      // A mapping where a name belongs (labvirtctl aborted on these: yaml-cpp throws).
+      {"name: x\ntopology:\n  nodes:\n    r1: {kind: iosv}\n  links:\n"
+       "    - endpoints: [{a: 1}, \"r1:eth1\"]\n",
+       "f.yaml:6: a value of the wrong type"},
+      {"name: x\ntopology:\n  nodes:\n    {a: b}: {kind: iosv}\n",
+       "f.yaml:4: a value of the wrong"},
+      {"name: x\nnodes:\n  - name: [1]\n    kind: iosv\n", "f.yaml:3: a value of the wrong type"},
   };
   for (const auto& c : cases) {
     auto t = ParseTopology(c.text, "f.yaml");
