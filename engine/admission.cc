@@ -1,8 +1,14 @@
 #include "engine/admission.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace labvirt::engine {
+
+double DefaultBootBudget() {
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 2.0 : static_cast<double>(cores);
+}
 
 bool Admission::Request(const std::string& key, double weight, std::function<void()> on_admitted) {
   if (IsQueued(key) || IsAdmitted(key)) return false;

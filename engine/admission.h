@@ -16,6 +16,9 @@
 
 namespace labvirt::engine {
 
+// The budget when none is configured: one weighted boot per host core.
+double DefaultBootBudget();
+
 class Admission {
  public:
   // `budget` > 0: the sum of weights that may boot at once.

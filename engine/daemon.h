@@ -35,6 +35,11 @@ class Daemon {
   Daemon(const Flags& flags, reactor::KernelFeatures features, Catalog catalog,
          std::unique_ptr<reactor::Reactor> reactor);
   Status Init();
+  // The admission budget in force (--boot-budget, or one per core).
+  double BootBudget() const;
+  // Threads for blocking libvirt calls: --workers, raised so that every start the budget admits
+  // at once has a thread and a few remain for the short calls (live XML, resume, metadata).
+  size_t WorkerCount() const;
   void RegisterMethods();
   std::string HostInfoJson() const;
   std::string MetricsText() const;

@@ -57,7 +57,8 @@ std::string FlagsUsage() {
   --state-dir DIR      overlays and state (default /var/lib/labvirt)
   --catalog FILE       device catalog (JSON)
   --log-level LEVEL    debug|info|warn|error (default info)
-  --workers N          threads for blocking libvirt calls, 1-64 (default 4)
+  --workers N          threads for blocking libvirt calls, 1-64 (default 4; raised to cover
+                       every start the boot budget admits at once, plus 4)
   --boot-budget N      weighted VM boots admitted at once, 1-1024 (default: host cores)
   --version            print the version and exit
   --help               print this text and exit

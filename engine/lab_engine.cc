@@ -18,11 +18,6 @@ RpcError NotFoundError(const std::string& field, const std::string& what) {
   return FieldError(kInvalidParams, "not found", field, what);
 }
 
-double DefaultBudget() {
-  unsigned cores = std::thread::hardware_concurrency();
-  return cores == 0 ? 2.0 : static_cast<double>(cores);
-}
-
 }  // namespace
 
 LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
@@ -34,7 +29,7 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
       plumber_(plumber),
       catalog_(catalog),
       options_(std::move(options)),
-      admission_(options_.boot_budget > 0 ? options_.boot_budget : DefaultBudget()) {}
+      admission_(options_.boot_budget > 0 ? options_.boot_budget : DefaultBootBudget()) {}
 
 LabEngine::~LabEngine() { *alive_ = false; }
 
