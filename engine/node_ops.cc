@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "engine/lab_engine.h"
 #include "engine/lab_engine_internal.h"
@@ -95,11 +96,16 @@ void LabEngine::WipeNode(const std::string& lab, const std::string& node, Reply 
   if (n->overlay.empty()) return reply(Bad("node", node + " has no disk (it was never defined)"));
   providers::ImageConfig config{options_.image_root, {}};
   std::string image = n->image, overlay = n->overlay, key = n->key;
+  std::string nvram = providers::NvramPath(options_.state_dir, n->lab, n->name);
   Status st = pool_.Submit<Status>(
-      [config, image, overlay] {
+      [config, image, overlay, nvram] {
         // The base is checked again: it must still be a disk image under the image root.
         auto base = providers::ResolveImage(config, image);
         if (!base.ok()) return base.status().WithContext("base image");
+        // A stateful-UEFI node's variables go too: libvirt copies the template at next start.
+        std::error_code ec;
+        std::filesystem::remove(nvram, ec);
+        if (ec) return Internal("remove " + nvram + ": " + ec.message());
         return providers::RecreateOverlay(*base, overlay);
       },
       [this, key, reply](Status st) {

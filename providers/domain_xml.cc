@@ -179,7 +179,7 @@ void RenderOs(const DomainSpec& s, Xml& x) {
     x.Raw(">").Text(s.ovmf_code).Raw("</loader>\n");
     if (k.firmware == Firmware::kUefiStateful) {
       x.Pad(2).Raw("<nvram").Attr("template", s.ovmf_vars).Raw(">");
-      x.Text(s.state_dir + "/nvram/" + s.lab + "/" + s.node + "_VARS.fd").Raw("</nvram>\n");
+      x.Text(NvramPath(s.state_dir, s.lab, s.node)).Raw("</nvram>\n");
     }
   }
   x.Pad(2).Raw("<boot dev='hd'/>\n");
@@ -328,6 +328,11 @@ std::string XmlEscape(std::string_view text) {
     ++i;
   }
   return out;
+}
+
+std::string NvramPath(const std::string& state_dir, const std::string& lab,
+                      const std::string& node) {
+  return state_dir + "/nvram/" + lab + "/" + node + "_VARS.fd";
 }
 
 std::string RenderNodeMetadata(const NodeMetadata& md) {

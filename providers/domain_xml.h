@@ -107,6 +107,11 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& spec);
 // BuildDomain(spec).xml.
 Result<std::string> BuildDomainXml(const DomainSpec& spec);
 
+// Where a stateful-UEFI node keeps its NVRAM (libvirt copies the kind's template there when the
+// file is missing at start): STATE_DIR/nvram/LAB/NODE_VARS.fd.
+std::string NvramPath(const std::string& state_dir, const std::string& lab,
+                      const std::string& node);
+
 // The <interface> element of one NIC of a domain built from `spec` (for live hot-plug, and for
 // detaching it: libvirt matches an interface by its MAC).
 std::string RenderNicXml(const DomainSpec& spec, const NicMetadata& nic);

@@ -279,9 +279,15 @@ TEST_F(LabEngineTest, WipeIsRefusedForUnknownNodesAndRecreatesTheOverlay) {
   ASSERT_TRUE(fs::exists(overlay));
   std::ofstream(overlay, std::ios::app) << "guest writes";  // make it differ from a fresh one
   auto size = fs::file_size(overlay);
+  // A stateful-UEFI node's variables are part of its disk state (libvirt copies the template
+  // again at the next start).
+  fs::path nvram = dir_ / "state/nvram/lab1/r1_VARS.fd";
+  fs::create_directories(nvram.parent_path());
+  std::ofstream(nvram) << "boot entries";
   std::string wiped = Await([&](auto r) { engine_->WipeNode("lab1", "r1", r); });
   EXPECT_FALSE(Has(wiped, "error")) << wiped;
   EXPECT_LT(fs::file_size(overlay), size);
+  EXPECT_FALSE(fs::exists(nvram));
   EXPECT_TRUE(Has(Await([&](auto r) { engine_->WipeNode("lab1", "nope", r); }), "no node"));
 }
 
