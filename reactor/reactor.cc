@@ -24,9 +24,22 @@ constexpr unsigned kReapBatch = 64;
 Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) {
   io_uring ring;
   io_uring_params params{};
-  params.flags = IORING_SETUP_CQSIZE;
-  params.cq_entries = options.sq_entries * 2;
-  int ret = io_uring_queue_init_params(options.sq_entries, &ring, &params);
+  TaskRun mode = options.task_run;
+  int ret;
+  while (true) {
+    params = {};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = options.sq_entries * 2;
+    // COOP_TASKRUN (5.19) spares the loop thread an interrupt per completion while it runs;
+    // TASKRUN_FLAG tells it when it owes the kernel an entry to collect them (see Reap).
+    if (mode == TaskRun::kCooperative) {
+      params.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    }
+    ret = io_uring_queue_init_params(options.sq_entries, &ring, &params);
+    // An older kernel refuses flags it does not know with EINVAL: fall back.
+    if (ret != -EINVAL || mode == TaskRun::kInterrupt) break;
+    mode = TaskRun::kInterrupt;
+  }
   if (ret < 0) return Status::FromErrno(-ret, "io_uring_queue_init");
   // NODROP (5.5) makes a full CQ a backlog rather than lost completions; EXT_ARG (5.11) lets us
   // submit and wait with a timeout in one syscall.
@@ -34,7 +47,7 @@ Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) 
     io_uring_queue_exit(&ring);
     return FailedPrecondition("io_uring lacks NODROP/EXT_ARG: kernel 5.11 or newer required");
   }
-  auto reactor = std::unique_ptr<Reactor>(new Reactor(options, ring));
+  auto reactor = std::unique_ptr<Reactor>(new Reactor(options, ring, mode));
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) return Status::FromErrno(errno, "eventfd");
   reactor->wake_fd_.Reset(efd);
@@ -42,8 +55,9 @@ Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) 
   return reactor;
 }
 
-Reactor::Reactor(const ReactorOptions& options, io_uring ring)
+Reactor::Reactor(const ReactorOptions& options, io_uring ring, TaskRun task_run)
     : ring_(ring),
+      task_run_(task_run),
       clock_(options.clock ? options.clock : &steady_clock_),
       loop_thread_(std::this_thread::get_id()) {}
 
@@ -123,6 +137,11 @@ size_t Reactor::RunOnce(bool block) {
 // ---- Completions ----
 
 size_t Reactor::Reap() {
+  // kCooperative: completions wait for this thread to enter the kernel, and a busy loop may not
+  // have slept this pass. TASKRUN_FLAG says when an entry is owed.
+  if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) {
+    io_uring_get_events(&ring_);
+  }
   size_t total = 0;
   io_uring_cqe* cqes[kReapBatch];
   while (true) {

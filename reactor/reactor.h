@@ -51,11 +51,23 @@ using ReadvCallback = std::function<void(Result<std::vector<std::span<const char
 
 inline constexpr uint64_t kCurrentPosition = ~uint64_t{0};
 
+// How the kernel finishes ops whose result arrives while the loop thread is busy, best first.
+enum class TaskRun : uint8_t {
+  // COOP_TASKRUN (5.19): at the loop thread's next entry into the kernel, without interrupting
+  // it. (SINGLE_ISSUER + DEFER_TASKRUN, 6.1, measured no better here and binds the ring to one
+  // thread.)
+  kCooperative,
+  // By interrupting the loop thread (an IPI when it is running): every kernel.
+  kInterrupt,
+};
+
 struct ReactorOptions {
   // Submission queue entries (the CQ gets twice as many). Small values are for tests.
   unsigned sq_entries = 256;
   // Time source; nullptr means a SteadyClock owned by the reactor. Must outlive the reactor.
   const Clock* clock = nullptr;
+  // The best mode to try; Create() falls back to the next one when the kernel refuses it.
+  TaskRun task_run = TaskRun::kCooperative;
 };
 
 class Reactor {
@@ -130,6 +142,8 @@ class Reactor {
 
   // Ops whose final completion has not arrived yet (cancelled ones included).
   size_t pending_ops() const { return live_slots_; }
+  // The mode Create() got from the kernel.
+  TaskRun task_run() const { return task_run_; }
 
  private:
   friend class OpHandle;
@@ -141,7 +155,7 @@ class Reactor {
     uint32_t flags;
   };
 
-  Reactor(const ReactorOptions& options, io_uring ring);
+  Reactor(const ReactorOptions& options, io_uring ring, TaskRun task_run);
   void Cancel(uint64_t id);
   // Takes a free slot for an op; the returned index is stable until ReleaseSlot.
   uint32_t AcquireSlot();
@@ -169,6 +183,7 @@ class Reactor {
   void DrainOnDestroy();
 
   io_uring ring_;
+  const TaskRun task_run_;
   SteadyClock steady_clock_;
   const Clock* clock_;
   std::thread::id loop_thread_;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -237,6 +238,56 @@ TEST(ReactorTest, SocketPairSendRecvWritevReadv) {
   RunUntil(*r, [&] { return !parts.empty(); });
   EXPECT_EQ(parts, (std::vector<std::string>{"ab", "cde"}));
   EXPECT_EQ(sent, 9u);
+}
+
+// Every task-run mode (the kernel may grant a lower one than asked) completes I/O, posted tasks
+// and timers, whether the loop sleeps or keeps busy.
+class TaskRunTest : public ::testing::TestWithParam<TaskRun> {};
+
+TEST_P(TaskRunTest, CompletesIoWhetherTheLoopSleepsOrNot) {
+  ReactorOptions options;
+  options.task_run = GetParam();
+  auto r = MakeReactor(options);
+  EXPECT_GE(static_cast<int>(r->task_run()), static_cast<int>(GetParam()));
+  SocketPair sp;
+  std::string got;
+  auto on_data = [&](Result<std::span<const char>> d) {
+    if (d.ok()) got.append(d->data(), d->size());
+  };
+  OpHandle h = r->Recv(sp.b.get(), 64, on_data);
+  OpHandle s = r->Send(sp.a.get(), "ping", [](Result<size_t>) {});
+  RunUntil(*r, [&] { return got == "ping"; });
+  // A zero-period timer keeps every pass non-blocking: completions must still arrive.
+  OpHandle busy = r->Every(Duration::zero(), [] {});
+  h = r->Recv(sp.b.get(), 64, on_data);
+  ASSERT_EQ(::send(sp.a.get(), "pong", 4, 0), 4);
+  for (int i = 0; i < 100000 && got != "pingpong"; ++i) r->RunOnce(/*block=*/true);
+  EXPECT_EQ(got, "pingpong");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, TaskRunTest,
+                         ::testing::Values(TaskRun::kCooperative, TaskRun::kInterrupt));
+
+TEST(ReactorTest, CreatedOnOneThreadRunOnAnotherDestroyedOnAThird) {
+  auto r = MakeReactor();
+  SocketPair sp;
+  std::string got;
+  std::thread loop([&] {
+    OpHandle h;
+    r->Post([&] {
+      h = r->Recv(sp.b.get(), 64, [&](Result<std::span<const char>> d) {
+        if (d.ok()) got.append(d->data(), d->size());
+        if (got == "hi") r->Stop();
+      });
+      ASSERT_EQ(::send(sp.a.get(), "hi", 2, 0), 2);
+    });
+    r->Run();
+    // Leave an op in flight for the destructor, which runs on another thread.
+    h.Detach();
+  });
+  loop.join();
+  EXPECT_EQ(got, "hi");
+  std::thread([&] { r.reset(); }).join();
 }
 
 TEST(ReactorTest, WriteReportsErrorsAsStatus) {
