@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "reactor/buffer_ring.h"
 #include "reactor/log.h"
 #include "reactor/slot.h"
 
@@ -59,12 +60,17 @@ Reactor::Reactor(const ReactorOptions& options, io_uring ring, TaskRun task_run)
     : ring_(ring),
       task_run_(task_run),
       clock_(options.clock ? options.clock : &steady_clock_),
-      loop_thread_(std::this_thread::get_id()) {}
+      loop_thread_(std::this_thread::get_id()),
+      buffers_tried_(!options.multishot_recv),
+      recv_buffers_(options.recv_buffers) {}
 
 Reactor::~Reactor() {
   wake_op_.Cancel();
   signals_.clear();
   DrainOnDestroy();
+  // The kernel may still write into recv buffers of ops that never completed: leak them too.
+  if (live_slots_ > 0) (void)buffers_.release();
+  buffers_.reset();
   io_uring_queue_exit(&ring_);
 }
 
@@ -171,11 +177,21 @@ size_t Reactor::DispatchReady() {
 
 void Reactor::Dispatch(const Completion& c) {
   if (c.user_data == kCancelUserData) return;
+  // A recv buffer the kernel filled goes back to the pool once this completion is handled,
+  // whatever became of its op (cancelled, stale, or its callback ran).
+  struct BufferReturn {
+    BufferRing* buffers;
+    uint32_t flags;
+    ~BufferReturn() {
+      if (buffers != nullptr) buffers->Recycle(flags);
+    }
+  } buffer_return{buffers_.get(), c.flags};
   uint32_t index = static_cast<uint32_t>(c.user_data);
   uint32_t generation = static_cast<uint32_t>(c.user_data >> 32);
   LABVIRT_CHECK(index < slots_.size());
   Slot& s = *slots_[index];
   if (s.state == SlotState::kFree || s.generation != generation) return;  // stale
+  s.cqe_flags = c.flags;
   bool final = !(c.flags & IORING_CQE_F_MORE);
   if (s.state == SlotState::kCancelling) {
     if (final) ReleaseSlot(index);
@@ -187,7 +203,10 @@ void Reactor::Dispatch(const Completion& c) {
   }
   s.state = SlotState::kCompleting;
   s.on_cqe(c.res, s);
-  bool rearm = s.multishot() && c.res >= 0 && !s.cancel_requested && s.on_cqe;
+  // A recv goes on after data (a one-shot fallback recv, or a multishot one the kernel ended)
+  // and after -ENOBUFS (the buffer pool ran dry); it ends at end of file or on an error.
+  bool goes_on = s.kind == OpKind::kRecvMultishot ? c.res > 0 || c.res == -ENOBUFS : c.res >= 0;
+  bool rearm = s.multishot() && goes_on && !s.cancel_requested && s.on_cqe;
   if (rearm) {
     // The kernel ended a multishot op without an error (e.g. CQ overflow): keep it going.
     s.state = SlotState::kInFlight;
@@ -307,6 +326,20 @@ void Reactor::ArmWakeup() {
     while (::read(wake_fd_.get(), &count, sizeof count) > 0) {
     }
   });
+}
+
+void Reactor::SetUpBufferRing() {
+  buffers_tried_ = true;
+  // 512 x 8 KiB by default: more buffers than completions a pass usually holds at once (one per
+  // client with a request in); memory is touched only as the kernel first fills each buffer.
+  constexpr size_t kRecvBufferBytes = 8 * 1024;
+  auto buffers = BufferRing::Create(ring_, recv_buffers_, kRecvBufferBytes);
+  if (buffers.ok()) {
+    buffers_ = std::move(buffers).value();
+  } else {
+    LogInfo("multishot recv unavailable; using one-shot recv",
+            {{"reason", buffers.status().ToString()}});
+  }
 }
 
 size_t Reactor::RunPosted() {

@@ -66,6 +66,10 @@ struct ReactorOptions {
   unsigned sq_entries = 256;
   // Time source; nullptr means a SteadyClock owned by the reactor. Must outlive the reactor.
   const Clock* clock = nullptr;
+  // False makes RecvMultishot re-arm a one-shot recv, as on kernels before 6.0 (tests).
+  bool multishot_recv = true;
+  // Buffers in RecvMultishot's pool, a power of two. Small values are for tests.
+  unsigned recv_buffers = 512;
   // The best mode to try; Create() falls back to the next one when the kernel refuses it.
   TaskRun task_run = TaskRun::kCooperative;
 };
@@ -111,6 +115,14 @@ class Reactor {
   [[nodiscard]] OpHandle Writev(int fd, std::vector<std::string> buffers, SizeCallback cb,
                                 uint64_t offset = kCurrentPosition);
   [[nodiscard]] OpHandle Recv(int fd, size_t max, ReadCallback cb, int flags = 0);
+  // Receives until end of file, an error or cancellation: `cb` gets every chunk as it arrives,
+  // then once either an empty span (end of file) or the error, after which the op is over. One
+  // armed op serves the socket's whole life (multishot recv, kernel 6.0) into a pool of buffers
+  // the reactor provides to the kernel (a buffer ring, 5.19); a chunk's buffer returns to the
+  // pool when `cb` returns. When the pool runs dry the kernel ends the op with -ENOBUFS and the
+  // reactor re-arms it (backpressure, not an error). On older kernels the reactor re-arms a
+  // one-shot recv after each chunk instead.
+  [[nodiscard]] OpHandle RecvMultishot(int fd, ReadCallback cb, int flags = 0);
   [[nodiscard]] OpHandle Send(int fd, std::string data, SizeCallback cb, int flags = MSG_NOSIGNAL);
   // Accepts connections as blocking, close-on-exec sockets (io_uring makes every op on them
   // asynchronous anyway). One-shot unless `multishot`.
@@ -144,11 +156,14 @@ class Reactor {
   size_t pending_ops() const { return live_slots_; }
   // The mode Create() got from the kernel.
   TaskRun task_run() const { return task_run_; }
+  // True when RecvMultishot uses the kernel's multishot recv (set up on its first use).
+  bool multishot_recv() const { return buffers_ != nullptr; }
 
  private:
   friend class OpHandle;
   enum class SlotState : uint8_t { kFree, kInFlight, kCancelling, kCompleting };
   struct Slot;
+  class BufferRing;
   struct Completion {
     uint64_t user_data;
     int32_t res;
@@ -180,6 +195,9 @@ class Reactor {
   size_t RunPosted();
   size_t RunDeferred();
   void ArmWakeup();
+  // Sets up the provided-buffer ring for RecvMultishot once; leaves buffers_ null if the kernel
+  // lacks multishot recv.
+  void SetUpBufferRing();
   void DrainOnDestroy();
 
   io_uring ring_;
@@ -195,6 +213,10 @@ class Reactor {
   std::vector<Completion> ready_;
   TimerQueue timers_;
   std::vector<std::function<void()>> deferred_;
+  // Buffers the kernel picks from for multishot recv; null until first needed or if unsupported.
+  std::unique_ptr<BufferRing> buffers_;
+  bool buffers_tried_;  // starts true when multishot recv is turned off
+  unsigned recv_buffers_;
 
   // Cross-thread task queue, woken through an eventfd.
   std::mutex post_mu_;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "reactor/buffer_ring.h"
 #include "reactor/log.h"
 #include "reactor/reactor.h"
 #include "reactor/slot.h"
@@ -58,6 +59,15 @@ void Reactor::Arm(uint32_t index) {
       break;
     case OpKind::kRecv:  // 5.6
       io_uring_prep_recv(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
+      break;
+    case OpKind::kRecvMultishot:  // 6.0, into the buffer ring (5.19)
+      if (buffers_) {
+        io_uring_prep_recv_multishot(sqe, s.fd, nullptr, 0, s.flags);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = BufferRing::kGroup;
+      } else {  // re-armed by Dispatch after each chunk
+        io_uring_prep_recv(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
+      }
       break;
     case OpKind::kSend:  // 5.6
       io_uring_prep_send(sqe, s.fd, s.data.data(), s.data.size(), s.flags);
@@ -121,6 +131,25 @@ OpHandle Reactor::Read(int fd, size_t max, ReadCallback cb, uint64_t offset) {
 
 OpHandle Reactor::Recv(int fd, size_t max, ReadCallback cb, int flags) {
   return StartRead(fd, max, std::move(cb), /*recv=*/true, kCurrentPosition, flags);
+}
+
+OpHandle Reactor::RecvMultishot(int fd, ReadCallback cb, int flags) {
+  constexpr size_t kFallbackRecvBytes = 64 * 1024;
+  if (!buffers_tried_) SetUpBufferRing();
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = OpKind::kRecvMultishot;
+  s.fd = fd;
+  s.flags = flags;
+  if (!buffers_) s.buffer.resize(kFallbackRecvBytes);
+  s.on_cqe = [this, cb = std::move(cb)](int32_t res, Slot& slot) {
+    if (res == -ENOBUFS) return;  // backpressure: Dispatch re-arms once buffers are back
+    if (res < 0) return cb(ErrorFor(res, "recv", slot.fd));
+    size_t n = static_cast<size_t>(res);
+    if (slot.cqe_flags & IORING_CQE_F_BUFFER) return cb(buffers_->Data(slot.cqe_flags, n));
+    cb(std::span<const char>(slot.buffer.data(), n));  // the fallback, or end of file
+  };
+  return Start(index);
 }
 
 OpHandle Reactor::Readv(int fd, std::vector<size_t> sizes, ReadvCallback cb, uint64_t offset) {

@@ -49,6 +49,7 @@ enum class OpKind : uint8_t {
   kWrite,
   kWritev,
   kRecv,
+  kRecvMultishot,
   kSend,
   kAccept,
   kAcceptMultishot,
@@ -66,6 +67,8 @@ struct Reactor::Slot {
   uint32_t events = 0;
   int flags = 0;
   uint64_t offset = kCurrentPosition;
+  // The flags of the completion being dispatched (IORING_CQE_F_BUFFER and its buffer id).
+  uint32_t cqe_flags = 0;
   // Called with the completion (and this slot) while the slot is kInFlight or kCompleting.
   std::function<void(int32_t res, Slot& slot)> on_cqe;
 
@@ -78,7 +81,8 @@ struct Reactor::Slot {
   socklen_t addrlen = 0;
 
   bool multishot() const {
-    return kind == OpKind::kPollMultishot || kind == OpKind::kAcceptMultishot;
+    return kind == OpKind::kPollMultishot || kind == OpKind::kAcceptMultishot ||
+           kind == OpKind::kRecvMultishot;
   }
   // Drops the callback and the data, keeping buffer capacity for reuse.
   void Clear() {
