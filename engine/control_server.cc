@@ -23,6 +23,8 @@ struct ControlServer::Client {
   std::string in_flight;  // the chunk being sent
   size_t out_bytes = 0;
   bool sending = false;
+  // Inside OnRecv: answers ready now are queued and leave together in one send after the chunk.
+  bool batching = false;
   bool closing = false;
   bool eof = false;  // the client shut down its sending side: close once every answer is out
   // Answers not yet sent, in request order; an async method fills its slot later.
@@ -42,7 +44,8 @@ struct ControlServer::Client {
 
 namespace {
 
-constexpr size_t kRecvChunk = 64 * 1024;
+// Queued lines are joined into one send up to about this size.
+constexpr size_t kSendChunk = 64 * 1024;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 std::string ErrorResponse(std::string_view id_json, const RpcError& err) {
@@ -173,8 +176,9 @@ void ControlServer::OnAccept(Result<UniqueFd> r) {
 
 void ControlServer::StartRecv(uint64_t id) {
   Client& c = *clients_.at(id);
-  c.recv_op = reactor_.Recv(c.fd.get(), kRecvChunk,
-                            [this, id](Result<std::span<const char>> r) { OnRecv(id, r); });
+  // One multishot recv for the connection's life: no re-arm (and no poll set-up) per request.
+  c.recv_op = reactor_.RecvMultishot(
+      c.fd.get(), [this, id](Result<std::span<const char>> r) { OnRecv(id, r); });
 }
 
 void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
@@ -191,6 +195,7 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
     return;
   }
   std::string_view data(r->data(), r->size());
+  c.batching = true;
   while (!data.empty() && !c.closing && !c.takeover) {
     size_t nl = data.find('\n');
     std::string_view piece = data.substr(0, nl);
@@ -229,7 +234,8 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
     if (nl == std::string_view::npos) break;
     data.remove_prefix(nl + 1);
   }
-  if (!c.closing && !c.takeover) StartRecv(id);
+  c.batching = false;
+  if (!c.sending && !c.out.empty()) Flush(id);
 }
 
 std::string ControlServer::HandleLine(std::string_view line) {
@@ -354,7 +360,7 @@ void ControlServer::Enqueue(uint64_t id, std::string line) {
     Close(id, "client does not read its responses (output queue full)");
     return;
   }
-  if (!c.sending) Flush(id);
+  if (!c.sending && !c.batching) Flush(id);
 }
 
 void ControlServer::Flush(uint64_t id) {
@@ -381,7 +387,7 @@ void ControlServer::Flush(uint64_t id) {
   // here too, for the rest of a short send.
   c.in_flight = std::move(c.out.front());
   c.out.pop_front();
-  while (!c.out.empty() && c.in_flight.size() < kRecvChunk) {
+  while (!c.out.empty() && c.in_flight.size() < kSendChunk) {
     c.in_flight += c.out.front();
     c.out.pop_front();
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -123,6 +124,45 @@ TEST_F(ControlServerTest, SocketPipeliningOversizedLinesAndPermissions) {
   EXPECT_EQ(lines[0], R"({"jsonrpc":"2.0","id":1,"result":[1]})");
   EXPECT_NE(lines[1].find("request line too long"), std::string::npos) << lines[1];
   EXPECT_EQ(lines[2], R"({"jsonrpc":"2.0","id":2,"result":[2]})");  // in order, unaffected
+}
+
+TEST_F(ControlServerTest, PipelinedAnswersLeaveInOneSendAndHalfCloseIsAnswered) {
+  std::string path = "/tmp/labvirt-cs-test3-" + std::to_string(::getpid()) + ".sock";
+  ASSERT_TRUE(server_->Listen(path).ok());
+  std::string req;
+  for (int id = 1; id <= 3; ++id) {
+    req += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"echo","params":[0]})";
+    req += "\n";
+  }
+  std::string first_read, all;
+  std::atomic<bool> done{false};
+  std::thread client([&] {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+      ::shutdown(fd, SHUT_WR);  // `printf ... | socat`: the answers are still owed
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+        if (first_read.empty()) first_read.assign(buf, static_cast<size_t>(n));
+        all.append(buf, static_cast<size_t>(n));
+      }
+    }
+    ::close(fd);
+    done = true;
+  });
+  for (int i = 0; i < 4000 && !done; ++i) reactor_->RunOnce(false), usleep(500);
+  client.join();
+  std::string want;
+  for (int id = 1; id <= 3; ++id) {
+    want += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":[0]})" + "\n";
+  }
+  EXPECT_EQ(all, want);  // every answer, in order, then the server closed the connection
+  // The three answers were ready together, so they left in one send (one read gets them all).
+  EXPECT_EQ(first_read, want);
 }
 
 TEST_F(ControlServerTest, RefusesSecondServerOnSameSocket) {
