@@ -12,9 +12,10 @@ int main(int argc, char** argv) {
   std::string command;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (command.empty() && arg == "--socket" && i + 1 < argc) {
+    // --socket and --json are global: taken before or after the command.
+    if (arg == "--socket" && i + 1 < argc) {
       o.socket = argv[++i];
-    } else if (command.empty() && arg.rfind("--socket=", 0) == 0) {
+    } else if (arg.rfind("--socket=", 0) == 0) {
       o.socket = arg.substr(9);
     } else if (arg == "--json") {
       o.json = true;
@@ -22,8 +23,7 @@ int main(int argc, char** argv) {
       labvirt::ctl::PrintUsage(stdout);
       return 0;
     } else if (command.empty() && arg.rfind("--", 0) == 0) {
-      std::fprintf(stderr, "labvirtctl: unknown flag %s\n", arg.c_str());
-      labvirt::ctl::PrintUsage(stderr);
+      std::fprintf(stderr, "labvirtctl: unknown flag %s (see labvirtctl --help)\n", arg.c_str());
       return 2;
     } else if (command.empty()) {
       command = arg;

@@ -1,0 +1,165 @@
+// Lab subcommands: status, deploy, link.
+#include <cstdio>
+#include <map>
+
+#include "reactor/json_writer.h"
+#include "tools/ctl/commands_internal.h"
+#include "tools/ctl/topology.h"
+
+namespace labvirt::ctl::internal {
+namespace {
+
+void PrintNodes(simdjson::dom::element lab) {
+  std::printf("%-14s %-14s %-9s %-5s %-8s %s\n", "NODE", "KIND", "STATE", "BOOT", "VIEWERS",
+              "REASON");
+  for (auto n : lab["nodes"].get_array()) {
+    simdjson::dom::element r = n["readiness"];
+    std::printf("%-14s %-14s %-9s %3lld%% %-8lld %s\n", Str(n, "name").c_str(),
+                Str(n, "kind").c_str(), Str(n, "state").c_str(),
+                static_cast<long long>(Int(r, "percent")),
+                static_cast<long long>(Int(n["console"], "viewers")), Str(n, "reason").c_str());
+  }
+  auto links = lab["links"].get_array();
+  if (!links.error() && links.size() > 0) {
+    std::printf("\n%-50s %s\n", "LINK", "UP");
+    for (auto l : links.value()) {
+      bool up = Bool(l, "up");
+      std::printf("%-50s %s\n", Str(l, "id").c_str(), up ? "yes" : "no");
+    }
+  }
+}
+
+// A deploy's progress: each node's last state, from the answer and then from node.state events.
+class DeployFollower {
+ public:
+  DeployFollower(const Options& o, const Args& a, std::string lab)
+      : o_(o), no_wait_(a.Has("--no-wait")), lab_(std::move(lab)) {}
+
+  // FollowEvents's handler. `deploy_id` is the id of the lab.deploy request.
+  int OnLine(simdjson::dom::element doc, int64_t deploy_id) {
+    if (doc["id"].is_int64() && Int(doc, "id") == deploy_id) {
+      CallResult r = ParseAnswer(simdjson::minify(doc));
+      if (!r.ok) {
+        r.text = "deploy refused: " + r.text;
+        return FailCall(o_, r);
+      }
+      deployed_ = true;
+      for (auto n : doc["result"]["nodes"].get_array()) state_[Str(n, "name")] = Str(n, "state");
+      if (!o_.json) std::printf("lab %s deployed: %zu nodes\n", lab_.c_str(), state_.size());
+      if (no_wait_) return 0;
+    } else if (IsEvent(doc)) {
+      PrintEvent(doc["params"]);
+    }
+    return deployed_ ? Outcome() : kContinue;
+  }
+
+ private:
+  void PrintEvent(simdjson::dom::element ev) {
+    std::string type = Str(ev, "type"), node = Str(ev, "node");
+    if (type == "node.state" && !node.empty()) state_[node] = Str(ev["data"], "state");
+    if (o_.json) return;  // FollowEvents printed it
+    if (type == "node.state") {
+      std::printf("  %-12s %-9s %s\n", node.c_str(), Str(ev["data"], "state").c_str(),
+                  Str(ev["data"], "reason").c_str());
+    } else if (type == "node.readiness.progress") {
+      std::printf("  %-12s %3lld%%     %s\n", node.c_str(),
+                  static_cast<long long>(Int(ev["data"], "percent")),
+                  Str(ev["data"], "label").c_str());
+    }
+  }
+
+  // kContinue while a node is on its way; then 1 if any failed, else 0.
+  int Outcome() const {
+    int ready = 0, failed = 0, idle = 0;
+    for (const auto& [n, s] : state_) {
+      ready += s == "ready";
+      failed += s == "failed";
+      idle += s == "defined" || s == "stopped";  // not started (start: false)
+    }
+    if (ready + failed + idle != static_cast<int>(state_.size())) return kContinue;
+    if (!o_.json) {
+      std::printf("%d ready, %d failed", ready, failed);
+      if (idle > 0) std::printf(", %d not started", idle);
+      std::printf("\n");
+    }
+    return failed ? 1 : 0;
+  }
+
+  const Options& o_;
+  const bool no_wait_;
+  const std::string lab_;
+  std::map<std::string, std::string> state_;
+  bool deployed_ = false;
+};
+
+}  // namespace
+
+int LabStatus(const Options& o, const Args& a) {
+  if (a.pos.size() > 1) return Fail("usage: labvirtctl status [LAB]", 2);
+  if (a.pos.empty()) {
+    CallResult r = CallOnce(o, "lab.list", "{}");
+    if (!r.ok || o.json) return Show(o, r);
+    simdjson::dom::parser parser;
+    std::printf("%-20s %-6s %-6s %s\n", "LAB", "NODES", "READY", "LINKS");
+    for (auto l : parser.parse(r.text).get_array()) {
+      std::printf("%-20s %-6lld %-6lld %lld\n", Str(l, "name").c_str(),
+                  static_cast<long long>(Int(l, "nodes")), static_cast<long long>(Int(l, "ready")),
+                  static_cast<long long>(Int(l, "links")));
+    }
+    return 0;
+  }
+  CallResult r = CallOnce(o, "lab.get", Obj({{"lab", a.pos[0]}}));
+  if (!r.ok || o.json) return Show(o, r);
+  simdjson::dom::parser parser;
+  PrintNodes(parser.parse(r.text));
+  return 0;
+}
+
+// Deploys and follows the lab's events until every started node is ready or failed.
+int Deploy(const Options& o, const Args& a) {
+  if (a.pos.size() != 1) return Fail("usage: labvirtctl deploy FILE [--no-wait]", 2);
+  auto topo = LoadTopology(a.pos[0]);
+  if (!topo.ok()) return Fail(topo.status().message(), 2);
+  auto client = Client::Connect(o.socket);
+  if (!client.ok()) return Fail(client.status().message());
+  // Subscribe first on the same connection: answers and events arrive in order on it.
+  constexpr int kSubscribeId = 1, kDeployId = 2;
+  JsonWriter sub;
+  sub.BeginObject().Key("labs").BeginArray().String(topo->name).EndArray().EndObject();
+  for (auto [method, params, id] : {std::tuple{"events.subscribe", sub.str(), kSubscribeId},
+                                    std::tuple{"lab.deploy", topo->params_json, kDeployId}}) {
+    if (Status st = client->Send(method, params, id); !st.ok()) return Fail(st.message());
+  }
+  DeployFollower follower(o, a, topo->name);
+  return FollowEvents(*client, o, [&follower](simdjson::dom::element doc) {
+    return follower.OnLine(doc, kDeployId);
+  });
+}
+
+// link LAB create NODE:IF NODE:IF | link LAB delete ID | link LAB up|down ID
+int Link(const Options& o, const Args& a) {
+  const char* usage =
+      "usage: labvirtctl link LAB create NODE:IF NODE:IF | link LAB delete|up|down LINK";
+  if (a.pos.size() < 3) return Fail(usage, 2);
+  const std::string& lab = a.pos[0];
+  const std::string& verb = a.pos[1];
+  JsonWriter w;
+  w.BeginObject().Key("lab").String(lab);
+  std::string method;
+  if (verb == "create" && a.pos.size() == 4) {
+    method = "link.create";
+    w.Key("endpoints").BeginArray().String(a.pos[2]).String(a.pos[3]).EndArray();
+  } else if (verb == "delete" && a.pos.size() == 3) {
+    method = "link.delete";
+    w.Key("link").String(a.pos[2]);
+  } else if ((verb == "up" || verb == "down") && a.pos.size() == 3) {
+    method = "link.set_state";
+    w.Key("link").String(a.pos[2]).Key("state").String(verb);
+  } else {
+    return Fail(usage, 2);
+  }
+  w.EndObject();
+  return Show(o, CallOnce(o, method, w.str()));
+}
+
+}  // namespace labvirt::ctl::internal
