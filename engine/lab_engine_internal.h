@@ -43,6 +43,9 @@ struct LabEngine::Node {
   std::set<int> unplug_pending;  // data NICs detached live that the guest has not released yet
   bool restart_pending = false;  // node.restart: start again once stopped
   std::vector<Reply> restart_waiters;  // node.restart with wait: replied when ready or failed
+  bool metadata_writing = false;       // a SetMetadata is in flight (PersistMetadata)
+  bool metadata_dirty = false;         // changed since that write began: write again after it
+  std::vector<std::function<void()>> metadata_waiters;  // run once the next write lands
   std::unique_ptr<ConsoleHub> hub;
   std::unique_ptr<ReadinessTracker> tracker;
   // Handles last: they die first.

@@ -254,8 +254,7 @@ TEST_F(LabRecoveryTest, LinkCarrierDownSurvivesALabvirtdRestart) {
   std::string down =
       Call("link.set_state", "{" + kLabParam + R"(,"link":")" + link + R"(","state":"down"})");
   ASSERT_NE(down.find(R"("up":false)"), std::string::npos) << down;
-  ASSERT_EQ(::kill(daemon_->pid(), SIGKILL), 0);
-  daemon_->Stop();
+  daemon_->Kill();
   daemon_->Start();
   ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
   std::string lab = Call("lab.get", "{" + kLabParam + "}");

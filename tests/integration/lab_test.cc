@@ -2,11 +2,9 @@
 // fixture VMs: deploy with events, console byte-exact both ways, bad deploys that leave nothing,
 // stop/start keeping the disk, labvirtd killed and restarted (reconciled), destroy leaving nothing.
 #include <libvirt/libvirt.h>
-#include <signal.h>
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +14,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/integration/daemon_process.h"
 #include "tests/integration/fixture_domain.h"
 #include "tests/integration/host_view.h"
 #include "tests/integration/prereq.h"
@@ -36,32 +35,17 @@ const std::string kStateDir = "/var/lib/libvirt/images/lvtest-lab-" + kPid + "-s
 const std::string kSocket = "/tmp/lvtest-lab-" + kPid + ".sock";
 const std::string kLab = "lvt" + kPid;
 
-pid_t g_daemon = -1;
+std::unique_ptr<testing::DaemonProcess> g_daemon;
 
 void StartDaemon() {
-  g_daemon = ::fork();
-  if (g_daemon == 0) {
-    std::string log = kStateDir + "/labvirtd.log";
-    FILE* f = std::fopen(log.c_str(), "a");
-    if (f) ::dup2(fileno(f), STDERR_FILENO);
-    ::execl(LABVIRTD_PATH, LABVIRTD_PATH, "--socket", kSocket.c_str(), "--image-root",
-            kImageRoot.c_str(), "--state-dir", kStateDir.c_str(), "--boot-budget", "4", nullptr);
-    ::_exit(127);
-  }
+  g_daemon = std::make_unique<testing::DaemonProcess>(
+      testing::DaemonProcess::Options{.args = {"--socket", kSocket, "--image-root", kImageRoot,
+                                               "--state-dir", kStateDir, "--boot-budget", "4"},
+                                      .log_path = kStateDir + "/labvirtd.log"});
 }
 
-// Waits until host.info says healthy (libvirt connected and reconciled).
-bool WaitHealthy() {
-  for (int i = 0; i < 300; ++i) {
-    auto c = ctl::Client::Connect(kSocket);
-    if (c.ok()) {
-      auto r = c->Call("host.info", "{}");
-      if (r.ok() && r->find("\"healthy\":true") != std::string::npos) return true;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
+// Until host.info says healthy (libvirt connected and reconciled).
+bool WaitHealthy() { return testing::WaitHealthy(kSocket, 30s); }
 
 std::string Call(const std::string& method, const std::string& params) {
   auto c = ctl::Client::Connect(kSocket);
@@ -118,10 +102,7 @@ class LabTest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     if (healthy_) Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
-    if (g_daemon > 0) {
-      ::kill(g_daemon, SIGTERM);
-      ::waitpid(g_daemon, nullptr, 0);
-    }
+    g_daemon.reset();  // SIGTERM and wait
     std::error_code ec;
     fs::remove_all(kImageRoot, ec);
     fs::remove_all(kStateDir, ec);
@@ -259,9 +240,8 @@ TEST_F(LabTest, StopThenStartKeepsTheOverlay) {
 }
 
 TEST_F(LabTest, KilledDaemonRestartsAndReconcilesTheLab) {
-  ASSERT_EQ(::kill(g_daemon, SIGKILL), 0);
-  ::waitpid(g_daemon, nullptr, 0);
-  StartDaemon();
+  g_daemon->Kill();
+  g_daemon->Start();
   ASSERT_TRUE(WaitHealthy());
   std::string lab;
   auto all_ready = [](const std::string& json) {
@@ -534,9 +514,8 @@ TEST_F(LabTest, DaemonKilledMidDeployLosesAndLeaksNothing) {
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c->Send("lab.deploy", spec + "}", 1).ok());
   std::this_thread::sleep_for(300ms);  // somewhere in the middle of it
-  ASSERT_EQ(::kill(g_daemon, SIGKILL), 0);
-  ::waitpid(g_daemon, nullptr, 0);
-  StartDaemon();
+  g_daemon->Kill();
+  g_daemon->Start();
   ASSERT_TRUE(WaitHealthy());
   std::string resp = Call("lab.deploy", spec + R"(,"wait":true})");
   ASSERT_FALSE(IsError(resp)) << resp;

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -40,9 +42,15 @@ class MemoryHypervisor final : public providers::Hypervisor {
   void GetXml(std::string, bool, std::function<void(Result<std::string>)> done) override {
     reactor_.Post([done = std::move(done)] { done(std::string("<domain/>")); });
   }
-  void SetMetadata(std::string, std::string, Done done) override {
+  void SetMetadata(std::string domain, std::string xml, Done done) override {
     ++metadata_writes;
-    Later(std::move(done), Status::Ok());
+    int now = ++metadata_in_flight[domain];
+    max_metadata_in_flight = std::max(max_metadata_in_flight, now);
+    reactor_.Post([this, domain, xml, done = std::move(done)] {
+      --metadata_in_flight[domain];
+      metadata[domain] = xml;  // lands now
+      done(Status::Ok());
+    });
   }
   void AttachDevice(std::string, std::string xml, Done done) override {
     attached.push_back(xml);
@@ -66,6 +74,9 @@ class MemoryHypervisor final : public providers::Hypervisor {
   std::vector<std::string> attached, detached;
   std::vector<std::string> foreign_macs;  // what ListMacs reports besides nothing
   int metadata_writes = 0;
+  std::map<std::string, int> metadata_in_flight;
+  int max_metadata_in_flight = 0;
+  std::map<std::string, std::string> metadata;  // domain -> the last metadata that landed
   int list_macs_calls = 0;
 
  private:
@@ -337,6 +348,26 @@ TEST_F(LabEngineTest, HostMacsAreWalkedOnceAndAgainOnlyAfterAForeignDefine) {
   EXPECT_EQ(hv_->list_macs_calls, 2);
   EXPECT_FALSE(Has(Node("r1"), mac)) << "collides with the foreign domain's MAC";
   EXPECT_FALSE(Has(Node("r2"), mac));
+}
+
+TEST_F(LabEngineTest, MetadataWritesOfANodeLandOneAtATimeAndTheLastStateWins) {
+  ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth1","r2:eth1"]})"), "error"));
+  const std::string link = "r1:GigabitEthernet0/0--r2:GigabitEthernet0/0";
+  std::vector<std::optional<RpcResult>> replies(3);
+  bool states[] = {false, true, false};
+  for (int i = 0; i < 3; ++i) {
+    engine_->SetLinkState("lab1", link, states[i], [&, i](RpcResult r) { replies[i] = r; });
+  }
+  for (int i = 0; i < 1000 && !(replies[0] && replies[1] && replies[2]); ++i)
+    reactor_->RunOnce(/*block=*/true);
+  ASSERT_TRUE(replies[0] && replies[1] && replies[2]) << "every link.set_state answered";
+  EXPECT_EQ(hv_->max_metadata_in_flight, 1) << "two writes of one domain were in flight";
+  std::string domain;
+  for (const auto& [d, xml] : hv_->metadata) {
+    if (Has(xml, "<labvirt:name>r1</labvirt:name>")) domain = d;
+  }
+  ASSERT_FALSE(domain.empty());
+  EXPECT_TRUE(Has(hv_->metadata[domain], "link-state='down'")) << hv_->metadata[domain];
 }
 
 }  // namespace
