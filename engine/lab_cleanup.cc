@@ -98,9 +98,16 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
       if (d.metadata.empty() || known_domains.count(d.name)) continue;
       auto md =
           providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
-      found->domains.push_back(
-          {d.name, md.ok() ? "kind '" + md->kind + "' is not in the catalog"
-                           : "unreadable labvirt metadata: " + md.status().message()});
+      std::string why;
+      if (!md.ok()) {
+        why = "unreadable labvirt metadata: " + md.status().message();
+      } else if (!catalog_.Resolve(md->kind).ok()) {
+        why = "kind '" + md->kind + "' is not in the catalog";
+      } else {
+        why = "labvirt node " + md->lab + "/" + md->node +
+              " is not tracked here (another labvirtd's, or defined since the last reconcile)";
+      }
+      found->domains.push_back({d.name, why});
     }
     std::string state_dir = options_.state_dir;
     Status st = pool_.Submit<std::shared_ptr<Leftovers>>(

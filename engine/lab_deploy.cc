@@ -379,8 +379,13 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
   for (const auto& node : unwanted) {
     std::string lab_name = lab.name;
     DestroyNode(NodeKey(lab_name, node), [this, lab_name, node](Status st) {
-      if (!st.ok())
+      if (!st.ok()) {
+        // Kept (failed) while its domain exists, so that a later destroy can try again.
         LogWarn("re-deploy: node not removed", {{"node", node}, {"error", st.message()}});
+        if (Node* n = FindNode(lab_name, node))
+          SetState(*n, NodeState::kFailed, "not removed: " + st.message());
+        return;
+      }
       if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
       EmitFor("node.removed", lab_name, node, "{}");
     });
@@ -422,9 +427,32 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
   std::vector<std::string> link_ids;
   for (const auto& l : it->second->links) link_ids.push_back(l.id);
   auto left = std::make_shared<size_t>(keys.size() + 1);
-  auto errors = std::make_shared<std::vector<std::string>>();
-  auto finish = [this, left, errors, lab_name, reply, link_ids, count = keys.size()] {
+  // Nodes whose domain could not be destroyed or undefined stay in the lab, failed, so that
+  // lab.destroy can be tried again (forgetting them would leave a domain nobody tracks).
+  auto failed = std::make_shared<std::map<std::string, std::string>>();  // key -> why
+  auto finish = [this, left, failed, lab_name, reply, link_ids, count = keys.size()] {
     if (--*left > 0) return;
+    auto it = labs_.find(lab_name);
+    if (it != labs_.end()) {
+      auto& nodes = it->second->nodes;
+      for (auto n = nodes.begin(); n != nodes.end();) {
+        auto why = failed->find(n->second->key);
+        if (why == failed->end()) {
+          n = nodes.erase(n);
+          continue;
+        }
+        SetState(*n->second, NodeState::kFailed, "destroy failed: " + why->second);
+        ++n;
+      }
+    }
+    if (!failed->empty()) {
+      std::string first =
+          failed->begin()->first.substr(lab_name.size() + 1) + ": " + failed->begin()->second;
+      return reply(FieldError(
+          kInternalError, "destroy incomplete", "lab",
+          first + " (" + std::to_string(failed->size()) +
+              " node(s) kept in the lab, failed; run lab.destroy again once that is fixed)"));
+    }
     // Ports are gone with the nodes; give the links' tags back.
     plumber_.DeleteLinks(lab_name, link_ids, [lab_name](Status st) {
       if (!st.ok())
@@ -432,16 +460,13 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
     });
     labs_.erase(lab_name);
     EmitFor("lab.destroyed", lab_name, "", "{\"lab\":\"" + lab_name + "\"}");
-    if (!errors->empty()) {
-      return reply(FieldError(kInternalError, "destroy incomplete", "lab", (*errors)[0]));
-    }
     JsonWriter w;
     w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(count).EndObject();
     reply(w.Take());
   };
   for (const auto& key : keys) {
-    DestroyNode(key, [finish, errors](Status st) {
-      if (!st.ok()) errors->push_back(st.message());
+    DestroyNode(key, [finish, failed, key](Status st) {
+      if (!st.ok()) (*failed)[key] = st.message();
       finish();
     });
   }
@@ -461,18 +486,22 @@ void LabEngine::DestroyNode(std::string key, std::function<void(Status)> done) {
   std::string domain = n->domain, overlay = n->overlay, log = ConsoleLogPath(n->lab, n->name);
   std::string lab = n->lab, name = n->name;
   auto after_domain = [this, overlay, log, lab, name, done](Status st) {
-    plumber_.Unplug(lab, name, [this, overlay, log, st, done](Status unplug) {
+    // A domain still defined keeps its disk, log and ports: they are still its own.
+    if (!st.ok()) return done(st);
+    plumber_.Unplug(lab, name, [this, overlay, log, done](Status unplug) {
       Status file_st = pool_.Enqueue([overlay, log] {
         if (!overlay.empty()) (void)providers::DeleteOverlay(overlay);
         ::unlink(log.c_str());
       });
-      done(!st.ok() ? st : !unplug.ok() ? unplug : file_st);
+      done(!unplug.ok() ? unplug : file_st);
     });
   };
   if (domain.empty()) return after_domain(Status::Ok());
   hv_.Destroy(domain, [this, domain, after_domain](Status st) {
     if (!st.ok() && st.code() != StatusCode::kNotFound) return after_domain(st);
-    hv_.Undefine(domain, after_domain);
+    hv_.Undefine(domain, [after_domain](Status st) {
+      after_domain(st.code() == StatusCode::kNotFound ? Status::Ok() : st);  // gone already
+    });
   });
 }
 

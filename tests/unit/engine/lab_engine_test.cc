@@ -36,6 +36,9 @@ class MemoryHypervisor final : public providers::Hypervisor {
   void Shutdown(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
   void Destroy(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
   void Undefine(std::string name, Done done) override {
+    if (!fail_undefine.empty() && name.find(fail_undefine) != std::string::npos) {
+      return Later(std::move(done), Internal("cannot undefine " + name));
+    }
     defined.erase(name);
     Later(std::move(done), Status::Ok());
   }
@@ -72,6 +75,7 @@ class MemoryHypervisor final : public providers::Hypervisor {
 
   std::set<std::string> defined;
   std::vector<std::string> attached, detached;
+  std::string fail_undefine;              // Undefine fails for domains whose name contains this
   std::vector<std::string> foreign_macs;  // what ListMacs reports besides nothing
   int metadata_writes = 0;
   std::map<std::string, int> metadata_in_flight;
@@ -368,6 +372,23 @@ TEST_F(LabEngineTest, MetadataWritesOfANodeLandOneAtATimeAndTheLastStateWins) {
   }
   ASSERT_FALSE(domain.empty());
   EXPECT_TRUE(Has(hv_->metadata[domain], "link-state='down'")) << hv_->metadata[domain];
+}
+
+TEST_F(LabEngineTest, ADestroyThatCannotUndefineKeepsThatNodeToTryAgain) {
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  std::string overlay = (dir_ / "state/overlays/lab1/r1.qcow2").string();
+  hv_->fail_undefine = "-r1-";
+  std::string first = Await([&](auto r) { engine_->Destroy("lab1", r); });
+  EXPECT_TRUE(Has(first, "destroy incomplete") && Has(first, "r1: cannot undefine")) << first;
+  std::string lab = Lab();
+  EXPECT_TRUE(Has(lab, R"("name":"r1")") && Has(lab, "destroy failed")) << lab;
+  EXPECT_FALSE(Has(lab, R"("name":"r2")")) << "r2 was destroyed";
+  EXPECT_TRUE(fs::exists(overlay)) << "a domain still defined keeps its disk";
+  hv_->fail_undefine.clear();
+  std::string second = Await([&](auto r) { engine_->Destroy("lab1", r); });
+  EXPECT_TRUE(Has(second, R"("destroyed":1)")) << second;
+  EXPECT_TRUE(hv_->defined.empty());
+  EXPECT_TRUE(std::holds_alternative<RpcError>(engine_->GetLab("lab1")));
 }
 
 }  // namespace
