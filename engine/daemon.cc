@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "engine/ovs_plumber.h"
+#include "providers/libvirtd_conf.h"
 #include "reactor/json_writer.h"
 #include "reactor/libvirt_event_impl.h"
 #include "reactor/log.h"
@@ -76,6 +79,7 @@ Status Daemon::Init() {
   providers::LibvirtConnection::SilenceDefaultErrorPrinting();
   LABVIRT_RETURN_IF_ERROR(reactor::LibvirtEventImpl::Install(*reactor_));
   pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, WorkerCount(), /*max_queued=*/4096);
+  WarnIfLibvirtdServesTooFewCalls();
   libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
   // Userspace datapath when the host has no openvswitch kernel module (DESIGN.md: CI machines).
   bool netdev = ::access("/sys/module/openvswitch", F_OK) != 0;
@@ -131,16 +135,39 @@ double Daemon::BootBudget() const {
   return flags_.boot_budget > 0 ? flags_.boot_budget : DefaultBootBudget();
 }
 
+size_t Daemon::ConcurrentStarts() const {
+  double lightest = 1.0;
+  for (const auto& k : catalog_.kinds()) lightest = std::min(lightest, k.admission_weight);
+  return static_cast<size_t>(std::min(std::ceil(BootBudget() / lightest), 252.0));
+}
+
 size_t Daemon::WorkerCount() const {
   // A start holds its worker for the whole virDomainCreate (seconds under load). With fewer
   // workers than admitted starts, the short calls of a node already started queued behind other
   // nodes' starts: the 50-VM benchmark (budget 8, 4 workers) saw GetXml wait 2.4 s and metadata
   // writes 1.5 s on average, and only 4 of the 8 admitted starts ran at once.
-  double lightest = 1.0;
-  for (const auto& k : catalog_.kinds()) lightest = std::min(lightest, k.admission_weight);
-  double starts = std::ceil(BootBudget() / lightest);
-  size_t wanted = static_cast<size_t>(std::min(starts, 252.0)) + 4;
-  return std::max(static_cast<size_t>(flags_.workers), wanted);
+  return std::max(static_cast<size_t>(flags_.workers), ConcurrentStarts() + 4);
+}
+
+void Daemon::WarnIfLibvirtdServesTooFewCalls() const {
+  const std::string& uri = flags_.libvirt_uri;
+  if (uri.rfind("qemu:///", 0) != 0 && uri.rfind("qemu+unix:///", 0) != 0) return;  // not local
+  std::ifstream in(providers::kLibvirtdConfPath);
+  if (!in) return;
+  std::stringstream text;
+  text << in.rdbuf();
+  long served = providers::LibvirtdConfInt(text.str(), "max_client_requests")
+                    .value_or(providers::kLibvirtdDefaultClientRequests);
+  size_t wanted = ConcurrentStarts() + 4;
+  if (served >= static_cast<long>(wanted)) return;
+  LogWarn(
+      "libvirtd serves fewer calls of one connection at once than labvirtd may make; starts "
+      "and console attaches will queue inside libvirtd",
+      {{"max_client_requests", std::to_string(served)},
+       {"wanted", std::to_string(wanted)},
+       {"fix", "set max_client_requests = " + std::to_string(std::max<size_t>(wanted, 48)) +
+                   " in " + providers::kLibvirtdConfPath + " and restart libvirtd" +
+                   (wanted <= 48 ? " (tools/setup-host does)" : "")}});
 }
 
 void Daemon::RegisterMethods() {

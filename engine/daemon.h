@@ -40,6 +40,11 @@ class Daemon {
   // Threads for blocking libvirt calls: --workers, raised so that every start the budget admits
   // at once has a thread and a few remain for the short calls (live XML, resume, metadata).
   size_t WorkerCount() const;
+  // How many starts the boot budget can admit at once (budget / the lightest kind's weight).
+  size_t ConcurrentStarts() const;
+  // Logs a warning (with the fix) when the local libvirtd answers fewer calls of one connection
+  // at once than labvirtd may make (see providers/libvirtd_conf.h).
+  void WarnIfLibvirtdServesTooFewCalls() const;
   void RegisterMethods();
   std::string HostInfoJson() const;
   std::string MetricsText() const;
