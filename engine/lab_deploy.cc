@@ -321,7 +321,14 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
       to_start.push_back(n.get());
     }
   }
-  ConvergeExisting(lab, *job, new_nodes);
+  // The answer waits for both: the links and node removals converged, and (with `wait`) every
+  // node on its way up ready or failed. A reply means the lab is as asked.
+  auto gate = std::make_shared<int>(2);
+  std::string lab_name = lab.name;
+  auto answer = [this, gate, lab_name, reply = std::move(job->reply)] {
+    if (--*gate == 0) reply(GetLab(lab_name));
+  };
+  ConvergeExisting(lab, *job, new_nodes, answer);
   EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
   // With `wait`, the answer comes once every node on its way up — started now, or already
   // queued, starting or booting (adopted at reconcile, say) — is ready or failed.
@@ -334,23 +341,27 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
   }
   if (job->wait && !to_wait.empty()) {
     auto left = std::make_shared<size_t>(to_wait.size());
-    std::string lab_name = lab.name;
-    Reply reply = std::move(job->reply);
     for (Node* n : to_wait) {
-      n->waiters.push_back([this, left, lab_name, reply](RpcResult) {
-        if (--*left == 0) reply(GetLab(lab_name));
+      n->waiters.push_back([left, answer](RpcResult) {
+        if (--*left == 0) answer();
       });
     }
   }
   for (Node* n : to_start) RequestStart(*n);
-  if (!job->wait || to_wait.empty()) job->reply(GetLab(lab.name));
+  if (!job->wait || to_wait.empty()) answer();
 }
 
 void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
-                                 const std::set<std::string>& new_nodes) {
-  auto log_error = [lab = lab.name](Status st) {
+                                 const std::set<std::string>& new_nodes,
+                                 std::function<void()> done) {
+  auto left = std::make_shared<int>(1);  // one hold, dropped once every change is under way
+  auto one_done = [left, done] {
+    if (--*left == 0) done();
+  };
+  auto log_error = [lab = lab.name, one_done](Status st) {
     if (!st.ok())
       LogWarn("re-deploy: link not converged", {{"lab", lab}, {"error", st.ToString()}});
+    one_done();
   };
   auto has = [](const std::vector<LinkRecord>& links, const std::string& id) {
     for (const auto& l : links) {
@@ -361,11 +372,14 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
   std::vector<LinkRecord> old_links = std::move(lab.links);
   lab.links = job.links;
   for (const auto& l : old_links) {
-    if (!has(job.links, l.id)) UnwireLink(lab.name, l, log_error);
+    if (has(job.links, l.id)) continue;
+    ++*left;
+    UnwireLink(lab.name, l, log_error);
   }
   // New nodes were defined with their links; an existing node learns of a new link here.
   for (const auto& l : job.links) {
     if (!has(old_links, l.id) && (!new_nodes.count(l.a_node) || !new_nodes.count(l.b_node))) {
+      ++*left;
       WireLink(lab.name, l, log_error);
     }
   }
@@ -378,18 +392,21 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
   }
   for (const auto& node : unwanted) {
     std::string lab_name = lab.name;
-    DestroyNode(NodeKey(lab_name, node), [this, lab_name, node](Status st) {
+    ++*left;
+    DestroyNode(NodeKey(lab_name, node), [this, lab_name, node, one_done](Status st) {
       if (!st.ok()) {
         // Kept (failed) while its domain exists, so that a later destroy can try again.
         LogWarn("re-deploy: node not removed", {{"node", node}, {"error", st.message()}});
         if (Node* n = FindNode(lab_name, node))
           SetState(*n, NodeState::kFailed, "not removed: " + st.message());
-        return;
+        return one_done();
       }
       if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
       EmitFor("node.removed", lab_name, node, "{}");
+      one_done();
     });
   }
+  one_done();
 }
 
 void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,

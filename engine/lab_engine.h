@@ -178,7 +178,10 @@ class LabEngine {
   void DeployFinish(uint64_t job_id, Status st);
   // A re-deploy of an existing lab: its links become the new list (wired and unwired live), and
   // nodes it no longer lists are destroyed.
-  void ConvergeExisting(Lab& lab, const DeployJob& job, const std::set<std::string>& new_nodes);
+  // A re-deploy: wires new links, unwires links no longer listed, destroys unlisted nodes; `done`
+  // runs once all of that has finished (failures are logged; a node not removed stays failed).
+  void ConvergeExisting(Lab& lab, const DeployJob& job, const std::set<std::string>& new_nodes,
+                        std::function<void()> done);
   // Undefines the domains in `defined` (this deploy's, not ones that were there before) and
   // removes those nodes' overlays; others are left alone (a leak beats destroying a disk).
   void RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,
