@@ -55,6 +55,15 @@ LabEngine::Node* LabEngine::FindNodeByDomain(const std::string& domain) const {
   return nullptr;
 }
 
+bool LabEngine::BeingDeployed(const std::string& domain) const {
+  for (const auto& [id, job] : jobs_) {
+    for (const auto& n : job->nodes) {
+      if (n->domain == domain) return true;
+    }
+  }
+  return false;
+}
+
 void LabEngine::Emit(const std::string& type, const Node* n, std::string data_json) {
   EmitFor(type, n ? n->lab : "", n ? n->name : "", std::move(data_json));
 }

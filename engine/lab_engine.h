@@ -142,12 +142,18 @@ class LabEngine {
 
   Node* FindNode(const std::string& lab, const std::string& node) const;
   Node* FindNodeByDomain(const std::string& domain) const;
+  // Whether a deploy in flight is defining `domain` (its nodes are not in a lab yet).
+  bool BeingDeployed(const std::string& domain) const;
   Node* FindNodeByKey(const std::string& key) const;  // "lab/node"
   LinkRecord* FindLink(const std::string& lab, const std::string& link) const;
   // The spec that defines `n`'s domain with `nics` data NICs (-1: the kind's default).
   providers::DomainSpec DomainSpecFor(const Node& n, int nics) const;
   // MACs of every node labvirt knows and of every other domain as of the last walk.
   std::set<std::string> MacsInUse() const;
+  // The node whose NICs `change` ("add NICs") alters, or nullptr after replying why not (unknown
+  // node, or one starting or stopping).
+  Node* NodeForNicChange(const std::string& lab, const std::string& node, const std::string& change,
+                         const Reply& reply);
   // Records `link` (empty: none) and whether its carrier is down on both ends' NICs and persists
   // both nodes' metadata; `then` runs once both writes are done, so a reply sent from it holds
   // across a labvirtd crash.

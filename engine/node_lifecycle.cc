@@ -212,8 +212,9 @@ void LabEngine::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
 void LabEngine::OnDomainEvent(const providers::DomainEventInfo& ev) {
   Node* n = FindNodeByDomain(ev.name);
   if (n == nullptr) {
-    // Not ours (or not adopted yet): its MACs must be avoided from the next deploy on.
-    if (ev.event == providers::DomainEvent::kDefined) ++foreign_changes_;
+    // Not ours (nor being defined by a deploy in flight): its MACs must be avoided from the next
+    // deploy on.
+    if (ev.event == providers::DomainEvent::kDefined && !BeingDeployed(ev.name)) ++foreign_changes_;
     return;
   }
   if (ev.event != providers::DomainEvent::kStopped) return;

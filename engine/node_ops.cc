@@ -186,13 +186,22 @@ void LabEngine::ReconcileNode(const std::string& lab, const std::string& node, R
   });
 }
 
-void LabEngine::AddNic(const std::string& lab, const std::string& node, Reply reply) {
+LabEngine::Node* LabEngine::NodeForNicChange(const std::string& lab, const std::string& node,
+                                             const std::string& change, const Reply& reply) {
   Node* n = FindNode(lab, node);
-  if (n == nullptr) return reply(NoNode(lab, node));
-  if (Busy(n->state)) {
-    return reply(Bad("node", node + " is " + std::string(NodeStateName(n->state)) +
-                                 "; add NICs when it is running or stopped"));
+  if (n == nullptr) {
+    reply(NoNode(lab, node));
+  } else if (Busy(n->state)) {
+    reply(Bad("node", node + " is " + std::string(NodeStateName(n->state)) + "; " + change +
+                          " when it is running or stopped"));
+    n = nullptr;
   }
+  return n;
+}
+
+void LabEngine::AddNic(const std::string& lab, const std::string& node, Reply reply) {
+  Node* n = NodeForNicChange(lab, node, "add NICs", reply);
+  if (n == nullptr) return;
   int data = DataNics(n->metadata);
   if (data >= n->kind.max_nics) {
     return reply(Bad("node", node + " already has the " + std::to_string(n->kind.max_nics) +
@@ -243,12 +252,8 @@ void LabEngine::AddNic(const std::string& lab, const std::string& node, Reply re
 }
 
 void LabEngine::RemoveNic(const std::string& lab, const std::string& node, Reply reply) {
-  Node* n = FindNode(lab, node);
-  if (n == nullptr) return reply(NoNode(lab, node));
-  if (Busy(n->state)) {
-    return reply(Bad("node", node + " is " + std::string(NodeStateName(n->state)) +
-                                 "; remove NICs when it is running or stopped"));
-  }
+  Node* n = NodeForNicChange(lab, node, "remove NICs", reply);
+  if (n == nullptr) return;
   int data = DataNics(n->metadata);
   if (data == 0) return reply(Bad("node", node + " has no data NIC to remove"));
   providers::NicMetadata last;

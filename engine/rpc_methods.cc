@@ -182,14 +182,7 @@ void RpcMethods::RegisterNodeMethods() {
     if (auto e = p.error()) return *e;
     return engine_.GetNode(lab, node);
   });
-  server_.AddAsyncMethod("node.start",
-                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
-                           Params p(params);
-                           std::string lab = p.Str("lab"), node = p.Str("node");
-                           bool wait = p.Bool("wait", false);
-                           if (auto e = p.error()) return reply(*e);
-                           engine_.StartNode(lab, node, wait, std::move(reply));
-                         });
+  AddNodeWaitVerb("node.start", &LabEngine::StartNode);
   server_.AddAsyncMethod("node.stop",
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
@@ -199,14 +192,7 @@ void RpcMethods::RegisterNodeMethods() {
                            if (auto e = p.error()) return reply(*e);
                            engine_.StopNode(lab, node, force, timeout, wait, std::move(reply));
                          });
-  server_.AddAsyncMethod("node.restart",
-                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
-                           Params p(params);
-                           std::string lab = p.Str("lab"), node = p.Str("node");
-                           bool wait = p.Bool("wait", false);
-                           if (auto e = p.error()) return reply(*e);
-                           engine_.RestartNode(lab, node, wait, std::move(reply));
-                         });
+  AddNodeWaitVerb("node.restart", &LabEngine::RestartNode);
   AddNodeVerb("node.wipe", &LabEngine::WipeNode);
   AddNodeVerb("node.reconcile", &LabEngine::ReconcileNode);
   AddNodeVerb("node.nic.add", &LabEngine::AddNic);
@@ -222,6 +208,19 @@ void RpcMethods::AddNodeVerb(const char* name,
                            std::string lab = p.Str("lab"), node = p.Str("node");
                            if (auto e = p.error()) return reply(*e);
                            (engine_.*verb)(lab, node, std::move(reply));
+                         });
+}
+
+void RpcMethods::AddNodeWaitVerb(const char* name,
+                                 void (LabEngine::*verb)(const std::string&, const std::string&,
+                                                         bool, LabEngine::Reply)) {
+  server_.AddAsyncMethod(name,
+                         [this, verb](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), node = p.Str("node");
+                           bool wait = p.Bool("wait", false);
+                           if (auto e = p.error()) return reply(*e);
+                           (engine_.*verb)(lab, node, wait, std::move(reply));
                          });
 }
 

@@ -38,6 +38,10 @@ class RpcMethods {
   // Registers `name` with params {lab, node} calling `verb`.
   void AddNodeVerb(const char* name, void (LabEngine::*verb)(const std::string&, const std::string&,
                                                              LabEngine::Reply));
+  // Registers `name` with params {lab, node, wait (bool, default false)} calling `verb`.
+  void AddNodeWaitVerb(const char* name,
+                       void (LabEngine::*verb)(const std::string&, const std::string&, bool,
+                                               LabEngine::Reply));
   void RegisterCatalogMethods();
 
   ControlServer& server_;

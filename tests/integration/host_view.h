@@ -4,13 +4,24 @@
 #define LABVIRT_TESTS_INTEGRATION_HOST_VIEW_H_
 
 #include <libvirt/libvirt.h>
+#include <signal.h>
+#include <sys/types.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
 namespace labvirt::testing {
+
+// The running libvirtd's pid (from /run/libvirtd.pid, as tools/setup-host starts it); 0 if none.
+inline pid_t LibvirtdPid() {
+  std::ifstream in("/run/libvirtd.pid");
+  pid_t pid = 0;
+  in >> pid;
+  return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
+}
 
 // "name tag" lines of the OVS ports labvirt made for this lab (via ovs-vsctl, the user's view).
 inline std::vector<std::string> PortsOfLab(const std::string& lab) {

@@ -85,13 +85,6 @@ pid_t QemuPid(const std::string& node) {
   return pid;
 }
 
-pid_t LibvirtdPid() {
-  std::ifstream in("/run/libvirtd.pid");
-  pid_t pid = 0;
-  in >> pid;
-  return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
-}
-
 int64_t Reconnects() {
   simdjson::dom::parser p;
   simdjson::dom::element d;
@@ -266,7 +259,7 @@ TEST_F(LabRecoveryTest, LinkCarrierDownSurvivesALabvirtdRestart) {
 
 TEST_F(LabRecoveryTest, LibvirtdRestartIsReconnectedAndResynced) {
   ASSERT_TRUE(WaitState("r1", "ready") && WaitState("r2", "ready"));
-  pid_t libvirtd = LibvirtdPid();
+  pid_t libvirtd = testing::LibvirtdPid();
   LABVIRT_REQUIRE(libvirtd > 0, "a running libvirtd with /run/libvirtd.pid");
   int64_t before = Reconnects();
   ASSERT_GE(before, 0);

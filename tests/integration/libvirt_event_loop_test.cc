@@ -19,6 +19,7 @@
 #include "reactor/reactor.h"
 #include "reactor/worker_pool.h"
 #include "tests/integration/fixture_domain.h"
+#include "tests/integration/host_view.h"
 #include "tests/integration/prereq.h"
 
 namespace labvirt {
@@ -163,15 +164,8 @@ TEST(LibvirtEventLoopTest, KeepaliveHoldsAnIdleConnection) {
   virConnectClose(conn);
 }
 
-pid_t LibvirtdPid() {
-  std::ifstream in("/run/libvirtd.pid");
-  pid_t pid = 0;
-  in >> pid;
-  return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
-}
-
 TEST(LibvirtEventLoopTest, KilledLibvirtdFiresCloseCallbackThenReconnects) {
-  pid_t pid = LibvirtdPid();
+  pid_t pid = testing::LibvirtdPid();
   LABVIRT_REQUIRE(pid > 0, "a running libvirtd with /run/libvirtd.pid");
   std::mutex mu;
   std::condition_variable cv;
