@@ -10,6 +10,7 @@ namespace labvirt::engine {
 void LabEngine::RequestStart(Node& n) {
   n.restart_timer.Cancel();
   n.start_requested = reactor_.clock().Now();
+  n.cpu_attempts.clear();
   SetState(n, NodeState::kQueued, "waiting for a boot slot");
   std::string key = n.key;
   admission_.Request(key, n.kind.admission_weight, [this, key] {
@@ -32,13 +33,15 @@ void LabEngine::BeginStart(const std::string& key) {
   SetState(*n, NodeState::kStarting, "starting paused");
   // Paused first: QEMU drops console output while nobody holds the PTY, so the VM runs only
   // once the console reader is attached.
-  hv_.Start(n->domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+  StartWithCpu(*n);
 }
 
 void LabEngine::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
-  if (!st.ok()) return FailStart(*n, st.message());
+  if (!st.ok()) return StartRefused(*n, st.message());
+  // QEMU took this CPU: later nodes of the same first choice start on it at once.
+  cpu_choices_.Worked(n->kind, n->cpu);
   FetchConsole(key, 0);
 }
 
