@@ -171,10 +171,10 @@ void Daemon::WarnIfLibvirtdServesTooFewCalls() const {
 }
 
 void Daemon::RegisterMethods() {
-  server_->AddMethod("host.info",
+  server_->AddMethod("host.info", {},
                      [this](simdjson::dom::element) -> RpcResult { return HostInfoJson(); });
   // Prometheus text, as one JSON string (the protocol carries JSON only).
-  server_->AddMethod("metrics", [this](simdjson::dom::element) -> RpcResult {
+  server_->AddMethod("metrics", {}, [this](simdjson::dom::element) -> RpcResult {
     JsonWriter w;
     w.String(MetricsText());
     return w.Take();

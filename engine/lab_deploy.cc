@@ -55,6 +55,14 @@ Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std
   return providers::InterfaceName(kind, *index);
 }
 
+std::string LabEngine::DeployJob::NodeField(const std::string& node,
+                                            const std::string& member) const {
+  size_t i = 0;
+  while (i < spec.nodes.size() && spec.nodes[i].name != node) ++i;
+  std::string path = "nodes[" + std::to_string(i) + "]";
+  return member.empty() ? path : path + "." + member;
+}
+
 void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
   if (reconciling_) {
     auto held = std::make_shared<LabSpec>(std::move(spec));
@@ -64,7 +72,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     return;
   }
   if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
-    return reply(Bad("name", st.message()));
+    return reply(Bad(spec.name_field, st.message()));
   }
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
   auto job = std::make_unique<DeployJob>();
@@ -176,8 +184,8 @@ void LabEngine::DeployResolve(uint64_t id) {
             continue;
           }
           if (!r->images[i].ok()) {
-            return DeployFinish(id, InvalidArgument("nodes." + job.nodes[i]->name +
-                                                    ".image: " + r->images[i].status().message()));
+            return DeployFinish(id, r->images[i].status(),
+                                job.NodeField(job.nodes[i]->name, "image"));
           }
           job.nodes[i]->image = r->images[i]->path;
           job.nodes[i]->metadata.image = r->images[i]->path;
@@ -212,7 +220,7 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     for (const auto& [nn, node] : lab->nodes) tags.insert(node->metadata.tag);
   }
   struct Build {
-    std::string domain, xml, overlay;
+    std::string node, domain, xml, overlay;
     providers::ResolvedImage base;
     std::string log_dir;
   };
@@ -221,25 +229,27 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     Node& n = *job.nodes[i];
     if (n.state == NodeState::kFailed) continue;
     auto tag = providers::AllocateNodeTag(n.lab, n.name, tags);
-    if (!tag.ok()) return DeployFinish(id, tag.status());
+    if (!tag.ok()) return DeployFinish(id, tag.status(), job.NodeField(n.name, ""));
     tags.insert(*tag);
     n.metadata.tag = *tag;
     providers::DomainSpec ds = DomainSpecFor(n, job.node_specs[i].nics.value_or(-1));
     ds.macs_in_use = macs_in_use;
     auto built = providers::BuildDomain(ds);
     if (!built.ok()) {
-      return DeployFinish(id, built.status().WithContext("nodes." + n.name));
+      return DeployFinish(id, built.status().WithContext(n.name), job.NodeField(n.name, ""));
     }
     for (const auto& nic : built->metadata.nics) macs_in_use.insert(nic.mac);
     n.domain = built->name;
     n.metadata = built->metadata;
-    builds.push_back(
-        {built->name, built->xml, n.overlay, n.base, options_.state_dir + "/logs/" + n.lab});
+    builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
+                      options_.state_dir + "/logs/" + n.lab});
   }
   auto alive = alive_;
   // Overlays and log directories: file I/O and qemu-img, on a worker.
-  Status st = pool_.Submit<Status>(
-      [builds] {
+  // The failing node's name comes back with the error, for the answer's field.
+  using Made = std::pair<Status, std::string>;
+  Status st = pool_.Submit<Made>(
+      [builds]() -> Made {
         for (const auto& b : builds) {
           std::error_code ec;
           std::filesystem::create_directories(b.log_dir, ec);
@@ -249,16 +259,20 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
                   std::filesystem::path(b.log_dir).filename(),
               ec);
           std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
-          if (ec) return Internal("create " + b.log_dir + ": " + ec.message());
+          if (ec) return {Internal("create " + b.log_dir + ": " + ec.message()), ""};
           // An overlay left by an earlier deploy of the same node is kept (its disk state).
           auto made = providers::EnsureOverlay(b.base, b.overlay);
-          if (!made.ok()) return made.status();
+          if (!made.ok()) return {made.status(), b.node};
         }
-        return Status::Ok();
+        return {Status::Ok(), ""};
       },
-      [this, alive, id, builds](Status st) {
+      [this, alive, id, builds](Made made) {
         if (!*alive || !jobs_.count(id)) return;
-        if (!st.ok()) return DeployFinish(id, st);
+        if (!made.first.ok()) {
+          std::string field =
+              made.second.empty() ? "lab" : jobs_.at(id)->NodeField(made.second, "");
+          return DeployFinish(id, made.first, field);
+        }
         // Define one after another; the first failure rolls everything back.
         auto next = std::make_shared<std::function<void(size_t)>>();
         // The step holds itself only weakly (a strong self-reference would never be freed);
@@ -269,9 +283,11 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
           if (i == builds.size()) return DeployFinish(id, Status::Ok());
           auto self = weak_next.lock();
           std::string domain = builds[i].domain;
-          hv_.Define(builds[i].xml, [this, alive, id, self, i, domain](Status st) {
+          hv_.Define(builds[i].xml, [this, alive, id, builds, self, i, domain](Status st) {
             if (!*alive || !jobs_.count(id)) return;
-            if (!st.ok()) return DeployFinish(id, st);
+            if (!st.ok()) {
+              return DeployFinish(id, st, jobs_.at(id)->NodeField(builds[i].node, ""));
+            }
             jobs_.at(id)->defined.insert(domain);
             (*self)(i + 1);
           });
@@ -281,7 +297,7 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
   if (!st.ok()) DeployFinish(id, st);
 }
 
-void LabEngine::DeployFinish(uint64_t id, Status st) {
+void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
   auto node = jobs_.extract(id);
   std::unique_ptr<DeployJob> job = std::move(node.mapped());
   if (!labs_.count(job->spec.name)) {
@@ -296,9 +312,9 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
     LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
     Reply reply = std::move(job->reply);
     std::string lab_name = lab.name;
-    RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name] {
+    RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name, field] {
       if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
-      reply(FieldError(kInvalidParams, "deploy failed", "lab", st.message()));
+      reply(FieldError(kInvalidParams, "deploy failed", field, st.message()));
     });
     return;
   }

@@ -181,7 +181,9 @@ class LabEngine {
   // Runs `then` once host_macs_ is fresh (walking every domain's MACs only if it is stale).
   void WithHostMacs(uint64_t job_id, std::function<void()> then);
   void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
-  void DeployFinish(uint64_t job_id, Status st);
+  // Ends a deploy: on failure rolls it back and answers -32602 with `field` (the spec's field
+  // path, "nodes[1].image"; "lab" when no one field is to blame) and st's message as reason.
+  void DeployFinish(uint64_t job_id, Status st, std::string field = "lab");
   // A re-deploy of an existing lab: its links become the new list (wired and unwired live), and
   // nodes it no longer lists are destroyed.
   // A re-deploy: wires new links, unwires links no longer listed, destroys unlisted nodes; `done`

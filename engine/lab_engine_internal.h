@@ -68,6 +68,10 @@ struct LabEngine::DeployJob {
   std::vector<NodeSpec> node_specs;          // parallel to `nodes`
   std::vector<LinkRecord> links;             // the lab's links once the deploy succeeds
   std::set<std::string> defined;             // domains this deploy defined (for a rollback)
+
+  // The field path of node `node`'s `member` in the spec ("nodes[2].image"), the syntax
+  // ParseLabSpec uses; just "nodes[2]" when `member` is empty.
+  std::string NodeField(const std::string& node, const std::string& member) const;
 };
 
 std::string NodeKey(const std::string& lab, const std::string& node);

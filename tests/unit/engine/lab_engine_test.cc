@@ -135,12 +135,13 @@ class LabEngineTest : public ::testing::Test {
   }
 
   std::string Deploy(const std::string& links) {
-    std::string json =
-        R"({"name":"lab1","nodes":[)"
-        R"({"name":"r1","kind":"iosv","image":"base.qcow2","nics":2,"start":false},)"
-        R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":2,"start":false}],)"
-        R"("links":[)" +
-        links + "]}";
+    return DeployJson(R"({"name":"lab1","nodes":[)"
+                      R"({"name":"r1","kind":"iosv","image":"base.qcow2","nics":2,"start":false},)"
+                      R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":2,"start":false}],)"
+                      R"("links":[)" +
+                      links + "]}");
+  }
+  std::string DeployJson(const std::string& json) {
     auto doc = parser_.parse(json);
     auto spec = ParseLabSpec(doc.value());
     if (auto* e = std::get_if<RpcError>(&spec)) return "bad spec: " + e->data_json;
@@ -206,6 +207,34 @@ TEST_F(LabEngineTest, LinksAreCreatedDeletedAndRefusedWithTheField) {
   EXPECT_FALSE(Has(gone, "error")) << gone;
   EXPECT_FALSE(Has(Node("r1"), "GigabitEthernet0/1--")) << "the NIC forgot the link";
   EXPECT_TRUE(Has(Await([&](auto r) { engine_->DeleteLink("lab1", "x--y", r); }), "no link"));
+}
+
+// Issue 13: lab.deploy names the lab `lab` (as every other method does), keeps `name` as an alias,
+// and every refusal's data.field is the real field, in one path syntax ("nodes[1].image").
+TEST_F(LabEngineTest, DeployTakesLabOrItsAliasNameAndRefusalsNameTheRealField) {
+  for (const auto& [json, want] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"lab":"a","nodes":[]})", "a"},
+           {R"({"name":"b","nodes":[]})", "b"},
+           {R"({"lab":"a","name":"a","nodes":[]})", R"("field":"name")"},
+           {R"({"nodes":[]})", R"("field":"lab")"},
+           {R"({"lab":5,"nodes":[]})", R"("field":"lab")"},
+           {R"({"lab":"a","nodes":[],"links":[{"endpoints":["x:eth1","y:eth1"],"speed":1}]})",
+            R"("field":"links[0].speed")"}}) {
+    auto spec = ParseLabSpec(parser_.parse(json).value());
+    if (auto* e = std::get_if<RpcError>(&spec)) {
+      EXPECT_TRUE(Has(e->data_json, want)) << json << " -> " << e->data_json;
+    } else {
+      EXPECT_EQ(std::get<LabSpec>(spec).name, want) << json;
+    }
+  }
+  std::string got = DeployJson(
+      R"({"lab":"lab2","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","start":false},)"
+      R"({"name":"r2","kind":"iosv","image":"missing.qcow2","start":false}]})");
+  EXPECT_TRUE(Has(got, R"("field":"nodes[1].image")")) << got;
+  EXPECT_FALSE(Has(got, "nodes.r2")) << "one path syntax: " << got;
+  EXPECT_TRUE(hv_->defined.empty()) << "rolled back";
+  got = DeployJson(R"({"name":"bad lab","nodes":[]})");
+  EXPECT_TRUE(Has(got, R"("field":"name")")) << "the member the client used: " << got;
 }
 
 TEST_F(LabEngineTest, NicsGrowToTheKindsMaximumAndShrinkFromTheEnd) {
