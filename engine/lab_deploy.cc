@@ -39,18 +39,8 @@ NodeOverrides OverridesOf(const NodeSpec& s) {
 
 }  // namespace
 
-// "eth1" is data NIC 0 (the controller's normalised naming); anything else is a vendor name.
 Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name) {
-  if (name.size() > 3 && name.rfind("eth", 0) == 0 &&
-      name.find_first_not_of("0123456789", 3) == std::string::npos &&
-      kind.interface_prefix != "eth") {
-    int n = std::stoi(name.substr(3));
-    if (n < 1 || n > kind.max_nics) {
-      return InvalidArgument(name + ": out of range eth1..eth" + std::to_string(kind.max_nics));
-    }
-    return providers::InterfaceName(kind, n - 1);
-  }
-  auto index = providers::InterfaceIndex(kind, name);
+  auto index = providers::ResolveInterface(kind, name);
   if (!index.ok()) return index.status();
   return providers::InterfaceName(kind, *index);
 }

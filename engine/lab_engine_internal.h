@@ -78,8 +78,8 @@ std::string NodeKey(const std::string& lab, const std::string& node);
 // {"id","up","endpoints":["a_node:a_if","b_node:b_if"]}
 std::string LinkJson(const LinkRecord& link);
 
-// The vendor name of interface `name` of `kind`: "eth1" is data NIC 0 (a controller's normalised
-// naming) unless the kind's own names are ethN; anything else must be one of the kind's names.
+// The vendor name of interface `name` of `kind`: an alias ("eth1" is data NIC 0 on every kind) or
+// one of the kind's own names (providers::ResolveInterface).
 Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name);
 
 // The NIC key the plumber uses: "m" (management), "rN" (reserved N), "N" (data N).

@@ -325,7 +325,15 @@ TEST_F(CliTest, JsonLabThroughEveryNodeAndLinkVerb) {
   EXPECT_NE(lab.out.find("\nr1 "), std::string::npos) << lab.out;
   EXPECT_NE(lab.out.find("defined"), std::string::npos) << lab.out;
   EXPECT_NE(lab.out.find("r1:GigabitEthernet0/0--r2:GigabitEthernet0/0"), std::string::npos);
+  // Every data NIC under its vendor name and its ethN alias (issue 13).
+  EXPECT_NE(lab.out.find("\nNODE           INTERFACE                ALIAS  LINK\n"),
+            std::string::npos)
+      << lab.out;
+  EXPECT_NE(lab.out.find("\nr2             GigabitEthernet0/1       eth2   -\n"), std::string::npos)
+      << lab.out;
   simdjson::dom::element l = Json({"status", "jlab"});
+  EXPECT_EQ(l["nodes"].at(0)["nics"].at(0)["alias"].get_string().value_unsafe(), "eth1")
+      << json_text_;
   EXPECT_EQ(l["nodes"].get_array().size(), 2u) << json_text_;
   EXPECT_EQ(l["links"].get_array().size(), 1u) << json_text_;
   CtlRun labs = Expect(0, {"status"});

@@ -19,6 +19,21 @@ void PrintNodes(simdjson::dom::element lab) {
                 static_cast<long long>(Int(r, "percent")),
                 static_cast<long long>(Int(n["console"], "viewers")), Str(n, "reason").c_str());
   }
+  // Each data NIC under both of its names: the kind's own and the alias ethN (the same NIC
+  // number on every kind), so a user can write either in a link.
+  bool header = false;
+  for (auto n : lab["nodes"].get_array()) {
+    auto nics = n["nics"].get_array();
+    if (nics.error()) continue;
+    for (auto nic : nics.value()) {
+      if (Str(nic, "role") != "data") continue;
+      if (!header) std::printf("\n%-14s %-24s %-6s %s\n", "NODE", "INTERFACE", "ALIAS", "LINK");
+      header = true;
+      std::string link = Str(nic, "link");
+      std::printf("%-14s %-24s %-6s %s\n", Str(n, "name").c_str(), Str(nic, "interface").c_str(),
+                  Str(nic, "alias").c_str(), link.empty() ? "-" : link.c_str());
+    }
+  }
   auto links = lab["links"].get_array();
   if (!links.error() && links.size() > 0) {
     std::printf("\n%-50s %s\n", "LINK", "UP");

@@ -237,6 +237,25 @@ TEST_F(LabEngineTest, DeployTakesLabOrItsAliasNameAndRefusalsNameTheRealField) {
   EXPECT_TRUE(Has(got, R"("field":"name")")) << "the member the client used: " << got;
 }
 
+// Issue 13: in a mixed lab, ethN is the same data NIC on an IOSv and on a Linux node (eth1 is the
+// first: GigabitEthernet0/0 and the guest's eth0); lab.get shows each NIC's name and alias.
+TEST_F(LabEngineTest, EthNIsTheSameDataNicOnEveryKindAndNodesShowBothNames) {
+  std::string got = DeployJson(
+      R"({"lab":"lab1","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","start":false},)"
+      R"({"name":"h1","kind":"linux","image":"base.qcow2","start":false},)"
+      R"({"name":"h2","kind":"generic","image":"base.qcow2","start":false}],)"
+      R"("links":[{"endpoints":["r1:eth1","h1:eth1"]},{"endpoints":["r1:eth2","h2:eth2"]},)"
+      R"({"endpoints":["r1:GigabitEthernet0/2","h1:eth3"]}]})");
+  ASSERT_FALSE(Has(got, "error")) << got;
+  EXPECT_TRUE(Has(got, R"("id":"r1:GigabitEthernet0/0--h1:eth0")")) << got;
+  EXPECT_TRUE(Has(got, R"("id":"r1:GigabitEthernet0/1--h2:eth1")")) << got;
+  EXPECT_TRUE(Has(got, R"("id":"r1:GigabitEthernet0/2--h1:eth2")")) << got;
+  EXPECT_TRUE(Has(Node("h1"), R"("interface":"eth0","alias":"eth1")")) << Node("h1");
+  EXPECT_TRUE(Has(Node("r1"), R"("interface":"GigabitEthernet0/3","alias":"eth4")")) << Node("r1");
+  std::string bad = Await([&](auto r) { engine_->CreateLink("lab1", "h1:eth0", "r1:eth4", r); });
+  EXPECT_TRUE(Has(bad, "from 1")) << bad;
+}
+
 TEST_F(LabEngineTest, NicsGrowToTheKindsMaximumAndShrinkFromTheEnd) {
   ASSERT_FALSE(Has(Deploy(""), "error"));
   int max = catalog_->Find("cisco_iosv")->max_nics;
