@@ -53,6 +53,16 @@ std::string LabEngine::DeployJob::NodeField(const std::string& node,
   return member.empty() ? path : path + "." + member;
 }
 
+std::string LabEngine::OtherInstanceOf(const std::string& lab) const {
+  if (labs_.count(lab)) return "";  // ours: we adopted or deployed it
+  auto seen = other_instance_labs_.find(lab);
+  if (seen != other_instance_labs_.end()) return seen->second;
+  for (const auto& p : plumber_.OwnedPorts()) {
+    if (p.lab == lab && p.instance != options_.instance) return p.instance;
+  }
+  return "";
+}
+
 void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
   if (reconciling_) {
     auto held = std::make_shared<LabSpec>(std::move(spec));
@@ -63,6 +73,12 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
   }
   if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
     return reply(Bad(spec.name_field, st.message()));
+  }
+  if (std::string other = OtherInstanceOf(spec.name); !other.empty()) {
+    // Two instances' labs of one name would share link tags and port ownership on the bridge.
+    return reply(Bad(spec.name_field, "lab '" + spec.name + "' belongs to labvirt instance '" +
+                                          other + "' on this host (this daemon is instance '" +
+                                          options_.instance + "'); choose another lab name"));
   }
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
   auto job = std::make_unique<DeployJob>();
@@ -218,7 +234,11 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
   for (size_t i = 0; i < job.nodes.size(); ++i) {
     Node& n = *job.nodes[i];
     if (n.state == NodeState::kFailed) continue;
-    auto tag = providers::AllocateNodeTag(n.lab, n.name, tags);
+    // The default instance keeps the tags (so domain and tap names) it always had; any other
+    // hashes its name in, so its domains never take another instance's names.
+    std::string tag_lab =
+        options_.instance == providers::kDefaultInstance ? n.lab : options_.instance + "/" + n.lab;
+    auto tag = providers::AllocateNodeTag(tag_lab, n.name, tags);
     if (!tag.ok()) return DeployFinish(id, tag.status(), job.NodeField(n.name, ""));
     tags.insert(*tag);
     n.metadata.tag = *tag;

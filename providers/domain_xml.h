@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "providers/device_kind.h"
+#include "providers/node_naming.h"
 #include "reactor/status.h"
 
 namespace labvirt::providers {
@@ -54,6 +55,9 @@ struct NodeMetadata {
   std::string readiness_detail;
   std::string overrides_json;  // the node's overrides as the engine stored them (opaque here)
   std::vector<NicMetadata> nics;
+  // The labvirt instance that owns the node (docs/instances.md); kDefaultInstance when the
+  // metadata has no <instance> (written before labvirt had instances).
+  std::string instance = kDefaultInstance;
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -63,6 +67,7 @@ struct NicLink {
 };
 
 struct DomainSpec {
+  std::string instance = kDefaultInstance;  // the labvirt instance defining it (metadata)
   std::string lab;
   std::string node;
   std::string kind_name;  // as requested; stored in metadata
