@@ -5,6 +5,7 @@
 // must adopt its own lab, leave the other's alone, report the other's domain as foreign, and
 // refuse the other's lab name. No VM is started (nodes are deployed with start: false).
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <simdjson.h>
 
 #include <cstdlib>

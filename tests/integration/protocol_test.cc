@@ -270,10 +270,10 @@ std::string Garbage() {
 TEST_F(ProtocolTest, DeployTakesLabAndStillItsOldAliasName) {
   for (const char* member : {"lab", "name"}) {
     std::string lab = std::string("h13-by-") + member;
-    std::string answer =
-        Call("lab.deploy", R"({")" + std::string(member) + R"(":")" + lab +
-                               R"(","nodes":[{"name":"c1","kind":"iosv","image":"ex.org/c:1"}]})");
-    EXPECT_NE(answer.find(R"("result":{"name":")" + lab + """), std::string::npos) << answer;
+    std::string params = ContainerLab(lab);  // {"name":"LAB",...}
+    params.replace(2, 4, member);
+    std::string answer = Call("lab.deploy", params);
+    EXPECT_NE(answer.find(R"("result":{"name":")" + lab + "\""), std::string::npos) << answer;
     answer = Call("lab.destroy", R"({"lab":")" + lab + R"("})");
     EXPECT_NE(answer.find(R"("destroyed":1)"), std::string::npos) << answer;
   }
