@@ -94,7 +94,8 @@ void ReadRequestedFeature(std::string_view message, CpuError* err) {
 CpuError ClassifyCpuError(std::string_view message) {
   // Every text that means "this CPU configuration cannot run here", from QEMU or from libvirt's
   // own checks before QEMU runs.
-  static constexpr std::array<std::string_view, 11> kMarkers = {
+  static constexpr std::array<std::string_view, 12> kMarkers = {
+      "Unknown CPU model",
       "failed to set MSR",
       "kvm_buf_set_msrs",
       "kvm_put_msrs",
@@ -115,6 +116,8 @@ CpuError ClassifyCpuError(std::string_view message) {
     break;
   }
   if (!err.is_cpu) return err;
+  err.unknown_model =
+      Contains(message, "Unknown CPU model") || Contains(message, "nable to find CPU model");
   ReadMsr(message, &err);
   ReadRequestedFeature(message, &err);
   // An MSR write that failed without a number we know: the two culprits seen most often.
@@ -171,7 +174,9 @@ std::optional<CpuChoice> NextCpuChoice(const CpuSpec& spec, const CpuChoice& fai
   }
   CpuChoice next;
   next.mode = "custom";
-  next.model = failed.mode == "custom" && !failed.check_none ? failed.model : spec.fallback_model;
+  // A model refused by libvirt's check gets one try without it; an unknown one does not.
+  bool retry_model = failed.mode == "custom" && !failed.check_none && !err.unknown_model;
+  next.model = retry_model ? failed.model : spec.fallback_model;
   next.disabled_features = failed.disabled_features;
   next.pmu_off = failed.pmu_off;
   next.check_none = true;

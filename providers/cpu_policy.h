@@ -58,6 +58,7 @@ struct CpuError {
   std::string msr;                    // "0x10a" when QEMU named the MSR it could not set
   std::vector<std::string> features;  // features to disable to get past it (may be empty)
   bool pmu = false;                   // the PMU is to blame (switch it off)
+  bool unknown_model = false;         // QEMU or libvirt does not know the named model at all
   std::string excerpt;                // the line of the message that told us
 };
 

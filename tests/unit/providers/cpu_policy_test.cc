@@ -119,6 +119,18 @@ TEST(NextCpuChoiceTest, ACustomModelFirstLosesLibvirtsCheckThenBecomesTheFallbac
   EXPECT_FALSE(NextCpuChoice(spec, *b, svm, {}));
 }
 
+TEST(NextCpuChoiceTest, AnUnknownModelGoesStraightToTheFallback) {
+  CpuSpec spec;
+  spec.mode = "custom";
+  spec.model = "NoSuchCpu";
+  CpuError unknown = ClassifyCpuError("internal error: Unknown CPU model NoSuchCpu");
+  EXPECT_TRUE(unknown.is_cpu);
+  EXPECT_TRUE(unknown.unknown_model);
+  auto next = NextCpuChoice(spec, FirstCpuChoice(spec, ""), unknown, {});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(DescribeCpu(*next), "custom qemu64 check=none");
+}
+
 TEST(CpuChoiceTest, KeyIgnoresFeatureOrderAndJsonSaysWhy) {
   CpuChoice a;
   a.mode = "host-passthrough";
