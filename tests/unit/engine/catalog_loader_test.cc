@@ -332,5 +332,30 @@ TEST(CatalogLoaderTest, DefaultPathHonoursEnvironment) {
   EXPECT_FALSE(DefaultCatalogPath().empty());
 }
 
+TEST(CatalogCpuTest, PerVendorChoicesLoadAndBadOnesAreRefusedWithTheField) {
+  auto ok = LoadCatalogFromString(Catalog(
+      Kind("generic",
+           R"(, "cpu_fallback_model": "Nehalem", "cpu_vendor": {"amd": {"cpu_mode": "custom",)"
+           R"( "cpu_model": "EPYC", "cpu_disabled_features": ["svm"]}})")));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  auto k = ok->Resolve("generic");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->cpu.fallback_model, "Nehalem");
+  EXPECT_EQ(providers::CpuSpecFor(*k, "amd").model, "EPYC");
+  EXPECT_EQ(providers::CpuSpecFor(*k, "amd").fallback_model, "Nehalem");
+  EXPECT_EQ(providers::CpuSpecFor(*k, "intel").mode, k->cpu.mode);
+
+  ExpectRefused(Catalog(Kind("generic", R"(, "cpu_vendor": {"via": {"cpu_mode": "host-model"}})")),
+                {"cpu_vendor"});
+  ExpectRefused(Catalog(Kind("generic", R"(, "cpu_vendor": {"amd": {"cpu_mode": "custom"}})")),
+                {"cpu_vendor.amd.cpu_model"});
+  ExpectRefused(
+      Catalog(Kind("generic",
+                   R"(, "cpu_vendor": {"amd": {"cpu_mode": "host-model", "cpu_mdoe": "x"}})")),
+      {"cpu_mdoe"});
+  ExpectRefused(Catalog(Kind("generic", R"(, "cpu_fallback_model": "no such")")),
+                {"cpu_fallback_model"});
+}
+
 }  // namespace
 }  // namespace labvirt::engine

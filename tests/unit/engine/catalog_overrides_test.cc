@@ -156,5 +156,34 @@ TEST(CatalogOverridesTest, MalformedOverridesJsonNamesTheField) {
   }
 }
 
+TEST(CatalogOverridesTest, ANodesCpuReplacesTheKindsOnEveryVendor) {
+  providers::DeviceKind kind = Base();
+  kind.cpu.mode = "host-passthrough";
+  kind.cpu_by_vendor["amd"].mode = "host-model";
+  auto r = ApplyOverrides(kind, With([](NodeOverrides& o) {
+                            o.cpu_mode = "custom";
+                            o.cpu_model = "Nehalem";
+                          }));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(providers::CpuSpecFor(*r, "amd").model, "Nehalem");
+  EXPECT_EQ(r->cpu.mode, "custom");
+
+  ExpectBad(With([](NodeOverrides& o) { o.cpu_mode = "fastest"; }), "cpu_mode");
+  ExpectBad(With([](NodeOverrides& o) { o.cpu_mode = "custom"; }), "cpu_model");
+  ExpectBad(With([](NodeOverrides& o) { o.cpu_model = "EPYC"; }), "cpu_model");
+  ExpectBad(With([](NodeOverrides& o) {
+              o.cpu_mode = "custom";
+              o.cpu_model = "EPYC; rm -rf";
+            }),
+            "cpu_model");
+  // As metadata JSON and back.
+  NodeOverrides o;
+  o.cpu_mode = "custom";
+  o.cpu_model = "EPYC";
+  auto back = OverridesFromJson(OverridesToJson(o));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->cpu_model, "EPYC");
+}
+
 }  // namespace
 }  // namespace labvirt::engine

@@ -71,6 +71,59 @@ TEST(DomainXmlTest, TcgTurnsHostPassthroughIntoMaximum) {
   EXPECT_FALSE(BuildDomainXml(s).ok());
 }
 
+TEST(DomainXmlTest, ACpuChoiceRendersAndRoundTripsThroughTheMetadata) {
+  DomainSpec s = Spec();
+  CpuChoice c;
+  c.mode = "custom";
+  c.model = "qemu64";
+  c.required_features = {"sse4.2"};
+  c.disabled_features = {"arch-capabilities", "svm"};
+  c.pmu_off = true;
+  c.check_none = true;
+  c.extra_steps = 2;
+  c.reason = "after host-model failed: <failed to set MSR 0x10a> & more";
+  s.cpu = c;
+  s.uuid = "7b89dd09-c2f5-4ee0-8949-d13ddea3acdc";
+  s.emulator = "/usr/local/bin/qemu-wrapper";
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE(Has(d->xml, "<cpu mode='custom' match='exact' check='none'>")) << d->xml;
+  EXPECT_TRUE(Has(d->xml, "<model fallback='allow'>qemu64</model>"));
+  EXPECT_TRUE(Has(d->xml, "<feature policy='require' name='sse4.2'/>"));
+  EXPECT_TRUE(Has(d->xml, "<feature policy='disable' name='svm'/>"));
+  EXPECT_TRUE(Has(d->xml, "<pmu state='off'/>"));
+  EXPECT_TRUE(Has(d->xml, "<uuid>7b89dd09-c2f5-4ee0-8949-d13ddea3acdc</uuid>"));
+  EXPECT_TRUE(Has(d->xml, "<emulator>/usr/local/bin/qemu-wrapper</emulator>"));
+  EXPECT_EQ(DomainUuid(d->xml), "7b89dd09-c2f5-4ee0-8949-d13ddea3acdc");
+
+  auto md = ParseNodeMetadata(d->xml);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  ASSERT_TRUE(md->cpu.has_value());
+  EXPECT_TRUE(*md->cpu == c) << DescribeCpu(*md->cpu);
+  EXPECT_EQ(md->cpu->reason, c.reason);
+  EXPECT_EQ(md->cpu->extra_steps, 2);
+
+  s.uuid = "not a uuid";
+  EXPECT_FALSE(BuildDomain(s).ok());
+  s.uuid.clear();
+  s.emulator = "relative/qemu";
+  EXPECT_FALSE(BuildDomain(s).ok());
+}
+
+TEST(DomainXmlTest, WithoutAChoiceTheKindsCpuIsUsed) {
+  DomainSpec s = Spec();
+  s.kind.cpu.mode = "host-model";
+  s.kind.cpu.disabled_features = {"smep"};
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(Has(d->xml, "<cpu mode='host-model'>"));
+  EXPECT_TRUE(Has(d->xml, "<feature policy='disable' name='smep'/>"));
+  EXPECT_FALSE(Has(d->xml, "<pmu"));
+  EXPECT_FALSE(Has(d->xml, "<uuid>"));
+  ASSERT_TRUE(d->metadata.cpu.has_value());
+  EXPECT_EQ(DescribeCpu(*d->metadata.cpu), "host-model -smep");
+}
+
 TEST(DomainXmlTest, FirmwareVariants) {
   DomainSpec s = Spec();
   s.kind.firmware = Firmware::kUefiStateless;
