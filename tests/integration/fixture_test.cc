@@ -374,42 +374,32 @@ double CpuSeconds(pid_t pid) {
   return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// An idle fixture wakes only for input or the power button: its QEMU uses (next to) no CPU. With
-// the BIOS timer's 55 ms wake-ups it cost ~0.7% of a core under TCG and up to ~5% under KVM on
-// PVM hosts; hundreds of idle fixtures share two cores in the deploy benchmark.
-TEST_P(AccelTest, IdleAtThePromptAndWhenSilentCostsNoCpu) {
+// An idle fixture wakes only for input or the power button: its QEMU uses (next to) no CPU, and
+// the power button is still answered (the SCI wakes the halted CPU). With the BIOS timer's 55 ms
+// wake-ups one at its prompt cost ~1% of a core under TCG and up to ~5% under KVM on PVM hosts,
+// and a silent one busy-looped at ~93%; hundreds of fixtures idle at once in the deploy benchmark.
+// One boot per case checks both, because under KVM on a PVM host every boot costs ~5 s of SeaBIOS.
+TEST_P(AccelTest, IdleCostsNoCpuAndAnswersThePowerButton) {
   for (const char* text : {"up\n@@prompt Router>\n", "up\n"}) {
     std::unique_ptr<ConsolePty> pty;
     auto fixture = StartAttached(Transcript(text), Options(), &pty);
     ASSERT_NE(fixture, nullptr);
     std::string got;
     ASSERT_TRUE(pty->ReadUntil(&got, "up\r\n", kBootTimeout)) << got;
-    pty->ReadAtLeast(&got, 1000, milliseconds(500));  // let it settle
+    pty->ReadAtLeast(&got, 1000, milliseconds(300));  // let it settle
     pid_t pid = fixture->QemuPid();
     ASSERT_GT(pid, 0);
     double before = CpuSeconds(pid);
     auto start = Clock::now();
-    std::this_thread::sleep_for(milliseconds(3000));
+    std::this_thread::sleep_for(milliseconds(2500));
     double used = CpuSeconds(pid) - before;
     double share = used / std::chrono::duration<double>(Clock::now() - start).count();
-    EXPECT_LE(share, 0.004) << text << ": QEMU used " << used << " s of CPU in 3 s idle";
+    // 0.4%: one 10 ms clock tick in 2.5 s; the 55 ms BIOS tick alone cost ~1%.
+    EXPECT_LE(share, 0.004) << text << ": QEMU used " << used << " s of CPU in 2.5 s idle";
     RecordProperty(std::string(text[3] == '@' ? "prompt" : "silent") + "_idle_cpu_permille",
                    static_cast<int>(share * 1000));
-  }
-}
-
-// The power button is answered when idle at the prompt and when silent after the transcript:
-// the SCI wakes the halted CPU.
-TEST_P(AccelTest, PowerButtonIsAnsweredWhenIdle) {
-  for (const char* text : {"up\n@@prompt Router>\n", "up\n"}) {
-    std::unique_ptr<ConsolePty> pty;
-    auto fixture = StartAttached(Transcript(text), Options(), &pty);
-    ASSERT_NE(fixture, nullptr);
-    std::string got;
-    ASSERT_TRUE(pty->ReadUntil(&got, "up\r\n", kBootTimeout)) << got;
-    std::this_thread::sleep_for(milliseconds(300));  // halted by now
     ASSERT_EQ(fixture->Shutdown(), "");
-    EXPECT_TRUE(fixture->WaitInactive(milliseconds(3000))) << text;
+    EXPECT_TRUE(fixture->WaitInactive(milliseconds(3000))) << text << ": power button unanswered";
   }
 }
 
