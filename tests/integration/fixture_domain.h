@@ -52,7 +52,10 @@ struct FixtureOptions {
   std::string on_crash = "destroy";
 };
 
-// True when /dev/kvm is usable (QEMU then runs fixtures under KVM unless told kTcg).
+// True when /dev/kvm is usable (QEMU then runs fixtures under KVM unless told kTcg) and the
+// environment does not say LABVIRT_TEST_ACCEL=tcg, which runs every fixture domain of the process
+// under TCG: a KVM host can then check its tests under TCG too. labvirtd's own domains (lab
+// tests) are not affected.
 bool KvmUsable();
 
 // Opens qemu:///system. Returns null and sets *error when libvirtd is unreachable.
