@@ -193,6 +193,8 @@ void RenderOs(const DomainSpec& s, Xml& x) {
     }
   }
   x.Pad(2).Raw("<boot dev='hd'/>\n");
+  // Said, not assumed: a boot menu waits for a key that nobody presses on a lab node.
+  x.Pad(2).Raw("<bootmenu enable='no'/>\n");
   if (!k.smbios.empty()) x.Pad(2).Raw("<smbios mode='sysinfo'/>\n");
   x.Pad(1).Raw("</os>\n");
   if (!k.smbios.empty()) {
@@ -238,6 +240,9 @@ void RenderNics(const DomainSpec& s, const std::vector<NicMetadata>& nics, Xml& 
       x.Pad(3).Raw("<target").Attr("dev", n.tap).Raw("/>\n");
     }
     x.Pad(3).Raw("<model").Attr("type", s.kind.nic_model).Raw("/>\n");
+    // No option ROM (iPXE): nodes boot from disk, and the BIOS runs every NIC's ROM before it
+    // boots. Two NICs' ROMs cost ~2.8 s of boot under KVM on a PVM host (docs/fixtures.md).
+    x.Pad(3).Raw("<rom enabled='no'/>\n");
     if (s.mtu) x.Pad(3).Raw("<mtu").Attr("size", std::to_string(s.mtu)).Raw("/>\n");
     x.Pad(2).Raw("</interface>\n");
   }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/deadline.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt::testing {
@@ -109,12 +110,13 @@ class DaemonProcess {
   pid_t pid_ = -1;
 };
 
-// Polls host.info on `socket` until it reports healthy (libvirt connected), up to `timeout`.
+// Polls host.info on `socket` until it reports healthy (libvirt connected), up to `timeout`; a
+// daemon that accepts but never answers costs at most 5 s per poll, not the rest of the run.
 inline bool WaitHealthy(const std::string& socket,
                         std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto c = ctl::Client::Connect(socket);
+    auto c = ConnectBounded(socket, std::chrono::seconds(5));
     if (c.ok()) {
       auto r = c->Call("host.info", "{}");
       if (r.ok() && r->find("\"healthy\":true") != std::string::npos) return true;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/integration/deadline.h"
 #include "tests/integration/prereq.h"
 
 namespace labvirt {
@@ -93,7 +94,8 @@ std::string TempSocket(const char* tag) {
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-// One request over the socket; "" if it cannot connect.
+// One request over the socket; "" if it cannot connect. An answer not complete within 10 s is
+// returned as far as it came (a test then fails on it instead of blocking until meson's timeout).
 std::string Request(const std::string& path, const std::string& line) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
@@ -103,6 +105,7 @@ std::string Request(const std::string& path, const std::string& line) {
     ::close(fd);
     return "";
   }
+  testing::SetReadTimeout(fd, 10s);
   std::string req = line + "\n";
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string got;

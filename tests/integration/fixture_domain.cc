@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -90,7 +91,7 @@ void DestroyAndUndefine(virDomainPtr dom) {
 
 std::string DomainXml(const std::string& name, const std::string& image, const FixtureOptions& o) {
   // TCG when /dev/kvm is unusable: the fixture needs no hardware virtualisation.
-  const bool kvm = access("/dev/kvm", R_OK | W_OK) == 0;
+  const bool kvm = o.accel == Accel::kAuto && KvmUsable();
   const char* bus = o.bus == DiskBus::kVirtio ? "virtio" : o.bus == DiskBus::kIde ? "ide" : "sata";
   const char* dev = o.bus == DiskBus::kVirtio ? "vda" : o.bus == DiskBus::kIde ? "hda" : "sda";
   std::string xml;
@@ -120,6 +121,12 @@ std::string NextName() {
 }
 
 }  // namespace
+
+bool KvmUsable() {
+  const char* forced = std::getenv("LABVIRT_TEST_ACCEL");
+  if (forced != nullptr && std::string_view(forced) == "tcg") return false;
+  return access("/dev/kvm", R_OK | W_OK) == 0;
+}
 
 ConnectPtr OpenSystemConnection(std::string* error) {
   // Errors are returned to callers; libvirt's default handler would also
@@ -254,6 +261,13 @@ std::string FixtureDomain::Shutdown() {
 }
 
 bool FixtureDomain::IsActive() const { return virDomainIsActive(domain_) == 1; }
+
+pid_t FixtureDomain::QemuPid() const {
+  std::ifstream in("/run/libvirt/qemu/" + name_ + ".pid");
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
 
 bool FixtureDomain::WaitInactive(std::chrono::milliseconds timeout) const {
   const auto deadline = Clock::now() + timeout;

@@ -13,6 +13,7 @@
 #define LABVIRT_TESTS_INTEGRATION_FIXTURE_DOMAIN_H_
 
 #include <libvirt/libvirt.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <memory>
@@ -33,6 +34,9 @@ enum class DiskBus { kVirtio, kIde, kSata };
 enum class Machine { kPc, kQ35 };  // kIde needs kPc: q35 has no IDE bus
 enum class AcpiMode { kGraceful, kIgnore };
 enum class Speed { kFast, kReal };
+// kAuto: KVM when /dev/kvm is usable, else TCG. kTcg: TCG even where KVM works, so that one host
+// checks a fixture under both.
+enum class Accel { kAuto, kTcg };
 
 struct FixtureOptions {
   DiskBus bus = DiskBus::kVirtio;
@@ -41,11 +45,18 @@ struct FixtureOptions {
   bool serial_pty = true;  // false: no serial device at all
   AcpiMode acpi = AcpiMode::kGraceful;
   Speed speed = Speed::kFast;
+  Accel accel = Accel::kAuto;
   // libvirt lifecycle actions: destroy, restart, preserve, rename-restart...
   std::string on_poweroff = "destroy";
   std::string on_reboot = "restart";
   std::string on_crash = "destroy";
 };
+
+// True when /dev/kvm is usable (QEMU then runs fixtures under KVM unless told kTcg) and the
+// environment does not say LABVIRT_TEST_ACCEL=tcg, which runs every fixture domain of the process
+// under TCG: a KVM host can then check its tests under TCG too. labvirtd's own domains (lab
+// tests) are not affected.
+bool KvmUsable();
 
 // Opens qemu:///system. Returns null and sets *error when libvirtd is unreachable.
 ConnectPtr OpenSystemConnection(std::string* error);
@@ -97,6 +108,8 @@ class FixtureDomain {
   // Sends an ACPI shutdown request (virDomainShutdown).
   std::string Shutdown();
   bool IsActive() const;
+  // The QEMU process of the running domain (from libvirt's pid file), or 0.
+  pid_t QemuPid() const;
   // Polls until the domain is inactive; false on timeout.
   bool WaitInactive(std::chrono::milliseconds timeout) const;
 

@@ -16,6 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/deadline.h"
 #include "tests/integration/fixture_domain.h"
 #include "tests/integration/host_view.h"
 #include "tests/integration/prereq.h"
@@ -39,11 +40,9 @@ std::vector<std::string> DaemonArgs() {
           "--state-dir", kStateDir, "--boot-budget", "2"};
 }
 
+// One request, answered within testing::kCallTimeout (else a "call failed: …" line).
 std::string Call(const std::string& method, const std::string& params) {
-  auto c = ctl::Client::Connect(kSocket);
-  if (!c.ok()) return "connect failed: " + c.status().message();
-  auto r = c->Call(method, params);
-  return r.ok() ? *r : "call failed: " + r.status().message();
+  return testing::CallBounded(kSocket, method, params);
 }
 
 std::string NodeParams(const std::string& node, const std::string& extra = "",
@@ -62,11 +61,15 @@ std::string StateOf(const std::string& node, const std::string& lab = kLab) {
   return std::string(state);
 }
 
+// Polls until the node's state is `want`; false at the deadline, and at once when the node is
+// `failed` and `want` is not (a failed node stays failed until someone starts it).
 bool WaitState(const std::string& node, const std::string& want,
                std::chrono::seconds timeout = 90s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (StateOf(node) == want) return true;
+    std::string state = StateOf(node);
+    if (state == want) return true;
+    if (state == "failed") return false;
     std::this_thread::sleep_for(100ms);
   }
   return false;
@@ -99,12 +102,14 @@ int64_t Reconnects() {
 class StateLog {
  public:
   explicit StateLog(const std::string& node) : node_(node) {
-    auto c = ctl::Client::Connect(kSocket);
+    auto c = testing::ConnectBounded(kSocket, 30s);  // for the subscription's answer
     if (!c.ok()) return;
     client_ = std::make_unique<ctl::Client>(std::move(c).value());
     auto ack = client_->Call("events.subscribe", R"({"labs":[")" + kLab + R"("],"nodes":[")" +
                                                      node + R"("],"types":["node.state"]})");
     if (!ack.ok() || ack->find("\"error\"") != std::string::npos) return;
+    // Events may be minutes apart; the destructor's shutdown() ends the reader's wait.
+    testing::SetReadTimeout(client_->fd(), 0ms);
     reader_ = std::thread([this] {
       simdjson::dom::parser p;
       while (true) {
@@ -170,9 +175,13 @@ class LabRecoveryTest : public ::testing::Test {
                           R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
                           R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64}],)"
                           R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})");
+    healthy_ = true;
     ready_ = deployed.find("\"error\"") == std::string::npos && StateOf("r1") == "ready" &&
              StateOf("r2") == "ready";
-    if (!ready_) std::fprintf(stderr, "deploy: %s\n", deployed.c_str());
+    if (!ready_) {
+      failure_ = testing::FailedNodes(deployed);
+      if (failure_.empty()) failure_ = deployed;
+    }
   }
   static void TearDownTestSuite() {
     if (daemon_) {
@@ -183,10 +192,16 @@ class LabRecoveryTest : public ::testing::Test {
     fs::remove_all(kImageRoot, ec);
     fs::remove_all(kStateDir, ec);
   }
-  void SetUp() override { LABVIRT_REQUIRE(ready_, "labvirtd with a ready lab on real libvirtd"); }
+  void SetUp() override {
+    LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd");
+    // The prerequisites are there but the lab is not: a failure with its reason, never a skip.
+    ASSERT_TRUE(ready_) << "the shared lab's deploy failed: " << failure_;
+  }
 
   static inline std::unique_ptr<testing::DaemonProcess> daemon_;
+  static inline bool healthy_ = false;
   static inline bool ready_ = false;
+  static inline std::string failure_;
 };
 
 TEST_F(LabRecoveryTest, StopForcesOffAGuestThatIgnoresAcpiAfterItsTimeout) {
@@ -195,7 +210,7 @@ TEST_F(LabRecoveryTest, StopForcesOffAGuestThatIgnoresAcpiAfterItsTimeout) {
       Call("lab.deploy", R"({"name":")" + lab +
                              R"(","wait":true,"nodes":[{"name":"d1","kind":"iosv",)"
                              R"("image":"deaf.qcow2","memory_mb":64}]})");
-  ASSERT_EQ(StateOf("d1", lab), "ready") << deployed;
+  ASSERT_EQ(StateOf("d1", lab), "ready") << testing::FailedNodes(deployed) << deployed;
   auto started = std::chrono::steady_clock::now();
   std::string stopped = Call("node.stop", NodeParams("d1", R"(,"timeout_s":2,"wait":true)", lab));
   auto took = std::chrono::steady_clock::now() - started;
@@ -221,7 +236,7 @@ TEST_F(LabRecoveryTest, KilledQemuIsRestartedByThePolicyThenFailedWhenRetriesAre
       // Back up: a new QEMU process, ready again, the same disk.
       auto deadline = std::chrono::steady_clock::now() + 90s;
       while (std::chrono::steady_clock::now() < deadline &&
-             (log.Count("crashed") < crash || StateOf("r1") != "ready"))
+             (log.Count("crashed") < crash || StateOf("r1") != "ready") && log.Count("failed") == 0)
         std::this_thread::sleep_for(100ms);
       ASSERT_EQ(StateOf("r1"), "ready") << "crash " << crash << ": " << Joined(log.states());
       EXPECT_NE(QemuPid("r1"), pid);

@@ -15,6 +15,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/deadline.h"
 #include "tests/integration/fixture_domain.h"
 #include "tests/integration/host_view.h"
 #include "tests/integration/prereq.h"
@@ -47,11 +48,9 @@ void StartDaemon() {
 // Until host.info says healthy (libvirt connected and reconciled).
 bool WaitHealthy() { return testing::WaitHealthy(kSocket, 30s); }
 
+// One request, answered within testing::kCallTimeout (else a "call failed: …" line).
 std::string Call(const std::string& method, const std::string& params) {
-  auto c = ctl::Client::Connect(kSocket);
-  if (!c.ok()) return "connect failed: " + c.status().message();
-  auto r = c->Call(method, params);
-  return r.ok() ? *r : "call failed: " + r.status().message();
+  return testing::CallBounded(kSocket, method, params);
 }
 
 std::string LabJson(const std::string& extra_node = "") {
@@ -107,8 +106,14 @@ class LabTest : public ::testing::Test {
     fs::remove_all(kImageRoot, ec);
     fs::remove_all(kStateDir, ec);
   }
-  void SetUp() override { LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd"); }
+  void SetUp() override {
+    LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd");
+    // The tests after the deploy use its lab: when a node failed, each would wait out its own
+    // deadlines for a lab that will never be ready. Fail them at once with the reason instead.
+    ASSERT_EQ(lab_failure_, "") << "the lab's deploy failed earlier";
+  }
   static inline bool healthy_ = false;
+  static inline std::string lab_failure_;  // why the shared lab is not ready; "" when it is
 };
 
 TEST_F(LabTest, BadDeploysAreRefusedAndLeaveNothing) {
@@ -152,30 +157,27 @@ TEST_F(LabTest, BadDeploysAreRefusedAndLeaveNothing) {
 }
 
 TEST_F(LabTest, DeployReportsEventsAndEveryNodeBecomesReady) {
-  auto sub = ctl::Client::Connect(kSocket);
+  auto sub = testing::ConnectBounded(kSocket);
   ASSERT_TRUE(sub.ok());
   ASSERT_TRUE(sub->Call("events.subscribe", R"({"labs":[")" + kLab + R"("]})").ok());
+  lab_failure_ = "lab.deploy did not answer";
   std::string resp = Call("lab.deploy", LabJson());
-  ASSERT_EQ(resp.find("\"error\""), std::string::npos) << resp;
+  bool answered = resp.rfind("call failed:", 0) != 0 && !IsError(resp);
+  lab_failure_ = answered ? testing::FailedNodes(resp) : resp;
+  ASSERT_EQ(lab_failure_, "") << "deploy: " << resp;
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.parse(resp);
   for (auto n : doc["result"]["nodes"].get_array()) {
     EXPECT_EQ(std::string_view(n["state"].get_string()), "ready") << simdjson::minify(n);
   }
   // The subscriber saw each node go queued -> starting -> booting -> ready, in that order.
+  // The events were sent before the answer: they are all buffered by now.
   std::map<std::string, std::vector<std::string>> states;
-  auto last_is_ready = [&](const char* n) {
-    return !states[n].empty() && states[n].back() == "ready";
-  };
-  while (!last_is_ready("r1") || !last_is_ready("r2")) {
-    auto line = sub->ReadLine();
-    ASSERT_TRUE(line.ok());
-    simdjson::dom::element ev = parser.parse(*line)["params"];
-    if (std::string_view(ev["type"].get_string()) != "node.state") continue;
-    states[std::string(ev["node"].get_string().value())].emplace_back(
-        ev["data"]["state"].get_string().value());
-  }
+  std::string waited = testing::WaitNodeStates(*sub, {"r1", "r2"}, "ready",
+                                               testing::DeadlineClock::now() + 10s, &states);
+  ASSERT_EQ(waited, "");
   for (const char* n : {"r1", "r2"}) {
+    ASSERT_GE(states[n].size(), 4u) << n;
     std::vector<std::string> want = {"queued", "starting", "booting", "ready"};
     EXPECT_EQ(std::vector<std::string>(states[n].end() - 4, states[n].end()), want) << n;
   }
@@ -195,7 +197,7 @@ TEST_F(LabTest, DeployReportsEventsAndEveryNodeBecomesReady) {
 TEST_F(LabTest, ConsoleAttachIsByteExactBothWays) {
   std::string expected;
   ASSERT_EQ(testing::ExpectedConsole(testing::ConsoleTranscript("iosv"), &expected), "");
-  auto c = ctl::Client::Connect(kSocket);
+  auto c = testing::ConnectBounded(kSocket, 20s);
   ASSERT_TRUE(c.ok());
   auto reply = c->Call("console.attach", R"({"lab":")" + kLab + R"(","node":"r1","mode":"rw"})");
   ASSERT_TRUE(reply.ok());
@@ -254,11 +256,10 @@ TEST_F(LabTest, KilledDaemonRestartsAndReconcilesTheLab) {
     for (auto n : nodes) ready += std::string_view(n["state"].get_string()) == "ready";
     return ready == 2;  // the node's own state, not its readiness record's
   };
-  for (int i = 0; i < 300; ++i) {
-    lab = Call("lab.get", R"({"lab":")" + kLab + R"("})");
-    if (all_ready(lab)) break;  // both nodes adopted as ready
-    std::this_thread::sleep_for(100ms);
-  }
+  // Both nodes adopted as ready; a failed one ends the wait at once.
+  lab = testing::PollUntil(kSocket, "lab.get", R"({"lab":")" + kLab + R"("})", all_ready,
+                           testing::DeadlineClock::now() + 30s);
+  ASSERT_EQ(testing::FailedNodes(lab), "") << lab;
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.parse(lab);
   ASSERT_EQ(doc["result"]["nodes"].get_array().size(), 2u) << lab;
@@ -418,16 +419,17 @@ TEST_F(LabTest, ReconcileNodeAdoptsADomainStartedBehindItsBack) {
   std::string resp = Call("node.reconcile", "{" + node + "}");
   ASSERT_FALSE(IsError(resp)) << resp;
   EXPECT_NE(resp.find("adopted"), std::string::npos) << resp;
-  std::string got;
-  for (int i = 0; i < 300; ++i) {
-    got = Call("node.get", "{" + node + "}");
-    simdjson::dom::parser p;
-    simdjson::dom::element d;
-    std::string_view state;
-    if (!p.parse(got).get(d) && !d["result"]["state"].get_string().get(state) && state == "ready")
-      break;
-    std::this_thread::sleep_for(100ms);
-  }
+  std::string got = testing::PollUntil(
+      kSocket, "node.get", "{" + node + "}",
+      [](const std::string& answer) {
+        simdjson::dom::parser p;
+        simdjson::dom::element d;
+        std::string_view state;
+        return !p.parse(answer).get(d) && !d["result"]["state"].get_string().get(state) &&
+               state == "ready";
+      },
+      testing::DeadlineClock::now() + 30s);
+  ASSERT_EQ(testing::FailedNodes(got), "") << got;
   EXPECT_NE(got.find("\"state\":\"ready\",\"reason\""), std::string::npos) << got;
   EXPECT_NE(got.find("\"attached\":true"), std::string::npos) << got;
   EXPECT_TRUE(IsError(Call("node.reconcile", R"({"lab":")" + kLab + R"(","node":"ghost"})")));
@@ -519,7 +521,7 @@ TEST_F(LabTest, DaemonKilledMidDeployLosesAndLeaksNothing) {
              R"(","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1})";
   }
   std::string spec = R"({"name":")" + lab + R"(","nodes":[)" + nodes + "]";
-  auto c = ctl::Client::Connect(kSocket);
+  auto c = testing::ConnectBounded(kSocket);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c->Send("lab.deploy", spec + "}", 1).ok());
   std::this_thread::sleep_for(300ms);  // somewhere in the middle of it
@@ -528,6 +530,7 @@ TEST_F(LabTest, DaemonKilledMidDeployLosesAndLeaksNothing) {
   ASSERT_TRUE(WaitHealthy());
   std::string resp = Call("lab.deploy", spec + R"(,"wait":true})");
   ASSERT_FALSE(IsError(resp)) << resp;
+  ASSERT_EQ(testing::FailedNodes(resp), "") << resp;
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.parse(resp);
   ASSERT_EQ(doc["result"]["nodes"].get_array().size(), 3u) << resp;

@@ -25,6 +25,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/deadline.h"
 #include "tests/integration/prereq.h"
 #include "tools/ctl/client.h"
 
@@ -38,15 +39,8 @@ const std::string kDir = "/tmp/lvtest-proto-" + std::to_string(::getpid());
 const std::string kSocket = kDir + "/labvirtd.sock";
 
 // Every blocking read in these tests gives up instead of hanging the suite.
-void SetRecvTimeout(int fd, std::chrono::seconds s) {
-  timeval tv{static_cast<time_t>(s.count()), 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
-
 Result<ctl::Client> Connect(const std::string& socket = kSocket) {
-  auto c = ctl::Client::Connect(socket);
-  if (c.ok()) SetRecvTimeout(c->fd(), 20s);
-  return c;
+  return testing::ConnectBounded(socket, 20s);
 }
 
 bool SendRaw(int fd, std::string_view bytes) {
@@ -531,7 +525,7 @@ TEST_F(ProtocolTest, AcceptSurvivesRunningOutOfDescriptors) {
   size_t first = 0;
   ASSERT_TRUE(clients[0].ReadLine().ok()) << "the first client is served";
   for (first = 1; first < clients.size(); ++first) {
-    SetRecvTimeout(clients[first].fd(), 1s);
+    testing::SetReadTimeout(clients[first].fd(), 1s);
     if (!clients[first].ReadLine().ok()) break;
   }
   EXPECT_LT(first, clients.size());
@@ -540,7 +534,7 @@ TEST_F(ProtocolTest, AcceptSurvivesRunningOutOfDescriptors) {
   for (size_t i = first; i < clients.size(); ++i) waiting.push_back(std::move(clients[i]));
   clients.clear();
   for (auto& c : waiting) {
-    SetRecvTimeout(c.fd(), 20s);
+    testing::SetReadTimeout(c.fd(), 20s);
     auto line = c.ReadLine();
     ASSERT_TRUE(line.ok()) << "a waiting client was never accepted";
     EXPECT_NE(line->find("\"result\""), std::string::npos) << *line;

@@ -50,6 +50,15 @@ TEST(DomainXmlTest, BuildsDefaultDomain) {
   EXPECT_TRUE(Has(x, "<source file='/var/lib/labvirt/disks/lab1/r1.qcow2'/>"));
   EXPECT_TRUE(Has(x, "<log file='/var/lib/labvirt/logs/lab1/r1.console.log' append='on'/>"));
   EXPECT_TRUE(Has(x, "<interface type='ethernet'>"));
+  // Boots from disk without option ROMs or a boot menu to wait through.
+  EXPECT_TRUE(Has(x, "<rom enabled='no'/>"));
+  size_t roms = 0;
+  for (size_t at = x.find("<rom enabled='no'/>"); at != std::string::npos;
+       at = x.find("<rom enabled='no'/>", at + 1)) {
+    ++roms;
+  }
+  EXPECT_EQ(roms, 2u) << "one per NIC: " << x;
+  EXPECT_TRUE(Has(x, "<bootmenu enable='no'/>"));
   EXPECT_FALSE(Has(x, "managed="));
   EXPECT_TRUE(Has(x, "<target dev='" + DataTapName(NodeTag("lab1", "r1"), 1) + "'/>"));
   EXPECT_TRUE(Has(x, "xmlns:labvirt='https://labvirt.dev/xmlns/node/1'"));
