@@ -58,6 +58,9 @@ void ParseCpuInfo(std::string_view cpuinfo, HostInfo* info) {
 HostInfo ProbeLocalHost() {
   HostInfo info;
   info.kvm = ::access("/dev/kvm", R_OK | W_OK) == 0;
+  for (const char* m : {"kvm_intel", "kvm_amd", "kvm_pvm"}) {
+    if (::access((std::string("/sys/module/") + m).c_str(), F_OK) == 0) info.kvm_module = m;
+  }
   std::ifstream in("/proc/cpuinfo");
   std::stringstream text;
   text << in.rdbuf();
@@ -103,6 +106,7 @@ Result<HostCpuCaps> ParseDomainCapabilities(const std::string& text) {
 
 std::string DescribeHost(const HostInfo& h) {
   std::string out = h.kvm ? "KVM" : "TCG (no usable /dev/kvm)";
+  if (h.kvm && !h.kvm_module.empty()) out += " (" + h.kvm_module + ")";
   if (h.nested) out += " (nested: this host is itself a VM)";
   out += ", " + (h.model_name.empty() ? std::string("unknown CPU") : h.model_name);
   if (!h.vendor.empty()) out += " (" + h.vendor + ")";
@@ -126,6 +130,7 @@ std::string DescribeHost(const HostInfo& h) {
 std::string HostInfoJson(const HostInfo& h) {
   JsonWriter w;
   w.BeginObject().Key("accelerator").String(h.kvm ? "kvm" : "tcg").Key("nested").Bool(h.nested);
+  w.Key("kvm_module").String(h.kvm_module);
   w.Key("vendor").String(h.vendor).Key("model_name").String(h.model_name);
   w.Key("kernel").String(h.kernel).Key("qemu").String(h.qemu_version);
   w.Key("caps_known").Bool(h.caps_known);

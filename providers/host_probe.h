@@ -27,8 +27,11 @@ struct HostCpuCaps {
 };
 
 struct HostInfo {
-  bool kvm = false;          // /dev/kvm opens read-write: QEMU runs under KVM, else TCG
-  bool nested = false;       // the CPUID hypervisor bit: this host is itself a guest
+  bool kvm = false;     // /dev/kvm opens read-write: QEMU runs under KVM, else TCG
+  bool nested = false;  // the CPUID hypervisor bit: this host is itself a guest
+  // The module behind /dev/kvm: kvm_intel, kvm_amd, or kvm_pvm (PVM: KVM for guests without
+  // hardware virtualisation, every real-mode instruction emulated); "" when none is loaded.
+  std::string kvm_module;
   std::string vendor;        // "amd", "intel", or "" (another or unknown)
   std::string model_name;    // /proc/cpuinfo "model name"
   std::string kernel;        // uname -r

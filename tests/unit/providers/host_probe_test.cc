@@ -70,6 +70,7 @@ TEST(HostProbeTest, ReadsVendorAndTheHypervisorBitFromCpuinfo) {
 TEST(HostProbeTest, DescribesTheHostInOneLine) {
   HostInfo info;
   info.kvm = true;
+  info.kvm_module = "kvm_pvm";
   info.nested = true;
   info.vendor = "amd";
   info.model_name = "AMD EPYC";
@@ -78,9 +79,10 @@ TEST(HostProbeTest, DescribesTheHostInOneLine) {
   info.caps_known = true;
   info.caps = *ParseDomainCapabilities(kDomCaps);
   std::string line = DescribeHost(info);
-  EXPECT_EQ(line,
-            "KVM (nested: this host is itself a VM), AMD EPYC (amd), kernel 6.18, QEMU 7.2.22; "
-            "host-passthrough supported, host-model = kvm64 + 2 features, 2 usable named models");
+  EXPECT_EQ(
+      line,
+      "KVM (kvm_pvm) (nested: this host is itself a VM), AMD EPYC (amd), kernel 6.18, QEMU 7.2.22; "
+      "host-passthrough supported, host-model = kvm64 + 2 features, 2 usable named models");
   EXPECT_EQ(line.find('\n'), std::string::npos);
   info.kvm = false;
   info.caps_known = false;
