@@ -202,6 +202,10 @@ class LabEngine {
   void AttachConsole(const std::string& key, const std::string& live_xml);
   void Resume(const std::string& key);
   void OnReadiness(const std::string& key, const ReadinessEvent& ev);
+  // A boot retry the readiness tracker asked for: booting -> starting, the VM destroyed; the
+  // stopped event then starts it again (StartRetry), all with the admission slot held.
+  void RetryBoot(const std::string& key);
+  void StartRetry(Node& n);
   void FailStart(Node& n, const std::string& reason);
   void BeginStop(Node& n, bool force, std::chrono::seconds timeout);
   void OnStopped(Node& n, const std::string& detail);

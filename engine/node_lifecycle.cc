@@ -137,6 +137,9 @@ void LabEngine::Resume(const std::string& key) {
     } else {
       n->tracker->Start();
     }
+    // Until its first event the attempt is visible only here: node.get would show the last
+    // attempt's "restarting" through the whole retry.
+    if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
   });
 }
 
@@ -166,20 +169,36 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
       PersistMetadata(*n);
       return;
     case ReadinessEvent::Type::kRestartRequested:
-      // Restart the VM for another boot attempt, holding the admission slot throughout.
-      reactor_.Defer([this, key] {
-        Node* n = FindNodeByKey(key);
-        if (n == nullptr || n->state != NodeState::kBooting) return;
-        SetState(*n, NodeState::kStarting, "restarting for another boot attempt");
-        hv_.Destroy(n->domain, [this, key](Status st) {
-          Node* n = FindNodeByKey(key);
-          if (n == nullptr || n->state != NodeState::kStarting) return;
-          if (!st.ok()) return FailStart(*n, st.message());
-          hv_.Start(n->domain, true, [this, key](Status st) { AfterStartPaused(key, st); });
-        });
-      });
+      // From a clean stack: the tracker is inside its callback.
+      reactor_.Defer([this, key] { RetryBoot(key); });
       return;
   }
+}
+
+void LabEngine::RetryBoot(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kBooting) return;  // stopped or crashed meanwhile
+  // The admission slot stays held (docs/node-states.md): no Release here nor in OnStopped.
+  SetState(*n, NodeState::kStarting,
+           "restarting for boot attempt " + std::to_string(n->readiness.attempt + 1) + " (" +
+               n->readiness.reason + ")");
+  n->boot_retry_pending = true;
+  hv_.Destroy(n->domain, [this, key](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || !n->boot_retry_pending || n->state != NodeState::kStarting) return;
+    if (!st.ok()) {
+      n->boot_retry_pending = false;
+      return FailStart(*n, "boot retry: " + st.message());
+    }
+    // The next start waits for the stopped event (OnStopped), not for this answer: libvirt may
+    // deliver that event after the answer, and handled then it would close the new attempt's
+    // console and unplug its ports.
+  });
+}
+
+void LabEngine::StartRetry(Node& n) {
+  std::string key = n.key;
+  hv_.Start(n.domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
 }
 
 void LabEngine::FailStart(Node& n, const std::string& reason) {
@@ -225,6 +244,9 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
   n.stop_timer.Cancel();
   n.unplug_pending.clear();  // a device the guest held is gone with the QEMU process
   ReleaseRuntime(n);
+  bool retrying = n.boot_retry_pending && n.state == NodeState::kStarting;
+  n.boot_retry_pending = false;
+  if (retrying) return StartRetry(n);  // the VM a boot retry destroyed; the slot stays held
   admission_.Release(n.key);
   if (n.state == NodeState::kStopping || !n.desired_running) {
     // A forced stop says so ("forced off…"); otherwise libvirt's reason (shutdown, destroyed…).
