@@ -77,7 +77,20 @@ void LabEngine::EmitFor(const std::string& type, const std::string& lab, const s
 
 void LabEngine::SetState(Node& n, NodeState state, const std::string& reason) {
   if (n.state == state && n.reason == reason) return;
-  LABVIRT_CHECK(n.state == state || TransitionAllowed(n.state, state));
+  if (n.state != state && !TransitionAllowed(n.state, state)) {
+    // A move the machine forbids is an engine bug, but one that outside events (a guest's
+    // console, libvirt's lifecycle events, a client's verbs) drove it into. Aborting would take
+    // every lab on the host down with it (issue 13: a boot retry did); failing this one node
+    // keeps the damage where it is and tells its owner.
+    std::string refused =
+        std::string(NodeStateName(n.state)) + " -> " + std::string(NodeStateName(state));
+    LogError("node state machine refused a transition; node failed",
+             {{"lab", n.lab}, {"node", n.name}, {"transition", refused}, {"reason", reason}});
+    admission_.Release(n.key);
+    return SetState(n, NodeState::kFailed,
+                    "internal error: state machine refused " + refused + " (" + reason +
+                        "); stop and start the node");
+  }
   NodeState old = n.state;
   n.state = state;
   n.reason = reason;
