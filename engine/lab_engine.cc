@@ -222,6 +222,19 @@ void LabEngine::StopNode(const std::string& lab, const std::string& node, bool f
     SetState(*n, NodeState::kStopped, "stop requested while queued");
     return reply(NodeJson(*n));
   }
+  if (n->state == NodeState::kFailed && n->vm_left_up) {
+    // The failed boot's VM, kept for its console, is no working guest: off at once. Its stopped
+    // event makes the node stopped and answers a waiting caller.
+    if (wait) n->waiters.push_back(std::move(reply));
+    std::string key = n->key;
+    hv_.Destroy(n->domain, [this, key](Status st) {
+      if (st.ok()) return;
+      LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+      if (Node* n = FindNodeByKey(key)) NotifyWaiters(*n);
+    });
+    if (!wait) reply(NodeJson(*n));
+    return;
+  }
   if (!IsActive(n->state)) return reply(NodeJson(*n));
   auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
   if (wait) n->waiters.push_back(std::move(reply));

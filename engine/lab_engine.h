@@ -202,10 +202,13 @@ class LabEngine {
   void AttachConsole(const std::string& key, const std::string& live_xml);
   void Resume(const std::string& key);
   void OnReadiness(const std::string& key, const ReadinessEvent& ev);
-  // A boot retry the readiness tracker asked for: booting -> starting, the VM destroyed; the
-  // stopped event then starts it again (StartRetry), all with the admission slot held.
+  // A boot retry the readiness tracker asked for: booting -> starting, then DestroyThenStart.
   void RetryBoot(const std::string& key);
-  void StartRetry(Node& n);
+  // For a starting node whose VM runs (a boot retry; a failed boot's VM left up): destroys it;
+  // its stopped event then starts it again (StartPaused), all with the admission slot held.
+  void DestroyThenStart(Node& n);
+  // Starts n's domain paused; AfterStartPaused goes on.
+  void StartPaused(Node& n);
   void FailStart(Node& n, const std::string& reason);
   void BeginStop(Node& n, bool force, std::chrono::seconds timeout);
   void OnStopped(Node& n, const std::string& detail);

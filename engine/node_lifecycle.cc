@@ -30,9 +30,16 @@ void LabEngine::BeginStart(const std::string& key) {
     return;
   }
   SetState(*n, NodeState::kStarting, "starting paused");
+  // A failed boot left its VM up for its console: that one goes first, then a fresh boot.
+  if (n->vm_left_up) return DestroyThenStart(*n);
+  StartPaused(*n);
+}
+
+void LabEngine::StartPaused(Node& n) {
+  std::string key = n.key;
   // Paused first: QEMU drops console output while nobody holds the PTY, so the VM runs only
   // once the console reader is attached.
-  hv_.Start(n->domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+  hv_.Start(n.domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
 }
 
 void LabEngine::AfterStartPaused(const std::string& key, Status st) {
@@ -165,6 +172,7 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
     case ReadinessEvent::Type::kFailed:
       admission_.Release(key);
       // The VM stays up so its console can be inspected; the node is failed.
+      n->vm_left_up = true;
       SetState(*n, NodeState::kFailed, "boot failed: " + ev.result.reason);
       PersistMetadata(*n);
       return;
@@ -182,23 +190,23 @@ void LabEngine::RetryBoot(const std::string& key) {
   SetState(*n, NodeState::kStarting,
            "restarting for boot attempt " + std::to_string(n->readiness.attempt + 1) + " (" +
                n->readiness.reason + ")");
-  n->boot_retry_pending = true;
-  hv_.Destroy(n->domain, [this, key](Status st) {
-    Node* n = FindNodeByKey(key);
-    if (n == nullptr || !n->boot_retry_pending || n->state != NodeState::kStarting) return;
-    if (!st.ok()) {
-      n->boot_retry_pending = false;
-      return FailStart(*n, "boot retry: " + st.message());
-    }
-    // The next start waits for the stopped event (OnStopped), not for this answer: libvirt may
-    // deliver that event after the answer, and handled then it would close the new attempt's
-    // console and unplug its ports.
-  });
+  DestroyThenStart(*n);
 }
 
-void LabEngine::StartRetry(Node& n) {
+void LabEngine::DestroyThenStart(Node& n) {
+  n.start_when_stopped = true;
   std::string key = n.key;
-  hv_.Start(n.domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+  hv_.Destroy(n.domain, [this, key](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || !n->start_when_stopped || n->state != NodeState::kStarting) return;
+    if (!st.ok()) {
+      n->start_when_stopped = false;
+      return FailStart(*n, "destroy before the start: " + st.message());
+    }
+    // The start follows from the stopped event (OnStopped), not from this answer: libvirt may
+    // deliver that event after the answer, and handled then it would close the new VM's console
+    // and unplug its ports.
+  });
 }
 
 void LabEngine::FailStart(Node& n, const std::string& reason) {
@@ -244,9 +252,10 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
   n.stop_timer.Cancel();
   n.unplug_pending.clear();  // a device the guest held is gone with the QEMU process
   ReleaseRuntime(n);
-  bool retrying = n.boot_retry_pending && n.state == NodeState::kStarting;
-  n.boot_retry_pending = false;
-  if (retrying) return StartRetry(n);  // the VM a boot retry destroyed; the slot stays held
+  n.vm_left_up = false;
+  bool start = n.start_when_stopped && n.state == NodeState::kStarting;
+  n.start_when_stopped = false;
+  if (start) return StartPaused(n);  // DestroyThenStart's VM is off; the slot stays held
   admission_.Release(n.key);
   if (n.state == NodeState::kStopping || !n.desired_running) {
     // A forced stop says so ("forced off…"); otherwise libvirt's reason (shutdown, destroyed…).

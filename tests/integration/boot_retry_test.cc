@@ -2,8 +2,9 @@
 // kind linux (failure "Kernel panic - not syncing" with action restart, 1 retry) whose transcript
 // ends at a prompt. The test types at the prompt over console.attach: `panic` prints the kernel
 // panic, `go` prints the login prompt. So a boot fails or succeeds when the test says, and the
-// test checks restart-then-ready and restart-then-failed, and that labvirtd lives on (it used to
-// abort on the first retry: a booting -> starting transition its state machine refused).
+// test checks restart-then-ready and restart-then-failed (and a start after that), and that
+// labvirtd lives on (it used to abort on the first retry: a booting -> starting transition its
+// state machine refused).
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -288,6 +289,14 @@ TEST_F(BootRetryTest, AKernelPanicOnEveryBootFailsTheNodeWithTheReason) {
     console.WaitPrompt(99, 1s);
   }
   EXPECT_NE(console.text().find("still-here"), std::string::npos) << console.text();
+  // node.start takes that VM down first (it used to fail: "domain is already running") and
+  // boots afresh on the same disk, attempt 1.
+  std::string started = Call("node.start", NodeParams(lab, "n1"));
+  EXPECT_EQ(started.find("\"error\""), std::string::npos) << started;
+  ASSERT_TRUE(console.WaitPrompt(3)) << console.text() << "\n" << Get(lab, "n1").reason;
+  ASSERT_TRUE(WaitFor(lab, "n1", "booting", 1)) << Get(lab, "n1").reason;
+  ASSERT_TRUE(console.Type("go"));
+  EXPECT_TRUE(WaitFor(lab, "n1", "ready", 1, 30s)) << Get(lab, "n1").reason;
   ExpectDaemonAlive();
 }
 

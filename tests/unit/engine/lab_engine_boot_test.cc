@@ -34,6 +34,10 @@ class PtyHypervisor final : public providers::Hypervisor {
   void SetConnectedHandler(std::function<void()>) override {}
   void Define(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
   void Start(std::string name, bool, Done done) override {
+    if (Running(name)) {  // as libvirt answers
+      return Later(std::move(done),
+                   FailedPrecondition("start " + name + ": domain is already running"));
+    }
     ++starts[name];
     int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0 || ::grantpt(fd) != 0 || ::unlockpt(fd) != 0) {
@@ -193,13 +197,13 @@ class LabEngineBootTest : public ::testing::Test {
     return Has(j, R"("state":")" + state + R"(","reason")") &&
            (attempt == 0 || Has(j, R"("attempt":)" + std::to_string(attempt) + ","));
   }
-  // Waits until `node` boots its `attempt`th VM start, console reader attached, and checks that
-  // node.get's readiness shows that attempt.
-  bool Booting(const std::string& node, int attempt) {
+  // Waits until `node` boots its `starts`th VM start, console reader attached, and checks that
+  // node.get's readiness shows boot attempt `attempt` (0: the same number).
+  bool Booting(const std::string& node, int starts, int attempt = 0) {
     std::string domain = Domain(node);
-    if (!RunUntil([&] { return InState(node, "booting") && hv_->starts[domain] == attempt; }))
+    if (!RunUntil([&] { return InState(node, "booting") && hv_->starts[domain] == starts; }))
       return false;
-    EXPECT_TRUE(InState(node, "booting", attempt)) << NodeJson(node);
+    EXPECT_TRUE(InState(node, "booting", attempt == 0 ? starts : attempt)) << NodeJson(node);
     return true;
   }
   std::string Domain(const std::string& node) {
@@ -333,6 +337,40 @@ TEST_F(LabEngineBootTest, AStopDuringABootRetryStopsTheNodeAndFreesTheSlot) {
   EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
   EXPECT_EQ(hv_->starts[Domain("h1")], 1) << "no retry after the stop";
   ASSERT_TRUE(Booting("h2", 1)) << NodeJson("h2");
+}
+
+TEST_F(LabEngineBootTest, StartingANodeWhoseFailedBootLeftItsVmUpBootsAfresh) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(Booting("h1", 2));
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
+  ASSERT_TRUE(hv_->Running(d1));
+  std::optional<RpcResult> got;
+  engine_->StartNode("h", "h1", /*wait=*/true, [&](RpcResult r) { got = r; });
+  // Started again without "domain is already running": the old VM went first.
+  ASSERT_TRUE(Booting("h1", 3, /*attempt=*/1)) << "a fresh boot: " << NodeJson("h1");
+  EXPECT_EQ(hv_->destroys[d1], 2);
+  ASSERT_TRUE(hv_->Console(d1, kLogin));
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  EXPECT_TRUE(InState("h1", "ready")) << NodeJson("h1");
+}
+
+TEST_F(LabEngineBootTest, StoppingANodeWhoseFailedBootLeftItsVmUpTurnsItOff) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(Booting("h1", 2));
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
+  std::optional<RpcResult> got;
+  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true, [&](RpcResult r) { got = r; });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
+  EXPECT_FALSE(hv_->Running(d1));
 }
 
 }  // namespace
