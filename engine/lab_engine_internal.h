@@ -38,6 +38,7 @@ struct LabEngine::Node {
   bool adopted_ready = false;        // found running and ready at reconcile: no new readiness watch
   ReadinessResult readiness;
   std::string pty;
+  std::string early_console;  // read after the resume, before the readiness attempt began
   reactor::TimePoint start_requested{};
   std::vector<Reply> waiters;       // replies owed when the node is ready, failed or stopped
   std::set<int> unplug_pending;     // data NICs detached live that the guest has not released yet

@@ -7,6 +7,14 @@
 #include "reactor/log.h"
 
 namespace labvirt::engine {
+namespace {
+
+// Console bytes kept between a VM's resume and the start of its readiness watch: a boot's first
+// screens, far more than a few milliseconds of output.
+constexpr size_t kMaxEarlyConsole = 256 * 1024;
+
+}  // namespace
+
 void LabEngine::RequestStart(Node& n) {
   n.restart_timer.Cancel();
   n.start_requested = reactor_.clock().Now();
@@ -76,6 +84,14 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
     // The hub belongs to the node and dies with it, so its callbacks may hold the node itself
     // (no lookup by key on every console chunk).
     cb.on_output = [n](std::string_view bytes) {
+      // A resumed VM prints before the Resume answer begins the tracker's attempt: those bytes
+      // wait for it (a fast guest's whole boot, ready text included, can fall in there).
+      if (n->state == NodeState::kStarting) {
+        if (n->early_console.size() + bytes.size() <= kMaxEarlyConsole) {
+          n->early_console.append(bytes);
+        }
+        return;
+      }
       if (n->tracker) n->tracker->OnConsole(bytes);
     };
     cb.on_viewer_closed = [this, key](ViewerId id, const std::string& reason) {
@@ -86,6 +102,7 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
     };
     n->hub = std::make_unique<ConsoleHub>(reactor_, key, options_.console, std::move(cb));
   }
+  n->early_console.clear();  // the previous VM's last words are no part of this boot
   Status st = n->hub->attached() ? n->hub->Reopen(n->pty) : n->hub->Open(n->pty);
   if (!st.ok()) return FailStart(*n, "console: " + st.message());
   std::vector<PortPlan> ports;
@@ -126,6 +143,8 @@ void LabEngine::Resume(const std::string& key) {
       return FailStart(*n, st.message());
     }
     SetState(*n, NodeState::kBooting, "waiting for the readiness text");
+    std::string early = std::move(n->early_console);
+    n->early_console.clear();
     if (n->adopted_ready) {
       n->adopted_ready = false;
       admission_.Release(key);
@@ -147,6 +166,7 @@ void LabEngine::Resume(const std::string& key) {
     // Until its first event the attempt is visible only here: node.get would show the last
     // attempt's "restarting" through the whole retry.
     if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
+    if (!early.empty()) n->tracker->OnConsole(early);
   });
 }
 

@@ -47,7 +47,10 @@ class PtyHypervisor final : public providers::Hypervisor {
     pty_paths[name] = ::ptsname(fd);
     Later(std::move(done), Status::Ok());
   }
-  void Resume(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
+  void Resume(std::string, Done done) override {
+    if (hold_resume) return held_resume.push_back(std::move(done));
+    Later(std::move(done), Status::Ok());
+  }
   void Shutdown(std::string name, Done done) override {
     Later(std::move(done), Status::Ok());
     PowerOff(name, "shutdown");
@@ -100,6 +103,8 @@ class PtyHypervisor final : public providers::Hypervisor {
   std::map<std::string, int> starts, destroys;
   std::map<std::string, UniqueFd> masters;  // running domains' PTY masters (QEMU's side)
   std::map<std::string, std::string> pty_paths;
+  bool hold_resume = false;  // keep Resume answers (the VM runs meanwhile) in held_resume
+  std::vector<Done> held_resume;
   bool hold_stopped = false;  // keep stopped events until ReleaseStopped()
   std::vector<providers::DomainEventInfo> held;
 
@@ -371,6 +376,22 @@ TEST_F(LabEngineBootTest, StoppingANodeWhoseFailedBootLeftItsVmUpTurnsItOff) {
   ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
   EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
   EXPECT_FALSE(hv_->Running(d1));
+}
+
+TEST_F(LabEngineBootTest, WhatTheGuestPrintsBeforeTheResumeAnswerCounts) {
+  hv_->hold_resume = true;  // libvirt answers the resume after the guest already printed
+  Deploy({"h1"});
+  ASSERT_TRUE(RunUntil([&] { return !hv_->held_resume.empty(); }));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, std::string("Linux version 6.1.0\r\n") + kLogin));
+  ASSERT_TRUE(RunUntil([&] {
+    ConsoleHub* hub = engine_->Console("h", "h1");
+    return hub != nullptr && hub->bytes_read() >= 30;
+  }));
+  hv_->hold_resume = false;
+  for (auto& done : hv_->held_resume) done(Status::Ok());
+  hv_->held_resume.clear();
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
 }
 
 }  // namespace
