@@ -43,6 +43,10 @@ class FakeHypervisor final : public providers::Hypervisor {
   void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
     reactor_.Post([done = std::move(done)] { done(std::vector<std::string>{}); });
   }
+  void GetHostCapabilities(std::string,
+                           std::function<void(Result<providers::HostCapabilities>)> done) override {
+    reactor_.Post([done = std::move(done)] { done(providers::HostCapabilities{}); });
+  }
 
  private:
   void Ok(Done done) {

@@ -85,6 +85,16 @@ Status ParseReadiness(simdjson::dom::object obj, providers::ReadinessSpec* r) {
   return in.CheckNoUnknown();
 }
 
+// cpu_mode (required), cpu_model, cpu_required_features, cpu_disabled_features,
+// cpu_fallback_model: the same fields at the kind's top level and in each cpu_vendor entry.
+Status ParseCpu(ObjectReader& in, providers::CpuSpec* cpu) {
+  LABVIRT_RETURN_IF_ERROR(in.String("cpu_mode", &cpu->mode, true));
+  LABVIRT_RETURN_IF_ERROR(in.String("cpu_model", &cpu->model, false));
+  LABVIRT_RETURN_IF_ERROR(in.StringList("cpu_required_features", &cpu->required_features, false));
+  LABVIRT_RETURN_IF_ERROR(in.StringList("cpu_disabled_features", &cpu->disabled_features, false));
+  return in.String("cpu_fallback_model", &cpu->fallback_model, false);
+}
+
 Status ParseHardware(ObjectReader& in, DeviceKind* k) {
   LABVIRT_RETURN_IF_ERROR(in.Int("memory_mb", &k->memory_mb, true));
   LABVIRT_RETURN_IF_ERROR(in.Int("vcpus", &k->vcpus, true));
@@ -101,9 +111,24 @@ Status ParseHardware(ObjectReader& in, DeviceKind* k) {
     LABVIRT_RETURN_IF_ERROR(t.CheckNoUnknown());
   }
   LABVIRT_RETURN_IF_ERROR(in.String("machine", &k->machine, true));
-  LABVIRT_RETURN_IF_ERROR(in.String("cpu_mode", &k->cpu_mode, true));
-  LABVIRT_RETURN_IF_ERROR(in.String("cpu_model", &k->cpu_model, false));
-  LABVIRT_RETURN_IF_ERROR(in.StringList("cpu_disabled_features", &k->cpu_disabled_features, false));
+  LABVIRT_RETURN_IF_ERROR(ParseCpu(in, &k->cpu));
+  auto by_vendor = in.Element("cpu_vendor", false);
+  if (!by_vendor.ok()) return by_vendor.status();
+  if (by_vendor.value()) {
+    auto vendors = AsObject(*by_vendor.value(), "cpu_vendor");
+    if (!vendors.ok()) return vendors.status();
+    for (auto [vendor, value] : *vendors) {
+      std::string path = "cpu_vendor." + std::string(vendor);
+      auto obj = AsObject(value, path);
+      if (!obj.ok()) return obj.status();
+      ObjectReader v(*obj, path);
+      LABVIRT_RETURN_IF_ERROR(v.CheckDuplicates());
+      providers::CpuSpec& spec = k->cpu_by_vendor[std::string(vendor)];
+      spec.fallback_model = k->cpu.fallback_model;
+      LABVIRT_RETURN_IF_ERROR(ParseCpu(v, &spec));
+      LABVIRT_RETURN_IF_ERROR(v.CheckNoUnknown());
+    }
+  }
   std::string firmware;
   LABVIRT_RETURN_IF_ERROR(in.String("firmware", &firmware, true));
   if (firmware == "bios") {

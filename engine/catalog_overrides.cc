@@ -59,6 +59,16 @@ Result<providers::DeviceKind> ApplyOverrides(const providers::DeviceKind& kind,
     }
     k.nic_model = *o.nic_model;
   }
+  if (o.cpu_mode || o.cpu_model) {
+    k.cpu_by_vendor.clear();  // the node's own choice holds on every host
+    if (o.cpu_mode) {
+      k.cpu.mode = *o.cpu_mode;
+      if (k.cpu.mode != "custom") k.cpu.model.clear();
+    }
+    if (o.cpu_model) k.cpu.model = *o.cpu_model;
+    Status s = ValidateCpuSpec(k.cpu, "");
+    if (!s.ok()) return InvalidArgument("override " + s.message());
+  }
   if (o.overall_timeout_s) {
     LABVIRT_RETURN_IF_ERROR(
         range("overall_timeout_s", *o.overall_timeout_s, kMinOverallTimeoutS, kMaxTimeoutS));

@@ -20,6 +20,10 @@ struct NodeOverrides {
   std::optional<std::string> machine;
   std::optional<std::string> disk_bus;
   std::optional<std::string> nic_model;
+  // The CPU (providers/cpu_policy.h): replaces the kind's, on hosts of every vendor. cpu_model
+  // needs cpu_mode custom (set here or by the kind).
+  std::optional<std::string> cpu_mode;
+  std::optional<std::string> cpu_model;
   std::optional<int> idle_timeout_s;
   std::optional<int> overall_timeout_s;
   std::optional<int> retries;

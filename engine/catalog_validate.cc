@@ -92,15 +92,12 @@ Status ValidateHardware(const DeviceKind& k) {
   if (!IsAllowedMachine(k.machine)) {
     return Bad("machine", "'" + k.machine + "' is not pc, q35, pc-i440fx-X.Y or pc-q35-X.Y");
   }
-  LABVIRT_RETURN_IF_ERROR(
-      CheckOneOf("cpu_mode", k.cpu_mode, {"host-passthrough", "host-model", "custom"}));
-  if (k.cpu_mode == "custom") LABVIRT_RETURN_IF_ERROR(CheckIdent("cpu_model", k.cpu_model));
-  if (k.cpu_mode != "custom" && !k.cpu_model.empty()) {
-    return Bad("cpu_model", "is only used with cpu_mode 'custom'");
-  }
-  for (size_t i = 0; i < k.cpu_disabled_features.size(); ++i) {
-    LABVIRT_RETURN_IF_ERROR(
-        CheckIdent("cpu_disabled_features[" + std::to_string(i) + "]", k.cpu_disabled_features[i]));
+  LABVIRT_RETURN_IF_ERROR(ValidateCpuSpec(k.cpu, ""));
+  for (const auto& [vendor, spec] : k.cpu_by_vendor) {
+    if (vendor != "amd" && vendor != "intel") {
+      return Bad("cpu_vendor", "'" + vendor + "' is not amd or intel");
+    }
+    LABVIRT_RETURN_IF_ERROR(ValidateCpuSpec(spec, "cpu_vendor." + vendor + "."));
   }
   if (!IsAllowedDiskBus(k.disk_bus)) {
     return Bad("disk_bus", "'" + k.disk_bus + "' is not one of virtio, ide, sata, scsi");
@@ -183,6 +180,26 @@ Status ValidateReadiness(const providers::ReadinessSpec& r) {
 }
 
 }  // namespace
+
+Status ValidateCpuSpec(const providers::CpuSpec& cpu, const std::string& prefix) {
+  LABVIRT_RETURN_IF_ERROR(
+      CheckOneOf(prefix + "cpu_mode", cpu.mode, {"host-passthrough", "host-model", "custom"}));
+  if (cpu.mode == "custom") LABVIRT_RETURN_IF_ERROR(CheckIdent(prefix + "cpu_model", cpu.model));
+  if (cpu.mode != "custom" && !cpu.model.empty()) {
+    return Bad(prefix + "cpu_model", "is only used with cpu_mode 'custom'");
+  }
+  LABVIRT_RETURN_IF_ERROR(CheckIdent(prefix + "cpu_fallback_model", cpu.fallback_model));
+  for (const char* list : {"cpu_required_features", "cpu_disabled_features"}) {
+    const auto& features = std::string_view(list) == "cpu_required_features"
+                               ? cpu.required_features
+                               : cpu.disabled_features;
+    for (size_t i = 0; i < features.size(); ++i) {
+      LABVIRT_RETURN_IF_ERROR(
+          CheckIdent(prefix + list + "[" + std::to_string(i) + "]", features[i]));
+    }
+  }
+  return Status::Ok();
+}
 
 bool IsAllowedMachine(std::string_view m) {
   if (m == "pc" || m == "q35") return true;

@@ -34,6 +34,9 @@ Status ValidateDeviceKind(const providers::DeviceKind& kind);
 Status ValidateReadinessPattern(std::string_view field, const std::string& pattern);
 
 // Allowed values, for messages and for `labvirtctl kinds`.
+// A CPU spec's mode, model, fallback model and feature names; fields named PREFIX + catalog
+// field ("cpu_vendor.amd.cpu_mode").
+Status ValidateCpuSpec(const providers::CpuSpec& cpu, const std::string& prefix);
 bool IsAllowedMachine(std::string_view machine);  // pc, q35, pc-i440fx-X.Y, pc-q35-X.Y
 bool IsAllowedDiskBus(std::string_view bus);
 bool IsAllowedNicModel(std::string_view model);

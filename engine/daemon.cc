@@ -99,6 +99,7 @@ Status Daemon::Init() {
   engine_options.image_root = flags_.image_root;
   engine_options.state_dir = flags_.state_dir;
   engine_options.boot_budget = BootBudget();
+  engine_options.emulator = flags_.emulator;
   // Direct io_uring reads on a tty only where the kernel does them without io-wq (6.12+).
   engine_options.console.reader.direct_read = features_.direct_tty_read;
   timed_libvirt_ = std::make_unique<TimedHypervisor>(*libvirt_, libvirt_calls_);
@@ -106,12 +107,15 @@ Status Daemon::Init() {
                                         engine_options);
   libvirt_->SetEventHandler(
       [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
-  // After every (re)connection, rebuild the labs from libvirt in one pass.
+  // After every (re)connection, probe the host (libvirt or QEMU may have changed under it) and
+  // rebuild the labs from libvirt in one pass.
   libvirt_->SetConnectedHandler([this] {
-    engine_->Reconcile([this](Status st) {
-      if (!st.ok()) return LogWarn("reconcile failed", {{"error", st.ToString()}});
-      // Report (not remove) what no node claims: removal is the user's call (lab.cleanup).
-      engine_->Cleanup(/*dry_run=*/true, [](RpcResult) {});
+    engine_->ProbeHost([this] {
+      engine_->Reconcile([this](Status st) {
+        if (!st.ok()) return LogWarn("reconcile failed", {{"error", st.ToString()}});
+        // Report (not remove) what no node claims: removal is the user's call (lab.cleanup).
+        engine_->Cleanup(/*dry_run=*/true, [](RpcResult) {});
+      });
     });
   });
   server_ = std::make_unique<ControlServer>(*reactor_, ControlServerOptions{});
@@ -203,6 +207,8 @@ std::string Daemon::HostInfoJson() const {
   w.Key("io_uring").BeginObject();
   w.Key("direct_tty_read").Bool(features_.direct_tty_read);
   w.EndObject();
+  // The accelerator, the CPU facts and the CPU choices in force (providers/host_probe.h).
+  if (engine_) w.Key("cpu").Raw(engine_->CpuJson());
   w.Key("bridge").String(flags_.bridge);
   w.Key("ovsdb").BeginObject().Key("remote").String(flags_.ovsdb);
   w.Key("connected").Bool(ovs_ != nullptr && ovs_->connected()).EndObject();

@@ -56,6 +56,7 @@ std::string FlagsUsage() {
   --image-root DIR     base images are taken only from under this directory (default /var/lib/labvirt/images)
   --state-dir DIR      overlays and state (default /var/lib/labvirt)
   --catalog FILE       device catalog (JSON)
+  --emulator FILE      QEMU binary for every domain (default: libvirt's; tests use a wrapper)
   --log-level LEVEL    debug|info|warn|error (default info)
   --workers N          threads for blocking libvirt calls, 1-64 (default 4; raised to cover
                        every start the boot budget admits at once, plus 4)
@@ -107,6 +108,12 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
        [&](const std::string& v) {
          LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("state-dir", v));
          flags.state_dir = v;
+         return Status::Ok();
+       }},
+      {"emulator",
+       [&](const std::string& v) {
+         LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("emulator", v));
+         flags.emulator = v;
          return Status::Ok();
        }},
       {"catalog",

@@ -31,6 +31,8 @@ NodeOverrides OverridesOf(const NodeSpec& s) {
   o.machine = s.machine;
   o.disk_bus = s.disk_bus;
   o.nic_model = s.nic_model;
+  o.cpu_mode = s.cpu_mode;
+  o.cpu_model = s.cpu_model;
   o.idle_timeout_s = s.idle_timeout_s;
   o.overall_timeout_s = s.boot_timeout_s;
   if (!s.ready_patterns.empty()) o.readiness_success = s.ready_patterns;
@@ -117,6 +119,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     n->key = NodeKey(spec.name, ns.name);
     n->kind_name = ns.kind;
     n->kind = resolved.at(ns.name);
+    n->cpu = cpu_choices_.Initial(n->kind);
     n->image = ns.image;
     n->desired_running = ns.start;
     n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile

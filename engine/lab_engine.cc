@@ -29,7 +29,10 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
       plumber_(plumber),
       catalog_(catalog),
       options_(std::move(options)),
-      admission_(options_.boot_budget > 0 ? options_.boot_budget : DefaultBootBudget()) {}
+      admission_(options_.boot_budget > 0 ? options_.boot_budget : DefaultBootBudget()),
+      cpu_choices_(options_.state_dir) {
+  cpu_choices_.SetHost(providers::ProbeLocalHost());
+}
 
 LabEngine::~LabEngine() { *alive_ = false; }
 
@@ -134,6 +137,10 @@ std::string LabEngine::NodeJson(const Node& n) const {
   w.Key("viewers").Uint(n.hub ? n.hub->viewer_count() : 0);
   w.Key("log").String(ConsoleLogPath(n.lab, n.name)).EndObject();
   w.Key("readiness").Raw(n.readiness.ToJson());
+  w.Key("cpu").Raw(providers::CpuChoiceToJson(n.cpu));
+  w.Key("cpu_attempts").BeginArray();
+  for (const auto& a : n.cpu_attempts) w.String(a);
+  w.EndArray();
   w.Key("nics").BeginArray();
   for (const auto& nic : n.metadata.nics) {
     w.BeginObject().Key("role").String(providers::NicRoleName(nic.role));

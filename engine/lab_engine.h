@@ -25,6 +25,7 @@
 #include "engine/catalog.h"
 #include "engine/console_hub.h"
 #include "engine/control_server.h"
+#include "engine/cpu_choices.h"
 #include "engine/lab_spec.h"
 #include "engine/metrics.h"
 #include "engine/network_plumber.h"
@@ -48,6 +49,9 @@ struct EngineOptions {
   double boot_budget = 0;
   RestartPolicy restart_policy;
   ConsoleHubOptions console;
+  // The QEMU binary every domain names (<emulator>); empty: libvirt's default. For tests that
+  // put a wrapper in front of QEMU (e.g. one that refuses some CPUs as a nested host does).
+  std::string emulator;
 };
 
 // A change worth telling subscribers about.
@@ -113,6 +117,13 @@ class LabEngine {
   void SetLinkState(const std::string& lab, const std::string& link, bool up, Reply reply);
 
   // ---- Host ----
+  // Probes the host (KVM or TCG, nested, CPU vendor, libvirt's CPU capabilities), logs it in one
+  // line and keeps it for the CPU choices of new nodes; `done` runs on the loop once known (even
+  // when libvirt's part failed: the local facts stand alone).
+  void ProbeHost(std::function<void()> done);
+  // {"host": …, "cached": …} for host.info (engine/cpu_choices.h).
+  std::string CpuJson() const { return cpu_choices_.Json(); }
+
   // Finds what labvirt owns but no node claims: OVS ports, overlay disks, console logs, and
   // labvirt domains it could not adopt. Removes the first three unless `dry_run`; domains are
   // only reported (their metadata is unreadable, so their ownership is not certain).
@@ -205,11 +216,17 @@ class LabEngine {
   // A boot retry the readiness tracker asked for: booting -> starting, then DestroyThenStart.
   void RetryBoot(const std::string& key);
   // For a starting node whose VM runs (a boot retry; a failed boot's VM left up): destroys it;
-  // its stopped event then starts it again (StartPaused), all with the admission slot held.
+  // its stopped event then starts it again (StartWithCpu), all with the admission slot held.
   void DestroyThenStart(Node& n);
-  // Starts n's domain paused; AfterStartPaused goes on.
-  void StartPaused(Node& n);
   void FailStart(Node& n, const std::string& reason);
+  // A start refused with `error`: redefines the domain with the next CPU choice and starts it
+  // again when the error is the CPU's and the ladder goes on (node_cpu.cc), else FailStart.
+  void StartRefused(Node& n, const std::string& error);
+  // Starts the node paused, first moving it to the CPU this host has learnt works when it is
+  // still on its kind's first choice (node_cpu.cc).
+  void StartWithCpu(Node& n);
+  // Redefines the node's domain with its current CPU choice (same UUID) and starts it paused.
+  void RedefineAndStart(Node& n);
   void BeginStop(Node& n, bool force, std::chrono::seconds timeout);
   void OnStopped(Node& n, const std::string& detail);
   void ScheduleRestart(Node& n, const std::string& why);
@@ -227,6 +244,7 @@ class LabEngine {
   const Catalog& catalog_;
   EngineOptions options_;
   Admission admission_;
+  CpuChoices cpu_choices_;
   EventSink event_sink_;
   std::map<std::string, std::unique_ptr<Lab>> labs_;
   std::map<uint64_t, std::unique_ptr<DeployJob>> jobs_;

@@ -37,6 +37,8 @@ struct LabEngine::Node {
   reactor::TimePoint ready_since{};  // when it last became ready (restart policy's stable window)
   bool adopted_ready = false;        // found running and ready at reconcile: no new readiness watch
   ReadinessResult readiness;
+  providers::CpuChoice cpu;               // the CPU the domain is defined with, and why
+  std::vector<std::string> cpu_attempts;  // CPU choices refused at this start, with the error
   std::string pty;
   std::string early_console;  // read after the resume, before the readiness attempt began
   reactor::TimePoint start_requested{};
@@ -80,6 +82,9 @@ std::string LinkJson(const LinkRecord& link);
 // The vendor name of interface `name` of `kind`: "eth1" is data NIC 0 (a controller's normalised
 // naming) unless the kind's own names are ethN; anything else must be one of the kind's names.
 Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name);
+
+// How many data NICs `md` plans.
+int DataNics(const providers::NodeMetadata& md);
 
 // The NIC key the plumber uses: "m" (management), "rN" (reserved N), "N" (data N).
 std::string NicKey(const providers::NicMetadata& nic);

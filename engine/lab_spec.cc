@@ -42,7 +42,7 @@ std::optional<std::string> OptString(simdjson::dom::object obj, const char* key,
 constexpr std::string_view kNodeKeys[] = {
     "name",           "kind",           "image",    "nics",      "memory_mb",
     "vcpus",          "machine",        "disk_bus", "nic_model", "boot_timeout_s",
-    "idle_timeout_s", "ready_patterns", "start"};
+    "idle_timeout_s", "ready_patterns", "start",    "cpu_mode",  "cpu_model"};
 
 std::variant<NodeSpec, RpcError> ParseNode(simdjson::dom::element el, const std::string& path) {
   simdjson::dom::object obj;
@@ -72,6 +72,8 @@ std::variant<NodeSpec, RpcError> ParseNode(simdjson::dom::element el, const std:
   n.machine = OptString(obj, "machine", path, &err);
   n.disk_bus = OptString(obj, "disk_bus", path, &err);
   n.nic_model = OptString(obj, "nic_model", path, &err);
+  n.cpu_mode = OptString(obj, "cpu_mode", path, &err);
+  n.cpu_model = OptString(obj, "cpu_model", path, &err);
   if (err) return *err;
   simdjson::dom::element pats;
   if (obj["ready_patterns"].get(pats) == simdjson::SUCCESS) {

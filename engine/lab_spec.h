@@ -23,6 +23,8 @@ struct NodeSpec {
   std::optional<std::string> machine;
   std::optional<std::string> disk_bus;
   std::optional<std::string> nic_model;
+  std::optional<std::string> cpu_mode;   // host-passthrough | host-model | custom
+  std::optional<std::string> cpu_model;  // with cpu_mode custom
   std::optional<int> boot_timeout_s;
   std::optional<int> idle_timeout_s;
   std::vector<std::string> ready_patterns;  // replace the kind's success patterns when given

@@ -18,6 +18,7 @@ constexpr size_t kMaxEarlyConsole = 256 * 1024;
 void LabEngine::RequestStart(Node& n) {
   n.restart_timer.Cancel();
   n.start_requested = reactor_.clock().Now();
+  n.cpu_attempts.clear();
   SetState(n, NodeState::kQueued, "waiting for a boot slot");
   std::string key = n.key;
   admission_.Request(key, n.kind.admission_weight, [this, key] {
@@ -40,20 +41,17 @@ void LabEngine::BeginStart(const std::string& key) {
   SetState(*n, NodeState::kStarting, "starting paused");
   // A failed boot left its VM up for its console: that one goes first, then a fresh boot.
   if (n->vm_left_up) return DestroyThenStart(*n);
-  StartPaused(*n);
-}
-
-void LabEngine::StartPaused(Node& n) {
-  std::string key = n.key;
   // Paused first: QEMU drops console output while nobody holds the PTY, so the VM runs only
   // once the console reader is attached.
-  hv_.Start(n.domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+  StartWithCpu(*n);
 }
 
 void LabEngine::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
-  if (!st.ok()) return FailStart(*n, st.message());
+  if (!st.ok()) return StartRefused(*n, st.message());
+  // QEMU took this CPU: later nodes of the same first choice start on it at once.
+  cpu_choices_.Worked(n->kind, n->cpu);
   FetchConsole(key, 0);
 }
 
@@ -275,7 +273,7 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
   n.vm_left_up = false;
   bool start = n.start_when_stopped && n.state == NodeState::kStarting;
   n.start_when_stopped = false;
-  if (start) return StartPaused(n);  // DestroyThenStart's VM is off; the slot stays held
+  if (start) return StartWithCpu(n);  // DestroyThenStart's VM is off; the slot stays held
   admission_.Release(n.key);
   if (n.state == NodeState::kStopping || !n.desired_running) {
     // A forced stop says so ("forced off…"); otherwise libvirt's reason (shutdown, destroyed…).

@@ -24,18 +24,18 @@ RpcError NoNode(const std::string& lab, const std::string& node) {
                     "no node named '" + node + "' in lab '" + lab + "'");
 }
 
-int DataNics(const providers::NodeMetadata& md) {
-  int n = 0;
-  for (const auto& nic : md.nics) n += nic.role == providers::NicRole::kData;
-  return n;
-}
-
 // True while a step of the node's life is in flight and a NIC change would race with it.
 bool Busy(NodeState s) {
   return s == NodeState::kQueued || s == NodeState::kStarting || s == NodeState::kStopping;
 }
 
 }  // namespace
+
+int DataNics(const providers::NodeMetadata& md) {
+  int n = 0;
+  for (const auto& nic : md.nics) n += nic.role == providers::NicRole::kData;
+  return n;
+}
 
 providers::DomainSpec LabEngine::DomainSpecFor(const Node& n, int nics) const {
   providers::DomainSpec ds;
@@ -56,6 +56,8 @@ providers::DomainSpec LabEngine::DomainSpecFor(const Node& n, int nics) const {
     if (!nic.mac.empty()) ds.fixed_macs[NicKey(nic)] = nic.mac;
   }
   ds.desired_state = n.desired_running ? "running" : "stopped";
+  ds.cpu = n.cpu;
+  ds.emulator = options_.emulator;
   ds.overrides_json = n.metadata.overrides_json;
   return ds;
 }

@@ -23,9 +23,9 @@ constexpr std::pair<const char*, IntField> kIntFields[] = {
     {"retries", &NodeOverrides::retries},
 };
 constexpr std::pair<const char*, StrField> kStrFields[] = {
-    {"machine", &NodeOverrides::machine},
-    {"disk_bus", &NodeOverrides::disk_bus},
-    {"nic_model", &NodeOverrides::nic_model},
+    {"machine", &NodeOverrides::machine},     {"disk_bus", &NodeOverrides::disk_bus},
+    {"nic_model", &NodeOverrides::nic_model}, {"cpu_mode", &NodeOverrides::cpu_mode},
+    {"cpu_model", &NodeOverrides::cpu_model},
 };
 constexpr const char* kPatterns = "readiness_success";
 

@@ -73,6 +73,7 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
       n->domain = d.name;
       n->kind_name = md->kind;
       n->kind = *kind;
+      n->cpu = md->cpu ? *md->cpu : cpu_choices_.Initial(n->kind);
       n->image = md->image;
       n->overlay = options_.state_dir + "/overlays/" + md->lab + "/" + md->node + ".qcow2";
       n->desired_running = md->desired_state != "stopped";

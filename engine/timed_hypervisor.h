@@ -61,6 +61,10 @@ class TimedHypervisor final : public providers::Hypervisor {
   void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
     inner_.ListMacs(Timed("list_macs", std::move(done)));
   }
+  void GetHostCapabilities(std::string virttype,
+                           std::function<void(Result<providers::HostCapabilities>)> done) override {
+    inner_.GetHostCapabilities(std::move(virttype), Timed("host_capabilities", std::move(done)));
+  }
 
  private:
   // Wraps `done` so that its call records the time since now under `verb`.

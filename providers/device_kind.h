@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "providers/cpu_policy.h"
+
 namespace labvirt::providers {
 
 enum class Firmware { kBios, kUefiStateless, kUefiStateful };
@@ -64,10 +66,10 @@ struct DeviceKind {
   int cpu_sockets = 0;  // 0: libvirt's default topology; else sockets × cores × threads = vcpus
   int cpu_cores = 0;
   int cpu_threads = 0;
-  std::string machine = "pc";           // QEMU machine type
-  std::string cpu_mode = "host-model";  // host-passthrough | host-model | custom
-  std::string cpu_model;                // for custom
-  std::vector<std::string> cpu_disabled_features;
+  std::string machine = "pc";  // QEMU machine type
+  CpuSpec cpu;                 // the CPU on any host (providers/cpu_policy.h: the ladder below it)
+  // The CPU on hosts of one vendor ("amd", "intel"), where the kind needs another choice there.
+  std::map<std::string, CpuSpec> cpu_by_vendor;
   Firmware firmware = Firmware::kBios;
   std::string disk_bus = "virtio";   // virtio | ide | sata | scsi
   std::string disk_cache = "none";   // none | writeback | writethrough | directsync | unsafe
@@ -94,6 +96,12 @@ struct DeviceKind {
   // Why this entry departs from the seed agent's choice, where it does.
   std::string notes;
 };
+
+// The kind's CPU on a host of `vendor` ("amd", "intel", or "" when unknown).
+inline const CpuSpec& CpuSpecFor(const DeviceKind& kind, const std::string& vendor) {
+  auto it = kind.cpu_by_vendor.find(vendor);
+  return it == kind.cpu_by_vendor.end() ? kind.cpu : it->second;
+}
 
 }  // namespace labvirt::providers
 

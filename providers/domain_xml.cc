@@ -66,6 +66,10 @@ Status CheckSpec(const DomainSpec& s) {
   }
   LABVIRT_RETURN_IF_ERROR(CheckPath("overlay_path", s.overlay_path));
   LABVIRT_RETURN_IF_ERROR(CheckPath("state_dir", s.state_dir));
+  if (!s.emulator.empty()) LABVIRT_RETURN_IF_ERROR(CheckPath("emulator", s.emulator));
+  if (s.uuid.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos) {
+    return InvalidArgument("uuid: '" + s.uuid + "' is not a UUID");
+  }
   if (s.kind.firmware != Firmware::kBios) {
     LABVIRT_RETURN_IF_ERROR(CheckPath("ovmf_code", s.ovmf_code));
     if (s.kind.firmware == Firmware::kUefiStateful) {
@@ -148,21 +152,26 @@ Result<std::vector<NicMetadata>> PlanNics(const DomainSpec& s) {
 
 void RenderCpu(const DomainSpec& s, Xml& x) {
   const DeviceKind& k = s.kind;
-  std::string mode = k.cpu_mode;
+  CpuChoice c = s.cpu ? *s.cpu : FirstCpuChoice(k.cpu, "");
+  std::string mode = c.mode;
   if (mode == "host-passthrough" && s.domain_type == "qemu") mode = "maximum";
   x.Pad(1).Raw("<cpu").Attr("mode", mode);
   if (mode == "host-passthrough" || mode == "maximum") x.Attr("migratable", "off");
   if (mode == "custom") x.Attr("match", "exact");
+  if (c.check_none) x.Attr("check", "none");
   x.Raw(">\n");
   if (mode == "custom") {
-    x.Pad(2).Raw("<model fallback='allow'>").Text(k.cpu_model).Raw("</model>\n");
+    x.Pad(2).Raw("<model fallback='allow'>").Text(c.model).Raw("</model>\n");
   }
   if (k.cpu_sockets) {
     x.Pad(2).Raw("<topology").Attr("sockets", std::to_string(k.cpu_sockets)).Attr("dies", "1");
     x.Attr("cores", std::to_string(k.cpu_cores)).Attr("threads", std::to_string(k.cpu_threads));
     x.Raw("/>\n");
   }
-  for (const auto& f : k.cpu_disabled_features) {
+  for (const auto& f : c.required_features) {
+    x.Pad(2).Raw("<feature policy='require'").Attr("name", f).Raw("/>\n");
+  }
+  for (const auto& f : c.disabled_features) {
     x.Pad(2).Raw("<feature policy='disable'").Attr("name", f).Raw("/>\n");
   }
   x.Pad(1).Raw("</cpu>\n");
@@ -195,6 +204,8 @@ void RenderOs(const DomainSpec& s, Xml& x) {
   x.Pad(1).Raw("<features>\n").Pad(2).Raw("<acpi/>\n").Pad(2).Raw("<apic/>\n");
   // OVMF from the ovmf package is built without SMM_REQUIRE; SMM off matches the seed.
   if (k.firmware != Firmware::kBios) x.Pad(2).Raw("<smm state='off'/>\n");
+  // A CPU ladder step (providers/cpu_policy.h) for hosts whose PMU MSRs QEMU cannot set.
+  if (s.cpu && s.cpu->pmu_off) x.Pad(2).Raw("<pmu state='off'/>\n");
   x.Pad(1).Raw("</features>\n");
 }
 
@@ -345,6 +356,18 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
   x.Pad(1).Raw("<labvirt:readiness").Attr("state", md.readiness).Raw(">");
   x.Text(md.readiness_detail).Raw("</labvirt:readiness>\n");
   x.Leaf(1, "labvirt:overrides", md.overrides_json);
+  if (md.cpu) {
+    auto join = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const auto& f : v) out += (out.empty() ? "" : ",") + f;
+      return out;
+    };
+    const CpuChoice& c = *md.cpu;
+    x.Pad(1).Raw("<labvirt:cpu").Attr("mode", c.mode).Attr("model", c.model);
+    x.Attr("required", join(c.required_features)).Attr("disabled", join(c.disabled_features));
+    x.Attr("pmu", c.pmu_off ? "off" : "on").Attr("check", c.check_none ? "none" : "default");
+    x.Attr("steps", std::to_string(c.extra_steps)).Raw(">").Text(c.reason).Raw("</labvirt:cpu>\n");
+  }
   x.Pad(1).Raw("<labvirt:nics>\n");
   for (const NicMetadata& n : md.nics) {
     x.Pad(2).Raw("<labvirt:nic").Attr("role", NicRoleName(n.role));
@@ -373,11 +396,13 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
                               s.readiness,
                               s.readiness_detail,
                               s.overrides_json,
+                              s.cpu ? *s.cpu : FirstCpuChoice(s.kind.cpu, ""),
                               *nics};
   const DeviceKind& k = s.kind;
   Xml x;
   x.Raw("<domain").Attr("type", s.domain_type).Raw(">\n");
   x.Leaf(1, "name", out.name);
+  if (!s.uuid.empty()) x.Leaf(1, "uuid", s.uuid);
   x.Leaf(1, "title", s.lab + "/" + s.node + " (" + k.name + ")");
   x.Pad(1).Raw("<metadata>\n");
   x.Raw(RenderNodeMetadata(out.metadata)).Raw("\n");
@@ -397,6 +422,7 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
   x.Pad(1).Raw("<on_reboot>restart</on_reboot>\n");
   x.Pad(1).Raw("<on_crash>destroy</on_crash>\n");
   x.Pad(1).Raw("<devices>\n");
+  if (!s.emulator.empty()) x.Leaf(2, "emulator", s.emulator);
   RenderDisk(s, x);
   RenderNics(s, *nics, x);
   RenderSerials(s, x);

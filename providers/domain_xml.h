@@ -13,11 +13,13 @@
 #define LABVIRT_PROVIDERS_DOMAIN_XML_H_
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "providers/cpu_policy.h"
 #include "providers/device_kind.h"
 #include "reactor/status.h"
 
@@ -53,6 +55,9 @@ struct NodeMetadata {
   std::string readiness;      // e.g. "pending", "ready", "failed"
   std::string readiness_detail;
   std::string overrides_json;  // the node's overrides as the engine stored them (opaque here)
+  // The CPU rung the domain is defined with and why (providers/cpu_policy.h); unset in metadata
+  // written before the CPU ladder existed.
+  std::optional<CpuChoice> cpu;
   std::vector<NicMetadata> nics;
 };
 
@@ -68,9 +73,16 @@ struct DomainSpec {
   std::string kind_name;  // as requested; stored in metadata
   DeviceKind kind;        // resolved, overrides applied (engine::ApplyOverrides)
   std::string tag;        // AllocateNodeTag(lab, node, tags of other nodes)
-  // "kvm" when /dev/kvm is usable, "qemu" (TCG) otherwise. Under "qemu", cpu_mode
+  // "kvm" when /dev/kvm is usable, "qemu" (TCG) otherwise. Under "qemu", CPU mode
   // host-passthrough becomes mode='maximum' (libvirt refuses host-passthrough without KVM).
   std::string domain_type = "kvm";
+  // The <cpu> to render; unset: the first rung of the kind's own CpuSpec (providers/cpu_policy.h).
+  std::optional<CpuChoice> cpu;
+  // The defined domain's UUID when redefining it (libvirt refuses a same-named definition with
+  // another UUID); empty for a new domain (libvirt picks one).
+  std::string uuid;
+  // The QEMU binary (<emulator>); empty: libvirt's default. Tests point it at a wrapper.
+  std::string emulator;
   std::string image;           // base image as given (metadata only)
   std::string overlay_path;    // absolute path of the node's qcow2 overlay
   std::string state_dir;       // absolute; console logs go to STATE_DIR/logs/LAB/NODE.console.log
@@ -123,6 +135,9 @@ std::string RenderNodeMetadata(const NodeMetadata& md);
 // has no labvirt metadata (a foreign domain); InvalidArgument when the XML or the metadata is
 // malformed (message says what). Never fetches external entities.
 Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml);
+
+// The <uuid> of a domain XML ("" when it has none or is not a domain).
+std::string DomainUuid(const std::string& domain_xml);
 
 // The host PTY of the first <serial type='pty'> of a live domain XML ("" when it has none, or the
 // XML is not a domain).

@@ -2,48 +2,27 @@
 //
 // The XML comes from libvirtd, but a foreign or hand-edited domain can hold anything, so every
 // field is checked and no entity or network fetch is ever allowed (XML_PARSE_NONET, no NOENT).
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include <charconv>
-#include <memory>
 
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
+#include "providers/xml_read.h"
 
 namespace labvirt::providers {
 namespace {
 
-struct DocDeleter {
-  void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
-};
-struct XmlCharDeleter {
-  void operator()(xmlChar* s) const { xmlFree(s); }
-};
+using xml::Content;
+using xml::Name;
+using xml::Prop;
 
 bool IsLabvirt(const xmlNode* n) {
   return n->type == XML_ELEMENT_NODE && n->ns != nullptr && n->ns->href != nullptr &&
          std::string_view(reinterpret_cast<const char*>(n->ns->href)) == kMetadataNamespace;
 }
 
-std::string_view Name(const xmlNode* n) { return reinterpret_cast<const char*>(n->name); }
-
+// A child element in labvirt's namespace (`labvirt`) or in none in particular.
 const xmlNode* Child(const xmlNode* parent, std::string_view name, bool labvirt) {
-  for (const xmlNode* c = parent->children; c; c = c->next) {
-    if (c->type != XML_ELEMENT_NODE || Name(c) != name) continue;
-    if (!labvirt || IsLabvirt(c)) return c;
-  }
-  return nullptr;
-}
-
-std::string Content(const xmlNode* n) {
-  std::unique_ptr<xmlChar, XmlCharDeleter> text(xmlNodeGetContent(n));
-  return text ? std::string(reinterpret_cast<const char*>(text.get())) : std::string();
-}
-
-std::string Prop(const xmlNode* n, const char* name) {
-  std::unique_ptr<xmlChar, XmlCharDeleter> v(xmlGetProp(n, reinterpret_cast<const xmlChar*>(name)));
-  return v ? std::string(reinterpret_cast<const char*>(v.get())) : std::string();
+  return xml::Child(parent, name, labvirt ? kMetadataNamespace : std::string_view());
 }
 
 Result<int> IntProp(const xmlNode* n, const char* name, const std::string& where) {
@@ -55,6 +34,34 @@ Result<int> IntProp(const xmlNode* n, const char* name, const std::string& where
                            "' is not a non-negative integer");
   }
   return out;
+}
+
+std::vector<std::string> SplitCommas(const std::string& list) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin < list.size()) {
+    size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    if (end > begin) out.push_back(list.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
+}
+
+// <labvirt:cpu mode= model= required= disabled= pmu= check= steps=>reason</labvirt:cpu>. Values
+// are not validated here: the engine only re-renders them, and libvirt refuses what is wrong.
+CpuChoice ParseCpu(const xmlNode* cpu) {
+  CpuChoice c;
+  c.mode = Prop(cpu, "mode");
+  c.model = Prop(cpu, "model");
+  c.required_features = SplitCommas(Prop(cpu, "required"));
+  c.disabled_features = SplitCommas(Prop(cpu, "disabled"));
+  c.pmu_off = Prop(cpu, "pmu") == "off";
+  c.check_none = Prop(cpu, "check") == "none";
+  auto steps = IntProp(cpu, "steps", "cpu");
+  c.extra_steps = steps.ok() ? *steps : 0;
+  c.reason = Content(cpu);
+  return c;
 }
 
 Status ParseNics(const xmlNode* nics, NodeMetadata* md) {
@@ -100,9 +107,7 @@ Status ParseNics(const xmlNode* nics, NodeMetadata* md) {
 
 Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
   if (domain_xml.size() > 64u * 1024 * 1024) return InvalidArgument("domain XML is too large");
-  std::unique_ptr<xmlDoc, DocDeleter> doc(
-      xmlReadMemory(domain_xml.data(), static_cast<int>(domain_xml.size()), "domain.xml", nullptr,
-                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  xml::Doc doc = xml::Read(domain_xml, "domain.xml");
   if (!doc) {
     const xmlError* err = xmlGetLastError();
     std::string why = err && err->message ? err->message : "parse error";
@@ -145,15 +150,22 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
     md.readiness = Prop(r, "state");
     md.readiness_detail = Content(r);
   }
+  if (const xmlNode* cpu = Child(node, "cpu", true)) md.cpu = ParseCpu(cpu);
   if (const xmlNode* nics = Child(node, "nics", true))
     LABVIRT_RETURN_IF_ERROR(ParseNics(nics, &md));
   return md;
 }
 
+std::string DomainUuid(const std::string& domain_xml) {
+  xml::Doc doc = xml::Read(domain_xml, "domain.xml");
+  const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
+  if (!root || Name(root) != "domain") return "";
+  const xmlNode* uuid = xml::Child(root, "uuid");
+  return uuid ? Content(uuid) : "";
+}
+
 std::string LivePtyPath(const std::string& live_domain_xml) {
-  std::unique_ptr<xmlDoc, DocDeleter> doc(
-      xmlReadMemory(live_domain_xml.data(), static_cast<int>(live_domain_xml.size()), "domain.xml",
-                    nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  xml::Doc doc = xml::Read(live_domain_xml, "domain.xml");
   const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
   if (!root || Name(root) != "domain") return "";
   const xmlNode* devices = Child(root, "devices", false);

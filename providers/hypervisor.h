@@ -25,6 +25,12 @@ struct DomainInfo {
   std::string metadata;
 };
 
+// What GetHostCapabilities returns.
+struct HostCapabilities {
+  std::string domain_capabilities_xml;
+  std::string hypervisor_version;  // "7.2.0"; "" when libvirt does not say
+};
+
 // Lifecycle change of one domain, reported on the reactor thread.
 enum class DomainEvent {
   kDefined,
@@ -81,6 +87,10 @@ class Hypervisor {
   virtual void DetachDevice(std::string name, std::string device_xml, Done done) = 0;
   // Every domain on the host with its state and labvirt metadata (one pass).
   virtual void ListDomains(std::function<void(Result<std::vector<DomainInfo>>)> done) = 0;
+  // libvirt's domain capabilities XML for `virttype` ("kvm" | "qemu") on x86_64, and the
+  // hypervisor's version ("7.2.0"), for the host probe (providers/host_probe.h).
+  virtual void GetHostCapabilities(std::string virttype,
+                                   std::function<void(Result<HostCapabilities>)> done) = 0;
   // MAC addresses of every interface of every domain on the host (for collision checks).
   virtual void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) = 0;
 };

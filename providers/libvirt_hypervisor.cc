@@ -350,6 +350,27 @@ void LibvirtHypervisor::GetXml(std::string name, bool live,
       std::move(done));
 }
 
+void LibvirtHypervisor::GetHostCapabilities(std::string virttype,
+                                            std::function<void(Result<HostCapabilities>)> done) {
+  Run<HostCapabilities>(
+      [virttype](virConnectPtr conn) -> Result<HostCapabilities> {
+        char* xml =
+            virConnectGetDomainCapabilities(conn, nullptr, "x86_64", nullptr, virttype.c_str(), 0);
+        if (xml == nullptr) return LibvirtError("domain capabilities (" + virttype + ")");
+        HostCapabilities out;
+        out.domain_capabilities_xml = xml;
+        free(xml);
+        unsigned long version = 0;
+        if (virConnectGetVersion(conn, &version) == 0 && version != 0) {
+          out.hypervisor_version = std::to_string(version / 1000000) + "." +
+                                   std::to_string(version / 1000 % 1000) + "." +
+                                   std::to_string(version % 1000);
+        }
+        return out;
+      },
+      std::move(done));
+}
+
 void LibvirtHypervisor::SetMetadata(std::string name, std::string metadata_xml, Done done) {
   RunOnDomain(
       name,

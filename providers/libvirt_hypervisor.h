@@ -48,6 +48,8 @@ class LibvirtHypervisor final : public Hypervisor {
   void DetachDevice(std::string name, std::string device_xml, Done done) override;
   void ListDomains(std::function<void(Result<std::vector<DomainInfo>>)> done) override;
   void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override;
+  void GetHostCapabilities(std::string virttype,
+                           std::function<void(Result<HostCapabilities>)> done) override;
 
   // Maps a libvirt lifecycle event and detail to ours. Exposed for tests.
   static DomainEventInfo TranslateEvent(const char* name, int event, int detail);

@@ -20,7 +20,8 @@ const std::map<std::string, char>& NodeFields() {
   static const std::map<std::string, char> kFields = {
       {"kind", 's'},           {"image", 's'},          {"nics", 'i'},           {"memory_mb", 'i'},
       {"vcpus", 'i'},          {"machine", 's'},        {"disk_bus", 's'},       {"nic_model", 's'},
-      {"boot_timeout_s", 'i'}, {"idle_timeout_s", 'i'}, {"ready_patterns", 'l'}, {"start", 'b'}};
+      {"boot_timeout_s", 'i'}, {"idle_timeout_s", 'i'}, {"ready_patterns", 'l'}, {"start", 'b'},
+      {"cpu_mode", 's'},       {"cpu_model", 's'}};
   return kFields;
 }
 

@@ -123,7 +123,7 @@ TEST(CatalogLoaderTest, ShippedCatalogKeepsSeedHardware) {
   EXPECT_EQ(n9k->nic_model, "e1000");
   EXPECT_EQ(n9k->machine, "pc-i440fx-6.2");
   EXPECT_TRUE(n9k->management_nic);
-  EXPECT_EQ(n9k->cpu_disabled_features.size(), 4u);
+  EXPECT_EQ(n9k->cpu.disabled_features.size(), 4u);
   const auto* xr = c->Find("xrv9k");
   ASSERT_NE(xr, nullptr);
   EXPECT_EQ(xr->firmware, providers::Firmware::kUefiStateless);

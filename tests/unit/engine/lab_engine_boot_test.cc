@@ -78,6 +78,10 @@ class PtyHypervisor final : public providers::Hypervisor {
   void ListDomains(std::function<void(Result<std::vector<providers::DomainInfo>>)> done) override {
     reactor_.Post([done = std::move(done)] { done(std::vector<providers::DomainInfo>{}); });
   }
+  void GetHostCapabilities(std::string,
+                           std::function<void(Result<providers::HostCapabilities>)> done) override {
+    reactor_.Post([done = std::move(done)] { done(providers::HostCapabilities{}); });
+  }
   void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
     reactor_.Post([done = std::move(done)] { done(std::vector<std::string>{}); });
   }

@@ -59,7 +59,7 @@ TEST(DomainXmlTest, BuildsDefaultDomain) {
 
 TEST(DomainXmlTest, TcgTurnsHostPassthroughIntoMaximum) {
   DomainSpec s = Spec();
-  s.kind.cpu_mode = "host-passthrough";
+  s.kind.cpu.mode = "host-passthrough";
   s.domain_type = "qemu";
   auto x = BuildDomainXml(s);
   ASSERT_TRUE(x.ok());

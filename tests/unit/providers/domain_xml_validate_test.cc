@@ -69,8 +69,8 @@ TEST(DomainXmlValidateTest, TcpSerialPassesVirtXmlValidate) {
   s.tag = NodeTag("lab1", "xr");
   s.overlay_path = "/tmp/xr.qcow2";
   s.state_dir = "/tmp";
-  s.kind.cpu_mode = "custom";
-  s.kind.cpu_model = "qemu64";
+  s.kind.cpu.mode = "custom";
+  s.kind.cpu.model = "qemu64";
   s.kind.disk_bus = "scsi";
   auto xml = BuildDomainXml(s);
   ASSERT_TRUE(xml.ok()) << xml.status().ToString();

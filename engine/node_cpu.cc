@@ -1,0 +1,90 @@
+// LabEngine: the host probe and the CPU ladder at start (providers/cpu_policy.h,
+// engine/cpu_choices.h). A start that QEMU or libvirt refuses for the CPU is retried on the next
+// rung down, within the same admission slot and the same `starting` state, with every refused
+// choice kept in the node (cpu_attempts), its events and, on failure, its reason.
+#include "engine/lab_engine.h"
+#include "engine/lab_engine_internal.h"
+#include "reactor/json_writer.h"
+#include "reactor/log.h"
+
+namespace labvirt::engine {
+
+void LabEngine::ProbeHost(std::function<void()> done) {
+  providers::HostInfo local = providers::ProbeLocalHost();
+  std::string virttype = local.kvm ? "kvm" : "qemu";
+  hv_.GetHostCapabilities(virttype, [this, alive = alive_, local, done = std::move(done)](
+                                        Result<providers::HostCapabilities> caps) mutable {
+    if (!*alive) return;
+    if (caps.ok()) {
+      local.qemu_version = caps->hypervisor_version;
+      auto parsed = providers::ParseDomainCapabilities(caps->domain_capabilities_xml);
+      if (parsed.ok()) {
+        local.caps = *parsed;
+        local.caps_known = true;
+      } else {
+        local.caps_error = parsed.status().message();
+      }
+    } else {
+      local.caps_error = caps.status().message();
+    }
+    cpu_choices_.SetHost(local);
+    LogInfo("host", {{"summary", providers::DescribeHost(local)},
+                     {"cpu_cache", cpu_choices_.CachedSummary()}});
+    done();
+  });
+}
+
+void LabEngine::StartRefused(Node& n, const std::string& error) {
+  auto next = cpu_choices_.Next(n.kind, n.cpu, error);
+  if (!next) {
+    std::string reason = error;
+    if (!n.cpu_attempts.empty()) {
+      reason += " [CPU choices tried: ";
+      for (const auto& a : n.cpu_attempts) reason += a + "; ";
+      reason += providers::DescribeCpu(n.cpu) + "]";
+    }
+    return FailStart(n, reason);
+  }
+  providers::CpuError err = providers::ClassifyCpuError(error);
+  n.cpu_attempts.push_back(providers::DescribeCpu(n.cpu) + ": " + err.excerpt);
+  LogWarn("CPU refused; trying the next choice", {{"node", n.key},
+                                                  {"refused", providers::DescribeCpu(n.cpu)},
+                                                  {"error", err.excerpt},
+                                                  {"next", providers::DescribeCpu(*next)}});
+  n.cpu = *next;
+  Emit("node.cpu", &n, providers::CpuChoiceToJson(n.cpu));
+  RedefineAndStart(n);
+}
+
+void LabEngine::StartWithCpu(Node& n) {
+  if (!cpu_choices_.Outdated(n.kind, n.cpu)) {
+    return hv_.Start(n.domain, /*paused=*/true,
+                     [this, key = n.key](Status st) { AfterStartPaused(key, st); });
+  }
+  n.cpu = cpu_choices_.Initial(n.kind);
+  RedefineAndStart(n);
+}
+
+void LabEngine::RedefineAndStart(Node& n) {
+  std::string key = n.key;
+  // Redefine (the persistent definition keeps the CPU that works for later starts) under the
+  // same UUID, then start paused again exactly as the first attempt did.
+  hv_.GetXml(n.domain, /*live=*/false, [this, key](Result<std::string> xml) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (!xml.ok()) return FailStart(*n, "CPU change: " + xml.status().message());
+    providers::DomainSpec ds = DomainSpecFor(*n, DataNics(n->metadata));
+    ds.uuid = providers::DomainUuid(*xml);
+    auto built = providers::BuildDomain(ds);
+    if (!built.ok()) return FailStart(*n, "CPU change: " + built.status().message());
+    n->metadata.cpu = n->cpu;
+    hv_.Define(built->xml, [this, key](Status st) {
+      Node* n = FindNodeByKey(key);
+      if (n == nullptr || n->state != NodeState::kStarting) return;
+      if (!st.ok()) return FailStart(*n, "redefine with another CPU: " + st.message());
+      hv_.Start(n->domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+    });
+  });
+}
+
+}  // namespace labvirt::engine
