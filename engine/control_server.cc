@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "reactor/json_writer.h"
 #include "reactor/log.h"
@@ -47,6 +49,29 @@ namespace {
 // Queued lines are joined into one send up to about this size.
 constexpr size_t kSendChunk = 64 * 1024;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+// A misspelt optional parameter ("wiat") would otherwise be ignored and its default used without
+// a word; so every member must be one the method takes.
+std::optional<RpcError> CheckParamNames(std::string_view method, const ParamNames& names,
+                                        simdjson::dom::element params) {
+  simdjson::dom::array arr;
+  if (params.get_array().get(arr) == simdjson::SUCCESS) {
+    if (arr.size() == 0) return std::nullopt;
+    return FieldError(kInvalidParams, "invalid params", "params",
+                      "must be an object: labvirt's methods take named parameters");
+  }
+  simdjson::dom::object obj;
+  if (params.get_object().get(obj) != simdjson::SUCCESS) return std::nullopt;  // null: none
+  for (auto [key, value] : obj) {
+    if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+    std::string takes;
+    for (const auto& n : names) takes += (takes.empty() ? "" : ", ") + n;
+    return FieldError(kInvalidParams, "invalid params", key,
+                      "unknown parameter of " + std::string(method) +
+                          (takes.empty() ? " (it takes none)" : " (it takes " + takes + ")"));
+  }
+  return std::nullopt;
+}
 
 std::string ErrorResponse(std::string_view id_json, const RpcError& err) {
   JsonWriter w;
@@ -125,15 +150,14 @@ void ControlServer::StartAccept() {
       /*multishot=*/true);
 }
 
-void ControlServer::AddMethod(std::string name, RpcHandler handler) {
-  methods_[std::move(name)] = [handler = std::move(handler)](simdjson::dom::element params,
-                                                             RpcContext, RpcReply reply) {
-    reply(handler(params));
-  };
+void ControlServer::AddMethod(std::string name, ParamNames params, RpcHandler handler) {
+  AddAsyncMethod(std::move(name), std::move(params),
+                 [handler = std::move(handler)](simdjson::dom::element params, RpcContext,
+                                                RpcReply reply) { reply(handler(params)); });
 }
 
-void ControlServer::AddAsyncMethod(std::string name, AsyncRpcHandler handler) {
-  methods_[std::move(name)] = std::move(handler);
+void ControlServer::AddAsyncMethod(std::string name, ParamNames params, AsyncRpcHandler handler) {
+  methods_[std::move(name)] = Method{std::move(params), std::move(handler)};
 }
 
 void ControlServer::OnAccept(Result<UniqueFd> r) {
@@ -310,7 +334,8 @@ void ControlServer::Invoke(uint64_t client, std::string_view line,
     return reply(FieldError(kMethodNotFound, "method not found", "method",
                             "no method named '" + std::string(method) + "'"));
   }
-  handler->second(params, RpcContext{client}, std::move(reply));
+  if (auto bad = CheckParamNames(method, handler->second.params, params)) return reply(*bad);
+  handler->second.handler(params, RpcContext{client}, std::move(reply));
 }
 
 void ControlServer::Respond(uint64_t client, uint64_t seq, std::string line) {

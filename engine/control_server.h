@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "reactor/reactor.h"
 #include "reactor/status.h"
@@ -52,6 +53,10 @@ using RpcReply = std::function<void(RpcResult)>;
 // An asynchronous method. `params` is valid only until the handler returns: copy what you need.
 using AsyncRpcHandler =
     std::function<void(simdjson::dom::element params, RpcContext ctx, RpcReply reply)>;
+// The named parameters a method takes. The server refuses, before the handler runs, a request
+// whose params object has any other member (-32602, `data.field` naming it) or whose params are a
+// non-empty array (labvirt's methods take named parameters only).
+using ParamNames = std::vector<std::string>;
 
 struct ControlServerOptions {
   size_t max_line_bytes = 1 << 20;
@@ -70,8 +75,9 @@ class ControlServer {
   // Binds `path` (mode 0660, group `labvirt` when that group exists) and starts accepting.
   // Refuses if another server answers on `path`; removes a stale socket file.
   Status Listen(const std::string& path);
-  void AddMethod(std::string name, RpcHandler handler);
-  void AddAsyncMethod(std::string name, AsyncRpcHandler handler);
+  // Registers `name`, taking the parameters `params` (see ParamNames).
+  void AddMethod(std::string name, ParamNames params, RpcHandler handler);
+  void AddAsyncMethod(std::string name, ParamNames params, AsyncRpcHandler handler);
   size_t client_count() const { return clients_.size(); }
 
   // Sends a JSON-RPC notification ({"method": method, "params": params_json}) to `client`, after
@@ -91,6 +97,10 @@ class ControlServer {
 
  private:
   struct Client;
+  struct Method {
+    ParamNames params;
+    AsyncRpcHandler handler;
+  };
   void StartAccept();
   void OnAccept(Result<UniqueFd> fd);
   // Parses and runs one request; `respond` gets the response line ("" for a notification).
@@ -110,7 +120,7 @@ class ControlServer {
   simdjson::dom::parser null_parser_;
   simdjson::dom::element null_params_;
   std::string scratch_;  // the line being parsed, with simdjson's padding after it
-  std::map<std::string, AsyncRpcHandler, std::less<>> methods_;
+  std::map<std::string, Method, std::less<>> methods_;
   std::function<void(uint64_t)> client_closed_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   uint64_t next_client_id_ = 1;

@@ -83,7 +83,8 @@ Status Daemon::Init() {
   libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
   // Userspace datapath when the host has no openvswitch kernel module (DESIGN.md: CI machines).
   bool netdev = ::access("/sys/module/openvswitch", F_OK) != 0;
-  auto ovs = std::make_unique<OvsPlumber>(*reactor_, flags_.ovsdb, flags_.bridge, netdev);
+  auto ovs = std::make_unique<OvsPlumber>(*reactor_, flags_.ovsdb, flags_.bridge, netdev,
+                                          InstanceName(flags_));
   ovs->Start([bridge = flags_.bridge](Status st) {
     if (st.ok()) {
       LogInfo("ovs bridge ready", {{"bridge", bridge}});
@@ -96,6 +97,7 @@ Status Daemon::Init() {
   ovs_ = ovs.get();
   plumber_ = std::move(ovs);
   EngineOptions engine_options;
+  engine_options.instance = InstanceName(flags_);
   engine_options.image_root = flags_.image_root;
   engine_options.state_dir = flags_.state_dir;
   engine_options.boot_budget = BootBudget();
@@ -127,6 +129,7 @@ Status Daemon::Init() {
   LogInfo("labvirtd started", {{"version", LABVIRT_VERSION},
                                {"socket", flags_.socket_path},
                                {"libvirt_uri", flags_.libvirt_uri},
+                               {"instance", InstanceName(flags_)},
                                {"workers", std::to_string(pool_->threads())},
                                {"catalog", catalog_.source()},
                                {"kinds", std::to_string(catalog_.kinds().size())}});
@@ -175,10 +178,10 @@ void Daemon::WarnIfLibvirtdServesTooFewCalls() const {
 }
 
 void Daemon::RegisterMethods() {
-  server_->AddMethod("host.info",
+  server_->AddMethod("host.info", {},
                      [this](simdjson::dom::element) -> RpcResult { return HostInfoJson(); });
   // Prometheus text, as one JSON string (the protocol carries JSON only).
-  server_->AddMethod("metrics", [this](simdjson::dom::element) -> RpcResult {
+  server_->AddMethod("metrics", {}, [this](simdjson::dom::element) -> RpcResult {
     JsonWriter w;
     w.String(MetricsText());
     return w.Take();
@@ -210,6 +213,7 @@ std::string Daemon::HostInfoJson() const {
   // The accelerator, the CPU facts and the CPU choices in force (providers/host_probe.h).
   if (engine_) w.Key("cpu").Raw(engine_->CpuJson());
   w.Key("bridge").String(flags_.bridge);
+  w.Key("instance").String(InstanceName(flags_)).Key("state_dir").String(flags_.state_dir);
   w.Key("ovsdb").BeginObject().Key("remote").String(flags_.ovsdb);
   w.Key("connected").Bool(ovs_ != nullptr && ovs_->connected()).EndObject();
   w.Key("catalog").String(catalog_.source());

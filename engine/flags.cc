@@ -1,8 +1,12 @@
 #include "engine/flags.h"
 
 #include <charconv>
+#include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <map>
+
+#include "providers/node_naming.h"
 
 namespace labvirt::engine {
 namespace {
@@ -55,6 +59,9 @@ std::string FlagsUsage() {
   --bridge NAME        OVS bridge for VM NICs (default arch-ovs)
   --image-root DIR     base images are taken only from under this directory (default /var/lib/labvirt/images)
   --state-dir DIR      overlays and state (default /var/lib/labvirt)
+  --instance NAME      this daemon's instance: it adopts and cleans only its own instance's
+                       domains and ports (default: "default" with the default --state-dir,
+                       else derived from --state-dir)
   --catalog FILE       device catalog (JSON)
   --emulator FILE      QEMU binary for every domain (default: libvirt's; tests use a wrapper)
   --log-level LEVEL    debug|info|warn|error (default info)
@@ -114,6 +121,13 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
        [&](const std::string& v) {
          LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("emulator", v));
          flags.emulator = v;
+         return Status::Ok();
+       }},
+      {"instance",
+       [&](const std::string& v) {
+         Status st = providers::ValidateName("--instance", v);
+         if (!st.ok()) return InvalidArgument(st.message());
+         flags.instance = v;
          return Status::Ok();
        }},
       {"catalog",
@@ -181,6 +195,18 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
     LABVIRT_RETURN_IF_ERROR(it->second(value));
   }
   return flags;
+}
+
+std::string InstanceName(const Flags& flags) {
+  if (!flags.instance.empty()) return flags.instance;
+  // "/var/lib/labvirt/" and "/var/lib/labvirt/." are the same directory, so the same instance.
+  std::string dir = std::filesystem::path(flags.state_dir).lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir == Flags{}.state_dir) return providers::kDefaultInstance;
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x",
+                static_cast<unsigned>(providers::StableHash({dir}) & 0xffffffffu));
+  return std::string("sd-") + hex;
 }
 
 }  // namespace labvirt::engine

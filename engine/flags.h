@@ -18,6 +18,7 @@ struct Flags {
   std::string image_root = "/var/lib/labvirt/images";
   std::string state_dir = "/var/lib/labvirt";
   std::string emulator;  // empty: libvirt's default QEMU (tests give a wrapper)
+  std::string instance;  // --instance; empty: derived from state_dir (InstanceName)
   std::string catalog;   // empty: the catalog installed beside the binary, once it exists
   LogLevel log_level = LogLevel::kInfo;
   int workers = 4;
@@ -29,6 +30,12 @@ struct Flags {
 // Parses argv (argv[0] skipped). Accepts `--name value` and `--name=value`. Returns an
 // InvalidArgument status whose message is one line naming the flag and what is wrong.
 Result<Flags> ParseFlags(const std::vector<std::string>& args);
+
+// The name of the labvirt instance this daemon is (docs/instances.md): --instance when given;
+// otherwise "default" for the default --state-dir (/var/lib/labvirt) and "sd-" + 8 hex digits
+// of a hash of the state dir's normalised path for any other, so that two daemons with different
+// state dirs are different instances without being told.
+std::string InstanceName(const Flags& flags);
 
 // The --help text.
 std::string FlagsUsage();

@@ -1,7 +1,9 @@
 // LabEngine::Cleanup: what labvirt made on this host but no node claims any more — OVS ports,
 // overlay disks, console logs — found and removed; labvirt domains it could not adopt reported.
 // Ownership is by labvirt's own marks only: external_ids owner=labvirt on ports, the state
-// directory's layout for files, labvirt's metadata namespace for domains. Nothing else is touched.
+// directory's layout for files, labvirt's metadata namespace for domains. Nothing else is touched,
+// and nothing of another labvirt instance (docs/instances.md): its ports are left alone and its
+// domains are listed as foreign, not as leftovers.
 #include <filesystem>
 #include <set>
 
@@ -16,6 +18,7 @@ namespace {
 struct Leftovers {
   std::vector<std::string> ports, overlays, logs;
   std::vector<std::pair<std::string, std::string>> domains;  // name, why it is not adopted
+  std::vector<std::pair<std::string, std::string>> foreign;  // another instance's: name, instance
 };
 
 // Files under STATE/overlays/LAB/*.qcow2 and STATE/logs/LAB/*.console.log not in `claimed`.
@@ -58,6 +61,10 @@ std::string LeftoversJson(bool dry_run, const Leftovers& l) {
   for (const auto& [name, why] : l.domains) {
     w.BeginObject().Key("name").String(name).Key("reason").String(why).EndObject();
   }
+  w.EndArray().Key("foreign").BeginArray();
+  for (const auto& [name, instance] : l.foreign) {
+    w.BeginObject().Key("name").String(name).Key("instance").String(instance).EndObject();
+  }
   w.EndArray().EndObject();
   return w.Take();
 }
@@ -68,6 +75,7 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
   auto found = std::make_shared<Leftovers>();
   // Ports: a port is claimed by a node that knows its tap and whose VM may be running.
   for (const auto& p : plumber_.OwnedPorts()) {
+    if (p.instance != options_.instance) continue;  // another labvirtd's: its node may well run
     const Node* n = FindNode(p.lab, p.node);
     bool claimed = false;
     if (n != nullptr && (IsActive(n->state) || n->state == NodeState::kFailed)) {
@@ -99,13 +107,17 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
       auto md =
           providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
       std::string why;
+      if (md.ok() && md->instance != options_.instance) {
+        found->foreign.push_back({d.name, md->instance});
+        continue;
+      }
       if (!md.ok()) {
         why = "unreadable labvirt metadata: " + md.status().message();
       } else if (!catalog_.Resolve(md->kind).ok()) {
         why = "kind '" + md->kind + "' is not in the catalog";
       } else {
         why = "labvirt node " + md->lab + "/" + md->node +
-              " is not tracked here (another labvirtd's, or defined since the last reconcile)";
+              " is not tracked here (defined since the last reconcile?)";
       }
       found->domains.push_back({d.name, why});
     }

@@ -41,20 +41,28 @@ NodeOverrides OverridesOf(const NodeSpec& s) {
 
 }  // namespace
 
-// "eth1" is data NIC 0 (the controller's normalised naming); anything else is a vendor name.
 Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name) {
-  if (name.size() > 3 && name.rfind("eth", 0) == 0 &&
-      name.find_first_not_of("0123456789", 3) == std::string::npos &&
-      kind.interface_prefix != "eth") {
-    int n = std::stoi(name.substr(3));
-    if (n < 1 || n > kind.max_nics) {
-      return InvalidArgument(name + ": out of range eth1..eth" + std::to_string(kind.max_nics));
-    }
-    return providers::InterfaceName(kind, n - 1);
-  }
-  auto index = providers::InterfaceIndex(kind, name);
+  auto index = providers::ResolveInterface(kind, name);
   if (!index.ok()) return index.status();
   return providers::InterfaceName(kind, *index);
+}
+
+std::string LabEngine::DeployJob::NodeField(const std::string& node,
+                                            const std::string& member) const {
+  size_t i = 0;
+  while (i < spec.nodes.size() && spec.nodes[i].name != node) ++i;
+  std::string path = "nodes[" + std::to_string(i) + "]";
+  return member.empty() ? path : path + "." + member;
+}
+
+std::string LabEngine::OtherInstanceOf(const std::string& lab) const {
+  if (labs_.count(lab)) return "";  // ours: we adopted or deployed it
+  auto seen = other_instance_labs_.find(lab);
+  if (seen != other_instance_labs_.end()) return seen->second;
+  for (const auto& p : plumber_.OwnedPorts()) {
+    if (p.lab == lab && p.instance != options_.instance) return p.instance;
+  }
+  return "";
 }
 
 void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
@@ -66,7 +74,13 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     return;
   }
   if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
-    return reply(Bad("name", st.message()));
+    return reply(Bad(spec.name_field, st.message()));
+  }
+  if (std::string other = OtherInstanceOf(spec.name); !other.empty()) {
+    // Two instances' labs of one name would share link tags and port ownership on the bridge.
+    return reply(Bad(spec.name_field, "lab '" + spec.name + "' belongs to labvirt instance '" +
+                                          other + "' on this host (this daemon is instance '" +
+                                          options_.instance + "'); choose another lab name"));
   }
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
   auto job = std::make_unique<DeployJob>();
@@ -179,8 +193,8 @@ void LabEngine::DeployResolve(uint64_t id) {
             continue;
           }
           if (!r->images[i].ok()) {
-            return DeployFinish(id, InvalidArgument("nodes." + job.nodes[i]->name +
-                                                    ".image: " + r->images[i].status().message()));
+            return DeployFinish(id, r->images[i].status(),
+                                job.NodeField(job.nodes[i]->name, "image"));
           }
           job.nodes[i]->image = r->images[i]->path;
           job.nodes[i]->metadata.image = r->images[i]->path;
@@ -215,7 +229,7 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     for (const auto& [nn, node] : lab->nodes) tags.insert(node->metadata.tag);
   }
   struct Build {
-    std::string domain, xml, overlay;
+    std::string node, domain, xml, overlay;
     providers::ResolvedImage base;
     std::string log_dir;
   };
@@ -223,26 +237,32 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
   for (size_t i = 0; i < job.nodes.size(); ++i) {
     Node& n = *job.nodes[i];
     if (n.state == NodeState::kFailed) continue;
-    auto tag = providers::AllocateNodeTag(n.lab, n.name, tags);
-    if (!tag.ok()) return DeployFinish(id, tag.status());
+    // The default instance keeps the tags (so domain and tap names) it always had; any other
+    // hashes its name in, so its domains never take another instance's names.
+    std::string tag_lab =
+        options_.instance == providers::kDefaultInstance ? n.lab : options_.instance + "/" + n.lab;
+    auto tag = providers::AllocateNodeTag(tag_lab, n.name, tags);
+    if (!tag.ok()) return DeployFinish(id, tag.status(), job.NodeField(n.name, ""));
     tags.insert(*tag);
     n.metadata.tag = *tag;
     providers::DomainSpec ds = DomainSpecFor(n, job.node_specs[i].nics.value_or(-1));
     ds.macs_in_use = macs_in_use;
     auto built = providers::BuildDomain(ds);
     if (!built.ok()) {
-      return DeployFinish(id, built.status().WithContext("nodes." + n.name));
+      return DeployFinish(id, built.status().WithContext(n.name), job.NodeField(n.name, ""));
     }
     for (const auto& nic : built->metadata.nics) macs_in_use.insert(nic.mac);
     n.domain = built->name;
     n.metadata = built->metadata;
-    builds.push_back(
-        {built->name, built->xml, n.overlay, n.base, options_.state_dir + "/logs/" + n.lab});
+    builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
+                      options_.state_dir + "/logs/" + n.lab});
   }
   auto alive = alive_;
   // Overlays and log directories: file I/O and qemu-img, on a worker.
-  Status st = pool_.Submit<Status>(
-      [builds] {
+  // The failing node's name comes back with the error, for the answer's field.
+  using Made = std::pair<Status, std::string>;
+  Status st = pool_.Submit<Made>(
+      [builds]() -> Made {
         for (const auto& b : builds) {
           std::error_code ec;
           std::filesystem::create_directories(b.log_dir, ec);
@@ -252,16 +272,20 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
                   std::filesystem::path(b.log_dir).filename(),
               ec);
           std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
-          if (ec) return Internal("create " + b.log_dir + ": " + ec.message());
+          if (ec) return {Internal("create " + b.log_dir + ": " + ec.message()), ""};
           // An overlay left by an earlier deploy of the same node is kept (its disk state).
           auto made = providers::EnsureOverlay(b.base, b.overlay);
-          if (!made.ok()) return made.status();
+          if (!made.ok()) return {made.status(), b.node};
         }
-        return Status::Ok();
+        return {Status::Ok(), ""};
       },
-      [this, alive, id, builds](Status st) {
+      [this, alive, id, builds](Made made) {
         if (!*alive || !jobs_.count(id)) return;
-        if (!st.ok()) return DeployFinish(id, st);
+        if (!made.first.ok()) {
+          std::string field =
+              made.second.empty() ? "lab" : jobs_.at(id)->NodeField(made.second, "");
+          return DeployFinish(id, made.first, field);
+        }
         // Define one after another; the first failure rolls everything back.
         auto next = std::make_shared<std::function<void(size_t)>>();
         // The step holds itself only weakly (a strong self-reference would never be freed);
@@ -272,9 +296,11 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
           if (i == builds.size()) return DeployFinish(id, Status::Ok());
           auto self = weak_next.lock();
           std::string domain = builds[i].domain;
-          hv_.Define(builds[i].xml, [this, alive, id, self, i, domain](Status st) {
+          hv_.Define(builds[i].xml, [this, alive, id, builds, self, i, domain](Status st) {
             if (!*alive || !jobs_.count(id)) return;
-            if (!st.ok()) return DeployFinish(id, st);
+            if (!st.ok()) {
+              return DeployFinish(id, st, jobs_.at(id)->NodeField(builds[i].node, ""));
+            }
             jobs_.at(id)->defined.insert(domain);
             (*self)(i + 1);
           });
@@ -284,7 +310,7 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
   if (!st.ok()) DeployFinish(id, st);
 }
 
-void LabEngine::DeployFinish(uint64_t id, Status st) {
+void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
   auto node = jobs_.extract(id);
   std::unique_ptr<DeployJob> job = std::move(node.mapped());
   if (!labs_.count(job->spec.name)) {
@@ -299,9 +325,9 @@ void LabEngine::DeployFinish(uint64_t id, Status st) {
     LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
     Reply reply = std::move(job->reply);
     std::string lab_name = lab.name;
-    RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name] {
+    RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name, field] {
       if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
-      reply(FieldError(kInvalidParams, "deploy failed", "lab", st.message()));
+      reply(FieldError(kInvalidParams, "deploy failed", field, st.message()));
     });
     return;
   }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/lab_engine_internal.h"
+#include "providers/interface_naming.h"
 #include "reactor/json_writer.h"
 #include "reactor/log.h"
 
@@ -145,6 +146,10 @@ std::string LabEngine::NodeJson(const Node& n) const {
   for (const auto& nic : n.metadata.nics) {
     w.BeginObject().Key("role").String(providers::NicRoleName(nic.role));
     w.Key("index").Int(nic.index).Key("interface").String(nic.interface);
+    // Data NICs also answer to their kind-independent alias (providers/interface_naming.h).
+    if (nic.role == providers::NicRole::kData) {
+      w.Key("alias").String(providers::InterfaceAlias(nic.index));
+    }
     w.Key("tap").String(nic.tap).Key("mac").String(nic.mac).Key("link").String(nic.link);
     w.EndObject();
   }

@@ -43,6 +43,9 @@ namespace labvirt::engine {
 struct LinkRecord;  // lab_engine_internal.h
 
 struct EngineOptions {
+  // This daemon's labvirt instance (docs/instances.md): written into every domain it defines; at
+  // reconcile and cleanup it adopts and cleans only domains and ports of this instance.
+  std::string instance = providers::kDefaultInstance;
   std::string image_root = "/var/lib/labvirt/images";
   std::string state_dir = "/var/lib/labvirt";
   // Sum of admission weights that may boot at once (0: one per host core).
@@ -192,7 +195,12 @@ class LabEngine {
   // Runs `then` once host_macs_ is fresh (walking every domain's MACs only if it is stale).
   void WithHostMacs(uint64_t job_id, std::function<void()> then);
   void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
-  void DeployFinish(uint64_t job_id, Status st);
+  // Ends a deploy: on failure rolls it back and answers -32602 with `field` (the spec's field
+  // path, "nodes[1].image"; "lab" when no one field is to blame) and st's message as reason.
+  void DeployFinish(uint64_t job_id, Status st, std::string field = "lab");
+  // The other labvirt instance that holds a lab named `lab` on this host (its domains seen at the
+  // last reconcile, or its ports on the bridge now), or "" when none does.
+  std::string OtherInstanceOf(const std::string& lab) const;
   // A re-deploy of an existing lab: its links become the new list (wired and unwired live), and
   // nodes it no longer lists are destroyed.
   // A re-deploy: wires new links, unwires links no longer listed, destroys unlisted nodes; `done`
@@ -254,6 +262,9 @@ class LabEngine {
   bool reconciling_ = false;
   bool reconciled_once_ = false;
   std::vector<std::function<void()>> after_reconcile_;  // deploys waiting for the pass
+  // Labs on this host that belong to other labvirt instances (lab -> instance), as of the last
+  // reconcile pass; a deploy refuses their names (see OtherInstanceOf).
+  std::map<std::string, std::string> other_instance_labs_;
   // MACs of every domain on the host as of the last walk (Hypervisor::ListMacs reads every
   // domain's XML, so a deploy walks only when a domain labvirt did not define appeared since).
   // Counts domains defined behind labvirt's back (and reconnects); the walk is fresh while it

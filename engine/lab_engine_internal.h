@@ -73,14 +73,18 @@ struct LabEngine::DeployJob {
   std::vector<NodeSpec> node_specs;          // parallel to `nodes`
   std::vector<LinkRecord> links;             // the lab's links once the deploy succeeds
   std::set<std::string> defined;             // domains this deploy defined (for a rollback)
+
+  // The field path of node `node`'s `member` in the spec ("nodes[2].image"), the syntax
+  // ParseLabSpec uses; just "nodes[2]" when `member` is empty.
+  std::string NodeField(const std::string& node, const std::string& member) const;
 };
 
 std::string NodeKey(const std::string& lab, const std::string& node);
 // {"id","up","endpoints":["a_node:a_if","b_node:b_if"]}
 std::string LinkJson(const LinkRecord& link);
 
-// The vendor name of interface `name` of `kind`: "eth1" is data NIC 0 (a controller's normalised
-// naming) unless the kind's own names are ethN; anything else must be one of the kind's names.
+// The vendor name of interface `name` of `kind`: an alias ("eth1" is data NIC 0 on every kind) or
+// one of the kind's own names (providers::ResolveInterface).
 Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name);
 
 // How many data NICs `md` plans.

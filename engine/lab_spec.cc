@@ -9,6 +9,11 @@ RpcError Bad(const std::string& field, const std::string& reason) {
   return FieldError(kInvalidParams, "invalid params", field, reason);
 }
 
+// "nodes[0]" + "image" -> "nodes[0].image"; a top-level member is named alone ("lab").
+std::string Member(const std::string& path, const char* key) {
+  return path.empty() ? key : path + "." + key;
+}
+
 // Reads an optional integer member; sets *err on a wrong type or range.
 std::optional<int> OptInt(simdjson::dom::object obj, const char* key, const std::string& path,
                           int lo, int hi, std::optional<RpcError>* err) {
@@ -16,12 +21,12 @@ std::optional<int> OptInt(simdjson::dom::object obj, const char* key, const std:
   if (obj[key].get(el) != simdjson::SUCCESS) return std::nullopt;
   int64_t v;
   if (el.get_int64().get(v)) {
-    *err = Bad(path + "." + key, "must be an integer");
+    *err = Bad(Member(path, key), "must be an integer");
     return std::nullopt;
   }
   if (v < lo || v > hi) {
-    *err = Bad(path + "." + key, "must be " + std::to_string(lo) + ".." + std::to_string(hi) +
-                                     ", got " + std::to_string(v));
+    *err = Bad(Member(path, key), "must be " + std::to_string(lo) + ".." + std::to_string(hi) +
+                                      ", got " + std::to_string(v));
     return std::nullopt;
   }
   return static_cast<int>(v);
@@ -33,7 +38,7 @@ std::optional<std::string> OptString(simdjson::dom::object obj, const char* key,
   if (obj[key].get(el) != simdjson::SUCCESS) return std::nullopt;
   std::string_view s;
   if (el.get_string().get(s)) {
-    *err = Bad(path + "." + key, "must be a string");
+    *err = Bad(Member(path, key), "must be a string");
     return std::nullopt;
   }
   return std::string(s);
@@ -109,10 +114,14 @@ std::variant<LabSpec, RpcError> ParseLabSpec(simdjson::dom::element params) {
   if (params.get_object().get(obj)) return Bad("params", "must be an object");
   LabSpec lab;
   std::optional<RpcError> err;
-  auto name = OptString(obj, "name", "params", &err);
+  // "name" was the first spelling; "lab" is what every other method takes.
+  auto by_lab = OptString(obj, "lab", "", &err);
+  auto by_name = OptString(obj, "name", "", &err);
   if (err) return *err;
-  if (!name) return Bad("name", "required");
-  lab.name = *name;
+  if (by_lab && by_name) return Bad("name", "is the old alias of \"lab\"; give only \"lab\"");
+  if (!by_lab && !by_name) return Bad("lab", "required string");
+  lab.name = by_lab ? *by_lab : *by_name;
+  lab.name_field = by_lab ? "lab" : "name";
   simdjson::dom::element nodes_el;
   simdjson::dom::array nodes;
   if (obj["nodes"].get(nodes_el) || nodes_el.get_array().get(nodes)) {
@@ -137,8 +146,13 @@ std::variant<LabSpec, RpcError> ParseLabSpec(simdjson::dom::element params) {
     size_t j = 0;
     for (auto l : links) {
       std::string path = "links[" + std::to_string(j++) + "]";
+      simdjson::dom::object link_obj;
+      if (l.get_object().get(link_obj)) return Bad(path, "must be an object");
+      for (auto [key, value] : link_obj) {
+        if (key != "endpoints") return Bad(path + "." + std::string(key), "unknown field");
+      }
       simdjson::dom::array ends;
-      if (l["endpoints"].get_array().get(ends) || ends.size() != 2) {
+      if (link_obj["endpoints"].get_array().get(ends) || ends.size() != 2) {
         return Bad(path + ".endpoints", "must be an array of two \"node:interface\" strings");
       }
       LinkSpec link;

@@ -45,13 +45,18 @@ struct LinkSpec {
 
 struct LabSpec {
   std::string name;
+  // The member the client named the lab with: "lab", or its old alias "name". Errors about the
+  // lab's name point at it.
+  std::string name_field = "lab";
   std::vector<NodeSpec> nodes;
   std::vector<LinkSpec> links;
 };
 
-// Parses `lab.deploy` params: {"name": LAB, "nodes": [{"name","kind","image",...}],
-// "links": [{"endpoints": ["r1:eth1", "r2:eth1"]}]}. Errors are kInvalidParams naming the field
-// path ("nodes[2].memory_mb").
+// Parses `lab.deploy` params: {"lab": LAB, "nodes": [{"name","kind","image",...}],
+// "links": [{"endpoints": ["r1:eth1", "r2:eth1"]}], "wait": bool}. "name" is accepted as an alias
+// of "lab" (the protocol's first spelling); giving both is refused. Unknown members of a node or a
+// link are refused. Errors are kInvalidParams naming the field path, written as in JSON
+// ("nodes[2].memory_mb", "links[0].endpoints[1]"); LabEngine uses the same paths.
 std::variant<LabSpec, RpcError> ParseLabSpec(simdjson::dom::element params);
 
 // Splits "node:interface"; InvalidArgument naming `field` when there is no ':' or a side is empty.

@@ -25,6 +25,7 @@ struct PlumbedPort {
   std::string port;  // the tap
   std::string lab;
   std::string node;
+  std::string instance;  // the labvirt instance that plugged it (kDefaultInstance if unmarked)
 };
 
 class NetworkPlumber {

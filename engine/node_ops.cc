@@ -39,6 +39,7 @@ int DataNics(const providers::NodeMetadata& md) {
 
 providers::DomainSpec LabEngine::DomainSpecFor(const Node& n, int nics) const {
   providers::DomainSpec ds;
+  ds.instance = options_.instance;
   ds.lab = n.lab;
   ds.node = n.name;
   ds.kind_name = n.kind_name;

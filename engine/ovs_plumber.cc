@@ -2,12 +2,14 @@
 
 #include <set>
 
+#include "providers/node_naming.h"
 #include "reactor/log.h"
 
 namespace labvirt::engine {
 
 OvsPlumber::OvsPlumber(reactor::Reactor& reactor, const std::string& remote,
-                       const std::string& bridge, bool netdev) {
+                       const std::string& bridge, bool netdev, std::string instance)
+    : instance_(std::move(instance)) {
   ovs::OvsdbClientOptions co;
   co.remote = remote;
   client_ = std::make_unique<ovs::OvsdbClient>(reactor, co);
@@ -39,7 +41,9 @@ int OvsPlumber::NicNumber(const std::string& key) {
 void OvsPlumber::Plug(const std::string& lab, const std::string& node,
                       const std::vector<PortPlan>& ports, Done done) {
   std::vector<ovs::NicPort> nic_ports;
-  for (const auto& p : ports) nic_ports.push_back({p.tap, lab, node, NicNumber(p.nic)});
+  for (const auto& p : ports) {
+    nic_ports.push_back({p.tap, lab, node, NicNumber(p.nic), instance_});
+  }
   switch_->AddPorts(std::move(nic_ports), [this, lab, ports, done](Status st) {
     if (!st.ok()) return done(st);
     // Links whose other end is already on the bridge can be joined now; the rest are joined
@@ -58,8 +62,8 @@ void OvsPlumber::Plug(const std::string& lab, const std::string& node,
 
 void OvsPlumber::Unplug(const std::string& lab, const std::string& node, Done done) {
   std::vector<std::string> ports;
-  for (const auto& p : switch_->ListOwnedPorts()) {
-    if (p.lab == lab && p.node == node) ports.push_back(p.port);
+  for (const auto& p : OwnedPorts()) {
+    if (p.lab == lab && p.node == node && p.instance == instance_) ports.push_back(p.port);
   }
   if (ports.empty()) return done(Status::Ok());
   switch_->RemovePorts(std::move(ports), std::move(done));
@@ -90,7 +94,11 @@ void OvsPlumber::Connect(const std::string& lab, const std::string& link, const 
 
 std::vector<PlumbedPort> OvsPlumber::OwnedPorts() const {
   std::vector<PlumbedPort> out;
-  for (const auto& p : switch_->ListOwnedPorts()) out.push_back({p.port, p.lab, p.node});
+  for (const auto& p : switch_->ListOwnedPorts()) {
+    // A port from before labvirt had instances belongs to the default one.
+    out.push_back(
+        {p.port, p.lab, p.node, p.instance.empty() ? providers::kDefaultInstance : p.instance});
+  }
   return out;
 }
 

@@ -20,8 +20,9 @@ namespace labvirt::engine {
 class OvsPlumber final : public NetworkPlumber {
  public:
   // `remote`: "unix:/PATH" or "tcp:HOST:PORT". `netdev`: userspace datapath (no kernel module).
+  // `instance` marks every port it plugs (external_ids instance) and scopes Unplug to them.
   OvsPlumber(reactor::Reactor& reactor, const std::string& remote, const std::string& bridge,
-             bool netdev);
+             bool netdev, std::string instance);
   ~OvsPlumber() override;
 
   // Connects and makes sure the bridge exists (once the replica is synced).
@@ -48,6 +49,7 @@ class OvsPlumber final : public NetworkPlumber {
   static int NicNumber(const std::string& key);
 
  private:
+  const std::string instance_;
   std::unique_ptr<ovs::OvsdbClient> client_;
   std::unique_ptr<ovs::OvsReplica> replica_;
   std::unique_ptr<ovs::OvsSwitch> switch_;

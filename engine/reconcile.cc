@@ -27,7 +27,8 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
   hv_.ListDomains([this, alive, done](Result<std::vector<providers::DomainInfo>> domains) {
     if (!*alive) return;
     if (!domains.ok()) return done(domains.status());
-    int adopted = 0, foreign = 0;
+    int adopted = 0, foreign = 0, other_instance = 0;
+    other_instance_labs_.clear();
     for (const auto& d : *domains) {
       if (d.metadata.empty()) {
         ++foreign;
@@ -38,6 +39,13 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
       if (!md.ok()) {
         LogWarn("domain metadata unreadable; left alone",
                 {{"domain", d.name}, {"error", md.status().ToString()}});
+        continue;
+      }
+      if (md->instance != options_.instance) {
+        // Another labvirtd's node (a second daemon with its own state dir): never adopted,
+        // started or rewired here; its lab's name stays its own.
+        ++other_instance;
+        other_instance_labs_[md->lab] = md->instance;
         continue;
       }
       Node* known = FindNode(md->lab, md->node);
@@ -113,9 +121,12 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
     }
     LogInfo("reconciled", {{"adopted", std::to_string(adopted)},
                            {"foreign", std::to_string(foreign)},
+                           {"other_instances", std::to_string(other_instance)},
+                           {"instance", options_.instance},
                            {"labs", std::to_string(labs_.size())}});
     JsonWriter w;
-    w.BeginObject().Key("adopted").Int(adopted).Key("foreign").Int(foreign).EndObject();
+    w.BeginObject().Key("adopted").Int(adopted).Key("foreign").Int(foreign);
+    w.Key("other_instances").Int(other_instance).EndObject();
     Emit("reconciled", nullptr, w.Take());
     done(Status::Ok());
   });

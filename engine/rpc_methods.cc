@@ -107,7 +107,7 @@ void RpcMethods::Register() {
   RegisterCatalogMethods();
   server_.SetClientClosedHandler([this](uint64_t client) { subscribers_.erase(client); });
   engine_.SetEventSink([this](const EngineEvent& ev) { Publish(ev); });
-  server_.AddAsyncMethod("events.subscribe",
+  server_.AddAsyncMethod("events.subscribe", {"labs", "nodes", "types"},
                          [this](simdjson::dom::element params, RpcContext ctx, RpcReply reply) {
                            Params p(params);
                            Filter f{p.StrSet("labs"), p.StrSet("nodes"), p.StrSet("types")};
@@ -142,7 +142,8 @@ void RpcMethods::Publish(const EngineEvent& ev) {
 
 void RpcMethods::RegisterLabMethods() {
   server_.AddAsyncMethod(
-      "lab.deploy", [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+      "lab.deploy", {"lab", "name", "nodes", "links", "wait"},
+      [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
         auto spec = ParseLabSpec(params);
         if (auto* e = std::get_if<RpcError>(&spec)) return reply(*e);
         bool wait = false;
@@ -152,22 +153,22 @@ void RpcMethods::RegisterLabMethods() {
         }
         engine_.Deploy(std::get<LabSpec>(std::move(spec)), wait, std::move(reply));
       });
-  server_.AddAsyncMethod("lab.destroy",
+  server_.AddAsyncMethod("lab.destroy", {"lab"},
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            std::string lab = p.Str("lab");
                            if (auto e = p.error()) return reply(*e);
                            engine_.Destroy(lab, std::move(reply));
                          });
-  server_.AddMethod("lab.list", [this](simdjson::dom::element) { return engine_.ListLabs(); });
-  server_.AddAsyncMethod("lab.cleanup",
+  server_.AddMethod("lab.list", {}, [this](simdjson::dom::element) { return engine_.ListLabs(); });
+  server_.AddAsyncMethod("lab.cleanup", {"dry_run"},
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            bool dry_run = p.Bool("dry_run", false);
                            if (auto e = p.error()) return reply(*e);
                            engine_.Cleanup(dry_run, std::move(reply));
                          });
-  server_.AddMethod("lab.get", [this](simdjson::dom::element params) -> RpcResult {
+  server_.AddMethod("lab.get", {"lab"}, [this](simdjson::dom::element params) -> RpcResult {
     Params p(params);
     std::string lab = p.Str("lab");
     if (auto e = p.error()) return *e;
@@ -176,14 +177,15 @@ void RpcMethods::RegisterLabMethods() {
 }
 
 void RpcMethods::RegisterNodeMethods() {
-  server_.AddMethod("node.get", [this](simdjson::dom::element params) -> RpcResult {
-    Params p(params);
-    std::string lab = p.Str("lab"), node = p.Str("node");
-    if (auto e = p.error()) return *e;
-    return engine_.GetNode(lab, node);
-  });
+  server_.AddMethod("node.get", {"lab", "node"},
+                    [this](simdjson::dom::element params) -> RpcResult {
+                      Params p(params);
+                      std::string lab = p.Str("lab"), node = p.Str("node");
+                      if (auto e = p.error()) return *e;
+                      return engine_.GetNode(lab, node);
+                    });
   AddNodeWaitVerb("node.start", &LabEngine::StartNode);
-  server_.AddAsyncMethod("node.stop",
+  server_.AddAsyncMethod("node.stop", {"lab", "node", "force", "timeout_s", "wait"},
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            std::string lab = p.Str("lab"), node = p.Str("node");
@@ -202,7 +204,7 @@ void RpcMethods::RegisterNodeMethods() {
 void RpcMethods::AddNodeVerb(const char* name,
                              void (LabEngine::*verb)(const std::string&, const std::string&,
                                                      LabEngine::Reply)) {
-  server_.AddAsyncMethod(name,
+  server_.AddAsyncMethod(name, {"lab", "node"},
                          [this, verb](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            std::string lab = p.Str("lab"), node = p.Str("node");
@@ -214,7 +216,7 @@ void RpcMethods::AddNodeVerb(const char* name,
 void RpcMethods::AddNodeWaitVerb(const char* name,
                                  void (LabEngine::*verb)(const std::string&, const std::string&,
                                                          bool, LabEngine::Reply)) {
-  server_.AddAsyncMethod(name,
+  server_.AddAsyncMethod(name, {"lab", "node", "wait"},
                          [this, verb](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            std::string lab = p.Str("lab"), node = p.Str("node");
@@ -226,7 +228,8 @@ void RpcMethods::AddNodeWaitVerb(const char* name,
 
 void RpcMethods::RegisterLinkMethods() {
   server_.AddAsyncMethod(
-      "link.create", [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+      "link.create", {"lab", "endpoints"},
+      [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
         Params p(params);
         std::string lab = p.Str("lab");
         std::vector<std::string> ends = p.StrList("endpoints");
@@ -236,79 +239,84 @@ void RpcMethods::RegisterLinkMethods() {
         }
         engine_.CreateLink(lab, ends[0], ends[1], std::move(reply));
       });
-  server_.AddAsyncMethod("link.delete",
+  server_.AddAsyncMethod("link.delete", {"lab", "link"},
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            std::string lab = p.Str("lab"), link = p.Str("link");
                            if (auto e = p.error()) return reply(*e);
                            engine_.DeleteLink(lab, link, std::move(reply));
                          });
-  server_.AddAsyncMethod(
-      "link.set_state", [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
-        Params p(params);
-        std::string lab = p.Str("lab"), link = p.Str("link"), state = p.Str("state");
-        if (auto e = p.error()) return reply(*e);
-        if (state != "up" && state != "down")
-          return reply(Bad("state", "must be \"up\" or \"down\""));
-        engine_.SetLinkState(lab, link, state == "up", std::move(reply));
-      });
+  server_.AddAsyncMethod("link.set_state", {"lab", "link", "state"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), link = p.Str("link"),
+                                       state = p.Str("state");
+                           if (auto e = p.error()) return reply(*e);
+                           if (state != "up" && state != "down")
+                             return reply(Bad("state", "must be \"up\" or \"down\""));
+                           engine_.SetLinkState(lab, link, state == "up", std::move(reply));
+                         });
 }
 
 void RpcMethods::RegisterConsoleMethods() {
-  server_.AddAsyncMethod("console.attach", [this](simdjson::dom::element params, RpcContext ctx,
-                                                  RpcReply reply) {
-    Params p(params);
-    std::string lab = p.Str("lab"), node = p.Str("node");
-    std::string mode_text = p.OptStr("mode", "rw");
-    bool force = p.Bool("force", false);
-    if (auto e = p.error()) return reply(*e);
-    if (mode_text != "rw" && mode_text != "ro")
-      return reply(Bad("mode", "must be \"rw\" or \"ro\""));
-    if (ctx.client == 0) return reply(Bad("client", "console.attach needs a connection"));
-    ConsoleHub* hub = engine_.Console(lab, node);
-    if (hub == nullptr) {
-      return reply(
-          Bad("node", "no console for " + lab + "/" + node + " (unknown node, or never started)"));
-    }
-    ViewerMode mode = mode_text == "rw" ? ViewerMode::kReadWrite : ViewerMode::kReadOnly;
-    if (Status st = hub->CheckAttach(mode, force); !st.ok()) {
-      return reply(Bad("mode", st.message()));
-    }
-    JsonWriter w;
-    w.BeginObject().Key("lab").String(lab).Key("node").String(node).Key("mode").String(mode_text);
-    w.Key("stream").String("raw").EndObject();
-    reply(w.Take());
-    // After the reply line, the socket carries raw console bytes both ways.
-    server_.TakeOver(ctx.client, [this, lab, node, mode, force](UniqueFd fd) {
-      ConsoleHub* hub = engine_.Console(lab, node);
-      if (hub == nullptr) return;  // the node went away in between; dropping fd closes it
-      (void)hub->Attach(std::move(fd), mode, force);
-    });
-  });
-  server_.AddAsyncMethod("console.tail", [this](simdjson::dom::element params, RpcContext,
-                                                RpcReply reply) {
-    Params p(params);
-    std::string lab = p.Str("lab"), node = p.Str("node");
-    int64_t bytes = p.Int("bytes", 64 * 1024, 1, static_cast<int64_t>(ConsoleLog::kMaxTailBytes));
-    if (auto e = p.error()) return reply(*e);
-    RpcResult known = engine_.GetNode(lab, node);
-    if (auto* e = std::get_if<RpcError>(&known)) return reply(*e);
-    Status st = ConsoleLog::Tail(pool_, engine_.ConsoleLogPath(lab, node),
-                                 static_cast<size_t>(bytes), [reply](Result<std::string> text) {
-                                   if (!text.ok()) {
-                                     return reply(Bad("node", text.status().message()));
-                                   }
-                                   JsonWriter w;
-                                   w.BeginObject().Key("bytes").Uint(text->size());
-                                   w.Key("text").String(*text).EndObject();
-                                   reply(w.Take());
-                                 });
-    if (!st.ok()) reply(FieldError(kInternalError, "busy", "pool", st.message()));
-  });
+  server_.AddAsyncMethod(
+      "console.attach", {"lab", "node", "mode", "force"},
+      [this](simdjson::dom::element params, RpcContext ctx, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab"), node = p.Str("node");
+        std::string mode_text = p.OptStr("mode", "rw");
+        bool force = p.Bool("force", false);
+        if (auto e = p.error()) return reply(*e);
+        if (mode_text != "rw" && mode_text != "ro")
+          return reply(Bad("mode", "must be \"rw\" or \"ro\""));
+        if (ctx.client == 0) return reply(Bad("client", "console.attach needs a connection"));
+        ConsoleHub* hub = engine_.Console(lab, node);
+        if (hub == nullptr) {
+          return reply(Bad(
+              "node", "no console for " + lab + "/" + node + " (unknown node, or never started)"));
+        }
+        ViewerMode mode = mode_text == "rw" ? ViewerMode::kReadWrite : ViewerMode::kReadOnly;
+        if (Status st = hub->CheckAttach(mode, force); !st.ok()) {
+          return reply(Bad("mode", st.message()));
+        }
+        JsonWriter w;
+        w.BeginObject().Key("lab").String(lab).Key("node").String(node).Key("mode").String(
+            mode_text);
+        w.Key("stream").String("raw").EndObject();
+        reply(w.Take());
+        // After the reply line, the socket carries raw console bytes both ways.
+        server_.TakeOver(ctx.client, [this, lab, node, mode, force](UniqueFd fd) {
+          ConsoleHub* hub = engine_.Console(lab, node);
+          if (hub == nullptr) return;  // the node went away in between; dropping fd closes it
+          (void)hub->Attach(std::move(fd), mode, force);
+        });
+      });
+  server_.AddAsyncMethod(
+      "console.tail", {"lab", "node", "bytes"},
+      [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab"), node = p.Str("node");
+        int64_t bytes =
+            p.Int("bytes", 64 * 1024, 1, static_cast<int64_t>(ConsoleLog::kMaxTailBytes));
+        if (auto e = p.error()) return reply(*e);
+        RpcResult known = engine_.GetNode(lab, node);
+        if (auto* e = std::get_if<RpcError>(&known)) return reply(*e);
+        Status st = ConsoleLog::Tail(pool_, engine_.ConsoleLogPath(lab, node),
+                                     static_cast<size_t>(bytes), [reply](Result<std::string> text) {
+                                       if (!text.ok()) {
+                                         return reply(Bad("node", text.status().message()));
+                                       }
+                                       JsonWriter w;
+                                       w.BeginObject().Key("bytes").Uint(text->size());
+                                       w.Key("text").String(*text).EndObject();
+                                       reply(w.Take());
+                                     });
+        if (!st.ok()) reply(FieldError(kInternalError, "busy", "pool", st.message()));
+      });
 }
 
 void RpcMethods::RegisterCatalogMethods() {
-  server_.AddMethod("catalog.list", [this](simdjson::dom::element) -> RpcResult {
+  server_.AddMethod("catalog.list", {}, [this](simdjson::dom::element) -> RpcResult {
     JsonWriter w;
     w.BeginArray();
     for (const auto& k : catalog_.kinds()) {
@@ -321,7 +329,7 @@ void RpcMethods::RegisterCatalogMethods() {
     w.EndArray();
     return w.Take();
   });
-  server_.AddMethod("catalog.get", [this](simdjson::dom::element params) -> RpcResult {
+  server_.AddMethod("catalog.get", {"kind"}, [this](simdjson::dom::element params) -> RpcResult {
     Params p(params);
     std::string kind = p.Str("kind");
     if (auto e = p.error()) return *e;

@@ -75,6 +75,7 @@ std::vector<OwnedPort> OvsSwitch::ListOwnedPorts() const {
     if (b != bridge_of.end()) p.bridge = b->second;
     p.lab = ids.MapGet("lab").value_or("");
     p.node = ids.MapGet("node").value_or("");
+    p.instance = ids.MapGet("instance").value_or("");
     p.nic = ParseInt(ids.MapGet("nic"), -1);
     p.tag = static_cast<int>(row.Get("tag").AsInteger().value_or(-1));
     p.isolated_tag = ParseInt(ids.MapGet("isolated_tag"), -1);
@@ -300,6 +301,7 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
               {"node", p.node},
               {"nic", std::to_string(p.nic)},
               {"isolated_tag", std::to_string(*tag)}};
+          if (!p.instance.empty()) ids.emplace_back("instance", p.instance);
           int port_tag = *tag;
           std::string uuid = replica_.FindByName("Port", p.port);
           if (!uuid.empty()) {

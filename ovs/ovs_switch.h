@@ -3,7 +3,8 @@
 //
 // Every VM NIC is a port on one bridge. An unlinked NIC carries its own isolated tag; a link is a
 // tag that both ends carry. Ports labvirt adds carry external_ids
-//   owner=labvirt lab=L node=N nic=I isolated_tag=T [link=K link_tag=U]
+//   owner=labvirt lab=L node=N nic=I isolated_tag=T [instance=X] [link=K link_tag=U]
+// (instance: the labvirt daemon that owns the port, docs/instances.md; absent on older ports)
 // so that ownership, reservations and link state are rebuilt from OVSDB after any restart or
 // reconnect: state lives where it is true (DESIGN.md §3). A link whose ends sit on their isolated
 // tags while link_tag is set is "carrier down": the data plane is cut but the link keeps its tag.
@@ -61,6 +62,7 @@ struct NicPort {
   std::string lab;
   std::string node;
   int nic = 0;
+  std::string instance;  // the labvirt instance plugging it (external_ids instance); "" writes none
 };
 
 // A port labvirt owns, as read from OVSDB.
@@ -70,6 +72,7 @@ struct OwnedPort {
   std::string bridge;  // name of the bridge holding it ("" if none)
   std::string lab;
   std::string node;
+  std::string instance;  // external_ids instance; "" on ports made before labvirt had instances
   int nic = -1;
   int tag = -1;           // -1: no tag
   int isolated_tag = -1;  // -1: unknown

@@ -57,6 +57,7 @@ bool IsHexTag(std::string_view tag) {
 }
 
 Status CheckSpec(const DomainSpec& s) {
+  LABVIRT_RETURN_IF_ERROR(ValidateName("instance", s.instance));
   LABVIRT_RETURN_IF_ERROR(ValidateName("lab name", s.lab));
   LABVIRT_RETURN_IF_ERROR(ValidateName("node name", s.node));
   if (!IsHexTag(s.tag))
@@ -350,6 +351,7 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
   Xml x;
   x.Raw("<labvirt:node xmlns:labvirt='").Text(kMetadataNamespace).Raw("'");
   x.Attr("version", std::to_string(md.version)).Raw(">\n");
+  x.Leaf(1, "labvirt:instance", md.instance);
   x.Leaf(1, "labvirt:lab", md.lab).Leaf(1, "labvirt:name", md.node);
   x.Leaf(1, "labvirt:kind", md.kind).Leaf(1, "labvirt:tag", md.tag);
   x.Leaf(1, "labvirt:image", md.image).Leaf(1, "labvirt:desired-state", md.desired_state);
@@ -397,7 +399,8 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
                               s.readiness_detail,
                               s.overrides_json,
                               s.cpu ? *s.cpu : FirstCpuChoice(s.kind.cpu, ""),
-                              *nics};
+                              *nics,
+                              s.instance};
   const DeviceKind& k = s.kind;
   Xml x;
   x.Raw("<domain").Attr("type", s.domain_type).Raw(">\n");

@@ -21,6 +21,7 @@
 
 #include "providers/cpu_policy.h"
 #include "providers/device_kind.h"
+#include "providers/node_naming.h"
 #include "reactor/status.h"
 
 namespace labvirt::providers {
@@ -59,6 +60,9 @@ struct NodeMetadata {
   // written before the CPU ladder existed.
   std::optional<CpuChoice> cpu;
   std::vector<NicMetadata> nics;
+  // The labvirt instance that owns the node (docs/instances.md); kDefaultInstance when the
+  // metadata has no <instance> (written before labvirt had instances).
+  std::string instance = kDefaultInstance;
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -68,6 +72,7 @@ struct NicLink {
 };
 
 struct DomainSpec {
+  std::string instance = kDefaultInstance;  // the labvirt instance defining it (metadata)
   std::string lab;
   std::string node;
   std::string kind_name;  // as requested; stored in metadata

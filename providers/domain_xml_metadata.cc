@@ -137,13 +137,14 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
        {Field{"lab", &md.lab, true}, Field{"name", &md.node, true}, Field{"kind", &md.kind, true},
         Field{"tag", &md.tag, true}, Field{"image", &md.image, false},
         Field{"desired-state", &md.desired_state, false},
-        Field{"overrides", &md.overrides_json, false}}) {
+        Field{"overrides", &md.overrides_json, false}, Field{"instance", &md.instance, false}}) {
     const xmlNode* c = Child(node, f.name, true);
     if (!c && f.required) {
       return InvalidArgument(std::string("labvirt metadata: <") + f.name + "> is missing");
     }
     if (c) *f.out = Content(c);
   }
+  LABVIRT_RETURN_IF_ERROR(ValidateName("labvirt metadata: instance", md.instance));
   LABVIRT_RETURN_IF_ERROR(ValidateName("labvirt metadata: lab", md.lab));
   LABVIRT_RETURN_IF_ERROR(ValidateName("labvirt metadata: name", md.node));
   if (const xmlNode* r = Child(node, "readiness", true)) {

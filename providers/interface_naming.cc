@@ -51,4 +51,28 @@ Result<int> InterfaceIndex(const DeviceKind& kind, std::string_view name) {
   return index;
 }
 
+std::string InterfaceAlias(int index) { return "eth" + std::to_string(index + 1); }
+
+Result<int> ResolveInterface(const DeviceKind& kind, std::string_view name) {
+  // One rule for every kind: a topology mixing IOSv and Linux nodes must not need to know that
+  // Linux's own names count from eth0. So "ethN" is never read as a vendor name.
+  std::string_view digits = name.size() > 3 && name.substr(0, 3) == "eth" ? name.substr(3) : "";
+  int number = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    return InterfaceIndex(kind, name);  // not an alias: the kind's own name
+  }
+  const std::string range = "eth1..eth" + std::to_string(kind.max_nics);
+  if (number == 0 || digits[0] == '0') {
+    return InvalidArgument("interface '" + std::string(name) + "': ethN counts data NICs from 1 (" +
+                           range + " on " + kind.name + "; eth1 is " + InterfaceName(kind, 0) +
+                           ")");
+  }
+  if (number > kind.max_nics) {
+    return InvalidArgument("interface '" + std::string(name) + "' is out of range " + range +
+                           " for " + kind.name);
+  }
+  return number - 1;
+}
+
 }  // namespace labvirt::providers

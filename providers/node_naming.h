@@ -16,6 +16,9 @@
 namespace labvirt::providers {
 
 inline constexpr size_t kMaxNameLength = 63;
+// The labvirt instance (docs/instances.md) that owns a domain or OVS port carrying no instance
+// mark: one made before labvirt had instances.
+inline constexpr char kDefaultInstance[] = "default";
 inline constexpr size_t kMaxTapNameLength = 15;  // IFNAMSIZ - 1
 // Rehash attempts before tag or MAC allocation gives up with kResourceExhausted.
 inline constexpr int kMaxRehash = 4096;

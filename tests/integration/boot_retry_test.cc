@@ -224,7 +224,7 @@ class BootRetryTest : public ::testing::Test {
   void DeployBooting(const std::string& lab) {
     lab_ = lab;
     std::string deployed =
-        Call("lab.deploy", R"({"name":")" + lab +
+        Call("lab.deploy", R"({"lab":")" + lab +
                                R"(","nodes":[{"name":"n1","kind":"linux","image":"retry.qcow2",)"
                                R"("memory_mb":64,"nics":1}]})");
     ASSERT_EQ(deployed.find("\"error\""), std::string::npos) << deployed;

@@ -262,6 +262,14 @@ TEST_F(CliTest, OfflineKindsAndRenderDomain) {
   CtlRun kinds = Expect(0, {"kinds"});
   EXPECT_EQ(kinds.out.rfind("KIND ", 0), 0u) << kinds.out;
   EXPECT_NE(kinds.out.find("cisco_iosv "), std::string::npos) << kinds.out;
+  // One row per name: FTDv and FMCv have entries, so they are not repeated as deny-list rows.
+  for (const char* once : {"cisco_ftdv ", "cisco_fmcv ", "cisco_cat9kv "}) {
+    size_t first = kinds.out.find(std::string("\n") + once);
+    EXPECT_NE(first, std::string::npos) << once << kinds.out;
+    EXPECT_EQ(kinds.out.find(std::string("\n") + once, first + 1), std::string::npos)
+        << once << " listed twice:\n"
+        << kinds.out;
+  }
   simdjson::dom::element k = Json({"kinds"});
   ASSERT_TRUE(k.is_array());
   bool iosv = false;
@@ -317,7 +325,15 @@ TEST_F(CliTest, JsonLabThroughEveryNodeAndLinkVerb) {
   EXPECT_NE(lab.out.find("\nr1 "), std::string::npos) << lab.out;
   EXPECT_NE(lab.out.find("defined"), std::string::npos) << lab.out;
   EXPECT_NE(lab.out.find("r1:GigabitEthernet0/0--r2:GigabitEthernet0/0"), std::string::npos);
+  // Every data NIC under its vendor name and its ethN alias (issue 13).
+  EXPECT_NE(lab.out.find("\nNODE           INTERFACE                ALIAS  LINK\n"),
+            std::string::npos)
+      << lab.out;
+  EXPECT_NE(lab.out.find("\nr2             GigabitEthernet0/1       eth2   -\n"), std::string::npos)
+      << lab.out;
   simdjson::dom::element l = Json({"status", "jlab"});
+  EXPECT_EQ(l["nodes"].at(0)["nics"].at(0)["alias"].get_string().value_unsafe(), "eth1")
+      << json_text_;
   EXPECT_EQ(l["nodes"].get_array().size(), 2u) << json_text_;
   EXPECT_EQ(l["links"].get_array().size(), 1u) << json_text_;
   CtlRun labs = Expect(0, {"status"});
@@ -384,6 +400,12 @@ TEST_F(CliTest, YamlDeployReportsFailedNodesAndDestroy) {
   EXPECT_NE(deploy.out.find("lab ylab deployed: 2 nodes"), std::string::npos) << deploy.out;
   EXPECT_NE(deploy.out.find("needs the docker provider"), std::string::npos) << deploy.out;
   EXPECT_NE(deploy.out.find("0 ready, 2 failed"), std::string::npos) << deploy.out;
+  // Exit 1 comes with one line on stderr, `message: reason`, as for every other failure.
+  EXPECT_TRUE(OneLine(deploy.err)) << deploy.err;
+  EXPECT_NE(deploy.err.find("labvirtctl: deploy of ylab: 2 node(s) failed: c1: container image"),
+            std::string::npos)
+      << deploy.err;
+  EXPECT_NE(deploy.err.find("; r1: "), std::string::npos) << deploy.err;
   CtlRun lab = Expect(0, {"status", "ylab"});
   EXPECT_NE(lab.out.find("\nc1 "), std::string::npos) << lab.out;
 
@@ -399,6 +421,8 @@ TEST_F(CliTest, YamlDeployReportsFailedNodesAndDestroy) {
   }
   EXPECT_GT(lines, 0u) << json.out;
   EXPECT_EQ(failed, 1u) << json.out;
+  EXPECT_TRUE(OneLine(json.err)) << json.err;
+  EXPECT_NE(json.err.find("1 node(s) failed: c1: "), std::string::npos) << json.err;
   CtlRun no_wait = Expect(0, {"deploy", kDir + "/clab.json", "--no-wait"});
   EXPECT_NE(no_wait.out.find("lab clab deployed: 1 nodes"), std::string::npos) << no_wait.out;
 

@@ -120,8 +120,9 @@ TEST_F(LabTest, BadDeploysAreRefusedAndLeaveNothing) {
       {R"({"name":"x","nodes":[{"name":"r;1","kind":"iosv","image":"iosv.qcow2"}]})",
        "nodes[0].name"},
       {R"({"name":"x","nodes":[{"name":"r1","kind":"iosv","image":"../../../etc/passwd"}]})",
-       "lab"},
-      {R"({"name":"x","nodes":[{"name":"r1","kind":"iosv","image":"missing.qcow2"}]})", "lab"},
+       "nodes[0].image"},
+      {R"({"name":"x","nodes":[{"name":"r1","kind":"iosv","image":"missing.qcow2"}]})",
+       "nodes[0].image"},
       {R"({"name":"x","nodes":[{"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":1}]})",
        "nodes[0].memory_mb"},
       {R"({"name":"x","nodes":[{"name":"r1","kind":"iosv","image":"iosv.qcow2"},{"name":"r1","kind":"iosv","image":"iosv.qcow2"}]})",
@@ -436,8 +437,16 @@ TEST_F(LabTest, CleanupRemovesWhatNoNodeClaims) {
   // Leftovers of a lab labvirt no longer knows: a port row, an overlay and a console log.
   std::string ghost = "lvghost" + kPid;
   std::string tap = "lvg" + kPid;
+  // A port is this daemon's only when it carries its instance (docs/instances.md).
+  simdjson::dom::parser parser;
+  simdjson::dom::element info;
+  std::string info_text = Call("host.info", "{}");
+  ASSERT_EQ(parser.parse(info_text).get(info), simdjson::SUCCESS) << info_text;
+  std::string_view instance;
+  ASSERT_EQ(info["result"]["instance"].get(instance), simdjson::SUCCESS) << info_text;
   std::string add = "ovs-vsctl add-port arch-ovs " + tap + " -- set port " + tap +
-                    " external_ids:owner=labvirt external_ids:lab=" + ghost +
+                    " external_ids:owner=labvirt external_ids:instance=" + std::string(instance) +
+                    " external_ids:lab=" + ghost +
                     " external_ids:node=n1 external_ids:nic=0 -- set interface " + tap +
                     " type=internal >/dev/null 2>&1";
   ASSERT_EQ(std::system(add.c_str()), 0);

@@ -115,6 +115,18 @@ TEST_F(OvsSwitchTest, EverythingWrittenReadsBackThroughOvsVsctl) {
   EXPECT_EQ(ifaces.find("lab1r1e0"), std::string::npos) << ifaces;
   EXPECT_NE(ifaces.find("lab1r1e1"), std::string::npos) << ifaces;
   EXPECT_EQ(sw().allocator().OwnerOf(100), std::nullopt);
+
+  // The labvirt instance that plugs a port is in its external_ids (issue 13), kept on re-plug.
+  ASSERT_TRUE(Run([&](auto cb) {
+                sw().AddPorts({{"lab2r1e0", "lab2", "r1", 0, "h13x"}}, cb);
+              }).ok());
+  ASSERT_TRUE(Run([&](auto cb) {
+                sw().AddPorts({{"lab2r1e0", "lab2", "r1", 0, "h13x"}}, cb);
+              }).ok());
+  EXPECT_EQ(Get("port lab2r1e0 external_ids:instance"), "h13x");
+  for (const OwnedPort& p : sw().ListOwnedPorts()) {
+    EXPECT_EQ(p.instance, p.port == "lab2r1e0" ? "h13x" : "") << p.port;
+  }
 }
 
 TEST_F(OvsSwitchTest, ErrorsAreClearAndChangeNothing) {

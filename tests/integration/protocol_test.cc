@@ -194,6 +194,24 @@ TEST_F(ProtocolTest, StandardErrorShapesNameTheField) {
        -32602, "timeout_s"},
       {R"({"jsonrpc":"2.0","id":1,"method":"catalog.get","params":{"kind":"nope"}})", -32602,
        "kind"},
+      // A parameter a method does not take is refused by name, for every method (issue 13).
+      {R"({"jsonrpc":"2.0","id":1,"method":"lab.get","params":{"lab":"x","wiat":true}})", -32602,
+       "wiat"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"host.info","params":{"verbose":true}})", -32602,
+       "verbose"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"node.start","params":{"lab":"x","node":"y","force":true}})",
+       -32602, "force"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"lab.deploy","params":{"lab":"h13p","nodes":[],"wiat":true}})",
+       -32602, "wiat"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"lab.deploy","params":{"lab":"h13p","name":"h13p","nodes":[]}})",
+       -32602, "name"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"lab.deploy","params":{"lab":"h13p","nodes":[],"links":[{"endpoints":[],"speed":1}]}})",
+       -32602, "links[0].speed"},
+      // A deploy refused for its image names the image's field, in the parser's path syntax.
+      {R"({"jsonrpc":"2.0","id":1,"method":"lab.deploy","params":{"lab":"h13p","nodes":[{"name":"r1","kind":"iosv","image":"missing.qcow2"}]}})",
+       -32602, "nodes[0].image"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"lab.deploy","params":{"lab":"bad lab","nodes":[]}})",
+       -32602, "lab"},
       {std::string(R"({"jsonrpc":"2.0","id":1,"method":"host.info","params":{"x":")") +
            std::string((1 << 20) + 10, 'a') + "\"}}",
        -32600, "line"},  // over 1 MiB
@@ -245,6 +263,20 @@ std::string Garbage() {
   g += deep + "\n";
   g += std::string(1 << 20, '{');  // ends mid-line: the flooder then leaves
   return g;
+}
+
+// lab.deploy takes the lab as `lab`, like every other method; `name`, its first spelling, still
+// works (issue 13).
+TEST_F(ProtocolTest, DeployTakesLabAndStillItsOldAliasName) {
+  for (const char* member : {"lab", "name"}) {
+    std::string lab = std::string("h13-by-") + member;
+    std::string params = ContainerLab(lab);  // {"name":"LAB",...}
+    params.replace(2, 4, member);
+    std::string answer = Call("lab.deploy", params);
+    EXPECT_NE(answer.find(R"("result":{"name":")" + lab + "\""), std::string::npos) << answer;
+    answer = Call("lab.destroy", R"({"lab":")" + lab + R"("})");
+    EXPECT_NE(answer.find(R"("destroyed":1)"), std::string::npos) << answer;
+  }
 }
 
 TEST_F(ProtocolTest, GarbageFloodHarmsNoOtherClient) {

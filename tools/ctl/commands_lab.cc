@@ -19,6 +19,21 @@ void PrintNodes(simdjson::dom::element lab) {
                 static_cast<long long>(Int(r, "percent")),
                 static_cast<long long>(Int(n["console"], "viewers")), Str(n, "reason").c_str());
   }
+  // Each data NIC under both of its names: the kind's own and the alias ethN (the same NIC
+  // number on every kind), so a user can write either in a link.
+  bool header = false;
+  for (auto n : lab["nodes"].get_array()) {
+    auto nics = n["nics"].get_array();
+    if (nics.error()) continue;
+    for (auto nic : nics.value()) {
+      if (Str(nic, "role") != "data") continue;
+      if (!header) std::printf("\n%-14s %-24s %-6s %s\n", "NODE", "INTERFACE", "ALIAS", "LINK");
+      header = true;
+      std::string link = Str(nic, "link");
+      std::printf("%-14s %-24s %-6s %s\n", Str(n, "name").c_str(), Str(nic, "interface").c_str(),
+                  Str(nic, "alias").c_str(), link.empty() ? "-" : link.c_str());
+    }
+  }
   auto links = lab["links"].get_array();
   if (!links.error() && links.size() > 0) {
     std::printf("\n%-50s %s\n", "LINK", "UP");
@@ -44,7 +59,10 @@ class DeployFollower {
         return FailCall(o_, r);
       }
       deployed_ = true;
-      for (auto n : doc["result"]["nodes"].get_array()) state_[Str(n, "name")] = Str(n, "state");
+      for (auto n : doc["result"]["nodes"].get_array()) {
+        state_[Str(n, "name")] = Str(n, "state");
+        reason_[Str(n, "name")] = Str(n, "reason");
+      }
       if (!o_.json) std::printf("lab %s deployed: %zu nodes\n", lab_.c_str(), state_.size());
       if (no_wait_) return 0;
     } else if (IsEvent(doc)) {
@@ -56,7 +74,10 @@ class DeployFollower {
  private:
   void PrintEvent(simdjson::dom::element ev) {
     std::string type = Str(ev, "type"), node = Str(ev, "node");
-    if (type == "node.state" && !node.empty()) state_[node] = Str(ev["data"], "state");
+    if (type == "node.state" && !node.empty()) {
+      state_[node] = Str(ev["data"], "state");
+      reason_[node] = Str(ev["data"], "reason");
+    }
     if (o_.json) return;  // FollowEvents printed it
     if (type == "node.state") {
       std::printf("  %-12s %-9s %s\n", node.c_str(), Str(ev["data"], "state").c_str(),
@@ -68,7 +89,8 @@ class DeployFollower {
     }
   }
 
-  // kContinue while a node is on its way; then 1 if any failed, else 0.
+  // kContinue while a node is on its way; then 1 if any failed (with one line on stderr, as for
+  // every exit 1: "N node(s) failed: r1: reason; r2: reason"), else 0.
   int Outcome() const {
     int ready = 0, failed = 0, idle = 0;
     for (const auto& [n, s] : state_) {
@@ -82,13 +104,24 @@ class DeployFollower {
       if (idle > 0) std::printf(", %d not started", idle);
       std::printf("\n");
     }
-    return failed ? 1 : 0;
+    if (failed == 0) return 0;
+    std::string which;
+    for (const auto& [n, s] : state_) {
+      if (s != "failed") continue;
+      auto why = reason_.find(n);
+      which += (which.empty() ? "" : "; ") + n + ": " +
+               (why == reason_.end() || why->second.empty() ? "no reason given" : why->second);
+    }
+    for (char& c : which) c = c == '\n' ? ' ' : c;  // one line, whatever libvirt said
+    std::fflush(stdout);                            // the summary first, then the error line
+    return Fail("deploy of " + lab_ + ": " + std::to_string(failed) + " node(s) failed: " + which);
   }
 
   const Options& o_;
   const bool no_wait_;
   const std::string lab_;
   std::map<std::string, std::string> state_;
+  std::map<std::string, std::string> reason_;  // each node's last reason, for the error line
   bool deployed_ = false;
 };
 

@@ -72,10 +72,12 @@ Result<Topology> ParseOrThrow(const std::string& text, const std::string& file) 
   YAML::Node root = YAML::Load(text);
   if (!root.IsMap()) return InvalidArgument(file + ":1: a topology must be a mapping");
   Topology topo;
-  if (!root["name"] || !root["name"].IsScalar()) {
+  // containerlab names the lab `name`; lab.deploy's own shape says `lab` (or `name`, its alias).
+  YAML::Node lab_name = root["lab"] ? root["lab"] : root["name"];
+  if (!lab_name || !lab_name.IsScalar()) {
     return InvalidArgument(file + ":1: 'name' (the lab name) is required");
   }
-  topo.name = root["name"].as<std::string>();
+  topo.name = lab_name.as<std::string>();
   // containerlab shape: topology.nodes (a map) and topology.links; lab.deploy's: nodes (a list).
   YAML::Node body = root["topology"] ? root["topology"] : root;
   YAML::Node nodes = body["nodes"];
@@ -83,7 +85,7 @@ Result<Topology> ParseOrThrow(const std::string& text, const std::string& file) 
     return At(file, body, "'topology.nodes' is required: a mapping of node name to settings");
   }
   JsonWriter w;
-  w.BeginObject().Key("name").String(topo.name).Key("nodes").BeginArray();
+  w.BeginObject().Key("lab").String(topo.name).Key("nodes").BeginArray();
   std::set<std::string> names;
   auto add = [&](const std::string& name, const YAML::Node& n, const YAML::Node& mark) -> Status {
     if (!names.insert(name).second) return At(file, mark, "duplicate node '" + name + "'");

@@ -8,7 +8,7 @@
 //       - endpoints: ["r1:eth1", "r2:eth1"]
 //
 // turned into `lab.deploy` params. A JSON file may use the same shape or lab.deploy's own
-// ({"name", "nodes": [...], "links": [...]}). Errors name the file and line.
+// ({"lab" (or its alias "name"), "nodes": [...], "links": [...]}). Errors name the file and line.
 #ifndef LABVIRT_TOOLS_CTL_TOPOLOGY_H_
 #define LABVIRT_TOOLS_CTL_TOPOLOGY_H_
 

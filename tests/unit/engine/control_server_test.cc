@@ -21,10 +21,10 @@ class ControlServerTest : public ::testing::Test {
     reactor_ = std::move(reactor::Reactor::Create()).value();
     server_ = std::make_unique<ControlServer>(
         *reactor_, ControlServerOptions{.max_line_bytes = 256, .max_clients = 4});
-    server_->AddMethod("echo", [](simdjson::dom::element params) -> RpcResult {
+    server_->AddMethod("echo", {"a", "b"}, [](simdjson::dom::element params) -> RpcResult {
       return simdjson::minify(params);
     });
-    server_->AddMethod("fail", [](simdjson::dom::element) -> RpcResult {
+    server_->AddMethod("fail", {}, [](simdjson::dom::element) -> RpcResult {
       return FieldError(kInvalidParams, "invalid params", "lab", "no lab named 'x'");
     });
   }
@@ -37,8 +37,10 @@ class ControlServerTest : public ::testing::Test {
 TEST_F(ControlServerTest, ResultEchoesIdOfAnyType) {
   EXPECT_EQ(Handle(R"({"jsonrpc":"2.0","id":7,"method":"echo","params":{"a":1}})"),
             R"({"jsonrpc":"2.0","id":7,"result":{"a":1}})");
-  EXPECT_EQ(Handle(R"({"jsonrpc":"2.0","id":"x\"y","method":"echo","params":[1]})"),
-            R"({"jsonrpc":"2.0","id":"x\"y","result":[1]})");
+  EXPECT_EQ(Handle(R"({"jsonrpc":"2.0","id":"x\"y","method":"echo","params":{"b":[1]}})"),
+            R"({"jsonrpc":"2.0","id":"x\"y","result":{"b":[1]}})");
+  EXPECT_EQ(Handle(R"({"jsonrpc":"2.0","id":2,"method":"echo","params":[]})"),
+            R"({"jsonrpc":"2.0","id":2,"result":[]})");
   EXPECT_EQ(Handle(R"({"jsonrpc":"2.0","id":1,"method":"echo"})"),
             R"({"jsonrpc":"2.0","id":1,"result":null})");
 }
@@ -63,6 +65,11 @@ TEST_F(ControlServerTest, StandardErrorsNameTheField) {
       {R"({"jsonrpc":"2.0","id":1,"method":"echo","params":3})", kInvalidParams, "params"},
       {R"({"jsonrpc":"2.0","id":1,"method":"nope"})", kMethodNotFound, "method"},
       {R"({"jsonrpc":"2.0","id":1,"method":"fail"})", kInvalidParams, "lab"},
+      // A parameter the method does not take is refused by name, not ignored.
+      {R"({"jsonrpc":"2.0","id":1,"method":"echo","params":{"a":1,"wiat":true}})", kInvalidParams,
+       "wiat"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"fail","params":{"x":1}})", kInvalidParams, "x"},
+      {R"({"jsonrpc":"2.0","id":1,"method":"echo","params":[1]})", kInvalidParams, "params"},
       {"\"\xff\xfe\"", kParseError, "request"},
   };
   simdjson::dom::parser parser;
@@ -105,10 +112,10 @@ TEST_F(ControlServerTest, SocketPipeliningOversizedLinesAndPermissions) {
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   std::string big(1000, 'x');  // over the 256-byte limit of this server
-  std::string req = R"({"jsonrpc":"2.0","id":1,"method":"echo","params":[1]})"
+  std::string req = R"({"jsonrpc":"2.0","id":1,"method":"echo","params":{"a":1}})"
                     "\n" +
                     big + "\n" +
-                    R"({"jsonrpc":"2.0","id":2,"method":"echo","params":[2]})"
+                    R"({"jsonrpc":"2.0","id":2,"method":"echo","params":{"a":2}})"
                     "\n";
   std::string got;
   std::thread client([&] { got = Exchange(path, req, 3); });
@@ -121,9 +128,9 @@ TEST_F(ControlServerTest, SocketPipeliningOversizedLinesAndPermissions) {
     pos = nl + 1;
   }
   ASSERT_EQ(lines.size(), 3u) << got;
-  EXPECT_EQ(lines[0], R"({"jsonrpc":"2.0","id":1,"result":[1]})");
+  EXPECT_EQ(lines[0], R"({"jsonrpc":"2.0","id":1,"result":{"a":1}})");
   EXPECT_NE(lines[1].find("request line too long"), std::string::npos) << lines[1];
-  EXPECT_EQ(lines[2], R"({"jsonrpc":"2.0","id":2,"result":[2]})");  // in order, unaffected
+  EXPECT_EQ(lines[2], R"({"jsonrpc":"2.0","id":2,"result":{"a":2}})");  // in order, unaffected
 }
 
 TEST_F(ControlServerTest, PipelinedAnswersLeaveInOneSendAndHalfCloseIsAnswered) {
@@ -131,7 +138,8 @@ TEST_F(ControlServerTest, PipelinedAnswersLeaveInOneSendAndHalfCloseIsAnswered) 
   ASSERT_TRUE(server_->Listen(path).ok());
   std::string req;
   for (int id = 1; id <= 3; ++id) {
-    req += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"echo","params":[0]})";
+    req +=
+        R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"echo","params":{"a":0}})";
     req += "\n";
   }
   std::string first_read, all;
@@ -158,7 +166,7 @@ TEST_F(ControlServerTest, PipelinedAnswersLeaveInOneSendAndHalfCloseIsAnswered) 
   client.join();
   std::string want;
   for (int id = 1; id <= 3; ++id) {
-    want += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":[0]})" + "\n";
+    want += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":{"a":0}})" + "\n";
   }
   EXPECT_EQ(all, want);  // every answer, in order, then the server closed the connection
   // The three answers were ready together, so they left in one send (one read gets them all).

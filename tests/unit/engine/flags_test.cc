@@ -24,6 +24,24 @@ TEST(FlagsTest, BothValueForms) {
   EXPECT_EQ(f->log_level, LogLevel::kDebug);
 }
 
+// Issue 13: each daemon is an instance; two state dirs are two instances unless told otherwise.
+TEST(FlagsTest, InstanceIsNamedOrDerivedFromTheStateDir) {
+  EXPECT_EQ(InstanceName(*ParseFlags({})), "default");
+  EXPECT_EQ(InstanceName(*ParseFlags({"--state-dir", "/var/lib/labvirt/"})), "default");
+  std::string a = InstanceName(*ParseFlags({"--state-dir", "/tmp/a/state"}));
+  std::string b = InstanceName(*ParseFlags({"--state-dir", "/tmp/b/state"}));
+  EXPECT_EQ(a.rfind("sd-", 0), 0u) << a;
+  EXPECT_EQ(a.size(), 11u) << a;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, InstanceName(*ParseFlags({"--state-dir", "/tmp/a/./state/"}))) << "same directory";
+  EXPECT_EQ(InstanceName(*ParseFlags({"--state-dir", "/tmp/a/state", "--instance", "lab-2"})),
+            "lab-2");
+  EXPECT_EQ(InstanceName(*ParseFlags({"--instance", "default", "--state-dir", "/srv/x"})),
+            "default");
+  EXPECT_FALSE(ParseFlags({"--instance", "a b"}).ok());
+  EXPECT_FALSE(ParseFlags({"--instance", ""}).ok());
+}
+
 struct BadCase {
   std::vector<std::string> args;
   std::string mention;

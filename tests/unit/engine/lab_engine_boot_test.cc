@@ -174,7 +174,7 @@ class LabEngineBootTest : public ::testing::Test {
       nodes +=
           R"({"name":")" + n + R"(","kind":"linux","image":"base.qcow2","nics":1)" + extra + "}";
     }
-    auto doc = parser_.parse(R"({"name":"h","nodes":[)" + nodes + "]}");
+    auto doc = parser_.parse(R"({"lab":"h","nodes":[)" + nodes + "]}");
     auto spec = ParseLabSpec(doc.value());
     ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
     std::optional<RpcResult> got;

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "providers/node_naming.h"
 
 namespace labvirt::engine {
 namespace {
@@ -71,7 +72,7 @@ class MemoryHypervisor final : public providers::Hypervisor {
     Later(std::move(done), Status::Ok());
   }
   void ListDomains(std::function<void(Result<std::vector<providers::DomainInfo>>)> done) override {
-    std::vector<providers::DomainInfo> out;
+    std::vector<providers::DomainInfo> out = listed;
     for (const auto& d : defined) out.push_back({d, false, false, true, ""});
     reactor_.Post([done = std::move(done), out] { done(out); });
   }
@@ -89,6 +90,7 @@ class MemoryHypervisor final : public providers::Hypervisor {
   // Decides each Start from the domain's XML (a host that refuses some CPUs); unset: all start.
   std::function<Status(const std::string& xml)> start_check;
   int starts = 0;
+  std::vector<providers::DomainInfo> listed;  // more domains ListDomains reports (with metadata)
   std::vector<std::string> attached, detached;
   std::function<void(const std::string&)> on_defined;  // the "defined" lifecycle event
   std::string fail_undefine;              // Undefine fails for domains whose name contains this
@@ -104,6 +106,34 @@ class MemoryHypervisor final : public providers::Hypervisor {
     reactor_.Post([done = std::move(done), st] { done(st); });
   }
   reactor::Reactor& reactor_;
+};
+
+// The bridge's labvirt ports as a test sets them; RemovePorts records what it was asked to remove.
+class PortListPlumber final : public NetworkPlumber {
+ public:
+  void Plug(const std::string&, const std::string&, const std::vector<PortPlan>&,
+            Done done) override {
+    done(Status::Ok());
+  }
+  void Unplug(const std::string&, const std::string&, Done done) override { done(Status::Ok()); }
+  void SetLink(const std::string&, const std::string&, bool, Done done) override {
+    done(Status::Ok());
+  }
+  void DeleteLinks(const std::string&, const std::vector<std::string>&, Done done) override {
+    done(Status::Ok());
+  }
+  void Connect(const std::string&, const std::string&, const std::string&, const std::string&,
+               Done done) override {
+    done(Status::Ok());
+  }
+  std::vector<PlumbedPort> OwnedPorts() const override { return ports; }
+  void RemovePorts(const std::vector<std::string>& names, Done done) override {
+    removed.insert(removed.end(), names.begin(), names.end());
+    done(Status::Ok());
+  }
+
+  std::vector<PlumbedPort> ports;
+  std::vector<std::string> removed;
 };
 
 class LabEngineTest : public ::testing::Test {
@@ -122,11 +152,27 @@ class LabEngineTest : public ::testing::Test {
     ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
     catalog_ = std::make_unique<Catalog>(std::move(catalog).value());
     hv_ = std::make_unique<MemoryHypervisor>(*reactor_);
+    MakeEngine(providers::kDefaultInstance);
+  }
+  // (Re)creates the engine as labvirt instance `instance`.
+  void MakeEngine(const std::string& instance) {
+    engine_.reset();
     EngineOptions options;
+    options.instance = instance;
     options.image_root = (dir_ / "images").string();
     options.state_dir = (dir_ / "state").string();
     engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *hv_, plumber_, *catalog_, options);
     engine_->SetEventSink([this](const EngineEvent& ev) { events_.push_back(ev); });
+  }
+  // Runs one reconcile pass to its end.
+  void Reconcile() {
+    bool done = false;
+    engine_->Reconcile([&](Status st) {
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      done = true;
+    });
+    for (int i = 0; i < 100000 && !done; ++i) reactor_->RunOnce(/*block=*/true);
+    ASSERT_TRUE(done);
   }
   void TearDown() override {
     engine_.reset();
@@ -147,12 +193,13 @@ class LabEngineTest : public ::testing::Test {
   }
 
   std::string Deploy(const std::string& links) {
-    std::string json =
-        R"({"name":"lab1","nodes":[)"
-        R"({"name":"r1","kind":"iosv","image":"base.qcow2","nics":2,"start":false},)"
-        R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":2,"start":false}],)"
-        R"("links":[)" +
-        links + "]}";
+    return DeployJson(R"({"name":"lab1","nodes":[)"
+                      R"({"name":"r1","kind":"iosv","image":"base.qcow2","nics":2,"start":false},)"
+                      R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":2,"start":false}],)"
+                      R"("links":[)" +
+                      links + "]}");
+  }
+  std::string DeployJson(const std::string& json) {
     auto doc = parser_.parse(json);
     auto spec = ParseLabSpec(doc.value());
     if (auto* e = std::get_if<RpcError>(&spec)) return "bad spec: " + e->data_json;
@@ -174,7 +221,7 @@ class LabEngineTest : public ::testing::Test {
   std::unique_ptr<reactor::WorkerPool> pool_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<MemoryHypervisor> hv_;
-  NullPlumber plumber_;
+  PortListPlumber plumber_;
   std::unique_ptr<LabEngine> engine_;
   std::vector<EngineEvent> events_;
   simdjson::dom::parser parser_;
@@ -218,6 +265,112 @@ TEST_F(LabEngineTest, LinksAreCreatedDeletedAndRefusedWithTheField) {
   EXPECT_FALSE(Has(gone, "error")) << gone;
   EXPECT_FALSE(Has(Node("r1"), "GigabitEthernet0/1--")) << "the NIC forgot the link";
   EXPECT_TRUE(Has(Await([&](auto r) { engine_->DeleteLink("lab1", "x--y", r); }), "no link"));
+}
+
+// Issue 13: lab.deploy names the lab `lab` (as every other method does), keeps `name` as an alias,
+// and every refusal's data.field is the real field, in one path syntax ("nodes[1].image").
+TEST_F(LabEngineTest, DeployTakesLabOrItsAliasNameAndRefusalsNameTheRealField) {
+  for (const auto& [json, want] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"lab":"a","nodes":[]})", "a"},
+           {R"({"name":"b","nodes":[]})", "b"},
+           {R"({"lab":"a","name":"a","nodes":[]})", R"("field":"name")"},
+           {R"({"nodes":[]})", R"("field":"lab")"},
+           {R"({"lab":5,"nodes":[]})", R"("field":"lab")"},
+           {R"({"lab":"a","nodes":[],"links":[{"endpoints":["x:eth1","y:eth1"],"speed":1}]})",
+            R"("field":"links[0].speed")"}}) {
+    auto spec = ParseLabSpec(parser_.parse(json).value());
+    if (auto* e = std::get_if<RpcError>(&spec)) {
+      EXPECT_TRUE(Has(e->data_json, want)) << json << " -> " << e->data_json;
+    } else {
+      EXPECT_EQ(std::get<LabSpec>(spec).name, want) << json;
+    }
+  }
+  std::string got = DeployJson(
+      R"({"lab":"lab2","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","start":false},)"
+      R"({"name":"r2","kind":"iosv","image":"missing.qcow2","start":false}]})");
+  EXPECT_TRUE(Has(got, R"("field":"nodes[1].image")")) << got;
+  EXPECT_FALSE(Has(got, "nodes.r2")) << "one path syntax: " << got;
+  EXPECT_TRUE(hv_->defined.empty()) << "rolled back";
+  got = DeployJson(R"({"name":"bad lab","nodes":[]})");
+  EXPECT_TRUE(Has(got, R"("field":"name")")) << "the member the client used: " << got;
+}
+
+// Issue 13: in a mixed lab, ethN is the same data NIC on an IOSv and on a Linux node (eth1 is the
+// first: GigabitEthernet0/0 and the guest's eth0); lab.get shows each NIC's name and alias.
+TEST_F(LabEngineTest, EthNIsTheSameDataNicOnEveryKindAndNodesShowBothNames) {
+  std::string got = DeployJson(
+      R"({"lab":"lab1","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","start":false},)"
+      R"({"name":"h1","kind":"linux","image":"base.qcow2","start":false},)"
+      R"({"name":"h2","kind":"generic","image":"base.qcow2","start":false}],)"
+      R"("links":[{"endpoints":["r1:eth1","h1:eth1"]},{"endpoints":["r1:eth2","h2:eth2"]},)"
+      R"({"endpoints":["r1:GigabitEthernet0/2","h1:eth3"]}]})");
+  ASSERT_FALSE(Has(got, "error")) << got;
+  EXPECT_TRUE(Has(got, R"("id":"r1:GigabitEthernet0/0--h1:eth0")")) << got;
+  EXPECT_TRUE(Has(got, R"("id":"r1:GigabitEthernet0/1--h2:eth1")")) << got;
+  EXPECT_TRUE(Has(got, R"("id":"r1:GigabitEthernet0/2--h1:eth2")")) << got;
+  EXPECT_TRUE(Has(Node("h1"), R"("interface":"eth0","alias":"eth1")")) << Node("h1");
+  EXPECT_TRUE(Has(Node("r1"), R"("interface":"GigabitEthernet0/3","alias":"eth4")")) << Node("r1");
+  std::string bad = Await([&](auto r) { engine_->CreateLink("lab1", "h1:eth0", "r1:eth4", r); });
+  EXPECT_TRUE(Has(bad, "from 1")) << bad;
+}
+
+// The <labvirt:node> of a stopped iosv node `lab/node` owned by `instance` ("" renders metadata
+// as labvirt wrote it before it had instances: no <instance> element).
+std::string NodeMetadataXml(const std::string& instance, const std::string& lab,
+                            const std::string& node) {
+  providers::NodeMetadata md;
+  md.lab = lab;
+  md.node = node;
+  md.kind = "iosv";
+  md.tag = providers::NodeTag(lab, node);
+  md.desired_state = "stopped";
+  md.instance = instance.empty() ? providers::kDefaultInstance : instance;
+  std::string xml = providers::RenderNodeMetadata(md);
+  if (instance.empty()) {
+    const std::string end = "</labvirt:instance>";
+    size_t from = xml.find("<labvirt:instance>");
+    xml.erase(from, xml.find(end) + end.size() - from);
+  }
+  return xml;
+}
+
+// Issue 13: two labvirtds on one host took over each other's labs. A daemon adopts only its own
+// instance's domains (old metadata without an instance is the default instance's), reports the
+// others as foreign, never cleans them, and refuses to deploy a lab name another instance holds.
+TEST_F(LabEngineTest, ReconcileAdoptsOnlyThisInstancesDomainsAndReportsTheOthers) {
+  hv_->listed = {{"lv-theirs-r1-0", false, false, true, NodeMetadataXml("other", "theirs", "r1")},
+                 {"lv-old-r1-0", false, false, true, NodeMetadataXml("", "old", "r1")},
+                 {"lv-mine-r1-0", false, false, true, NodeMetadataXml("mine", "mine", "r1")}};
+  MakeEngine("mine");
+  Reconcile();
+  EXPECT_EQ(std::get<std::string>(engine_->ListLabs()).find("theirs"), std::string::npos);
+  EXPECT_EQ(std::get<std::string>(engine_->ListLabs()).find("old"), std::string::npos);
+  EXPECT_TRUE(std::holds_alternative<std::string>(engine_->GetLab("mine")));
+  ASSERT_FALSE(events_.empty());
+  EXPECT_TRUE(Has(events_.back().data_json, R"("adopted":1)")) << events_.back().data_json;
+  EXPECT_TRUE(Has(events_.back().data_json, R"("other_instances":2)")) << events_.back().data_json;
+
+  std::string cleanup = Await([&](auto r) { engine_->Cleanup(/*dry_run=*/true, r); });
+  EXPECT_TRUE(Has(cleanup, R"("domains":[])")) << "not leftovers of this instance: " << cleanup;
+  EXPECT_TRUE(Has(cleanup, R"({"name":"lv-theirs-r1-0","instance":"other"})")) << cleanup;
+  EXPECT_TRUE(Has(cleanup, R"({"name":"lv-old-r1-0","instance":"default"})")) << cleanup;
+  // Ports: another instance's are never removed, even when this daemon knows no such node.
+  plumber_.ports = {{"lvtheirs-0", "theirs", "r1", "other"}, {"lvgone-0", "gone", "r1", "mine"}};
+  cleanup = Await([&](auto r) { engine_->Cleanup(/*dry_run=*/false, r); });
+  EXPECT_EQ(plumber_.removed, std::vector<std::string>{"lvgone-0"}) << cleanup;
+  plumber_.ports.clear();
+
+  std::string taken = DeployJson(
+      R"({"lab":"theirs","nodes":[{"name":"r2","kind":"iosv","image":"base.qcow2","start":false}]})");
+  EXPECT_TRUE(Has(taken, R"("field":"lab")") && Has(taken, "instance 'other'")) << taken;
+  EXPECT_TRUE(hv_->defined.empty());
+
+  // The default instance (the daemon with the default state dir) adopts the old node.
+  MakeEngine(providers::kDefaultInstance);
+  Reconcile();
+  EXPECT_TRUE(std::holds_alternative<std::string>(engine_->GetLab("old")));
+  EXPECT_TRUE(std::holds_alternative<RpcError>(engine_->GetLab("theirs")));
+  EXPECT_TRUE(std::holds_alternative<RpcError>(engine_->GetLab("mine")));
 }
 
 TEST_F(LabEngineTest, NicsGrowToTheKindsMaximumAndShrinkFromTheEnd) {

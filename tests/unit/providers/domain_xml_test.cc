@@ -238,6 +238,35 @@ TEST(DomainXmlTest, MetadataRoundTrip) {
   EXPECT_EQ(md2->node, "r1");
 }
 
+// Issue 13: a node's metadata names the labvirt instance that owns it; metadata written before
+// instances (no <instance>) belongs to the default instance.
+TEST(DomainXmlTest, InstanceRoundTripsAndOldMetadataIsTheDefaultInstance) {
+  DomainSpec s = Spec();
+  s.instance = "lab-b";
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(Has(d->xml, "<labvirt:instance>lab-b</labvirt:instance>")) << d->xml;
+  auto md = ParseNodeMetadata(d->xml);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->instance, "lab-b");
+
+  std::string old = RenderNodeMetadata(d->metadata);
+  const std::string end_tag = "</labvirt:instance>";
+  size_t from = old.find("<labvirt:instance>");
+  ASSERT_NE(from, std::string::npos) << old;
+  old.erase(from, old.find(end_tag) + end_tag.size() - from);
+  ASSERT_FALSE(Has(old, "instance")) << old;
+  auto legacy = ParseNodeMetadata("<domain><metadata>" + old + "</metadata></domain>");
+  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
+  EXPECT_EQ(legacy->instance, kDefaultInstance);
+
+  std::string hostile = RenderNodeMetadata(d->metadata);
+  hostile.replace(hostile.find(">lab-b<"), 7, ">a b<");
+  EXPECT_FALSE(ParseNodeMetadata("<domain><metadata>" + hostile + "</metadata></domain>").ok());
+  s.instance = "x/y";
+  EXPECT_FALSE(BuildDomain(s).ok());
+}
+
 TEST(DomainXmlTest, LinkCarrierDownRoundTripsAndBadStateIsRefused) {
   DomainSpec s = Spec();
   s.links = {{"Gi0/1", "L7"}};

@@ -51,5 +51,36 @@ TEST(InterfaceNamingTest, EveryShippedKindRoundTrips) {
   }
 }
 
+// Issue 13: "eth1" named the first data NIC of an IOSv but the second of a Linux VM (whose own
+// names are ethN from eth0). ethN is now data NIC N, counted from 1, on every kind.
+TEST(InterfaceNamingTest, EthNIsTheSameDataNicOnEveryKind) {
+  auto c = engine::LoadCatalog(engine::SourceCatalogPath());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  for (const auto& k : c->kinds()) {
+    for (int i = 0; i < k.max_nics; ++i) {
+      auto by_alias = ResolveInterface(k, InterfaceAlias(i));
+      ASSERT_TRUE(by_alias.ok()) << k.name << " " << by_alias.status().ToString();
+      EXPECT_EQ(*by_alias, i) << k.name << " " << InterfaceAlias(i);
+      // Vendor names work too, wherever they are not themselves of the alias form.
+      if (k.interface_prefix != "eth") {
+        auto by_vendor = ResolveInterface(k, InterfaceName(k, i));
+        ASSERT_TRUE(by_vendor.ok()) << k.name << " " << by_vendor.status().ToString();
+        EXPECT_EQ(*by_vendor, i) << k.name << " " << InterfaceName(k, i);
+      }
+    }
+    EXPECT_FALSE(ResolveInterface(k, "eth0").ok()) << k.name << ": aliases count from 1";
+    EXPECT_FALSE(ResolveInterface(k, InterfaceAlias(k.max_nics)).ok()) << k.name;
+  }
+  EXPECT_EQ(InterfaceAlias(0), "eth1");
+  EXPECT_EQ(*ResolveInterface(*c->Find("linux"), "eth1"), 0);
+  EXPECT_EQ(*ResolveInterface(*c->Find("generic"), "eth1"), 0);
+  EXPECT_EQ(*ResolveInterface(*c->Find("iosv"), "eth1"), 0);
+  EXPECT_EQ(*ResolveInterface(*c->Find("iosv"), "GigabitEthernet0/1"), 1);
+  EXPECT_EQ(*ResolveInterface(*c->Find("n9kv"), "Ethernet1/3"), 2);
+  EXPECT_NE(ResolveInterface(*c->Find("linux"), "eth0").status().message().find("from 1"),
+            std::string::npos);
+  EXPECT_FALSE(ResolveInterface(*c->Find("iosv"), "eth01").ok()) << "one spelling per NIC";
+}
+
 }  // namespace
 }  // namespace labvirt::providers
