@@ -81,7 +81,20 @@ void LabEngine::EmitFor(const std::string& type, const std::string& lab, const s
 
 void LabEngine::SetState(Node& n, NodeState state, const std::string& reason) {
   if (n.state == state && n.reason == reason) return;
-  LABVIRT_CHECK(n.state == state || TransitionAllowed(n.state, state));
+  if (n.state != state && !TransitionAllowed(n.state, state)) {
+    // A move the machine forbids is an engine bug, but one that outside events (a guest's
+    // console, libvirt's lifecycle events, a client's verbs) drove it into. Aborting would take
+    // every lab on the host down with it (issue 13: a boot retry did); failing this one node
+    // keeps the damage where it is and tells its owner.
+    std::string refused =
+        std::string(NodeStateName(n.state)) + " -> " + std::string(NodeStateName(state));
+    LogError("node state machine refused a transition; node failed",
+             {{"lab", n.lab}, {"node", n.name}, {"transition", refused}, {"reason", reason}});
+    admission_.Release(n.key);
+    return SetState(n, NodeState::kFailed,
+                    "internal error: state machine refused " + refused + " (" + reason +
+                        "); stop and start the node");
+  }
   NodeState old = n.state;
   n.state = state;
   n.reason = reason;
@@ -220,6 +233,19 @@ void LabEngine::StopNode(const std::string& lab, const std::string& node, bool f
     admission_.Release(n->key);
     SetState(*n, NodeState::kStopped, "stop requested while queued");
     return reply(NodeJson(*n));
+  }
+  if (n->state == NodeState::kFailed && n->vm_left_up) {
+    // The failed boot's VM, kept for its console, is no working guest: off at once. Its stopped
+    // event makes the node stopped and answers a waiting caller.
+    if (wait) n->waiters.push_back(std::move(reply));
+    std::string key = n->key;
+    hv_.Destroy(n->domain, [this, key](Status st) {
+      if (st.ok()) return;
+      LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+      if (Node* n = FindNodeByKey(key)) NotifyWaiters(*n);
+    });
+    if (!wait) reply(NodeJson(*n));
+    return;
   }
   if (!IsActive(n->state)) return reply(NodeJson(*n));
   auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;

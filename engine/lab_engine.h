@@ -221,6 +221,11 @@ class LabEngine {
   void AttachConsole(const std::string& key, const std::string& live_xml);
   void Resume(const std::string& key);
   void OnReadiness(const std::string& key, const ReadinessEvent& ev);
+  // A boot retry the readiness tracker asked for: booting -> starting, then DestroyThenStart.
+  void RetryBoot(const std::string& key);
+  // For a starting node whose VM runs (a boot retry; a failed boot's VM left up): destroys it;
+  // its stopped event then starts it again (StartWithCpu), all with the admission slot held.
+  void DestroyThenStart(Node& n);
   void FailStart(Node& n, const std::string& reason);
   // A start refused with `error`: redefines the domain with the next CPU choice and starts it
   // again when the error is the CPU's and the ladder goes on (node_cpu.cc), else FailStart.

@@ -40,10 +40,13 @@ struct LabEngine::Node {
   providers::CpuChoice cpu;               // the CPU the domain is defined with, and why
   std::vector<std::string> cpu_attempts;  // CPU choices refused at this start, with the error
   std::string pty;
+  std::string early_console;  // read after the resume, before the readiness attempt began
   reactor::TimePoint start_requested{};
-  std::vector<Reply> waiters;    // replies owed when the node is ready, failed or stopped
-  std::set<int> unplug_pending;  // data NICs detached live that the guest has not released yet
-  bool restart_pending = false;  // node.restart: start again once stopped
+  std::vector<Reply> waiters;       // replies owed when the node is ready, failed or stopped
+  std::set<int> unplug_pending;     // data NICs detached live that the guest has not released yet
+  bool restart_pending = false;     // node.restart: start again once stopped
+  bool start_when_stopped = false;  // DestroyThenStart: start again once the VM is off
+  bool vm_left_up = false;          // a failed boot left the VM running (for its console)
   std::vector<Reply> restart_waiters;  // node.restart with wait: replied when ready or failed
   bool metadata_writing = false;       // a SetMetadata is in flight (PersistMetadata)
   bool metadata_dirty = false;         // changed since that write began: write again after it

@@ -7,6 +7,14 @@
 #include "reactor/log.h"
 
 namespace labvirt::engine {
+namespace {
+
+// Console bytes kept between a VM's resume and the start of its readiness watch: a boot's first
+// screens, far more than a few milliseconds of output.
+constexpr size_t kMaxEarlyConsole = 256 * 1024;
+
+}  // namespace
+
 void LabEngine::RequestStart(Node& n) {
   n.restart_timer.Cancel();
   n.start_requested = reactor_.clock().Now();
@@ -31,6 +39,8 @@ void LabEngine::BeginStart(const std::string& key) {
     return;
   }
   SetState(*n, NodeState::kStarting, "starting paused");
+  // A failed boot left its VM up for its console: that one goes first, then a fresh boot.
+  if (n->vm_left_up) return DestroyThenStart(*n);
   // Paused first: QEMU drops console output while nobody holds the PTY, so the VM runs only
   // once the console reader is attached.
   StartWithCpu(*n);
@@ -72,6 +82,14 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
     // The hub belongs to the node and dies with it, so its callbacks may hold the node itself
     // (no lookup by key on every console chunk).
     cb.on_output = [n](std::string_view bytes) {
+      // A resumed VM prints before the Resume answer begins the tracker's attempt: those bytes
+      // wait for it (a fast guest's whole boot, ready text included, can fall in there).
+      if (n->state == NodeState::kStarting) {
+        if (n->early_console.size() + bytes.size() <= kMaxEarlyConsole) {
+          n->early_console.append(bytes);
+        }
+        return;
+      }
       if (n->tracker) n->tracker->OnConsole(bytes);
     };
     cb.on_viewer_closed = [this, key](ViewerId id, const std::string& reason) {
@@ -82,6 +100,7 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
     };
     n->hub = std::make_unique<ConsoleHub>(reactor_, key, options_.console, std::move(cb));
   }
+  n->early_console.clear();  // the previous VM's last words are no part of this boot
   Status st = n->hub->attached() ? n->hub->Reopen(n->pty) : n->hub->Open(n->pty);
   if (!st.ok()) return FailStart(*n, "console: " + st.message());
   std::vector<PortPlan> ports;
@@ -122,6 +141,8 @@ void LabEngine::Resume(const std::string& key) {
       return FailStart(*n, st.message());
     }
     SetState(*n, NodeState::kBooting, "waiting for the readiness text");
+    std::string early = std::move(n->early_console);
+    n->early_console.clear();
     if (n->adopted_ready) {
       n->adopted_ready = false;
       admission_.Release(key);
@@ -140,6 +161,10 @@ void LabEngine::Resume(const std::string& key) {
     } else {
       n->tracker->Start();
     }
+    // Until its first event the attempt is visible only here: node.get would show the last
+    // attempt's "restarting" through the whole retry.
+    if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
+    if (!early.empty()) n->tracker->OnConsole(early);
   });
 }
 
@@ -165,24 +190,41 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
     case ReadinessEvent::Type::kFailed:
       admission_.Release(key);
       // The VM stays up so its console can be inspected; the node is failed.
+      n->vm_left_up = true;
       SetState(*n, NodeState::kFailed, "boot failed: " + ev.result.reason);
       PersistMetadata(*n);
       return;
     case ReadinessEvent::Type::kRestartRequested:
-      // Restart the VM for another boot attempt, holding the admission slot throughout.
-      reactor_.Defer([this, key] {
-        Node* n = FindNodeByKey(key);
-        if (n == nullptr || n->state != NodeState::kBooting) return;
-        SetState(*n, NodeState::kStarting, "restarting for another boot attempt");
-        hv_.Destroy(n->domain, [this, key](Status st) {
-          Node* n = FindNodeByKey(key);
-          if (n == nullptr || n->state != NodeState::kStarting) return;
-          if (!st.ok()) return FailStart(*n, st.message());
-          hv_.Start(n->domain, true, [this, key](Status st) { AfterStartPaused(key, st); });
-        });
-      });
+      // From a clean stack: the tracker is inside its callback.
+      reactor_.Defer([this, key] { RetryBoot(key); });
       return;
   }
+}
+
+void LabEngine::RetryBoot(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kBooting) return;  // stopped or crashed meanwhile
+  // The admission slot stays held (docs/node-states.md): no Release here nor in OnStopped.
+  SetState(*n, NodeState::kStarting,
+           "restarting for boot attempt " + std::to_string(n->readiness.attempt + 1) + " (" +
+               n->readiness.reason + ")");
+  DestroyThenStart(*n);
+}
+
+void LabEngine::DestroyThenStart(Node& n) {
+  n.start_when_stopped = true;
+  std::string key = n.key;
+  hv_.Destroy(n.domain, [this, key](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || !n->start_when_stopped || n->state != NodeState::kStarting) return;
+    if (!st.ok()) {
+      n->start_when_stopped = false;
+      return FailStart(*n, "destroy before the start: " + st.message());
+    }
+    // The start follows from the stopped event (OnStopped), not from this answer: libvirt may
+    // deliver that event after the answer, and handled then it would close the new VM's console
+    // and unplug its ports.
+  });
 }
 
 void LabEngine::FailStart(Node& n, const std::string& reason) {
@@ -228,6 +270,10 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
   n.stop_timer.Cancel();
   n.unplug_pending.clear();  // a device the guest held is gone with the QEMU process
   ReleaseRuntime(n);
+  n.vm_left_up = false;
+  bool start = n.start_when_stopped && n.state == NodeState::kStarting;
+  n.start_when_stopped = false;
+  if (start) return StartWithCpu(n);  // DestroyThenStart's VM is off; the slot stays held
   admission_.Release(n.key);
   if (n.state == NodeState::kStopping || !n.desired_running) {
     // A forced stop says so ("forced off…"); otherwise libvirt's reason (shutdown, destroyed…).

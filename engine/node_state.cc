@@ -56,8 +56,11 @@ bool TransitionAllowed(NodeState from, NodeState to) {
     case S::kStarting:
       return to == S::kBooting || to == S::kStopping || to == S::kStopped;
     case S::kBooting:
-      // A restart for a failed boot goes back through the queue.
-      return to == S::kReady || to == S::kStopping || to == S::kStopped || to == S::kQueued;
+      // A boot retry (failure pattern with action restart, idle or overall timeout, retries
+      // left) starts the VM again: booting -> starting. Not through the queue: the node keeps
+      // its admission slot until ready, failed or stopped, so a retry never waits behind other
+      // nodes' first boots nor lets one in while it restarts.
+      return to == S::kReady || to == S::kStopping || to == S::kStopped || to == S::kStarting;
     case S::kReady:
       return to == S::kStopping || to == S::kStopped || to == S::kBooting || to == S::kQueued;
     case S::kStopping:

@@ -1,5 +1,7 @@
-// The node state machine. A node's state changes only through Transition(), which refuses moves
-// the machine does not allow (a broken invariant in the engine, so callers CHECK the result).
+// The node state machine. A node's state changes through LabEngine::SetState (adoption at
+// reconcile aside), which refuses moves the machine does not allow: such a move is an engine bug,
+// but one that outside events drive, so it fails that node (logged as an error) rather than
+// aborting the daemon.
 // docs/node-states.md draws the machine.
 #ifndef LABVIRT_ENGINE_NODE_STATE_H_
 #define LABVIRT_ENGINE_NODE_STATE_H_

@@ -1,0 +1,402 @@
+// LabEngine boots without libvirt: the real engine, readiness tracker and console hub, with a fake
+// hypervisor whose "VMs" are real PTY pairs (the test writes the guest's console into the master
+// side) and whose Destroy reports the stopped event after its answer, the order libvirt may use.
+// Time is a manual clock, so idle and overall timeouts fire when the test says.
+//
+// What is tested: boot retries (failure pattern with action restart, idle timeout) through the
+// node state machine — restart then ready, restart then failed — holding the admission slot.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "engine/lab_engine.h"
+#include "gtest/gtest.h"
+#include "reactor/unique_fd.h"
+
+namespace labvirt::engine {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// Domains that "run" as PTY pairs: Start opens a fresh pair (the live XML names its slave), Destroy
+// closes it and then reports kStopped, as libvirt does when QEMU goes away.
+class PtyHypervisor final : public providers::Hypervisor {
+ public:
+  explicit PtyHypervisor(reactor::Reactor& r) : reactor_(r) {}
+  bool connected() const override { return true; }
+  void SetEventHandler(EventHandler handler) override { events_ = std::move(handler); }
+  void SetConnectedHandler(std::function<void()>) override {}
+  void Define(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
+  void Start(std::string name, bool, Done done) override {
+    if (Running(name)) {  // as libvirt answers
+      return Later(std::move(done),
+                   FailedPrecondition("start " + name + ": domain is already running"));
+    }
+    ++starts[name];
+    int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0 || ::grantpt(fd) != 0 || ::unlockpt(fd) != 0) {
+      return Later(std::move(done), Internal("no pty"));
+    }
+    masters[name] = UniqueFd(fd);
+    pty_paths[name] = ::ptsname(fd);
+    Later(std::move(done), Status::Ok());
+  }
+  void Resume(std::string, Done done) override {
+    if (hold_resume) return held_resume.push_back(std::move(done));
+    Later(std::move(done), Status::Ok());
+  }
+  void Shutdown(std::string name, Done done) override {
+    Later(std::move(done), Status::Ok());
+    PowerOff(name, "shutdown");
+  }
+  void Destroy(std::string name, Done done) override {
+    ++destroys[name];
+    Later(std::move(done), Status::Ok());
+    PowerOff(name, "destroyed");
+  }
+  void Undefine(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
+  void GetXml(std::string name, bool, std::function<void(Result<std::string>)> done) override {
+    std::string xml = "<domain><devices><serial type='pty'><source path='" + pty_paths[name] +
+                      "'/></serial></devices></domain>";
+    reactor_.Post([done = std::move(done), xml] { done(xml); });
+  }
+  void SetMetadata(std::string, std::string, Done done) override {
+    Later(std::move(done), Status::Ok());
+  }
+  void AttachDevice(std::string, std::string, Done done) override {
+    Later(std::move(done), Status::Ok());
+  }
+  void DetachDevice(std::string, std::string, Done done) override {
+    Later(std::move(done), Status::Ok());
+  }
+  void ListDomains(std::function<void(Result<std::vector<providers::DomainInfo>>)> done) override {
+    reactor_.Post([done = std::move(done)] { done(std::vector<providers::DomainInfo>{}); });
+  }
+  void GetHostCapabilities(std::string,
+                           std::function<void(Result<providers::HostCapabilities>)> done) override {
+    reactor_.Post([done = std::move(done)] { done(providers::HostCapabilities{}); });
+  }
+  void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
+    reactor_.Post([done = std::move(done)] { done(std::vector<std::string>{}); });
+  }
+
+  // Writes `text` as the running guest's console output; false if it is not running.
+  bool Console(const std::string& domain, const std::string& text) {
+    auto it = masters.find(domain);
+    if (it == masters.end() || !it->second) return false;
+    return ::write(it->second.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  }
+  bool Running(const std::string& domain) const {
+    auto it = masters.find(domain);
+    return it != masters.end() && it->second;
+  }
+
+  // Delivers the stopped events held back while `hold_stopped` was set.
+  void ReleaseStopped() {
+    hold_stopped = false;
+    for (const auto& ev : held) events_(ev);
+    held.clear();
+  }
+
+  std::map<std::string, int> starts, destroys;
+  std::map<std::string, UniqueFd> masters;  // running domains' PTY masters (QEMU's side)
+  std::map<std::string, std::string> pty_paths;
+  bool hold_resume = false;  // keep Resume answers (the VM runs meanwhile) in held_resume
+  std::vector<Done> held_resume;
+  bool hold_stopped = false;  // keep stopped events until ReleaseStopped()
+  std::vector<providers::DomainEventInfo> held;
+
+ private:
+  void Later(Done done, Status st) {
+    reactor_.Post([done = std::move(done), st] { done(st); });
+  }
+  // The event comes a pass after the call's answer.
+  void PowerOff(const std::string& name, const std::string& detail) {
+    if (!Running(name)) return;
+    masters[name].Reset();
+    reactor_.Post([this, name, detail] {
+      reactor_.Post([this, name, detail] {
+        providers::DomainEventInfo ev{name, providers::DomainEvent::kStopped, detail};
+        if (hold_stopped) return held.push_back(ev);
+        if (events_) events_(ev);
+      });
+    });
+  }
+  reactor::Reactor& reactor_;
+  EventHandler events_;
+};
+
+class LabEngineBootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lvboot-" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "images");
+    ASSERT_EQ(
+        std::system(("qemu-img create -q -f qcow2 " + (dir_ / "images/base.qcow2").string() + " 1M")
+                        .c_str()),
+        0);
+    reactor::ReactorOptions ro;
+    ro.clock = &clock_;
+    reactor_ = std::move(reactor::Reactor::Create(ro)).value();
+    pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, 2, 64);
+    auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
+    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+    catalog_ = std::make_unique<Catalog>(std::move(catalog).value());
+    hv_ = std::make_unique<PtyHypervisor>(*reactor_);
+    EngineOptions options;
+    options.image_root = (dir_ / "images").string();
+    options.state_dir = (dir_ / "state").string();
+    options.boot_budget = 1;  // one boot at a time: a second node shows who holds the slot
+    engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *hv_, plumber_, *catalog_, options);
+    engine_->SetEventSink([this](const EngineEvent& ev) { events_.push_back(ev); });
+    hv_->SetEventHandler(
+        [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
+  }
+  void TearDown() override {
+    engine_.reset();
+    pool_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Deploys lab "h" with linux nodes `names` (kind linux: failure "Kernel panic - not syncing"
+  // with action restart, retries 1), each with `extra` JSON fields.
+  void Deploy(const std::vector<std::string>& names, const std::string& extra = "") {
+    std::string nodes;
+    for (const auto& n : names) {
+      if (!nodes.empty()) nodes += ",";
+      nodes +=
+          R"({"name":")" + n + R"(","kind":"linux","image":"base.qcow2","nics":1)" + extra + "}";
+    }
+    auto doc = parser_.parse(R"({"lab":"h","nodes":[)" + nodes + "]}");
+    auto spec = ParseLabSpec(doc.value());
+    ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
+    std::optional<RpcResult> got;
+    engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, [&](RpcResult r) { got = r; });
+    ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+    ASSERT_TRUE(std::holds_alternative<std::string>(*got)) << std::get<RpcError>(*got).data_json;
+  }
+  // Runs the loop until `done`, for up to 10 s of real time: PTY reads and the worker pool (the
+  // overlays) complete on their own; timers move only with clock_.
+  template <typename Pred>
+  bool RunUntil(Pred done) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      reactor_->RunUntilIdle();
+      if (done()) return true;
+      if (reactor_->RunOnce(/*block=*/false) == 0) ::usleep(1000);
+    }
+    return done();
+  }
+  std::string NodeJson(const std::string& node) {
+    auto r = engine_->GetNode("h", node);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "error";
+  }
+  bool Has(const std::string& text, const std::string& part) const {
+    return text.find(part) != std::string::npos;
+  }
+  bool InState(const std::string& node, const std::string& state, int attempt = 0) {
+    std::string j = NodeJson(node);
+    return Has(j, R"("state":")" + state + R"(","reason")") &&
+           (attempt == 0 || Has(j, R"("attempt":)" + std::to_string(attempt) + ","));
+  }
+  // Waits until `node` boots its `starts`th VM start, console reader attached, and checks that
+  // node.get's readiness shows boot attempt `attempt` (0: the same number).
+  bool Booting(const std::string& node, int starts, int attempt = 0) {
+    std::string domain = Domain(node);
+    if (!RunUntil([&] { return InState(node, "booting") && hv_->starts[domain] == starts; }))
+      return false;
+    EXPECT_TRUE(InState(node, "booting", attempt == 0 ? starts : attempt)) << NodeJson(node);
+    return true;
+  }
+  std::string Domain(const std::string& node) {
+    std::string j = NodeJson(node);
+    auto at = j.find(R"("domain":")") + 10;
+    return j.substr(at, j.find('"', at) - at);
+  }
+  // The node's "node.state" transitions, "from>to" each (not the record of its definition).
+  std::vector<std::string> Transitions(const std::string& node) {
+    std::vector<std::string> out;
+    for (const auto& ev : events_) {
+      if (ev.type != "node.state" || ev.node != node) continue;
+      auto field = [&](const std::string& key) {
+        auto at = ev.data_json.find("\"" + key + "\":\"") + key.size() + 4;
+        return ev.data_json.substr(at, ev.data_json.find('"', at) - at);
+      };
+      if (!field("previous").empty()) out.push_back(field("previous") + ">" + field("state"));
+    }
+    return out;
+  }
+  std::string Joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += x + " ";
+    return s;
+  }
+
+  fs::path dir_;
+  reactor::ManualClock clock_;
+  std::unique_ptr<reactor::Reactor> reactor_;
+  std::unique_ptr<reactor::WorkerPool> pool_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<PtyHypervisor> hv_;
+  NullPlumber plumber_;
+  std::unique_ptr<LabEngine> engine_;
+  std::vector<EngineEvent> events_;
+  simdjson::dom::parser parser_;
+};
+
+const char kPanic[] = "[    1.20] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n";
+const char kLogin[] = "\r\ndebian login: ";
+
+TEST_F(LabEngineBootTest, APanicRestartsTheBootHoldingItsSlotThenItIsReady) {
+  Deploy({"h1", "h2"});
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  EXPECT_TRUE(InState("h2", "queued")) << "budget 1: h2 waits";
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(Booting("h1", 2)) << NodeJson("h1");
+  EXPECT_EQ(hv_->starts[d1], 2);
+  EXPECT_EQ(hv_->destroys[d1], 1);
+  EXPECT_TRUE(InState("h2", "queued")) << "the retry kept the slot: " << NodeJson("h2");
+  EXPECT_EQ(Transitions("h1"),
+            (std::vector<std::string>{"defined>queued", "queued>starting", "starting>booting",
+                                      "booting>starting", "starting>booting"}))
+      << Joined(Transitions("h1"));
+  bool retry_reason = false;
+  for (const auto& ev : events_) {
+    retry_reason |= ev.type == "node.state" && ev.node == "h1" &&
+                    Has(ev.data_json, "restarting for boot attempt 2 (kernel_panic");
+  }
+  EXPECT_TRUE(retry_reason);
+  // The second attempt's console is read (the late stopped event of the first VM did not close it).
+  ASSERT_TRUE(hv_->Console(d1, kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+  EXPECT_TRUE(Has(NodeJson("h1"), R"("attempt":2,)")) << NodeJson("h1");
+  ASSERT_TRUE(Booting("h2", 1)) << "h1's slot went to h2 once h1 was ready: " << NodeJson("h2");
+}
+
+TEST_F(LabEngineBootTest, APanicOnEveryAttemptFailsTheNodeAndFreesItsSlot) {
+  Deploy({"h1", "h2"});
+  ASSERT_TRUE(Booting("h1", 1));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(Booting("h1", 2));
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
+  std::string j = NodeJson("h1");
+  EXPECT_TRUE(Has(j, "boot failed: kernel_panic") && Has(j, "no retries left after 2 attempts"))
+      << j;
+  EXPECT_TRUE(hv_->Running(d1)) << "the failed boot's VM stays up for its console";
+  EXPECT_EQ(hv_->starts[d1], 2);
+  ASSERT_TRUE(Booting("h2", 1)) << "the slot was released: " << NodeJson("h2");
+}
+
+TEST_F(LabEngineBootTest, AnIdleTimeoutRestartsTheBoot) {
+  Deploy({"h1"}, R"(,"idle_timeout_s":30)");
+  ASSERT_TRUE(Booting("h1", 1));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, "Linux version 6.1.0\r\n"));
+  ASSERT_TRUE(RunUntil([&] { return Has(NodeJson("h1"), R"("percent":10)"); }));
+  clock_.Advance(31s);
+  ASSERT_TRUE(Booting("h1", 2)) << NodeJson("h1");
+  EXPECT_EQ(hv_->starts[d1], 2);
+  bool idle_reason = false;
+  for (const auto& ev : events_) {
+    idle_reason |= ev.type == "node.readiness.restart_requested" && Has(ev.data_json, "idle");
+  }
+  EXPECT_TRUE(idle_reason);
+  // The second attempt's idle timeout counts from its own start.
+  clock_.Advance(29s);
+  reactor_->RunUntilIdle();
+  EXPECT_TRUE(InState("h1", "booting", 2)) << NodeJson("h1");
+  ASSERT_TRUE(hv_->Console(d1, kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+}
+
+TEST_F(LabEngineBootTest, AnOverallTimeoutOnTheLastAttemptFailsTheNode) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1));
+  clock_.Advance(301s);  // linux: overall 300 s
+  ASSERT_TRUE(Booting("h1", 2)) << NodeJson("h1");
+  clock_.Advance(301s);
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
+  EXPECT_TRUE(Has(NodeJson("h1"), "(overall timeout); no retries left after 2 attempts"))
+      << NodeJson("h1");
+}
+
+TEST_F(LabEngineBootTest, AStopDuringABootRetryStopsTheNodeAndFreesTheSlot) {
+  Deploy({"h1", "h2"});
+  ASSERT_TRUE(Booting("h1", 1));
+  hv_->hold_stopped = true;  // the retry waits for the destroyed VM's stopped event
+  ASSERT_TRUE(hv_->Console(Domain("h1"), kPanic));
+  ASSERT_TRUE(RunUntil([&] { return !hv_->held.empty(); }));
+  ASSERT_TRUE(InState("h1", "starting")) << NodeJson("h1");
+  std::optional<RpcResult> got;
+  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true, [&](RpcResult r) { got = r; });
+  reactor_->RunUntilIdle();
+  EXPECT_TRUE(InState("h1", "stopping")) << NodeJson("h1");
+  hv_->ReleaseStopped();
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
+  EXPECT_EQ(hv_->starts[Domain("h1")], 1) << "no retry after the stop";
+  ASSERT_TRUE(Booting("h2", 1)) << NodeJson("h2");
+}
+
+TEST_F(LabEngineBootTest, StartingANodeWhoseFailedBootLeftItsVmUpBootsAfresh) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(Booting("h1", 2));
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
+  ASSERT_TRUE(hv_->Running(d1));
+  std::optional<RpcResult> got;
+  engine_->StartNode("h", "h1", /*wait=*/true, [&](RpcResult r) { got = r; });
+  // Started again without "domain is already running": the old VM went first.
+  ASSERT_TRUE(Booting("h1", 3, /*attempt=*/1)) << "a fresh boot: " << NodeJson("h1");
+  EXPECT_EQ(hv_->destroys[d1], 2);
+  ASSERT_TRUE(hv_->Console(d1, kLogin));
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  EXPECT_TRUE(InState("h1", "ready")) << NodeJson("h1");
+}
+
+TEST_F(LabEngineBootTest, StoppingANodeWhoseFailedBootLeftItsVmUpTurnsItOff) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(Booting("h1", 2));
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
+  std::optional<RpcResult> got;
+  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true, [&](RpcResult r) { got = r; });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
+  EXPECT_FALSE(hv_->Running(d1));
+}
+
+TEST_F(LabEngineBootTest, WhatTheGuestPrintsBeforeTheResumeAnswerCounts) {
+  hv_->hold_resume = true;  // libvirt answers the resume after the guest already printed
+  Deploy({"h1"});
+  ASSERT_TRUE(RunUntil([&] { return !hv_->held_resume.empty(); }));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, std::string("Linux version 6.1.0\r\n") + kLogin));
+  ASSERT_TRUE(RunUntil([&] {
+    ConsoleHub* hub = engine_->Console("h", "h1");
+    return hub != nullptr && hub->bytes_read() >= 30;
+  }));
+  hv_->hold_resume = false;
+  for (auto& done : hv_->held_resume) done(Status::Ok());
+  hv_->held_resume.clear();
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+}
+
+}  // namespace
+}  // namespace labvirt::engine
