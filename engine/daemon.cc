@@ -102,6 +102,7 @@ Status Daemon::Init() {
   engine_options.state_dir = flags_.state_dir;
   engine_options.boot_budget = BootBudget();
   engine_options.emulator = flags_.emulator;
+  engine_options.force_tcg = flags_.force_tcg;
   // Direct io_uring reads on a tty only where the kernel does them without io-wq (6.12+).
   engine_options.console.reader.direct_read = features_.direct_tty_read;
   timed_libvirt_ = std::make_unique<TimedHypervisor>(*libvirt_, libvirt_calls_);

@@ -64,6 +64,8 @@ std::string FlagsUsage() {
                        else derived from --state-dir)
   --catalog FILE       device catalog (JSON)
   --emulator FILE      QEMU binary for every domain (default: libvirt's; tests use a wrapper)
+  --accel auto|tcg     auto (default): KVM where /dev/kvm opens, else TCG; tcg: always TCG
+                       (to check the TCG path on a KVM host)
   --log-level LEVEL    debug|info|warn|error (default info)
   --workers N          threads for blocking libvirt calls, 1-64 (default 4; raised to cover
                        every start the boot budget admits at once, plus 4)
@@ -152,6 +154,14 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
            return InvalidArgument("--workers: expected an integer 1-64, got '" + v + "'");
          }
          flags.workers = n;
+         return Status::Ok();
+       }},
+      {"accel",
+       [&](const std::string& v) {
+         if (v != "auto" && v != "tcg") {
+           return InvalidArgument("--accel: expected auto or tcg, got '" + v + "'");
+         }
+         flags.force_tcg = v == "tcg";
          return Status::Ok();
        }},
       {"boot-budget",

@@ -17,9 +17,10 @@ struct Flags {
   std::string bridge = "arch-ovs";
   std::string image_root = "/var/lib/labvirt/images";
   std::string state_dir = "/var/lib/labvirt";
-  std::string emulator;  // empty: libvirt's default QEMU (tests give a wrapper)
-  std::string instance;  // --instance; empty: derived from state_dir (InstanceName)
-  std::string catalog;   // empty: the catalog installed beside the binary, once it exists
+  std::string emulator;    // empty: libvirt's default QEMU (tests give a wrapper)
+  bool force_tcg = false;  // --accel tcg: domains run under TCG even where KVM is usable
+  std::string instance;    // --instance; empty: derived from state_dir (InstanceName)
+  std::string catalog;     // empty: the catalog installed beside the binary, once it exists
   LogLevel log_level = LogLevel::kInfo;
   int workers = 4;
   double boot_budget = 0;  // concurrent weighted boots; 0: one per host core

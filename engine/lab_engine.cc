@@ -32,7 +32,9 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
       options_(std::move(options)),
       admission_(options_.boot_budget > 0 ? options_.boot_budget : DefaultBootBudget()),
       cpu_choices_(options_.state_dir) {
-  cpu_choices_.SetHost(providers::ProbeLocalHost());
+  providers::HostInfo host = providers::ProbeLocalHost();
+  host.kvm = host.kvm && !options_.force_tcg;
+  cpu_choices_.SetHost(host);
 }
 
 LabEngine::~LabEngine() { *alive_ = false; }

@@ -55,6 +55,8 @@ struct EngineOptions {
   // The QEMU binary every domain names (<emulator>); empty: libvirt's default. For tests that
   // put a wrapper in front of QEMU (e.g. one that refuses some CPUs as a nested host does).
   std::string emulator;
+  // Define every domain for TCG (type 'qemu') even where KVM is usable (labvirtd --accel tcg).
+  bool force_tcg = false;
 };
 
 // A change worth telling subscribers about.

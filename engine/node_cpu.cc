@@ -11,6 +11,7 @@ namespace labvirt::engine {
 
 void LabEngine::ProbeHost(std::function<void()> done) {
   providers::HostInfo local = providers::ProbeLocalHost();
+  local.kvm = local.kvm && !options_.force_tcg;
   std::string virttype = local.kvm ? "kvm" : "qemu";
   hv_.GetHostCapabilities(virttype, [this, alive = alive_, local, done = std::move(done)](
                                         Result<providers::HostCapabilities> caps) mutable {

@@ -45,7 +45,7 @@ providers::DomainSpec LabEngine::DomainSpecFor(const Node& n, int nics) const {
   ds.kind_name = n.kind_name;
   ds.kind = n.kind;
   ds.tag = n.metadata.tag;
-  ds.domain_type = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "qemu";
+  ds.domain_type = cpu_choices_.host().kvm ? "kvm" : "qemu";
   ds.image = n.image;
   ds.overlay_path = n.overlay;
   ds.state_dir = options_.state_dir;

@@ -44,7 +44,9 @@ bool HasFlag(const std::string& flags, std::string_view flag) {
 
 }  // namespace
 
-std::string HostInfo::Signature() const { return cpu_id + "/" + kernel + "/" + qemu_version; }
+std::string HostInfo::Signature() const {
+  return cpu_id + "/" + kernel + "/" + qemu_version + "/" + (kvm ? "kvm" : "tcg");
+}
 
 void ParseCpuInfo(std::string_view cpuinfo, HostInfo* info) {
   std::string vendor_id = CpuInfoField(cpuinfo, "vendor_id");

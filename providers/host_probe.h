@@ -36,8 +36,8 @@ struct HostInfo {
   std::string model_name;    // /proc/cpuinfo "model name"
   std::string kernel;        // uname -r
   std::string qemu_version;  // "7.2.0" (from libvirt), "" until known
-  // "vendor_id/family/model/stepping/kernel/qemu": a cached CPU choice is valid only for the
-  // same signature.
+  // "vendor_id/family/model/stepping/kernel/qemu/kvm|tcg": a cached CPU choice is valid only for
+  // the same signature.
   std::string Signature() const;
   bool caps_known = false;
   std::string caps_error;  // why caps are unknown (libvirt unreachable, …)

@@ -24,6 +24,19 @@ TEST(FlagsTest, BothValueForms) {
   EXPECT_EQ(f->log_level, LogLevel::kDebug);
 }
 
+TEST(FlagsTest, EmulatorAndAccel) {
+  auto f = ParseFlags({"--emulator", "/usr/local/bin/qemu-wrap", "--accel", "tcg"});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->emulator, "/usr/local/bin/qemu-wrap");
+  EXPECT_TRUE(f->force_tcg);
+  EXPECT_FALSE(ParseFlags({"--accel=auto"})->force_tcg);
+  EXPECT_FALSE(ParseFlags({})->force_tcg);
+  auto bad = ParseFlags({"--accel", "kvm-please"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--accel"), std::string::npos);
+  EXPECT_FALSE(ParseFlags({"--emulator", "qemu"}).ok()) << "relative paths are refused";
+}
+
 // Issue 13: each daemon is an instance; two state dirs are two instances unless told otherwise.
 TEST(FlagsTest, InstanceIsNamedOrDerivedFromTheStateDir) {
   EXPECT_EQ(InstanceName(*ParseFlags({})), "default");
