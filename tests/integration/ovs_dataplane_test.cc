@@ -86,7 +86,7 @@ class OvsDataplaneTest : public ::testing::Test {
 TEST_F(OvsDataplaneTest, NicsReachEachOtherOnlyWhileLinked) {
   ASSERT_TRUE(Run([&](auto cb) { sw().EnsureBridge(cb); }).ok());
   std::vector<NicPort> nics;
-  for (int i = 0; i < 3; ++i) nics.push_back({Port(i), "dp" + id_, "n" + std::to_string(i), 0});
+  for (int i = 0; i < 3; ++i) nics.push_back({Port(i), "dp" + id_, "n" + std::to_string(i), 0, ""});
   ASSERT_TRUE(Run([&](auto cb) { sw().AddPorts(nics, cb); }).ok());
   // vswitchd applies the configuration asynchronously; give it a moment for the negative checks.
   std::this_thread::sleep_for(500ms);

@@ -46,7 +46,8 @@ class OvsSwitchTest : public ::testing::Test {
   std::string Get(const std::string& what) { return db_->Vsctl("get " + what); }
   std::vector<NicPort> Nics(const std::string& lab, const std::string& node, int n) {
     std::vector<NicPort> v;
-    for (int i = 0; i < n; ++i) v.push_back({lab + node + "e" + std::to_string(i), lab, node, i});
+    for (int i = 0; i < n; ++i)
+      v.push_back({lab + node + "e" + std::to_string(i), lab, node, i, ""});
     return v;
   }
 
@@ -143,7 +144,7 @@ TEST_F(OvsSwitchTest, ErrorsAreClearAndChangeNothing) {
   ASSERT_EQ(rc, 0);
   ASSERT_TRUE(RunUntil(*reactor_, [&] { return sw().allocator().OwnerOf(11).has_value(); }));
   EXPECT_EQ(sw().allocator().OwnerOf(11), "foreign:foreign");
-  s = Run([&](auto cb) { sw().AddPorts({{"foreign", "a", "r", 0}}, cb); });
+  s = Run([&](auto cb) { sw().AddPorts({{"foreign", "a", "r", 0, ""}}, cb); });
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
   EXPECT_EQ(sw().allocator().reserved(), 1u);
   // Exhaustion: 10 and 12 are free, 11 is foreign; three NICs do not fit. Nothing is written.
@@ -179,7 +180,7 @@ TEST_F(OvsSwitchTest, ErrorsAreClearAndChangeNothing) {
             }).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(Run([&](auto cb) {
-              sw().AddPorts({{"a-very-long-tap-name", "a", "r", 9}}, cb);
+              sw().AddPorts({{"a-very-long-tap-name", "a", "r", 9, ""}}, cb);
             }).code(),
             StatusCode::kInvalidArgument);
   // A link's port cannot join a second link.
