@@ -68,3 +68,20 @@ host_arch() { dpkg --print-architecture 2>/dev/null || uname -m; }
 
 # Print a section header (tools/test, tools/demo).
 section() { printf '\n==> %s\n' "$*"; }
+
+# What QEMU runs VMs on here, as labvirtd and the tests decide it (KVM when /dev/kvm opens read-write, else
+# TCG), with the kernel module behind /dev/kvm: timings and failures differ between them (wave 1
+# passed under TCG and failed on its first KVM host), so every run says which one it had.
+accelerator() {
+  if [[ -c /dev/kvm ]] && (: <>/dev/kvm) 2>/dev/null; then
+    local m backend=""
+    for m in kvm_intel kvm_amd kvm_pvm; do
+      [[ -d /sys/module/$m ]] && backend+="${backend:+,}$m"
+    done
+    local nested=""
+    grep -qw hypervisor /proc/cpuinfo && nested=", inside a VM"
+    echo "KVM (/dev/kvm via ${backend:-unknown module}$nested)"
+  else
+    echo "TCG (no usable /dev/kvm)"
+  fi
+}
