@@ -9,10 +9,10 @@
 //      the PMU both) — repeated while each failure names a new feature, at most kMaxExtraSteps;
 //   3. host-model, keeping what step 2 disabled;
 //   4. the kind's named fallback model (default qemu64) with check='none', so that libvirt does
-//      not refuse it for a feature the host lacks (e.g. svm under nested KVM) and QEMU drops it.
-// Why: on nested KVM hosts host-passthrough and host-model abort QEMU at start ("failed to set
-// MSR 0x10a": measured on AMD EPYC under Firecracker; peers report MSR 0x38d, 0xe1, 0x345 on
-// VMware, ESXi, Proxmox). Pure functions, no I/O, any thread.
+//      not refuse it for a feature the host lacks (e.g. svm where KVM is PVM) and QEMU drops it.
+// Why: on KVM hosts that are themselves VMs host-passthrough and host-model abort QEMU at start
+// ("failed to set MSR 0x10a": measured on an AMD EPYC guest whose /dev/kvm is kvm_pvm; peers
+// report MSR 0x38d, 0xe1, 0x345 on VMware, ESXi, Proxmox). Pure functions, no I/O, any thread.
 #ifndef LABVIRT_PROVIDERS_CPU_POLICY_H_
 #define LABVIRT_PROVIDERS_CPU_POLICY_H_
 
