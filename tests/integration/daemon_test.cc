@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -142,7 +143,10 @@ TEST(DaemonTest, Version) {
 
 TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   std::string sock = TempSocket("run");
-  Child c = Spawn({"--socket", sock});
+  // A state dir of its own: with the default one this daemon would be instance "default" and
+  // adopt (and reconcile) the host's default labs while it runs (docs/instances.md).
+  std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-state";
+  Child c = Spawn({"--socket", sock, "--state-dir", state_dir});
   std::string resp;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   // Healthy means libvirt is connected too; the first connection can take seconds.
@@ -165,6 +169,8 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(Wait(c, &err), 0) << err;
   EXPECT_NE(err.find("shutting down"), std::string::npos) << err;
   EXPECT_FALSE(Exists(sock)) << "socket must be removed on shutdown";
+  std::error_code ec;
+  std::filesystem::remove_all(state_dir, ec);
 }
 
 TEST(DaemonTest, RefusesToStartWhenSeccompBlocksIoUring) {
