@@ -109,23 +109,8 @@ class MemoryHypervisor final : public providers::Hypervisor {
 };
 
 // The bridge's labvirt ports as a test sets them; RemovePorts records what it was asked to remove.
-class PortListPlumber final : public NetworkPlumber {
+class PortListPlumber final : public NullPlumber {
  public:
-  void Plug(const std::string&, const std::string&, const std::vector<PortPlan>&,
-            Done done) override {
-    done(Status::Ok());
-  }
-  void Unplug(const std::string&, const std::string&, Done done) override { done(Status::Ok()); }
-  void SetLink(const std::string&, const std::string&, bool, Done done) override {
-    done(Status::Ok());
-  }
-  void DeleteLinks(const std::string&, const std::vector<std::string>&, Done done) override {
-    done(Status::Ok());
-  }
-  void Connect(const std::string&, const std::string&, const std::string&, const std::string&,
-               Done done) override {
-    done(Status::Ok());
-  }
   std::vector<PlumbedPort> OwnedPorts() const override { return ports; }
   void RemovePorts(const std::vector<std::string>& names, Done done) override {
     removed.insert(removed.end(), names.begin(), names.end());
