@@ -51,10 +51,10 @@ std::optional<CpuChoice> ChoiceFromJson(simdjson::dom::element obj) {
 
 CpuChoices::CpuChoices(std::string state_dir) : path_(std::move(state_dir) + "/cpu-choices.json") {}
 
-void CpuChoices::SetHost(providers::HostInfo host) {
+void CpuChoices::SetHost(providers::HostInfo host, std::string_view cache_json) {
   bool same = host.Signature() == host_.Signature();
   host_ = std::move(host);
-  if (!same) Load();
+  if (!same) Load(cache_json);
 }
 
 const providers::CpuSpec& CpuChoices::SpecFor(const providers::DeviceKind& kind) const {
@@ -81,36 +81,33 @@ bool CpuChoices::Outdated(const providers::DeviceKind& kind, const CpuChoice& cu
 }
 
 std::optional<CpuChoice> CpuChoices::Next(const providers::DeviceKind& kind,
-                                          const CpuChoice& failed, std::string_view error) const {
-  providers::CpuError err = providers::ClassifyCpuError(error);
+                                          const CpuChoice& failed,
+                                          const providers::CpuError& err) const {
   if (!err.is_cpu) return std::nullopt;
   return providers::NextCpuChoice(SpecFor(kind), failed, err, host_.caps.usable_models);
 }
 
-void CpuChoices::Worked(const providers::DeviceKind& kind, const CpuChoice& working) {
+bool CpuChoices::Worked(const providers::DeviceKind& kind, const CpuChoice& working) {
   CpuChoice first = First(kind);
-  if (working == first) return;
+  if (working == first) return false;
   std::string key = providers::CpuChoiceKey(first);
   auto it = cached_.find(key);
-  if (it != cached_.end() && it->second == working) return;
+  if (it != cached_.end() && it->second == working) return false;
   cached_[key] = working;
   LogInfo("CPU choice cached for this host", {{"first", providers::DescribeCpu(first)},
                                               {"working", providers::DescribeCpu(working)},
                                               {"file", path_}});
-  Save();
+  return true;
 }
 
-void CpuChoices::Load() {
+void CpuChoices::Load(std::string_view cache_json) {
   cached_.clear();
-  std::ifstream in(path_);
-  if (!in) return;  // nothing cached yet
-  std::stringstream text;
-  text << in.rdbuf();
+  if (cache_json.empty()) return;  // nothing cached yet
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string_view signature;
   simdjson::dom::array entries;
-  if (parser.parse(simdjson::padded_string(text.str())).get(doc) ||
+  if (parser.parse(simdjson::padded_string(cache_json)).get(doc) ||
       doc["signature"].get_string().get(signature) || doc["choices"].get_array().get(entries)) {
     LogWarn("CPU choice cache unreadable; ignored", {{"file", path_}});
     return;
@@ -130,7 +127,7 @@ void CpuChoices::Load() {
   }
 }
 
-void CpuChoices::Save() const {
+std::string CpuChoices::CacheJson() const {
   JsonWriter w;
   w.BeginObject().Key("signature").String(host_.Signature()).Key("choices").BeginArray();
   for (const auto& [first, choice] : cached_) {
@@ -138,20 +135,29 @@ void CpuChoices::Save() const {
     w.Key("choice").Raw(providers::CpuChoiceToJson(choice)).EndObject();
   }
   w.EndArray().EndObject();
-  // Write then rename: a crash mid-write leaves the old file, never half of one.
-  std::string tmp = path_ + ".tmp";
+  return w.Take() + "\n";
+}
+
+std::string ReadCpuCache(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Status WriteCpuCache(const std::string& path, const std::string& json) {
+  std::string tmp = path + ".tmp";
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << w.Take() << "\n";
-    if (!out) {
-      LogWarn("CPU choice cache not written", {{"file", tmp}});
-      return;
-    }
+    out << json;
+    if (!out) return Internal("write " + tmp);
   }
-  std::filesystem::rename(tmp, path_, ec);
-  if (ec) LogWarn("CPU choice cache not written", {{"file", path_}, {"error", ec.message()}});
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Internal("rename " + tmp + ": " + ec.message());
+  return Status::Ok();
 }
 
 std::string CpuChoices::CachedSummary() const {

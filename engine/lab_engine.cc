@@ -34,7 +34,8 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
       cpu_choices_(options_.state_dir) {
   providers::HostInfo host = providers::ProbeLocalHost();
   host.kvm = host.kvm && !options_.force_tcg;
-  cpu_choices_.SetHost(host);
+  // Before the loop runs: the cache file's few hundred bytes are read here, once.
+  cpu_choices_.SetHost(host, ReadCpuCache(cpu_choices_.cache_path()));
 }
 
 LabEngine::~LabEngine() { *alive_ = false; }

@@ -232,6 +232,13 @@ class LabEngine {
   // A start refused with `error`: redefines the domain with the next CPU choice and starts it
   // again when the error is the CPU's and the ladder goes on (node_cpu.cc), else FailStart.
   void StartRefused(Node& n, const std::string& error);
+  // The host's local facts and the CPU cache (read on the worker pool by ProbeHost), completed
+  // with libvirt's capabilities.
+  void QueryHostCapabilities(providers::HostInfo local, std::string cache_json,
+                             std::function<void()> done);
+  // The node started on its CPU choice: remembered, and the cache file rewritten off the loop
+  // when that is new.
+  void CpuWorked(Node& n);
   // Starts the node paused, first moving it to the CPU this host has learnt works when it is
   // still on its kind's first choice (node_cpu.cc).
   void StartWithCpu(Node& n);

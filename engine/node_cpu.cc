@@ -10,33 +10,56 @@
 namespace labvirt::engine {
 
 void LabEngine::ProbeHost(std::function<void()> done) {
-  providers::HostInfo local = providers::ProbeLocalHost();
-  local.kvm = local.kvm && !options_.force_tcg;
-  std::string virttype = local.kvm ? "kvm" : "qemu";
-  hv_.GetHostCapabilities(virttype, [this, alive = alive_, local, done = std::move(done)](
-                                        Result<providers::HostCapabilities> caps) mutable {
-    if (!*alive) return;
-    if (caps.ok()) {
-      local.qemu_version = caps->hypervisor_version;
-      auto parsed = providers::ParseDomainCapabilities(caps->domain_capabilities_xml);
-      if (parsed.ok()) {
-        local.caps = *parsed;
-        local.caps_known = true;
-      } else {
-        local.caps_error = parsed.status().message();
-      }
-    } else {
-      local.caps_error = caps.status().message();
-    }
-    cpu_choices_.SetHost(local);
-    LogInfo("host", {{"summary", providers::DescribeHost(local)},
-                     {"cpu_cache", cpu_choices_.CachedSummary()}});
+  // /proc/cpuinfo (large on big hosts) and the cache file are read on a worker, libvirt's
+  // capabilities through the hypervisor seam; the loop only parses and keeps the result.
+  struct Local {
+    providers::HostInfo host;
+    std::string cache_json;
+  };
+  Status st = pool_.Submit<Local>(
+      [force_tcg = options_.force_tcg, path = cpu_choices_.cache_path()] {
+        Local l{providers::ProbeLocalHost(), ReadCpuCache(path)};
+        l.host.kvm = l.host.kvm && !force_tcg;
+        return l;
+      },
+      [this, alive = alive_, done](Local l) {
+        if (*alive) QueryHostCapabilities(std::move(l.host), std::move(l.cache_json), done);
+      });
+  if (!st.ok()) {
+    LogWarn("host probe not run; CPU choices as at start", {{"error", st.ToString()}});
     done();
-  });
+  }
+}
+
+void LabEngine::QueryHostCapabilities(providers::HostInfo local, std::string cache_json,
+                                      std::function<void()> done) {
+  std::string virttype = local.kvm ? "kvm" : "qemu";
+  hv_.GetHostCapabilities(
+      virttype, [this, alive = alive_, local, cache_json,
+                 done = std::move(done)](Result<providers::HostCapabilities> caps) mutable {
+        if (!*alive) return;
+        if (caps.ok()) {
+          local.qemu_version = caps->hypervisor_version;
+          auto parsed = providers::ParseDomainCapabilities(caps->domain_capabilities_xml);
+          if (parsed.ok()) {
+            local.caps = *parsed;
+            local.caps_known = true;
+          } else {
+            local.caps_error = parsed.status().message();
+          }
+        } else {
+          local.caps_error = caps.status().message();
+        }
+        cpu_choices_.SetHost(local, cache_json);
+        LogInfo("host", {{"summary", providers::DescribeHost(local)},
+                         {"cpu_cache", cpu_choices_.CachedSummary()}});
+        done();
+      });
 }
 
 void LabEngine::StartRefused(Node& n, const std::string& error) {
-  auto next = cpu_choices_.Next(n.kind, n.cpu, error);
+  providers::CpuError err = providers::ClassifyCpuError(error);
+  auto next = cpu_choices_.Next(n.kind, n.cpu, err);
   if (!next) {
     std::string reason = error;
     if (!n.cpu_attempts.empty()) {
@@ -46,7 +69,6 @@ void LabEngine::StartRefused(Node& n, const std::string& error) {
     }
     return FailStart(n, reason);
   }
-  providers::CpuError err = providers::ClassifyCpuError(error);
   n.cpu_attempts.push_back(providers::DescribeCpu(n.cpu) + ": " + err.excerpt);
   LogWarn("CPU refused; trying the next choice", {{"node", n.key},
                                                   {"refused", providers::DescribeCpu(n.cpu)},
@@ -55,6 +77,20 @@ void LabEngine::StartRefused(Node& n, const std::string& error) {
   n.cpu = *next;
   Emit("node.cpu", &n, providers::CpuChoiceToJson(n.cpu));
   RedefineAndStart(n);
+}
+
+void LabEngine::CpuWorked(Node& n) {
+  if (!cpu_choices_.Worked(n.kind, n.cpu)) return;
+  // Writes are rare (a rung learnt anew). Two in flight could land out of order and the older
+  // snapshot would drop the newer entry: the cost is one refused start that relearns it.
+  Status st =
+      pool_.Submit<Status>([path = cpu_choices_.cache_path(),
+                            json = cpu_choices_.CacheJson()] { return WriteCpuCache(path, json); },
+                           [](Status st) {
+                             if (!st.ok())
+                               LogWarn("CPU choice cache not written", {{"error", st.ToString()}});
+                           });
+  if (!st.ok()) LogWarn("CPU choice cache not written", {{"error", st.ToString()}});
 }
 
 void LabEngine::StartWithCpu(Node& n) {

@@ -51,7 +51,7 @@ void LabEngine::AfterStartPaused(const std::string& key, Status st) {
   if (n == nullptr || n->state != NodeState::kStarting) return;
   if (!st.ok()) return StartRefused(*n, st.message());
   // QEMU took this CPU: later nodes of the same first choice start on it at once.
-  cpu_choices_.Worked(n->kind, n->cpu);
+  CpuWorked(*n);
   FetchConsole(key, 0);
 }
 
