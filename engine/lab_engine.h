@@ -244,6 +244,9 @@ class LabEngine {
   void StartWithCpu(Node& n);
   // Redefines the node's domain with its current CPU choice (same UUID) and starts it paused.
   void RedefineAndStart(Node& n);
+  // After a short pause (libvirt finishing with the refused attempt), starts the node paused
+  // again: redefined first when its CPU choice changed.
+  void RetryStart(Node& n, bool redefine);
   void BeginStop(Node& n, bool force, std::chrono::seconds timeout);
   void OnStopped(Node& n, const std::string& detail);
   void ScheduleRestart(Node& n, const std::string& why);

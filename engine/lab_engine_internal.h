@@ -39,6 +39,7 @@ struct LabEngine::Node {
   ReadinessResult readiness;
   providers::CpuChoice cpu;               // the CPU the domain is defined with, and why
   std::vector<std::string> cpu_attempts;  // CPU choices refused at this start, with the error
+  int start_kills = 0;  // attempts of this start that libvirtd killed itself (StartRefused)
   std::string pty;
   std::string early_console;  // read after the resume, before the readiness attempt began
   reactor::TimePoint start_requested{};

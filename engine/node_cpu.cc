@@ -57,7 +57,22 @@ void LabEngine::QueryHostCapabilities(providers::HostInfo local, std::string cac
       });
 }
 
+namespace {
+
+// Pause before a start is tried again on the same domain: time for libvirt to finish with the
+// refused attempt's QEMU (see providers::KilledByLibvirtDuringStart). Boots take seconds.
+constexpr auto kRetryPause = std::chrono::milliseconds(500);
+constexpr int kMaxStartKills = 2;
+
+}  // namespace
+
 void LabEngine::StartRefused(Node& n, const std::string& error) {
+  if (providers::KilledByLibvirtDuringStart(error) && n.start_kills < kMaxStartKills) {
+    ++n.start_kills;
+    LogWarn("start killed by libvirtd itself; trying the same CPU again",
+            {{"node", n.key}, {"cpu", providers::DescribeCpu(n.cpu)}, {"error", error}});
+    return RetryStart(n, /*redefine=*/false);
+  }
   providers::CpuError err = providers::ClassifyCpuError(error);
   auto next = cpu_choices_.Next(n.kind, n.cpu, err);
   if (!next) {
@@ -76,7 +91,17 @@ void LabEngine::StartRefused(Node& n, const std::string& error) {
                                                   {"next", providers::DescribeCpu(*next)}});
   n.cpu = *next;
   Emit("node.cpu", &n, providers::CpuChoiceToJson(n.cpu));
-  RedefineAndStart(n);
+  RetryStart(n, /*redefine=*/true);
+}
+
+void LabEngine::RetryStart(Node& n, bool redefine) {
+  std::string key = n.key;
+  n.stop_timer = reactor_.After(kRetryPause, [this, key, redefine] {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (redefine) return RedefineAndStart(*n);
+    hv_.Start(n->domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+  });
 }
 
 void LabEngine::CpuWorked(Node& n) {

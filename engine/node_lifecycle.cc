@@ -19,6 +19,7 @@ void LabEngine::RequestStart(Node& n) {
   n.restart_timer.Cancel();
   n.start_requested = reactor_.clock().Now();
   n.cpu_attempts.clear();
+  n.start_kills = 0;
   SetState(n, NodeState::kQueued, "waiting for a boot slot");
   std::string key = n.key;
   admission_.Request(key, n.kind.admission_weight, [this, key] {
@@ -267,6 +268,13 @@ void LabEngine::OnDomainEvent(const providers::DomainEventInfo& ev) {
 }
 
 void LabEngine::OnStopped(Node& n, const std::string& detail) {
+  if (n.state == NodeState::kStarting && !n.start_when_stopped) {
+    // A start attempt in flight answers for itself (a dead QEMU fails its next step); this event
+    // is an earlier attempt's (a refused start), and acting on it would free the boot slot and
+    // close the new attempt's console.
+    LogInfo("stopped event during a start; left to the start", {{"node", n.key}, {"detail", detail}});
+    return;
+  }
   n.stop_timer.Cancel();
   n.unplug_pending.clear();  // a device the guest held is gone with the QEMU process
   ReleaseRuntime(n);

@@ -129,6 +129,10 @@ CpuError ClassifyCpuError(std::string_view message) {
   return err;
 }
 
+bool KilledByLibvirtDuringStart(std::string_view message) {
+  return Contains(message, "terminating on signal 15 from pid") && Contains(message, "(libvirtd)");
+}
+
 CpuChoice FirstCpuChoice(const CpuSpec& spec, std::string reason) {
   CpuChoice c;
   c.mode = spec.mode;

@@ -67,6 +67,13 @@ struct CpuError {
 // with host CPU", …). Unknown text is not a CPU error.
 CpuError ClassifyCpuError(std::string_view message);
 
+// True when a start failed because libvirtd itself sent QEMU SIGTERM while the start was under
+// way ("terminating on signal 15 from pid N (libvirtd)"). libvirt 9.0 (Debian 12) handles the
+// monitor EOF of a QEMU that died during a refused start on its worker pool, later, and kills
+// whatever process the domain has by then: a retry started quickly on the same domain is shot
+// by its predecessor's EOF. Not the CPU's fault: the same choice is to be tried again.
+bool KilledByLibvirtDuringStart(std::string_view message);
+
 // The kind's own choice (rung 1); `reason` as given.
 CpuChoice FirstCpuChoice(const CpuSpec& spec, std::string reason);
 

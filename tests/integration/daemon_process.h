@@ -105,6 +105,18 @@ class DaemonProcess {
     return ss.str();
   }
 
+  // The log's warning and error lines only: what a failed set-up prints to say why.
+  std::string Warnings() const {
+    std::istringstream in(Log());
+    std::string line, out;
+    while (std::getline(in, line)) {
+      if (line.find("level=warn") != std::string::npos ||
+          line.find("level=error") != std::string::npos)
+        out += line + "\n";
+    }
+    return out;
+  }
+
  private:
   Options options_;
   pid_t pid_ = -1;

@@ -181,6 +181,7 @@ class LabRecoveryTest : public ::testing::Test {
     if (!ready_) {
       failure_ = testing::FailedNodes(deployed);
       if (failure_.empty()) failure_ = deployed;
+      failure_ += "\nlabvirtd's warnings:\n" + daemon_->Warnings();
     }
   }
   static void TearDownTestSuite() {

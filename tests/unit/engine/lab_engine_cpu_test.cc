@@ -90,6 +90,37 @@ TEST_F(LabEngineCpuTest, EveryCpuRefusedFailsWithEveryAttemptInTheReason) {
   EXPECT_FALSE(fs::exists(dir_ / "state/cpu-choices.json")) << "nothing worked: nothing cached";
 }
 
+// libvirt 9.0 kills the retry with the refused attempt's late monitor EOF (seen in CI on a
+// PVM-KVM host): the same CPU is tried again, and the node comes up.
+TEST_F(LabEngineCpuTest, AStartKilledByLibvirtdIsTriedAgainOnTheSameCpu) {
+  int calls = 0;
+  hv_->start_check = [&calls](const std::string& xml) {
+    if (++calls == 2) {
+      return Internal(
+          "internal error: qemu unexpectedly closed the monitor: 2026-12-03T14:49:22.822188Z "
+          "qemu-system-x86_64: terminating on signal 15 from pid 17119 (libvirtd)");
+    }
+    return RefuseArchCapabilities(xml);
+  };
+  ASSERT_FALSE(Has(DeployRunning("lab1"), "error"));
+  ASSERT_TRUE(RunUntil([&] { return hv_->starts >= 3; })) << NodeOf("lab1");
+  for (int i = 0; i < 50; ++i) reactor_->RunOnce(/*block=*/false);  // room for a wrong retry
+  std::string node = NodeOf("lab1");
+  EXPECT_FALSE(Has(node, R"("state":"failed")")) << node;
+  EXPECT_EQ(hv_->starts, 3) << "refused, killed, started: " << node;
+  EXPECT_TRUE(Has(node, R"("mode":"host-passthrough")")) << node;
+}
+
+TEST_F(LabEngineCpuTest, AStartKilledByLibvirtdEveryTimeFailsAfterTwoMoreTries) {
+  hv_->start_check = [](const std::string&) {
+    return Internal("qemu-system-x86_64: terminating on signal 15 from pid 9 (libvirtd)");
+  };
+  ASSERT_FALSE(Has(DeployRunning("lab1"), "error"));
+  ASSERT_TRUE(RunUntil([&] { return Has(NodeOf("lab1"), R"("state":"failed")"); }));
+  EXPECT_EQ(hv_->starts, 3);
+  EXPECT_TRUE(Has(NodeOf("lab1"), "terminating on signal 15")) << NodeOf("lab1");
+}
+
 TEST_F(LabEngineCpuTest, AStartErrorThatIsNotTheCpusFailsAtOnce) {
   hv_->start_check = [](const std::string&) {
     return Internal("Cannot access storage file '/x.qcow2': No such file or directory");

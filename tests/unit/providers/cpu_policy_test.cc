@@ -143,5 +143,14 @@ TEST(CpuChoiceTest, KeyIgnoresFeatureOrderAndJsonSaysWhy) {
   EXPECT_NE(CpuChoiceToJson(a).find(R"("reason":"because")"), std::string::npos);
 }
 
+TEST(KilledByLibvirtDuringStartTest, OnlyLibvirtdsOwnSigtermCounts) {
+  EXPECT_TRUE(KilledByLibvirtDuringStart(
+      "internal error: qemu unexpectedly closed the monitor: 2026-12-03T14:49:22Z "
+      "qemu-system-x86_64: terminating on signal 15 from pid 17119 (libvirtd)"));
+  EXPECT_FALSE(KilledByLibvirtDuringStart(
+      "qemu-system-x86_64: terminating on signal 15 from pid 4242 (/usr/bin/kill)"));
+  EXPECT_FALSE(KilledByLibvirtDuringStart("qemu-system-x86_64: failed to set MSR 0x10a to 0x1"));
+}
+
 }  // namespace
 }  // namespace labvirt::providers
