@@ -272,7 +272,8 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
     // A start attempt in flight answers for itself (a dead QEMU fails its next step); this event
     // is an earlier attempt's (a refused start), and acting on it would free the boot slot and
     // close the new attempt's console.
-    LogInfo("stopped event during a start; left to the start", {{"node", n.key}, {"detail", detail}});
+    LogInfo("stopped event during a start; left to the start",
+            {{"node", n.key}, {"detail", detail}});
     return;
   }
   n.stop_timer.Cancel();
