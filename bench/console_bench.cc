@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "engine/console_hub.h"
+#include "engine/console/console_hub.h"
 #include "reactor/probe.h"
 
 namespace labvirt::engine {

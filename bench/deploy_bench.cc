@@ -24,10 +24,10 @@
 #include <thread>
 
 #include "benchmark/benchmark.h"
-#include "engine/catalog.h"
+#include "engine/catalog/catalog.h"
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ovs {
 

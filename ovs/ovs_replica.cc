@@ -1,7 +1,7 @@
 #include "ovs/ovs_replica.h"
 
-#include "reactor/json_writer.h"
-#include "reactor/log.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/log.h"
 
 namespace labvirt::ovs {
 namespace {

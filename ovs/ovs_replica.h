@@ -24,7 +24,7 @@
 #include "ovs/ovsdb_client.h"
 #include "ovs/ovsdb_datum.h"
 #include "reactor/reactor.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ovs {
 

@@ -1,6 +1,6 @@
 #include "ovs/ovs_switch.h"
 
-#include "reactor/log.h"
+#include "reactor/base/log.h"
 
 namespace labvirt::ovs {
 namespace {

@@ -40,7 +40,7 @@
 #include "ovs/ovsdb_client.h"
 #include "ovs/vlan_allocator.h"
 #include "reactor/reactor.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ovs {
 

@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <memory>
 
-#include "reactor/json_writer.h"
-#include "reactor/log.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/log.h"
 
 namespace labvirt::ovs {
 

@@ -33,7 +33,7 @@
 #include "ovs/ovsdb_reply.h"
 #include "ovs/ovsdb_txn.h"
 #include "reactor/reactor.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ovs {
 

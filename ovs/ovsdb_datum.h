@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "reactor/json_writer.h"
-#include "reactor/status.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ovs {
 

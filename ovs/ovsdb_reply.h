@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ovs {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ovs/ovsdb_datum.h"
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 
 namespace labvirt::ovs {
 

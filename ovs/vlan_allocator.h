@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ovs {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 
 namespace labvirt::providers {
 namespace {

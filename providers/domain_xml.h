@@ -22,7 +22,7 @@
 #include "providers/cpu_policy.h"
 #include "providers/device_kind.h"
 #include "providers/node_naming.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::providers {
 

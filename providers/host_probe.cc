@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "providers/xml_read.h"
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 
 namespace labvirt::providers {
 namespace {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::providers {
 

@@ -2,7 +2,7 @@
 
 #include <libvirt/virterror.h>
 
-#include "reactor/log.h"
+#include "reactor/base/log.h"
 
 namespace labvirt::providers {
 namespace {

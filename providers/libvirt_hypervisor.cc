@@ -3,7 +3,7 @@
 #include <libvirt/virterror.h>
 
 #include "providers/domain_xml.h"
-#include "reactor/log.h"
+#include "reactor/base/log.h"
 
 namespace labvirt::providers {
 namespace {

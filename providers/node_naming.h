@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::providers {
 

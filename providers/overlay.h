@@ -10,7 +10,7 @@
 #include <string>
 
 #include "providers/image_check.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::providers {
 

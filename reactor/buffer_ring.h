@@ -16,7 +16,7 @@
 #include <span>
 
 #include "reactor/reactor.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::reactor {
 

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::reactor {
 

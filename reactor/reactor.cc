@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "reactor/buffer_ring.h"
-#include "reactor/log.h"
+#include "reactor/base/log.h"
 #include "reactor/slot.h"
 
 namespace labvirt::reactor {

@@ -30,11 +30,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "reactor/clock.h"
+#include "reactor/base/clock.h"
 #include "reactor/op_handle.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 #include "reactor/timer_queue.h"
-#include "reactor/unique_fd.h"
+#include "reactor/base/unique_fd.h"
 
 namespace labvirt::reactor {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "reactor/buffer_ring.h"
-#include "reactor/log.h"
+#include "reactor/base/log.h"
 #include "reactor/reactor.h"
 #include "reactor/slot.h"
 

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "reactor/clock.h"
+#include "reactor/base/clock.h"
 
 namespace labvirt::reactor {
 

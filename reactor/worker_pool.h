@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "reactor/reactor.h"
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::reactor {
 

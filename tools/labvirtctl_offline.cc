@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <map>
 
-#include "engine/catalog.h"
+#include "engine/catalog/catalog.h"
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 
 namespace labvirt::tools {
 namespace {

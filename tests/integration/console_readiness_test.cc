@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/console_hub.h"
-#include "engine/readiness_tracker.h"
+#include "engine/console/console_hub.h"
+#include "engine/readiness/readiness_tracker.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fixture_domain.h"
 #include "tests/integration/prereq.h"

@@ -15,7 +15,7 @@
 
 #include "gtest/gtest.h"
 #include "providers/libvirt_connection.h"
-#include "reactor/libvirt_event_impl.h"
+#include "providers/libvirt_event_impl.h"
 #include "reactor/reactor.h"
 #include "reactor/worker_pool.h"
 #include "tests/integration/fixture_domain.h"

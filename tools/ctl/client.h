@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "reactor/status.h"
-#include "reactor/unique_fd.h"
+#include "reactor/base/status.h"
+#include "reactor/base/unique_fd.h"
 
 namespace labvirt::ctl {
 

@@ -1,6 +1,6 @@
 #include <cstdio>
 
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 #include "tools/ctl/commands_internal.h"
 
 namespace labvirt::ctl::internal {

@@ -1,7 +1,7 @@
 // The event stream: one read loop for `events` and for `deploy`, which follows its lab's events.
 #include <cstdio>
 
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 #include "tools/ctl/commands_internal.h"
 
 namespace labvirt::ctl::internal {

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <map>
 
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 #include "tools/ctl/commands_internal.h"
 #include "tools/ctl/topology.h"
 

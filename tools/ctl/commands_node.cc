@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 #include "tools/ctl/commands_internal.h"
 
 namespace labvirt::ctl::internal {

@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 
 namespace labvirt::ctl {
 namespace {

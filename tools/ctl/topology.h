@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "reactor/status.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::ctl {
 

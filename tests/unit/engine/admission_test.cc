@@ -1,7 +1,7 @@
-#include "engine/admission.h"
+#include "engine/lab/admission.h"
 
-#include "engine/node_state.h"
-#include "engine/restart_policy.h"
+#include "engine/lab/node_state.h"
+#include "engine/lab/restart_policy.h"
 #include "gtest/gtest.h"
 
 namespace labvirt::engine {

@@ -4,9 +4,9 @@
 #include <set>
 #include <string>
 
-#include "engine/catalog.h"
-#include "engine/catalog_validate.h"
-#include "engine/readiness_patterns.h"
+#include "engine/catalog/catalog.h"
+#include "engine/catalog/catalog_validate.h"
+#include "engine/readiness/readiness_patterns.h"
 #include "gtest/gtest.h"
 
 namespace labvirt::engine {

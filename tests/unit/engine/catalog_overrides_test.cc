@@ -1,6 +1,6 @@
-#include "engine/catalog_overrides.h"
+#include "engine/catalog/catalog_overrides.h"
 
-#include "engine/catalog.h"
+#include "engine/catalog/catalog.h"
 #include "gtest/gtest.h"
 
 namespace labvirt::engine {

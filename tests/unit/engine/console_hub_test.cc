@@ -1,7 +1,7 @@
 // ConsoleHub and ConsoleReader on real PTY pairs (openpty) and socketpairs: the test plays QEMU on
 // the PTY master and the clients on the viewer sockets. No sleeping: the reactor is pumped until
 // a condition holds, with an iteration bound.
-#include "engine/console_hub.h"
+#include "engine/console/console_hub.h"
 
 #include <fcntl.h>
 #include <pty.h>

@@ -1,4 +1,4 @@
-#include "engine/console_log.h"
+#include "engine/console/console_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>

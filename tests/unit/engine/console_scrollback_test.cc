@@ -1,4 +1,4 @@
-#include "engine/console_scrollback.h"
+#include "engine/console/console_scrollback.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "engine/control_server.h"
+#include "engine/control/control_server.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "engine/cpu_choices.h"
+#include "engine/lab/cpu_choices.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "engine/flags.h"
+#include "engine/daemon/flags.h"
 
 #include "gtest/gtest.h"
 

@@ -14,9 +14,9 @@
 #include <optional>
 #include <set>
 
-#include "engine/lab_engine.h"
+#include "engine/lab/lab_engine.h"
 #include "gtest/gtest.h"
-#include "reactor/unique_fd.h"
+#include "reactor/base/unique_fd.h"
 
 namespace labvirt::engine {
 namespace {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <set>
 
-#include "engine/lab_engine.h"
+#include "engine/lab/lab_engine.h"
 #include "gtest/gtest.h"
 #include "providers/node_naming.h"
 

@@ -1,4 +1,4 @@
-#include "engine/metrics.h"
+#include "engine/lab/metrics.h"
 
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "engine/node_state.h"
+#include "engine/lab/node_state.h"
 
 #include "gtest/gtest.h"
 

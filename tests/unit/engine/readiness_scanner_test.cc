@@ -1,11 +1,11 @@
-#include "engine/readiness_scanner.h"
+#include "engine/readiness/readiness_scanner.h"
 
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "engine/vt100_stripper.h"
+#include "engine/console/vt100_stripper.h"
 #include "gtest/gtest.h"
 #include "tests/unit/engine/readiness_test_specs.h"
 

@@ -1,4 +1,4 @@
-#include "engine/readiness_tracker.h"
+#include "engine/readiness/readiness_tracker.h"
 
 #include <string>
 #include <vector>

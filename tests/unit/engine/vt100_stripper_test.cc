@@ -1,4 +1,4 @@
-#include "engine/vt100_stripper.h"
+#include "engine/console/vt100_stripper.h"
 
 #include <algorithm>
 #include <random>

@@ -2,7 +2,7 @@
 
 #include <functional>
 
-#include "engine/catalog.h"
+#include "engine/catalog/catalog.h"
 #include "gtest/gtest.h"
 #include "providers/node_naming.h"
 

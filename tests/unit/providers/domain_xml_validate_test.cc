@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "engine/catalog.h"
+#include "engine/catalog/catalog.h"
 #include "gtest/gtest.h"
 #include "providers/domain_xml.h"
 #include "providers/interface_naming.h"

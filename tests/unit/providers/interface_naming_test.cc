@@ -1,6 +1,6 @@
 #include "providers/interface_naming.h"
 
-#include "engine/catalog.h"
+#include "engine/catalog/catalog.h"
 #include "gtest/gtest.h"
 
 namespace labvirt::providers {

@@ -1,4 +1,4 @@
-#include "reactor/json_writer.h"
+#include "reactor/base/json_writer.h"
 
 #include <simdjson.h>
 

@@ -3,8 +3,8 @@
 #include <cerrno>
 
 #include "gtest/gtest.h"
-#include "reactor/log.h"
-#include "reactor/status.h"
+#include "reactor/base/log.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::reactor {
 namespace {

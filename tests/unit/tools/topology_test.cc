@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-#include "engine/lab_spec.h"
+#include "engine/control/lab_spec.h"
 #include "gtest/gtest.h"
 
 namespace labvirt::ctl {

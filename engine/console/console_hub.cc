@@ -1,0 +1,250 @@
+#include "engine/console/console_hub.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "reactor/base/log.h"
+
+namespace labvirt::engine {
+namespace {
+
+constexpr size_t kRecvChunk = 4096;
+
+}  // namespace
+
+struct ConsoleHub::Viewer {
+  ViewerId id = 0;
+  UniqueFd fd;
+  bool writer = false;
+  // Bytes waiting for the next Send, oldest first. One buffer rather than a chunk per PTY read:
+  // everything read while a Send is in flight goes out in the next single Send, and when the
+  // viewer keeps up (the usual case) the buffer is moved into the Send without a copy.
+  std::string queue;
+  size_t in_flight = 0;  // bytes of the pending Send
+  size_t exempt = 0;     // scrollback bytes not yet sent (not counted against the limit)
+  uint64_t sent = 0;
+  uint64_t forwarded = 0;
+  uint64_t discarded = 0;
+  // Handles last: they die first.
+  reactor::OpHandle send_op;
+  reactor::OpHandle recv_op;
+};
+
+ConsoleHub::ConsoleHub(reactor::Reactor& reactor, std::string name, ConsoleHubOptions options,
+                       ConsoleHubCallbacks callbacks)
+    : reactor_(reactor),
+      name_(std::move(name)),
+      options_(options),
+      callbacks_(std::move(callbacks)),
+      scrollback_(options.scrollback_bytes),
+      reader_(reactor,
+              ConsoleReaderCallbacks{[this](std::string_view data) { OnPtyData(data); },
+                                     [this](Status why) {
+                                       if (callbacks_.on_pty_closed)
+                                         callbacks_.on_pty_closed(std::move(why));
+                                     }},
+              options.reader) {}
+
+ConsoleHub::~ConsoleHub() = default;
+
+Status ConsoleHub::Open(const std::string& pty_path) { return reader_.Open(pty_path); }
+
+Status ConsoleHub::Reopen(const std::string& pty_path) { return reader_.Reopen(pty_path); }
+
+void ConsoleHub::ClosePty() { reader_.Close(); }
+
+ConsoleHub::Viewer* ConsoleHub::Find(ViewerId id) {
+  auto it = std::find(viewer_ids_.begin(), viewer_ids_.end(), id);
+  return it == viewer_ids_.end() ? nullptr : viewers_[it - viewer_ids_.begin()].get();
+}
+
+Status ConsoleHub::CheckAttach(ViewerMode mode, bool force) const {
+  if (mode == ViewerMode::kReadWrite && lease_holder_ != 0 && !force) {
+    return FailedPrecondition("console of " + name_ + ": the write lease is held by viewer " +
+                              std::to_string(lease_holder_) +
+                              "; attach read-only, or with force to take the lease");
+  }
+  return Status::Ok();
+}
+
+Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force) {
+  if (!socket) return InvalidArgument("console attach: invalid socket");
+  LABVIRT_RETURN_IF_ERROR(CheckAttach(mode, force));
+  // io_uring fails Send/Recv on an O_NONBLOCK socket with EAGAIN instead of waiting; the hub
+  // relies on the ring to wait, so the socket must be blocking.
+  int fl = ::fcntl(socket.get(), F_GETFL);
+  if (fl < 0 || ::fcntl(socket.get(), F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    return Status::FromErrno(errno, "console attach: fcntl");
+  }
+  auto v = std::make_unique<Viewer>();
+  v->id = next_id_++;
+  v->fd = std::move(socket);
+  Viewer& viewer = *v;
+  viewers_.push_back(std::move(v));
+  viewer_ids_.push_back(viewer.id);
+  if (mode == ViewerMode::kReadWrite) {
+    if (Viewer* old = Find(lease_holder_)) {
+      old->writer = false;
+      LogInfo(
+          "console write lease taken",
+          {{"node", name_}, {"from", std::to_string(old->id)}, {"to", std::to_string(viewer.id)}});
+    }
+    viewer.writer = true;
+    SetLease(viewer.id);
+  }
+  viewer.queue = scrollback_.Contents();
+  viewer.exempt = viewer.queue.size();
+  StartSend(viewer);
+  ArmRecv(viewer);
+  return viewer.id;
+}
+
+void ConsoleHub::Detach(ViewerId id, const std::string& reason) { Remove(id, reason, true); }
+
+void ConsoleHub::SetLease(ViewerId holder) {
+  if (holder == lease_holder_) return;
+  lease_holder_ = holder;
+  if (callbacks_.on_lease_changed) callbacks_.on_lease_changed(holder);
+}
+
+std::vector<ViewerInfo> ConsoleHub::viewers() const {
+  std::vector<ViewerInfo> out;
+  for (const auto& v : viewers_) {
+    out.push_back(
+        {v->id, v->writer, v->sent, v->queue.size() + v->in_flight, v->forwarded, v->discarded});
+  }
+  return out;
+}
+
+void ConsoleHub::OnPtyData(std::string_view data) {
+  scrollback_.Append(data);
+  if (callbacks_.on_output) callbacks_.on_output(data);
+  std::vector<ViewerId> behind;
+  for (const auto& v : viewers_) {
+    const size_t waiting = v->queue.size() + v->in_flight;
+    const size_t backlog = waiting - std::min(v->exempt, waiting);
+    if (backlog + data.size() > options_.max_viewer_queue_bytes) {
+      behind.push_back(v->id);
+      continue;
+    }
+    v->queue.append(data);
+    if (!v->send_op.engaged()) StartSend(*v);
+  }
+  for (ViewerId id : behind) {
+    ++viewers_cut_off_;
+    Remove(id,
+           "viewer fell behind: more than " + std::to_string(options_.max_viewer_queue_bytes) +
+               " bytes of console output queued for it",
+           true);
+  }
+}
+
+void ConsoleHub::StartSend(Viewer& v) {
+  if (v.queue.empty()) return;
+  std::string out;
+  if (v.queue.size() <= options_.max_send_bytes) {
+    out = std::move(v.queue);
+    v.queue = std::string();
+  } else {
+    out = v.queue.substr(0, options_.max_send_bytes);
+    v.queue.erase(0, options_.max_send_bytes);
+  }
+  v.in_flight = out.size();
+  const ViewerId id = v.id;
+  // MSG_WAITALL: the ring retries a short stream send itself, so the hub never has to keep a copy
+  // of the bytes the kernel may still be sending.
+  v.send_op = reactor_.Send(
+      v.fd.get(), std::move(out), [this, id](Result<size_t> sent) { OnSent(id, sent); },
+      MSG_NOSIGNAL | MSG_WAITALL);
+}
+
+void ConsoleHub::OnSent(ViewerId id, Result<size_t> sent) {
+  Viewer* v = Find(id);
+  if (!v) return;
+  v->send_op.Detach();  // completed: the handle must not cancel a recycled op later
+  if (!sent.ok()) {
+    Remove(id, "send to viewer failed: " + sent.status().message(), true);
+    return;
+  }
+  if (*sent < v->in_flight) {
+    Remove(id, "viewer socket accepted only part of a send", true);
+    return;
+  }
+  v->sent += *sent;
+  v->exempt -= std::min(v->exempt, *sent);
+  v->in_flight = 0;
+  StartSend(*v);
+}
+
+void ConsoleHub::ArmRecv(Viewer& v) {
+  const ViewerId id = v.id;
+  v.recv_op = reactor_.Recv(v.fd.get(), kRecvChunk,
+                            [this, id](Result<std::span<const char>> r) { OnRecv(id, r); });
+}
+
+void ConsoleHub::OnRecv(ViewerId id, Result<std::span<const char>> data) {
+  Viewer* v = Find(id);
+  if (!v) return;
+  v->recv_op.Detach();
+  if (!data.ok()) {
+    Remove(id, "receive from viewer failed: " + data.status().message(), true);
+    return;
+  }
+  if (data->empty()) {
+    Remove(id, "viewer hung up", true);
+    return;
+  }
+  if (!v->writer || !reader_.attached()) {
+    v->discarded += data->size();
+    ArmRecv(*v);
+    return;
+  }
+  // Backpressure: the writer's socket is not read again until these bytes reached the PTY.
+  pty_writes_.push_back({id, std::string(data->data(), data->size())});
+  WriteNextToPty();
+}
+
+void ConsoleHub::WriteNextToPty() {
+  while (!reader_.write_pending() && !pty_writes_.empty()) {
+    PtyWrite w = std::move(pty_writes_.front());
+    pty_writes_.pop_front();
+    const ViewerId from = w.from;
+    const size_t size = w.data.size();
+    auto done = [this, from, size](Status s) {
+      if (Viewer* v = Find(from)) {
+        (s.ok() ? v->forwarded : v->discarded) += size;
+        ArmRecv(*v);
+      }
+      if (!s.ok()) LogWarn("console input not written", {{"node", name_}, {"error", s.message()}});
+    };
+    Status s = reader_.Write(std::move(w.data), [this, done](Status st) {
+      done(std::move(st));
+      WriteNextToPty();
+    });
+    if (!s.ok()) done(std::move(s));
+  }
+}
+
+void ConsoleHub::Remove(ViewerId id, const std::string& reason, bool notify) {
+  auto it = std::find(viewer_ids_.begin(), viewer_ids_.end(), id);
+  if (it == viewer_ids_.end()) return;
+  const auto index = it - viewer_ids_.begin();
+  std::unique_ptr<Viewer> v = std::move(viewers_[index]);
+  viewers_.erase(viewers_.begin() + index);
+  viewer_ids_.erase(it);
+  v->send_op.Cancel();
+  v->recv_op.Cancel();
+  v->fd.Reset();
+  std::erase_if(pty_writes_, [id](const PtyWrite& w) { return w.from == id; });
+  LogInfo("console viewer closed",
+          {{"node", name_}, {"viewer", std::to_string(id)}, {"reason", reason}});
+  // We may be inside one of this viewer's callbacks: free it from a clean stack.
+  reactor_.DeferDelete(std::move(v));
+  if (lease_holder_ == id) SetLease(0);
+  if (notify && callbacks_.on_viewer_closed) callbacks_.on_viewer_closed(id, reason);
+}
+
+}  // namespace labvirt::engine

@@ -1,0 +1,37 @@
+#include "engine/console/console_scrollback.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace labvirt::engine {
+
+void ConsoleScrollback::Append(std::string_view data) {
+  total_ += data.size();
+  const size_t cap = buf_.size();
+  if (cap == 0) return;
+  if (data.size() >= cap) {
+    // Only the newest `cap` bytes survive; keep them in order starting at 0.
+    std::memcpy(buf_.data(), data.data() + data.size() - cap, cap);
+    head_ = 0;
+    size_ = cap;
+    return;
+  }
+  size_t first = std::min(data.size(), cap - head_);
+  std::memcpy(buf_.data() + head_, data.data(), first);
+  std::memcpy(buf_.data(), data.data() + first, data.size() - first);
+  head_ = (head_ + data.size()) % cap;
+  size_ = std::min(cap, size_ + data.size());
+}
+
+std::string ConsoleScrollback::Contents() const {
+  const size_t cap = buf_.size();
+  std::string out;
+  out.reserve(size_);
+  size_t start = (head_ + cap - size_) % (cap == 0 ? 1 : cap);
+  size_t first = std::min(size_, cap - start);
+  out.append(buf_, start, first);
+  out.append(buf_, 0, size_ - first);
+  return out;
+}
+
+}  // namespace labvirt::engine

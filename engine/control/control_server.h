@@ -1,0 +1,137 @@
+// ControlServer: the Unix-socket JSON-RPC 2.0 endpoint of labvirtd (one JSON object per line).
+//
+// It owns the listening socket and every client connection; it does not own the reactor (which
+// must outlive it) or what method handlers capture. Loop thread only.
+//
+// Bad input never hurts anyone else: malformed JSON, a wrong envelope, an unknown method or an
+// oversized line is answered with the standard JSON-RPC error (with a `data` object naming what
+// was wrong) and only that client is affected. Requests on one connection are answered in order.
+// A client whose unsent output exceeds its bound is disconnected instead of growing memory.
+#ifndef LABVIRT_ENGINE_CONTROL_CONTROL_SERVER_H_
+#define LABVIRT_ENGINE_CONTROL_CONTROL_SERVER_H_
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "reactor/reactor.h"
+#include "reactor/base/status.h"
+#include "reactor/base/unique_fd.h"
+
+namespace labvirt::engine {
+
+// JSON-RPC 2.0 error codes.
+inline constexpr int kParseError = -32700;
+inline constexpr int kInvalidRequest = -32600;
+inline constexpr int kMethodNotFound = -32601;
+inline constexpr int kInvalidParams = -32602;
+inline constexpr int kInternalError = -32603;
+
+struct RpcError {
+  int code;
+  std::string message;
+  std::string data_json;  // a JSON object text, or empty
+};
+
+// A method's result (JSON text) or its error.
+using RpcResult = std::variant<std::string, RpcError>;
+// `params` is the request's params member, or a null element when absent.
+using RpcHandler = std::function<RpcResult(simdjson::dom::element params)>;
+// Who is calling: the connection's id (for subscriptions and console take-over).
+struct RpcContext {
+  uint64_t client = 0;  // 0 for HandleLine (no connection)
+};
+// Answers a request; call it exactly once, now or later, on the loop thread.
+using RpcReply = std::function<void(RpcResult)>;
+// An asynchronous method. `params` is valid only until the handler returns: copy what you need.
+using AsyncRpcHandler =
+    std::function<void(simdjson::dom::element params, RpcContext ctx, RpcReply reply)>;
+// The named parameters a method takes. The server refuses, before the handler runs, a request
+// whose params object has any other member (-32602, `data.field` naming it) or whose params are a
+// non-empty array (labvirt's methods take named parameters only).
+using ParamNames = std::vector<std::string>;
+
+struct ControlServerOptions {
+  size_t max_line_bytes = 1 << 20;
+  size_t max_clients = 1024;
+  size_t max_output_bytes = 8 << 20;
+};
+
+class ControlServer {
+ public:
+  ControlServer(reactor::Reactor& reactor, ControlServerOptions options);
+  // Closes every client and removes the socket file it created.
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Binds `path` (mode 0660, group `labvirt` when that group exists) and starts accepting.
+  // Refuses if another server answers on `path`; removes a stale socket file.
+  Status Listen(const std::string& path);
+  // Registers `name`, taking the parameters `params` (see ParamNames).
+  void AddMethod(std::string name, ParamNames params, RpcHandler handler);
+  void AddAsyncMethod(std::string name, ParamNames params, AsyncRpcHandler handler);
+  size_t client_count() const { return clients_.size(); }
+
+  // Sends a JSON-RPC notification ({"method": method, "params": params_json}) to `client`, after
+  // the answers already queued for it. Unknown clients are ignored.
+  void Notify(uint64_t client, std::string_view method, std::string_view params_json);
+  // Once everything queued for `client` is sent, removes the connection from the server and hands
+  // its socket to `take` (console.attach: raw bytes from then on).
+  void TakeOver(uint64_t client, std::function<void(UniqueFd)> take);
+  // Called when a client leaves (or is taken over), so owners can drop its subscriptions.
+  void SetClientClosedHandler(std::function<void(uint64_t client)> handler) {
+    client_closed_ = std::move(handler);
+  }
+
+  // Handles one request line and returns the response line (without '\n'), or an empty string for
+  // a notification. Synchronous methods only. Exposed for tests.
+  std::string HandleLine(std::string_view line);
+
+ private:
+  struct Client;
+  struct Method {
+    ParamNames params;
+    AsyncRpcHandler handler;
+  };
+  void StartAccept();
+  void OnAccept(Result<UniqueFd> fd);
+  // Parses and runs one request; `respond` gets the response line ("" for a notification).
+  void Invoke(uint64_t client, std::string_view line, std::function<void(std::string)> respond);
+  void Respond(uint64_t client, uint64_t seq, std::string line);
+  void StartRecv(uint64_t id);
+  void OnRecv(uint64_t id, Result<std::span<const char>> data);
+  void Enqueue(uint64_t id, std::string line);
+  void Flush(uint64_t id);
+  void Close(uint64_t id, const std::string& reason);
+
+  reactor::Reactor& reactor_;
+  const ControlServerOptions options_;
+  std::string path_;
+  UniqueFd listen_fd_;
+  simdjson::dom::parser parser_;
+  simdjson::dom::parser null_parser_;
+  simdjson::dom::element null_params_;
+  std::string scratch_;  // the line being parsed, with simdjson's padding after it
+  std::map<std::string, Method, std::less<>> methods_;
+  std::function<void(uint64_t)> client_closed_;
+  std::map<uint64_t, std::unique_ptr<Client>> clients_;
+  uint64_t next_client_id_ = 1;
+  bool accept_failing_ = false;
+  reactor::OpHandle accept_retry_;
+  reactor::OpHandle accept_op_;
+};
+
+// Builds an RpcError whose data names the offending field: {"field": field, "reason": reason}.
+RpcError FieldError(int code, std::string message, std::string_view field, std::string_view reason);
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_CONTROL_CONTROL_SERVER_H_

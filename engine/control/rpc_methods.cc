@@ -1,0 +1,357 @@
+#include "engine/control/rpc_methods.h"
+
+#include <chrono>
+
+#include "engine/console/console_log.h"
+#include "engine/control/lab_spec.h"
+#include "reactor/base/json_writer.h"
+
+namespace labvirt::engine {
+namespace {
+
+RpcError Bad(const std::string& field, const std::string& reason) {
+  return FieldError(kInvalidParams, "invalid params", field, reason);
+}
+
+// Typed access to an object's members with errors that name the field.
+class Params {
+ public:
+  explicit Params(simdjson::dom::element el) {
+    if (el.is_null()) return;
+    if (el.get_object().get(obj_)) error_ = Bad("params", "must be an object");
+    has_ = !error_;
+  }
+  std::optional<RpcError> error() const { return error_; }
+  // Required string.
+  std::string Str(const char* key) {
+    std::string_view s;
+    if (!has_ || obj_[key].get_string().get(s)) {
+      if (!error_) error_ = Bad(key, "required string");
+      return "";
+    }
+    return std::string(s);
+  }
+  std::string OptStr(const char* key, std::string def) {
+    simdjson::dom::element el;
+    if (!has_ || obj_[key].get(el)) return def;
+    std::string_view s;
+    if (el.get_string().get(s)) {
+      if (!error_) error_ = Bad(key, "must be a string");
+      return def;
+    }
+    return std::string(s);
+  }
+  bool Bool(const char* key, bool def) {
+    simdjson::dom::element el;
+    if (!has_ || obj_[key].get(el)) return def;
+    bool b;
+    if (el.get_bool().get(b)) {
+      if (!error_) error_ = Bad(key, "must be a boolean");
+      return def;
+    }
+    return b;
+  }
+  int64_t Int(const char* key, int64_t def, int64_t lo, int64_t hi) {
+    simdjson::dom::element el;
+    if (!has_ || obj_[key].get(el)) return def;
+    int64_t v;
+    if (el.get_int64().get(v) || v < lo || v > hi) {
+      if (!error_) {
+        error_ = Bad(key, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
+      }
+      return def;
+    }
+    return v;
+  }
+  std::set<std::string> StrSet(const char* key) {
+    auto list = StrList(key);
+    return {list.begin(), list.end()};
+  }
+  std::vector<std::string> StrList(const char* key) {
+    std::vector<std::string> out;
+    simdjson::dom::element el;
+    if (!has_ || obj_[key].get(el)) return out;
+    simdjson::dom::array arr;
+    if (el.get_array().get(arr)) {
+      if (!error_) error_ = Bad(key, "must be an array of strings");
+      return out;
+    }
+    for (auto v : arr) {
+      std::string_view s;
+      if (v.get_string().get(s)) {
+        if (!error_) error_ = Bad(key, "must be an array of strings");
+        return out;
+      }
+      out.emplace_back(s);
+    }
+    return out;
+  }
+
+ private:
+  simdjson::dom::object obj_;
+  bool has_ = false;
+  std::optional<RpcError> error_;
+};
+
+}  // namespace
+
+RpcMethods::RpcMethods(ControlServer& server, LabEngine& engine, const Catalog& catalog,
+                       reactor::WorkerPool& pool)
+    : server_(server), engine_(engine), catalog_(catalog), pool_(pool) {}
+
+void RpcMethods::Register() {
+  RegisterLabMethods();
+  RegisterNodeMethods();
+  RegisterLinkMethods();
+  RegisterConsoleMethods();
+  RegisterCatalogMethods();
+  server_.SetClientClosedHandler([this](uint64_t client) { subscribers_.erase(client); });
+  engine_.SetEventSink([this](const EngineEvent& ev) { Publish(ev); });
+  server_.AddAsyncMethod("events.subscribe", {"labs", "nodes", "types"},
+                         [this](simdjson::dom::element params, RpcContext ctx, RpcReply reply) {
+                           Params p(params);
+                           Filter f{p.StrSet("labs"), p.StrSet("nodes"), p.StrSet("types")};
+                           if (auto e = p.error()) return reply(*e);
+                           if (ctx.client == 0)
+                             return reply(Bad("client", "subscriptions need a connection"));
+                           subscribers_[ctx.client] = std::move(f);
+                           reply(std::string("{\"subscribed\":true}"));
+                         });
+}
+
+void RpcMethods::Publish(const EngineEvent& ev) {
+  if (subscribers_.empty()) return;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  JsonWriter w;
+  w.BeginObject().Key("seq").Uint(++event_seq_).Key("type").String(ev.type);
+  w.Key("time_ms").Int(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  w.Key("lab").String(ev.lab).Key("node").String(ev.node);
+  w.Key("data").Raw(ev.data_json.empty() ? "{}" : ev.data_json).EndObject();
+  std::string params = w.Take();
+  for (const auto& [client, f] : subscribers_) {
+    if (!f.labs.empty() && !f.labs.count(ev.lab)) continue;
+    if (!f.nodes.empty() && !f.nodes.count(ev.node)) continue;
+    if (!f.types.empty()) {
+      bool match = false;
+      for (const auto& t : f.types) match |= ev.type.rfind(t, 0) == 0;  // prefix: "node." etc.
+      if (!match) continue;
+    }
+    server_.Notify(client, "event", params);
+  }
+}
+
+void RpcMethods::RegisterLabMethods() {
+  server_.AddAsyncMethod(
+      "lab.deploy", {"lab", "name", "nodes", "links", "wait"},
+      [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+        auto spec = ParseLabSpec(params);
+        if (auto* e = std::get_if<RpcError>(&spec)) return reply(*e);
+        bool wait = false;
+        simdjson::dom::element w;
+        if (params["wait"].get(w) == simdjson::SUCCESS && w.get_bool().get(wait)) {
+          return reply(Bad("wait", "must be a boolean"));
+        }
+        engine_.Deploy(std::get<LabSpec>(std::move(spec)), wait, std::move(reply));
+      });
+  server_.AddAsyncMethod("lab.destroy", {"lab"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab");
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.Destroy(lab, std::move(reply));
+                         });
+  server_.AddMethod("lab.list", {}, [this](simdjson::dom::element) { return engine_.ListLabs(); });
+  server_.AddAsyncMethod("lab.cleanup", {"dry_run"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           bool dry_run = p.Bool("dry_run", false);
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.Cleanup(dry_run, std::move(reply));
+                         });
+  server_.AddMethod("lab.get", {"lab"}, [this](simdjson::dom::element params) -> RpcResult {
+    Params p(params);
+    std::string lab = p.Str("lab");
+    if (auto e = p.error()) return *e;
+    return engine_.GetLab(lab);
+  });
+}
+
+void RpcMethods::RegisterNodeMethods() {
+  server_.AddMethod("node.get", {"lab", "node"},
+                    [this](simdjson::dom::element params) -> RpcResult {
+                      Params p(params);
+                      std::string lab = p.Str("lab"), node = p.Str("node");
+                      if (auto e = p.error()) return *e;
+                      return engine_.GetNode(lab, node);
+                    });
+  AddNodeWaitVerb("node.start", &LabEngine::StartNode);
+  server_.AddAsyncMethod("node.stop", {"lab", "node", "force", "timeout_s", "wait"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), node = p.Str("node");
+                           bool force = p.Bool("force", false), wait = p.Bool("wait", false);
+                           int timeout = static_cast<int>(p.Int("timeout_s", 0, 0, 24 * 3600));
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.StopNode(lab, node, force, timeout, wait, std::move(reply));
+                         });
+  AddNodeWaitVerb("node.restart", &LabEngine::RestartNode);
+  AddNodeVerb("node.wipe", &LabEngine::WipeNode);
+  AddNodeVerb("node.reconcile", &LabEngine::ReconcileNode);
+  AddNodeVerb("node.nic.add", &LabEngine::AddNic);
+  AddNodeVerb("node.nic.remove", &LabEngine::RemoveNic);
+}
+
+void RpcMethods::AddNodeVerb(const char* name,
+                             void (LabEngine::*verb)(const std::string&, const std::string&,
+                                                     LabEngine::Reply)) {
+  server_.AddAsyncMethod(name, {"lab", "node"},
+                         [this, verb](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), node = p.Str("node");
+                           if (auto e = p.error()) return reply(*e);
+                           (engine_.*verb)(lab, node, std::move(reply));
+                         });
+}
+
+void RpcMethods::AddNodeWaitVerb(const char* name,
+                                 void (LabEngine::*verb)(const std::string&, const std::string&,
+                                                         bool, LabEngine::Reply)) {
+  server_.AddAsyncMethod(name, {"lab", "node", "wait"},
+                         [this, verb](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), node = p.Str("node");
+                           bool wait = p.Bool("wait", false);
+                           if (auto e = p.error()) return reply(*e);
+                           (engine_.*verb)(lab, node, wait, std::move(reply));
+                         });
+}
+
+void RpcMethods::RegisterLinkMethods() {
+  server_.AddAsyncMethod(
+      "link.create", {"lab", "endpoints"},
+      [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab");
+        std::vector<std::string> ends = p.StrList("endpoints");
+        if (auto e = p.error()) return reply(*e);
+        if (ends.size() != 2) {
+          return reply(Bad("endpoints", "must be two \"node:interface\" strings"));
+        }
+        engine_.CreateLink(lab, ends[0], ends[1], std::move(reply));
+      });
+  server_.AddAsyncMethod("link.delete", {"lab", "link"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), link = p.Str("link");
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.DeleteLink(lab, link, std::move(reply));
+                         });
+  server_.AddAsyncMethod("link.set_state", {"lab", "link", "state"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), link = p.Str("link"),
+                                       state = p.Str("state");
+                           if (auto e = p.error()) return reply(*e);
+                           if (state != "up" && state != "down")
+                             return reply(Bad("state", "must be \"up\" or \"down\""));
+                           engine_.SetLinkState(lab, link, state == "up", std::move(reply));
+                         });
+}
+
+void RpcMethods::RegisterConsoleMethods() {
+  server_.AddAsyncMethod(
+      "console.attach", {"lab", "node", "mode", "force"},
+      [this](simdjson::dom::element params, RpcContext ctx, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab"), node = p.Str("node");
+        std::string mode_text = p.OptStr("mode", "rw");
+        bool force = p.Bool("force", false);
+        if (auto e = p.error()) return reply(*e);
+        if (mode_text != "rw" && mode_text != "ro")
+          return reply(Bad("mode", "must be \"rw\" or \"ro\""));
+        if (ctx.client == 0) return reply(Bad("client", "console.attach needs a connection"));
+        ConsoleHub* hub = engine_.Console(lab, node);
+        if (hub == nullptr) {
+          return reply(Bad(
+              "node", "no console for " + lab + "/" + node + " (unknown node, or never started)"));
+        }
+        ViewerMode mode = mode_text == "rw" ? ViewerMode::kReadWrite : ViewerMode::kReadOnly;
+        if (Status st = hub->CheckAttach(mode, force); !st.ok()) {
+          return reply(Bad("mode", st.message()));
+        }
+        JsonWriter w;
+        w.BeginObject().Key("lab").String(lab).Key("node").String(node).Key("mode").String(
+            mode_text);
+        w.Key("stream").String("raw").EndObject();
+        reply(w.Take());
+        // After the reply line, the socket carries raw console bytes both ways.
+        server_.TakeOver(ctx.client, [this, lab, node, mode, force](UniqueFd fd) {
+          ConsoleHub* hub = engine_.Console(lab, node);
+          if (hub == nullptr) return;  // the node went away in between; dropping fd closes it
+          (void)hub->Attach(std::move(fd), mode, force);
+        });
+      });
+  server_.AddAsyncMethod(
+      "console.tail", {"lab", "node", "bytes"},
+      [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab"), node = p.Str("node");
+        int64_t bytes =
+            p.Int("bytes", 64 * 1024, 1, static_cast<int64_t>(ConsoleLog::kMaxTailBytes));
+        if (auto e = p.error()) return reply(*e);
+        RpcResult known = engine_.GetNode(lab, node);
+        if (auto* e = std::get_if<RpcError>(&known)) return reply(*e);
+        Status st = ConsoleLog::Tail(pool_, engine_.ConsoleLogPath(lab, node),
+                                     static_cast<size_t>(bytes), [reply](Result<std::string> text) {
+                                       if (!text.ok()) {
+                                         return reply(Bad("node", text.status().message()));
+                                       }
+                                       JsonWriter w;
+                                       w.BeginObject().Key("bytes").Uint(text->size());
+                                       w.Key("text").String(*text).EndObject();
+                                       reply(w.Take());
+                                     });
+        if (!st.ok()) reply(FieldError(kInternalError, "busy", "pool", st.message()));
+      });
+}
+
+void RpcMethods::RegisterCatalogMethods() {
+  server_.AddMethod("catalog.list", {}, [this](simdjson::dom::element) -> RpcResult {
+    JsonWriter w;
+    w.BeginArray();
+    for (const auto& k : catalog_.kinds()) {
+      w.BeginObject().Key("kind").String(k.name).Key("vendor").String(k.vendor);
+      w.Key("aliases").BeginArray();
+      for (const auto& a : k.aliases) w.String(a);
+      w.EndArray().Key("memory_mb").Int(k.memory_mb).Key("vcpus").Int(k.vcpus);
+      w.Key("max_nics").Int(k.max_nics).EndObject();
+    }
+    w.EndArray();
+    return w.Take();
+  });
+  server_.AddMethod("catalog.get", {"kind"}, [this](simdjson::dom::element params) -> RpcResult {
+    Params p(params);
+    std::string kind = p.Str("kind");
+    if (auto e = p.error()) return *e;
+    const providers::DeviceKind* k = catalog_.Find(kind);
+    if (k == nullptr) return Bad("kind", "no kind named '" + kind + "'");
+    JsonWriter w;
+    w.BeginObject().Key("kind").String(k->name).Key("vendor").String(k->vendor);
+    w.Key("description").String(k->description).Key("memory_mb").Int(k->memory_mb);
+    w.Key("vcpus").Int(k->vcpus).Key("machine").String(k->machine);
+    w.Key("disk_bus").String(k->disk_bus).Key("nic_model").String(k->nic_model);
+    w.Key("max_nics").Int(k->max_nics).Key("default_nics").Int(k->default_nics);
+    w.Key("interface_prefix").String(k->interface_prefix);
+    w.Key("interface_start").Int(k->interface_start);
+    w.Key("readiness").BeginObject().Key("none").Bool(k->readiness.none);
+    w.Key("success").BeginArray();
+    for (const auto& s : k->readiness.success) w.String(s);
+    w.EndArray().Key("overall_timeout_s").Int(k->readiness.overall_timeout.count());
+    w.Key("idle_timeout_s").Int(k->readiness.idle_timeout.count());
+    w.Key("retries").Int(k->readiness.retries).EndObject();
+    w.Key("notes").String(k->notes).EndObject();
+    return w.Take();
+  });
+}
+
+}  // namespace labvirt::engine

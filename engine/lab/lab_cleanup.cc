@@ -1,0 +1,156 @@
+// LabEngine::Cleanup: what labvirt made on this host but no node claims any more — OVS ports,
+// overlay disks, console logs — found and removed; labvirt domains it could not adopt reported.
+// Ownership is by labvirt's own marks only: external_ids owner=labvirt on ports, the state
+// directory's layout for files, labvirt's metadata namespace for domains. Nothing else is touched,
+// and nothing of another labvirt instance (docs/instances.md): its ports are left alone and its
+// domains are listed as foreign, not as leftovers.
+#include <filesystem>
+#include <set>
+
+#include "engine/lab/lab_engine.h"
+#include "engine/lab/lab_engine_internal.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/log.h"
+
+namespace labvirt::engine {
+namespace {
+
+struct Leftovers {
+  std::vector<std::string> ports, overlays, logs;
+  std::vector<std::pair<std::string, std::string>> domains;  // name, why it is not adopted
+  std::vector<std::pair<std::string, std::string>> foreign;  // another instance's: name, instance
+};
+
+// Files under STATE/overlays/LAB/*.qcow2 and STATE/logs/LAB/*.console.log not in `claimed`.
+// Removes them (and lab directories left empty) unless `dry_run`.
+void SweepFiles(const std::string& state_dir, const std::set<std::string>& claimed, bool dry_run,
+                Leftovers* out) {
+  namespace fs = std::filesystem;
+  for (const auto& [sub, suffix, list] :
+       {std::tuple{"overlays", std::string(".qcow2"), &out->overlays},
+        std::tuple{"logs", std::string(".console.log"), &out->logs}}) {
+    std::error_code ec;
+    fs::path root = fs::path(state_dir) / sub;
+    for (const auto& lab_dir : fs::directory_iterator(root, ec)) {
+      if (!lab_dir.is_directory(ec)) continue;
+      for (const auto& f : fs::directory_iterator(lab_dir.path(), ec)) {
+        std::string path = f.path().string();
+        if (!f.is_regular_file(ec) || claimed.count(path)) continue;
+        if (path.size() < suffix.size() ||
+            path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+          continue;  // not a name labvirt gives (e.g. an overlay being written: *.tmp)
+        }
+        list->push_back(path);
+        if (!dry_run) fs::remove(f.path(), ec);
+      }
+      if (!dry_run && fs::is_empty(lab_dir.path(), ec)) fs::remove(lab_dir.path(), ec);
+    }
+  }
+}
+
+std::string LeftoversJson(bool dry_run, const Leftovers& l) {
+  JsonWriter w;
+  w.BeginObject().Key("dry_run").Bool(dry_run);
+  for (const auto& [key, list] : {std::pair{"ports", &l.ports}, std::pair{"overlays", &l.overlays},
+                                  std::pair{"logs", &l.logs}}) {
+    w.Key(key).BeginArray();
+    for (const auto& x : *list) w.String(x);
+    w.EndArray();
+  }
+  w.Key("domains").BeginArray();
+  for (const auto& [name, why] : l.domains) {
+    w.BeginObject().Key("name").String(name).Key("reason").String(why).EndObject();
+  }
+  w.EndArray().Key("foreign").BeginArray();
+  for (const auto& [name, instance] : l.foreign) {
+    w.BeginObject().Key("name").String(name).Key("instance").String(instance).EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+}  // namespace
+
+void LabEngine::Cleanup(bool dry_run, Reply reply) {
+  auto found = std::make_shared<Leftovers>();
+  // Ports: a port is claimed by a node that knows its tap and whose VM may be running.
+  for (const auto& p : plumber_.OwnedPorts()) {
+    if (p.instance != options_.instance) continue;  // another labvirtd's: its node may well run
+    const Node* n = FindNode(p.lab, p.node);
+    bool claimed = false;
+    if (n != nullptr && (IsActive(n->state) || n->state == NodeState::kFailed)) {
+      for (const auto& nic : n->metadata.nics) claimed = claimed || nic.tap == p.port;
+    }
+    if (!claimed) found->ports.push_back(p.port);
+  }
+  std::set<std::string> claimed_files, known_domains;
+  auto claim = [&](const Node& n) {
+    claimed_files.insert(n.overlay);
+    claimed_files.insert(ConsoleLogPath(n.lab, n.name));
+    known_domains.insert(n.domain);
+  };
+  for (const auto& [ln, lab] : labs_) {
+    for (const auto& [nn, n] : lab->nodes) claim(*n);
+  }
+  for (const auto& [id, job] : jobs_) {  // a deploy in flight is making these right now
+    for (const auto& n : job->nodes) claim(*n);
+  }
+  auto alive = alive_;
+  hv_.ListDomains([this, alive, found, dry_run, claimed_files, known_domains,
+                   reply](Result<std::vector<providers::DomainInfo>> domains) {
+    if (!*alive) return;
+    if (!domains.ok()) {
+      return reply(FieldError(kInternalError, "libvirt", "domains", domains.status().message()));
+    }
+    for (const auto& d : *domains) {
+      if (d.metadata.empty() || known_domains.count(d.name)) continue;
+      auto md =
+          providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
+      std::string why;
+      if (md.ok() && md->instance != options_.instance) {
+        found->foreign.push_back({d.name, md->instance});
+        continue;
+      }
+      if (!md.ok()) {
+        why = "unreadable labvirt metadata: " + md.status().message();
+      } else if (!catalog_.Resolve(md->kind).ok()) {
+        why = "kind '" + md->kind + "' is not in the catalog";
+      } else {
+        why = "labvirt node " + md->lab + "/" + md->node +
+              " is not tracked here (defined since the last reconcile?)";
+      }
+      found->domains.push_back({d.name, why});
+    }
+    std::string state_dir = options_.state_dir;
+    Status st = pool_.Submit<std::shared_ptr<Leftovers>>(
+        [state_dir, claimed_files, dry_run, found] {
+          SweepFiles(state_dir, claimed_files, dry_run, found.get());
+          return found;
+        },
+        [this, alive, dry_run, reply](std::shared_ptr<Leftovers> found) {
+          if (!*alive) return;
+          auto finish = [this, dry_run, found, reply](Status st) {
+            std::string json = LeftoversJson(dry_run, *found);
+            if (!st.ok()) {
+              return reply(FieldError(kInternalError, "ports not removed", "ports", st.message()));
+            }
+            size_t total = found->ports.size() + found->overlays.size() + found->logs.size() +
+                           found->domains.size();
+            if (total > 0) {
+              LogInfo(dry_run ? "leftovers found" : "leftovers removed",
+                      {{"ports", std::to_string(found->ports.size())},
+                       {"overlays", std::to_string(found->overlays.size())},
+                       {"logs", std::to_string(found->logs.size())},
+                       {"unadopted_domains", std::to_string(found->domains.size())}});
+              Emit("host.leftovers", nullptr, json);
+            }
+            reply(json);
+          };
+          if (dry_run || found->ports.empty()) return finish(Status::Ok());
+          plumber_.RemovePorts(found->ports, finish);
+        });
+    if (!st.ok()) reply(FieldError(kInternalError, "busy", "pool", st.message()));
+  });
+}
+
+}  // namespace labvirt::engine

@@ -1,0 +1,554 @@
+// LabEngine: deploying and destroying labs. A deploy validates the whole lab first, then resolves
+// images and creates overlays on the worker pool, then defines every domain; if any step fails,
+// everything this deploy made is removed again, so no partial lab is left behind.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "engine/catalog/catalog_overrides.h"
+#include "engine/lab/lab_engine.h"
+#include "engine/lab/lab_engine_internal.h"
+#include "providers/image_check.h"
+#include "providers/interface_naming.h"
+#include "providers/node_naming.h"
+#include "providers/overlay.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/log.h"
+
+namespace labvirt::engine {
+namespace {
+
+RpcError Bad(const std::string& field, const std::string& reason) {
+  return FieldError(kInvalidParams, "invalid params", field, reason);
+}
+
+NodeOverrides OverridesOf(const NodeSpec& s) {
+  NodeOverrides o;
+  o.memory_mb = s.memory_mb;
+  o.vcpus = s.vcpus;
+  o.nics = s.nics;
+  o.machine = s.machine;
+  o.disk_bus = s.disk_bus;
+  o.nic_model = s.nic_model;
+  o.cpu_mode = s.cpu_mode;
+  o.cpu_model = s.cpu_model;
+  o.idle_timeout_s = s.idle_timeout_s;
+  o.overall_timeout_s = s.boot_timeout_s;
+  if (!s.ready_patterns.empty()) o.readiness_success = s.ready_patterns;
+  return o;
+}
+
+}  // namespace
+
+Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name) {
+  auto index = providers::ResolveInterface(kind, name);
+  if (!index.ok()) return index.status();
+  return providers::InterfaceName(kind, *index);
+}
+
+std::string LabEngine::DeployJob::NodeField(const std::string& node,
+                                            const std::string& member) const {
+  size_t i = 0;
+  while (i < spec.nodes.size() && spec.nodes[i].name != node) ++i;
+  std::string path = "nodes[" + std::to_string(i) + "]";
+  return member.empty() ? path : path + "." + member;
+}
+
+std::string LabEngine::OtherInstanceOf(const std::string& lab) const {
+  if (labs_.count(lab)) return "";  // ours: we adopted or deployed it
+  auto seen = other_instance_labs_.find(lab);
+  if (seen != other_instance_labs_.end()) return seen->second;
+  for (const auto& p : plumber_.OwnedPorts()) {
+    if (p.lab == lab && p.instance != options_.instance) return p.instance;
+  }
+  return "";
+}
+
+void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
+  if (reconciling_) {
+    auto held = std::make_shared<LabSpec>(std::move(spec));
+    after_reconcile_.push_back([this, held, wait, reply = std::move(reply)]() mutable {
+      Deploy(std::move(*held), wait, std::move(reply));
+    });
+    return;
+  }
+  if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
+    return reply(Bad(spec.name_field, st.message()));
+  }
+  if (std::string other = OtherInstanceOf(spec.name); !other.empty()) {
+    // Two instances' labs of one name would share link tags and port ownership on the bridge.
+    return reply(Bad(spec.name_field, "lab '" + spec.name + "' belongs to labvirt instance '" +
+                                          other + "' on this host (this daemon is instance '" +
+                                          options_.instance + "'); choose another lab name"));
+  }
+  Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
+  auto job = std::make_unique<DeployJob>();
+  job->id = next_job_id_++;
+  job->wait = wait;
+  job->reply = std::move(reply);
+  std::map<std::string, const providers::DeviceKind*> kinds;  // for link resolution
+  std::map<std::string, providers::DeviceKind> resolved;
+  for (size_t i = 0; i < spec.nodes.size(); ++i) {
+    const NodeSpec& ns = spec.nodes[i];
+    std::string path = "nodes[" + std::to_string(i) + "]";
+    if (Status st = providers::ValidateName("node name", ns.name); !st.ok()) {
+      return job->reply(Bad(path + ".name", st.message()));
+    }
+    auto kind = catalog_.Resolve(ns.kind);
+    if (!kind.ok()) return job->reply(Bad(path + ".kind", kind.status().message()));
+    auto applied = ApplyOverrides(*kind, OverridesOf(ns));
+    if (!applied.ok()) return job->reply(Bad(path, applied.status().message()));
+    resolved[ns.name] = std::move(applied).value();
+  }
+  // Links: resolve both ends to vendor interface names; one link per interface.
+  std::map<std::string, std::vector<providers::NicLink>> node_links;
+  std::set<std::string> used;
+  std::vector<LinkRecord> links;
+  for (size_t i = 0; i < spec.links.size(); ++i) {
+    const LinkSpec& ls = spec.links[i];
+    LinkRecord rec;
+    for (int side = 0; side < 2; ++side) {
+      const Endpoint& ep = side == 0 ? ls.a : ls.b;
+      std::string field =
+          "links[" + std::to_string(i) + "].endpoints[" + std::to_string(side) + "]";
+      auto name = VendorInterface(resolved.at(ep.node), ep.interface);
+      if (!name.ok()) return job->reply(Bad(field, name.status().message()));
+      if (!used.insert(ep.node + ":" + *name).second) {
+        return job->reply(Bad(field, ep.node + ":" + *name + " is already in another link"));
+      }
+      (side == 0 ? rec.a_node : rec.b_node) = ep.node;
+      (side == 0 ? rec.a_interface : rec.b_interface) = *name;
+    }
+    rec.id = rec.a_node + ":" + rec.a_interface + "--" + rec.b_node + ":" + rec.b_interface;
+    node_links[rec.a_node].push_back({rec.a_interface, rec.id});
+    node_links[rec.b_node].push_back({rec.b_interface, rec.id});
+    links.push_back(rec);
+  }
+  for (const NodeSpec& ns : spec.nodes) {
+    if (existing && existing->nodes.count(ns.name)) continue;  // converge: keep what exists
+    auto n = std::make_unique<Node>();
+    n->lab = spec.name;
+    n->name = ns.name;
+    n->key = NodeKey(spec.name, ns.name);
+    n->kind_name = ns.kind;
+    n->kind = resolved.at(ns.name);
+    n->cpu = cpu_choices_.Initial(n->kind);
+    n->image = ns.image;
+    n->desired_running = ns.start;
+    n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
+    n->metadata.nics.clear();
+    for (const auto& l : node_links[ns.name]) {
+      providers::NicMetadata nic;
+      nic.interface = l.interface;
+      nic.link = l.link;
+      n->metadata.nics.push_back(nic);  // placeholder: the real plan comes from BuildDomain
+    }
+    job->nodes.push_back(std::move(n));
+    job->node_specs.push_back(ns);
+  }
+  if (!existing) {
+    auto lab = std::make_unique<Lab>();
+    lab->name = spec.name;
+    labs_[spec.name] = std::move(lab);
+  }
+  job->links = std::move(links);  // the lab's links change only when the deploy succeeds
+  job->spec = std::move(spec);
+  uint64_t id = job->id;
+  jobs_[id] = std::move(job);
+  DeployResolve(id);
+}
+
+void LabEngine::DeployResolve(uint64_t id) {
+  DeployJob& job = *jobs_.at(id);
+  providers::ImageConfig config{options_.image_root, {}};
+  std::vector<std::string> refs;
+  for (const auto& n : job.nodes) refs.push_back(n->image);
+  struct Resolved {
+    std::vector<Result<providers::ResolvedImage>> images;
+    std::vector<bool> container;
+  };
+  auto alive = alive_;
+  Status st = pool_.Submit<std::shared_ptr<Resolved>>(
+      [config, refs] {
+        auto r = std::make_shared<Resolved>();
+        for (const auto& ref : refs) {
+          auto route = providers::RouteImage(config, ref);
+          r->container.push_back(route.ok() && *route == providers::ProviderKind::kDocker);
+          r->images.push_back(route.ok() && *route == providers::ProviderKind::kDocker
+                                  ? Result<providers::ResolvedImage>(NotFound("container"))
+                                  : providers::ResolveImage(config, ref));
+        }
+        return r;
+      },
+      [this, alive, id](std::shared_ptr<Resolved> r) {
+        if (!*alive || !jobs_.count(id)) return;
+        DeployJob& job = *jobs_.at(id);
+        for (size_t i = 0; i < job.nodes.size(); ++i) {
+          if (r->container[i]) {
+            // Mixed labs work: this node gets its own clear error, the VMs deploy normally.
+            job.nodes[i]->state = NodeState::kFailed;
+            job.nodes[i]->reason = "container image '" + job.nodes[i]->image +
+                                   "' needs the docker provider, which this labvirt does not have";
+            continue;
+          }
+          if (!r->images[i].ok()) {
+            return DeployFinish(id, r->images[i].status(),
+                                job.NodeField(job.nodes[i]->name, "image"));
+          }
+          job.nodes[i]->image = r->images[i]->path;
+          job.nodes[i]->metadata.image = r->images[i]->path;
+          job.nodes[i]->overlay = options_.state_dir + "/overlays/" + job.nodes[i]->lab + "/" +
+                                  job.nodes[i]->name + ".qcow2";
+          job.nodes[i]->readiness = {};
+          job.nodes[i]->base = *r->images[i];
+        }
+        WithHostMacs(id, [this, id] { DeployDefine(id, MacsInUse()); });
+      });
+  if (!st.ok()) DeployFinish(id, st);
+}
+
+void LabEngine::WithHostMacs(uint64_t id, std::function<void()> then) {
+  if (host_macs_at_ == foreign_changes_) return then();
+  auto alive = alive_;
+  uint64_t at = foreign_changes_;
+  hv_.ListMacs([this, alive, id, at, then](Result<std::vector<std::string>> macs) {
+    if (!*alive || !jobs_.count(id)) return;
+    if (!macs.ok()) return DeployFinish(id, macs.status());
+    host_macs_.clear();
+    for (const auto& m : *macs) host_macs_.insert(providers::NormalizeMac(m));
+    host_macs_at_ = at;  // a domain defined meanwhile makes the next deploy walk again
+    then();
+  });
+}
+
+void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
+  DeployJob& job = *jobs_.at(id);
+  std::set<std::string> tags;
+  for (const auto& [ln, lab] : labs_) {
+    for (const auto& [nn, node] : lab->nodes) tags.insert(node->metadata.tag);
+  }
+  struct Build {
+    std::string node, domain, xml, overlay;
+    providers::ResolvedImage base;
+    std::string log_dir;
+  };
+  std::vector<Build> builds;
+  for (size_t i = 0; i < job.nodes.size(); ++i) {
+    Node& n = *job.nodes[i];
+    if (n.state == NodeState::kFailed) continue;
+    // The default instance keeps the tags (so domain and tap names) it always had; any other
+    // hashes its name in, so its domains never take another instance's names.
+    std::string tag_lab =
+        options_.instance == providers::kDefaultInstance ? n.lab : options_.instance + "/" + n.lab;
+    auto tag = providers::AllocateNodeTag(tag_lab, n.name, tags);
+    if (!tag.ok()) return DeployFinish(id, tag.status(), job.NodeField(n.name, ""));
+    tags.insert(*tag);
+    n.metadata.tag = *tag;
+    providers::DomainSpec ds = DomainSpecFor(n, job.node_specs[i].nics.value_or(-1));
+    ds.macs_in_use = macs_in_use;
+    auto built = providers::BuildDomain(ds);
+    if (!built.ok()) {
+      return DeployFinish(id, built.status().WithContext(n.name), job.NodeField(n.name, ""));
+    }
+    for (const auto& nic : built->metadata.nics) macs_in_use.insert(nic.mac);
+    n.domain = built->name;
+    n.metadata = built->metadata;
+    builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
+                      options_.state_dir + "/logs/" + n.lab});
+  }
+  auto alive = alive_;
+  // Overlays and log directories: file I/O and qemu-img, on a worker.
+  // The failing node's name comes back with the error, for the answer's field.
+  using Made = std::pair<Status, std::string>;
+  Status st = pool_.Submit<Made>(
+      [builds]() -> Made {
+        for (const auto& b : builds) {
+          std::error_code ec;
+          std::filesystem::create_directories(b.log_dir, ec);
+          // Stateful-UEFI kinds (N9Kv) keep their NVRAM under STATE_DIR/nvram/LAB/.
+          std::filesystem::create_directories(
+              std::filesystem::path(b.log_dir).parent_path().parent_path() / "nvram" /
+                  std::filesystem::path(b.log_dir).filename(),
+              ec);
+          std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
+          if (ec) return {Internal("create " + b.log_dir + ": " + ec.message()), ""};
+          // An overlay left by an earlier deploy of the same node is kept (its disk state).
+          auto made = providers::EnsureOverlay(b.base, b.overlay);
+          if (!made.ok()) return {made.status(), b.node};
+        }
+        return {Status::Ok(), ""};
+      },
+      [this, alive, id, builds](Made made) {
+        if (!*alive || !jobs_.count(id)) return;
+        if (!made.first.ok()) {
+          std::string field =
+              made.second.empty() ? "lab" : jobs_.at(id)->NodeField(made.second, "");
+          return DeployFinish(id, made.first, field);
+        }
+        // Define one after another; the first failure rolls everything back.
+        auto next = std::make_shared<std::function<void(size_t)>>();
+        // The step holds itself only weakly (a strong self-reference would never be freed);
+        // the Define in flight holds it strongly.
+        std::weak_ptr<std::function<void(size_t)>> weak_next = next;
+        *next = [this, alive, id, builds, weak_next](size_t i) {
+          if (!*alive || !jobs_.count(id)) return;
+          if (i == builds.size()) return DeployFinish(id, Status::Ok());
+          auto self = weak_next.lock();
+          std::string domain = builds[i].domain;
+          hv_.Define(builds[i].xml, [this, alive, id, builds, self, i, domain](Status st) {
+            if (!*alive || !jobs_.count(id)) return;
+            if (!st.ok()) {
+              return DeployFinish(id, st, jobs_.at(id)->NodeField(builds[i].node, ""));
+            }
+            jobs_.at(id)->defined.insert(domain);
+            (*self)(i + 1);
+          });
+        };
+        (*next)(0);
+      });
+  if (!st.ok()) DeployFinish(id, st);
+}
+
+void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
+  auto node = jobs_.extract(id);
+  std::unique_ptr<DeployJob> job = std::move(node.mapped());
+  if (!labs_.count(job->spec.name)) {
+    // lab.destroy ran while this deploy was in flight: what the deploy made goes too (the
+    // rollback below removes the lab again once it is empty).
+    if (st.ok()) st = FailedPrecondition("the lab was destroyed while it was being deployed");
+    labs_[job->spec.name] = std::make_unique<Lab>();
+    labs_[job->spec.name]->name = job->spec.name;
+  }
+  Lab& lab = *labs_.at(job->spec.name);
+  if (!st.ok()) {
+    LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
+    Reply reply = std::move(job->reply);
+    std::string lab_name = lab.name;
+    RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name, field] {
+      if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
+      reply(FieldError(kInvalidParams, "deploy failed", field, st.message()));
+    });
+    return;
+  }
+  std::set<std::string> new_nodes;
+  for (const auto& n : job->nodes) new_nodes.insert(n->name);
+  std::vector<Node*> to_start;
+  for (auto& n : job->nodes) {
+    Node* raw = n.get();
+    lab.nodes[n->name] = std::move(n);
+    JsonWriter w;
+    w.BeginObject().Key("state").String(NodeStateName(raw->state)).Key("previous").String("");
+    w.Key("reason").String(raw->reason).EndObject();
+    Emit("node.state", raw, w.Take());
+    if (raw->state != NodeState::kFailed && raw->desired_running) to_start.push_back(raw);
+  }
+  for (auto& [name, n] : lab.nodes) {
+    if (n->desired_running &&
+        (n->state == NodeState::kDefined || n->state == NodeState::kStopped) &&
+        std::find(to_start.begin(), to_start.end(), n.get()) == to_start.end()) {
+      to_start.push_back(n.get());
+    }
+  }
+  // The answer waits for both: the links and node removals converged, and (with `wait`) every
+  // node on its way up ready or failed. A reply means the lab is as asked.
+  auto gate = std::make_shared<int>(2);
+  std::string lab_name = lab.name;
+  auto answer = [this, gate, lab_name, reply = std::move(job->reply)] {
+    if (--*gate == 0) reply(GetLab(lab_name));
+  };
+  ConvergeExisting(lab, *job, new_nodes, answer);
+  EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
+  // With `wait`, the answer comes once every node on its way up — started now, or already
+  // queued, starting or booting (adopted at reconcile, say) — is ready or failed.
+  std::vector<Node*> to_wait = to_start;
+  for (auto& [name, n] : lab.nodes) {
+    if (n->desired_running && (n->state == NodeState::kQueued || n->state == NodeState::kStarting ||
+                               n->state == NodeState::kBooting)) {
+      to_wait.push_back(n.get());
+    }
+  }
+  if (job->wait && !to_wait.empty()) {
+    auto left = std::make_shared<size_t>(to_wait.size());
+    for (Node* n : to_wait) {
+      n->waiters.push_back([left, answer](RpcResult) {
+        if (--*left == 0) answer();
+      });
+    }
+  }
+  for (Node* n : to_start) RequestStart(*n);
+  if (!job->wait || to_wait.empty()) answer();
+}
+
+void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
+                                 const std::set<std::string>& new_nodes,
+                                 std::function<void()> done) {
+  auto left = std::make_shared<int>(1);  // one hold, dropped once every change is under way
+  auto one_done = [left, done] {
+    if (--*left == 0) done();
+  };
+  auto log_error = [lab = lab.name, one_done](Status st) {
+    if (!st.ok())
+      LogWarn("re-deploy: link not converged", {{"lab", lab}, {"error", st.ToString()}});
+    one_done();
+  };
+  auto has = [](const std::vector<LinkRecord>& links, const std::string& id) {
+    for (const auto& l : links) {
+      if (l.id == id) return true;
+    }
+    return false;
+  };
+  std::vector<LinkRecord> old_links = std::move(lab.links);
+  lab.links = job.links;
+  for (const auto& l : old_links) {
+    if (has(job.links, l.id)) continue;
+    ++*left;
+    UnwireLink(lab.name, l, log_error);
+  }
+  // New nodes were defined with their links; an existing node learns of a new link here.
+  for (const auto& l : job.links) {
+    if (!has(old_links, l.id) && (!new_nodes.count(l.a_node) || !new_nodes.count(l.b_node))) {
+      ++*left;
+      WireLink(lab.name, l, log_error);
+    }
+  }
+  // Nodes the lab no longer lists are destroyed.
+  std::set<std::string> wanted;
+  for (const auto& ns : job.spec.nodes) wanted.insert(ns.name);
+  std::vector<std::string> unwanted;  // collected first: DestroyNode may finish synchronously
+  for (const auto& [name, n] : lab.nodes) {
+    if (!wanted.count(name)) unwanted.push_back(name);
+  }
+  for (const auto& node : unwanted) {
+    std::string lab_name = lab.name;
+    ++*left;
+    DestroyNode(NodeKey(lab_name, node), [this, lab_name, node, one_done](Status st) {
+      if (!st.ok()) {
+        // Kept (failed) while its domain exists, so that a later destroy can try again.
+        LogWarn("re-deploy: node not removed", {{"node", node}, {"error", st.message()}});
+        if (Node* n = FindNode(lab_name, node))
+          SetState(*n, NodeState::kFailed, "not removed: " + st.message());
+        return one_done();
+      }
+      if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
+      EmitFor("node.removed", lab_name, node, "{}");
+      one_done();
+    });
+  }
+  one_done();
+}
+
+void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,
+                         std::function<void()> done) {
+  auto left = std::make_shared<size_t>(nodes.size() + 1);
+  auto finish = [left, done] {
+    if (--*left == 0) done();
+  };
+  for (auto& n : nodes) {
+    std::string domain = n->domain, overlay = n->overlay;
+    if (domain.empty() || !defined.count(domain)) {
+      finish();
+      continue;
+    }
+    hv_.Undefine(domain, [this, overlay, finish](Status) {
+      if (overlay.empty() ||
+          !pool_.Enqueue([overlay] { (void)providers::DeleteOverlay(overlay); }).ok()) {
+        LogWarn("overlay not removed", {{"path", overlay}});
+      }
+      finish();
+    });
+  }
+  finish();
+}
+
+void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
+  auto it = labs_.find(lab_name);
+  if (it == labs_.end()) {
+    JsonWriter w;
+    w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(0).EndObject();
+    return reply(w.Take());  // idempotent
+  }
+  std::vector<std::string> keys;
+  for (auto& [name, n] : it->second->nodes) keys.push_back(n->key);
+  std::vector<std::string> link_ids;
+  for (const auto& l : it->second->links) link_ids.push_back(l.id);
+  auto left = std::make_shared<size_t>(keys.size() + 1);
+  // Nodes whose domain could not be destroyed or undefined stay in the lab, failed, so that
+  // lab.destroy can be tried again (forgetting them would leave a domain nobody tracks).
+  auto failed = std::make_shared<std::map<std::string, std::string>>();  // key -> why
+  auto finish = [this, left, failed, lab_name, reply, link_ids, count = keys.size()] {
+    if (--*left > 0) return;
+    auto it = labs_.find(lab_name);
+    if (it != labs_.end()) {
+      auto& nodes = it->second->nodes;
+      for (auto n = nodes.begin(); n != nodes.end();) {
+        auto why = failed->find(n->second->key);
+        if (why == failed->end()) {
+          n = nodes.erase(n);
+          continue;
+        }
+        SetState(*n->second, NodeState::kFailed, "destroy failed: " + why->second);
+        ++n;
+      }
+    }
+    if (!failed->empty()) {
+      std::string first =
+          failed->begin()->first.substr(lab_name.size() + 1) + ": " + failed->begin()->second;
+      return reply(FieldError(
+          kInternalError, "destroy incomplete", "lab",
+          first + " (" + std::to_string(failed->size()) +
+              " node(s) kept in the lab, failed; run lab.destroy again once that is fixed)"));
+    }
+    // Ports are gone with the nodes; give the links' tags back.
+    plumber_.DeleteLinks(lab_name, link_ids, [lab_name](Status st) {
+      if (!st.ok())
+        LogWarn("link tags not released", {{"lab", lab_name}, {"error", st.ToString()}});
+    });
+    labs_.erase(lab_name);
+    EmitFor("lab.destroyed", lab_name, "", "{\"lab\":\"" + lab_name + "\"}");
+    JsonWriter w;
+    w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(count).EndObject();
+    reply(w.Take());
+  };
+  for (const auto& key : keys) {
+    DestroyNode(key, [finish, failed, key](Status st) {
+      if (!st.ok()) (*failed)[key] = st.message();
+      finish();
+    });
+  }
+  finish();
+}
+
+void LabEngine::DestroyNode(std::string key, std::function<void(Status)> done) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr) return done(Status::Ok());
+  n->desired_running = false;
+  n->restart_pending = false;
+  n->restart_timer.Cancel();
+  n->stop_timer.Cancel();
+  if (n->tracker) n->tracker->Stop();
+  admission_.Release(key);
+  if (n->hub) n->hub->ClosePty();
+  std::string domain = n->domain, overlay = n->overlay, log = ConsoleLogPath(n->lab, n->name);
+  std::string lab = n->lab, name = n->name;
+  auto after_domain = [this, overlay, log, lab, name, done](Status st) {
+    // A domain still defined keeps its disk, log and ports: they are still its own.
+    if (!st.ok()) return done(st);
+    plumber_.Unplug(lab, name, [this, overlay, log, done](Status unplug) {
+      Status file_st = pool_.Enqueue([overlay, log] {
+        if (!overlay.empty()) (void)providers::DeleteOverlay(overlay);
+        ::unlink(log.c_str());
+      });
+      done(!unplug.ok() ? unplug : file_st);
+    });
+  };
+  if (domain.empty()) return after_domain(Status::Ok());
+  hv_.Destroy(domain, [this, domain, after_domain](Status st) {
+    if (!st.ok() && st.code() != StatusCode::kNotFound) return after_domain(st);
+    hv_.Undefine(domain, [after_domain](Status st) {
+      after_domain(st.code() == StatusCode::kNotFound ? Status::Ok() : st);  // gone already
+    });
+  });
+}
+
+}  // namespace labvirt::engine

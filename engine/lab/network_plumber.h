@@ -1,0 +1,77 @@
+// NetworkPlumber: the seam through which the engine puts a node's taps on the OVS bridge and takes
+// them off again. The OVS implementation allocates host-wide VLAN tags (an isolated tag per
+// unlinked NIC, one shared tag per link) and writes the ports in one transaction per call.
+// NullPlumber does nothing (a host without OVS, and unit tests).
+#ifndef LABVIRT_ENGINE_LAB_NETWORK_PLUMBER_H_
+#define LABVIRT_ENGINE_LAB_NETWORK_PLUMBER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reactor/base/status.h"
+
+namespace labvirt::engine {
+
+struct PortPlan {
+  std::string tap;       // the tap libvirt created for the NIC
+  std::string nic;       // NIC key: "0", "1", … for data NICs, "m", "r0" …
+  std::string link;      // link id, empty when unlinked
+  std::string peer_tap;  // the tap at the link's other end (may not be on the bridge yet)
+};
+
+// A port labvirt owns on the bridge, as the plumber sees it.
+struct PlumbedPort {
+  std::string port;  // the tap
+  std::string lab;
+  std::string node;
+  std::string instance;  // the labvirt instance that plugged it (kDefaultInstance if unmarked)
+};
+
+class NetworkPlumber {
+ public:
+  using Done = std::function<void(Status)>;
+  virtual ~NetworkPlumber() = default;
+  // Adds (or re-adds after a restart) the ports of one node. Loop thread; `done` on the loop.
+  virtual void Plug(const std::string& lab, const std::string& node,
+                    const std::vector<PortPlan>& ports, Done done) = 0;
+  // Removes the node's port rows (its taps vanished with the VM).
+  virtual void Unplug(const std::string& lab, const std::string& node, Done done) = 0;
+  // Moves a link's two ends onto its shared tag (`up`) or onto isolated tags (`!up`).
+  virtual void SetLink(const std::string& lab, const std::string& link, bool up, Done done) = 0;
+  // Forgets links (their tags go back to the pool); ends still on the bridge become isolated.
+  virtual void DeleteLinks(const std::string& lab, const std::vector<std::string>& links,
+                           Done done) = 0;
+  // Joins two taps that are both on the bridge into a new link (both get the link's tag).
+  virtual void Connect(const std::string& lab, const std::string& link, const std::string& tap_a,
+                       const std::string& tap_b, Done done) = 0;
+  // Every port labvirt owns on the bridge (from the local replica; no I/O).
+  virtual std::vector<PlumbedPort> OwnedPorts() const = 0;
+  // Removes port rows by name, whoever they belonged to.
+  virtual void RemovePorts(const std::vector<std::string>& ports, Done done) = 0;
+};
+
+class NullPlumber : public NetworkPlumber {
+ public:
+  void Plug(const std::string&, const std::string&, const std::vector<PortPlan>&,
+            Done done) override {
+    done(Status::Ok());
+  }
+  void Unplug(const std::string&, const std::string&, Done done) override { done(Status::Ok()); }
+  void SetLink(const std::string&, const std::string&, bool, Done done) override {
+    done(Status::Ok());
+  }
+  void DeleteLinks(const std::string&, const std::vector<std::string>&, Done done) override {
+    done(Status::Ok());
+  }
+  void Connect(const std::string&, const std::string&, const std::string&, const std::string&,
+               Done done) override {
+    done(Status::Ok());
+  }
+  std::vector<PlumbedPort> OwnedPorts() const override { return {}; }
+  void RemovePorts(const std::vector<std::string>&, Done done) override { done(Status::Ok()); }
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_LAB_NETWORK_PLUMBER_H_

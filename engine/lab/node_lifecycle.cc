@@ -1,0 +1,363 @@
+// LabEngine: one node's life — admission, start paused, console, NICs, resume, readiness, stop,
+// crashes and restarts. Every step is a callback on the loop that looks its node up by key again,
+// because the node may have been destroyed while a worker was busy.
+#include "engine/lab/lab_engine.h"
+#include "engine/lab/lab_engine_internal.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/log.h"
+
+namespace labvirt::engine {
+namespace {
+
+// Console bytes kept between a VM's resume and the start of its readiness watch: a boot's first
+// screens, far more than a few milliseconds of output.
+constexpr size_t kMaxEarlyConsole = 256 * 1024;
+
+}  // namespace
+
+void LabEngine::RequestStart(Node& n) {
+  n.restart_timer.Cancel();
+  n.start_requested = reactor_.clock().Now();
+  n.cpu_attempts.clear();
+  n.start_kills = 0;
+  SetState(n, NodeState::kQueued, "waiting for a boot slot");
+  std::string key = n.key;
+  admission_.Request(key, n.kind.admission_weight, [this, key] {
+    // Admission may call back synchronously; start from a clean stack.
+    reactor_.Defer([this, key] { BeginStart(key); });
+  });
+  JsonWriter w;
+  w.BeginObject().Key("queue").BeginArray();
+  for (const auto& k : admission_.Queue()) w.String(k);
+  w.EndArray().Key("in_use").Double(admission_.in_use()).EndObject();
+  Emit("admission", &n, w.Take());
+}
+
+void LabEngine::BeginStart(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kQueued) {
+    admission_.Release(key);
+    return;
+  }
+  SetState(*n, NodeState::kStarting, "starting paused");
+  // A failed boot left its VM up for its console: that one goes first, then a fresh boot.
+  if (n->vm_left_up) return DestroyThenStart(*n);
+  // Paused first: QEMU drops console output while nobody holds the PTY, so the VM runs only
+  // once the console reader is attached.
+  StartWithCpu(*n);
+}
+
+void LabEngine::AfterStartPaused(const std::string& key, Status st) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kStarting) return;
+  if (!st.ok()) return StartRefused(*n, st.message());
+  // QEMU took this CPU: later nodes of the same first choice start on it at once.
+  CpuWorked(*n);
+  FetchConsole(key, 0);
+}
+
+void LabEngine::FetchConsole(const std::string& key, int attempt) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kStarting) return;
+  hv_.GetXml(n->domain, /*live=*/true, [this, key, attempt](Result<std::string> xml) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (!xml.ok()) return FailStart(*n, xml.status().message());
+    if (providers::LivePtyPath(*xml).empty() && attempt < 40) {
+      // A domain still being started (by libvirt, for a labvirtd killed meanwhile) has no PTY
+      // in its live XML yet: look again shortly, for up to 20 s.
+      n->stop_timer = reactor_.After(std::chrono::milliseconds(500),
+                                     [this, key, attempt] { FetchConsole(key, attempt + 1); });
+      return;
+    }
+    AttachConsole(key, *xml);
+  });
+}
+
+void LabEngine::AttachConsole(const std::string& key, const std::string& live_xml) {
+  Node* n = FindNodeByKey(key);
+  n->pty = providers::LivePtyPath(live_xml);
+  if (n->pty.empty()) return FailStart(*n, "the running domain has no serial PTY");
+  if (!n->hub) {
+    ConsoleHubCallbacks cb;
+    // The hub belongs to the node and dies with it, so its callbacks may hold the node itself
+    // (no lookup by key on every console chunk).
+    cb.on_output = [n](std::string_view bytes) {
+      // A resumed VM prints before the Resume answer begins the tracker's attempt: those bytes
+      // wait for it (a fast guest's whole boot, ready text included, can fall in there).
+      if (n->state == NodeState::kStarting) {
+        if (n->early_console.size() + bytes.size() <= kMaxEarlyConsole) {
+          n->early_console.append(bytes);
+        }
+        return;
+      }
+      if (n->tracker) n->tracker->OnConsole(bytes);
+    };
+    cb.on_viewer_closed = [this, key](ViewerId id, const std::string& reason) {
+      Node* n = FindNodeByKey(key);
+      JsonWriter w;
+      w.BeginObject().Key("viewer").Uint(id).Key("reason").String(reason).EndObject();
+      Emit("console.viewer_closed", n, w.Take());
+    };
+    n->hub = std::make_unique<ConsoleHub>(reactor_, key, options_.console, std::move(cb));
+  }
+  n->early_console.clear();  // the previous VM's last words are no part of this boot
+  Status st = n->hub->attached() ? n->hub->Reopen(n->pty) : n->hub->Open(n->pty);
+  if (!st.ok()) return FailStart(*n, "console: " + st.message());
+  std::vector<PortPlan> ports;
+  for (const auto& nic : n->metadata.nics) {
+    if (nic.tap.empty()) continue;
+    std::string peer_tap;
+    if (!nic.link.empty()) {
+      // The link's other end: the NIC with the same link id on another node of the lab.
+      for (const auto& [name, other] : labs_.at(n->lab)->nodes) {
+        if (other.get() == n) continue;
+        for (const auto& o : other->metadata.nics) {
+          if (o.link == nic.link) peer_tap = o.tap;
+        }
+      }
+    }
+    ports.push_back({nic.tap, NicKey(nic), nic.link, peer_tap});
+  }
+  plumber_.Plug(n->lab, n->name, ports, [this, key](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (!st.ok()) return FailStart(*n, "network: " + st.message());
+    ApplyLinkStates(*n, [this, key](Status st) {
+      Node* n = FindNodeByKey(key);
+      if (n == nullptr || n->state != NodeState::kStarting) return;
+      if (!st.ok()) return FailStart(*n, "network: " + st.message());
+      Resume(key);
+    });
+  });
+}
+
+void LabEngine::Resume(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  hv_.Resume(n->domain, [this, key](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    // kFailedPrecondition: the domain was not paused (adopted running at reconcile).
+    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) {
+      return FailStart(*n, st.message());
+    }
+    SetState(*n, NodeState::kBooting, "waiting for the readiness text");
+    std::string early = std::move(n->early_console);
+    n->early_console.clear();
+    if (n->adopted_ready) {
+      n->adopted_ready = false;
+      admission_.Release(key);
+      SetState(*n, NodeState::kReady, "was ready before labvirtd restarted");
+      return;
+    }
+    bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
+    if (!n->tracker) {
+      auto compiled = ReadinessPatterns::Compile(n->kind.readiness, n->kind.name);
+      if (!compiled.ok()) return FailStart(*n, compiled.status().message());
+      n->tracker = std::make_unique<ReadinessTracker>(
+          reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
+    }
+    if (restart_attempt) {
+      n->tracker->Restarted();
+    } else {
+      n->tracker->Start();
+    }
+    // Until its first event the attempt is visible only here: node.get would show the last
+    // attempt's "restarting" through the whole retry.
+    if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
+    if (!early.empty()) n->tracker->OnConsole(early);
+  });
+}
+
+void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr) return;
+  n->readiness = ev.result;
+  Emit(std::string("node.readiness.") + std::string(ReadinessEventName(ev.type)), n,
+       ev.result.ToJson());
+  switch (ev.type) {
+    case ReadinessEvent::Type::kProgress:
+      return;
+    case ReadinessEvent::Type::kReady: {
+      admission_.Release(key);
+      std::chrono::duration<double> boot = reactor_.clock().Now() - n->start_requested;
+      boot_seconds_.Observe(n->kind.name, boot.count());
+      readiness_seconds_.Observe(n->kind.name, static_cast<double>(ev.result.elapsed_ms) / 1000);
+      if (n->state == NodeState::kBooting)
+        SetState(*n, NodeState::kReady, "matched: " + ev.result.pattern);
+      PersistMetadata(*n);
+      return;
+    }
+    case ReadinessEvent::Type::kFailed:
+      admission_.Release(key);
+      // The VM stays up so its console can be inspected; the node is failed.
+      n->vm_left_up = true;
+      SetState(*n, NodeState::kFailed, "boot failed: " + ev.result.reason);
+      PersistMetadata(*n);
+      return;
+    case ReadinessEvent::Type::kRestartRequested:
+      // From a clean stack: the tracker is inside its callback.
+      reactor_.Defer([this, key] { RetryBoot(key); });
+      return;
+  }
+}
+
+void LabEngine::RetryBoot(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kBooting) return;  // stopped or crashed meanwhile
+  // The admission slot stays held (docs/node-states.md): no Release here nor in OnStopped.
+  SetState(*n, NodeState::kStarting,
+           "restarting for boot attempt " + std::to_string(n->readiness.attempt + 1) + " (" +
+               n->readiness.reason + ")");
+  DestroyThenStart(*n);
+}
+
+void LabEngine::DestroyThenStart(Node& n) {
+  n.start_when_stopped = true;
+  std::string key = n.key;
+  hv_.Destroy(n.domain, [this, key](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || !n->start_when_stopped || n->state != NodeState::kStarting) return;
+    if (!st.ok()) {
+      n->start_when_stopped = false;
+      return FailStart(*n, "destroy before the start: " + st.message());
+    }
+    // The start follows from the stopped event (OnStopped), not from this answer: libvirt may
+    // deliver that event after the answer, and handled then it would close the new VM's console
+    // and unplug its ports.
+  });
+}
+
+void LabEngine::FailStart(Node& n, const std::string& reason) {
+  LogWarn("node start failed", {{"lab", n.lab}, {"node", n.name}, {"reason", reason}});
+  admission_.Release(n.key);
+  SetState(n, NodeState::kFailed, reason);
+  // Leave nothing half-started: a paused VM without console or ports is of no use.
+  hv_.Destroy(n.domain, [](Status) {});
+}
+
+void LabEngine::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
+  SetState(n, NodeState::kStopping, force ? "forced off" : "ACPI shutdown requested");
+  if (n.tracker) n.tracker->Stop();
+  std::string key = n.key;
+  auto force_off = [this, key] {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStopping) return;
+    n->reason = "forced off after the shutdown timeout";
+    hv_.Destroy(n->domain, [this, key](Status st) {
+      if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+    });
+  };
+  if (force) return force_off();
+  hv_.Shutdown(n.domain, [this, key, force_off](Status st) {
+    if (!st.ok()) force_off();
+  });
+  n.stop_timer = reactor_.After(timeout, force_off);
+}
+
+void LabEngine::OnDomainEvent(const providers::DomainEventInfo& ev) {
+  Node* n = FindNodeByDomain(ev.name);
+  if (n == nullptr) {
+    // Not ours (nor being defined by a deploy in flight): its MACs must be avoided from the next
+    // deploy on.
+    if (ev.event == providers::DomainEvent::kDefined && !BeingDeployed(ev.name)) ++foreign_changes_;
+    return;
+  }
+  if (ev.event != providers::DomainEvent::kStopped) return;
+  OnStopped(*n, ev.detail);
+}
+
+void LabEngine::OnStopped(Node& n, const std::string& detail) {
+  if (n.state == NodeState::kStarting && !n.start_when_stopped) {
+    // A start attempt in flight answers for itself (a dead QEMU fails its next step); this event
+    // is an earlier attempt's (a refused start), and acting on it would free the boot slot and
+    // close the new attempt's console.
+    LogInfo("stopped event during a start; left to the start",
+            {{"node", n.key}, {"detail", detail}});
+    return;
+  }
+  n.stop_timer.Cancel();
+  n.unplug_pending.clear();  // a device the guest held is gone with the QEMU process
+  ReleaseRuntime(n);
+  n.vm_left_up = false;
+  bool start = n.start_when_stopped && n.state == NodeState::kStarting;
+  n.start_when_stopped = false;
+  if (start) return StartWithCpu(n);  // DestroyThenStart's VM is off; the slot stays held
+  admission_.Release(n.key);
+  if (n.state == NodeState::kStopping || !n.desired_running) {
+    // A forced stop says so ("forced off…"); otherwise libvirt's reason (shutdown, destroyed…).
+    bool forced = n.state == NodeState::kStopping && n.reason.rfind("forced off", 0) == 0;
+    if (n.state != NodeState::kStopped)
+      SetState(n, NodeState::kStopped, forced ? n.reason : "stopped (" + detail + ")");
+    PersistMetadata(n);
+    if (n.restart_pending) {  // node.restart: up again, with the same disk
+      n.restart_pending = false;
+      RequestStart(n);
+      for (auto& r : n.restart_waiters) n.waiters.push_back(std::move(r));
+      n.restart_waiters.clear();
+    }
+    return;
+  }
+  if (n.state == NodeState::kStarting || n.state == NodeState::kQueued ||
+      n.state == NodeState::kFailed || n.state == NodeState::kStopped) {
+    return;  // our own destroy during a restart or a failed start
+  }
+  bool was_stable = n.state == NodeState::kReady &&
+                    reactor_.clock().Now() - n.ready_since >= options_.restart_policy.stable_after;
+  if (was_stable) n.crash_restarts = 0;
+  SetState(n, NodeState::kCrashed, "stopped unexpectedly (" + detail + ")");
+  ScheduleRestart(n, detail);
+}
+
+void LabEngine::ScheduleRestart(Node& n, const std::string& why) {
+  auto delay = options_.restart_policy.Delay(++n.crash_restarts);
+  if (!delay) {
+    SetState(n, NodeState::kFailed,
+             "crashed " + std::to_string(n.crash_restarts - 1) +
+                 " times; restart policy exhausted (" + why + ")");
+    return;
+  }
+  std::string key = n.key;
+  n.restart_timer = reactor_.After(*delay, [this, key] {
+    Node* n = FindNodeByKey(key);
+    if (n != nullptr && n->state == NodeState::kCrashed && n->desired_running) RequestStart(*n);
+  });
+}
+
+void LabEngine::ReleaseRuntime(Node& n) {
+  if (n.hub) n.hub->ClosePty();
+  plumber_.Unplug(n.lab, n.name, [](Status st) {
+    if (!st.ok()) LogWarn("unplug failed", {{"error", st.ToString()}});
+  });
+}
+
+void LabEngine::PersistMetadata(Node& n, std::function<void()> then) {
+  if (then) n.metadata_waiters.push_back(std::move(then));
+  // One write at a time per node: two in flight on the worker pool may land in either order,
+  // and an older snapshot landing last would undo the newer (seen: a link's carrier state lost).
+  if (n.metadata_writing) {
+    n.metadata_dirty = true;
+    return;
+  }
+  n.metadata_writing = true;
+  n.metadata_dirty = false;
+  n.metadata.desired_state = n.desired_running ? "running" : "stopped";
+  n.metadata.readiness = std::string(ReadinessStateName(n.readiness.state));
+  n.metadata.readiness_detail = n.readiness.ToJson();
+  std::vector<std::function<void()>> waiters;
+  waiters.swap(n.metadata_waiters);
+  hv_.SetMetadata(n.domain, providers::RenderNodeMetadata(n.metadata),
+                  [this, alive = alive_, key = n.key, node = &n, waiters](Status st) {
+                    if (!*alive) return;
+                    if (!st.ok())
+                      LogWarn("metadata not saved", {{"node", key}, {"error", st.ToString()}});
+                    Node* now = FindNodeByKey(key);
+                    if (now == node) {
+                      now->metadata_writing = false;
+                      if (now->metadata_dirty) PersistMetadata(*now);
+                    }
+                    for (const auto& w : waiters) w();
+                  });
+}
+
+}  // namespace labvirt::engine

@@ -1,0 +1,110 @@
+#include "engine/lab/ovs_plumber.h"
+
+#include <set>
+
+#include "providers/node_naming.h"
+#include "reactor/base/log.h"
+
+namespace labvirt::engine {
+
+OvsPlumber::OvsPlumber(reactor::Reactor& reactor, const std::string& remote,
+                       const std::string& bridge, bool netdev, std::string instance)
+    : instance_(std::move(instance)) {
+  ovs::OvsdbClientOptions co;
+  co.remote = remote;
+  client_ = std::make_unique<ovs::OvsdbClient>(reactor, co);
+  replica_ = std::make_unique<ovs::OvsReplica>(reactor, *client_);
+  ovs::OvsSwitchOptions so;
+  so.bridge = bridge;
+  so.netdev = netdev;
+  switch_ = std::make_unique<ovs::OvsSwitch>(reactor, *client_, *replica_, so);
+}
+
+OvsPlumber::~OvsPlumber() {
+  // The switch and the client go together (pending client callbacks point into the switch).
+  switch_.reset();
+  replica_.reset();
+  client_.reset();
+}
+
+void OvsPlumber::Start(Done bridge_ready) {
+  client_->Start();
+  switch_->EnsureBridge(std::move(bridge_ready));
+}
+
+int OvsPlumber::NicNumber(const std::string& key) {
+  if (key == "m") return 1000;
+  if (!key.empty() && key[0] == 'r') return 2000 + std::atoi(key.c_str() + 1);
+  return std::atoi(key.c_str());
+}
+
+void OvsPlumber::Plug(const std::string& lab, const std::string& node,
+                      const std::vector<PortPlan>& ports, Done done) {
+  std::vector<ovs::NicPort> nic_ports;
+  for (const auto& p : ports) {
+    nic_ports.push_back({p.tap, lab, node, NicNumber(p.nic), instance_});
+  }
+  switch_->AddPorts(std::move(nic_ports), [this, lab, ports, done](Status st) {
+    if (!st.ok()) return done(st);
+    // Links whose other end is already on the bridge can be joined now; the rest are joined
+    // when their peer plugs (it sees this node's ports then).
+    std::set<std::string> on_bridge;
+    for (const auto& p : switch_->ListOwnedPorts()) on_bridge.insert(p.port);
+    std::vector<ovs::LinkSpec> links;
+    for (const auto& p : ports) {
+      if (p.link.empty() || p.peer_tap.empty() || !on_bridge.count(p.peer_tap)) continue;
+      links.push_back({lab, p.link, p.tap, p.peer_tap});
+    }
+    if (links.empty()) return done(Status::Ok());
+    switch_->CreateLinks(std::move(links), done);
+  });
+}
+
+void OvsPlumber::Unplug(const std::string& lab, const std::string& node, Done done) {
+  std::vector<std::string> ports;
+  for (const auto& p : OwnedPorts()) {
+    if (p.lab == lab && p.node == node && p.instance == instance_) ports.push_back(p.port);
+  }
+  if (ports.empty()) return done(Status::Ok());
+  switch_->RemovePorts(std::move(ports), std::move(done));
+}
+
+void OvsPlumber::SetLink(const std::string& lab, const std::string& link, bool up, Done done) {
+  switch_->SetLinkCarrier(lab, link, up, std::move(done));
+}
+
+void OvsPlumber::DeleteLinks(const std::string& lab, const std::vector<std::string>& links,
+                             Done done) {
+  if (links.empty()) return done(Status::Ok());
+  auto left = std::make_shared<size_t>(links.size());
+  auto first_error = std::make_shared<Status>();
+  for (const auto& l : links) {
+    switch_->DeleteLink(lab, l, [left, first_error, done](Status st) {
+      // A link whose ends are already gone is not an error here.
+      if (!st.ok() && st.code() != StatusCode::kNotFound && first_error->ok()) *first_error = st;
+      if (--*left == 0) done(*first_error);
+    });
+  }
+}
+
+void OvsPlumber::Connect(const std::string& lab, const std::string& link, const std::string& tap_a,
+                         const std::string& tap_b, Done done) {
+  switch_->CreateLink({lab, link, tap_a, tap_b}, std::move(done));
+}
+
+std::vector<PlumbedPort> OvsPlumber::OwnedPorts() const {
+  std::vector<PlumbedPort> out;
+  for (const auto& p : switch_->ListOwnedPorts()) {
+    // A port from before labvirt had instances belongs to the default one.
+    out.push_back(
+        {p.port, p.lab, p.node, p.instance.empty() ? providers::kDefaultInstance : p.instance});
+  }
+  return out;
+}
+
+void OvsPlumber::RemovePorts(const std::vector<std::string>& ports, Done done) {
+  if (ports.empty()) return done(Status::Ok());
+  switch_->RemovePorts(ports, std::move(done));
+}
+
+}  // namespace labvirt::engine

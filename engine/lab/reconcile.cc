@@ -1,0 +1,135 @@
+// LabEngine: rebuilding labs from libvirt. One pass over every domain and its labvirt metadata
+// (no per-domain XML polling): adopt what matches, report foreign domains, and attach consoles
+// and ports of the running ones again.
+#include "engine/catalog/catalog_overrides.h"
+#include "engine/lab/lab_engine.h"
+#include "engine/lab/lab_engine_internal.h"
+#include "providers/node_naming.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/log.h"
+
+namespace labvirt::engine {
+
+void LabEngine::Reconcile(std::function<void(Status)> user_done) {
+  auto alive = alive_;
+  reconciling_ = true;
+  ++foreign_changes_;  // after a reconnect anything may have been defined meanwhile
+  // Deploys that arrived meanwhile run once the labs are rebuilt (success or not), so that a
+  // deploy never redefines a node the pass has not adopted yet.
+  auto done = [this, user_done](Status st) {
+    reconciling_ = false;
+    reconciled_once_ = reconciled_once_ || st.ok();
+    std::vector<std::function<void()>> waiting;
+    waiting.swap(after_reconcile_);
+    for (auto& f : waiting) f();
+    user_done(st);
+  };
+  hv_.ListDomains([this, alive, done](Result<std::vector<providers::DomainInfo>> domains) {
+    if (!*alive) return;
+    if (!domains.ok()) return done(domains.status());
+    int adopted = 0, foreign = 0, other_instance = 0;
+    other_instance_labs_.clear();
+    for (const auto& d : *domains) {
+      if (d.metadata.empty()) {
+        ++foreign;
+        continue;
+      }
+      auto md =
+          providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
+      if (!md.ok()) {
+        LogWarn("domain metadata unreadable; left alone",
+                {{"domain", d.name}, {"error", md.status().ToString()}});
+        continue;
+      }
+      if (md->instance != options_.instance) {
+        // Another labvirtd's node (a second daemon with its own state dir): never adopted,
+        // started or rewired here; its lab's name stays its own.
+        ++other_instance;
+        other_instance_labs_[md->lab] = md->instance;
+        continue;
+      }
+      Node* known = FindNode(md->lab, md->node);
+      if (known != nullptr) {
+        // Already tracked: only a state we missed while disconnected matters.
+        if (!d.active && IsActive(known->state)) OnStopped(*known, "found stopped at reconcile");
+        continue;
+      }
+      auto kind = catalog_.Resolve(md->kind);
+      if (!kind.ok()) {
+        LogWarn("domain of an unknown kind; left alone", {{"domain", d.name}, {"kind", md->kind}});
+        continue;
+      }
+      // The node's own overrides (memory, NIC model, readiness patterns, …) apply again.
+      auto overrides = OverridesFromJson(md->overrides_json);
+      auto applied = overrides.ok() ? ApplyOverrides(*kind, *overrides)
+                                    : Result<providers::DeviceKind>(overrides.status());
+      if (applied.ok()) {
+        kind = std::move(applied);
+      } else {
+        LogWarn("node overrides not re-applied; using the kind's defaults",
+                {{"domain", d.name}, {"error", applied.status().ToString()}});
+      }
+      if (!labs_.count(md->lab)) {
+        auto lab = std::make_unique<Lab>();
+        lab->name = md->lab;
+        labs_[md->lab] = std::move(lab);
+      }
+      auto n = std::make_unique<Node>();
+      n->lab = md->lab;
+      n->name = md->node;
+      n->key = NodeKey(md->lab, md->node);
+      n->domain = d.name;
+      n->kind_name = md->kind;
+      n->kind = *kind;
+      n->cpu = md->cpu ? *md->cpu : cpu_choices_.Initial(n->kind);
+      n->image = md->image;
+      n->overlay = options_.state_dir + "/overlays/" + md->lab + "/" + md->node + ".qcow2";
+      n->desired_running = md->desired_state != "stopped";
+      auto readiness = ReadinessResult::FromJson(md->readiness_detail);
+      if (readiness.ok()) n->readiness = *readiness;
+      n->metadata = *md;
+      // Links are rebuilt from the NICs' link ids.
+      Lab& lab = *labs_[md->lab];
+      for (const auto& nic : md->nics) {
+        if (nic.link.empty()) continue;
+        bool seen = false;
+        for (const auto& l : lab.links) seen |= l.id == nic.link;
+        if (!seen) {
+          LinkRecord rec;
+          rec.id = nic.link;
+          auto dash = nic.link.find("--");
+          auto a = nic.link.substr(0, dash), b = nic.link.substr(dash + 2);
+          rec.a_node = a.substr(0, a.find(':'));
+          rec.a_interface = a.substr(a.find(':') + 1);
+          rec.b_node = b.substr(0, b.find(':'));
+          rec.b_interface = b.substr(b.find(':') + 1);
+          rec.up = !nic.link_down;
+          lab.links.push_back(rec);
+        }
+      }
+      Node* raw = n.get();
+      lab.nodes[md->node] = std::move(n);
+      ++adopted;
+      if (d.active) {
+        // Running: take the console back and put its ports on the bridge again.
+        AdoptRunning(*raw, "adopted at reconcile");
+      } else {
+        raw->state = raw->desired_running ? NodeState::kStopped : NodeState::kDefined;
+        raw->reason = "adopted at reconcile";
+        if (raw->desired_running) RequestStart(*raw);
+      }
+    }
+    LogInfo("reconciled", {{"adopted", std::to_string(adopted)},
+                           {"foreign", std::to_string(foreign)},
+                           {"other_instances", std::to_string(other_instance)},
+                           {"instance", options_.instance},
+                           {"labs", std::to_string(labs_.size())}});
+    JsonWriter w;
+    w.BeginObject().Key("adopted").Int(adopted).Key("foreign").Int(foreign);
+    w.Key("other_instances").Int(other_instance).EndObject();
+    Emit("reconciled", nullptr, w.Take());
+    done(Status::Ok());
+  });
+}
+
+}  // namespace labvirt::engine
