@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "engine/readiness/readiness_scanner.h"
 #include "engine/console/vt100_stripper.h"
+#include "engine/readiness/readiness_scanner.h"
 #include "tests/unit/engine/readiness_test_specs.h"
 
 namespace labvirt::engine {

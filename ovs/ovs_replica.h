@@ -23,8 +23,8 @@
 
 #include "ovs/ovsdb_client.h"
 #include "ovs/ovsdb_datum.h"
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::ovs {
 

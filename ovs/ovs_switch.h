@@ -39,8 +39,8 @@
 #include "ovs/ovs_replica.h"
 #include "ovs/ovsdb_client.h"
 #include "ovs/vlan_allocator.h"
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::ovs {
 

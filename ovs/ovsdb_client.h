@@ -32,8 +32,8 @@
 #include "ovs/json_splitter.h"
 #include "ovs/ovsdb_reply.h"
 #include "ovs/ovsdb_txn.h"
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::ovs {
 

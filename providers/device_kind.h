@@ -1,7 +1,7 @@
 // DeviceKind: what labvirt knows about one kind of network device VM (IOSv, CSR1000v, …) — its
 // hardware, console, interface naming and boot-readiness spec. Pure data: the catalog
-// (engine/catalog/catalog.h) loads and validates it from JSON; the domain XML builder and the readiness
-// scanner consume it.
+// (engine/catalog/catalog.h) loads and validates it from JSON; the domain XML builder and the
+// readiness scanner consume it.
 #ifndef LABVIRT_PROVIDERS_DEVICE_KIND_H_
 #define LABVIRT_PROVIDERS_DEVICE_KIND_H_
 

@@ -20,9 +20,9 @@
 #include <mutex>
 #include <vector>
 
+#include "reactor/base/status.h"
 #include "reactor/op_handle.h"
 #include "reactor/reactor.h"
-#include "reactor/base/status.h"
 
 namespace labvirt::reactor {
 

@@ -15,8 +15,8 @@
 #include <memory>
 #include <span>
 
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::reactor {
 

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "reactor/buffer_ring.h"
 #include "reactor/base/log.h"
+#include "reactor/buffer_ring.h"
 #include "reactor/slot.h"
 
 namespace labvirt::reactor {

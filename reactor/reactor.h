@@ -31,10 +31,10 @@
 #include <vector>
 
 #include "reactor/base/clock.h"
-#include "reactor/op_handle.h"
 #include "reactor/base/status.h"
-#include "reactor/timer_queue.h"
 #include "reactor/base/unique_fd.h"
+#include "reactor/op_handle.h"
+#include "reactor/timer_queue.h"
 
 namespace labvirt::reactor {
 

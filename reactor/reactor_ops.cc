@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "reactor/buffer_ring.h"
 #include "reactor/base/log.h"
+#include "reactor/buffer_ring.h"
 #include "reactor/reactor.h"
 #include "reactor/slot.h"
 

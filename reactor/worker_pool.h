@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::reactor {
 

@@ -226,8 +226,8 @@ Status ValidateReadinessPattern(std::string_view field, const std::string& patte
                           "' ends in '$', but a prompt has no newline after it, so it would "
                           "never match; drop the '$'");
   }
-  // TODO(readiness): call engine::ValidateReadinessSpec (engine/readiness/readiness_scanner.h) once it
-  // exists, so the loader and the scanner agree on one set of compile flags.
+  // TODO(readiness): call engine::ValidateReadinessSpec (engine/readiness/readiness_scanner.h) once
+  // it exists, so the loader and the scanner agree on one set of compile flags.
 #ifdef LABVIRT_HAVE_HYPERSCAN
   hs_expr_info_t* info = nullptr;
   hs_compile_error_t* error = nullptr;

@@ -32,9 +32,9 @@
 
 #include "engine/console/console_reader.h"
 #include "engine/console/console_scrollback.h"
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
 #include "reactor/base/unique_fd.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::engine {
 

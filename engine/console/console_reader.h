@@ -25,9 +25,9 @@
 #include <string>
 #include <string_view>
 
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
 #include "reactor/base/unique_fd.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::engine {
 

@@ -21,9 +21,9 @@
 #include <variant>
 #include <vector>
 
-#include "reactor/reactor.h"
 #include "reactor/base/status.h"
 #include "reactor/base/unique_fd.h"
+#include "reactor/reactor.h"
 
 namespace labvirt::engine {
 

@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "engine/lab/ovs_plumber.h"
+#include "providers/libvirt_event_impl.h"
 #include "providers/libvirtd_conf.h"
 #include "reactor/base/json_writer.h"
-#include "providers/libvirt_event_impl.h"
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {

@@ -8,11 +8,11 @@
 
 #include "engine/catalog/catalog.h"
 #include "engine/control/control_server.h"
+#include "engine/control/rpc_methods.h"
 #include "engine/daemon/flags.h"
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/metrics.h"
 #include "engine/lab/network_plumber.h"
-#include "engine/control/rpc_methods.h"
 #include "engine/lab/timed_hypervisor.h"
 #include "providers/libvirt_hypervisor.h"
 #include "reactor/probe.h"

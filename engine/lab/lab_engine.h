@@ -21,18 +21,18 @@
 #include <string>
 #include <vector>
 
-#include "engine/lab/admission.h"
 #include "engine/catalog/catalog.h"
 #include "engine/console/console_hub.h"
 #include "engine/control/control_server.h"
-#include "engine/lab/cpu_choices.h"
 #include "engine/control/lab_spec.h"
+#include "engine/lab/admission.h"
+#include "engine/lab/cpu_choices.h"
 #include "engine/lab/metrics.h"
 #include "engine/lab/network_plumber.h"
 #include "engine/lab/node_state.h"
+#include "engine/lab/restart_policy.h"
 #include "engine/readiness/readiness_patterns.h"
 #include "engine/readiness/readiness_tracker.h"
-#include "engine/lab/restart_policy.h"
 #include "providers/domain_xml.h"
 #include "providers/hypervisor.h"
 #include "reactor/reactor.h"

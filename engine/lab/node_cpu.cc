@@ -1,6 +1,6 @@
 // LabEngine: the host probe and the CPU ladder at start (providers/cpu_policy.h,
-// engine/lab/cpu_choices.h). A start that QEMU or libvirt refuses for the CPU is retried on the next
-// rung down, within the same admission slot and the same `starting` state, with every refused
+// engine/lab/cpu_choices.h). A start that QEMU or libvirt refuses for the CPU is retried on the
+// next rung down, within the same admission slot and the same `starting` state, with every refused
 // choice kept in the node (cpu_attempts), its events and, on failure, its reason.
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/lab_engine_internal.h"

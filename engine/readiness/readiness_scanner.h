@@ -21,8 +21,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/readiness/readiness_patterns.h"
 #include "engine/console/vt100_stripper.h"
+#include "engine/readiness/readiness_patterns.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::engine {
