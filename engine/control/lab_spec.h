@@ -1,66 +1,27 @@
-// LabSpec: a lab as a client asks for it (`lab.deploy` params), parsed and checked for shape.
+// `lab.deploy` params parsed into a LabSpec (engine/lab/lab_spec.h) and checked for shape.
 // Pure: no catalog or host look-ups here (LabEngine resolves kinds, images and interfaces).
 #ifndef LABVIRT_ENGINE_CONTROL_LAB_SPEC_H_
 #define LABVIRT_ENGINE_CONTROL_LAB_SPEC_H_
 
 #include <simdjson.h>
 
-#include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
 
-#include "engine/control/control_server.h"
+#include "engine/lab/lab_spec.h"
+#include "reactor/base/status.h"
 
 namespace labvirt::engine {
-
-struct NodeSpec {
-  std::string name;
-  std::string kind;
-  std::string image;  // a path under the image root (or a container reference)
-  std::optional<int> nics;
-  std::optional<int> memory_mb;
-  std::optional<int> vcpus;
-  std::optional<std::string> machine;
-  std::optional<std::string> disk_bus;
-  std::optional<std::string> nic_model;
-  std::optional<std::string> cpu_mode;   // host-passthrough | host-model | custom
-  std::optional<std::string> cpu_model;  // with cpu_mode custom
-  std::optional<int> boot_timeout_s;
-  std::optional<int> idle_timeout_s;
-  std::vector<std::string> ready_patterns;  // replace the kind's success patterns when given
-  bool start = true;  // desired state after deploy: running (true) or defined (false)
-};
-
-// One end of a link: a node and an interface, as written by the client ("r1:eth1",
-// "r1:GigabitEthernet0/1") and later resolved to a data NIC index.
-struct Endpoint {
-  std::string node;
-  std::string interface;
-};
-
-struct LinkSpec {
-  Endpoint a;
-  Endpoint b;
-};
-
-struct LabSpec {
-  std::string name;
-  // The member the client named the lab with: "lab", or its old alias "name". Errors about the
-  // lab's name point at it.
-  std::string name_field = "lab";
-  std::vector<NodeSpec> nodes;
-  std::vector<LinkSpec> links;
-};
 
 // Parses `lab.deploy` params: {"lab": LAB, "nodes": [{"name","kind","image",...}],
 // "links": [{"endpoints": ["r1:eth1", "r2:eth1"]}], "wait": bool}. "name" is accepted as an alias
 // of "lab" (the protocol's first spelling); giving both is refused. Unknown members of a node or a
-// link are refused. Errors are kInvalidParams naming the field path, written as in JSON
+// link are refused. Errors are InvalidArgument naming the field path, written as in JSON
 // ("nodes[2].memory_mb", "links[0].endpoints[1]"); LabEngine uses the same paths.
-std::variant<LabSpec, RpcError> ParseLabSpec(simdjson::dom::element params);
+Result<LabSpec> ParseLabSpec(simdjson::dom::element params);
 
 // Splits "node:interface"; InvalidArgument naming `field` when there is no ':' or a side is empty.
-std::variant<Endpoint, RpcError> ParseEndpoint(std::string_view text, const std::string& field);
+Result<Endpoint> ParseEndpoint(std::string_view text, const std::string& field);
 
 }  // namespace labvirt::engine
 

@@ -4,13 +4,14 @@
 
 #include "engine/console/console_log.h"
 #include "engine/control/lab_spec.h"
+#include "engine/control/rpc_status.h"
 #include "reactor/base/json_writer.h"
 
 namespace labvirt::engine {
 namespace {
 
 RpcError Bad(const std::string& field, const std::string& reason) {
-  return FieldError(kInvalidParams, "invalid params", field, reason);
+  return ToRpcError(InvalidField(field, reason));
 }
 
 // Typed access to an object's members with errors that name the field.
@@ -145,34 +146,35 @@ void RpcMethods::RegisterLabMethods() {
       "lab.deploy", {"lab", "name", "nodes", "links", "wait"},
       [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
         auto spec = ParseLabSpec(params);
-        if (auto* e = std::get_if<RpcError>(&spec)) return reply(*e);
+        if (!spec.ok()) return reply(ToRpcError(spec.status()));
         bool wait = false;
         simdjson::dom::element w;
         if (params["wait"].get(w) == simdjson::SUCCESS && w.get_bool().get(wait)) {
           return reply(Bad("wait", "must be a boolean"));
         }
-        engine_.Deploy(std::get<LabSpec>(std::move(spec)), wait, std::move(reply));
+        engine_.Deploy(std::move(spec).value(), wait, ReplyVia(std::move(reply)));
       });
   server_.AddAsyncMethod("lab.destroy", {"lab"},
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            std::string lab = p.Str("lab");
                            if (auto e = p.error()) return reply(*e);
-                           engine_.Destroy(lab, std::move(reply));
+                           engine_.Destroy(lab, ReplyVia(std::move(reply)));
                          });
-  server_.AddMethod("lab.list", {}, [this](simdjson::dom::element) { return engine_.ListLabs(); });
+  server_.AddMethod("lab.list", {},
+                    [this](simdjson::dom::element) { return ToRpcResult(engine_.ListLabs()); });
   server_.AddAsyncMethod("lab.cleanup", {"dry_run"},
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            bool dry_run = p.Bool("dry_run", false);
                            if (auto e = p.error()) return reply(*e);
-                           engine_.Cleanup(dry_run, std::move(reply));
+                           engine_.Cleanup(dry_run, ReplyVia(std::move(reply)));
                          });
   server_.AddMethod("lab.get", {"lab"}, [this](simdjson::dom::element params) -> RpcResult {
     Params p(params);
     std::string lab = p.Str("lab");
     if (auto e = p.error()) return *e;
-    return engine_.GetLab(lab);
+    return ToRpcResult(engine_.GetLab(lab));
   });
 }
 
@@ -182,7 +184,7 @@ void RpcMethods::RegisterNodeMethods() {
                       Params p(params);
                       std::string lab = p.Str("lab"), node = p.Str("node");
                       if (auto e = p.error()) return *e;
-                      return engine_.GetNode(lab, node);
+                      return ToRpcResult(engine_.GetNode(lab, node));
                     });
   AddNodeWaitVerb("node.start", &LabEngine::StartNode);
   server_.AddAsyncMethod("node.stop", {"lab", "node", "force", "timeout_s", "wait"},
@@ -192,7 +194,8 @@ void RpcMethods::RegisterNodeMethods() {
                            bool force = p.Bool("force", false), wait = p.Bool("wait", false);
                            int timeout = static_cast<int>(p.Int("timeout_s", 0, 0, 24 * 3600));
                            if (auto e = p.error()) return reply(*e);
-                           engine_.StopNode(lab, node, force, timeout, wait, std::move(reply));
+                           engine_.StopNode(lab, node, force, timeout, wait,
+                                            ReplyVia(std::move(reply)));
                          });
   AddNodeWaitVerb("node.restart", &LabEngine::RestartNode);
   AddNodeVerb("node.wipe", &LabEngine::WipeNode);
@@ -209,7 +212,7 @@ void RpcMethods::AddNodeVerb(const char* name,
                            Params p(params);
                            std::string lab = p.Str("lab"), node = p.Str("node");
                            if (auto e = p.error()) return reply(*e);
-                           (engine_.*verb)(lab, node, std::move(reply));
+                           (engine_.*verb)(lab, node, ReplyVia(std::move(reply)));
                          });
 }
 
@@ -222,7 +225,7 @@ void RpcMethods::AddNodeWaitVerb(const char* name,
                            std::string lab = p.Str("lab"), node = p.Str("node");
                            bool wait = p.Bool("wait", false);
                            if (auto e = p.error()) return reply(*e);
-                           (engine_.*verb)(lab, node, wait, std::move(reply));
+                           (engine_.*verb)(lab, node, wait, ReplyVia(std::move(reply)));
                          });
 }
 
@@ -237,25 +240,25 @@ void RpcMethods::RegisterLinkMethods() {
         if (ends.size() != 2) {
           return reply(Bad("endpoints", "must be two \"node:interface\" strings"));
         }
-        engine_.CreateLink(lab, ends[0], ends[1], std::move(reply));
+        engine_.CreateLink(lab, ends[0], ends[1], ReplyVia(std::move(reply)));
       });
   server_.AddAsyncMethod("link.delete", {"lab", "link"},
                          [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
                            Params p(params);
                            std::string lab = p.Str("lab"), link = p.Str("link");
                            if (auto e = p.error()) return reply(*e);
-                           engine_.DeleteLink(lab, link, std::move(reply));
+                           engine_.DeleteLink(lab, link, ReplyVia(std::move(reply)));
                          });
-  server_.AddAsyncMethod("link.set_state", {"lab", "link", "state"},
-                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
-                           Params p(params);
-                           std::string lab = p.Str("lab"), link = p.Str("link"),
-                                       state = p.Str("state");
-                           if (auto e = p.error()) return reply(*e);
-                           if (state != "up" && state != "down")
-                             return reply(Bad("state", "must be \"up\" or \"down\""));
-                           engine_.SetLinkState(lab, link, state == "up", std::move(reply));
-                         });
+  server_.AddAsyncMethod(
+      "link.set_state", {"lab", "link", "state"},
+      [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+        Params p(params);
+        std::string lab = p.Str("lab"), link = p.Str("link"), state = p.Str("state");
+        if (auto e = p.error()) return reply(*e);
+        if (state != "up" && state != "down")
+          return reply(Bad("state", "must be \"up\" or \"down\""));
+        engine_.SetLinkState(lab, link, state == "up", ReplyVia(std::move(reply)));
+      });
 }
 
 void RpcMethods::RegisterConsoleMethods() {
@@ -299,8 +302,8 @@ void RpcMethods::RegisterConsoleMethods() {
         int64_t bytes =
             p.Int("bytes", 64 * 1024, 1, static_cast<int64_t>(ConsoleLog::kMaxTailBytes));
         if (auto e = p.error()) return reply(*e);
-        RpcResult known = engine_.GetNode(lab, node);
-        if (auto* e = std::get_if<RpcError>(&known)) return reply(*e);
+        auto known = engine_.GetNode(lab, node);
+        if (!known.ok()) return reply(ToRpcError(known.status()));
         Status st = ConsoleLog::Tail(pool_, engine_.ConsoleLogPath(lab, node),
                                      static_cast<size_t>(bytes), [reply](Result<std::string> text) {
                                        if (!text.ok()) {
@@ -311,7 +314,8 @@ void RpcMethods::RegisterConsoleMethods() {
                                        w.Key("text").String(*text).EndObject();
                                        reply(w.Take());
                                      });
-        if (!st.ok()) reply(FieldError(kInternalError, "busy", "pool", st.message()));
+        if (!st.ok())
+          reply(ToRpcError(Internal(st.message()).WithField("pool").WithSummary("busy")));
       });
 }
 

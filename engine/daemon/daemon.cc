@@ -117,7 +117,7 @@ Status Daemon::Init() {
       engine_->Reconcile([this](Status st) {
         if (!st.ok()) return LogWarn("reconcile failed", {{"error", st.ToString()}});
         // Report (not remove) what no node claims: removal is the user's call (lab.cleanup).
-        engine_->Cleanup(/*dry_run=*/true, [](RpcResult) {});
+        engine_->Cleanup(/*dry_run=*/true, [](Result<std::string>) {});
       });
     });
   });

@@ -100,7 +100,8 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
                    reply](Result<std::vector<providers::DomainInfo>> domains) {
     if (!*alive) return;
     if (!domains.ok()) {
-      return reply(FieldError(kInternalError, "libvirt", "domains", domains.status().message()));
+      return reply(
+          Internal(domains.status().message()).WithField("domains").WithSummary("libvirt"));
     }
     for (const auto& d : *domains) {
       if (d.metadata.empty() || known_domains.count(d.name)) continue;
@@ -132,7 +133,8 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
           auto finish = [this, dry_run, found, reply](Status st) {
             std::string json = LeftoversJson(dry_run, *found);
             if (!st.ok()) {
-              return reply(FieldError(kInternalError, "ports not removed", "ports", st.message()));
+              return reply(
+                  Internal(st.message()).WithField("ports").WithSummary("ports not removed"));
             }
             size_t total = found->ports.size() + found->overlays.size() + found->logs.size() +
                            found->domains.size();
@@ -149,7 +151,7 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
           if (dry_run || found->ports.empty()) return finish(Status::Ok());
           plumber_.RemovePorts(found->ports, finish);
         });
-    if (!st.ok()) reply(FieldError(kInternalError, "busy", "pool", st.message()));
+    if (!st.ok()) reply(Internal(st.message()).WithField("pool").WithSummary("busy"));
   });
 }
 

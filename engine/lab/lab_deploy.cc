@@ -19,10 +19,6 @@
 namespace labvirt::engine {
 namespace {
 
-RpcError Bad(const std::string& field, const std::string& reason) {
-  return FieldError(kInvalidParams, "invalid params", field, reason);
-}
-
 NodeOverrides OverridesOf(const NodeSpec& s) {
   NodeOverrides o;
   o.memory_mb = s.memory_mb;
@@ -74,11 +70,12 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     return;
   }
   if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
-    return reply(Bad(spec.name_field, st.message()));
+    return reply(InvalidField(spec.name_field, st.message()));
   }
   if (std::string other = OtherInstanceOf(spec.name); !other.empty()) {
     // Two instances' labs of one name would share link tags and port ownership on the bridge.
-    return reply(Bad(spec.name_field, "lab '" + spec.name + "' belongs to labvirt instance '" +
+    return reply(
+        InvalidField(spec.name_field, "lab '" + spec.name + "' belongs to labvirt instance '" +
                                           other + "' on this host (this daemon is instance '" +
                                           options_.instance + "'); choose another lab name"));
   }
@@ -93,12 +90,12 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     const NodeSpec& ns = spec.nodes[i];
     std::string path = "nodes[" + std::to_string(i) + "]";
     if (Status st = providers::ValidateName("node name", ns.name); !st.ok()) {
-      return job->reply(Bad(path + ".name", st.message()));
+      return job->reply(InvalidField(path + ".name", st.message()));
     }
     auto kind = catalog_.Resolve(ns.kind);
-    if (!kind.ok()) return job->reply(Bad(path + ".kind", kind.status().message()));
+    if (!kind.ok()) return job->reply(InvalidField(path + ".kind", kind.status().message()));
     auto applied = ApplyOverrides(*kind, OverridesOf(ns));
-    if (!applied.ok()) return job->reply(Bad(path, applied.status().message()));
+    if (!applied.ok()) return job->reply(InvalidField(path, applied.status().message()));
     resolved[ns.name] = std::move(applied).value();
   }
   // Links: resolve both ends to vendor interface names; one link per interface.
@@ -113,9 +110,10 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
       std::string field =
           "links[" + std::to_string(i) + "].endpoints[" + std::to_string(side) + "]";
       auto name = VendorInterface(resolved.at(ep.node), ep.interface);
-      if (!name.ok()) return job->reply(Bad(field, name.status().message()));
+      if (!name.ok()) return job->reply(InvalidField(field, name.status().message()));
       if (!used.insert(ep.node + ":" + *name).second) {
-        return job->reply(Bad(field, ep.node + ":" + *name + " is already in another link"));
+        return job->reply(
+            InvalidField(field, ep.node + ":" + *name + " is already in another link"));
       }
       (side == 0 ? rec.a_node : rec.b_node) = ep.node;
       (side == 0 ? rec.a_interface : rec.b_interface) = *name;
@@ -327,7 +325,8 @@ void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
     std::string lab_name = lab.name;
     RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name, field] {
       if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
-      reply(FieldError(kInvalidParams, "deploy failed", field, st.message()));
+      // Whatever failed (a name, an image, libvirt), the client hears -32602 naming the field.
+      reply(InvalidArgument(st.message()).WithField(field).WithSummary("deploy failed"));
     });
     return;
   }
@@ -371,7 +370,7 @@ void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
   if (job->wait && !to_wait.empty()) {
     auto left = std::make_shared<size_t>(to_wait.size());
     for (Node* n : to_wait) {
-      n->waiters.push_back([left, answer](RpcResult) {
+      n->waiters.push_back([left, answer](Result<std::string>) {
         if (--*left == 0) answer();
       });
     }
@@ -494,10 +493,11 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
     if (!failed->empty()) {
       std::string first =
           failed->begin()->first.substr(lab_name.size() + 1) + ": " + failed->begin()->second;
-      return reply(FieldError(
-          kInternalError, "destroy incomplete", "lab",
-          first + " (" + std::to_string(failed->size()) +
-              " node(s) kept in the lab, failed; run lab.destroy again once that is fixed)"));
+      return reply(Internal(first + " (" + std::to_string(failed->size()) +
+                            " node(s) kept in the lab, failed; run lab.destroy again once that "
+                            "is fixed)")
+                       .WithField("lab")
+                       .WithSummary("destroy incomplete"));
     }
     // Ports are gone with the nodes; give the links' tags back.
     plumber_.DeleteLinks(lab_name, link_ids, [lab_name](Status st) {

@@ -13,13 +13,7 @@ namespace labvirt::engine {
 
 std::string NodeKey(const std::string& lab, const std::string& node) { return lab + "/" + node; }
 
-namespace {
-
-RpcError NotFoundError(const std::string& field, const std::string& what) {
-  return FieldError(kInvalidParams, "not found", field, what);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
                      providers::Hypervisor& hv, NetworkPlumber& plumber, const Catalog& catalog,
@@ -160,7 +154,7 @@ std::string LabEngine::NodeJson(const Node& n) const {
   return w.Take();
 }
 
-RpcResult LabEngine::ListLabs() const {
+Result<std::string> LabEngine::ListLabs() const {
   JsonWriter w;
   w.BeginArray();
   for (const auto& [name, lab] : labs_) {
@@ -173,9 +167,9 @@ RpcResult LabEngine::ListLabs() const {
   return w.Take();
 }
 
-RpcResult LabEngine::GetLab(const std::string& name) const {
+Result<std::string> LabEngine::GetLab(const std::string& name) const {
   auto it = labs_.find(name);
-  if (it == labs_.end()) return NotFoundError("lab", "no lab named '" + name + "'");
+  if (it == labs_.end()) return NotFound("no lab named '" + name + "'").WithField("lab");
   const Lab& lab = *it->second;
   JsonWriter w;
   w.BeginObject().Key("name").String(lab.name).Key("nodes").BeginArray();
@@ -190,10 +184,10 @@ RpcResult LabEngine::GetLab(const std::string& name) const {
   return w.Take();
 }
 
-RpcResult LabEngine::GetNode(const std::string& lab, const std::string& node) const {
-  if (!labs_.count(lab)) return NotFoundError("lab", "no lab named '" + lab + "'");
+Result<std::string> LabEngine::GetNode(const std::string& lab, const std::string& node) const {
+  if (!labs_.count(lab)) return NotFound("no lab named '" + lab + "'").WithField("lab");
   const Node* n = FindNode(lab, node);
-  if (n == nullptr) return NotFoundError("node", "no node named '" + node + "' in lab " + lab);
+  if (n == nullptr) return NotFound("no node named '" + node + "' in lab " + lab).WithField("node");
   return NodeJson(*n);
 }
 
@@ -208,12 +202,15 @@ std::string LabEngine::ConsoleLogPath(const std::string& lab, const std::string&
 
 void LabEngine::StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply) {
   Node* n = FindNode(lab, node);
-  if (n == nullptr) return reply(NotFoundError("node", "no node named '" + node + "' in " + lab));
+  if (n == nullptr)
+    return reply(NotFound("no node named '" + node + "' in " + lab).WithField("node"));
   n->desired_running = true;
   n->crash_restarts = 0;
   if (IsActive(n->state) || n->state == NodeState::kQueued) {
     if (n->state == NodeState::kStopping) {
-      return reply(FieldError(kInvalidParams, "node is stopping", "node", "wait until it stopped"));
+      return reply(FailedPrecondition("wait until it stopped")
+                       .WithField("node")
+                       .WithSummary("node is stopping"));
     }
     return reply(NodeJson(*n));
   }
@@ -228,7 +225,8 @@ void LabEngine::StartNode(const std::string& lab, const std::string& node, bool 
 void LabEngine::StopNode(const std::string& lab, const std::string& node, bool force, int timeout_s,
                          bool wait, Reply reply) {
   Node* n = FindNode(lab, node);
-  if (n == nullptr) return reply(NotFoundError("node", "no node named '" + node + "' in " + lab));
+  if (n == nullptr)
+    return reply(NotFound("no node named '" + node + "' in " + lab).WithField("node"));
   n->desired_running = false;
   n->restart_pending = false;
   n->restart_timer.Cancel();

@@ -23,10 +23,9 @@
 
 #include "engine/catalog/catalog.h"
 #include "engine/console/console_hub.h"
-#include "engine/control/control_server.h"
-#include "engine/control/lab_spec.h"
 #include "engine/lab/admission.h"
 #include "engine/lab/cpu_choices.h"
+#include "engine/lab/lab_spec.h"
 #include "engine/lab/metrics.h"
 #include "engine/lab/network_plumber.h"
 #include "engine/lab/node_state.h"
@@ -69,7 +68,7 @@ struct EngineEvent {
 
 class LabEngine {
  public:
-  using Reply = std::function<void(RpcResult)>;
+  using Reply = std::function<void(Result<std::string>)>;
   using EventSink = std::function<void(const EngineEvent&)>;
 
   LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool, providers::Hypervisor& hv,
@@ -87,11 +86,11 @@ class LabEngine {
   void Deploy(LabSpec spec, bool wait, Reply reply);
   // Destroys every node (VM, definition, overlay, console log, ports). Idempotent.
   void Destroy(const std::string& lab, Reply reply);
-  RpcResult ListLabs() const;
-  RpcResult GetLab(const std::string& lab) const;
+  Result<std::string> ListLabs() const;
+  Result<std::string> GetLab(const std::string& lab) const;
 
   // ---- Nodes ----
-  RpcResult GetNode(const std::string& lab, const std::string& node) const;
+  Result<std::string> GetNode(const std::string& lab, const std::string& node) const;
   void StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply);
   void StopNode(const std::string& lab, const std::string& node, bool force, int timeout_s,
                 bool wait, Reply reply);

@@ -9,13 +9,7 @@
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
-namespace {
-
-RpcError Bad(const std::string& field, const std::string& reason) {
-  return FieldError(kInvalidParams, "invalid params", field, reason);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string LinkJson(const LinkRecord& l) {
   JsonWriter w;
@@ -130,7 +124,7 @@ void LabEngine::ApplyLinkStates(Node& n, NetworkPlumber::Done done) {
 void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, const std::string& b,
                            Reply reply) {
   auto it = labs_.find(lab_name);
-  if (it == labs_.end()) return reply(Bad("lab", "no lab named '" + lab_name + "'"));
+  if (it == labs_.end()) return reply(InvalidField("lab", "no lab named '" + lab_name + "'"));
   Lab& lab = *it->second;
   LinkRecord rec;
   for (int side = 0; side < 2; ++side) {
@@ -138,13 +132,14 @@ void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, co
     const char* field = side == 0 ? "a" : "b";
     auto colon = ep.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == ep.size()) {
-      return reply(Bad(field, "'" + ep + "' is not NODE:INTERFACE"));
+      return reply(InvalidField(field, "'" + ep + "' is not NODE:INTERFACE"));
     }
     std::string node = ep.substr(0, colon), iface = ep.substr(colon + 1);
     Node* n = FindNode(lab_name, node);
-    if (n == nullptr) return reply(Bad(field, "no node named '" + node + "' in " + lab_name));
+    if (n == nullptr)
+      return reply(InvalidField(field, "no node named '" + node + "' in " + lab_name));
     auto name = VendorInterface(n->kind, iface);
-    if (!name.ok()) return reply(Bad(field, name.status().message()));
+    if (!name.ok()) return reply(InvalidField(field, name.status().message()));
     const providers::NicMetadata* nic = nullptr;
     int data_nics = 0;
     for (const auto& x : n->metadata.nics) {
@@ -153,18 +148,18 @@ void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, co
       if (x.interface == *name) nic = &x;
     }
     if (nic == nullptr) {
-      return reply(Bad(field, node + " has no interface " + *name + " (it has " +
-                                  std::to_string(data_nics) +
-                                  " data NICs; add one with node.nic.add)"));
+      return reply(InvalidField(field, node + " has no interface " + *name + " (it has " +
+                                           std::to_string(data_nics) +
+                                           " data NICs; add one with node.nic.add)"));
     }
     if (!nic->link.empty()) {
-      return reply(Bad(field, node + ":" + *name + " is already in link " + nic->link));
+      return reply(InvalidField(field, node + ":" + *name + " is already in link " + nic->link));
     }
     (side == 0 ? rec.a_node : rec.b_node) = node;
     (side == 0 ? rec.a_interface : rec.b_interface) = *name;
   }
   if (rec.a_node == rec.b_node && rec.a_interface == rec.b_interface) {
-    return reply(Bad("b", "a link needs two different interfaces"));
+    return reply(InvalidField("b", "a link needs two different interfaces"));
   }
   rec.id = rec.a_node + ":" + rec.a_interface + "--" + rec.b_node + ":" + rec.b_interface;
   lab.links.push_back(rec);
@@ -174,7 +169,7 @@ void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, co
       // The record stays: the metadata holds it and the next start of either end retries.
       LogWarn("link not wired on the bridge", {{"lab", lab_name}, {"error", st.ToString()}});
       return reply(
-          FieldError(kInternalError, "link recorded but not wired", "network", st.message()));
+          Internal(st.message()).WithField("network").WithSummary("link recorded but not wired"));
     }
     EmitFor("link.created", lab_name, "", json);
     reply(json);
@@ -182,9 +177,9 @@ void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, co
 }
 
 void LabEngine::DeleteLink(const std::string& lab, const std::string& link, Reply reply) {
-  if (!labs_.count(lab)) return reply(Bad("lab", "no lab named '" + lab + "'"));
+  if (!labs_.count(lab)) return reply(InvalidField("lab", "no lab named '" + lab + "'"));
   LinkRecord* rec = FindLink(lab, link);
-  if (rec == nullptr) return reply(Bad("link", "no link '" + link + "' in " + lab));
+  if (rec == nullptr) return reply(InvalidField("link", "no link '" + link + "' in " + lab));
   LinkRecord gone = *rec;
   gone.up = false;
   auto& links = labs_.at(lab)->links;
@@ -194,8 +189,9 @@ void LabEngine::DeleteLink(const std::string& lab, const std::string& link, Repl
   std::string json = LinkJson(gone);
   UnwireLink(lab, gone, [this, lab, json, reply](Status st) {
     if (!st.ok()) {
-      return reply(FieldError(kInternalError, "link removed but its tags were not released",
-                              "network", st.message()));
+      return reply(Internal(st.message())
+                       .WithField("network")
+                       .WithSummary("link removed but its tags were not released"));
     }
     EmitFor("link.deleted", lab, "", json);
     reply(json);
@@ -204,9 +200,9 @@ void LabEngine::DeleteLink(const std::string& lab, const std::string& link, Repl
 
 void LabEngine::SetLinkState(const std::string& lab, const std::string& link, bool up,
                              Reply reply) {
-  if (!labs_.count(lab)) return reply(Bad("lab", "no lab named '" + lab + "'"));
+  if (!labs_.count(lab)) return reply(InvalidField("lab", "no lab named '" + lab + "'"));
   LinkRecord* rec = FindLink(lab, link);
-  if (rec == nullptr) return reply(Bad("link", "no link '" + link + "' in " + lab));
+  if (rec == nullptr) return reply(InvalidField("link", "no link '" + link + "' in " + lab));
   bool was = rec->up;
   rec->up = up;
   std::string json = LinkJson(*rec);
@@ -216,7 +212,8 @@ void LabEngine::SetLinkState(const std::string& lab, const std::string& link, bo
     LinkRecord* r = FindLink(lab, link);
     if (!st.ok()) {
       if (r != nullptr) r->up = was;  // nothing changed on the bridge
-      return reply(FieldError(kInternalError, "link state not changed", "network", st.message()));
+      return reply(
+          Internal(st.message()).WithField("network").WithSummary("link state not changed"));
     }
     auto answer = [this, lab, json, reply] {
       EmitFor("link.state", lab, "", json);

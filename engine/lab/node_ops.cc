@@ -15,13 +15,8 @@
 namespace labvirt::engine {
 namespace {
 
-RpcError Bad(const std::string& field, const std::string& reason) {
-  return FieldError(kInvalidParams, "invalid params", field, reason);
-}
-
-RpcError NoNode(const std::string& lab, const std::string& node) {
-  return FieldError(kInvalidParams, "not found", "node",
-                    "no node named '" + node + "' in lab '" + lab + "'");
+Status NoNode(const std::string& lab, const std::string& node) {
+  return NotFound("no node named '" + node + "' in lab '" + lab + "'").WithField("node");
 }
 
 // True while a step of the node's life is in flight and a NIC change would race with it.
@@ -78,7 +73,9 @@ void LabEngine::RestartNode(const std::string& lab, const std::string& node, boo
   Node* n = FindNode(lab, node);
   if (n == nullptr) return reply(NoNode(lab, node));
   if (n->state == NodeState::kStopping) {
-    return reply(FieldError(kInvalidParams, "node is stopping", "node", "wait until it stopped"));
+    return reply(FailedPrecondition("wait until it stopped")
+                     .WithField("node")
+                     .WithSummary("node is stopping"));
   }
   if (!IsActive(n->state)) return StartNode(lab, node, wait, std::move(reply));
   n->desired_running = true;
@@ -93,10 +90,11 @@ void LabEngine::WipeNode(const std::string& lab, const std::string& node, Reply 
   Node* n = FindNode(lab, node);
   if (n == nullptr) return reply(NoNode(lab, node));
   if (IsActive(n->state) || n->state == NodeState::kQueued) {
-    return reply(Bad("node", node + " is " + std::string(NodeStateName(n->state)) +
-                                 "; stop it before wiping its disk"));
+    return reply(InvalidField("node", node + " is " + std::string(NodeStateName(n->state)) +
+                                          "; stop it before wiping its disk"));
   }
-  if (n->overlay.empty()) return reply(Bad("node", node + " has no disk (it was never defined)"));
+  if (n->overlay.empty())
+    return reply(InvalidField("node", node + " has no disk (it was never defined)"));
   providers::ImageConfig config{options_.image_root, {}};
   std::string image = n->image, overlay = n->overlay, key = n->key;
   std::string nvram = providers::NvramPath(options_.state_dir, n->lab, n->name);
@@ -113,8 +111,9 @@ void LabEngine::WipeNode(const std::string& lab, const std::string& node, Reply 
       },
       [this, key, reply](Status st) {
         Node* n = FindNodeByKey(key);
-        if (n == nullptr) return reply(Bad("node", key + " was removed during the wipe"));
-        if (!st.ok()) return reply(FieldError(kInternalError, "wipe failed", "node", st.message()));
+        if (n == nullptr) return reply(InvalidField("node", key + " was removed during the wipe"));
+        if (!st.ok())
+          return reply(Internal(st.message()).WithField("node").WithSummary("wipe failed"));
         n->readiness = {};
         PersistMetadata(*n);
         JsonWriter w;
@@ -122,7 +121,7 @@ void LabEngine::WipeNode(const std::string& lab, const std::string& node, Reply 
         Emit("node.wiped", n, w.Take());
         reply(NodeJson(*n));
       });
-  if (!st.ok()) reply(FieldError(kInternalError, "busy", "pool", st.message()));
+  if (!st.ok()) reply(Internal(st.message()).WithField("pool").WithSummary("busy"));
 }
 
 void LabEngine::AdoptRunning(Node& n, const std::string& reason) {
@@ -145,9 +144,9 @@ void LabEngine::ReconcileNode(const std::string& lab, const std::string& node, R
   hv_.ListDomains([this, alive, key, reply](Result<std::vector<providers::DomainInfo>> domains) {
     if (!*alive) return;
     Node* n = FindNodeByKey(key);
-    if (n == nullptr) return reply(Bad("node", key + " was removed meanwhile"));
+    if (n == nullptr) return reply(InvalidField("node", key + " was removed meanwhile"));
     if (!domains.ok()) {
-      return reply(FieldError(kInternalError, "libvirt", "node", domains.status().message()));
+      return reply(Internal(domains.status().message()).WithField("node").WithSummary("libvirt"));
     }
     const providers::DomainInfo* d = nullptr;
     for (const auto& x : *domains) {
@@ -195,8 +194,8 @@ LabEngine::Node* LabEngine::NodeForNicChange(const std::string& lab, const std::
   if (n == nullptr) {
     reply(NoNode(lab, node));
   } else if (Busy(n->state)) {
-    reply(Bad("node", node + " is " + std::string(NodeStateName(n->state)) + "; " + change +
-                          " when it is running or stopped"));
+    reply(InvalidField("node", node + " is " + std::string(NodeStateName(n->state)) + "; " +
+                                   change + " when it is running or stopped"));
     n = nullptr;
   }
   return n;
@@ -207,20 +206,22 @@ void LabEngine::AddNic(const std::string& lab, const std::string& node, Reply re
   if (n == nullptr) return;
   int data = DataNics(n->metadata);
   if (data >= n->kind.max_nics) {
-    return reply(Bad("node", node + " already has the " + std::to_string(n->kind.max_nics) +
-                                 " data NICs its kind allows"));
+    return reply(InvalidField("node", node + " already has the " +
+                                          std::to_string(n->kind.max_nics) +
+                                          " data NICs its kind allows"));
   }
   providers::DomainSpec ds = DomainSpecFor(*n, data + 1);
   ds.macs_in_use = MacsInUse();
   auto built = providers::BuildDomain(ds);
   if (!built.ok())
-    return reply(FieldError(kInternalError, "NIC plan", "node", built.status().message()));
+    return reply(Internal(built.status().message()).WithField("node").WithSummary("NIC plan"));
   providers::NicMetadata added;
   for (const auto& nic : built->metadata.nics) {
     if (nic.role == providers::NicRole::kData && nic.index == data) added = nic;
   }
   if (n->unplug_pending.count(data)) {
-    return reply(Bad("node", node + "'s NIC " + std::to_string(data) +
+    return reply(
+        InvalidField("node", node + "'s NIC " + std::to_string(data) +
                                  " is still being released by the guest; restart the node first"));
   }
   std::string key = n->key;
@@ -230,9 +231,9 @@ void LabEngine::AddNic(const std::string& lab, const std::string& node, Reply re
   hv_.AttachDevice(
       n->domain, providers::RenderNicXml(ds, added), [this, key, added, live, reply](Status st) {
         Node* n = FindNodeByKey(key);
-        if (n == nullptr) return reply(Bad("node", key + " was removed meanwhile"));
+        if (n == nullptr) return reply(InvalidField("node", key + " was removed meanwhile"));
         if (!st.ok()) {
-          return reply(FieldError(kInternalError, "NIC not added", "node", st.message()));
+          return reply(Internal(st.message()).WithField("node").WithSummary("NIC not added"));
         }
         n->metadata.nics.push_back(added);
         PersistMetadata(*n);
@@ -244,10 +245,11 @@ void LabEngine::AddNic(const std::string& lab, const std::string& node, Reply re
         plumber_.Plug(n->lab, n->name, {{added.tap, NicKey(added), "", ""}},
                       [this, key, reply](Status st) {
                         Node* n = FindNodeByKey(key);
-                        if (n == nullptr) return reply(Bad("node", key + " gone"));
+                        if (n == nullptr) return reply(InvalidField("node", key + " gone"));
                         if (!st.ok()) {
-                          return reply(FieldError(kInternalError, "NIC added but not on the bridge",
-                                                  "network", st.message()));
+                          return reply(Internal(st.message())
+                                           .WithField("network")
+                                           .WithSummary("NIC added but not on the bridge"));
                         }
                         reply(NodeJson(*n));
                       });
@@ -258,21 +260,22 @@ void LabEngine::RemoveNic(const std::string& lab, const std::string& node, Reply
   Node* n = NodeForNicChange(lab, node, "remove NICs", reply);
   if (n == nullptr) return;
   int data = DataNics(n->metadata);
-  if (data == 0) return reply(Bad("node", node + " has no data NIC to remove"));
+  if (data == 0) return reply(InvalidField("node", node + " has no data NIC to remove"));
   providers::NicMetadata last;
   for (const auto& nic : n->metadata.nics) {
     if (nic.role == providers::NicRole::kData && nic.index == data - 1) last = nic;
   }
   if (!last.link.empty()) {
-    return reply(Bad("node", node + ":" + last.interface + " is in link " + last.link +
-                                 "; delete the link first"));
+    return reply(InvalidField("node", node + ":" + last.interface + " is in link " + last.link +
+                                          "; delete the link first"));
   }
   std::string key = n->key;
   std::string device = providers::RenderNicXml(DomainSpecFor(*n, data), last);
   hv_.DetachDevice(n->domain, device, [this, key, last, reply](Status st) {
     Node* n = FindNodeByKey(key);
-    if (n == nullptr) return reply(Bad("node", key + " was removed meanwhile"));
-    if (!st.ok()) return reply(FieldError(kInternalError, "NIC not removed", "node", st.message()));
+    if (n == nullptr) return reply(InvalidField("node", key + " was removed meanwhile"));
+    if (!st.ok())
+      return reply(Internal(st.message()).WithField("node").WithSummary("NIC not removed"));
     auto& nics = n->metadata.nics;
     nics.erase(std::remove_if(nics.begin(), nics.end(),
                               [&](const providers::NicMetadata& x) { return x.tap == last.tap; }),
@@ -289,7 +292,7 @@ void LabEngine::RemoveNic(const std::string& lab, const std::string& node, Reply
       hv_.GetXml(FindNodeByKey(key)->domain, true,
                  [this, key, last, reply](Result<std::string> xml) {
                    Node* n = FindNodeByKey(key);
-                   if (n == nullptr) return reply(Bad("node", key + " gone"));
+                   if (n == nullptr) return reply(InvalidField("node", key + " gone"));
                    bool pending = xml.ok() && IsActive(n->state) &&
                                   xml->find("<target dev='" + last.tap + "'") != std::string::npos;
                    if (pending) n->unplug_pending.insert(last.index);
@@ -302,10 +305,11 @@ void LabEngine::RemoveNic(const std::string& lab, const std::string& node, Reply
     };
     if (!OnBridge(last.tap)) return answer();
     plumber_.RemovePorts({last.tap}, [this, key, answer, reply](Status st) {
-      if (FindNodeByKey(key) == nullptr) return reply(Bad("node", key + " gone"));
+      if (FindNodeByKey(key) == nullptr) return reply(InvalidField("node", key + " gone"));
       if (!st.ok()) {
-        return reply(FieldError(kInternalError, "NIC removed but its port remains", "network",
-                                st.message()));
+        return reply(Internal(st.message())
+                         .WithField("network")
+                         .WithSummary("NIC removed but its port remains"));
       }
       answer();
     });

@@ -83,7 +83,22 @@ Status Status::WithContext(std::string_view context) const {
   std::string msg(context);
   msg += ": ";
   msg += message_;
-  return Status(code_, std::move(msg));
+  Status out(code_, std::move(msg));
+  out.field_ = field_;
+  out.summary_ = summary_;
+  return out;
+}
+
+Status Status::WithField(std::string field) const {
+  Status out = *this;
+  if (!ok()) out.field_ = std::move(field);
+  return out;
+}
+
+Status Status::WithSummary(std::string summary) const {
+  Status out = *this;
+  if (!ok()) out.summary_ = std::move(summary);
+  return out;
 }
 
 }  // namespace labvirt

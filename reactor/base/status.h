@@ -47,9 +47,20 @@ class [[nodiscard]] Status {
   // Returns a copy with `context + ": "` prepended to the message.
   Status WithContext(std::string_view context) const;
 
+  // What a caller outside (a client of the control socket) is told besides the message: the
+  // input or part concerned (a request's field path, "nodes[1].image", or "node", "network"…)
+  // and a short summary of what failed ("NIC not added"); both empty unless set. The control
+  // server maps code, summary, field and message onto a JSON-RPC error in one place.
+  Status WithField(std::string field) const;
+  Status WithSummary(std::string summary) const;
+  const std::string& field() const { return field_; }
+  const std::string& summary() const { return summary_; }
+
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string field_;
+  std::string summary_;
 };
 
 inline Status InvalidArgument(std::string msg) {
@@ -67,6 +78,10 @@ inline Status FailedPrecondition(std::string msg) {
   return Status(StatusCode::kFailedPrecondition, std::move(msg));
 }
 inline Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
+// The caller's input at `field` (a request's field path) is wrong, because `reason`.
+inline Status InvalidField(std::string field, std::string reason) {
+  return InvalidArgument(std::move(reason)).WithField(std::move(field));
+}
 
 // A value or a non-OK Status. Accessing value() of an error is a broken invariant (aborts).
 template <typename T>

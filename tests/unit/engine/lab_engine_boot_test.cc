@@ -14,6 +14,8 @@
 #include <optional>
 #include <set>
 
+#include "engine/control/lab_spec.h"
+#include "engine/control/rpc_status.h"
 #include "engine/lab/lab_engine.h"
 #include "gtest/gtest.h"
 #include "reactor/base/unique_fd.h"
@@ -176,11 +178,11 @@ class LabEngineBootTest : public ::testing::Test {
     }
     auto doc = parser_.parse(R"({"lab":"h","nodes":[)" + nodes + "]}");
     auto spec = ParseLabSpec(doc.value());
-    ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
-    std::optional<RpcResult> got;
-    engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, [&](RpcResult r) { got = r; });
+    ASSERT_TRUE(spec.ok());
+    std::optional<Result<std::string>> got;
+    engine_->Deploy((std::move(spec)).value(), false, [&](Result<std::string> r) { got = r; });
     ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
-    ASSERT_TRUE(std::holds_alternative<std::string>(*got)) << std::get<RpcError>(*got).data_json;
+    ASSERT_TRUE(got->ok()) << ToRpcError(got->status()).data_json;
   }
   // Runs the loop until `done`, for up to 10 s of real time: PTY reads and the worker pool (the
   // overlays) complete on their own; timers move only with clock_.
@@ -196,7 +198,7 @@ class LabEngineBootTest : public ::testing::Test {
   }
   std::string NodeJson(const std::string& node) {
     auto r = engine_->GetNode("h", node);
-    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "error";
+    return r.ok() ? r.value() : "error";
   }
   bool Has(const std::string& text, const std::string& part) const {
     return text.find(part) != std::string::npos;
@@ -337,8 +339,9 @@ TEST_F(LabEngineBootTest, AStopDuringABootRetryStopsTheNodeAndFreesTheSlot) {
   ASSERT_TRUE(hv_->Console(Domain("h1"), kPanic));
   ASSERT_TRUE(RunUntil([&] { return !hv_->held.empty(); }));
   ASSERT_TRUE(InState("h1", "starting")) << NodeJson("h1");
-  std::optional<RpcResult> got;
-  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true, [&](RpcResult r) { got = r; });
+  std::optional<Result<std::string>> got;
+  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true,
+                    [&](Result<std::string> r) { got = r; });
   reactor_->RunUntilIdle();
   EXPECT_TRUE(InState("h1", "stopping")) << NodeJson("h1");
   hv_->ReleaseStopped();
@@ -357,8 +360,8 @@ TEST_F(LabEngineBootTest, StartingANodeWhoseFailedBootLeftItsVmUpBootsAfresh) {
   ASSERT_TRUE(hv_->Console(d1, kPanic));
   ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
   ASSERT_TRUE(hv_->Running(d1));
-  std::optional<RpcResult> got;
-  engine_->StartNode("h", "h1", /*wait=*/true, [&](RpcResult r) { got = r; });
+  std::optional<Result<std::string>> got;
+  engine_->StartNode("h", "h1", /*wait=*/true, [&](Result<std::string> r) { got = r; });
   // Started again without "domain is already running": the old VM went first.
   ASSERT_TRUE(Booting("h1", 3, /*attempt=*/1)) << "a fresh boot: " << NodeJson("h1");
   EXPECT_EQ(hv_->destroys[d1], 2);
@@ -375,8 +378,9 @@ TEST_F(LabEngineBootTest, StoppingANodeWhoseFailedBootLeftItsVmUpTurnsItOff) {
   ASSERT_TRUE(Booting("h1", 2));
   ASSERT_TRUE(hv_->Console(d1, kPanic));
   ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
-  std::optional<RpcResult> got;
-  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true, [&](RpcResult r) { got = r; });
+  std::optional<Result<std::string>> got;
+  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true,
+                    [&](Result<std::string> r) { got = r; });
   ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
   EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
   EXPECT_FALSE(hv_->Running(d1));

@@ -30,12 +30,12 @@ class LabEngineCpuTest : public LabEngineTest {
     auto doc = parser_.parse(json);
     auto spec = ParseLabSpec(doc.value());
     return Await([&](LabEngine::Reply r) {
-      engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, std::move(r));
+      engine_->Deploy((std::move(spec)).value(), false, std::move(r));
     });
   }
   std::string NodeOf(const std::string& lab) {
     auto r = engine_->GetNode(lab, "r1");
-    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "error";
+    return r.ok() ? r.value() : "error";
   }
   // Runs the loop until `done` holds (or a generous number of passes went by).
   template <typename Pred>

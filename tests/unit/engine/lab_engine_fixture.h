@@ -12,6 +12,8 @@
 #include <optional>
 #include <set>
 
+#include "engine/control/lab_spec.h"
+#include "engine/control/rpc_status.h"
 #include "engine/lab/lab_engine.h"
 #include "gtest/gtest.h"
 #include "providers/node_naming.h"
@@ -169,12 +171,15 @@ class LabEngineTest : public ::testing::Test {
   // Runs the loop until `reply` has been called; returns what it got (result or error JSON).
   template <typename Verb>
   std::string Await(Verb verb) {
-    std::optional<RpcResult> got;
-    verb([&](RpcResult r) { got = std::move(r); });
+    std::optional<Result<std::string>> got;
+    verb([&](Result<std::string> r) { got = std::move(r); });
     for (int i = 0; i < 100000 && !got; ++i) reactor_->RunOnce(/*block=*/true);
     if (!got) return "no reply";
-    if (auto* e = std::get_if<RpcError>(&*got)) return "error: " + e->message + " " + e->data_json;
-    return std::get<std::string>(*got);
+    if (!got->ok()) {
+      RpcError e = ToRpcError(got->status());  // as a client would read it
+      return "error: " + e.message + " " + e.data_json;
+    }
+    return got->value();
   }
 
   std::string Deploy(const std::string& links) {
@@ -187,16 +192,16 @@ class LabEngineTest : public ::testing::Test {
   std::string DeployJson(const std::string& json) {
     auto doc = parser_.parse(json);
     auto spec = ParseLabSpec(doc.value());
-    if (auto* e = std::get_if<RpcError>(&spec)) return "bad spec: " + e->data_json;
+    if (!spec.ok()) return "bad spec: " + ToRpcError(spec.status()).data_json;
     return Await([&](LabEngine::Reply r) {
-      engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, std::move(r));
+      engine_->Deploy((std::move(spec)).value(), false, std::move(r));
     });
   }
   std::string Node(const std::string& node) {
     auto r = engine_->GetNode("lab1", node);
-    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "error";
+    return r.ok() ? r.value() : "error";
   }
-  std::string Lab() { return std::get<std::string>(engine_->GetLab("lab1")); }
+  std::string Lab() { return engine_->GetLab("lab1").value(); }
   bool Has(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
   }

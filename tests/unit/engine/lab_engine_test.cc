@@ -59,10 +59,11 @@ TEST_F(LabEngineTest, DeployTakesLabOrItsAliasNameAndRefusalsNameTheRealField) {
            {R"({"lab":"a","nodes":[],"links":[{"endpoints":["x:eth1","y:eth1"],"speed":1}]})",
             R"("field":"links[0].speed")"}}) {
     auto spec = ParseLabSpec(parser_.parse(json).value());
-    if (auto* e = std::get_if<RpcError>(&spec)) {
-      EXPECT_TRUE(Has(e->data_json, want)) << json << " -> " << e->data_json;
+    if (!spec.ok()) {
+      std::string data = ToRpcError(spec.status()).data_json;
+      EXPECT_TRUE(Has(data, want)) << json << " -> " << data;
     } else {
-      EXPECT_EQ(std::get<LabSpec>(spec).name, want) << json;
+      EXPECT_EQ(spec.value().name, want) << json;
     }
   }
   std::string got = DeployJson(
@@ -123,9 +124,9 @@ TEST_F(LabEngineTest, ReconcileAdoptsOnlyThisInstancesDomainsAndReportsTheOthers
                  {"lv-mine-r1-0", false, false, true, NodeMetadataXml("mine", "mine", "r1")}};
   MakeEngine("mine");
   Reconcile();
-  EXPECT_EQ(std::get<std::string>(engine_->ListLabs()).find("theirs"), std::string::npos);
-  EXPECT_EQ(std::get<std::string>(engine_->ListLabs()).find("old"), std::string::npos);
-  EXPECT_TRUE(std::holds_alternative<std::string>(engine_->GetLab("mine")));
+  EXPECT_EQ(engine_->ListLabs().value().find("theirs"), std::string::npos);
+  EXPECT_EQ(engine_->ListLabs().value().find("old"), std::string::npos);
+  EXPECT_TRUE(engine_->GetLab("mine").ok());
   ASSERT_FALSE(events_.empty());
   EXPECT_TRUE(Has(events_.back().data_json, R"("adopted":1)")) << events_.back().data_json;
   EXPECT_TRUE(Has(events_.back().data_json, R"("other_instances":2)")) << events_.back().data_json;
@@ -148,9 +149,9 @@ TEST_F(LabEngineTest, ReconcileAdoptsOnlyThisInstancesDomainsAndReportsTheOthers
   // The default instance (the daemon with the default state dir) adopts the old node.
   MakeEngine(providers::kDefaultInstance);
   Reconcile();
-  EXPECT_TRUE(std::holds_alternative<std::string>(engine_->GetLab("old")));
-  EXPECT_TRUE(std::holds_alternative<RpcError>(engine_->GetLab("theirs")));
-  EXPECT_TRUE(std::holds_alternative<RpcError>(engine_->GetLab("mine")));
+  EXPECT_TRUE(engine_->GetLab("old").ok());
+  EXPECT_TRUE(!engine_->GetLab("theirs").ok());
+  EXPECT_TRUE(!engine_->GetLab("mine").ok());
 }
 
 TEST_F(LabEngineTest, NicsGrowToTheKindsMaximumAndShrinkFromTheEnd) {
@@ -189,10 +190,9 @@ TEST_F(LabEngineTest, RedeployConvergesLinksAndRemovesUnlistedNodes) {
       std::string(R"({"name":"lab1","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2",)"
                   R"("nics":2,"start":false}]})"));
   auto spec = ParseLabSpec(doc.value());
-  ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
+  ASSERT_TRUE(spec.ok());
   ASSERT_FALSE(
-      Has(Await([&](auto r) { engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, r); }),
-          "error"));
+      Has(Await([&](auto r) { engine_->Deploy((std::move(spec)).value(), false, r); }), "error"));
   for (int i = 0; i < 1000 && Node("r2") != "error"; ++i) reactor_->RunOnce(true);
   EXPECT_EQ(Node("r2"), "error");
   EXPECT_EQ(hv_->defined.size(), 1u);
@@ -210,9 +210,8 @@ TEST_F(LabEngineTest, AFailedRedeployLeavesTheLinksAsTheyWere) {
       R"({"name":"r3","kind":"iosv","image":"missing.qcow2"}],)"
       R"("links":[{"endpoints":["r1:eth2","r3:eth1"]}]})"));
   auto spec = ParseLabSpec(doc.value());
-  ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
-  std::string got =
-      Await([&](auto r) { engine_->Deploy(std::get<LabSpec>(std::move(spec)), false, r); });
+  ASSERT_TRUE(spec.ok());
+  std::string got = Await([&](auto r) { engine_->Deploy((std::move(spec)).value(), false, r); });
   EXPECT_TRUE(Has(got, "error") && Has(got, "missing.qcow2")) << got;
   EXPECT_EQ(Lab(), lab);
   EXPECT_EQ(hv_->defined.size(), 2u) << "nothing of r3 left";
@@ -222,19 +221,19 @@ TEST_F(LabEngineTest, DestroyDuringDeployRollsTheDeployBack) {
   auto doc = parser_.parse(std::string(
       R"({"name":"race","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","start":false}]})"));
   auto spec = ParseLabSpec(doc.value());
-  ASSERT_TRUE(std::holds_alternative<LabSpec>(spec));
-  std::optional<RpcResult> deployed, destroyed;
-  engine_->Deploy(std::get<LabSpec>(std::move(spec)), false,
-                  [&](RpcResult r) { deployed = std::move(r); });
-  engine_->Destroy("race", [&](RpcResult r) { destroyed = std::move(r); });
+  ASSERT_TRUE(spec.ok());
+  std::optional<Result<std::string>> deployed, destroyed;
+  engine_->Deploy((std::move(spec)).value(), false,
+                  [&](Result<std::string> r) { deployed = std::move(r); });
+  engine_->Destroy("race", [&](Result<std::string> r) { destroyed = std::move(r); });
   for (int i = 0; i < 100000 && !(deployed && destroyed); ++i) reactor_->RunOnce(true);
   ASSERT_TRUE(deployed && destroyed);
-  ASSERT_TRUE(std::holds_alternative<RpcError>(*deployed));
+  ASSERT_TRUE(!deployed->ok());
   EXPECT_TRUE(
-      Has(std::get<RpcError>(*deployed).data_json, "destroyed while it was being deployed"));
+      Has(ToRpcError(deployed->status()).data_json, "destroyed while it was being deployed"));
   for (int i = 0; i < 1000 && !hv_->defined.empty(); ++i) reactor_->RunOnce(true);
   EXPECT_TRUE(hv_->defined.empty()) << "the deploy's domain was undefined again";
-  EXPECT_TRUE(Has(std::get<std::string>(engine_->ListLabs()), "[]"));
+  EXPECT_TRUE(Has(engine_->ListLabs().value(), "[]"));
 }
 
 TEST_F(LabEngineTest, WipeIsRefusedForUnknownNodesAndRecreatesTheOverlay) {
@@ -310,10 +309,11 @@ TEST_F(LabEngineTest, HostMacsAreWalkedOnceAndAgainOnlyAfterAForeignDefine) {
 TEST_F(LabEngineTest, MetadataWritesOfANodeLandOneAtATimeAndTheLastStateWins) {
   ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth1","r2:eth1"]})"), "error"));
   const std::string link = "r1:GigabitEthernet0/0--r2:GigabitEthernet0/0";
-  std::vector<std::optional<RpcResult>> replies(3);
+  std::vector<std::optional<Result<std::string>>> replies(3);
   bool states[] = {false, true, false};
   for (int i = 0; i < 3; ++i) {
-    engine_->SetLinkState("lab1", link, states[i], [&, i](RpcResult r) { replies[i] = r; });
+    engine_->SetLinkState("lab1", link, states[i],
+                          [&, i](Result<std::string> r) { replies[i] = r; });
   }
   for (int i = 0; i < 1000 && !(replies[0] && replies[1] && replies[2]); ++i)
     reactor_->RunOnce(/*block=*/true);
@@ -341,7 +341,7 @@ TEST_F(LabEngineTest, ADestroyThatCannotUndefineKeepsThatNodeToTryAgain) {
   std::string second = Await([&](auto r) { engine_->Destroy("lab1", r); });
   EXPECT_TRUE(Has(second, R"("destroyed":1)")) << second;
   EXPECT_TRUE(hv_->defined.empty());
-  EXPECT_TRUE(std::holds_alternative<RpcError>(engine_->GetLab("lab1")));
+  EXPECT_TRUE(!engine_->GetLab("lab1").ok());
 }
 
 }  // namespace

@@ -28,8 +28,8 @@ TEST(TopologyTest, ContainerlabYamlBecomesDeployParams) {
   // The engine's own parser accepts what labvirtctl produces.
   simdjson::dom::parser parser;
   auto spec = engine::ParseLabSpec(parser.parse(t->params_json));
-  ASSERT_TRUE(std::holds_alternative<engine::LabSpec>(spec)) << t->params_json;
-  const auto& lab = std::get<engine::LabSpec>(spec);
+  ASSERT_TRUE(spec.ok()) << t->params_json;
+  const auto& lab = spec.value();
   EXPECT_EQ(lab.nodes[0].memory_mb, 512);
   EXPECT_FALSE(lab.nodes[1].start);
   EXPECT_EQ(lab.links[0].b.interface, "ge-0/0/0");

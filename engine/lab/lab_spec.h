@@ -1,0 +1,54 @@
+// LabSpec: a lab as a client asks for it (nodes of a kind with an image, links between their
+// interfaces), checked for shape but not resolved (LabEngine resolves kinds, images and
+// interfaces). Parsed from `lab.deploy` params by engine/control/lab_spec.h.
+#ifndef LABVIRT_ENGINE_LAB_LAB_SPEC_H_
+#define LABVIRT_ENGINE_LAB_LAB_SPEC_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace labvirt::engine {
+
+struct NodeSpec {
+  std::string name;
+  std::string kind;
+  std::string image;  // a path under the image root (or a container reference)
+  std::optional<int> nics;
+  std::optional<int> memory_mb;
+  std::optional<int> vcpus;
+  std::optional<std::string> machine;
+  std::optional<std::string> disk_bus;
+  std::optional<std::string> nic_model;
+  std::optional<std::string> cpu_mode;   // host-passthrough | host-model | custom
+  std::optional<std::string> cpu_model;  // with cpu_mode custom
+  std::optional<int> boot_timeout_s;
+  std::optional<int> idle_timeout_s;
+  std::vector<std::string> ready_patterns;  // replace the kind's success patterns when given
+  bool start = true;  // desired state after deploy: running (true) or defined (false)
+};
+
+// One end of a link: a node and an interface, as written by the client ("r1:eth1",
+// "r1:GigabitEthernet0/1") and later resolved to a data NIC index.
+struct Endpoint {
+  std::string node;
+  std::string interface;
+};
+
+struct LinkSpec {
+  Endpoint a;
+  Endpoint b;
+};
+
+struct LabSpec {
+  std::string name;
+  // The member the client named the lab with: "lab", or its old alias "name". Errors about the
+  // lab's name point at it.
+  std::string name_field = "lab";
+  std::vector<NodeSpec> nodes;
+  std::vector<LinkSpec> links;
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_LAB_LAB_SPEC_H_
