@@ -105,7 +105,7 @@ Status Daemon::Init() {
   engine_options.force_tcg = flags_.force_tcg;
   // Direct io_uring reads on a tty only where the kernel does them without io-wq (6.12+).
   engine_options.console.reader.direct_read = features_.direct_tty_read;
-  timed_libvirt_ = std::make_unique<TimedHypervisor>(*libvirt_, libvirt_calls_);
+  timed_libvirt_ = std::make_unique<TimedHypervisor>(*libvirt_, TimeCalls{&libvirt_calls_});
   engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *timed_libvirt_, *plumber_, catalog_,
                                         engine_options);
   libvirt_->SetEventHandler(

@@ -13,7 +13,7 @@
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/metrics.h"
 #include "engine/lab/network_plumber.h"
-#include "engine/lab/timed_hypervisor.h"
+#include "engine/lab/wrapped_hypervisor.h"
 #include "providers/libvirt_hypervisor.h"
 #include "reactor/probe.h"
 #include "reactor/reactor.h"

@@ -95,10 +95,8 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
   for (const auto& [id, job] : jobs_) {  // a deploy in flight is making these right now
     for (const auto& n : job->nodes) claim(*n);
   }
-  auto alive = alive_;
-  hv_.ListDomains([this, alive, found, dry_run, claimed_files, known_domains,
+  hv_.ListDomains([this, found, dry_run, claimed_files, known_domains,
                    reply](Result<std::vector<providers::DomainInfo>> domains) {
-    if (!*alive) return;
     if (!domains.ok()) {
       return reply(
           Internal(domains.status().message()).WithField("domains").WithSummary("libvirt"));
@@ -123,13 +121,12 @@ void LabEngine::Cleanup(bool dry_run, Reply reply) {
       found->domains.push_back({d.name, why});
     }
     std::string state_dir = options_.state_dir;
-    Status st = pool_.Submit<std::shared_ptr<Leftovers>>(
+    Status st = OnWorker<std::shared_ptr<Leftovers>>(
         [state_dir, claimed_files, dry_run, found] {
           SweepFiles(state_dir, claimed_files, dry_run, found.get());
           return found;
         },
-        [this, alive, dry_run, reply](std::shared_ptr<Leftovers> found) {
-          if (!*alive) return;
+        [this, dry_run, reply](std::shared_ptr<Leftovers> found) {
           auto finish = [this, dry_run, found, reply](Status st) {
             std::string json = LeftoversJson(dry_run, *found);
             if (!st.ok()) {

@@ -13,6 +13,7 @@
 #include "providers/interface_naming.h"
 #include "providers/node_naming.h"
 #include "providers/overlay.h"
+#include "reactor/base/join.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -166,8 +167,7 @@ void LabEngine::DeployResolve(uint64_t id) {
     std::vector<Result<providers::ResolvedImage>> images;
     std::vector<bool> container;
   };
-  auto alive = alive_;
-  Status st = pool_.Submit<std::shared_ptr<Resolved>>(
+  Status st = OnWorker<std::shared_ptr<Resolved>>(
       [config, refs] {
         auto r = std::make_shared<Resolved>();
         for (const auto& ref : refs) {
@@ -179,8 +179,8 @@ void LabEngine::DeployResolve(uint64_t id) {
         }
         return r;
       },
-      [this, alive, id](std::shared_ptr<Resolved> r) {
-        if (!*alive || !jobs_.count(id)) return;
+      [this, id](std::shared_ptr<Resolved> r) {
+        if (!jobs_.count(id)) return;
         DeployJob& job = *jobs_.at(id);
         for (size_t i = 0; i < job.nodes.size(); ++i) {
           if (r->container[i]) {
@@ -208,10 +208,9 @@ void LabEngine::DeployResolve(uint64_t id) {
 
 void LabEngine::WithHostMacs(uint64_t id, std::function<void()> then) {
   if (host_macs_at_ == foreign_changes_) return then();
-  auto alive = alive_;
   uint64_t at = foreign_changes_;
-  hv_.ListMacs([this, alive, id, at, then](Result<std::vector<std::string>> macs) {
-    if (!*alive || !jobs_.count(id)) return;
+  hv_.ListMacs([this, id, at, then](Result<std::vector<std::string>> macs) {
+    if (!jobs_.count(id)) return;
     if (!macs.ok()) return DeployFinish(id, macs.status());
     host_macs_.clear();
     for (const auto& m : *macs) host_macs_.insert(providers::NormalizeMac(m));
@@ -255,11 +254,10 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
                       options_.state_dir + "/logs/" + n.lab});
   }
-  auto alive = alive_;
   // Overlays and log directories: file I/O and qemu-img, on a worker.
   // The failing node's name comes back with the error, for the answer's field.
   using Made = std::pair<Status, std::string>;
-  Status st = pool_.Submit<Made>(
+  Status st = OnWorker<Made>(
       [builds]() -> Made {
         for (const auto& b : builds) {
           std::error_code ec;
@@ -277,8 +275,8 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
         }
         return {Status::Ok(), ""};
       },
-      [this, alive, id, builds](Made made) {
-        if (!*alive || !jobs_.count(id)) return;
+      [this, id, builds](Made made) {
+        if (!jobs_.count(id)) return;
         if (!made.first.ok()) {
           std::string field =
               made.second.empty() ? "lab" : jobs_.at(id)->NodeField(made.second, "");
@@ -289,13 +287,13 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
         // The step holds itself only weakly (a strong self-reference would never be freed);
         // the Define in flight holds it strongly.
         std::weak_ptr<std::function<void(size_t)>> weak_next = next;
-        *next = [this, alive, id, builds, weak_next](size_t i) {
-          if (!*alive || !jobs_.count(id)) return;
+        *next = [this, id, builds, weak_next](size_t i) {
+          if (!jobs_.count(id)) return;
           if (i == builds.size()) return DeployFinish(id, Status::Ok());
           auto self = weak_next.lock();
           std::string domain = builds[i].domain;
-          hv_.Define(builds[i].xml, [this, alive, id, builds, self, i, domain](Status st) {
-            if (!*alive || !jobs_.count(id)) return;
+          hv_.Define(builds[i].xml, [this, id, builds, self, i, domain](Status st) {
+            if (!jobs_.count(id)) return;
             if (!st.ok()) {
               return DeployFinish(id, st, jobs_.at(id)->NodeField(builds[i].node, ""));
             }
@@ -351,12 +349,10 @@ void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
   }
   // The answer waits for both: the links and node removals converged, and (with `wait`) every
   // node on its way up ready or failed. A reply means the lab is as asked.
-  auto gate = std::make_shared<int>(2);
   std::string lab_name = lab.name;
-  auto answer = [this, gate, lab_name, reply = std::move(job->reply)] {
-    if (--*gate == 0) reply(GetLab(lab_name));
-  };
-  ConvergeExisting(lab, *job, new_nodes, answer);
+  auto answer = Join::Create(
+      [this, lab_name, reply = std::move(job->reply)](Status) { reply(GetLab(lab_name)); });
+  ConvergeExisting(lab, *job, new_nodes, answer->Step());
   EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
   // With `wait`, the answer comes once every node on its way up — started now, or already
   // queued, starting or booting (adopted at reconcile, say) — is ready or failed.
@@ -367,29 +363,25 @@ void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
       to_wait.push_back(n.get());
     }
   }
-  if (job->wait && !to_wait.empty()) {
-    auto left = std::make_shared<size_t>(to_wait.size());
-    for (Node* n : to_wait) {
-      n->waiters.push_back([left, answer](Result<std::string>) {
-        if (--*left == 0) answer();
-      });
-    }
+  if (job->wait) {
+    for (Node* n : to_wait)
+      n->waiters.push_back([end = answer->Step()](Result<std::string>) { end(); });
   }
   for (Node* n : to_start) RequestStart(*n);
-  if (!job->wait || to_wait.empty()) answer();
+  answer->Seal();
 }
 
 void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
                                  const std::set<std::string>& new_nodes,
                                  std::function<void()> done) {
-  auto left = std::make_shared<int>(1);  // one hold, dropped once every change is under way
-  auto one_done = [left, done] {
-    if (--*left == 0) done();
-  };
-  auto log_error = [lab = lab.name, one_done](Status st) {
-    if (!st.ok())
-      LogWarn("re-deploy: link not converged", {{"lab", lab}, {"error", st.ToString()}});
-    one_done();
+  auto join = Join::Create([done](Status) { done(); });
+  // One branch of the join that logs a link change that failed.
+  auto logged = [lab = lab.name, join] {
+    return [lab, end = join->Step()](Status st) {
+      if (!st.ok())
+        LogWarn("re-deploy: link not converged", {{"lab", lab}, {"error", st.ToString()}});
+      end();
+    };
   };
   auto has = [](const std::vector<LinkRecord>& links, const std::string& id) {
     for (const auto& l : links) {
@@ -401,14 +393,12 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
   lab.links = job.links;
   for (const auto& l : old_links) {
     if (has(job.links, l.id)) continue;
-    ++*left;
-    UnwireLink(lab.name, l, log_error);
+    UnwireLink(lab.name, l, logged());
   }
   // New nodes were defined with their links; an existing node learns of a new link here.
   for (const auto& l : job.links) {
     if (!has(old_links, l.id) && (!new_nodes.count(l.a_node) || !new_nodes.count(l.b_node))) {
-      ++*left;
-      WireLink(lab.name, l, log_error);
+      WireLink(lab.name, l, logged());
     }
   }
   // Nodes the lab no longer lists are destroyed.
@@ -420,36 +410,30 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
   }
   for (const auto& node : unwanted) {
     std::string lab_name = lab.name;
-    ++*left;
-    DestroyNode(NodeKey(lab_name, node), [this, lab_name, node, one_done](Status st) {
-      if (!st.ok()) {
-        // Kept (failed) while its domain exists, so that a later destroy can try again.
-        LogWarn("re-deploy: node not removed", {{"node", node}, {"error", st.message()}});
-        if (Node* n = FindNode(lab_name, node))
-          SetState(*n, NodeState::kFailed, "not removed: " + st.message());
-        return one_done();
-      }
-      if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
-      EmitFor("node.removed", lab_name, node, "{}");
-      one_done();
-    });
+    DestroyNode(
+        NodeKey(lab_name, node), [this, lab_name, node, one_done = join->Step()](Status st) {
+          if (!st.ok()) {
+            // Kept (failed) while its domain exists, so that a later destroy can try again.
+            LogWarn("re-deploy: node not removed", {{"node", node}, {"error", st.message()}});
+            if (Node* n = FindNode(lab_name, node))
+              SetState(*n, NodeState::kFailed, "not removed: " + st.message());
+            return one_done();
+          }
+          if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
+          EmitFor("node.removed", lab_name, node, "{}");
+          one_done();
+        });
   }
-  one_done();
+  join->Seal();
 }
 
 void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,
                          std::function<void()> done) {
-  auto left = std::make_shared<size_t>(nodes.size() + 1);
-  auto finish = [left, done] {
-    if (--*left == 0) done();
-  };
+  auto join = Join::Create([done](Status) { done(); });
   for (auto& n : nodes) {
     std::string domain = n->domain, overlay = n->overlay;
-    if (domain.empty() || !defined.count(domain)) {
-      finish();
-      continue;
-    }
-    hv_.Undefine(domain, [this, overlay, finish](Status) {
+    if (domain.empty() || !defined.count(domain)) continue;
+    hv_.Undefine(domain, [this, overlay, finish = join->Step()](Status) {
       if (overlay.empty() ||
           !pool_.Enqueue([overlay] { (void)providers::DeleteOverlay(overlay); }).ok()) {
         LogWarn("overlay not removed", {{"path", overlay}});
@@ -457,7 +441,7 @@ void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std:
       finish();
     });
   }
-  finish();
+  join->Seal();
 }
 
 void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
@@ -471,12 +455,10 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
   for (auto& [name, n] : it->second->nodes) keys.push_back(n->key);
   std::vector<std::string> link_ids;
   for (const auto& l : it->second->links) link_ids.push_back(l.id);
-  auto left = std::make_shared<size_t>(keys.size() + 1);
   // Nodes whose domain could not be destroyed or undefined stay in the lab, failed, so that
   // lab.destroy can be tried again (forgetting them would leave a domain nobody tracks).
   auto failed = std::make_shared<std::map<std::string, std::string>>();  // key -> why
-  auto finish = [this, left, failed, lab_name, reply, link_ids, count = keys.size()] {
-    if (--*left > 0) return;
+  auto join = Join::Create([this, failed, lab_name, reply, link_ids, count = keys.size()](Status) {
     auto it = labs_.find(lab_name);
     if (it != labs_.end()) {
       auto& nodes = it->second->nodes;
@@ -509,14 +491,14 @@ void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
     JsonWriter w;
     w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(count).EndObject();
     reply(w.Take());
-  };
+  });
   for (const auto& key : keys) {
-    DestroyNode(key, [finish, failed, key](Status st) {
+    DestroyNode(key, [end = join->Step(), failed, key](Status st) {
       if (!st.ok()) (*failed)[key] = st.message();
-      finish();
+      end();
     });
   }
-  finish();
+  join->Seal();
 }
 
 void LabEngine::DestroyNode(std::string key, std::function<void(Status)> done) {

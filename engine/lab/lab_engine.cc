@@ -20,8 +20,8 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
                      EngineOptions options)
     : reactor_(reactor),
       pool_(pool),
-      hv_(hv),
-      plumber_(plumber),
+      hv_(hv, BindToLifeline{&life_}),
+      plumber_(plumber, BindToLifeline{&life_}),
       catalog_(catalog),
       options_(std::move(options)),
       admission_(options_.boot_budget > 0 ? options_.boot_budget : DefaultBootBudget()),
@@ -32,7 +32,7 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
   cpu_choices_.SetHost(host, ReadCpuCache(cpu_choices_.cache_path()));
 }
 
-LabEngine::~LabEngine() { *alive_ = false; }
+LabEngine::~LabEngine() = default;
 
 LabEngine::Node* LabEngine::FindNode(const std::string& lab, const std::string& node) const {
   auto l = labs_.find(lab);

@@ -7,10 +7,10 @@
 // it. Nothing polls: node states move on libvirt lifecycle events and console readiness.
 //
 // What it does not own: the reactor, the hypervisor, the plumber and the catalog, which must
-// outlive it. Callbacks given to its verbs run on the loop thread, once. The callbacks it hands to
-// the hypervisor, the plumber and the pool capture the engine: destroy it only once the loop runs
-// no more of them (labvirtd destroys it after its loop stopped for good). The long chains
-// (deploy, reconcile, cleanup, metadata writes) also check a liveness flag.
+// outlive it. Callbacks given to its verbs run on the loop thread, once. Lifetime, one rule
+// (engine/lab/lifeline.h): every callback it hands to the hypervisor, the plumber, the worker
+// pool or the reactor is bound to its Lifeline, and its timers are OpHandles its nodes own, so
+// it may be destroyed on the loop thread at any time; what was in flight then is dropped.
 #ifndef LABVIRT_ENGINE_LAB_LAB_ENGINE_H_
 #define LABVIRT_ENGINE_LAB_LAB_ENGINE_H_
 
@@ -26,10 +26,12 @@
 #include "engine/lab/admission.h"
 #include "engine/lab/cpu_choices.h"
 #include "engine/lab/lab_spec.h"
+#include "engine/lab/lifeline.h"
 #include "engine/lab/metrics.h"
 #include "engine/lab/network_plumber.h"
 #include "engine/lab/node_state.h"
 #include "engine/lab/restart_policy.h"
+#include "engine/lab/wrapped_hypervisor.h"
 #include "engine/readiness/readiness_patterns.h"
 #include "engine/readiness/readiness_tracker.h"
 #include "providers/domain_xml.h"
@@ -256,10 +258,19 @@ class LabEngine {
   void NotifyWaiters(Node& n);
   void DestroyNode(std::string key, std::function<void(Status)> done);
 
+  // `work` on the worker pool, then `done(result)` on the loop while the engine lives.
+  template <typename T, typename Work, typename Done>
+  Status OnWorker(Work work, Done done) {
+    return pool_.Submit<T>(std::move(work), life_.Bind(std::move(done)));
+  }
+  // `f` on the loop from a clean stack, while the engine lives.
+  void Defer(std::function<void()> f) { reactor_.Defer(life_.Bind(std::move(f))); }
+
   reactor::Reactor& reactor_;
   reactor::WorkerPool& pool_;
-  providers::Hypervisor& hv_;
-  NetworkPlumber& plumber_;
+  // The seams, every callback bound to life_ (the lifetime rule above).
+  WrappedHypervisor<BindToLifeline> hv_;
+  WrappedPlumber<BindToLifeline> plumber_;
   const Catalog& catalog_;
   EngineOptions options_;
   Admission admission_;
@@ -285,7 +296,7 @@ class LabEngine {
   uint64_t host_macs_at_ = 0;
   LatencyTable boot_seconds_{"kind"};       // start requested -> ready (queue included)
   LatencyTable readiness_seconds_{"kind"};  // VM running -> readiness text seen
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Lifeline life_;  // last: dies first, so nothing bound to it runs during destruction
 };
 
 }  // namespace labvirt::engine

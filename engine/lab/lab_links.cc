@@ -5,6 +5,7 @@
 
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/lab_engine_internal.h"
+#include "reactor/base/join.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -42,10 +43,7 @@ LinkRecord* LabEngine::FindLink(const std::string& lab, const std::string& link)
 
 void LabEngine::RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec,
                                  const std::string& link, bool down, std::function<void()> then) {
-  auto left = std::make_shared<int>(1);  // one extra hold, dropped after both ends are asked
-  auto one_done = [left, then] {
-    if (--*left == 0) then();
-  };
+  auto join = Join::Create([then](Status) { then(); });
   for (const auto& [node, interface] :
        {std::pair{rec.a_node, rec.a_interface}, std::pair{rec.b_node, rec.b_interface}}) {
     Node* n = FindNode(lab, node);
@@ -55,10 +53,9 @@ void LabEngine::RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec,
       nic.link = link;
       nic.link_down = down && !link.empty();
     }
-    ++*left;
-    PersistMetadata(*n, one_done);
+    PersistMetadata(*n, join->Step());
   }
-  one_done();
+  join->Seal();
 }
 
 std::string LabEngine::TapOf(const std::string& lab, const std::string& node,
@@ -110,15 +107,14 @@ void LabEngine::ApplyLinkStates(Node& n, NetworkPlumber::Done done) {
     }
   }
   if (down.empty()) return done(Status::Ok());
-  auto left = std::make_shared<size_t>(down.size());
-  auto first = std::make_shared<Status>();
+  auto join = Join::Create(std::move(done));
   for (const auto& id : down) {
-    plumber_.SetLink(n.lab, id, false, [left, first, done](Status st) {
+    plumber_.SetLink(n.lab, id, false, [end = join->Branch()](Status st) {
       // kNotFound: the other end is not on the bridge, so this end is isolated anyway.
-      if (!st.ok() && st.code() != StatusCode::kNotFound && first->ok()) *first = st;
-      if (--*left == 0) done(*first);
+      end(st.code() == StatusCode::kNotFound ? Status::Ok() : st);
     });
   }
+  join->Seal();
 }
 
 void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, const std::string& b,

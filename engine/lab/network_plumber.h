@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reactor/base/status.h"
@@ -70,6 +71,42 @@ class NullPlumber : public NetworkPlumber {
   }
   std::vector<PlumbedPort> OwnedPorts() const override { return {}; }
   void RemovePorts(const std::vector<std::string>&, Done done) override { done(Status::Ok()); }
+};
+
+// A NetworkPlumber that forwards every verb to `inner` with its callback passed through
+// `wrap(verb, done)` (as WrappedHypervisor does; LabEngine binds them to its Lifeline).
+// Does not own `inner`, which must outlive it.
+template <typename Wrap>
+class WrappedPlumber final : public NetworkPlumber {
+ public:
+  WrappedPlumber(NetworkPlumber& inner, Wrap wrap) : inner_(inner), wrap_(std::move(wrap)) {}
+
+  void Plug(const std::string& lab, const std::string& node, const std::vector<PortPlan>& ports,
+            Done done) override {
+    inner_.Plug(lab, node, ports, wrap_("plug", std::move(done)));
+  }
+  void Unplug(const std::string& lab, const std::string& node, Done done) override {
+    inner_.Unplug(lab, node, wrap_("unplug", std::move(done)));
+  }
+  void SetLink(const std::string& lab, const std::string& link, bool up, Done done) override {
+    inner_.SetLink(lab, link, up, wrap_("set_link", std::move(done)));
+  }
+  void DeleteLinks(const std::string& lab, const std::vector<std::string>& links,
+                   Done done) override {
+    inner_.DeleteLinks(lab, links, wrap_("delete_links", std::move(done)));
+  }
+  void Connect(const std::string& lab, const std::string& link, const std::string& tap_a,
+               const std::string& tap_b, Done done) override {
+    inner_.Connect(lab, link, tap_a, tap_b, wrap_("connect", std::move(done)));
+  }
+  std::vector<PlumbedPort> OwnedPorts() const override { return inner_.OwnedPorts(); }
+  void RemovePorts(const std::vector<std::string>& ports, Done done) override {
+    inner_.RemovePorts(ports, wrap_("remove_ports", std::move(done)));
+  }
+
+ private:
+  NetworkPlumber& inner_;
+  Wrap wrap_;
 };
 
 }  // namespace labvirt::engine

@@ -16,14 +16,14 @@ void LabEngine::ProbeHost(std::function<void()> done) {
     providers::HostInfo host;
     std::string cache_json;
   };
-  Status st = pool_.Submit<Local>(
+  Status st = OnWorker<Local>(
       [force_tcg = options_.force_tcg, path = cpu_choices_.cache_path()] {
         Local l{providers::ProbeLocalHost(), ReadCpuCache(path)};
         l.host.kvm = l.host.kvm && !force_tcg;
         return l;
       },
-      [this, alive = alive_, done](Local l) {
-        if (*alive) QueryHostCapabilities(std::move(l.host), std::move(l.cache_json), done);
+      [this, done](Local l) {
+        QueryHostCapabilities(std::move(l.host), std::move(l.cache_json), done);
       });
   if (!st.ok()) {
     LogWarn("host probe not run; CPU choices as at start", {{"error", st.ToString()}});
@@ -34,27 +34,25 @@ void LabEngine::ProbeHost(std::function<void()> done) {
 void LabEngine::QueryHostCapabilities(providers::HostInfo local, std::string cache_json,
                                       std::function<void()> done) {
   std::string virttype = local.kvm ? "kvm" : "qemu";
-  hv_.GetHostCapabilities(
-      virttype, [this, alive = alive_, local, cache_json,
-                 done = std::move(done)](Result<providers::HostCapabilities> caps) mutable {
-        if (!*alive) return;
-        if (caps.ok()) {
-          local.qemu_version = caps->hypervisor_version;
-          auto parsed = providers::ParseDomainCapabilities(caps->domain_capabilities_xml);
-          if (parsed.ok()) {
-            local.caps = *parsed;
-            local.caps_known = true;
-          } else {
-            local.caps_error = parsed.status().message();
-          }
-        } else {
-          local.caps_error = caps.status().message();
-        }
-        cpu_choices_.SetHost(local, cache_json);
-        LogInfo("host", {{"summary", providers::DescribeHost(local)},
-                         {"cpu_cache", cpu_choices_.CachedSummary()}});
-        done();
-      });
+  hv_.GetHostCapabilities(virttype, [this, local, cache_json, done = std::move(done)](
+                                        Result<providers::HostCapabilities> caps) mutable {
+    if (caps.ok()) {
+      local.qemu_version = caps->hypervisor_version;
+      auto parsed = providers::ParseDomainCapabilities(caps->domain_capabilities_xml);
+      if (parsed.ok()) {
+        local.caps = *parsed;
+        local.caps_known = true;
+      } else {
+        local.caps_error = parsed.status().message();
+      }
+    } else {
+      local.caps_error = caps.status().message();
+    }
+    cpu_choices_.SetHost(local, cache_json);
+    LogInfo("host", {{"summary", providers::DescribeHost(local)},
+                     {"cpu_cache", cpu_choices_.CachedSummary()}});
+    done();
+  });
 }
 
 namespace {
@@ -109,12 +107,12 @@ void LabEngine::CpuWorked(Node& n) {
   // Writes are rare (a rung learnt anew). Two in flight could land out of order and the older
   // snapshot would drop the newer entry: the cost is one refused start that relearns it.
   Status st =
-      pool_.Submit<Status>([path = cpu_choices_.cache_path(),
-                            json = cpu_choices_.CacheJson()] { return WriteCpuCache(path, json); },
-                           [](Status st) {
-                             if (!st.ok())
-                               LogWarn("CPU choice cache not written", {{"error", st.ToString()}});
-                           });
+      OnWorker<Status>([path = cpu_choices_.cache_path(),
+                        json = cpu_choices_.CacheJson()] { return WriteCpuCache(path, json); },
+                       [](Status st) {
+                         if (!st.ok())
+                           LogWarn("CPU choice cache not written", {{"error", st.ToString()}});
+                       });
   if (!st.ok()) LogWarn("CPU choice cache not written", {{"error", st.ToString()}});
 }
 

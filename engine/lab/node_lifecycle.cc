@@ -24,7 +24,7 @@ void LabEngine::RequestStart(Node& n) {
   std::string key = n.key;
   admission_.Request(key, n.kind.admission_weight, [this, key] {
     // Admission may call back synchronously; start from a clean stack.
-    reactor_.Defer([this, key] { BeginStart(key); });
+    Defer([this, key] { BeginStart(key); });
   });
   JsonWriter w;
   w.BeginObject().Key("queue").BeginArray();
@@ -197,7 +197,7 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
       return;
     case ReadinessEvent::Type::kRestartRequested:
       // From a clean stack: the tracker is inside its callback.
-      reactor_.Defer([this, key] { RetryBoot(key); });
+      Defer([this, key] { RetryBoot(key); });
       return;
   }
 }
@@ -347,8 +347,7 @@ void LabEngine::PersistMetadata(Node& n, std::function<void()> then) {
   std::vector<std::function<void()>> waiters;
   waiters.swap(n.metadata_waiters);
   hv_.SetMetadata(n.domain, providers::RenderNodeMetadata(n.metadata),
-                  [this, alive = alive_, key = n.key, node = &n, waiters](Status st) {
-                    if (!*alive) return;
+                  [this, key = n.key, node = &n, waiters](Status st) {
                     if (!st.ok())
                       LogWarn("metadata not saved", {{"node", key}, {"error", st.ToString()}});
                     Node* now = FindNodeByKey(key);

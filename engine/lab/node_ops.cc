@@ -98,7 +98,7 @@ void LabEngine::WipeNode(const std::string& lab, const std::string& node, Reply 
   providers::ImageConfig config{options_.image_root, {}};
   std::string image = n->image, overlay = n->overlay, key = n->key;
   std::string nvram = providers::NvramPath(options_.state_dir, n->lab, n->name);
-  Status st = pool_.Submit<Status>(
+  Status st = OnWorker<Status>(
       [config, image, overlay, nvram] {
         // The base is checked again: it must still be a disk image under the image root.
         auto base = providers::ResolveImage(config, image);
@@ -140,9 +140,7 @@ void LabEngine::AdoptRunning(Node& n, const std::string& reason) {
 void LabEngine::ReconcileNode(const std::string& lab, const std::string& node, Reply reply) {
   if (FindNode(lab, node) == nullptr) return reply(NoNode(lab, node));
   std::string key = NodeKey(lab, node);
-  auto alive = alive_;
-  hv_.ListDomains([this, alive, key, reply](Result<std::vector<providers::DomainInfo>> domains) {
-    if (!*alive) return;
+  hv_.ListDomains([this, key, reply](Result<std::vector<providers::DomainInfo>> domains) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr) return reply(InvalidField("node", key + " was removed meanwhile"));
     if (!domains.ok()) {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "providers/node_naming.h"
+#include "reactor/base/join.h"
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
@@ -76,15 +77,14 @@ void OvsPlumber::SetLink(const std::string& lab, const std::string& link, bool u
 void OvsPlumber::DeleteLinks(const std::string& lab, const std::vector<std::string>& links,
                              Done done) {
   if (links.empty()) return done(Status::Ok());
-  auto left = std::make_shared<size_t>(links.size());
-  auto first_error = std::make_shared<Status>();
+  auto join = Join::Create(std::move(done));
   for (const auto& l : links) {
-    switch_->DeleteLink(lab, l, [left, first_error, done](Status st) {
+    switch_->DeleteLink(lab, l, [end = join->Branch()](Status st) {
       // A link whose ends are already gone is not an error here.
-      if (!st.ok() && st.code() != StatusCode::kNotFound && first_error->ok()) *first_error = st;
-      if (--*left == 0) done(*first_error);
+      end(st.code() == StatusCode::kNotFound ? Status::Ok() : st);
     });
   }
+  join->Seal();
 }
 
 void OvsPlumber::Connect(const std::string& lab, const std::string& link, const std::string& tap_a,

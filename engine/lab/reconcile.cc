@@ -11,7 +11,6 @@
 namespace labvirt::engine {
 
 void LabEngine::Reconcile(std::function<void(Status)> user_done) {
-  auto alive = alive_;
   reconciling_ = true;
   ++foreign_changes_;  // after a reconnect anything may have been defined meanwhile
   // Deploys that arrived meanwhile run once the labs are rebuilt (success or not), so that a
@@ -24,8 +23,7 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
     for (auto& f : waiting) f();
     user_done(st);
   };
-  hv_.ListDomains([this, alive, done](Result<std::vector<providers::DomainInfo>> domains) {
-    if (!*alive) return;
+  hv_.ListDomains([this, done](Result<std::vector<providers::DomainInfo>> domains) {
     if (!domains.ok()) return done(domains.status());
     int adopted = 0, foreign = 0, other_instance = 0;
     other_instance_labs_.clear();
