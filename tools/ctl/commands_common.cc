@@ -45,28 +45,18 @@ std::string Obj(std::initializer_list<std::pair<const char*, std::string>> kv) {
   return w.Take();
 }
 
-namespace {
-
-// "not found: no lab named 'x'" from {"code","message","data":{"field","reason"}}.
-std::string ErrorWords(simdjson::dom::element err) {
-  std::string message = Str(err, "message"), reason = Str(err["data"], "reason");
-  if (message.empty()) return simdjson::minify(err);
-  return reason.empty() ? message : message + ": " + reason;
-}
-
-}  // namespace
-
 CallResult ParseAnswer(const Result<std::string>& line) {
   if (!line.ok()) return {false, line.status().message(), ""};
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(*line).get(doc)) return {false, "labvirtd sent invalid JSON: " + *line, ""};
-  simdjson::dom::element el;
-  if (doc["error"].get(el) == simdjson::SUCCESS) {
-    return {false, ErrorWords(el), simdjson::minify(el)};
+  engine::ResponseDecoder decoder;
+  auto answer = decoder.Decode(*line);
+  if (!answer.ok()) {
+    if (answer.status().code() == StatusCode::kNotFound)
+      return {false, "no result in: " + *line, ""};
+    return {false, "labvirtd sent invalid JSON: " + *line, ""};
   }
-  if (doc["result"].get(el)) return {false, "no result in: " + *line, ""};
-  return {true, simdjson::minify(el), ""};
+  if (!answer->ok)
+    return {false, engine::ErrorWords(answer->error), simdjson::minify(answer->error)};
+  return {true, simdjson::minify(answer->result), ""};
 }
 
 CallResult CallOnce(const Options& o, const std::string& method, const std::string& params) {
