@@ -6,8 +6,9 @@
 //   owner=labvirt lab=L node=N nic=I isolated_tag=T [instance=X] [link=K link_tag=U]
 // (instance: the labvirt daemon that owns the port, docs/instances.md; absent on older ports)
 // so that ownership, reservations and link state are rebuilt from OVSDB after any restart or
-// reconnect: state lives where it is true (DESIGN.md §3). A link whose ends sit on their isolated
-// tags while link_tag is set is "carrier down": the data plane is cut but the link keeps its tag.
+// reconnect: OVSDB, not the daemon's memory, is the record of what labvirt made (docs/ovs.md,
+// "What labvirt writes"). A link whose ends sit on their isolated tags while link_tag is set is
+// "carrier down": the data plane is cut but the link keeps its tag.
 //
 // Operations run one at a time, in call order, each as one transaction computed from the
 // replica when it runs (ovsdb-server sends a transaction's monitor update before its reply —

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -9,6 +10,7 @@
 #include "engine/catalog/catalog.h"
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
+#include "reactor/base/flag_parser.h"
 #include "reactor/base/json_writer.h"
 
 namespace labvirt::tools {
@@ -24,34 +26,27 @@ void Usage(FILE* out) {
       out);
 }
 
-// Parses "--name value" / "--name=value" pairs; unknown flags and stray words are errors.
+// Parses "--name value" / "--name=value" pairs into `out` (by name without "--"); unknown flags
+// and stray words are errors.
 bool ParseFlags(const std::vector<std::string>& args, const std::vector<std::string>& known,
                 std::map<std::string, std::string>* out) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    std::string value;
-    bool has_value = false;
-    if (size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    bool ok = false;
-    for (const auto& k : known) ok |= a == "--" + k;
-    if (!ok) {
-      std::fprintf(stderr, "labvirtctl: unexpected argument %s\n", args[i].c_str());
-      return false;
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) {
-        std::fprintf(stderr, "labvirtctl: %s needs a value\n", a.c_str());
-        return false;
-      }
-      value = args[++i];
-    }
-    (*out)[a.substr(2)] = value;
+  std::vector<Flag> table;
+  for (const std::string& name : known) {
+    table.push_back({"--" + name, true, "", "", [out, name](const std::string& v) {
+                       (*out)[name] = v;
+                       return Status::Ok();
+                     }});
   }
-  return true;
+  FlagParse parsed =
+      FlagParser(std::move(table)).Parse(args, Positionals::kRefuse, UnknownFlags::kRefuse);
+  if (parsed.ok()) return true;
+  const FlagError& e = *parsed.error;
+  if (e.kind == FlagError::Kind::kMissingValue) {
+    std::fprintf(stderr, "labvirtctl: %s needs a value\n", e.flag.c_str());
+  } else {
+    std::fprintf(stderr, "labvirtctl: unexpected argument %s\n", e.arg.c_str());
+  }
+  return false;
 }
 
 Result<engine::Catalog> Load(const std::map<std::string, std::string>& flags) {
@@ -186,35 +181,37 @@ int RunOfflineCommand(const std::string& command, const std::vector<std::string>
 }
 
 bool MaybeRunOffline(int argc, char** argv, int* exit_code) {
-  bool json = false;
-  int i = 1;
-  for (; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--json") {
-      json = true;
-    } else if (a == "--socket") {
-      ++i;
-    } else if (a.rfind("--", 0) != 0) {
-      break;
-    }
+  bool json = false, help = false;
+  auto set = [](bool* flag) {
+    return [flag](const std::string&) {
+      *flag = true;
+      return Status::Ok();
+    };
+  };
+  // Before the command: --json, and --socket with its value (ignored here); other flags are
+  // labvirtctl's main's to judge. The first other word is the command.
+  FlagParse before =
+      FlagParser({{"--socket", true, "", "", [](const std::string&) { return Status::Ok(); }},
+                  {"--json", false, "", "", set(&json)}})
+          .Parse(std::vector<std::string>(argv + 1, argv + argc), Positionals::kStop,
+                 UnknownFlags::kKeep);
+  auto command = std::find_if(before.rest.begin(), before.rest.end(),
+                              [](const std::string& a) { return a.rfind("--", 0) != 0; });
+  if (command == before.rest.end() || (*command != "kinds" && *command != "render-domain")) {
+    return false;
   }
-  if (i >= argc) return false;
-  std::string command = argv[i];
-  if (command != "kinds" && command != "render-domain") return false;
-  std::vector<std::string> args;
-  for (++i; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--json") {
-      json = true;
-    } else if (a == "--help" || a == "-h") {
-      Usage(stdout);
-      *exit_code = 0;
-      return true;
-    } else {
-      args.push_back(a);
-    }
+  // After it: --json and --help anywhere; everything else is the command's.
+  FlagParse after = FlagParser({{"--json", false, "", "", set(&json)},
+                                {"--help", false, "", "", set(&help)},
+                                {"-h", false, "", "", set(&help)}})
+                        .Parse(std::vector<std::string>(command + 1, before.rest.end()),
+                               Positionals::kKeep, UnknownFlags::kKeep);
+  if (help) {
+    Usage(stdout);
+    *exit_code = 0;
+    return true;
   }
-  *exit_code = RunOfflineCommand(command, args, json);
+  *exit_code = RunOfflineCommand(*command, after.rest, json);
   return true;
 }
 

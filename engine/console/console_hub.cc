@@ -164,7 +164,9 @@ void ConsoleHub::StartSend(Viewer& v) {
 void ConsoleHub::OnSent(ViewerId id, Result<size_t> sent) {
   Viewer* v = Find(id);
   if (!v) return;
-  v->send_op.Detach();  // completed: the handle must not cancel a recycled op later
+  // Completed: empty the handle, so that engaged() says no send is in flight (OnPtyData starts
+  // the next send only then).
+  v->send_op.Detach();
   if (!sent.ok()) {
     Remove(id, "send to viewer failed: " + sent.status().message(), true);
     return;

@@ -12,15 +12,14 @@
 #include <filesystem>
 #include <optional>
 
-#include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
 
 struct ControlServer::Client {
+  explicit Client(size_t max_line_bytes) : framer(max_line_bytes) {}
   UniqueFd fd;
-  std::string in;
-  bool discarding = false;  // inside an oversized line, dropping bytes until its newline
+  LineFramer framer;
   std::deque<std::string> out;
   std::string in_flight;  // the chunk being sent
   size_t out_bytes = 0;
@@ -73,31 +72,10 @@ std::optional<RpcError> CheckParamNames(std::string_view method, const ParamName
   return std::nullopt;
 }
 
-std::string ErrorResponse(std::string_view id_json, const RpcError& err) {
-  JsonWriter w;
-  w.BeginObject().Key("jsonrpc").String("2.0").Key("id").Raw(id_json);
-  w.Key("error").BeginObject().Key("code").Int(err.code).Key("message").String(err.message);
-  if (!err.data_json.empty()) w.Key("data").Raw(err.data_json);
-  w.EndObject().EndObject();
-  return w.Take();
-}
-
 }  // namespace
 
-RpcError FieldError(int code, std::string message, std::string_view field,
-                    std::string_view reason) {
-  JsonWriter w;
-  w.BeginObject().Key("field").String(field).Key("reason").String(reason).EndObject();
-  return RpcError{code, std::move(message), w.Take()};
-}
-
 ControlServer::ControlServer(reactor::Reactor& reactor, ControlServerOptions options)
-    : reactor_(reactor), options_(options) {
-  // Handlers always get an element; an absent params member is a JSON null.
-  LABVIRT_CHECK(
-      null_parser_.parse(simdjson::padded_string(std::string_view("null"))).get(null_params_) ==
-      simdjson::SUCCESS);
-}
+    : reactor_(reactor), options_(options) {}
 
 ControlServer::~ControlServer() {
   accept_op_.Cancel();
@@ -192,7 +170,7 @@ void ControlServer::OnAccept(Result<UniqueFd> r) {
                                  {"uid", std::to_string(cred.uid)},
                                  {"gid", std::to_string(cred.gid)}});
   }
-  auto client = std::make_unique<Client>();
+  auto client = std::make_unique<Client>(options_.max_line_bytes);
   client->fd = std::move(fd);
   clients_[id] = std::move(client);
   StartRecv(id);
@@ -220,43 +198,22 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
   }
   std::string_view data(r->data(), r->size());
   c.batching = true;
-  while (!data.empty() && !c.closing && !c.takeover) {
-    size_t nl = data.find('\n');
-    std::string_view piece = data.substr(0, nl);
-    if (c.discarding) {
-      if (nl != std::string_view::npos) c.discarding = false;
-    } else if (c.in.size() + piece.size() > options_.max_line_bytes) {
-      c.in.clear();
-      c.discarding = nl == std::string_view::npos;
-      uint64_t seq = c.next_seq++;
-      c.pending.push_back({seq, false, {}});
+  while (!c.closing && !c.takeover) {
+    std::optional<LineFramer::Frame> frame = c.framer.Next(data);
+    if (!frame) break;
+    uint64_t seq = c.next_seq++;
+    c.pending.push_back({seq, false, {}});
+    if (frame->kind == LineFramer::Frame::Kind::kTooLong) {
       Respond(id, seq,
               ErrorResponse(
                   "null",
                   FieldError(kInvalidRequest, "request line too long", "line",
                              "longer than " + std::to_string(options_.max_line_bytes) + " bytes")));
-    } else if (nl == std::string_view::npos) {
-      c.in.append(piece);
-    } else {
-      // A whole line in this buffer is parsed where it lies; only a line split across reads is
-      // assembled in `in` (which keeps its capacity).
-      std::string_view line = piece;
-      if (!c.in.empty()) {
-        c.in.append(piece);
-        line = c.in;
-      }
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (!line.empty()) {
-        uint64_t seq = c.next_seq++;
-        c.pending.push_back({seq, false, {}});
-        Invoke(id, line,
-               [this, id, seq](std::string response) { Respond(id, seq, std::move(response)); });
-      }
-      // Invoke may have closed the client, but its erase is deferred: `c` is still valid.
-      c.in.clear();
+      continue;
     }
-    if (nl == std::string_view::npos) break;
-    data.remove_prefix(nl + 1);
+    // Invoke may close the client, but its erase is deferred: `c` stays valid in this pass.
+    Invoke(id, frame->line,
+           [this, id, seq](std::string response) { Respond(id, seq, std::move(response)); });
   }
   c.batching = false;
   if (!c.sending && !c.out.empty()) Flush(id);
@@ -275,69 +232,28 @@ std::string ControlServer::HandleLine(std::string_view line) {
 
 void ControlServer::Invoke(uint64_t client, std::string_view line,
                            std::function<void(std::string)> respond) {
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: copy into a reused padded buffer.
-  if (scratch_.size() < line.size() + simdjson::SIMDJSON_PADDING) {
-    scratch_.resize(line.size() + simdjson::SIMDJSON_PADDING);
+  auto decoded = decoder_.Decode(line);
+  if (auto* bad = std::get_if<EnvelopeError>(&decoded)) {
+    return respond(ErrorResponse(bad->id_json, bad->error));
   }
-  std::memcpy(scratch_.data(), line.data(), line.size());
-  simdjson::dom::element doc;
-  if (auto err = parser_.parse(scratch_.data(), line.size(), false).get(doc); err) {
-    return respond(ErrorResponse(
-        "null", FieldError(kParseError, "parse error", "request", simdjson::error_message(err))));
-  }
-  simdjson::dom::object obj;
-  if (doc.get_object().get(obj)) {
-    return respond(ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "request",
-                                                    "a request must be a JSON object")));
-  }
-  std::string id_json = "null";
-  simdjson::dom::element id;
-  bool has_id = obj["id"].get(id) == simdjson::SUCCESS;
-  if (has_id) {
-    if (!id.is_string() && !id.is_int64() && !id.is_uint64() && !id.is_null()) {
-      return respond(ErrorResponse("null", FieldError(kInvalidRequest, "invalid request", "id",
-                                                      "must be a string, an integer or null")));
-    }
-    id_json = simdjson::minify(id);
-  }
-  std::string_view version;
-  if (obj["jsonrpc"].get(version) || version != "2.0") {
-    return respond(ErrorResponse(
-        id_json, FieldError(kInvalidRequest, "invalid request", "jsonrpc", "must be \"2.0\"")));
-  }
-  std::string_view method;
-  if (obj["method"].get(method)) {
-    return respond(ErrorResponse(
-        id_json, FieldError(kInvalidRequest, "invalid request", "method", "must be a string")));
-  }
-  simdjson::dom::element params;
-  if (obj["params"].get(params) == simdjson::SUCCESS) {
-    if (!params.is_object() && !params.is_array()) {
-      return respond(ErrorResponse(id_json, FieldError(kInvalidParams, "invalid params", "params",
-                                                       "must be an object or an array")));
-    }
-  } else {
-    params = null_params_;
-  }
-  auto reply = [has_id, id_json, respond](RpcResult result) {
+  Request& req = std::get<Request>(decoded);
+  auto reply = [has_id = req.has_id, id_json = req.id_json, respond](RpcResult result) {
     if (!has_id) return respond("");  // a notification gets no answer
     if (const RpcError* err = std::get_if<RpcError>(&result)) {
       return respond(ErrorResponse(id_json, *err));
     }
-    JsonWriter w;
-    w.BeginObject().Key("jsonrpc").String("2.0").Key("id").Raw(id_json);
-    w.Key("result").Raw(std::get<std::string>(result)).EndObject();
-    respond(w.Take());
+    respond(ResultResponse(id_json, std::get<std::string>(result)));
   };
-  auto handler = methods_.find(method);
+  auto handler = methods_.find(req.method);
   if (handler == methods_.end()) {
     return reply(FieldError(kMethodNotFound, "method not found", "method",
-                            "no method named '" + std::string(method) + "'"));
+                            "no method named '" + std::string(req.method) + "'"));
   }
-  if (auto bad = CheckParamNames(method, handler->second.params, params)) return reply(*bad);
-  handler->second.handler(params, RpcContext{client}, std::move(reply));
+  if (auto bad = CheckParamNames(req.method, handler->second.params, req.params)) {
+    return reply(*bad);
+  }
+  handler->second.handler(req.params, RpcContext{client}, std::move(reply));
 }
-
 void ControlServer::Respond(uint64_t client, uint64_t seq, std::string line) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;  // the client left before its answer was ready
@@ -360,10 +276,7 @@ void ControlServer::Respond(uint64_t client, uint64_t seq, std::string line) {
 
 void ControlServer::Notify(uint64_t client, std::string_view method, std::string_view params) {
   if (!clients_.count(client)) return;
-  JsonWriter w;
-  w.BeginObject().Key("jsonrpc").String("2.0").Key("method").String(method);
-  w.Key("params").Raw(params).EndObject();
-  Enqueue(client, w.Take());
+  Enqueue(client, Notification(method, params));
 }
 
 void ControlServer::TakeOver(uint64_t client, std::function<void(UniqueFd)> take) {

@@ -1,4 +1,6 @@
-// ControlServer: the Unix-socket JSON-RPC 2.0 endpoint of labvirtd (one JSON object per line).
+// ControlServer: the Unix-socket JSON-RPC 2.0 endpoint of labvirtd (one JSON object per line). The
+// wire format (framing, envelopes, error codes, answers) is engine/control/jsonrpc.h's; this is the
+// socket, the clients and the method table.
 //
 // It owns the listening socket and every client connection; it does not own the reactor (which
 // must outlive it) or what method handlers capture. Loop thread only.
@@ -21,24 +23,12 @@
 #include <variant>
 #include <vector>
 
+#include "engine/control/jsonrpc.h"
 #include "reactor/base/status.h"
 #include "reactor/base/unique_fd.h"
 #include "reactor/reactor.h"
 
 namespace labvirt::engine {
-
-// JSON-RPC 2.0 error codes.
-inline constexpr int kParseError = -32700;
-inline constexpr int kInvalidRequest = -32600;
-inline constexpr int kMethodNotFound = -32601;
-inline constexpr int kInvalidParams = -32602;
-inline constexpr int kInternalError = -32603;
-
-struct RpcError {
-  int code;
-  std::string message;
-  std::string data_json;  // a JSON object text, or empty
-};
 
 // A method's result (JSON text) or its error.
 using RpcResult = std::variant<std::string, RpcError>;
@@ -59,7 +49,7 @@ using AsyncRpcHandler =
 using ParamNames = std::vector<std::string>;
 
 struct ControlServerOptions {
-  size_t max_line_bytes = 1 << 20;
+  size_t max_line_bytes = kMaxRequestLineBytes;
   size_t max_clients = 1024;
   size_t max_output_bytes = 8 << 20;
 };
@@ -116,10 +106,7 @@ class ControlServer {
   const ControlServerOptions options_;
   std::string path_;
   UniqueFd listen_fd_;
-  simdjson::dom::parser parser_;
-  simdjson::dom::parser null_parser_;
-  simdjson::dom::element null_params_;
-  std::string scratch_;  // the line being parsed, with simdjson's padding after it
+  RequestDecoder decoder_;
   std::map<std::string, Method, std::less<>> methods_;
   std::function<void(uint64_t)> client_closed_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
@@ -128,9 +115,6 @@ class ControlServer {
   reactor::OpHandle accept_retry_;
   reactor::OpHandle accept_op_;
 };
-
-// Builds an RpcError whose data names the offending field: {"field": field, "reason": reason}.
-RpcError FieldError(int code, std::string message, std::string_view field, std::string_view reason);
 
 }  // namespace labvirt::engine
 

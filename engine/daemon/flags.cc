@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
-#include <map>
 
 #include "providers/node_naming.h"
+#include "reactor/base/flag_parser.h"
 
 namespace labvirt::engine {
 namespace {
@@ -49,162 +49,146 @@ Status CheckOvsdb(const std::string& value) {
   return InvalidArgument("--ovsdb: expected unix:/PATH or tcp:HOST:PORT, got '" + value + "'");
 }
 
+// Setters for the table below. Each refuses a bad value with a one-line message naming its flag.
+using Setter = std::function<Status(const std::string&)>;
+
+Setter Path(const char* flag, std::string* out) {
+  return [flag, out](const std::string& v) {
+    LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath(flag, v));
+    *out = v;
+    return Status::Ok();
+  };
+}
+
+Setter Checked(Status (*check)(const std::string&), std::string* out) {
+  return [check, out](const std::string& v) {
+    LABVIRT_RETURN_IF_ERROR(check(v));
+    *out = v;
+    return Status::Ok();
+  };
+}
+
+Setter Integer(const char* flag, int lo, int hi, std::function<void(int)> set) {
+  return [flag, lo, hi, set = std::move(set)](const std::string& v) {
+    int n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi) {
+      return InvalidArgument("--" + std::string(flag) + ": expected an integer " +
+                             std::to_string(lo) + "-" + std::to_string(hi) + ", got '" + v + "'");
+    }
+    set(n);
+    return Status::Ok();
+  };
+}
+
+Setter Switch(bool* out) {
+  return [out](const std::string&) {
+    *out = true;
+    return Status::Ok();
+  };
+}
+
+Status CheckSocket(const std::string& v) {
+  LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("socket", v));
+  if (v.size() > 107) return InvalidArgument("--socket: path longer than 107 bytes");
+  return Status::Ok();
+}
+
+Status CheckLibvirtUri(const std::string& v) {
+  if (v.find(":") != std::string::npos) return Status::Ok();
+  return InvalidArgument("--libvirt-uri: expected a URI such as qemu:///system, got '" + v + "'");
+}
+
+Status CheckInstance(const std::string& v) {
+  Status st = providers::ValidateName("--instance", v);
+  return st.ok() ? st : InvalidArgument(st.message());
+}
+
+Setter LogLevelSetter(LogLevel* out) {
+  return [out](const std::string& v) {
+    if (ParseLogLevel(v, out)) return Status::Ok();
+    return InvalidArgument("--log-level: expected debug, info, warn or error, got '" + v + "'");
+  };
+}
+
+Setter AccelSetter(bool* force_tcg) {
+  return [force_tcg](const std::string& v) {
+    if (v != "auto" && v != "tcg") {
+      return InvalidArgument("--accel: expected auto or tcg, got '" + v + "'");
+    }
+    *force_tcg = v == "tcg";
+    return Status::Ok();
+  };
+}
+
+// labvirtd's flags, in --help order, setting `f` (which must outlive the parser).
+FlagParser MakeParser(Flags& f) {
+  return FlagParser({
+      {"--socket", true, "PATH", "control socket (default /run/labvirt/labvirtd.sock)",
+       Checked(CheckSocket, &f.socket_path)},
+      {"--libvirt-uri", true, "URI", "libvirt connection (default qemu:///system)",
+       Checked(CheckLibvirtUri, &f.libvirt_uri)},
+      {"--ovsdb", true, "ADDR",
+       "OVSDB server, unix:/PATH or tcp:HOST:PORT (default unix:/var/run/openvswitch/db.sock)",
+       Checked(CheckOvsdb, &f.ovsdb)},
+      {"--bridge", true, "NAME", "OVS bridge for VM NICs (default arch-ovs)",
+       Checked(CheckBridge, &f.bridge)},
+      {"--image-root", true, "DIR",
+       "base images are taken only from under this directory (default /var/lib/labvirt/images)",
+       Path("image-root", &f.image_root)},
+      {"--state-dir", true, "DIR", "overlays and state (default /var/lib/labvirt)",
+       Path("state-dir", &f.state_dir)},
+      {"--instance", true, "NAME",
+       "this daemon's instance: it adopts and cleans only its own instance's\n"
+       "domains and ports (default: \"default\" with the default --state-dir,\n"
+       "else derived from --state-dir)",
+       Checked(CheckInstance, &f.instance)},
+      {"--catalog", true, "FILE", "device catalog (JSON)", Path("catalog", &f.catalog)},
+      {"--emulator", true, "FILE",
+       "QEMU binary for every domain (default: libvirt's; tests use a wrapper)",
+       Path("emulator", &f.emulator)},
+      {"--accel", true, "auto|tcg",
+       "auto (default): KVM where /dev/kvm opens, else TCG; tcg: always TCG\n"
+       "(to check the TCG path on a KVM host)",
+       AccelSetter(&f.force_tcg)},
+      {"--log-level", true, "LEVEL", "debug|info|warn|error (default info)",
+       LogLevelSetter(&f.log_level)},
+      {"--workers", true, "N",
+       "threads for blocking libvirt calls, 1-64 (default 4; raised to cover\n"
+       "every start the boot budget admits at once, plus 4)",
+       Integer("workers", 1, 64, [&f](int n) { f.workers = n; })},
+      {"--boot-budget", true, "N",
+       "weighted VM boots admitted at once, 1-1024 (default: host cores)",
+       Integer("boot-budget", 1, 1024, [&f](int n) { f.boot_budget = n; })},
+      {"--version", false, "", "print the version and exit", Switch(&f.show_version)},
+      {"--help", false, "", "print this text and exit", Switch(&f.show_help)},
+      {"-h", false, "", "", Switch(&f.show_help)},
+  });
+}
+
 }  // namespace
 
 std::string FlagsUsage() {
-  return R"(usage: labvirtd [flags]
-  --socket PATH        control socket (default /run/labvirt/labvirtd.sock)
-  --libvirt-uri URI    libvirt connection (default qemu:///system)
-  --ovsdb ADDR         OVSDB server, unix:/PATH or tcp:HOST:PORT (default unix:/var/run/openvswitch/db.sock)
-  --bridge NAME        OVS bridge for VM NICs (default arch-ovs)
-  --image-root DIR     base images are taken only from under this directory (default /var/lib/labvirt/images)
-  --state-dir DIR      overlays and state (default /var/lib/labvirt)
-  --instance NAME      this daemon's instance: it adopts and cleans only its own instance's
-                       domains and ports (default: "default" with the default --state-dir,
-                       else derived from --state-dir)
-  --catalog FILE       device catalog (JSON)
-  --emulator FILE      QEMU binary for every domain (default: libvirt's; tests use a wrapper)
-  --accel auto|tcg     auto (default): KVM where /dev/kvm opens, else TCG; tcg: always TCG
-                       (to check the TCG path on a KVM host)
-  --log-level LEVEL    debug|info|warn|error (default info)
-  --workers N          threads for blocking libvirt calls, 1-64 (default 4; raised to cover
-                       every start the boot budget admits at once, plus 4)
-  --boot-budget N      weighted VM boots admitted at once, 1-1024 (default: host cores)
-  --version            print the version and exit
-  --help               print this text and exit
-)";
+  Flags unused;
+  return "usage: labvirtd [flags]\n" + MakeParser(unused).Help(/*column=*/21);
 }
 
 Result<Flags> ParseFlags(const std::vector<std::string>& args) {
   Flags flags;
-  using Setter = std::function<Status(const std::string&)>;
-  const std::map<std::string, Setter> with_value = {
-      {"socket",
-       [&](const std::string& v) {
-         LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("socket", v));
-         if (v.size() > 107) return InvalidArgument("--socket: path longer than 107 bytes");
-         flags.socket_path = v;
-         return Status::Ok();
-       }},
-      {"libvirt-uri",
-       [&](const std::string& v) {
-         if (v.find(":") == std::string::npos) {
-           return InvalidArgument("--libvirt-uri: expected a URI such as qemu:///system, got '" +
-                                  v + "'");
-         }
-         flags.libvirt_uri = v;
-         return Status::Ok();
-       }},
-      {"ovsdb",
-       [&](const std::string& v) {
-         LABVIRT_RETURN_IF_ERROR(CheckOvsdb(v));
-         flags.ovsdb = v;
-         return Status::Ok();
-       }},
-      {"bridge",
-       [&](const std::string& v) {
-         LABVIRT_RETURN_IF_ERROR(CheckBridge(v));
-         flags.bridge = v;
-         return Status::Ok();
-       }},
-      {"image-root",
-       [&](const std::string& v) {
-         LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("image-root", v));
-         flags.image_root = v;
-         return Status::Ok();
-       }},
-      {"state-dir",
-       [&](const std::string& v) {
-         LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("state-dir", v));
-         flags.state_dir = v;
-         return Status::Ok();
-       }},
-      {"emulator",
-       [&](const std::string& v) {
-         LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("emulator", v));
-         flags.emulator = v;
-         return Status::Ok();
-       }},
-      {"instance",
-       [&](const std::string& v) {
-         Status st = providers::ValidateName("--instance", v);
-         if (!st.ok()) return InvalidArgument(st.message());
-         flags.instance = v;
-         return Status::Ok();
-       }},
-      {"catalog",
-       [&](const std::string& v) {
-         LABVIRT_RETURN_IF_ERROR(CheckAbsolutePath("catalog", v));
-         flags.catalog = v;
-         return Status::Ok();
-       }},
-      {"log-level",
-       [&](const std::string& v) {
-         if (!ParseLogLevel(v, &flags.log_level)) {
-           return InvalidArgument("--log-level: expected debug, info, warn or error, got '" + v +
-                                  "'");
-         }
-         return Status::Ok();
-       }},
-      {"workers",
-       [&](const std::string& v) {
-         int n = 0;
-         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-         if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > 64) {
-           return InvalidArgument("--workers: expected an integer 1-64, got '" + v + "'");
-         }
-         flags.workers = n;
-         return Status::Ok();
-       }},
-      {"accel",
-       [&](const std::string& v) {
-         if (v != "auto" && v != "tcg") {
-           return InvalidArgument("--accel: expected auto or tcg, got '" + v + "'");
-         }
-         flags.force_tcg = v == "tcg";
-         return Status::Ok();
-       }},
-      {"boot-budget",
-       [&](const std::string& v) {
-         int n = 0;
-         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-         if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > 1024) {
-           return InvalidArgument("--boot-budget: expected an integer 1-1024, got '" + v + "'");
-         }
-         flags.boot_budget = n;
-         return Status::Ok();
-       }},
-  };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--version") {
-      flags.show_version = true;
-      continue;
-    }
-    if (arg == "--help" || arg == "-h") {
-      flags.show_help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      return InvalidArgument("unexpected argument '" + arg + "' (see --help)");
-    }
-    std::string name = arg.substr(2);
-    std::string value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    auto it = with_value.find(name);
-    if (it == with_value.end()) return InvalidArgument("unknown flag --" + name + " (see --help)");
-    if (!has_value) {
-      if (i + 1 >= args.size()) return InvalidArgument("--" + name + ": missing value");
-      value = args[++i];
-    }
-    LABVIRT_RETURN_IF_ERROR(it->second(value));
+  FlagParse parsed = MakeParser(flags).Parse(args, Positionals::kRefuse, UnknownFlags::kRefuse);
+  if (parsed.ok()) return flags;
+  const FlagError& e = *parsed.error;
+  switch (e.kind) {
+    case FlagError::Kind::kUnexpectedArgument:
+      return InvalidArgument("unexpected argument '" + e.arg + "' (see --help)");
+    case FlagError::Kind::kUnknownFlag:
+      return InvalidArgument("unknown flag " + e.flag + " (see --help)");
+    case FlagError::Kind::kMissingValue:
+      return InvalidArgument(e.flag + ": missing value");
+    case FlagError::Kind::kBadValue:
+      break;
   }
-  return flags;
+  return e.status;
 }
 
 std::string InstanceName(const Flags& flags) {

@@ -24,8 +24,7 @@ Result<Client> Client::Connect(const std::string& path) {
 }
 
 Status Client::Send(const std::string& method, const std::string& params_json, int id) {
-  std::string line = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"" +
-                     method + "\",\"params\":" + params_json + "}\n";
+  std::string line = engine::RequestLine(id, method, params_json) + "\n";
   for (size_t off = 0; off < line.size();) {
     ssize_t n = ::send(fd_.get(), line.data() + off, line.size() - off, MSG_NOSIGNAL);
     if (n <= 0) return Status::FromErrno(errno, "send to labvirtd");
@@ -36,30 +35,33 @@ Status Client::Send(const std::string& method, const std::string& params_json, i
 
 Result<std::string> Client::ReadLine() {
   while (true) {
-    size_t nl = buf_.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = buf_.substr(0, nl);
-      buf_.erase(0, nl + 1);
-      return line;
-    }
-    char chunk[65536];
-    ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+    std::string_view rest = std::string_view(chunk_).substr(unframed_);
+    auto frame = framer_.Next(rest);
+    unframed_ = chunk_.size() - rest.size();
+    if (frame) return std::string(frame->line);  // a kLine: the framer has no limit
+    char buf[65536];
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
     if (n <= 0) return Unavailable("labvirtd closed the connection");
-    buf_.append(chunk, static_cast<size_t>(n));
+    chunk_.assign(buf, static_cast<size_t>(n));
+    unframed_ = 0;
   }
 }
 
 Result<std::string> Client::Call(const std::string& method, const std::string& params_json) {
   int id = next_id_++;
   LABVIRT_RETURN_IF_ERROR(Send(method, params_json, id));
-  const std::string marker = "\"id\":" + std::to_string(id) + ",";
   while (true) {
     auto line = ReadLine();
     if (!line.ok()) return line.status();
-    if (line->find(marker) != std::string::npos) return line;
+    if (decoder_.IsAnswerTo(*line, id)) return line;
   }
 }
 
-std::string Client::TakeBuffered() { return std::exchange(buf_, {}); }
+std::string Client::TakeBuffered() {
+  std::string out = framer_.TakePartial();
+  out.append(chunk_, unframed_);
+  unframed_ = chunk_.size();
+  return out;
+}
 
 }  // namespace labvirt::ctl

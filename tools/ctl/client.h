@@ -3,8 +3,10 @@
 #ifndef LABVIRT_TOOLS_CTL_CLIENT_H_
 #define LABVIRT_TOOLS_CTL_CLIENT_H_
 
+#include <limits>
 #include <string>
 
+#include "engine/control/jsonrpc.h"
 #include "reactor/base/status.h"
 #include "reactor/base/unique_fd.h"
 
@@ -28,7 +30,11 @@ class Client {
  private:
   explicit Client(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;
-  std::string buf_;
+  // Answers are as long as labvirtd makes them: the client sets no line limit of its own.
+  engine::LineFramer framer_{std::numeric_limits<size_t>::max()};
+  std::string chunk_;    // the last bytes received
+  size_t unframed_ = 0;  // where in chunk_ the bytes the framer has not taken yet start
+  engine::ResponseDecoder decoder_;
   int next_id_ = 1000;
 };
 

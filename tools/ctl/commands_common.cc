@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "reactor/base/flag_parser.h"
 #include "reactor/base/json_writer.h"
 #include "tools/ctl/commands_internal.h"
 
@@ -13,27 +14,23 @@ int Fail(const std::string& msg, int code) {
 Result<Args> SplitArgs(const std::vector<std::string>& in, const std::set<std::string>& switches,
                        const std::set<std::string>& with_value) {
   Args a;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i].rfind("--", 0) != 0) {
-      a.pos.push_back(in[i]);
-      continue;
-    }
-    size_t eq = in[i].find('=');
-    std::string name = in[i].substr(0, eq);
-    if (with_value.count(name)) {
-      if (eq != std::string::npos) {
-        a.flags[name] = in[i].substr(eq + 1);
-      } else if (i + 1 < in.size()) {
-        a.flags[name] = in[++i];
-      } else {
-        return InvalidArgument(name + " needs a value");
-      }
-    } else if (switches.count(name) && eq == std::string::npos) {
-      a.flags[name] = "";
-    } else {
-      return InvalidArgument("unknown flag " + in[i]);
+  std::vector<Flag> table;
+  for (const auto* names : {&switches, &with_value}) {
+    for (const std::string& name : *names) {
+      table.push_back({name, names == &with_value, "", "", [&a, name](const std::string& v) {
+                         a.flags[name] = v;
+                         return Status::Ok();
+                       }});
     }
   }
+  FlagParse parsed =
+      FlagParser(std::move(table)).Parse(in, Positionals::kKeep, UnknownFlags::kRefuse);
+  if (!parsed.ok()) {
+    const FlagError& e = *parsed.error;
+    if (e.kind == FlagError::Kind::kMissingValue) return InvalidArgument(e.flag + " needs a value");
+    return InvalidArgument("unknown flag " + e.arg);
+  }
+  a.pos = std::move(parsed.rest);
   return a;
 }
 
@@ -45,28 +42,18 @@ std::string Obj(std::initializer_list<std::pair<const char*, std::string>> kv) {
   return w.Take();
 }
 
-namespace {
-
-// "not found: no lab named 'x'" from {"code","message","data":{"field","reason"}}.
-std::string ErrorWords(simdjson::dom::element err) {
-  std::string message = Str(err, "message"), reason = Str(err["data"], "reason");
-  if (message.empty()) return simdjson::minify(err);
-  return reason.empty() ? message : message + ": " + reason;
-}
-
-}  // namespace
-
 CallResult ParseAnswer(const Result<std::string>& line) {
   if (!line.ok()) return {false, line.status().message(), ""};
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(*line).get(doc)) return {false, "labvirtd sent invalid JSON: " + *line, ""};
-  simdjson::dom::element el;
-  if (doc["error"].get(el) == simdjson::SUCCESS) {
-    return {false, ErrorWords(el), simdjson::minify(el)};
+  engine::ResponseDecoder decoder;
+  auto answer = decoder.Decode(*line);
+  if (!answer.ok()) {
+    if (answer.status().code() == StatusCode::kNotFound)
+      return {false, "no result in: " + *line, ""};
+    return {false, "labvirtd sent invalid JSON: " + *line, ""};
   }
-  if (doc["result"].get(el)) return {false, "no result in: " + *line, ""};
-  return {true, simdjson::minify(el), ""};
+  if (!answer->ok)
+    return {false, engine::ErrorWords(answer->error), simdjson::minify(answer->error)};
+  return {true, simdjson::minify(answer->result), ""};
 }
 
 CallResult CallOnce(const Options& o, const std::string& method, const std::string& params) {

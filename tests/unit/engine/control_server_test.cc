@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -29,6 +27,16 @@ class ControlServerTest : public ::testing::Test {
     });
   }
   std::string Handle(std::string_view line) { return server_->HandleLine(line); }
+  // Runs loop passes, without sleeping, until `done` holds; false if it still does not after
+  // `max_passes`. The client is in this thread, so each pass moves the exchange on.
+  template <typename Pred>
+  bool Pump(Pred done, int max_passes = 200000) {
+    for (int i = 0; i < max_passes; ++i) {
+      if (done()) return true;
+      reactor_->RunOnce(/*block=*/false);
+    }
+    return done();
+  }
 
   std::unique_ptr<reactor::Reactor> reactor_;
   std::unique_ptr<ControlServer> server_;
@@ -86,23 +94,34 @@ TEST_F(ControlServerTest, StandardErrorsNameTheField) {
   }
 }
 
-// A blocking client on a thread; the test thread runs the reactor.
-std::string Exchange(const std::string& path, const std::string& send, size_t want_lines) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A client of `path` in the test thread: non-blocking, so the test reads between loop passes.
+UniqueFd Connect(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
-  ::send(fd, send.data(), send.size(), MSG_NOSIGNAL);
-  std::string got;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {};
+  return fd;
+}
+
+void SendAll(int fd, const std::string& data) {
+  // Requests fit the socket buffer: one non-blocking send takes them whole.
+  ASSERT_EQ(::send(fd, data.data(), data.size(), MSG_NOSIGNAL), static_cast<ssize_t>(data.size()));
+}
+
+// Appends what `fd` has to `out` without waiting; true once the peer has closed.
+bool Drain(int fd, std::string* out) {
   char buf[4096];
-  while (static_cast<size_t>(std::count(got.begin(), got.end(), '\n')) < want_lines) {
+  while (true) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
+    if (n == 0) return true;
+    if (n < 0) return false;  // EAGAIN: nothing more yet
+    out->append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
-  return got;
+}
+
+size_t Lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
 }
 
 TEST_F(ControlServerTest, SocketPipeliningOversizedLinesAndPermissions) {
@@ -117,10 +136,14 @@ TEST_F(ControlServerTest, SocketPipeliningOversizedLinesAndPermissions) {
                     big + "\n" +
                     R"({"jsonrpc":"2.0","id":2,"method":"echo","params":{"a":2}})"
                     "\n";
+  UniqueFd client = Connect(path);
+  ASSERT_TRUE(client);
+  SendAll(client.get(), req);
   std::string got;
-  std::thread client([&] { got = Exchange(path, req, 3); });
-  for (int i = 0; i < 2000 && got.empty(); ++i) reactor_->RunOnce(false), usleep(500);
-  client.join();
+  ASSERT_TRUE(Pump([&] {
+    Drain(client.get(), &got);
+    return Lines(got) >= 3;
+  })) << got;
   std::vector<std::string> lines;
   for (size_t pos = 0; pos < got.size();) {
     size_t nl = got.find('\n', pos);
@@ -142,34 +165,21 @@ TEST_F(ControlServerTest, PipelinedAnswersLeaveInOneSendAndHalfCloseIsAnswered) 
         R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"echo","params":{"a":0}})";
     req += "\n";
   }
+  UniqueFd client = Connect(path);
+  ASSERT_TRUE(client);
+  SendAll(client.get(), req);
+  ::shutdown(client.get(), SHUT_WR);  // `printf ... | socat`: the answers are still owed
+  // Read as soon as anything arrives: had the answers left in several sends, the first read
+  // would hold only the first of them.
   std::string first_read, all;
-  std::atomic<bool> done{false};
-  std::thread client([&] {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-      ::shutdown(fd, SHUT_WR);  // `printf ... | socat`: the answers are still owed
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-        if (first_read.empty()) first_read.assign(buf, static_cast<size_t>(n));
-        all.append(buf, static_cast<size_t>(n));
-      }
-    }
-    ::close(fd);
-    done = true;
-  });
-  for (int i = 0; i < 4000 && !done; ++i) reactor_->RunOnce(false), usleep(500);
-  client.join();
+  ASSERT_TRUE(Pump([&] { return Drain(client.get(), &first_read) || !first_read.empty(); }));
+  all = first_read;
+  ASSERT_TRUE(Pump([&] { return Drain(client.get(), &all); })) << "the server closes: " << all;
   std::string want;
   for (int id = 1; id <= 3; ++id) {
     want += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":{"a":0}})" + "\n";
   }
   EXPECT_EQ(all, want);  // every answer, in order, then the server closed the connection
-  // The three answers were ready together, so they left in one send (one read gets them all).
   EXPECT_EQ(first_read, want);
 }
 

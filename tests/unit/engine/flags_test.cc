@@ -86,5 +86,50 @@ TEST(FlagsTest, BadInputNamesTheFlag) {
   }
 }
 
+TEST(FlagsTest, HelpAndVersionSwitches) {
+  auto f = ParseFlags({"--version", "-h"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->show_version);
+  EXPECT_TRUE(f->show_help);
+  EXPECT_TRUE(ParseFlags({"--help"})->show_help);
+  for (const char* bad : {"--help=1", "--version=yes"}) {
+    auto r = ParseFlags({bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(
+        r.status().message(),
+        "unknown flag " + std::string(bad).substr(0, std::string(bad).find('=')) + " (see --help)");
+  }
+  EXPECT_EQ(ParseFlags({"-x"}).status().message(), "unexpected argument '-x' (see --help)");
+  EXPECT_EQ(ParseFlags({"--"}).status().message(), "unknown flag -- (see --help)");
+  EXPECT_EQ(ParseFlags({"--workers", "3", "--workers"}).status().message(),
+            "--workers: missing value");
+  EXPECT_EQ(ParseFlags({"--socket="}).status().message(),
+            "--socket: must be an absolute path, got ''");
+}
+
+TEST(FlagsTest, UsageTextIsUnchanged) {
+  EXPECT_EQ(FlagsUsage(), R"(usage: labvirtd [flags]
+  --socket PATH        control socket (default /run/labvirt/labvirtd.sock)
+  --libvirt-uri URI    libvirt connection (default qemu:///system)
+  --ovsdb ADDR         OVSDB server, unix:/PATH or tcp:HOST:PORT (default unix:/var/run/openvswitch/db.sock)
+  --bridge NAME        OVS bridge for VM NICs (default arch-ovs)
+  --image-root DIR     base images are taken only from under this directory (default /var/lib/labvirt/images)
+  --state-dir DIR      overlays and state (default /var/lib/labvirt)
+  --instance NAME      this daemon's instance: it adopts and cleans only its own instance's
+                       domains and ports (default: "default" with the default --state-dir,
+                       else derived from --state-dir)
+  --catalog FILE       device catalog (JSON)
+  --emulator FILE      QEMU binary for every domain (default: libvirt's; tests use a wrapper)
+  --accel auto|tcg     auto (default): KVM where /dev/kvm opens, else TCG; tcg: always TCG
+                       (to check the TCG path on a KVM host)
+  --log-level LEVEL    debug|info|warn|error (default info)
+  --workers N          threads for blocking libvirt calls, 1-64 (default 4; raised to cover
+                       every start the boot budget admits at once, plus 4)
+  --boot-budget N      weighted VM boots admitted at once, 1-1024 (default: host cores)
+  --version            print the version and exit
+  --help               print this text and exit
+)");
+}
+
 }  // namespace
 }  // namespace labvirt::engine
