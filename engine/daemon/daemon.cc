@@ -81,7 +81,7 @@ Status Daemon::Init() {
   pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, WorkerCount(), /*max_queued=*/4096);
   WarnIfLibvirtdServesTooFewCalls();
   libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
-  // Userspace datapath when the host has no openvswitch kernel module (DESIGN.md: CI machines).
+  // Userspace datapath when the host has no openvswitch kernel module (docs/host-requirements.md: hosts without the module, such as CI machines).
   bool netdev = ::access("/sys/module/openvswitch", F_OK) != 0;
   auto ovs = std::make_unique<OvsPlumber>(*reactor_, flags_.ovsdb, flags_.bridge, netdev,
                                           InstanceName(flags_));

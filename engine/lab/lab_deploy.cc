@@ -225,12 +225,6 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
   for (const auto& [ln, lab] : labs_) {
     for (const auto& [nn, node] : lab->nodes) tags.insert(node->metadata.tag);
   }
-  struct Build {
-    std::string node, domain, xml, overlay;
-    providers::ResolvedImage base;
-    std::string log_dir;
-  };
-  std::vector<Build> builds;
   for (size_t i = 0; i < job.nodes.size(); ++i) {
     Node& n = *job.nodes[i];
     if (n.state == NodeState::kFailed) continue;
@@ -251,14 +245,18 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     for (const auto& nic : built->metadata.nics) macs_in_use.insert(nic.mac);
     n.domain = built->name;
     n.metadata = built->metadata;
-    builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
-                      options_.state_dir + "/logs/" + n.lab});
+    job.builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
+                          options_.state_dir + "/logs/" + n.lab});
   }
+  DeployFiles(id);
+}
+
+void LabEngine::DeployFiles(uint64_t id) {
   // Overlays and log directories: file I/O and qemu-img, on a worker.
   // The failing node's name comes back with the error, for the answer's field.
   using Made = std::pair<Status, std::string>;
   Status st = OnWorker<Made>(
-      [builds]() -> Made {
+      [builds = jobs_.at(id)->builds]() -> Made {
         for (const auto& b : builds) {
           std::error_code ec;
           std::filesystem::create_directories(b.log_dir, ec);
@@ -275,35 +273,29 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
         }
         return {Status::Ok(), ""};
       },
-      [this, id, builds](Made made) {
+      [this, id](Made made) {
         if (!jobs_.count(id)) return;
         if (!made.first.ok()) {
           std::string field =
               made.second.empty() ? "lab" : jobs_.at(id)->NodeField(made.second, "");
           return DeployFinish(id, made.first, field);
         }
-        // Define one after another; the first failure rolls everything back.
-        auto next = std::make_shared<std::function<void(size_t)>>();
-        // The step holds itself only weakly (a strong self-reference would never be freed);
-        // the Define in flight holds it strongly.
-        std::weak_ptr<std::function<void(size_t)>> weak_next = next;
-        *next = [this, id, builds, weak_next](size_t i) {
-          if (!jobs_.count(id)) return;
-          if (i == builds.size()) return DeployFinish(id, Status::Ok());
-          auto self = weak_next.lock();
-          std::string domain = builds[i].domain;
-          hv_.Define(builds[i].xml, [this, id, builds, self, i, domain](Status st) {
-            if (!jobs_.count(id)) return;
-            if (!st.ok()) {
-              return DeployFinish(id, st, jobs_.at(id)->NodeField(builds[i].node, ""));
-            }
-            jobs_.at(id)->defined.insert(domain);
-            (*self)(i + 1);
-          });
-        };
-        (*next)(0);
+        DefineFrom(id, 0);
       });
   if (!st.ok()) DeployFinish(id, st);
+}
+
+void LabEngine::DefineFrom(uint64_t id, size_t i) {
+  // One after another; the first failure rolls everything back.
+  DeployJob& job = *jobs_.at(id);
+  if (i == job.builds.size()) return DeployFinish(id, Status::Ok());
+  hv_.Define(job.builds[i].xml, [this, id, i](Status st) {
+    if (!jobs_.count(id)) return;
+    DeployJob& job = *jobs_.at(id);
+    if (!st.ok()) return DeployFinish(id, st, job.NodeField(job.builds[i].node, ""));
+    job.defined.insert(job.builds[i].domain);
+    DefineFrom(id, i + 1);
+  });
 }
 
 void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {

@@ -197,15 +197,18 @@ class LabEngine {
   void DeployResolve(uint64_t job_id);
   // Runs `then` once host_macs_ is fresh (walking every domain's MACs only if it is stale).
   void WithHostMacs(uint64_t job_id, std::function<void()> then);
+  // Plans every new node's domain (tag, NICs, MACs, XML) into the job's builds.
   void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
+  // Makes the builds' overlays and log directories on a worker, then defines them.
+  void DeployFiles(uint64_t job_id);
+  // Defines builds[i..] one after another.
+  void DefineFrom(uint64_t job_id, size_t i);
   // Ends a deploy: on failure rolls it back and answers -32602 with `field` (the spec's field
   // path, "nodes[1].image"; "lab" when no one field is to blame) and st's message as reason.
   void DeployFinish(uint64_t job_id, Status st, std::string field = "lab");
   // The other labvirt instance that holds a lab named `lab` on this host (its domains seen at the
   // last reconcile, or its ports on the bridge now), or "" when none does.
   std::string OtherInstanceOf(const std::string& lab) const;
-  // A re-deploy of an existing lab: its links become the new list (wired and unwired live), and
-  // nodes it no longer lists are destroyed.
   // A re-deploy: wires new links, unwires links no longer listed, destroys unlisted nodes; `done`
   // runs once all of that has finished (failures are logged; a node not removed stays failed).
   void ConvergeExisting(Lab& lab, const DeployJob& job, const std::set<std::string>& new_nodes,

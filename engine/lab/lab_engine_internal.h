@@ -74,6 +74,13 @@ struct LabEngine::DeployJob {
   std::vector<NodeSpec> node_specs;          // parallel to `nodes`
   std::vector<LinkRecord> links;             // the lab's links once the deploy succeeds
   std::set<std::string> defined;             // domains this deploy defined (for a rollback)
+  // What DeployDefine planned for each node it defines, in order.
+  struct Build {
+    std::string node, domain, xml, overlay;
+    providers::ResolvedImage base;
+    std::string log_dir;
+  };
+  std::vector<Build> builds;
 
   // The field path of node `node`'s `member` in the spec ("nodes[2].image"), the syntax
   // ParseLabSpec uses; just "nodes[2]" when `member` is empty.
