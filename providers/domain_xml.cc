@@ -259,8 +259,7 @@ void RenderSerials(const DomainSpec& s, Xml& x) {
       x.Pad(3).Raw("<protocol type='telnet'/>\n");
     } else {
       // virtlogd keeps (and rotates) every byte even while labvirt is down.
-      std::string log = s.state_dir + "/logs/" + s.lab + "/" + s.node + ".console" +
-                        (i == 0 ? "" : port) + ".log";
+      std::string log = ConsoleLogPath(s.state_dir, s.lab, s.node, static_cast<int>(i));
       x.Pad(2).Raw("<serial type='pty'>\n");
       x.Pad(3).Raw("<log").Attr("file", log).Attr("append", "on").Raw("/>\n");
     }
@@ -345,11 +344,6 @@ std::string XmlEscape(std::string_view text) {
     ++i;
   }
   return out;
-}
-
-std::string NvramPath(const std::string& state_dir, const std::string& lab,
-                      const std::string& node) {
-  return state_dir + "/nvram/" + lab + "/" + node + "_VARS.fd";
 }
 
 std::string RenderNodeMetadata(const NodeMetadata& md) {

@@ -22,6 +22,7 @@
 #include "providers/cpu_policy.h"
 #include "providers/device_kind.h"
 #include "providers/node_naming.h"
+#include "providers/state_paths.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::providers {
@@ -123,11 +124,6 @@ struct BuiltDomain {
 Result<BuiltDomain> BuildDomain(const DomainSpec& spec);
 // BuildDomain(spec).xml.
 Result<std::string> BuildDomainXml(const DomainSpec& spec);
-
-// Where a stateful-UEFI node keeps its NVRAM (libvirt copies the kind's template there when the
-// file is missing at start): STATE_DIR/nvram/LAB/NODE_VARS.fd.
-std::string NvramPath(const std::string& state_dir, const std::string& lab,
-                      const std::string& node);
 
 // The <interface> element of one NIC of a domain built from `spec` (for live hot-plug, and for
 // detaching it: libvirt matches an interface by its MAC).

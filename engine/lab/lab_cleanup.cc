@@ -9,6 +9,7 @@
 
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/lab_engine_internal.h"
+#include "providers/state_paths.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -26,11 +27,13 @@ struct Leftovers {
 void SweepFiles(const std::string& state_dir, const std::set<std::string>& claimed, bool dry_run,
                 Leftovers* out) {
   namespace fs = std::filesystem;
-  for (const auto& [sub, suffix, list] :
-       {std::tuple{"overlays", std::string(".qcow2"), &out->overlays},
-        std::tuple{"logs", std::string(".console.log"), &out->logs}}) {
+  for (const auto& [root_dir, suffix, list] :
+       {std::tuple{providers::OverlayRoot(state_dir), std::string(providers::kOverlaySuffix),
+                   &out->overlays},
+        std::tuple{providers::LogRoot(state_dir), std::string(providers::kConsoleLogSuffix),
+                   &out->logs}}) {
     std::error_code ec;
-    fs::path root = fs::path(state_dir) / sub;
+    fs::path root = root_dir;
     for (const auto& lab_dir : fs::directory_iterator(root, ec)) {
       if (!lab_dir.is_directory(ec)) continue;
       for (const auto& f : fs::directory_iterator(lab_dir.path(), ec)) {

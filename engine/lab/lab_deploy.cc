@@ -13,6 +13,7 @@
 #include "providers/interface_naming.h"
 #include "providers/node_naming.h"
 #include "providers/overlay.h"
+#include "providers/state_paths.h"
 #include "reactor/base/join.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
@@ -119,7 +120,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
       (side == 0 ? rec.a_node : rec.b_node) = ep.node;
       (side == 0 ? rec.a_interface : rec.b_interface) = *name;
     }
-    rec.id = rec.a_node + ":" + rec.a_interface + "--" + rec.b_node + ":" + rec.b_interface;
+    rec.id = MakeLinkId({rec.a_node, rec.a_interface, rec.b_node, rec.b_interface});
     node_links[rec.a_node].push_back({rec.a_interface, rec.id});
     node_links[rec.b_node].push_back({rec.b_interface, rec.id});
     links.push_back(rec);
@@ -196,8 +197,8 @@ void LabEngine::DeployResolve(uint64_t id) {
           }
           job.nodes[i]->image = r->images[i]->path;
           job.nodes[i]->metadata.image = r->images[i]->path;
-          job.nodes[i]->overlay = options_.state_dir + "/overlays/" + job.nodes[i]->lab + "/" +
-                                  job.nodes[i]->name + ".qcow2";
+          job.nodes[i]->overlay =
+              providers::OverlayPath(options_.state_dir, job.nodes[i]->lab, job.nodes[i]->name);
           job.nodes[i]->readiness = {};
           job.nodes[i]->base = *r->images[i];
         }
@@ -246,7 +247,8 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     n.domain = built->name;
     n.metadata = built->metadata;
     job.builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
-                          options_.state_dir + "/logs/" + n.lab});
+                          providers::LogDir(options_.state_dir, n.lab),
+                          providers::NvramDir(options_.state_dir, n.lab)});
   }
   DeployFiles(id);
 }
@@ -261,10 +263,7 @@ void LabEngine::DeployFiles(uint64_t id) {
           std::error_code ec;
           std::filesystem::create_directories(b.log_dir, ec);
           // Stateful-UEFI kinds (N9Kv) keep their NVRAM under STATE_DIR/nvram/LAB/.
-          std::filesystem::create_directories(
-              std::filesystem::path(b.log_dir).parent_path().parent_path() / "nvram" /
-                  std::filesystem::path(b.log_dir).filename(),
-              ec);
+          std::filesystem::create_directories(b.nvram_dir, ec);
           std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
           if (ec) return {Internal("create " + b.log_dir + ": " + ec.message()), ""};
           // An overlay left by an earlier deploy of the same node is kept (its disk state).

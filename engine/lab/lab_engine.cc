@@ -6,6 +6,7 @@
 
 #include "engine/lab/lab_engine_internal.h"
 #include "providers/interface_naming.h"
+#include "providers/state_paths.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -197,7 +198,7 @@ ConsoleHub* LabEngine::Console(const std::string& lab, const std::string& node) 
 }
 
 std::string LabEngine::ConsoleLogPath(const std::string& lab, const std::string& node) const {
-  return options_.state_dir + "/logs/" + lab + "/" + node + ".console.log";
+  return providers::ConsoleLogPath(options_.state_dir, lab, node);
 }
 
 void LabEngine::StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply) {

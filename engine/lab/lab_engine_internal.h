@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/lab/identities.h"
 #include "engine/lab/lab_engine.h"
 #include "providers/image_check.h"
 
@@ -79,6 +80,7 @@ struct LabEngine::DeployJob {
     std::string node, domain, xml, overlay;
     providers::ResolvedImage base;
     std::string log_dir;
+    std::string nvram_dir;  // stateful-UEFI kinds (N9Kv) keep their NVRAM there
   };
   std::vector<Build> builds;
 
@@ -97,9 +99,6 @@ Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std
 
 // How many data NICs `md` plans.
 int DataNics(const providers::NodeMetadata& md);
-
-// The NIC key the plumber uses: "m" (management), "rN" (reserved N), "N" (data N).
-std::string NicKey(const providers::NicMetadata& nic);
 
 }  // namespace labvirt::engine
 

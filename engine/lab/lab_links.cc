@@ -20,18 +20,6 @@ std::string LinkJson(const LinkRecord& l) {
   return w.Take();
 }
 
-std::string NicKey(const providers::NicMetadata& nic) {
-  switch (nic.role) {
-    case providers::NicRole::kManagement:
-      return "m";
-    case providers::NicRole::kReserved:
-      return "r" + std::to_string(nic.index);
-    case providers::NicRole::kData:
-      break;
-  }
-  return std::to_string(nic.index);
-}
-
 LinkRecord* LabEngine::FindLink(const std::string& lab, const std::string& link) const {
   auto it = labs_.find(lab);
   if (it == labs_.end()) return nullptr;
@@ -157,7 +145,7 @@ void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, co
   if (rec.a_node == rec.b_node && rec.a_interface == rec.b_interface) {
     return reply(InvalidField("b", "a link needs two different interfaces"));
   }
-  rec.id = rec.a_node + ":" + rec.a_interface + "--" + rec.b_node + ":" + rec.b_interface;
+  rec.id = MakeLinkId({rec.a_node, rec.a_interface, rec.b_node, rec.b_interface});
   lab.links.push_back(rec);
   std::string json = LinkJson(rec);
   WireLink(lab_name, rec, [this, lab_name, json, reply](Status st) {

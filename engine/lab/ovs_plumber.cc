@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "engine/lab/identities.h"
 #include "providers/node_naming.h"
 #include "reactor/base/join.h"
 #include "reactor/base/log.h"
@@ -31,12 +32,6 @@ OvsPlumber::~OvsPlumber() {
 void OvsPlumber::Start(Done bridge_ready) {
   client_->Start();
   switch_->EnsureBridge(std::move(bridge_ready));
-}
-
-int OvsPlumber::NicNumber(const std::string& key) {
-  if (key == "m") return 1000;
-  if (!key.empty() && key[0] == 'r') return 2000 + std::atoi(key.c_str() + 1);
-  return std::atoi(key.c_str());
 }
 
 void OvsPlumber::Plug(const std::string& lab, const std::string& node,

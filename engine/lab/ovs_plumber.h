@@ -44,10 +44,6 @@ class OvsPlumber final : public NetworkPlumber {
   std::vector<PlumbedPort> OwnedPorts() const override;
   void RemovePorts(const std::vector<std::string>& ports, Done done) override;
 
-  // NIC keys ("0", "m", "r1") as OVS external_ids nic numbers: data N, management 1000,
-  // reserved 2000+N.
-  static int NicNumber(const std::string& key);
-
  private:
   const std::string instance_;
   std::unique_ptr<ovs::OvsdbClient> client_;

@@ -5,6 +5,7 @@
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/lab_engine_internal.h"
 #include "providers/node_naming.h"
+#include "providers/state_paths.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -81,7 +82,7 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
       n->kind = *kind;
       n->cpu = md->cpu ? *md->cpu : cpu_choices_.Initial(n->kind);
       n->image = md->image;
-      n->overlay = options_.state_dir + "/overlays/" + md->lab + "/" + md->node + ".qcow2";
+      n->overlay = providers::OverlayPath(options_.state_dir, md->lab, md->node);
       n->desired_running = md->desired_state != "stopped";
       auto readiness = ReadinessResult::FromJson(md->readiness_detail);
       if (readiness.ok()) n->readiness = *readiness;
@@ -93,15 +94,14 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
         bool seen = false;
         for (const auto& l : lab.links) seen |= l.id == nic.link;
         if (!seen) {
-          LinkRecord rec;
-          rec.id = nic.link;
-          auto dash = nic.link.find("--");
-          auto a = nic.link.substr(0, dash), b = nic.link.substr(dash + 2);
-          rec.a_node = a.substr(0, a.find(':'));
-          rec.a_interface = a.substr(a.find(':') + 1);
-          rec.b_node = b.substr(0, b.find(':'));
-          rec.b_interface = b.substr(b.find(':') + 1);
-          rec.up = !nic.link_down;
+          auto ends = ParseLinkId(nic.link);
+          if (!ends) {
+            LogWarn("link id in metadata unreadable; link not rebuilt",
+                    {{"domain", d.name}, {"link", nic.link}});
+            continue;
+          }
+          LinkRecord rec{nic.link,     ends->a_node,      ends->a_interface,
+                         ends->b_node, ends->b_interface, !nic.link_down};
           lab.links.push_back(rec);
         }
       }

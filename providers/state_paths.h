@@ -1,0 +1,37 @@
+// Where labvirt keeps a node's files under its state directory: made here and nowhere else, so
+// that the deploy, the domain XML, reconcile, wipe and cleanup agree on every name.
+//
+//   STATE/overlays/LAB/NODE.qcow2            the node's disk (an overlay on its base image)
+//   STATE/logs/LAB/NODE.console.log          serial port 0 (virtlogd); port N: NODE.consoleN.log
+//   STATE/nvram/LAB/NODE_VARS.fd             UEFI variables of stateful-UEFI kinds
+#ifndef LABVIRT_PROVIDERS_STATE_PATHS_H_
+#define LABVIRT_PROVIDERS_STATE_PATHS_H_
+
+#include <string>
+
+namespace labvirt::providers {
+
+// The directories that hold one sub-directory per lab (cleanup walks them).
+std::string OverlayRoot(const std::string& state_dir);
+std::string LogRoot(const std::string& state_dir);
+
+std::string OverlayPath(const std::string& state_dir, const std::string& lab,
+                        const std::string& node);
+// The directory of a lab's console logs.
+std::string LogDir(const std::string& state_dir, const std::string& lab);
+// The log of serial port `port` (0: the console labvirt watches).
+std::string ConsoleLogPath(const std::string& state_dir, const std::string& lab,
+                           const std::string& node, int port = 0);
+// The directory of a lab's UEFI variable stores; a node's store there (libvirt copies the kind's
+// template to it when the file is missing at start).
+std::string NvramDir(const std::string& state_dir, const std::string& lab);
+std::string NvramPath(const std::string& state_dir, const std::string& lab,
+                      const std::string& node);
+
+// The suffixes of the files above that cleanup may sweep.
+inline constexpr const char* kOverlaySuffix = ".qcow2";
+inline constexpr const char* kConsoleLogSuffix = ".console.log";
+
+}  // namespace labvirt::providers
+
+#endif  // LABVIRT_PROVIDERS_STATE_PATHS_H_
