@@ -16,9 +16,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/prereq.h"
+#include "tests/support/suite_daemon.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -201,12 +201,12 @@ class BootRetryTest : public ::testing::Test {
         testing::BuildFixtureImage(transcript, kImageRoot + "/retry.qcow2",
                                    testing::AcpiMode::kGraceful, testing::Speed::kFast);
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    daemon_ = std::make_unique<testing::DaemonProcess>(
-        testing::DaemonProcess::Options{.args = {"--socket", kSocket, "--image-root", kImageRoot,
-                                                 "--state-dir", kStateDir, "--boot-budget", "2"},
-                                        .log_path = kStateDir + "/labvirtd.log"});
-    healthy_ = testing::WaitHealthy(kSocket, 60s);
-    if (!healthy_) std::fprintf(stderr, "labvirtd not healthy:\n%s\n", daemon_->Log().c_str());
+    daemon_ = testing::StartHealthyDaemon({.args = {"--socket", kSocket, "--image-root", kImageRoot,
+                                                    "--state-dir", kStateDir, "--boot-budget", "2"},
+                                           .log_path = kStateDir + "/labvirtd.log"},
+                                          kSocket, 60s, &err);
+    healthy_ = err.empty();
+    if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
   static void TearDownTestSuite() {
     daemon_.reset();

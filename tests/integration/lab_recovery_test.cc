@@ -15,11 +15,11 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/deadline.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/host_view.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/deadline.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/host_view.h"
+#include "tests/support/prereq.h"
+#include "tests/support/suite_daemon.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -165,24 +165,19 @@ class LabRecoveryTest : public ::testing::Test {
                                      testing::AcpiMode::kIgnore, testing::Speed::kFast);
     }
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    daemon_ = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
-        .args = DaemonArgs(), .log_path = kStateDir + "/labvirtd.log"});
-    if (!testing::WaitHealthy(kSocket, 60s))
-      return (void)std::fprintf(stderr, "labvirtd not healthy:\n%s\n", daemon_->Log().c_str());
-    std::string deployed = Call(
-        "lab.deploy", R"({"name":")" + kLab +
-                          R"(","wait":true,"nodes":[)"
-                          R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
-                          R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64}],)"
-                          R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})");
+    daemon_ = testing::StartHealthyDaemon(
+        {.args = DaemonArgs(), .log_path = kStateDir + "/labvirtd.log"}, kSocket, 60s, &err);
+    if (!err.empty()) return (void)std::fprintf(stderr, "%s\n", err.c_str());
     healthy_ = true;
-    ready_ = deployed.find("\"error\"") == std::string::npos && StateOf("r1") == "ready" &&
-             StateOf("r2") == "ready";
-    if (!ready_) {
-      failure_ = testing::FailedNodes(deployed);
-      if (failure_.empty()) failure_ = deployed;
-      failure_ += "\nlabvirtd's warnings:\n" + daemon_->Warnings();
-    }
+    failure_ = testing::DeployReady(
+        *daemon_, kSocket, kLab,
+        R"({"name":")" + kLab +
+            R"(","wait":true,"nodes":[)"
+            R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
+            R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64}],)"
+            R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})",
+        {"r1", "r2"});
+    ready_ = failure_.empty();
   }
   static void TearDownTestSuite() {
     if (daemon_) {
