@@ -18,6 +18,7 @@
 #include "engine/lab/lab_engine.h"
 #include "gtest/gtest.h"
 #include "tests/support/fake_hypervisor.h"
+#include "tests/unit/engine/lab_engine_fixture.h"
 
 namespace labvirt::engine {
 namespace {
@@ -29,18 +30,13 @@ class LabEngineBootTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("lvboot-" + std::to_string(::getpid()));
-    fs::create_directories(dir_ / "images");
-    ASSERT_EQ(
-        std::system(("qemu-img create -q -f qcow2 " + (dir_ / "images/base.qcow2").string() + " 1M")
-                        .c_str()),
-        0);
+    ASSERT_TRUE(MakeImageRoot(dir_));
     reactor::ReactorOptions ro;
     ro.clock = &clock_;
     reactor_ = std::move(reactor::Reactor::Create(ro)).value();
     pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, 2, 64);
-    auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::make_unique<Catalog>(std::move(catalog).value());
+    catalog_ = LoadShippedCatalog();
+    ASSERT_NE(catalog_, nullptr);
     hv_ = std::make_unique<testing::FakeHypervisor>(*reactor_, testing::FakeDomains::kPty);
     EngineOptions options;
     options.image_root = (dir_ / "images").string();

@@ -22,6 +22,22 @@ namespace labvirt::engine {
 
 namespace fs = std::filesystem;
 
+// Makes `dir`/images holding base.qcow2, a real (tiny) qcow2: the engine checks the header and
+// qemu-img makes overlays. False if qemu-img failed.
+inline bool MakeImageRoot(const fs::path& dir) {
+  fs::create_directories(dir / "images");
+  std::string cmd = "qemu-img create -q -f qcow2 " + (dir / "images/base.qcow2").string() + " 1M";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// The catalog labvirtd ships (engine/data/catalog.json); null (with a test failure) if it does not
+// load.
+inline std::unique_ptr<Catalog> LoadShippedCatalog() {
+  auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
+  EXPECT_TRUE(catalog.ok()) << catalog.status().ToString();
+  return catalog.ok() ? std::make_unique<Catalog>(std::move(catalog).value()) : nullptr;
+}
+
 // The bridge's labvirt ports as a test sets them; RemovePorts records what it was asked to remove.
 class PortListPlumber final : public NullPlumber {
  public:
@@ -39,17 +55,11 @@ class LabEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("lvengine-" + std::to_string(::getpid()));
-    fs::create_directories(dir_ / "images");
-    // A real (tiny) qcow2 base: the engine checks the header and qemu-img makes overlays.
-    ASSERT_EQ(
-        std::system(("qemu-img create -q -f qcow2 " + (dir_ / "images/base.qcow2").string() + " 1M")
-                        .c_str()),
-        0);
+    ASSERT_TRUE(MakeImageRoot(dir_));
     reactor_ = std::move(reactor::Reactor::Create()).value();
     pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, 2, 64);
-    auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::make_unique<Catalog>(std::move(catalog).value());
+    catalog_ = LoadShippedCatalog();
+    ASSERT_NE(catalog_, nullptr);
     hv_ = std::make_unique<testing::FakeHypervisor>(*reactor_);
     MakeEngine(providers::kDefaultInstance);
   }
