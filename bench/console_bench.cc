@@ -25,6 +25,7 @@
 #include "benchmark/benchmark.h"
 #include "engine/console/console_hub.h"
 #include "reactor/probe.h"
+#include "tests/support/socket_pair.h"
 
 namespace labvirt::engine {
 namespace {
@@ -92,11 +93,10 @@ Setup MakeSetup() {
     s.slave_paths.push_back(name);
     s.hub_ends.emplace_back();
     for (int v = 0; v < kViewers; ++v) {
-      int sv[2];
-      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
-      fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-      s.client_ends.push_back(sv[0]);
-      s.hub_ends.back().push_back(sv[1]);
+      auto pair = testing::MakeSocketPair();  // the client end non-blocking
+      if (!pair.ok()) std::abort();
+      s.client_ends.push_back(pair->ours.Release());
+      s.hub_ends.back().push_back(pair->theirs.Release());
     }
   }
   return s;

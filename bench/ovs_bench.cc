@@ -8,13 +8,9 @@
 //                     ~5 s on an idle host with few ports (far more with 1000 ports), so this
 //                     runs 10 of them and reports 100x their time (the cost is linear per call).
 #include <benchmark/benchmark.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +19,7 @@
 #include "ovs/ovs_switch.h"
 #include "ovs/ovsdb_client.h"
 #include "reactor/reactor.h"
+#include "tests/support/ovsdb_server.h"
 
 namespace {
 
@@ -34,35 +31,22 @@ constexpr int kPorts = 1000;
 
 std::string PortName(int i) { return "bp" + std::to_string(i); }
 
+// The private ovsdb-server (tests/support) with 1000 ports created beforehand in one ovs-vsctl
+// call.
 class Server {
  public:
-  Server() {
-    char tmpl[] = "/tmp/labvirt-ovsbench.XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    sock_ = dir_ + "/db.sock";
-    std::string cmd = "ovsdb-tool create " + dir_ + "/db /usr/share/openvswitch/vswitch.ovsschema" +
-                      " && ovsdb-server " + dir_ + "/db --remote=punix:" + sock_ +
-                      " --pidfile=" + dir_ + "/pid --unixctl=" + dir_ + "/ctl --log-file=" + dir_ +
-                      "/log --detach --no-chdir";
-    ok_ = std::system(cmd.c_str()) == 0;
-    if (!ok_) return;
-    // 1000 ports, created beforehand in one ovs-vsctl call.
+  Server() : db_(labvirt::testing::OvsdbServerOptions{.dir_prefix = "/tmp/labvirt-ovsbench"}) {
+    if (!db_.created() || !db_.Start()) return;
     std::string add = Vsctl() + " add-br bb";
     for (int i = 0; i < kPorts; ++i) add += " -- add-port bb " + PortName(i);
     ok_ = std::system(add.c_str()) == 0;
   }
-  ~Server() {
-    std::ifstream f(dir_ + "/pid");
-    int pid = 0;
-    if (f >> pid && pid > 0) ::kill(pid, SIGTERM);
-    std::system(("sleep 0.1; rm -rf " + dir_).c_str());
-  }
   bool ok() const { return ok_; }
-  std::string Vsctl() const { return "ovs-vsctl --db=unix:" + sock_ + " --no-wait"; }
-  std::string remote() const { return "unix:" + sock_; }
+  std::string Vsctl() const { return db_.VsctlCommand(); }
+  std::string remote() const { return db_.remote(); }
 
  private:
-  std::string dir_, sock_;
+  labvirt::testing::OvsdbServer db_;
   bool ok_ = false;
 };
 

@@ -32,7 +32,6 @@
 #include <vector>
 
 #include "bench/epoll_loop.h"
-#include "bench/fake_hypervisor.h"
 #include "benchmark/benchmark.h"
 #include "engine/catalog/catalog.h"
 #include "engine/control/control_server.h"
@@ -42,6 +41,7 @@
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 #include "reactor/worker_pool.h"
+#include "tests/support/fake_hypervisor.h"
 
 namespace labvirt::bench {
 namespace {
@@ -197,7 +197,7 @@ class LabvirtServer final : public Server {
     auto catalog = engine::LoadCatalog(engine::DefaultCatalogPath());
     if (!reactor.ok() || !catalog.ok()) std::abort();
     reactor::WorkerPool pool(**reactor, 1, 64);
-    FakeHypervisor hv(**reactor);
+    testing::FakeHypervisor hv(**reactor);
     engine::NullPlumber plumber;
     engine::EngineOptions options;
     options.image_root = dir_ + "/images";

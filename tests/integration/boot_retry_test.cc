@@ -16,9 +16,10 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/prereq.h"
+#include "tests/support/state_log.h"
+#include "tests/support/suite_daemon.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -83,46 +84,11 @@ bool WaitFor(const std::string& lab, const std::string& node, const std::string&
   return false;
 }
 
-// One node's "node.state" events ("previous>state"), read on a thread of their own.
-class StateLog {
+// One node's "node.state" events on labvirtd's socket.
+class StateLog : public testing::StateLog {
  public:
-  StateLog(const std::string& lab, const std::string& node) {
-    auto c = ctl::Client::Connect(kSocket);
-    if (!c.ok()) return;
-    client_ = std::make_unique<ctl::Client>(std::move(c).value());
-    auto ack = client_->Call("events.subscribe", R"({"labs":[")" + lab + R"("],"nodes":[")" + node +
-                                                     R"("],"types":["node.state"]})");
-    if (!ack.ok() || ack->find("\"error\"") != std::string::npos) return;
-    reader_ = std::thread([this] {
-      simdjson::dom::parser p;
-      while (true) {
-        auto line = client_->ReadLine();
-        if (!line.ok()) return;
-        simdjson::dom::element d;
-        std::string_view state, previous;
-        if (p.parse(*line).get(d) || d["params"]["data"]["state"].get(state) ||
-            d["params"]["data"]["previous"].get(previous))
-          continue;
-        std::lock_guard<std::mutex> lock(mu_);
-        moves_ += std::string(previous) + ">" + std::string(state) + " ";
-      }
-    });
-  }
-  ~StateLog() {
-    if (client_) ::shutdown(client_->fd(), SHUT_RDWR);
-    if (reader_.joinable()) reader_.join();
-  }
-  bool ok() const { return reader_.joinable(); }
-  std::string moves() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return moves_;
-  }
-
- private:
-  std::unique_ptr<ctl::Client> client_;
-  std::thread reader_;
-  std::mutex mu_;
-  std::string moves_;
+  StateLog(const std::string& lab, const std::string& node)
+      : testing::StateLog(kSocket, lab, node) {}
 };
 
 // A read-write console.attach: everything the node's console printed (scrollback first), and
@@ -201,12 +167,12 @@ class BootRetryTest : public ::testing::Test {
         testing::BuildFixtureImage(transcript, kImageRoot + "/retry.qcow2",
                                    testing::AcpiMode::kGraceful, testing::Speed::kFast);
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    daemon_ = std::make_unique<testing::DaemonProcess>(
-        testing::DaemonProcess::Options{.args = {"--socket", kSocket, "--image-root", kImageRoot,
-                                                 "--state-dir", kStateDir, "--boot-budget", "2"},
-                                        .log_path = kStateDir + "/labvirtd.log"});
-    healthy_ = testing::WaitHealthy(kSocket, 60s);
-    if (!healthy_) std::fprintf(stderr, "labvirtd not healthy:\n%s\n", daemon_->Log().c_str());
+    daemon_ = testing::StartHealthyDaemon({.args = {"--socket", kSocket, "--image-root", kImageRoot,
+                                                    "--state-dir", kStateDir, "--boot-budget", "2"},
+                                           .log_path = kStateDir + "/labvirtd.log"},
+                                          kSocket, 60s, &err);
+    healthy_ = err.empty();
+    if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
   static void TearDownTestSuite() {
     daemon_.reset();

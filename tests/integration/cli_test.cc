@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/ovs_harness.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/ovs_harness.h"
+#include "tests/support/prereq.h"
 
 namespace labvirt {
 namespace {

@@ -14,8 +14,9 @@
 #include "engine/console/console_hub.h"
 #include "engine/readiness/readiness_tracker.h"
 #include "gtest/gtest.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/prereq.h"
+#include "tests/support/socket_pair.h"
 #include "tests/unit/engine/readiness_test_specs.h"
 
 namespace labvirt::engine {
@@ -26,29 +27,13 @@ using Clock = std::chrono::steady_clock;
 using labvirt::testing::FixtureDomain;
 using labvirt::testing::FixtureOptions;
 
-struct Client {
-  UniqueFd ours;
-  UniqueFd theirs;
-};
+using Client = labvirt::testing::SocketPair;
 
+// A viewer's socket pair; `ours` non-blocking, with a `bufsize`-byte window when non-zero.
 Client MakeClient(int bufsize = 0) {
-  int sv[2];
-  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  if (bufsize) {
-    ::setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
-    ::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
-  }
-  ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
-
-void Drain(int fd, std::string* out) {
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return;
-    out->append(buf, static_cast<size_t>(n));
-  }
+  auto pair = labvirt::testing::MakeSocketPair({.buffer_bytes = bufsize});
+  EXPECT_TRUE(pair.ok()) << pair.status().ToString();
+  return pair.ok() ? std::move(pair).value() : Client{};
 }
 
 class ConsoleReadinessTest : public ::testing::Test {
@@ -234,7 +219,7 @@ TEST_F(ConsoleReadinessTest, ViewersScrollbackCutOffAndWriteLease) {
   std::string good_got;
   ASSERT_TRUE(RunUntil(
       [&] {
-        Drain(good.ours.get(), &good_got);
+        labvirt::testing::DrainAvailable(good.ours.get(), &good_got);
         return HasEvent(ReadinessEvent::Type::kReady);
       },
       120s));
@@ -246,7 +231,7 @@ TEST_F(ConsoleReadinessTest, ViewersScrollbackCutOffAndWriteLease) {
   const std::string so_far = output_;
   ASSERT_TRUE(RunUntil(
       [&] {
-        Drain(late.ours.get(), &late_got);
+        labvirt::testing::DrainAvailable(late.ours.get(), &late_got);
         return late_got.size() >= so_far.size();
       },
       10s));
@@ -266,8 +251,8 @@ TEST_F(ConsoleReadinessTest, ViewersScrollbackCutOffAndWriteLease) {
           ssize_t n = ::write(late.ours.get(), input.data() + off, input.size() - off);
           if (n > 0) off += static_cast<size_t>(n);
         }
-        Drain(good.ours.get(), &good_got);
-        Drain(late.ours.get(), &late_got);
+        labvirt::testing::DrainAvailable(good.ours.get(), &good_got);
+        labvirt::testing::DrainAvailable(late.ours.get(), &late_got);
         return off == input.size() && output_.find("uptime 399\r\n") != std::string::npos;
       },
       120s))
@@ -275,7 +260,7 @@ TEST_F(ConsoleReadinessTest, ViewersScrollbackCutOffAndWriteLease) {
   EXPECT_EQ(output_.find("XYZZY"), std::string::npos);
   RunUntil(
       [&] {
-        Drain(good.ours.get(), &good_got);
+        labvirt::testing::DrainAvailable(good.ours.get(), &good_got);
         return good_got.size() == output_.size();
       },
       10s);

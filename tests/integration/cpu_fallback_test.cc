@@ -13,9 +13,9 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/prereq.h"
+#include "tests/support/suite_daemon.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -101,11 +101,11 @@ class CpuFallbackTest : public ::testing::Test {
         testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
                                    testing::AcpiMode::kGraceful, testing::Speed::kFast);
     if (!setup_error_.empty()) return;
-    daemon_ = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
-        .args = {"--socket", kSocket, "--image-root", kImageRoot, "--state-dir", kStateDir,
-                 "--emulator", kWrapper, "--boot-budget", "2"},
-        .log_path = kStateDir + "/labvirtd.log"});
-    if (!testing::WaitHealthy(kSocket, 30s)) setup_error_ = "labvirtd not healthy within 30 s";
+    daemon_ = testing::StartHealthyDaemon(
+        {.args = {"--socket", kSocket, "--image-root", kImageRoot, "--state-dir", kStateDir,
+                  "--emulator", kWrapper, "--boot-budget", "2"},
+         .log_path = kStateDir + "/labvirtd.log"},
+        kSocket, 30s, &setup_error_);
   }
   static void TearDownTestSuite() {
     if (daemon_) Call("lab.destroy", R"({"lab":")" + kLab + R"("})");

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/integration/deadline.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/deadline.h"
+#include "tests/support/prereq.h"
 
 namespace labvirt {
 namespace {

@@ -1,8 +1,8 @@
-// The integration tests' deadline helpers (tests/integration/deadline.h) against a scripted fake
+// The integration tests' deadline helpers (tests/support/deadline.h) against a scripted fake
 // of labvirtd's socket: a failed node ends a wait at once with its reason, silence ends it at the
 // deadline with the states seen, and an unanswered call fails within its budget. These are what
 // keep lab_test from blocking for minutes when nodes fail; no VM, libvirt or daemon is needed.
-#include "tests/integration/deadline.h"
+#include "tests/support/deadline.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>

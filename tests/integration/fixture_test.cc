@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/fixture_domain.h"
+#include "tests/support/fixture_domain.h"
 
 namespace labvirt::testing {
 namespace {

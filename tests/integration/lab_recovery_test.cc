@@ -15,11 +15,12 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/deadline.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/host_view.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/deadline.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/host_view.h"
+#include "tests/support/prereq.h"
+#include "tests/support/state_log.h"
+#include "tests/support/suite_daemon.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -97,52 +98,10 @@ int64_t Reconnects() {
   return n;
 }
 
-// The "node.state" events of one node, in order, from an events.subscribe connection read on a
-// thread of its own.
-class StateLog {
+// The "node.state" events of one node of the suite's lab.
+class StateLog : public testing::StateLog {
  public:
-  explicit StateLog(const std::string& node) : node_(node) {
-    auto c = testing::ConnectBounded(kSocket, 30s);  // for the subscription's answer
-    if (!c.ok()) return;
-    client_ = std::make_unique<ctl::Client>(std::move(c).value());
-    auto ack = client_->Call("events.subscribe", R"({"labs":[")" + kLab + R"("],"nodes":[")" +
-                                                     node + R"("],"types":["node.state"]})");
-    if (!ack.ok() || ack->find("\"error\"") != std::string::npos) return;
-    // Events may be minutes apart; the destructor's shutdown() ends the reader's wait.
-    testing::SetReadTimeout(client_->fd(), 0ms);
-    reader_ = std::thread([this] {
-      simdjson::dom::parser p;
-      while (true) {
-        auto line = client_->ReadLine();
-        if (!line.ok()) return;
-        simdjson::dom::element d;
-        std::string_view state;
-        if (p.parse(*line).get(d) || d["params"]["data"]["state"].get(state)) continue;
-        std::lock_guard<std::mutex> lock(mu_);
-        states_.emplace_back(state);
-      }
-    });
-  }
-  ~StateLog() {
-    if (client_) ::shutdown(client_->fd(), SHUT_RDWR);
-    if (reader_.joinable()) reader_.join();
-  }
-  bool ok() const { return reader_.joinable(); }
-  std::vector<std::string> states() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return states_;
-  }
-  int Count(const std::string& state) {
-    auto s = states();
-    return static_cast<int>(std::count(s.begin(), s.end(), state));
-  }
-
- private:
-  std::string node_;
-  std::unique_ptr<ctl::Client> client_;
-  std::thread reader_;
-  std::mutex mu_;
-  std::vector<std::string> states_;
+  explicit StateLog(const std::string& node) : testing::StateLog(kSocket, kLab, node) {}
 };
 
 std::string Joined(const std::vector<std::string>& v) {
@@ -165,24 +124,19 @@ class LabRecoveryTest : public ::testing::Test {
                                      testing::AcpiMode::kIgnore, testing::Speed::kFast);
     }
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    daemon_ = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
-        .args = DaemonArgs(), .log_path = kStateDir + "/labvirtd.log"});
-    if (!testing::WaitHealthy(kSocket, 60s))
-      return (void)std::fprintf(stderr, "labvirtd not healthy:\n%s\n", daemon_->Log().c_str());
-    std::string deployed = Call(
-        "lab.deploy", R"({"name":")" + kLab +
-                          R"(","wait":true,"nodes":[)"
-                          R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
-                          R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64}],)"
-                          R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})");
+    daemon_ = testing::StartHealthyDaemon(
+        {.args = DaemonArgs(), .log_path = kStateDir + "/labvirtd.log"}, kSocket, 60s, &err);
+    if (!err.empty()) return (void)std::fprintf(stderr, "%s\n", err.c_str());
     healthy_ = true;
-    ready_ = deployed.find("\"error\"") == std::string::npos && StateOf("r1") == "ready" &&
-             StateOf("r2") == "ready";
-    if (!ready_) {
-      failure_ = testing::FailedNodes(deployed);
-      if (failure_.empty()) failure_ = deployed;
-      failure_ += "\nlabvirtd's warnings:\n" + daemon_->Warnings();
-    }
+    failure_ = testing::DeployReady(
+        *daemon_, kSocket, kLab,
+        R"({"name":")" + kLab +
+            R"(","wait":true,"nodes":[)"
+            R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
+            R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64}],)"
+            R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})",
+        {"r1", "r2"});
+    ready_ = failure_.empty();
   }
   static void TearDownTestSuite() {
     if (daemon_) {

@@ -14,11 +14,11 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/deadline.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/host_view.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/deadline.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/host_view.h"
+#include "tests/support/prereq.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {

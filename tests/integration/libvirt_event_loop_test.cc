@@ -18,9 +18,9 @@
 #include "providers/libvirt_event_impl.h"
 #include "reactor/reactor.h"
 #include "reactor/worker_pool.h"
-#include "tests/integration/fixture_domain.h"
-#include "tests/integration/host_view.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/host_view.h"
+#include "tests/support/prereq.h"
 
 namespace labvirt {
 namespace {

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tests/integration/ovs_harness.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/ovs_harness.h"
+#include "tests/support/prereq.h"
 
 namespace labvirt::ovs {
 namespace {

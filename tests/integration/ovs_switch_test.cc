@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/integration/ovs_harness.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/ovs_harness.h"
+#include "tests/support/prereq.h"
 
 namespace labvirt::ovs {
 namespace {

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/deadline.h"
-#include "tests/integration/prereq.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/deadline.h"
+#include "tests/support/prereq.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {

@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "reactor/probe.h"
+#include "tests/support/socket_pair.h"
 
 namespace labvirt::engine {
 namespace {
@@ -31,30 +32,13 @@ Pty MakePty() {
   return {UniqueFd(m), name};
 }
 
-struct Pair {
-  UniqueFd ours;    // the client end the test reads/writes
-  UniqueFd theirs;  // handed to the hub
-};
+using Pair = testing::SocketPair;
 
+// A viewer's socket pair; `ours` non-blocking, with a `rcvbuf`-byte window when non-zero.
 Pair MakePair(int rcvbuf = 0) {
-  int sv[2];
-  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  if (rcvbuf) {
-    ::setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    ::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof rcvbuf);
-  }
-  ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
-
-// Appends whatever is readable on non-blocking `fd`.
-void Drain(int fd, std::string* out) {
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return;
-    out->append(buf, static_cast<size_t>(n));
-  }
+  auto pair = testing::MakeSocketPair({.buffer_bytes = rcvbuf});
+  EXPECT_TRUE(pair.ok()) << pair.status().ToString();
+  return pair.ok() ? std::move(pair).value() : Pair{};
 }
 
 // Parameter: ConsoleReader in direct-read mode (io_uring Read ops; only where the probe allows).
@@ -129,7 +113,7 @@ TEST_P(ConsoleHubTest, OutputReachesOwnerAndViewerAndLateJoinerGetsScrollback) {
   WriteMaster("0123456789abcdefXYZ");
   std::string got_early;
   ASSERT_TRUE(Pump([&] {
-    Drain(early.ours.get(), &got_early);
+    testing::DrainAvailable(early.ours.get(), &got_early);
     return got_early.size() == 19;
   }));
   EXPECT_EQ(output_, "0123456789abcdefXYZ");
@@ -137,13 +121,13 @@ TEST_P(ConsoleHubTest, OutputReachesOwnerAndViewerAndLateJoinerGetsScrollback) {
   ASSERT_TRUE(hub->Attach(std::move(late.theirs), ViewerMode::kReadOnly, false).ok());
   std::string got_late;
   ASSERT_TRUE(Pump([&] {
-    Drain(late.ours.get(), &got_late);
+    testing::DrainAvailable(late.ours.get(), &got_late);
     return got_late.size() >= 16;
   }));
   EXPECT_EQ(got_late, "3456789abcdefXYZ");  // the last 16 bytes
   WriteMaster("live");
   ASSERT_TRUE(Pump([&] {
-    Drain(late.ours.get(), &got_late);
+    testing::DrainAvailable(late.ours.get(), &got_late);
     return got_late.size() == 20;
   }));
   EXPECT_EQ(got_late.substr(16), "live");
@@ -172,7 +156,7 @@ TEST_P(ConsoleHubTest, StalledViewerIsCutOffWhileAnotherGetsEveryByte) {
                               std::min<size_t>(4096, sent.size() - off));
           if (n > 0) off += static_cast<size_t>(n);
         }
-        Drain(good.ours.get(), &got);
+        testing::DrainAvailable(good.ours.get(), &got);
         return got.size() == sent.size();
       },
       2000000));
@@ -184,7 +168,7 @@ TEST_P(ConsoleHubTest, StalledViewerIsCutOffWhileAnotherGetsEveryByte) {
   EXPECT_EQ(hub->viewers_cut_off(), 1u);
   // The stalled client sees its connection closed once it reads what it had.
   std::string rest;
-  Drain(stalled.ours.get(), &rest);
+  testing::DrainAvailable(stalled.ours.get(), &rest);
   char c;
   EXPECT_EQ(::read(stalled.ours.get(), &c, 1), 0);
 }
@@ -210,7 +194,7 @@ TEST_P(ConsoleHubTest, WriteLease) {
   ASSERT_EQ(::write(a.ours.get(), "show ver\r", 9), 9);
   std::string at_qemu;
   ASSERT_TRUE(Pump([&] {
-    Drain(pty_.master.get(), &at_qemu);
+    testing::DrainAvailable(pty_.master.get(), &at_qemu);
     return at_qemu.size() >= 9;
   }));
   EXPECT_EQ(at_qemu, "show ver\r");
@@ -230,7 +214,7 @@ TEST_P(ConsoleHubTest, WriteLease) {
   ASSERT_EQ(::write(c.ours.get(), "new", 3), 3);
   at_qemu.clear();
   ASSERT_TRUE(Pump([&] {
-    Drain(pty_.master.get(), &at_qemu);
+    testing::DrainAvailable(pty_.master.get(), &at_qemu);
     return at_qemu.size() >= 3;
   }));
   EXPECT_TRUE(Pump([&] {
@@ -239,7 +223,7 @@ TEST_P(ConsoleHubTest, WriteLease) {
     }
     return false;
   }));
-  Drain(pty_.master.get(), &at_qemu);
+  testing::DrainAvailable(pty_.master.get(), &at_qemu);
   EXPECT_EQ(at_qemu, "new");
 
   // The holder hanging up releases the lease.
@@ -277,7 +261,7 @@ TEST_P(ConsoleHubTest, WriterInputHasBackpressureAndArrivesInOrder) {
           ssize_t n = ::write(w.ours.get(), input.data() + off, input.size() - off);
           if (n > 0) off += static_cast<size_t>(n);
         }
-        Drain(pty_.master.get(), &at_qemu);
+        testing::DrainAvailable(pty_.master.get(), &at_qemu);
         return at_qemu.size() == input.size();
       },
       2000000));
@@ -317,7 +301,7 @@ TEST_P(ConsoleHubTest, PtyGoneIsReportedAndOtherConsolesKeepWorking) {
   ASSERT_EQ(::write(fresh.master.get(), "after", 5), 5);
   std::string seen;
   ASSERT_TRUE(Pump([&] {
-    Drain(v.ours.get(), &seen);
+    testing::DrainAvailable(v.ours.get(), &seen);
     return seen == "beforeafter";
   }));
 }
@@ -338,7 +322,7 @@ TEST_P(ConsoleHubTest, BinaryGarbageAndLongLinesPassThroughUnchanged) {
           ssize_t n = ::write(pty_.master.get(), data.data() + off, data.size() - off);
           if (n > 0) off += static_cast<size_t>(n);
         }
-        Drain(v.ours.get(), &got);
+        testing::DrainAvailable(v.ours.get(), &got);
         return got.size() == data.size();
       },
       2000000));

@@ -1,6 +1,7 @@
-// LabEngine boots without libvirt: the real engine, readiness tracker and console hub, with a fake
-// hypervisor whose "VMs" are real PTY pairs (the test writes the guest's console into the master
-// side) and whose Destroy reports the stopped event after its answer, the order libvirt may use.
+// LabEngine boots without libvirt: the real engine, readiness tracker and console hub, with the
+// fake hypervisor of tests/support in its PTY mode: "VMs" are real PTY pairs (the test writes the
+// guest's console into the master side) and Destroy reports the stopped event after its answer,
+// the order libvirt may use.
 // Time is a manual clock, so idle and overall timeouts fire when the test says.
 //
 // What is tested: boot retries (failure pattern with action restart, idle timeout) through the
@@ -18,7 +19,8 @@
 #include "engine/control/rpc_status.h"
 #include "engine/lab/lab_engine.h"
 #include "gtest/gtest.h"
-#include "reactor/base/unique_fd.h"
+#include "tests/support/fake_hypervisor.h"
+#include "tests/unit/engine/lab_engine_fixture.h"
 
 namespace labvirt::engine {
 namespace {
@@ -26,131 +28,21 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// Domains that "run" as PTY pairs: Start opens a fresh pair (the live XML names its slave), Destroy
-// closes it and then reports kStopped, as libvirt does when QEMU goes away.
-class PtyHypervisor final : public providers::Hypervisor {
- public:
-  explicit PtyHypervisor(reactor::Reactor& r) : reactor_(r) {}
-  bool connected() const override { return true; }
-  void SetEventHandler(EventHandler handler) override { events_ = std::move(handler); }
-  void SetConnectedHandler(std::function<void()>) override {}
-  void Define(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
-  void Start(std::string name, bool, Done done) override {
-    if (Running(name)) {  // as libvirt answers
-      return Later(std::move(done),
-                   FailedPrecondition("start " + name + ": domain is already running"));
-    }
-    ++starts[name];
-    int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0 || ::grantpt(fd) != 0 || ::unlockpt(fd) != 0) {
-      return Later(std::move(done), Internal("no pty"));
-    }
-    masters[name] = UniqueFd(fd);
-    pty_paths[name] = ::ptsname(fd);
-    Later(std::move(done), Status::Ok());
-  }
-  void Resume(std::string, Done done) override {
-    if (hold_resume) return held_resume.push_back(std::move(done));
-    Later(std::move(done), Status::Ok());
-  }
-  void Shutdown(std::string name, Done done) override {
-    Later(std::move(done), Status::Ok());
-    PowerOff(name, "shutdown");
-  }
-  void Destroy(std::string name, Done done) override {
-    ++destroys[name];
-    Later(std::move(done), Status::Ok());
-    PowerOff(name, "destroyed");
-  }
-  void Undefine(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
-  void GetXml(std::string name, bool, std::function<void(Result<std::string>)> done) override {
-    std::string xml = "<domain><devices><serial type='pty'><source path='" + pty_paths[name] +
-                      "'/></serial></devices></domain>";
-    reactor_.Post([done = std::move(done), xml] { done(xml); });
-  }
-  void SetMetadata(std::string, std::string, Done done) override {
-    Later(std::move(done), Status::Ok());
-  }
-  void AttachDevice(std::string, std::string, Done done) override {
-    Later(std::move(done), Status::Ok());
-  }
-  void DetachDevice(std::string, std::string, Done done) override {
-    Later(std::move(done), Status::Ok());
-  }
-  void ListDomains(std::function<void(Result<std::vector<providers::DomainInfo>>)> done) override {
-    reactor_.Post([done = std::move(done)] { done(std::vector<providers::DomainInfo>{}); });
-  }
-  void GetHostCapabilities(std::string,
-                           std::function<void(Result<providers::HostCapabilities>)> done) override {
-    reactor_.Post([done = std::move(done)] { done(providers::HostCapabilities{}); });
-  }
-  void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
-    reactor_.Post([done = std::move(done)] { done(std::vector<std::string>{}); });
-  }
-
-  // Writes `text` as the running guest's console output; false if it is not running.
-  bool Console(const std::string& domain, const std::string& text) {
-    auto it = masters.find(domain);
-    if (it == masters.end() || !it->second) return false;
-    return ::write(it->second.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  }
-  bool Running(const std::string& domain) const {
-    auto it = masters.find(domain);
-    return it != masters.end() && it->second;
-  }
-
-  // Delivers the stopped events held back while `hold_stopped` was set.
-  void ReleaseStopped() {
-    hold_stopped = false;
-    for (const auto& ev : held) events_(ev);
-    held.clear();
-  }
-
-  std::map<std::string, int> starts, destroys;
-  std::map<std::string, UniqueFd> masters;  // running domains' PTY masters (QEMU's side)
-  std::map<std::string, std::string> pty_paths;
-  bool hold_resume = false;  // keep Resume answers (the VM runs meanwhile) in held_resume
-  std::vector<Done> held_resume;
-  bool hold_stopped = false;  // keep stopped events until ReleaseStopped()
-  std::vector<providers::DomainEventInfo> held;
-
- private:
-  void Later(Done done, Status st) {
-    reactor_.Post([done = std::move(done), st] { done(st); });
-  }
-  // The event comes a pass after the call's answer.
-  void PowerOff(const std::string& name, const std::string& detail) {
-    if (!Running(name)) return;
-    masters[name].Reset();
-    reactor_.Post([this, name, detail] {
-      reactor_.Post([this, name, detail] {
-        providers::DomainEventInfo ev{name, providers::DomainEvent::kStopped, detail};
-        if (hold_stopped) return held.push_back(ev);
-        if (events_) events_(ev);
-      });
-    });
-  }
-  reactor::Reactor& reactor_;
-  EventHandler events_;
-};
+const char kPanic[] = "[    1.20] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n";
+const char kLogin[] = "\r\ndebian login: ";
 
 class LabEngineBootTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("lvboot-" + std::to_string(::getpid()));
-    fs::create_directories(dir_ / "images");
-    ASSERT_EQ(
-        std::system(("qemu-img create -q -f qcow2 " + (dir_ / "images/base.qcow2").string() + " 1M")
-                        .c_str()),
-        0);
+    ASSERT_TRUE(MakeImageRoot(dir_));
     reactor::ReactorOptions ro;
     ro.clock = &clock_;
     reactor_ = std::move(reactor::Reactor::Create(ro)).value();
     pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, 2, 64);
-    auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::make_unique<Catalog>(std::move(catalog).value());
-    hv_ = std::make_unique<PtyHypervisor>(*reactor_);
+    catalog_ = LoadShippedCatalog();
+    ASSERT_NE(catalog_, nullptr);
+    hv_ = std::make_unique<testing::FakeHypervisor>(*reactor_, testing::FakeDomains::kPty);
     EngineOptions options;
     options.image_root = (dir_ / "images").string();
     options.state_dir = (dir_ / "state").string();
@@ -212,10 +104,20 @@ class LabEngineBootTest : public ::testing::Test {
   // node.get's readiness shows boot attempt `attempt` (0: the same number).
   bool Booting(const std::string& node, int starts, int attempt = 0) {
     std::string domain = Domain(node);
-    if (!RunUntil([&] { return InState(node, "booting") && hv_->starts[domain] == starts; }))
+    if (!RunUntil([&] { return InState(node, "booting") && hv_->domain_starts[domain] == starts; }))
       return false;
     EXPECT_TRUE(InState(node, "booting", attempt == 0 ? starts : attempt)) << NodeJson(node);
     return true;
+  }
+  // Panics both boots of `node` (the first and its one retry) until the node is failed, the VM of
+  // its last attempt left up.
+  bool FailBothBoots(const std::string& node) {
+    if (!Booting(node, 1)) return false;
+    std::string domain = Domain(node);
+    if (!hv_->Console(domain, kPanic) || !Booting(node, 2) || !hv_->Console(domain, kPanic)) {
+      return false;
+    }
+    return RunUntil([&] { return InState(node, "failed"); });
   }
   std::string Domain(const std::string& node) {
     std::string j = NodeJson(node);
@@ -246,15 +148,12 @@ class LabEngineBootTest : public ::testing::Test {
   std::unique_ptr<reactor::Reactor> reactor_;
   std::unique_ptr<reactor::WorkerPool> pool_;
   std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<PtyHypervisor> hv_;
+  std::unique_ptr<testing::FakeHypervisor> hv_;
   NullPlumber plumber_;
   std::unique_ptr<LabEngine> engine_;
   std::vector<EngineEvent> events_;
   simdjson::dom::parser parser_;
 };
-
-const char kPanic[] = "[    1.20] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n";
-const char kLogin[] = "\r\ndebian login: ";
 
 TEST_F(LabEngineBootTest, APanicRestartsTheBootHoldingItsSlotThenItIsReady) {
   Deploy({"h1", "h2"});
@@ -263,8 +162,8 @@ TEST_F(LabEngineBootTest, APanicRestartsTheBootHoldingItsSlotThenItIsReady) {
   std::string d1 = Domain("h1");
   ASSERT_TRUE(hv_->Console(d1, kPanic));
   ASSERT_TRUE(Booting("h1", 2)) << NodeJson("h1");
-  EXPECT_EQ(hv_->starts[d1], 2);
-  EXPECT_EQ(hv_->destroys[d1], 1);
+  EXPECT_EQ(hv_->domain_starts[d1], 2);
+  EXPECT_EQ(hv_->domain_destroys[d1], 1);
   EXPECT_TRUE(InState("h2", "queued")) << "the retry kept the slot: " << NodeJson("h2");
   EXPECT_EQ(Transitions("h1"),
             (std::vector<std::string>{"defined>queued", "queued>starting", "starting>booting",
@@ -295,7 +194,7 @@ TEST_F(LabEngineBootTest, APanicOnEveryAttemptFailsTheNodeAndFreesItsSlot) {
   EXPECT_TRUE(Has(j, "boot failed: kernel_panic") && Has(j, "no retries left after 2 attempts"))
       << j;
   EXPECT_TRUE(hv_->Running(d1)) << "the failed boot's VM stays up for its console";
-  EXPECT_EQ(hv_->starts[d1], 2);
+  EXPECT_EQ(hv_->domain_starts[d1], 2);
   ASSERT_TRUE(Booting("h2", 1)) << "the slot was released: " << NodeJson("h2");
 }
 
@@ -307,7 +206,7 @@ TEST_F(LabEngineBootTest, AnIdleTimeoutRestartsTheBoot) {
   ASSERT_TRUE(RunUntil([&] { return Has(NodeJson("h1"), R"("percent":10)"); }));
   clock_.Advance(31s);
   ASSERT_TRUE(Booting("h1", 2)) << NodeJson("h1");
-  EXPECT_EQ(hv_->starts[d1], 2);
+  EXPECT_EQ(hv_->domain_starts[d1], 2);
   bool idle_reason = false;
   for (const auto& ev : events_) {
     idle_reason |= ev.type == "node.readiness.restart_requested" && Has(ev.data_json, "idle");
@@ -347,24 +246,20 @@ TEST_F(LabEngineBootTest, AStopDuringABootRetryStopsTheNodeAndFreesTheSlot) {
   hv_->ReleaseStopped();
   ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
   EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
-  EXPECT_EQ(hv_->starts[Domain("h1")], 1) << "no retry after the stop";
+  EXPECT_EQ(hv_->domain_starts[Domain("h1")], 1) << "no retry after the stop";
   ASSERT_TRUE(Booting("h2", 1)) << NodeJson("h2");
 }
 
 TEST_F(LabEngineBootTest, StartingANodeWhoseFailedBootLeftItsVmUpBootsAfresh) {
   Deploy({"h1"});
-  ASSERT_TRUE(Booting("h1", 1));
+  ASSERT_TRUE(FailBothBoots("h1")) << NodeJson("h1");
   std::string d1 = Domain("h1");
-  ASSERT_TRUE(hv_->Console(d1, kPanic));
-  ASSERT_TRUE(Booting("h1", 2));
-  ASSERT_TRUE(hv_->Console(d1, kPanic));
-  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
   ASSERT_TRUE(hv_->Running(d1));
   std::optional<Result<std::string>> got;
   engine_->StartNode("h", "h1", /*wait=*/true, [&](Result<std::string> r) { got = r; });
   // Started again without "domain is already running": the old VM went first.
   ASSERT_TRUE(Booting("h1", 3, /*attempt=*/1)) << "a fresh boot: " << NodeJson("h1");
-  EXPECT_EQ(hv_->destroys[d1], 2);
+  EXPECT_EQ(hv_->domain_destroys[d1], 2);
   ASSERT_TRUE(hv_->Console(d1, kLogin));
   ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
   EXPECT_TRUE(InState("h1", "ready")) << NodeJson("h1");
@@ -372,12 +267,8 @@ TEST_F(LabEngineBootTest, StartingANodeWhoseFailedBootLeftItsVmUpBootsAfresh) {
 
 TEST_F(LabEngineBootTest, StoppingANodeWhoseFailedBootLeftItsVmUpTurnsItOff) {
   Deploy({"h1"});
-  ASSERT_TRUE(Booting("h1", 1));
+  ASSERT_TRUE(FailBothBoots("h1")) << NodeJson("h1");
   std::string d1 = Domain("h1");
-  ASSERT_TRUE(hv_->Console(d1, kPanic));
-  ASSERT_TRUE(Booting("h1", 2));
-  ASSERT_TRUE(hv_->Console(d1, kPanic));
-  ASSERT_TRUE(RunUntil([&] { return InState("h1", "failed"); })) << NodeJson("h1");
   std::optional<Result<std::string>> got;
   engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true,
                     [&](Result<std::string> r) { got = r; });

@@ -1,6 +1,7 @@
 // The LabEngine unit tests' fixture: the real engine, catalog, worker pool, overlays (qemu-img)
-// and image checks, with an in-process hypervisor (MemoryHypervisor) that keeps a set of defined
-// domains and answers on a later loop pass, and a plumber whose bridge ports a test sets.
+// and image checks, with the in-process hypervisor of tests/support (its in-memory domains: a set
+// of defined names, every verb answered on a later loop pass), and a plumber whose bridge ports a
+// test sets.
 #ifndef LABVIRT_TESTS_UNIT_ENGINE_LAB_ENGINE_FIXTURE_H_
 #define LABVIRT_TESTS_UNIT_ENGINE_LAB_ENGINE_FIXTURE_H_
 
@@ -17,98 +18,27 @@
 #include "engine/lab/lab_engine.h"
 #include "gtest/gtest.h"
 #include "providers/node_naming.h"
+#include "tests/support/fake_hypervisor.h"
 
 namespace labvirt::engine {
 
 namespace fs = std::filesystem;
 
-// Defined domains by name; every verb answers on a later pass, as libvirt's would.
-class MemoryHypervisor final : public providers::Hypervisor {
- public:
-  explicit MemoryHypervisor(reactor::Reactor& r) : reactor_(r) {}
-  bool connected() const override { return true; }
-  void SetEventHandler(EventHandler) override {}
-  void SetConnectedHandler(std::function<void()>) override {}
-  void Define(std::string xml, Done done) override {
-    auto start = xml.find("<name>") + 6;
-    std::string name = xml.substr(start, xml.find("</name>") - start);
-    defined.insert(name);
-    xmls[name] = xml;
-    // As libvirt does, the lifecycle event can come before the call's answer.
-    if (on_defined) on_defined(name);
-    Later(std::move(done), Status::Ok());
-  }
-  void Start(std::string name, bool, Done done) override {
-    ++starts;
-    Later(std::move(done), start_check ? start_check(xmls[name]) : Status::Ok());
-  }
-  void Resume(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
-  void Shutdown(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
-  void Destroy(std::string, Done done) override { Later(std::move(done), Status::Ok()); }
-  void Undefine(std::string name, Done done) override {
-    if (!fail_undefine.empty() && name.find(fail_undefine) != std::string::npos) {
-      return Later(std::move(done), Internal("cannot undefine " + name));
-    }
-    defined.erase(name);
-    Later(std::move(done), Status::Ok());
-  }
-  void GetXml(std::string, bool, std::function<void(Result<std::string>)> done) override {
-    reactor_.Post([done = std::move(done)] { done(std::string("<domain/>")); });
-  }
-  void SetMetadata(std::string domain, std::string xml, Done done) override {
-    ++metadata_writes;
-    int now = ++metadata_in_flight[domain];
-    max_metadata_in_flight = std::max(max_metadata_in_flight, now);
-    reactor_.Post([this, domain, xml, done = std::move(done)] {
-      --metadata_in_flight[domain];
-      metadata[domain] = xml;  // lands now
-      done(Status::Ok());
-    });
-  }
-  void AttachDevice(std::string, std::string xml, Done done) override {
-    attached.push_back(xml);
-    Later(std::move(done), Status::Ok());
-  }
-  void DetachDevice(std::string, std::string xml, Done done) override {
-    detached.push_back(xml);
-    Later(std::move(done), Status::Ok());
-  }
-  void ListDomains(std::function<void(Result<std::vector<providers::DomainInfo>>)> done) override {
-    std::vector<providers::DomainInfo> out = listed;
-    for (const auto& d : defined) out.push_back({d, false, false, true, ""});
-    reactor_.Post([done = std::move(done), out] { done(out); });
-  }
-  void ListMacs(std::function<void(Result<std::vector<std::string>>)> done) override {
-    ++list_macs_calls;
-    reactor_.Post([done = std::move(done), macs = foreign_macs] { done(macs); });
-  }
-  void GetHostCapabilities(std::string,
-                           std::function<void(Result<providers::HostCapabilities>)> done) override {
-    reactor_.Post([done = std::move(done)] { done(providers::HostCapabilities{}); });
-  }
+// Makes `dir`/images holding base.qcow2, a real (tiny) qcow2: the engine checks the header and
+// qemu-img makes overlays. False if qemu-img failed.
+inline bool MakeImageRoot(const fs::path& dir) {
+  fs::create_directories(dir / "images");
+  std::string cmd = "qemu-img create -q -f qcow2 " + (dir / "images/base.qcow2").string() + " 1M";
+  return std::system(cmd.c_str()) == 0;
+}
 
-  std::set<std::string> defined;
-  std::map<std::string, std::string> xmls;  // domain -> its last defined XML
-  // Decides each Start from the domain's XML (a host that refuses some CPUs); unset: all start.
-  std::function<Status(const std::string& xml)> start_check;
-  int starts = 0;
-  std::vector<providers::DomainInfo> listed;  // more domains ListDomains reports (with metadata)
-  std::vector<std::string> attached, detached;
-  std::function<void(const std::string&)> on_defined;  // the "defined" lifecycle event
-  std::string fail_undefine;              // Undefine fails for domains whose name contains this
-  std::vector<std::string> foreign_macs;  // what ListMacs reports besides nothing
-  int metadata_writes = 0;
-  std::map<std::string, int> metadata_in_flight;
-  int max_metadata_in_flight = 0;
-  std::map<std::string, std::string> metadata;  // domain -> the last metadata that landed
-  int list_macs_calls = 0;
-
- private:
-  void Later(Done done, Status st) {
-    reactor_.Post([done = std::move(done), st] { done(st); });
-  }
-  reactor::Reactor& reactor_;
-};
+// The catalog labvirtd ships (engine/data/catalog.json); null (with a test failure) if it does not
+// load.
+inline std::unique_ptr<Catalog> LoadShippedCatalog() {
+  auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
+  EXPECT_TRUE(catalog.ok()) << catalog.status().ToString();
+  return catalog.ok() ? std::make_unique<Catalog>(std::move(catalog).value()) : nullptr;
+}
 
 // The bridge's labvirt ports as a test sets them; RemovePorts records what it was asked to remove.
 class PortListPlumber final : public NullPlumber {
@@ -127,18 +57,12 @@ class LabEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("lvengine-" + std::to_string(::getpid()));
-    fs::create_directories(dir_ / "images");
-    // A real (tiny) qcow2 base: the engine checks the header and qemu-img makes overlays.
-    ASSERT_EQ(
-        std::system(("qemu-img create -q -f qcow2 " + (dir_ / "images/base.qcow2").string() + " 1M")
-                        .c_str()),
-        0);
+    ASSERT_TRUE(MakeImageRoot(dir_));
     reactor_ = std::move(reactor::Reactor::Create()).value();
     pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, 2, 64);
-    auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::make_unique<Catalog>(std::move(catalog).value());
-    hv_ = std::make_unique<MemoryHypervisor>(*reactor_);
+    catalog_ = LoadShippedCatalog();
+    ASSERT_NE(catalog_, nullptr);
+    hv_ = std::make_unique<testing::FakeHypervisor>(*reactor_);
     MakeEngine(providers::kDefaultInstance);
   }
   // (Re)creates the engine as labvirt instance `instance`.
@@ -210,7 +134,7 @@ class LabEngineTest : public ::testing::Test {
   std::unique_ptr<reactor::Reactor> reactor_;
   std::unique_ptr<reactor::WorkerPool> pool_;
   std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<MemoryHypervisor> hv_;
+  std::unique_ptr<testing::FakeHypervisor> hv_;
   PortListPlumber plumber_;
   std::unique_ptr<LabEngine> engine_;
   std::vector<EngineEvent> events_;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/socket_pair.h"
 
 namespace labvirt::reactor {
 namespace {
@@ -40,12 +41,14 @@ struct Pipe {
   UniqueFd write_end;
 };
 
+// A connected stream pair, both ends blocking.
 struct SocketPair {
   SocketPair() {
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    a.Reset(fds[0]);
-    b.Reset(fds[1]);
+    auto pair = testing::MakeSocketPair({.ours_nonblocking = false});
+    EXPECT_TRUE(pair.ok()) << pair.status().ToString();
+    if (!pair.ok()) return;
+    a = std::move(pair->ours);
+    b = std::move(pair->theirs);
   }
   UniqueFd a;
   UniqueFd b;

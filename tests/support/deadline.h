@@ -5,8 +5,8 @@
 // with its reason.
 //
 // Header-only, for tests built with tools/ctl (ctl_dep); blocking; not thread-safe per client.
-#ifndef LABVIRT_TESTS_INTEGRATION_DEADLINE_H_
-#define LABVIRT_TESTS_INTEGRATION_DEADLINE_H_
+#ifndef LABVIRT_TESTS_SUPPORT_DEADLINE_H_
+#define LABVIRT_TESTS_SUPPORT_DEADLINE_H_
 
 #include <simdjson.h>
 #include <sys/socket.h>
@@ -173,4 +173,4 @@ inline std::string WaitNodeStates(ctl::Client& sub, const std::vector<std::strin
 
 }  // namespace labvirt::testing
 
-#endif  // LABVIRT_TESTS_INTEGRATION_DEADLINE_H_
+#endif  // LABVIRT_TESTS_SUPPORT_DEADLINE_H_

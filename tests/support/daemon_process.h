@@ -1,8 +1,8 @@
 // DaemonProcess: the built labvirtd binary run as a child process of a test, as a user runs it,
 // with its stderr (the log) in a file the test can read. Include only from tests built with
 // -DLABVIRTD_PATH="…" (see tests/integration/meson.build).
-#ifndef LABVIRT_TESTS_INTEGRATION_DAEMON_PROCESS_H_
-#define LABVIRT_TESTS_INTEGRATION_DAEMON_PROCESS_H_
+#ifndef LABVIRT_TESTS_SUPPORT_DAEMON_PROCESS_H_
+#define LABVIRT_TESTS_SUPPORT_DAEMON_PROCESS_H_
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/deadline.h"
+#include "tests/support/deadline.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt::testing {
@@ -140,4 +140,4 @@ inline bool WaitHealthy(const std::string& socket,
 
 }  // namespace labvirt::testing
 
-#endif  // LABVIRT_TESTS_INTEGRATION_DAEMON_PROCESS_H_
+#endif  // LABVIRT_TESTS_SUPPORT_DAEMON_PROCESS_H_

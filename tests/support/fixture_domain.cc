@@ -1,4 +1,4 @@
-#include "tests/integration/fixture_domain.h"
+#include "tests/support/fixture_domain.h"
 
 #include <fcntl.h>
 #include <libvirt/virterror.h>

@@ -1,7 +1,7 @@
 // What labvirt left on the host, seen the way a user sees it (ovs-vsctl, libvirt), for the
 // integration tests. Labs and nodes are named as labvirt names their domains: lv-LAB-NODE-TAG.
-#ifndef LABVIRT_TESTS_INTEGRATION_HOST_VIEW_H_
-#define LABVIRT_TESTS_INTEGRATION_HOST_VIEW_H_
+#ifndef LABVIRT_TESTS_SUPPORT_HOST_VIEW_H_
+#define LABVIRT_TESTS_SUPPORT_HOST_VIEW_H_
 
 #include <libvirt/libvirt.h>
 #include <signal.h>
@@ -75,4 +75,4 @@ inline int DomainId(const std::string& lab, const std::string& node) {
 
 }  // namespace labvirt::testing
 
-#endif  // LABVIRT_TESTS_INTEGRATION_HOST_VIEW_H_
+#endif  // LABVIRT_TESTS_SUPPORT_HOST_VIEW_H_

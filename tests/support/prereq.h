@@ -1,10 +1,10 @@
 // Prerequisite checks for integration tests: a missing prerequisite is a failure under CI
 // (CI=true) and a skip elsewhere, with a message naming what is missing.
-#ifndef LABVIRT_TESTS_INTEGRATION_PREREQ_H_
-#define LABVIRT_TESTS_INTEGRATION_PREREQ_H_
+#ifndef LABVIRT_TESTS_SUPPORT_PREREQ_H_
+#define LABVIRT_TESTS_SUPPORT_PREREQ_H_
 
 #include "gtest/gtest.h"
-#include "tests/integration/fixture_domain.h"
+#include "tests/support/fixture_domain.h"
 
 #define LABVIRT_REQUIRE(cond, what)                                                      \
   do {                                                                                   \
@@ -17,4 +17,4 @@
     }                                                                                    \
   } while (0)
 
-#endif  // LABVIRT_TESTS_INTEGRATION_PREREQ_H_
+#endif  // LABVIRT_TESTS_SUPPORT_PREREQ_H_

@@ -9,8 +9,8 @@
 // dead are removed.
 //
 // All calls block on libvirt RPCs; meant for tests only. Not thread-safe.
-#ifndef LABVIRT_TESTS_INTEGRATION_FIXTURE_DOMAIN_H_
-#define LABVIRT_TESTS_INTEGRATION_FIXTURE_DOMAIN_H_
+#ifndef LABVIRT_TESTS_SUPPORT_FIXTURE_DOMAIN_H_
+#define LABVIRT_TESTS_SUPPORT_FIXTURE_DOMAIN_H_
 
 #include <libvirt/libvirt.h>
 #include <sys/types.h>
@@ -153,4 +153,4 @@ class ConsolePty {
 
 }  // namespace labvirt::testing
 
-#endif  // LABVIRT_TESTS_INTEGRATION_FIXTURE_DOMAIN_H_
+#endif  // LABVIRT_TESTS_SUPPORT_FIXTURE_DOMAIN_H_
