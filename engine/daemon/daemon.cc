@@ -43,8 +43,7 @@ Daemon::Daemon(const Flags& flags, reactor::KernelFeatures features, Catalog cat
 Daemon::~Daemon() {
   // Order matters: stop serving, close libvirt (its hooks reach the reactor), stop the workers,
   // and only then let the reactor go.
-  rpc_.reset();
-  server_.reset();
+  control_.reset();
   engine_.reset();
   libvirt_.reset();
   pool_.reset();
@@ -81,7 +80,8 @@ Status Daemon::Init() {
   pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, WorkerCount(), /*max_queued=*/4096);
   WarnIfLibvirtdServesTooFewCalls();
   libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
-  // Userspace datapath when the host has no openvswitch kernel module (docs/host-requirements.md: hosts without the module, such as CI machines).
+  // Userspace datapath when the host has no openvswitch kernel module (docs/host-requirements.md:
+  // hosts without the module, such as CI machines).
   bool netdev = ::access("/sys/module/openvswitch", F_OK) != 0;
   auto ovs = std::make_unique<OvsPlumber>(*reactor_, flags_.ovsdb, flags_.bridge, netdev,
                                           InstanceName(flags_));
@@ -121,11 +121,10 @@ Status Daemon::Init() {
       });
     });
   });
-  server_ = std::make_unique<ControlServer>(*reactor_, ControlServerOptions{});
-  RegisterMethods();
-  rpc_ = std::make_unique<RpcMethods>(*server_, *engine_, catalog_, *pool_);
-  rpc_->Register();
-  LABVIRT_RETURN_IF_ERROR(server_->Listen(flags_.socket_path));
+  control_ = std::make_unique<ControlPlane>(
+      *reactor_, *engine_, catalog_, *pool_,
+      DaemonHooks{[this] { return HostInfoJson(); }, [this] { return MetricsText(); }});
+  LABVIRT_RETURN_IF_ERROR(control_->Listen(flags_.socket_path));
   libvirt_->Start();
   LogInfo("labvirtd started", {{"version", LABVIRT_VERSION},
                                {"socket", flags_.socket_path},
@@ -176,17 +175,6 @@ void Daemon::WarnIfLibvirtdServesTooFewCalls() const {
        {"fix", "set max_client_requests = " + std::to_string(std::max<size_t>(wanted, 48)) +
                    " in " + providers::kLibvirtdConfPath + " and restart libvirtd" +
                    (wanted <= 48 ? " (tools/setup-host does)" : "")}});
-}
-
-void Daemon::RegisterMethods() {
-  server_->AddMethod("host.info", {},
-                     [this](simdjson::dom::element) -> RpcResult { return HostInfoJson(); });
-  // Prometheus text, as one JSON string (the protocol carries JSON only).
-  server_->AddMethod("metrics", {}, [this](simdjson::dom::element) -> RpcResult {
-    JsonWriter w;
-    w.String(MetricsText());
-    return w.Take();
-  });
 }
 
 std::string Daemon::HostInfoJson() const {
@@ -243,7 +231,7 @@ std::string Daemon::MetricsText() const {
   AppendSample(out, "labvirt_up", Label("backend", "ovsdb"), ovs_ && ovs_->connected() ? 1 : 0);
   AppendHeader(out, "labvirt_control_clients", "gauge", "Connected control-socket clients");
   AppendSample(out, "labvirt_control_clients", "",
-               server_ ? static_cast<double>(server_->client_count()) : 0);
+               control_ ? static_cast<double>(control_->client_count()) : 0);
   return out;
 }
 

@@ -1,5 +1,5 @@
 // Daemon: labvirtd's composition root. Owns the reactor, the worker pool, the libvirt connection
-// and the control server, and wires them together. Built and run on the main thread.
+// and the control plane, and wires them together. Built and run on the main thread.
 #ifndef LABVIRT_ENGINE_DAEMON_DAEMON_H_
 #define LABVIRT_ENGINE_DAEMON_DAEMON_H_
 
@@ -7,8 +7,7 @@
 #include <memory>
 
 #include "engine/catalog/catalog.h"
-#include "engine/control/control_server.h"
-#include "engine/control/rpc_methods.h"
+#include "engine/control/control_plane.h"
 #include "engine/daemon/flags.h"
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/metrics.h"
@@ -45,7 +44,6 @@ class Daemon {
   // Logs a warning (with the fix) when the local libvirtd answers fewer calls of one connection
   // at once than labvirtd may make (see providers/libvirtd_conf.h).
   void WarnIfLibvirtdServesTooFewCalls() const;
-  void RegisterMethods();
   std::string HostInfoJson() const;
   std::string MetricsText() const;
 
@@ -61,9 +59,8 @@ class Daemon {
   std::unique_ptr<TimedHypervisor> timed_libvirt_;  // libvirt_, with its calls timed
   std::unique_ptr<NetworkPlumber> plumber_;
   class OvsPlumber* ovs_ = nullptr;  // plumber_ when it is the OVS one
-  std::unique_ptr<ControlServer> server_;
   std::unique_ptr<LabEngine> engine_;
-  std::unique_ptr<RpcMethods> rpc_;
+  std::unique_ptr<ControlPlane> control_;
 };
 
 }  // namespace labvirt::engine
