@@ -1,4 +1,4 @@
-// LabEngine::Cleanup: what labvirt made on this host but no node claims any more — OVS ports,
+// LeftoverSweep::Cleanup: what labvirt made on this host but no node claims any more — OVS ports,
 // overlay disks, console logs — found and removed; labvirt domains it could not adopt reported.
 // Ownership is by labvirt's own marks only: external_ids owner=labvirt on ports, the state
 // directory's layout for files, labvirt's metadata namespace for domains. Nothing else is touched,
@@ -7,8 +7,7 @@
 #include <filesystem>
 #include <set>
 
-#include "engine/lab/lab_engine.h"
-#include "engine/lab/lab_engine_internal.h"
+#include "engine/lab/leftover_sweep.h"
 #include "providers/state_paths.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
@@ -74,7 +73,7 @@ std::string LeftoversJson(bool dry_run, const Leftovers& l) {
 
 }  // namespace
 
-void LabEngine::Cleanup(bool dry_run, Reply reply) {
+void LeftoverSweep::Cleanup(bool dry_run, Reply reply) {
   auto found = std::make_shared<Leftovers>();
   // Ports: a port is claimed by a node that knows its tap and whose VM may be running.
   for (const auto& p : plumber_.OwnedPorts()) {

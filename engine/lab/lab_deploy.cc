@@ -1,14 +1,13 @@
-// LabEngine: deploying and destroying labs. A deploy validates the whole lab first, then resolves
-// images and creates overlays on the worker pool, then defines every domain; if any step fails,
-// everything this deploy made is removed again, so no partial lab is left behind.
+// Deployer (engine/lab/deployer.h): deploying labs. A deploy validates the whole lab first, then
+// resolves images and creates overlays on the worker pool, then defines every domain; if any step
+// fails, everything this deploy made is removed again, so no partial lab is left behind.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "engine/catalog/catalog_overrides.h"
-#include "engine/lab/lab_engine.h"
-#include "engine/lab/lab_engine_internal.h"
+#include "engine/lab/deployer.h"
 #include "providers/image_check.h"
 #include "providers/interface_naming.h"
 #include "providers/node_naming.h"
@@ -45,28 +44,28 @@ Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std
   return providers::InterfaceName(kind, *index);
 }
 
-std::string LabEngine::DeployJob::NodeField(const std::string& node,
-                                            const std::string& member) const {
+std::string DeployJob::NodeField(const std::string& node, const std::string& member) const {
   size_t i = 0;
   while (i < spec.nodes.size() && spec.nodes[i].name != node) ++i;
   std::string path = "nodes[" + std::to_string(i) + "]";
   return member.empty() ? path : path + "." + member;
 }
 
-std::string LabEngine::OtherInstanceOf(const std::string& lab) const {
+std::string Deployer::OtherInstanceOf(const std::string& lab) const {
   if (labs_.count(lab)) return "";  // ours: we adopted or deployed it
-  auto seen = other_instance_labs_.find(lab);
-  if (seen != other_instance_labs_.end()) return seen->second;
+  auto seen = store_.other_instance_labs.find(lab);
+  if (seen != store_.other_instance_labs.end()) return seen->second;
   for (const auto& p : plumber_.OwnedPorts()) {
     if (p.lab == lab && p.instance != options_.instance) return p.instance;
   }
   return "";
 }
 
-void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
-  if (reconciling_) {
+void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
+  if (reconciler_.busy()) {
+    // A deploy never redefines a node the pass has not adopted yet.
     auto held = std::make_shared<LabSpec>(std::move(spec));
-    after_reconcile_.push_back([this, held, wait, reply = std::move(reply)]() mutable {
+    reconciler_.RunAfterPass([this, held, wait, reply = std::move(reply)]() mutable {
       Deploy(std::move(*held), wait, std::move(reply));
     });
     return;
@@ -83,7 +82,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
   }
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
   auto job = std::make_unique<DeployJob>();
-  job->id = next_job_id_++;
+  job->id = store_.next_job_id++;
   job->wait = wait;
   job->reply = std::move(reply);
   std::map<std::string, const providers::DeviceKind*> kinds;  // for link resolution
@@ -133,7 +132,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
     n->key = NodeKey(spec.name, ns.name);
     n->kind_name = ns.kind;
     n->kind = resolved.at(ns.name);
-    n->cpu = cpu_choices_.Initial(n->kind);
+    n->cpu = lifecycle_.cpu_choices().Initial(n->kind);
     n->image = ns.image;
     n->desired_running = ns.start;
     n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
@@ -159,7 +158,7 @@ void LabEngine::Deploy(LabSpec spec, bool wait, Reply reply) {
   DeployResolve(id);
 }
 
-void LabEngine::DeployResolve(uint64_t id) {
+void Deployer::DeployResolve(uint64_t id) {
   DeployJob& job = *jobs_.at(id);
   providers::ImageConfig config{options_.image_root, {}};
   std::vector<std::string> refs;
@@ -207,20 +206,20 @@ void LabEngine::DeployResolve(uint64_t id) {
   if (!st.ok()) DeployFinish(id, st);
 }
 
-void LabEngine::WithHostMacs(uint64_t id, std::function<void()> then) {
-  if (host_macs_at_ == foreign_changes_) return then();
-  uint64_t at = foreign_changes_;
+void Deployer::WithHostMacs(uint64_t id, std::function<void()> then) {
+  if (store_.host_macs_at == store_.foreign_changes) return then();
+  uint64_t at = store_.foreign_changes;
   hv_.ListMacs([this, id, at, then](Result<std::vector<std::string>> macs) {
     if (!jobs_.count(id)) return;
     if (!macs.ok()) return DeployFinish(id, macs.status());
-    host_macs_.clear();
-    for (const auto& m : *macs) host_macs_.insert(providers::NormalizeMac(m));
-    host_macs_at_ = at;  // a domain defined meanwhile makes the next deploy walk again
+    store_.host_macs.clear();
+    for (const auto& m : *macs) store_.host_macs.insert(providers::NormalizeMac(m));
+    store_.host_macs_at = at;  // a domain defined meanwhile makes the next deploy walk again
     then();
   });
 }
 
-void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
+void Deployer::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
   DeployJob& job = *jobs_.at(id);
   std::set<std::string> tags;
   for (const auto& [ln, lab] : labs_) {
@@ -237,7 +236,7 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     if (!tag.ok()) return DeployFinish(id, tag.status(), job.NodeField(n.name, ""));
     tags.insert(*tag);
     n.metadata.tag = *tag;
-    providers::DomainSpec ds = DomainSpecFor(n, job.node_specs[i].nics.value_or(-1));
+    providers::DomainSpec ds = lifecycle_.DomainSpecFor(n, job.node_specs[i].nics.value_or(-1));
     ds.macs_in_use = macs_in_use;
     auto built = providers::BuildDomain(ds);
     if (!built.ok()) {
@@ -253,7 +252,7 @@ void LabEngine::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
   DeployFiles(id);
 }
 
-void LabEngine::DeployFiles(uint64_t id) {
+void Deployer::DeployFiles(uint64_t id) {
   // Overlays and log directories: file I/O and qemu-img, on a worker.
   // The failing node's name comes back with the error, for the answer's field.
   using Made = std::pair<Status, std::string>;
@@ -284,7 +283,7 @@ void LabEngine::DeployFiles(uint64_t id) {
   if (!st.ok()) DeployFinish(id, st);
 }
 
-void LabEngine::DefineFrom(uint64_t id, size_t i) {
+void Deployer::DefineFrom(uint64_t id, size_t i) {
   // One after another; the first failure rolls everything back.
   DeployJob& job = *jobs_.at(id);
   if (i == job.builds.size()) return DeployFinish(id, Status::Ok());
@@ -297,7 +296,7 @@ void LabEngine::DefineFrom(uint64_t id, size_t i) {
   });
 }
 
-void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
+void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
   auto node = jobs_.extract(id);
   std::unique_ptr<DeployJob> job = std::move(node.mapped());
   if (!labs_.count(job->spec.name)) {
@@ -358,13 +357,13 @@ void LabEngine::DeployFinish(uint64_t id, Status st, std::string field) {
     for (Node* n : to_wait)
       n->waiters.push_back([end = answer->Step()](Result<std::string>) { end(); });
   }
-  for (Node* n : to_start) RequestStart(*n);
+  for (Node* n : to_start) lifecycle_.RequestStart(*n);
   answer->Seal();
 }
 
-void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
-                                 const std::set<std::string>& new_nodes,
-                                 std::function<void()> done) {
+void Deployer::ConvergeExisting(Lab& lab, const DeployJob& job,
+                                const std::set<std::string>& new_nodes,
+                                std::function<void()> done) {
   auto join = Join::Create([done](Status) { done(); });
   // One branch of the join that logs a link change that failed.
   auto logged = [lab = lab.name, join] {
@@ -384,12 +383,12 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
   lab.links = job.links;
   for (const auto& l : old_links) {
     if (has(job.links, l.id)) continue;
-    UnwireLink(lab.name, l, logged());
+    links_.UnwireLink(lab.name, l, logged());
   }
   // New nodes were defined with their links; an existing node learns of a new link here.
   for (const auto& l : job.links) {
     if (!has(old_links, l.id) && (!new_nodes.count(l.a_node) || !new_nodes.count(l.b_node))) {
-      WireLink(lab.name, l, logged());
+      links_.WireLink(lab.name, l, logged());
     }
   }
   // Nodes the lab no longer lists are destroyed.
@@ -416,112 +415,6 @@ void LabEngine::ConvergeExisting(Lab& lab, const DeployJob& job,
         });
   }
   join->Seal();
-}
-
-void LabEngine::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,
-                         std::function<void()> done) {
-  auto join = Join::Create([done](Status) { done(); });
-  for (auto& n : nodes) {
-    std::string domain = n->domain, overlay = n->overlay;
-    if (domain.empty() || !defined.count(domain)) continue;
-    hv_.Undefine(domain, [this, overlay, finish = join->Step()](Status) {
-      if (overlay.empty() ||
-          !pool_.Enqueue([overlay] { (void)providers::DeleteOverlay(overlay); }).ok()) {
-        LogWarn("overlay not removed", {{"path", overlay}});
-      }
-      finish();
-    });
-  }
-  join->Seal();
-}
-
-void LabEngine::Destroy(const std::string& lab_name, Reply reply) {
-  auto it = labs_.find(lab_name);
-  if (it == labs_.end()) {
-    JsonWriter w;
-    w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(0).EndObject();
-    return reply(w.Take());  // idempotent
-  }
-  std::vector<std::string> keys;
-  for (auto& [name, n] : it->second->nodes) keys.push_back(n->key);
-  std::vector<std::string> link_ids;
-  for (const auto& l : it->second->links) link_ids.push_back(l.id);
-  // Nodes whose domain could not be destroyed or undefined stay in the lab, failed, so that
-  // lab.destroy can be tried again (forgetting them would leave a domain nobody tracks).
-  auto failed = std::make_shared<std::map<std::string, std::string>>();  // key -> why
-  auto join = Join::Create([this, failed, lab_name, reply, link_ids, count = keys.size()](Status) {
-    auto it = labs_.find(lab_name);
-    if (it != labs_.end()) {
-      auto& nodes = it->second->nodes;
-      for (auto n = nodes.begin(); n != nodes.end();) {
-        auto why = failed->find(n->second->key);
-        if (why == failed->end()) {
-          n = nodes.erase(n);
-          continue;
-        }
-        SetState(*n->second, NodeState::kFailed, "destroy failed: " + why->second);
-        ++n;
-      }
-    }
-    if (!failed->empty()) {
-      std::string first =
-          failed->begin()->first.substr(lab_name.size() + 1) + ": " + failed->begin()->second;
-      return reply(Internal(first + " (" + std::to_string(failed->size()) +
-                            " node(s) kept in the lab, failed; run lab.destroy again once that "
-                            "is fixed)")
-                       .WithField("lab")
-                       .WithSummary("destroy incomplete"));
-    }
-    // Ports are gone with the nodes; give the links' tags back.
-    plumber_.DeleteLinks(lab_name, link_ids, [lab_name](Status st) {
-      if (!st.ok())
-        LogWarn("link tags not released", {{"lab", lab_name}, {"error", st.ToString()}});
-    });
-    labs_.erase(lab_name);
-    EmitFor("lab.destroyed", lab_name, "", "{\"lab\":\"" + lab_name + "\"}");
-    JsonWriter w;
-    w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(count).EndObject();
-    reply(w.Take());
-  });
-  for (const auto& key : keys) {
-    DestroyNode(key, [end = join->Step(), failed, key](Status st) {
-      if (!st.ok()) (*failed)[key] = st.message();
-      end();
-    });
-  }
-  join->Seal();
-}
-
-void LabEngine::DestroyNode(std::string key, std::function<void(Status)> done) {
-  Node* n = FindNodeByKey(key);
-  if (n == nullptr) return done(Status::Ok());
-  n->desired_running = false;
-  n->restart_pending = false;
-  n->restart_timer.Cancel();
-  n->stop_timer.Cancel();
-  if (n->tracker) n->tracker->Stop();
-  admission_.Release(key);
-  if (n->hub) n->hub->ClosePty();
-  std::string domain = n->domain, overlay = n->overlay, log = ConsoleLogPath(n->lab, n->name);
-  std::string lab = n->lab, name = n->name;
-  auto after_domain = [this, overlay, log, lab, name, done](Status st) {
-    // A domain still defined keeps its disk, log and ports: they are still its own.
-    if (!st.ok()) return done(st);
-    plumber_.Unplug(lab, name, [this, overlay, log, done](Status unplug) {
-      Status file_st = pool_.Enqueue([overlay, log] {
-        if (!overlay.empty()) (void)providers::DeleteOverlay(overlay);
-        ::unlink(log.c_str());
-      });
-      done(!unplug.ok() ? unplug : file_st);
-    });
-  };
-  if (domain.empty()) return after_domain(Status::Ok());
-  hv_.Destroy(domain, [this, domain, after_domain](Status st) {
-    if (!st.ok() && st.code() != StatusCode::kNotFound) return after_domain(st);
-    hv_.Undefine(domain, [after_domain](Status st) {
-      after_domain(st.code() == StatusCode::kNotFound ? Status::Ok() : st);  // gone already
-    });
-  });
 }
 
 }  // namespace labvirt::engine

@@ -1,10 +1,9 @@
-// LabEngine: links between running or stopped nodes, changed live. A link is a record in its lab,
-// the link id on both NICs in the nodes' metadata (so a labvirtd restart rebuilds it), and — when
-// both ends are on the bridge — a shared VLAN tag on the two OVS ports.
+// LinkBook (engine/lab/link_book.h): links between running or stopped nodes, changed live. A link
+// is a record in its lab, the link id on both NICs in the nodes' metadata (so a labvirtd restart
+// rebuilds it), and — when both ends are on the bridge — a shared VLAN tag on the two OVS ports.
 #include <algorithm>
 
-#include "engine/lab/lab_engine.h"
-#include "engine/lab/lab_engine_internal.h"
+#include "engine/lab/link_book.h"
 #include "reactor/base/join.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
@@ -20,17 +19,8 @@ std::string LinkJson(const LinkRecord& l) {
   return w.Take();
 }
 
-LinkRecord* LabEngine::FindLink(const std::string& lab, const std::string& link) const {
-  auto it = labs_.find(lab);
-  if (it == labs_.end()) return nullptr;
-  for (auto& l : it->second->links) {
-    if (l.id == link) return &l;
-  }
-  return nullptr;
-}
-
-void LabEngine::RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec,
-                                 const std::string& link, bool down, std::function<void()> then) {
+void LinkBook::RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec,
+                                const std::string& link, bool down, std::function<void()> then) {
   auto join = Join::Create([then](Status) { then(); });
   for (const auto& [node, interface] :
        {std::pair{rec.a_node, rec.a_interface}, std::pair{rec.b_node, rec.b_interface}}) {
@@ -41,13 +31,13 @@ void LabEngine::RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec,
       nic.link = link;
       nic.link_down = down && !link.empty();
     }
-    PersistMetadata(*n, join->Step());
+    writer_.PersistMetadata(*n, join->Step());
   }
   join->Seal();
 }
 
-std::string LabEngine::TapOf(const std::string& lab, const std::string& node,
-                             const std::string& interface) const {
+std::string LinkBook::TapOf(const std::string& lab, const std::string& node,
+                            const std::string& interface) const {
   const Node* n = FindNode(lab, node);
   if (n == nullptr) return "";
   for (const auto& nic : n->metadata.nics) {
@@ -56,15 +46,7 @@ std::string LabEngine::TapOf(const std::string& lab, const std::string& node,
   return "";
 }
 
-bool LabEngine::OnBridge(const std::string& tap) const {
-  if (tap.empty()) return false;
-  for (const auto& p : plumber_.OwnedPorts()) {
-    if (p.port == tap) return true;
-  }
-  return false;
-}
-
-void LabEngine::WireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done) {
+void LinkBook::WireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done) {
   RecordLinkOnEnds(lab, rec, rec.id, !rec.up, [this, lab, rec, done] {
     std::string tap_a = TapOf(lab, rec.a_node, rec.a_interface);
     std::string tap_b = TapOf(lab, rec.b_node, rec.b_interface);
@@ -80,13 +62,13 @@ void LabEngine::WireLink(const std::string& lab, const LinkRecord& rec, NetworkP
   });
 }
 
-void LabEngine::UnwireLink(const std::string& lab, const LinkRecord& rec,
-                           NetworkPlumber::Done done) {
+void LinkBook::UnwireLink(const std::string& lab, const LinkRecord& rec,
+                          NetworkPlumber::Done done) {
   RecordLinkOnEnds(lab, rec, "", false,
                    [this, lab, id = rec.id, done] { plumber_.DeleteLinks(lab, {id}, done); });
 }
 
-void LabEngine::ApplyLinkStates(Node& n, NetworkPlumber::Done done) {
+void LinkBook::ApplyLinkStates(Node& n, NetworkPlumber::Done done) {
   auto it = labs_.find(n.lab);
   std::vector<std::string> down;
   if (it != labs_.end()) {
@@ -105,8 +87,8 @@ void LabEngine::ApplyLinkStates(Node& n, NetworkPlumber::Done done) {
   join->Seal();
 }
 
-void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, const std::string& b,
-                           Reply reply) {
+void LinkBook::CreateLink(const std::string& lab_name, const std::string& a, const std::string& b,
+                          Reply reply) {
   auto it = labs_.find(lab_name);
   if (it == labs_.end()) return reply(InvalidField("lab", "no lab named '" + lab_name + "'"));
   Lab& lab = *it->second;
@@ -160,7 +142,7 @@ void LabEngine::CreateLink(const std::string& lab_name, const std::string& a, co
   });
 }
 
-void LabEngine::DeleteLink(const std::string& lab, const std::string& link, Reply reply) {
+void LinkBook::DeleteLink(const std::string& lab, const std::string& link, Reply reply) {
   if (!labs_.count(lab)) return reply(InvalidField("lab", "no lab named '" + lab + "'"));
   LinkRecord* rec = FindLink(lab, link);
   if (rec == nullptr) return reply(InvalidField("link", "no link '" + link + "' in " + lab));
@@ -182,8 +164,7 @@ void LabEngine::DeleteLink(const std::string& lab, const std::string& link, Repl
   });
 }
 
-void LabEngine::SetLinkState(const std::string& lab, const std::string& link, bool up,
-                             Reply reply) {
+void LinkBook::SetLinkState(const std::string& lab, const std::string& link, bool up, Reply reply) {
   if (!labs_.count(lab)) return reply(InvalidField("lab", "no lab named '" + lab + "'"));
   LinkRecord* rec = FindLink(lab, link);
   if (rec == nullptr) return reply(InvalidField("link", "no link '" + link + "' in " + lab));

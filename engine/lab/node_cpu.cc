@@ -1,15 +1,15 @@
-// LabEngine: the host probe and the CPU ladder at start (providers/cpu_policy.h,
-// engine/lab/cpu_choices.h). A start that QEMU or libvirt refuses for the CPU is retried on the
-// next rung down, within the same admission slot and the same `starting` state, with every refused
-// choice kept in the node (cpu_attempts), its events and, on failure, its reason.
-#include "engine/lab/lab_engine.h"
-#include "engine/lab/lab_engine_internal.h"
+// NodeLife (engine/lab/node_life.h): the host probe and the CPU ladder at start
+// (providers/cpu_policy.h, engine/lab/cpu_choices.h). A start that QEMU or libvirt refuses for the
+// CPU is retried on the next rung down, within the same admission slot and the same `starting`
+// state, with every refused choice kept in the node (cpu_attempts), its events and, on failure, its
+// reason.
+#include "engine/lab/node_life.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
 
-void LabEngine::ProbeHost(std::function<void()> done) {
+void NodeLife::ProbeHost(std::function<void()> done) {
   // /proc/cpuinfo (large on big hosts) and the cache file are read on a worker, libvirt's
   // capabilities through the hypervisor seam; the loop only parses and keeps the result.
   struct Local {
@@ -31,8 +31,8 @@ void LabEngine::ProbeHost(std::function<void()> done) {
   }
 }
 
-void LabEngine::QueryHostCapabilities(providers::HostInfo local, std::string cache_json,
-                                      std::function<void()> done) {
+void NodeLife::QueryHostCapabilities(providers::HostInfo local, std::string cache_json,
+                                     std::function<void()> done) {
   std::string virttype = local.kvm ? "kvm" : "qemu";
   hv_.GetHostCapabilities(virttype, [this, local, cache_json, done = std::move(done)](
                                         Result<providers::HostCapabilities> caps) mutable {
@@ -64,7 +64,7 @@ constexpr int kMaxStartKills = 2;
 
 }  // namespace
 
-void LabEngine::StartRefused(Node& n, const std::string& error) {
+void NodeLife::StartRefused(Node& n, const std::string& error) {
   if (providers::KilledByLibvirtDuringStart(error) && n.start_kills < kMaxStartKills) {
     ++n.start_kills;
     LogWarn("start killed by libvirtd itself; trying the same CPU again",
@@ -92,7 +92,7 @@ void LabEngine::StartRefused(Node& n, const std::string& error) {
   RetryStart(n, /*redefine=*/true);
 }
 
-void LabEngine::RetryStart(Node& n, bool redefine) {
+void NodeLife::RetryStart(Node& n, bool redefine) {
   std::string key = n.key;
   n.stop_timer = reactor_.After(kRetryPause, [this, key, redefine] {
     Node* n = FindNodeByKey(key);
@@ -102,7 +102,7 @@ void LabEngine::RetryStart(Node& n, bool redefine) {
   });
 }
 
-void LabEngine::CpuWorked(Node& n) {
+void NodeLife::CpuWorked(Node& n) {
   if (!cpu_choices_.Worked(n.kind, n.cpu)) return;
   // Writes are rare (a rung learnt anew). Two in flight could land out of order and the older
   // snapshot would drop the newer entry: the cost is one refused start that relearns it.
@@ -116,7 +116,7 @@ void LabEngine::CpuWorked(Node& n) {
   if (!st.ok()) LogWarn("CPU choice cache not written", {{"error", st.ToString()}});
 }
 
-void LabEngine::StartWithCpu(Node& n) {
+void NodeLife::StartWithCpu(Node& n) {
   if (!cpu_choices_.Outdated(n.kind, n.cpu)) {
     return hv_.Start(n.domain, /*paused=*/true,
                      [this, key = n.key](Status st) { AfterStartPaused(key, st); });
@@ -125,7 +125,7 @@ void LabEngine::StartWithCpu(Node& n) {
   RedefineAndStart(n);
 }
 
-void LabEngine::RedefineAndStart(Node& n) {
+void NodeLife::RedefineAndStart(Node& n) {
   std::string key = n.key;
   // Redefine (the persistent definition keeps the CPU that works for later starts) under the
   // same UUID, then start paused again exactly as the first attempt did.

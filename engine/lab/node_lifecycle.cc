@@ -1,8 +1,6 @@
-// LabEngine: one node's life — admission, start paused, console, NICs, resume, readiness, stop,
-// crashes and restarts. Every step is a callback on the loop that looks its node up by key again,
-// because the node may have been destroyed while a worker was busy.
-#include "engine/lab/lab_engine.h"
-#include "engine/lab/lab_engine_internal.h"
+// NodeLife (engine/lab/node_life.h): admission, start paused, console, NICs, resume, readiness,
+// stop, crashes and restarts. The CPU ladder's steps are in node_cpu.cc.
+#include "engine/lab/node_life.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -15,7 +13,16 @@ constexpr size_t kMaxEarlyConsole = 256 * 1024;
 
 }  // namespace
 
-void LabEngine::RequestStart(Node& n) {
+NodeLife::NodeLife(const EngineSeams& seams, LabStore& store, MetadataWriter& writer,
+                   LinkBook& links)
+    : EnginePart(seams, store), writer_(writer), links_(links), cpu_choices_(options_.state_dir) {
+  providers::HostInfo host = providers::ProbeLocalHost();
+  host.kvm = host.kvm && !options_.force_tcg;
+  // Before the loop runs: the cache file's few hundred bytes are read here, once.
+  cpu_choices_.SetHost(host, ReadCpuCache(cpu_choices_.cache_path()));
+}
+
+void NodeLife::RequestStart(Node& n) {
   n.restart_timer.Cancel();
   n.start_requested = reactor_.clock().Now();
   n.cpu_attempts.clear();
@@ -33,7 +40,7 @@ void LabEngine::RequestStart(Node& n) {
   Emit("admission", &n, w.Take());
 }
 
-void LabEngine::BeginStart(const std::string& key) {
+void NodeLife::BeginStart(const std::string& key) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kQueued) {
     admission_.Release(key);
@@ -47,7 +54,7 @@ void LabEngine::BeginStart(const std::string& key) {
   StartWithCpu(*n);
 }
 
-void LabEngine::AfterStartPaused(const std::string& key, Status st) {
+void NodeLife::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
   if (!st.ok()) return StartRefused(*n, st.message());
@@ -56,7 +63,7 @@ void LabEngine::AfterStartPaused(const std::string& key, Status st) {
   FetchConsole(key, 0);
 }
 
-void LabEngine::FetchConsole(const std::string& key, int attempt) {
+void NodeLife::FetchConsole(const std::string& key, int attempt) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
   hv_.GetXml(n->domain, /*live=*/true, [this, key, attempt](Result<std::string> xml) {
@@ -74,7 +81,7 @@ void LabEngine::FetchConsole(const std::string& key, int attempt) {
   });
 }
 
-void LabEngine::AttachConsole(const std::string& key, const std::string& live_xml) {
+void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml) {
   Node* n = FindNodeByKey(key);
   n->pty = providers::LivePtyPath(live_xml);
   if (n->pty.empty()) return FailStart(*n, "the running domain has no serial PTY");
@@ -123,7 +130,7 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     if (!st.ok()) return FailStart(*n, "network: " + st.message());
-    ApplyLinkStates(*n, [this, key](Status st) {
+    links_.ApplyLinkStates(*n, [this, key](Status st) {
       Node* n = FindNodeByKey(key);
       if (n == nullptr || n->state != NodeState::kStarting) return;
       if (!st.ok()) return FailStart(*n, "network: " + st.message());
@@ -132,7 +139,7 @@ void LabEngine::AttachConsole(const std::string& key, const std::string& live_xm
   });
 }
 
-void LabEngine::Resume(const std::string& key) {
+void NodeLife::Resume(const std::string& key) {
   Node* n = FindNodeByKey(key);
   hv_.Resume(n->domain, [this, key](Status st) {
     Node* n = FindNodeByKey(key);
@@ -169,7 +176,7 @@ void LabEngine::Resume(const std::string& key) {
   });
 }
 
-void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
+void NodeLife::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr) return;
   n->readiness = ev.result;
@@ -181,11 +188,12 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
     case ReadinessEvent::Type::kReady: {
       admission_.Release(key);
       std::chrono::duration<double> boot = reactor_.clock().Now() - n->start_requested;
-      boot_seconds_.Observe(n->kind.name, boot.count());
-      readiness_seconds_.Observe(n->kind.name, static_cast<double>(ev.result.elapsed_ms) / 1000);
+      store_.boot_seconds.Observe(n->kind.name, boot.count());
+      store_.readiness_seconds.Observe(n->kind.name,
+                                       static_cast<double>(ev.result.elapsed_ms) / 1000);
       if (n->state == NodeState::kBooting)
         SetState(*n, NodeState::kReady, "matched: " + ev.result.pattern);
-      PersistMetadata(*n);
+      writer_.PersistMetadata(*n);
       return;
     }
     case ReadinessEvent::Type::kFailed:
@@ -193,7 +201,7 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
       // The VM stays up so its console can be inspected; the node is failed.
       n->vm_left_up = true;
       SetState(*n, NodeState::kFailed, "boot failed: " + ev.result.reason);
-      PersistMetadata(*n);
+      writer_.PersistMetadata(*n);
       return;
     case ReadinessEvent::Type::kRestartRequested:
       // From a clean stack: the tracker is inside its callback.
@@ -202,7 +210,7 @@ void LabEngine::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
   }
 }
 
-void LabEngine::RetryBoot(const std::string& key) {
+void NodeLife::RetryBoot(const std::string& key) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kBooting) return;  // stopped or crashed meanwhile
   // The admission slot stays held (docs/node-states.md): no Release here nor in OnStopped.
@@ -212,7 +220,7 @@ void LabEngine::RetryBoot(const std::string& key) {
   DestroyThenStart(*n);
 }
 
-void LabEngine::DestroyThenStart(Node& n) {
+void NodeLife::DestroyThenStart(Node& n) {
   n.start_when_stopped = true;
   std::string key = n.key;
   hv_.Destroy(n.domain, [this, key](Status st) {
@@ -228,7 +236,7 @@ void LabEngine::DestroyThenStart(Node& n) {
   });
 }
 
-void LabEngine::FailStart(Node& n, const std::string& reason) {
+void NodeLife::FailStart(Node& n, const std::string& reason) {
   LogWarn("node start failed", {{"lab", n.lab}, {"node", n.name}, {"reason", reason}});
   admission_.Release(n.key);
   SetState(n, NodeState::kFailed, reason);
@@ -236,7 +244,7 @@ void LabEngine::FailStart(Node& n, const std::string& reason) {
   hv_.Destroy(n.domain, [](Status) {});
 }
 
-void LabEngine::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
+void NodeLife::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
   SetState(n, NodeState::kStopping, force ? "forced off" : "ACPI shutdown requested");
   if (n.tracker) n.tracker->Stop();
   std::string key = n.key;
@@ -255,19 +263,20 @@ void LabEngine::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
   n.stop_timer = reactor_.After(timeout, force_off);
 }
 
-void LabEngine::OnDomainEvent(const providers::DomainEventInfo& ev) {
+void NodeLife::OnDomainEvent(const providers::DomainEventInfo& ev) {
   Node* n = FindNodeByDomain(ev.name);
   if (n == nullptr) {
     // Not ours (nor being defined by a deploy in flight): its MACs must be avoided from the next
     // deploy on.
-    if (ev.event == providers::DomainEvent::kDefined && !BeingDeployed(ev.name)) ++foreign_changes_;
+    if (ev.event == providers::DomainEvent::kDefined && !BeingDeployed(ev.name))
+      ++store_.foreign_changes;
     return;
   }
   if (ev.event != providers::DomainEvent::kStopped) return;
   OnStopped(*n, ev.detail);
 }
 
-void LabEngine::OnStopped(Node& n, const std::string& detail) {
+void NodeLife::OnStopped(Node& n, const std::string& detail) {
   if (n.state == NodeState::kStarting && !n.start_when_stopped) {
     // A start attempt in flight answers for itself (a dead QEMU fails its next step); this event
     // is an earlier attempt's (a refused start), and acting on it would free the boot slot and
@@ -289,7 +298,7 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
     bool forced = n.state == NodeState::kStopping && n.reason.rfind("forced off", 0) == 0;
     if (n.state != NodeState::kStopped)
       SetState(n, NodeState::kStopped, forced ? n.reason : "stopped (" + detail + ")");
-    PersistMetadata(n);
+    writer_.PersistMetadata(n);
     if (n.restart_pending) {  // node.restart: up again, with the same disk
       n.restart_pending = false;
       RequestStart(n);
@@ -309,7 +318,7 @@ void LabEngine::OnStopped(Node& n, const std::string& detail) {
   ScheduleRestart(n, detail);
 }
 
-void LabEngine::ScheduleRestart(Node& n, const std::string& why) {
+void NodeLife::ScheduleRestart(Node& n, const std::string& why) {
   auto delay = options_.restart_policy.Delay(++n.crash_restarts);
   if (!delay) {
     SetState(n, NodeState::kFailed,
@@ -324,39 +333,105 @@ void LabEngine::ScheduleRestart(Node& n, const std::string& why) {
   });
 }
 
-void LabEngine::ReleaseRuntime(Node& n) {
+void NodeLife::ReleaseRuntime(Node& n) {
   if (n.hub) n.hub->ClosePty();
   plumber_.Unplug(n.lab, n.name, [](Status st) {
     if (!st.ok()) LogWarn("unplug failed", {{"error", st.ToString()}});
   });
 }
 
-void LabEngine::PersistMetadata(Node& n, std::function<void()> then) {
-  if (then) n.metadata_waiters.push_back(std::move(then));
-  // One write at a time per node: two in flight on the worker pool may land in either order,
-  // and an older snapshot landing last would undo the newer (seen: a link's carrier state lost).
-  if (n.metadata_writing) {
-    n.metadata_dirty = true;
+void NodeLife::StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply) {
+  Node* n = FindNode(lab, node);
+  if (n == nullptr)
+    return reply(NotFound("no node named '" + node + "' in " + lab).WithField("node"));
+  n->desired_running = true;
+  n->crash_restarts = 0;
+  if (IsActive(n->state) || n->state == NodeState::kQueued) {
+    if (n->state == NodeState::kStopping) {
+      return reply(FailedPrecondition("wait until it stopped")
+                       .WithField("node")
+                       .WithSummary("node is stopping"));
+    }
+    return reply(NodeJson(*n));
+  }
+  RequestStart(*n);
+  if (wait) {
+    n->waiters.push_back(std::move(reply));
+  } else {
+    reply(NodeJson(*n));
+  }
+}
+
+void NodeLife::StopNode(const std::string& lab, const std::string& node, bool force, int timeout_s,
+                        bool wait, Reply reply) {
+  Node* n = FindNode(lab, node);
+  if (n == nullptr)
+    return reply(NotFound("no node named '" + node + "' in " + lab).WithField("node"));
+  n->desired_running = false;
+  n->restart_pending = false;
+  n->restart_timer.Cancel();
+  if (n->state == NodeState::kQueued) {
+    admission_.Release(n->key);
+    SetState(*n, NodeState::kStopped, "stop requested while queued");
+    return reply(NodeJson(*n));
+  }
+  if (n->state == NodeState::kFailed && n->vm_left_up) {
+    // The failed boot's VM, kept for its console, is no working guest: off at once. Its stopped
+    // event makes the node stopped and answers a waiting caller.
+    if (wait) n->waiters.push_back(std::move(reply));
+    std::string key = n->key;
+    hv_.Destroy(n->domain, [this, key](Status st) {
+      if (st.ok()) return;
+      LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+      if (Node* n = FindNodeByKey(key)) NotifyWaiters(*n);
+    });
+    if (!wait) reply(NodeJson(*n));
     return;
   }
-  n.metadata_writing = true;
-  n.metadata_dirty = false;
-  n.metadata.desired_state = n.desired_running ? "running" : "stopped";
-  n.metadata.readiness = std::string(ReadinessStateName(n.readiness.state));
-  n.metadata.readiness_detail = n.readiness.ToJson();
-  std::vector<std::function<void()>> waiters;
-  waiters.swap(n.metadata_waiters);
-  hv_.SetMetadata(n.domain, providers::RenderNodeMetadata(n.metadata),
-                  [this, key = n.key, node = &n, waiters](Status st) {
-                    if (!st.ok())
-                      LogWarn("metadata not saved", {{"node", key}, {"error", st.ToString()}});
-                    Node* now = FindNodeByKey(key);
-                    if (now == node) {
-                      now->metadata_writing = false;
-                      if (now->metadata_dirty) PersistMetadata(*now);
-                    }
-                    for (const auto& w : waiters) w();
-                  });
+  if (!IsActive(n->state)) return reply(NodeJson(*n));
+  auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
+  if (wait) n->waiters.push_back(std::move(reply));
+  BeginStop(*n, force, timeout);
+  if (!wait) reply(NodeJson(*n));
+}
+
+providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
+  providers::DomainSpec ds;
+  ds.instance = options_.instance;
+  ds.lab = n.lab;
+  ds.node = n.name;
+  ds.kind_name = n.kind_name;
+  ds.kind = n.kind;
+  ds.tag = n.metadata.tag;
+  ds.domain_type = cpu_choices_.host().kvm ? "kvm" : "qemu";
+  ds.image = n.image;
+  ds.overlay_path = n.overlay;
+  ds.state_dir = options_.state_dir;
+  ds.nics = nics;
+  for (const auto& nic : n.metadata.nics) {
+    if (nic.role == providers::NicRole::kData && !nic.link.empty()) {
+      ds.links.push_back({nic.interface, nic.link});
+    }
+    if (!nic.mac.empty()) ds.fixed_macs[NicKey(nic)] = nic.mac;
+  }
+  ds.desired_state = n.desired_running ? "running" : "stopped";
+  ds.cpu = n.cpu;
+  ds.emulator = options_.emulator;
+  ds.overrides_json = n.metadata.overrides_json;
+  return ds;
+}
+
+void NodeLife::AdoptRunning(Node& n, const std::string& reason) {
+  // Not through SetState: an adopted node skips the queue (it is already running).
+  NodeState old = n.state;
+  n.state = NodeState::kStarting;
+  n.reason = reason;
+  JsonWriter w;
+  w.BeginObject().Key("state").String(NodeStateName(n.state));
+  w.Key("previous").String(NodeStateName(old)).Key("reason").String(reason).EndObject();
+  Emit("node.state", &n, w.Take());
+  n.adopted_ready = n.readiness.state == ReadinessState::kReady;
+  FetchConsole(n.key, 0);
 }
 
 }  // namespace labvirt::engine

@@ -1,9 +1,8 @@
-// LabEngine: rebuilding labs from libvirt. One pass over every domain and its labvirt metadata
-// (no per-domain XML polling): adopt what matches, report foreign domains, and attach consoles
-// and ports of the running ones again.
+// Reconciler (engine/lab/reconciler.h): rebuilding labs from libvirt. One pass over every domain
+// and its labvirt metadata (no per-domain XML polling): adopt what matches, report foreign domains,
+// and attach consoles and ports of the running ones again.
 #include "engine/catalog/catalog_overrides.h"
-#include "engine/lab/lab_engine.h"
-#include "engine/lab/lab_engine_internal.h"
+#include "engine/lab/reconciler.h"
 #include "providers/node_naming.h"
 #include "providers/state_paths.h"
 #include "reactor/base/json_writer.h"
@@ -11,9 +10,9 @@
 
 namespace labvirt::engine {
 
-void LabEngine::Reconcile(std::function<void(Status)> user_done) {
+void Reconciler::Reconcile(std::function<void(Status)> user_done) {
   reconciling_ = true;
-  ++foreign_changes_;  // after a reconnect anything may have been defined meanwhile
+  ++store_.foreign_changes;  // after a reconnect anything may have been defined meanwhile
   // Deploys that arrived meanwhile run once the labs are rebuilt (success or not), so that a
   // deploy never redefines a node the pass has not adopted yet.
   auto done = [this, user_done](Status st) {
@@ -27,7 +26,7 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
   hv_.ListDomains([this, done](Result<std::vector<providers::DomainInfo>> domains) {
     if (!domains.ok()) return done(domains.status());
     int adopted = 0, foreign = 0, other_instance = 0;
-    other_instance_labs_.clear();
+    store_.other_instance_labs.clear();
     for (const auto& d : *domains) {
       if (d.metadata.empty()) {
         ++foreign;
@@ -44,13 +43,14 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
         // Another labvirtd's node (a second daemon with its own state dir): never adopted,
         // started or rewired here; its lab's name stays its own.
         ++other_instance;
-        other_instance_labs_[md->lab] = md->instance;
+        store_.other_instance_labs[md->lab] = md->instance;
         continue;
       }
       Node* known = FindNode(md->lab, md->node);
       if (known != nullptr) {
         // Already tracked: only a state we missed while disconnected matters.
-        if (!d.active && IsActive(known->state)) OnStopped(*known, "found stopped at reconcile");
+        if (!d.active && IsActive(known->state))
+          lifecycle_.OnStopped(*known, "found stopped at reconcile");
         continue;
       }
       auto kind = catalog_.Resolve(md->kind);
@@ -80,7 +80,7 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
       n->domain = d.name;
       n->kind_name = md->kind;
       n->kind = *kind;
-      n->cpu = md->cpu ? *md->cpu : cpu_choices_.Initial(n->kind);
+      n->cpu = md->cpu ? *md->cpu : lifecycle_.cpu_choices().Initial(n->kind);
       n->image = md->image;
       n->overlay = providers::OverlayPath(options_.state_dir, md->lab, md->node);
       n->desired_running = md->desired_state != "stopped";
@@ -110,11 +110,11 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
       ++adopted;
       if (d.active) {
         // Running: take the console back and put its ports on the bridge again.
-        AdoptRunning(*raw, "adopted at reconcile");
+        lifecycle_.AdoptRunning(*raw, "adopted at reconcile");
       } else {
         raw->state = raw->desired_running ? NodeState::kStopped : NodeState::kDefined;
         raw->reason = "adopted at reconcile";
-        if (raw->desired_running) RequestStart(*raw);
+        if (raw->desired_running) lifecycle_.RequestStart(*raw);
       }
     }
     LogInfo("reconciled", {{"adopted", std::to_string(adopted)},
@@ -128,6 +128,60 @@ void LabEngine::Reconcile(std::function<void(Status)> user_done) {
     Emit("reconciled", nullptr, w.Take());
     done(Status::Ok());
   });
+}
+
+void Reconciler::ReconcileNode(const std::string& lab, const std::string& node, Reply reply) {
+  if (FindNode(lab, node) == nullptr) return reply(NoNode(lab, node));
+  std::string key = NodeKey(lab, node);
+  hv_.ListDomains([this, key, reply](Result<std::vector<providers::DomainInfo>> domains) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr) return reply(InvalidField("node", key + " was removed meanwhile"));
+    if (!domains.ok()) {
+      return reply(Internal(domains.status().message()).WithField("node").WithSummary("libvirt"));
+    }
+    const providers::DomainInfo* d = nullptr;
+    for (const auto& x : *domains) {
+      if (x.name == n->domain) d = &x;
+    }
+    std::vector<std::string> actions;
+    if (d == nullptr) {
+      actions.push_back("domain " + n->domain + " is gone from libvirt: node failed");
+      SetState(*n, NodeState::kFailed, "domain undefined outside labvirt; deploy the lab again");
+    } else if (Busy(n->state)) {
+      actions.push_back(std::string("node is ") + std::string(NodeStateName(n->state)) +
+                        "; left to finish");
+    } else if (d->active && !IsActive(n->state)) {
+      actions.push_back("domain found running: adopted (console and ports attached again)");
+      lifecycle_.AdoptRunning(*n, "adopted by node.reconcile");
+    } else if (!d->active && IsActive(n->state)) {
+      actions.push_back("domain found off: handled as a stop");
+      lifecycle_.OnStopped(*n, "found off by node.reconcile");
+    } else if (d->active && n->desired_running && n->hub && !n->hub->attached()) {
+      actions.push_back("console reattached");
+      lifecycle_.AdoptRunning(*n, "console reattached by node.reconcile");
+    }
+    if (!Busy(n->state) && d != nullptr) {
+      bool running = IsActive(n->state);
+      if (n->desired_running && !running &&
+          (n->state == NodeState::kDefined || n->state == NodeState::kStopped)) {
+        actions.push_back("desired running: started");
+        lifecycle_.RequestStart(*n);
+      } else if (!n->desired_running && running) {
+        actions.push_back("desired stopped: stopping");
+        lifecycle_.BeginStop(*n, false, n->kind.shutdown_timeout);
+      }
+    }
+    JsonWriter w;
+    w.BeginObject().Key("node").Raw(NodeJson(*n)).Key("actions").BeginArray();
+    for (const auto& a : actions) w.String(a);
+    w.EndArray().EndObject();
+    reply(w.Take());
+  });
+}
+
+void Reconciler::RunAfterPass(std::function<void()> f) {
+  if (!reconciling_) return f();
+  after_reconcile_.push_back(std::move(f));
 }
 
 }  // namespace labvirt::engine

@@ -1,0 +1,70 @@
+// Deployer: lab.deploy and lab.destroy. A deploy is a job that runs one way:
+//   resolve (kinds, images, interfaces; on a worker) -> host MACs -> define (domain plans,
+//   overlays and log directories on a worker, then each domain in turn) -> finish: the lab's
+//   records join the store and NodeLife starts what should run; or, on the first failure,
+//   rollback (this deploy's domains undefined, their overlays removed) and an answer naming the
+//   field at fault. A deploy of an existing lab converges it (links rewired live, unlisted nodes
+//   destroyed). A destroy removes every node (VM, definition, overlay, console log, ports).
+#ifndef LABVIRT_ENGINE_LAB_DEPLOYER_H_
+#define LABVIRT_ENGINE_LAB_DEPLOYER_H_
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/lab/engine_part.h"
+#include "engine/lab/link_book.h"
+#include "engine/lab/node_life.h"
+#include "engine/lab/reconciler.h"
+
+namespace labvirt::engine {
+
+class Deployer : public EnginePart {
+ public:
+  Deployer(const EngineSeams& seams, LabStore& store, NodeLife& lifecycle, LinkBook& links,
+           Reconciler& reconciler)
+      : EnginePart(seams, store), lifecycle_(lifecycle), links_(links), reconciler_(reconciler) {}
+
+  // Validates the whole lab, then defines every node and starts those that should run. Replies
+  // when the lab is defined (`wait` false) or when every node is ready or failed (`wait` true).
+  void Deploy(LabSpec spec, bool wait, Reply reply);
+  // Destroys every node of the lab. Idempotent.
+  void Destroy(const std::string& lab, Reply reply);
+
+ private:
+  void DeployResolve(uint64_t job_id);
+  // Runs `then` once the store's host MACs are fresh (walking every domain's MACs only if stale).
+  void WithHostMacs(uint64_t job_id, std::function<void()> then);
+  // Plans every new node's domain (tag, NICs, MACs, XML) into the job's builds.
+  void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
+  // Makes the builds' overlays and log directories on a worker, then defines them.
+  void DeployFiles(uint64_t job_id);
+  // Defines builds[i..] one after another.
+  void DefineFrom(uint64_t job_id, size_t i);
+  // Ends a deploy: on failure rolls it back and answers -32602 with `field` (the spec's field
+  // path, "nodes[1].image"; "lab" when no one field is to blame) and st's message as reason.
+  void DeployFinish(uint64_t job_id, Status st, std::string field = "lab");
+  // The other labvirt instance that holds a lab named `lab` on this host (its domains seen at the
+  // last reconcile, or its ports on the bridge now), or "" when none does.
+  std::string OtherInstanceOf(const std::string& lab) const;
+  // A re-deploy: wires new links, unwires links no longer listed, destroys unlisted nodes; `done`
+  // runs once all of that has finished (failures are logged; a node not removed stays failed).
+  void ConvergeExisting(Lab& lab, const DeployJob& job, const std::set<std::string>& new_nodes,
+                        std::function<void()> done);
+  // Undefines the domains in `defined` (this deploy's, not ones that were there before) and
+  // removes those nodes' overlays; others are left alone (a leak beats destroying a disk).
+  void RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,
+                std::function<void()> done);
+  // Destroys and undefines one node's domain and removes its files; `done` with the outcome.
+  void DestroyNode(std::string key, std::function<void(Status)> done);
+
+  NodeLife& lifecycle_;
+  LinkBook& links_;
+  Reconciler& reconciler_;
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_LAB_DEPLOYER_H_

@@ -1,0 +1,96 @@
+// NodeLife: one node's life. Admission (a boot slot), start paused on the CPU this host takes (the
+// CPU ladder, providers/cpu_policy.h), the console attached, the NICs plugged and their links
+// re-applied, resume, the readiness watch and its boot retries, stop (ACPI, forced after the
+// timeout), crashes and the restart policy. Every step is a callback on the loop that looks its
+// node up by key again, because the node may have been destroyed while a worker was busy.
+// States and transitions: docs/node-states.md.
+#ifndef LABVIRT_ENGINE_LAB_NODE_LIFE_H_
+#define LABVIRT_ENGINE_LAB_NODE_LIFE_H_
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "engine/lab/cpu_choices.h"
+#include "engine/lab/engine_part.h"
+#include "engine/lab/link_book.h"
+#include "engine/lab/metadata_writer.h"
+#include "providers/host_probe.h"
+
+namespace labvirt::engine {
+
+class NodeLife : public EnginePart {
+ public:
+  NodeLife(const EngineSeams& seams, LabStore& store, MetadataWriter& writer, LinkBook& links);
+
+  // ---- Verbs ----
+  void StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply);
+  void StopNode(const std::string& lab, const std::string& node, bool force, int timeout_s,
+                bool wait, Reply reply);
+  // Lifecycle events from the hypervisor.
+  void OnDomainEvent(const providers::DomainEventInfo& event);
+
+  // ---- Host and CPU ----
+  // Probes the host (KVM or TCG, nested, CPU vendor, libvirt's CPU capabilities), logs it in one
+  // line and keeps it for the CPU choices of new nodes; `done` runs on the loop once known (even
+  // when libvirt's part failed: the local facts stand alone).
+  void ProbeHost(std::function<void()> done);
+  CpuChoices& cpu_choices() { return cpu_choices_; }
+  const CpuChoices& cpu_choices() const { return cpu_choices_; }
+  // The spec that defines `n`'s domain with `nics` data NICs (-1: the kind's default).
+  providers::DomainSpec DomainSpecFor(const Node& n, int nics) const;
+
+  // ---- Steps other parts ask for ----
+  // Queues the node for a boot slot; it starts once admitted.
+  void RequestStart(Node& n);
+  void BeginStop(Node& n, bool force, std::chrono::seconds timeout);
+  // The node's VM was found stopped (event, reconcile): states, slot, console and ports follow.
+  void OnStopped(Node& n, const std::string& detail);
+  // A node found running (reconcile, node.reconcile): console and ports attached again.
+  void AdoptRunning(Node& n, const std::string& reason);
+
+ private:
+  void BeginStart(const std::string& key);
+  void AfterStartPaused(const std::string& key, Status st);
+  // Reads the running domain's live XML (again while it has no PTY yet) and attaches.
+  void FetchConsole(const std::string& key, int attempt);
+  void AttachConsole(const std::string& key, const std::string& live_xml);
+  void Resume(const std::string& key);
+  void OnReadiness(const std::string& key, const ReadinessEvent& ev);
+  // A boot retry the readiness tracker asked for: booting -> starting, then DestroyThenStart.
+  void RetryBoot(const std::string& key);
+  // For a starting node whose VM runs (a boot retry; a failed boot's VM left up): destroys it;
+  // its stopped event then starts it again (StartWithCpu), all with the admission slot held.
+  void DestroyThenStart(Node& n);
+  void FailStart(Node& n, const std::string& reason);
+  void ScheduleRestart(Node& n, const std::string& why);
+  void ReleaseRuntime(Node& n);
+
+  // CPU (node_cpu.cc).
+  // A start refused with `error`: redefines the domain with the next CPU choice and starts it
+  // again when the error is the CPU's and the ladder goes on, else FailStart.
+  void StartRefused(Node& n, const std::string& error);
+  // The host's local facts and the CPU cache (read on the worker pool by ProbeHost), completed
+  // with libvirt's capabilities.
+  void QueryHostCapabilities(providers::HostInfo local, std::string cache_json,
+                             std::function<void()> done);
+  // The node started on its CPU choice: remembered, and the cache file rewritten off the loop
+  // when that is new.
+  void CpuWorked(Node& n);
+  // Starts the node paused, first moving it to the CPU this host has learnt works when it is
+  // still on its kind's first choice.
+  void StartWithCpu(Node& n);
+  // Redefines the node's domain with its current CPU choice (same UUID) and starts it paused.
+  void RedefineAndStart(Node& n);
+  // After a short pause (libvirt finishing with the refused attempt), starts the node paused
+  // again: redefined first when its CPU choice changed.
+  void RetryStart(Node& n, bool redefine);
+
+  MetadataWriter& writer_;
+  LinkBook& links_;
+  CpuChoices cpu_choices_;
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_LAB_NODE_LIFE_H_

@@ -1,0 +1,45 @@
+// Reconciler: rebuilds labs from libvirt. One pass over every domain and its labvirt metadata (no
+// per-domain XML polling): adopts what matches this instance, reports other instances' and
+// foreign domains, and attaches consoles and ports of the running ones again. Deploys asked for
+// while a pass runs wait for it (RunAfterPass), so that a deploy never redefines a node the pass
+// has not adopted yet. Also node.reconcile: one node read from libvirt and converged.
+#ifndef LABVIRT_ENGINE_LAB_RECONCILER_H_
+#define LABVIRT_ENGINE_LAB_RECONCILER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/lab/engine_part.h"
+#include "engine/lab/node_life.h"
+
+namespace labvirt::engine {
+
+class Reconciler : public EnginePart {
+ public:
+  Reconciler(const EngineSeams& seams, LabStore& store, NodeLife& lifecycle)
+      : EnginePart(seams, store), lifecycle_(lifecycle) {}
+
+  // One pass (start-up, reconnect); `done` with its outcome.
+  void Reconcile(std::function<void(Status)> done);
+  // Reads the node's domain state once and converges: adopts a domain found running, notices one
+  // found off, starts or stops it to match the desired state, reattaches a lost console. Replies
+  // with the node and the list of actions taken.
+  void ReconcileNode(const std::string& lab, const std::string& node, Reply reply);
+  // True once a pass has completed (host.info's `healthy` needs it).
+  bool reconciled() const { return reconciled_once_; }
+  // True while a pass runs.
+  bool busy() const { return reconciling_; }
+  // Runs `f` now, or after the pass under way.
+  void RunAfterPass(std::function<void()> f);
+
+ private:
+  NodeLife& lifecycle_;
+  bool reconciling_ = false;
+  bool reconciled_once_ = false;
+  std::vector<std::function<void()>> after_reconcile_;  // deploys waiting for the pass
+};
+
+}  // namespace labvirt::engine
+
+#endif  // LABVIRT_ENGINE_LAB_RECONCILER_H_
