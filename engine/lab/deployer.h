@@ -9,6 +9,7 @@
 #define LABVIRT_ENGINE_LAB_DEPLOYER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -34,6 +35,16 @@ class Deployer : public EnginePart {
   void Destroy(const std::string& lab, Reply reply);
 
  private:
+  // Every node's kind from the catalog with its overrides; InvalidField naming the node.
+  Result<std::map<std::string, providers::DeviceKind>> ResolveKinds(const LabSpec& spec) const;
+  // The spec's links with both ends as vendor interface names, each interface in one link at
+  // most; InvalidField naming the endpoint.
+  static Result<std::vector<LinkRecord>> ResolveLinks(
+      const LabSpec& spec, const std::map<std::string, providers::DeviceKind>& resolved);
+  // A new node record for `ns`, its NICs naming its links until BuildDomain plans them.
+  std::unique_ptr<Node> NewNode(const std::string& lab, const NodeSpec& ns,
+                                const providers::DeviceKind& kind,
+                                const std::vector<LinkRecord>& links) const;
   void DeployResolve(uint64_t job_id);
   // Runs `then` once the store's host MACs are fresh (walking every domain's MACs only if stale).
   void WithHostMacs(uint64_t job_id, std::function<void()> then);

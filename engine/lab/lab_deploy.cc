@@ -80,27 +80,53 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
                                           other + "' on this host (this daemon is instance '" +
                                           options_.instance + "'); choose another lab name"));
   }
+  auto resolved = ResolveKinds(spec);
+  if (!resolved.ok()) return reply(resolved.status());
+  auto links = ResolveLinks(spec, *resolved);
+  if (!links.ok()) return reply(links.status());
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
   auto job = std::make_unique<DeployJob>();
   job->id = store_.next_job_id++;
   job->wait = wait;
   job->reply = std::move(reply);
-  std::map<std::string, const providers::DeviceKind*> kinds;  // for link resolution
+  for (const NodeSpec& ns : spec.nodes) {
+    if (existing && existing->nodes.count(ns.name)) continue;  // converge: keep what exists
+    job->nodes.push_back(NewNode(spec.name, ns, resolved->at(ns.name), *links));
+    job->node_specs.push_back(ns);
+  }
+  if (!existing) {
+    auto lab = std::make_unique<Lab>();
+    lab->name = spec.name;
+    labs_[spec.name] = std::move(lab);
+  }
+  job->links = std::move(links).value();  // the lab's links change only when the deploy succeeds
+  job->spec = std::move(spec);
+  uint64_t id = job->id;
+  jobs_[id] = std::move(job);
+  DeployResolve(id);
+}
+
+Result<std::map<std::string, providers::DeviceKind>> Deployer::ResolveKinds(
+    const LabSpec& spec) const {
   std::map<std::string, providers::DeviceKind> resolved;
   for (size_t i = 0; i < spec.nodes.size(); ++i) {
     const NodeSpec& ns = spec.nodes[i];
     std::string path = "nodes[" + std::to_string(i) + "]";
     if (Status st = providers::ValidateName("node name", ns.name); !st.ok()) {
-      return job->reply(InvalidField(path + ".name", st.message()));
+      return InvalidField(path + ".name", st.message());
     }
     auto kind = catalog_.Resolve(ns.kind);
-    if (!kind.ok()) return job->reply(InvalidField(path + ".kind", kind.status().message()));
+    if (!kind.ok()) return InvalidField(path + ".kind", kind.status().message());
     auto applied = ApplyOverrides(*kind, OverridesOf(ns));
-    if (!applied.ok()) return job->reply(InvalidField(path, applied.status().message()));
+    if (!applied.ok()) return InvalidField(path, applied.status().message());
     resolved[ns.name] = std::move(applied).value();
   }
-  // Links: resolve both ends to vendor interface names; one link per interface.
-  std::map<std::string, std::vector<providers::NicLink>> node_links;
+  return resolved;
+}
+
+Result<std::vector<LinkRecord>> Deployer::ResolveLinks(
+    const LabSpec& spec, const std::map<std::string, providers::DeviceKind>& resolved) {
+  // Both ends resolved to vendor interface names; one link per interface.
   std::set<std::string> used;
   std::vector<LinkRecord> links;
   for (size_t i = 0; i < spec.links.size(); ++i) {
@@ -111,51 +137,44 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
       std::string field =
           "links[" + std::to_string(i) + "].endpoints[" + std::to_string(side) + "]";
       auto name = VendorInterface(resolved.at(ep.node), ep.interface);
-      if (!name.ok()) return job->reply(InvalidField(field, name.status().message()));
+      if (!name.ok()) return InvalidField(field, name.status().message());
       if (!used.insert(ep.node + ":" + *name).second) {
-        return job->reply(
-            InvalidField(field, ep.node + ":" + *name + " is already in another link"));
+        return InvalidField(field, ep.node + ":" + *name + " is already in another link");
       }
       (side == 0 ? rec.a_node : rec.b_node) = ep.node;
       (side == 0 ? rec.a_interface : rec.b_interface) = *name;
     }
     rec.id = MakeLinkId({rec.a_node, rec.a_interface, rec.b_node, rec.b_interface});
-    node_links[rec.a_node].push_back({rec.a_interface, rec.id});
-    node_links[rec.b_node].push_back({rec.b_interface, rec.id});
     links.push_back(rec);
   }
-  for (const NodeSpec& ns : spec.nodes) {
-    if (existing && existing->nodes.count(ns.name)) continue;  // converge: keep what exists
-    auto n = std::make_unique<Node>();
-    n->lab = spec.name;
-    n->name = ns.name;
-    n->key = NodeKey(spec.name, ns.name);
-    n->kind_name = ns.kind;
-    n->kind = resolved.at(ns.name);
-    n->cpu = lifecycle_.cpu_choices().Initial(n->kind);
-    n->image = ns.image;
-    n->desired_running = ns.start;
-    n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
-    n->metadata.nics.clear();
-    for (const auto& l : node_links[ns.name]) {
+  return links;
+}
+
+std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& ns,
+                                        const providers::DeviceKind& kind,
+                                        const std::vector<LinkRecord>& links) const {
+  auto n = std::make_unique<Node>();
+  n->lab = lab;
+  n->name = ns.name;
+  n->key = NodeKey(lab, ns.name);
+  n->kind_name = ns.kind;
+  n->kind = kind;
+  n->cpu = lifecycle_.cpu_choices().Initial(n->kind);
+  n->image = ns.image;
+  n->desired_running = ns.start;
+  n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
+  // Placeholder NICs naming the node's links: the real plan comes from BuildDomain.
+  for (const auto& l : links) {
+    for (const auto& [node, interface] :
+         {std::pair{l.a_node, l.a_interface}, std::pair{l.b_node, l.b_interface}}) {
+      if (node != ns.name) continue;
       providers::NicMetadata nic;
-      nic.interface = l.interface;
-      nic.link = l.link;
-      n->metadata.nics.push_back(nic);  // placeholder: the real plan comes from BuildDomain
+      nic.interface = interface;
+      nic.link = l.id;
+      n->metadata.nics.push_back(nic);
     }
-    job->nodes.push_back(std::move(n));
-    job->node_specs.push_back(ns);
   }
-  if (!existing) {
-    auto lab = std::make_unique<Lab>();
-    lab->name = spec.name;
-    labs_[spec.name] = std::move(lab);
-  }
-  job->links = std::move(links);  // the lab's links change only when the deploy succeeds
-  job->spec = std::move(spec);
-  uint64_t id = job->id;
-  jobs_[id] = std::move(job);
-  DeployResolve(id);
+  return n;
 }
 
 void Deployer::DeployResolve(uint64_t id) {

@@ -1,6 +1,9 @@
 // Reconciler (engine/lab/reconciler.h): rebuilding labs from libvirt. One pass over every domain
 // and its labvirt metadata (no per-domain XML polling): adopt what matches, report foreign domains,
 // and attach consoles and ports of the running ones again.
+#include <map>
+#include <memory>
+
 #include "engine/catalog/catalog_overrides.h"
 #include "engine/lab/reconciler.h"
 #include "providers/node_naming.h"
@@ -25,109 +28,120 @@ void Reconciler::Reconcile(std::function<void(Status)> user_done) {
   };
   hv_.ListDomains([this, done](Result<std::vector<providers::DomainInfo>> domains) {
     if (!domains.ok()) return done(domains.status());
-    int adopted = 0, foreign = 0, other_instance = 0;
+    std::map<Seen, int> seen;
     store_.other_instance_labs.clear();
-    for (const auto& d : *domains) {
-      if (d.metadata.empty()) {
-        ++foreign;
-        continue;
-      }
-      auto md =
-          providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
-      if (!md.ok()) {
-        LogWarn("domain metadata unreadable; left alone",
-                {{"domain", d.name}, {"error", md.status().ToString()}});
-        continue;
-      }
-      if (md->instance != options_.instance) {
-        // Another labvirtd's node (a second daemon with its own state dir): never adopted,
-        // started or rewired here; its lab's name stays its own.
-        ++other_instance;
-        store_.other_instance_labs[md->lab] = md->instance;
-        continue;
-      }
-      Node* known = FindNode(md->lab, md->node);
-      if (known != nullptr) {
-        // Already tracked: only a state we missed while disconnected matters.
-        if (!d.active && IsActive(known->state))
-          lifecycle_.OnStopped(*known, "found stopped at reconcile");
-        continue;
-      }
-      auto kind = catalog_.Resolve(md->kind);
-      if (!kind.ok()) {
-        LogWarn("domain of an unknown kind; left alone", {{"domain", d.name}, {"kind", md->kind}});
-        continue;
-      }
-      // The node's own overrides (memory, NIC model, readiness patterns, …) apply again.
-      auto overrides = OverridesFromJson(md->overrides_json);
-      auto applied = overrides.ok() ? ApplyOverrides(*kind, *overrides)
-                                    : Result<providers::DeviceKind>(overrides.status());
-      if (applied.ok()) {
-        kind = std::move(applied);
-      } else {
-        LogWarn("node overrides not re-applied; using the kind's defaults",
-                {{"domain", d.name}, {"error", applied.status().ToString()}});
-      }
-      if (!labs_.count(md->lab)) {
-        auto lab = std::make_unique<Lab>();
-        lab->name = md->lab;
-        labs_[md->lab] = std::move(lab);
-      }
-      auto n = std::make_unique<Node>();
-      n->lab = md->lab;
-      n->name = md->node;
-      n->key = NodeKey(md->lab, md->node);
-      n->domain = d.name;
-      n->kind_name = md->kind;
-      n->kind = *kind;
-      n->cpu = md->cpu ? *md->cpu : lifecycle_.cpu_choices().Initial(n->kind);
-      n->image = md->image;
-      n->overlay = providers::OverlayPath(options_.state_dir, md->lab, md->node);
-      n->desired_running = md->desired_state != "stopped";
-      auto readiness = ReadinessResult::FromJson(md->readiness_detail);
-      if (readiness.ok()) n->readiness = *readiness;
-      n->metadata = *md;
-      // Links are rebuilt from the NICs' link ids.
-      Lab& lab = *labs_[md->lab];
-      for (const auto& nic : md->nics) {
-        if (nic.link.empty()) continue;
-        bool seen = false;
-        for (const auto& l : lab.links) seen |= l.id == nic.link;
-        if (!seen) {
-          auto ends = ParseLinkId(nic.link);
-          if (!ends) {
-            LogWarn("link id in metadata unreadable; link not rebuilt",
-                    {{"domain", d.name}, {"link", nic.link}});
-            continue;
-          }
-          LinkRecord rec{nic.link,     ends->a_node,      ends->a_interface,
-                         ends->b_node, ends->b_interface, !nic.link_down};
-          lab.links.push_back(rec);
-        }
-      }
-      Node* raw = n.get();
-      lab.nodes[md->node] = std::move(n);
-      ++adopted;
-      if (d.active) {
-        // Running: take the console back and put its ports on the bridge again.
-        lifecycle_.AdoptRunning(*raw, "adopted at reconcile");
-      } else {
-        raw->state = raw->desired_running ? NodeState::kStopped : NodeState::kDefined;
-        raw->reason = "adopted at reconcile";
-        if (raw->desired_running) lifecycle_.RequestStart(*raw);
-      }
-    }
-    LogInfo("reconciled", {{"adopted", std::to_string(adopted)},
-                           {"foreign", std::to_string(foreign)},
-                           {"other_instances", std::to_string(other_instance)},
+    for (const auto& d : *domains) ++seen[ReconcileDomain(d)];
+    LogInfo("reconciled", {{"adopted", std::to_string(seen[Seen::kAdopted])},
+                           {"foreign", std::to_string(seen[Seen::kForeign])},
+                           {"other_instances", std::to_string(seen[Seen::kOtherInstance])},
                            {"instance", options_.instance},
                            {"labs", std::to_string(labs_.size())}});
     JsonWriter w;
-    w.BeginObject().Key("adopted").Int(adopted).Key("foreign").Int(foreign);
-    w.Key("other_instances").Int(other_instance).EndObject();
+    w.BeginObject().Key("adopted").Int(seen[Seen::kAdopted]);
+    w.Key("foreign").Int(seen[Seen::kForeign]);
+    w.Key("other_instances").Int(seen[Seen::kOtherInstance]).EndObject();
     Emit("reconciled", nullptr, w.Take());
     done(Status::Ok());
   });
+}
+
+Reconciler::Seen Reconciler::ReconcileDomain(const providers::DomainInfo& d) {
+  if (d.metadata.empty()) return Seen::kForeign;
+  auto md =
+      providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
+  if (!md.ok()) {
+    LogWarn("domain metadata unreadable; left alone",
+            {{"domain", d.name}, {"error", md.status().ToString()}});
+    return Seen::kSkipped;
+  }
+  if (md->instance != options_.instance) {
+    // Another labvirtd's node (a second daemon with its own state dir): never adopted, started
+    // or rewired here; its lab's name stays its own.
+    store_.other_instance_labs[md->lab] = md->instance;
+    return Seen::kOtherInstance;
+  }
+  if (Node* known = FindNode(md->lab, md->node)) {
+    // Already tracked: only a state we missed while disconnected matters.
+    if (!d.active && IsActive(known->state)) {
+      lifecycle_.OnStopped(*known, "found stopped at reconcile");
+    }
+    return Seen::kKnown;
+  }
+  auto kind = KindOf(*md, d.name);
+  if (!kind.ok()) return Seen::kSkipped;
+  if (!labs_.count(md->lab)) {
+    auto lab = std::make_unique<Lab>();
+    lab->name = md->lab;
+    labs_[md->lab] = std::move(lab);
+  }
+  Lab& lab = *labs_[md->lab];
+  RebuildLinks(lab, *md, d.name);
+  Node* n = (lab.nodes[md->node] = NodeFrom(d, *md, *std::move(kind))).get();
+  if (d.active) {
+    // Running: take the console back and put its ports on the bridge again.
+    lifecycle_.AdoptRunning(*n, "adopted at reconcile");
+  } else {
+    n->state = n->desired_running ? NodeState::kStopped : NodeState::kDefined;
+    n->reason = "adopted at reconcile";
+    if (n->desired_running) lifecycle_.RequestStart(*n);
+  }
+  return Seen::kAdopted;
+}
+
+Result<providers::DeviceKind> Reconciler::KindOf(const providers::NodeMetadata& md,
+                                                 const std::string& domain) const {
+  auto kind = catalog_.Resolve(md.kind);
+  if (!kind.ok()) {
+    LogWarn("domain of an unknown kind; left alone", {{"domain", domain}, {"kind", md.kind}});
+    return kind.status();
+  }
+  // The node's own overrides (memory, NIC model, readiness patterns, …) apply again.
+  auto overrides = OverridesFromJson(md.overrides_json);
+  auto applied = overrides.ok() ? ApplyOverrides(*kind, *overrides)
+                                : Result<providers::DeviceKind>(overrides.status());
+  if (applied.ok()) return applied;
+  LogWarn("node overrides not re-applied; using the kind's defaults",
+          {{"domain", domain}, {"error", applied.status().ToString()}});
+  return kind;
+}
+
+std::unique_ptr<Node> Reconciler::NodeFrom(const providers::DomainInfo& d,
+                                           const providers::NodeMetadata& md,
+                                           providers::DeviceKind kind) const {
+  auto n = std::make_unique<Node>();
+  n->lab = md.lab;
+  n->name = md.node;
+  n->key = NodeKey(md.lab, md.node);
+  n->domain = d.name;
+  n->kind_name = md.kind;
+  n->kind = std::move(kind);
+  n->cpu = md.cpu ? *md.cpu : lifecycle_.cpu_choices().Initial(n->kind);
+  n->image = md.image;
+  n->overlay = providers::OverlayPath(options_.state_dir, md.lab, md.node);
+  n->desired_running = md.desired_state != "stopped";
+  auto readiness = ReadinessResult::FromJson(md.readiness_detail);
+  if (readiness.ok()) n->readiness = *readiness;
+  n->metadata = md;
+  return n;
+}
+
+void Reconciler::RebuildLinks(Lab& lab, const providers::NodeMetadata& md,
+                              const std::string& domain) {
+  // Links are rebuilt from the NICs' link ids; the first end seen records the link.
+  for (const auto& nic : md.nics) {
+    if (nic.link.empty()) continue;
+    bool seen = false;
+    for (const auto& l : lab.links) seen |= l.id == nic.link;
+    if (seen) continue;
+    auto ends = ParseLinkId(nic.link);
+    if (!ends) {
+      LogWarn("link id in metadata unreadable; link not rebuilt",
+              {{"domain", domain}, {"link", nic.link}});
+      continue;
+    }
+    lab.links.push_back(LinkRecord{nic.link, ends->a_node, ends->a_interface, ends->b_node,
+                                   ends->b_interface, !nic.link_down});
+  }
 }
 
 void Reconciler::ReconcileNode(const std::string& lab, const std::string& node, Reply reply) {

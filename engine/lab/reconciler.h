@@ -7,6 +7,7 @@
 #define LABVIRT_ENGINE_LAB_RECONCILER_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,18 @@ class Reconciler : public EnginePart {
   void RunAfterPass(std::function<void()> f);
 
  private:
+  // What one domain turned out to be at a pass.
+  enum class Seen { kForeign, kOtherInstance, kKnown, kAdopted, kSkipped };
+  Seen ReconcileDomain(const providers::DomainInfo& d);
+  // The node's kind from the catalog with the node's own overrides applied again (the kind's
+  // defaults when they no longer apply); an error for a kind the catalog does not know.
+  Result<providers::DeviceKind> KindOf(const providers::NodeMetadata& md,
+                                       const std::string& domain) const;
+  std::unique_ptr<Node> NodeFrom(const providers::DomainInfo& d, const providers::NodeMetadata& md,
+                                 providers::DeviceKind kind) const;
+  // Adds to `lab` the links named by md's NICs that it does not hold yet.
+  void RebuildLinks(Lab& lab, const providers::NodeMetadata& md, const std::string& domain);
+
   NodeLife& lifecycle_;
   bool reconciling_ = false;
   bool reconciled_once_ = false;
