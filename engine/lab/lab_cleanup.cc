@@ -13,13 +13,16 @@
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
-namespace {
 
-struct Leftovers {
+struct LeftoverSweep::Leftovers {
   std::vector<std::string> ports, overlays, logs;
   std::vector<std::pair<std::string, std::string>> domains;  // name, why it is not adopted
   std::vector<std::pair<std::string, std::string>> foreign;  // another instance's: name, instance
 };
+
+namespace {
+
+using Leftovers = LeftoverSweep::Leftovers;
 
 // Files under STATE/overlays/LAB/*.qcow2 and STATE/logs/LAB/*.console.log not in `claimed`.
 // Removes them (and lab directories left empty) unless `dry_run`.
@@ -103,25 +106,7 @@ void LeftoverSweep::Cleanup(bool dry_run, Reply reply) {
       return reply(
           Internal(domains.status().message()).WithField("domains").WithSummary("libvirt"));
     }
-    for (const auto& d : *domains) {
-      if (d.metadata.empty() || known_domains.count(d.name)) continue;
-      auto md =
-          providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
-      std::string why;
-      if (md.ok() && md->instance != options_.instance) {
-        found->foreign.push_back({d.name, md->instance});
-        continue;
-      }
-      if (!md.ok()) {
-        why = "unreadable labvirt metadata: " + md.status().message();
-      } else if (!catalog_.Resolve(md->kind).ok()) {
-        why = "kind '" + md->kind + "' is not in the catalog";
-      } else {
-        why = "labvirt node " + md->lab + "/" + md->node +
-              " is not tracked here (defined since the last reconcile?)";
-      }
-      found->domains.push_back({d.name, why});
-    }
+    SortDomains(*domains, known_domains, found.get());
     std::string state_dir = options_.state_dir;
     Status st = OnWorker<std::shared_ptr<Leftovers>>(
         [state_dir, claimed_files, dry_run, found] {
@@ -130,28 +115,55 @@ void LeftoverSweep::Cleanup(bool dry_run, Reply reply) {
         },
         [this, dry_run, reply](std::shared_ptr<Leftovers> found) {
           auto finish = [this, dry_run, found, reply](Status st) {
-            std::string json = LeftoversJson(dry_run, *found);
-            if (!st.ok()) {
-              return reply(
-                  Internal(st.message()).WithField("ports").WithSummary("ports not removed"));
-            }
-            size_t total = found->ports.size() + found->overlays.size() + found->logs.size() +
-                           found->domains.size();
-            if (total > 0) {
-              LogInfo(dry_run ? "leftovers found" : "leftovers removed",
-                      {{"ports", std::to_string(found->ports.size())},
-                       {"overlays", std::to_string(found->overlays.size())},
-                       {"logs", std::to_string(found->logs.size())},
-                       {"unadopted_domains", std::to_string(found->domains.size())}});
-              Emit("host.leftovers", nullptr, json);
-            }
-            reply(json);
+            Answer(dry_run, *found, st, reply);
           };
           if (dry_run || found->ports.empty()) return finish(Status::Ok());
           plumber_.RemovePorts(found->ports, finish);
         });
     if (!st.ok()) reply(Internal(st.message()).WithField("pool").WithSummary("busy"));
   });
+}
+
+void LeftoverSweep::SortDomains(const std::vector<providers::DomainInfo>& domains,
+                                const std::set<std::string>& known, Leftovers* found) const {
+  for (const auto& d : domains) {
+    if (d.metadata.empty() || known.count(d.name)) continue;
+    auto md =
+        providers::ParseNodeMetadata("<domain><metadata>" + d.metadata + "</metadata></domain>");
+    std::string why;
+    if (md.ok() && md->instance != options_.instance) {
+      found->foreign.push_back({d.name, md->instance});
+      continue;
+    }
+    if (!md.ok()) {
+      why = "unreadable labvirt metadata: " + md.status().message();
+    } else if (!catalog_.Resolve(md->kind).ok()) {
+      why = "kind '" + md->kind + "' is not in the catalog";
+    } else {
+      why = "labvirt node " + md->lab + "/" + md->node +
+            " is not tracked here (defined since the last reconcile?)";
+    }
+    found->domains.push_back({d.name, why});
+  }
+}
+
+void LeftoverSweep::Answer(bool dry_run, const Leftovers& found, const Status& st,
+                           const Reply& reply) {
+  std::string json = LeftoversJson(dry_run, found);
+  if (!st.ok()) {
+    return reply(Internal(st.message()).WithField("ports").WithSummary("ports not removed"));
+  }
+  size_t total =
+      found.ports.size() + found.overlays.size() + found.logs.size() + found.domains.size();
+  if (total > 0) {
+    LogInfo(dry_run ? "leftovers found" : "leftovers removed",
+            {{"ports", std::to_string(found.ports.size())},
+             {"overlays", std::to_string(found.overlays.size())},
+             {"logs", std::to_string(found.logs.size())},
+             {"unadopted_domains", std::to_string(found.domains.size())}});
+    Emit("host.leftovers", nullptr, json);
+  }
+  reply(json);
 }
 
 }  // namespace labvirt::engine

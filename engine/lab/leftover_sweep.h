@@ -5,6 +5,10 @@
 #ifndef LABVIRT_ENGINE_LAB_LEFTOVER_SWEEP_H_
 #define LABVIRT_ENGINE_LAB_LEFTOVER_SWEEP_H_
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "engine/lab/engine_part.h"
 
 namespace labvirt::engine {
@@ -14,6 +18,15 @@ class LeftoverSweep : public EnginePart {
   LeftoverSweep(const EngineSeams& seams, LabStore& store) : EnginePart(seams, store) {}
 
   void Cleanup(bool dry_run, Reply reply);
+
+  struct Leftovers;  // what a sweep found (lab_cleanup.cc)
+
+ private:
+  // Labvirt domains no node claims: another instance's (foreign) or not adoptable (with why).
+  void SortDomains(const std::vector<providers::DomainInfo>& domains,
+                   const std::set<std::string>& known, Leftovers* found) const;
+  // Answers with what was found (and removed unless `dry_run`), or with the ports' removal error.
+  void Answer(bool dry_run, const Leftovers& found, const Status& st, const Reply& reply);
 };
 
 }  // namespace labvirt::engine
