@@ -123,14 +123,13 @@ void LabEngine::RenderMetrics(std::string& out) const {
   for (const auto& [state, count] : by_state) {
     AppendSample(out, "labvirt_nodes", Label("state", state), count);
   }
-  AppendHeader(out, "labvirt_store_.admissionqueue_length", "gauge",
-               "Nodes waiting for a boot slot");
-  AppendSample(out, "labvirt_store_.admissionqueue_length", "",
+  AppendHeader(out, "labvirt_admission_queue_length", "gauge", "Nodes waiting for a boot slot");
+  AppendSample(out, "labvirt_admission_queue_length", "",
                static_cast<double>(store_.admission.Queue().size()));
-  AppendHeader(out, "labvirt_store_.admissionin_use", "gauge", "Boot budget weight in use");
-  AppendSample(out, "labvirt_store_.admissionin_use", "", store_.admission.in_use());
-  AppendHeader(out, "labvirt_store_.admissionbudget", "gauge", "Boot budget (sum of kind weights)");
-  AppendSample(out, "labvirt_store_.admissionbudget", "", store_.admission.budget());
+  AppendHeader(out, "labvirt_admission_in_use", "gauge", "Boot budget weight in use");
+  AppendSample(out, "labvirt_admission_in_use", "", store_.admission.in_use());
+  AppendHeader(out, "labvirt_admission_budget", "gauge", "Boot budget (sum of kind weights)");
+  AppendSample(out, "labvirt_admission_budget", "", store_.admission.budget());
   store_.boot_seconds.Render(out, "labvirt_boot_seconds",
                              "Start requested to ready, per kind (admission queue included)");
   store_.readiness_seconds.Render(out, "labvirt_readiness_seconds",

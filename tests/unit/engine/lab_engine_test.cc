@@ -344,5 +344,19 @@ TEST_F(LabEngineTest, ADestroyThatCannotUndefineKeepsThatNodeToTryAgain) {
   EXPECT_TRUE(!engine_->GetLab("lab1").ok());
 }
 
+// The metric names are the protocol's too (Prometheus scrapes them): each family is rendered.
+TEST_F(LabEngineTest, MetricsNameEveryFamily) {
+  ASSERT_FALSE(Has(Deploy(""), "error"));
+  std::string out;
+  engine_->RenderMetrics(out);
+  for (const char* family :
+       {"# TYPE labvirt_console_bytes_total counter", "# TYPE labvirt_console_viewers gauge",
+        "labvirt_nodes{state=\"defined\"} 2", "labvirt_admission_queue_length 0",
+        "labvirt_admission_in_use 0", "# TYPE labvirt_admission_budget gauge",
+        "# TYPE labvirt_boot_seconds histogram", "# TYPE labvirt_readiness_seconds histogram"}) {
+    EXPECT_TRUE(Has(out, family)) << family << "\n" << out;
+  }
+}
+
 }  // namespace
 }  // namespace labvirt::engine
