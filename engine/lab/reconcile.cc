@@ -193,9 +193,6 @@ void Reconciler::ReconcileNode(const std::string& lab, const std::string& node, 
   });
 }
 
-void Reconciler::RunAfterPass(std::function<void()> f) {
-  if (!reconciling_) return f();
-  after_reconcile_.push_back(std::move(f));
-}
+void Reconciler::RunAfterPass(std::function<void()> f) { after_reconcile_.push_back(std::move(f)); }
 
 }  // namespace labvirt::engine

@@ -31,7 +31,7 @@ class Reconciler : public EnginePart {
   bool reconciled() const { return reconciled_once_; }
   // True while a pass runs.
   bool busy() const { return reconciling_; }
-  // Runs `f` now, or after the pass under way.
+  // Runs `f` once the pass under way has ended (success or not). Only while busy().
   void RunAfterPass(std::function<void()> f);
 
  private:

@@ -4,7 +4,6 @@
 #define LABVIRT_ENGINE_LAB_WRAPPED_HYPERVISOR_H_
 
 #include <chrono>
-#include <string_view>
 #include <utility>
 
 #include "engine/lab/metrics.h"
@@ -24,11 +23,12 @@ class WrappedHypervisor final : public providers::Hypervisor {
       : inner_(inner), wrap_(std::move(wrap)) {}
 
   bool connected() const override { return inner_.connected(); }
+  // Handlers are not calls: they pass as they are (their owner sets and clears them).
   void SetEventHandler(EventHandler handler) override {
-    inner_.SetEventHandler(wrap_("event", std::move(handler)));
+    inner_.SetEventHandler(std::move(handler));
   }
   void SetConnectedHandler(std::function<void()> handler) override {
-    inner_.SetConnectedHandler(wrap_("connected", std::move(handler)));
+    inner_.SetConnectedHandler(std::move(handler));
   }
   void Define(std::string xml, Done done) override {
     inner_.Define(std::move(xml), wrap_("define", std::move(done)));
@@ -77,13 +77,12 @@ class WrappedHypervisor final : public providers::Hypervisor {
 };
 
 // Records how long each verb took (submission to completion, so worker-pool queueing counts) in
-// a LatencyTable keyed by verb: labvirt_libvirt_call_seconds{verb=...} in `metrics`. Handlers
-// (events, connection) pass untimed. `table` must outlive it.
+// a LatencyTable keyed by verb: labvirt_libvirt_call_seconds{verb=...} in `metrics`. `table`
+// must outlive it.
 struct TimeCalls {
   LatencyTable* table;
   template <typename Callback>
   Callback operator()(const char* verb, Callback done) const {
-    if (std::string_view(verb) == "event" || std::string_view(verb) == "connected") return done;
     auto t0 = std::chrono::steady_clock::now();
     return [table = table, verb, t0, done = std::move(done)](auto&&... result) {
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
