@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/reactor_options.h"
 #include "benchmark/benchmark.h"
 #include "engine/console/console_hub.h"
 #include "reactor/probe.h"
@@ -272,7 +273,7 @@ void CloseSetup(Setup& s) {
 void BM_Labvirt(benchmark::State& state) {
   for (auto _ : state) {
     Setup s = MakeSetup();
-    auto reactor = reactor::Reactor::Create();
+    auto reactor = reactor::Reactor::Create(bench::BenchReactorOptions());
     if (!reactor.ok()) {
       state.SkipWithError(reactor.status().ToString().c_str());
       return;
@@ -280,7 +281,8 @@ void BM_Labvirt(benchmark::State& state) {
     auto features = reactor::ProbeIoUring();
     const bool direct_read =
         features.ok() && features->direct_tty_read && std::getenv("LABVIRT_FANOUT_POLL") == nullptr;
-    state.SetLabel(direct_read ? "direct_read" : "poll+read");
+    state.SetLabel(std::string(direct_read ? "direct_read, " : "poll+read, ") +
+                   bench::TaskRunName((*reactor)->task_run()));
     std::vector<std::unique_ptr<ConsoleHub>> hubs;
     for (int i = 0; i < kPtys; ++i) {
       ConsoleHubOptions o;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "bench/epoll_loop.h"
+#include "bench/reactor_options.h"
 #include "benchmark/benchmark.h"
 #include "engine/catalog/catalog.h"
 #include "engine/control/control_server.h"
@@ -71,6 +72,7 @@ void PinServer() {
   CPU_ZERO(&set);
   CPU_SET(0, &set);
   pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  pthread_setname_np(pthread_self(), "bench-server");  // for `perf report --comm bench-server`
 }
 void PinClient() {
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -169,6 +171,7 @@ class LabvirtServer final : public Server {
     size_t at = resp.find("\"result\":");
     if (at == std::string::npos) std::abort();
     g_node_json = resp.substr(at + 9, resp.size() - at - 10);
+    if (std::getenv("LABVIRT_BENCH_SHOW_NODE")) std::fprintf(stderr, "%s\n", g_node_json.c_str());
     ::close(fd);
   }
   ~LabvirtServer() override {
@@ -193,7 +196,7 @@ class LabvirtServer final : public Server {
  private:
   void Main(std::promise<void>& ready) {
     PinServer();
-    auto reactor = reactor::Reactor::Create();
+    auto reactor = reactor::Reactor::Create(BenchReactorOptions());
     auto catalog = engine::LoadCatalog(engine::DefaultCatalogPath());
     if (!reactor.ok() || !catalog.ok()) std::abort();
     reactor::WorkerPool pool(**reactor, 1, 64);
@@ -209,8 +212,7 @@ class LabvirtServer final : public Server {
     if (!server.Listen(socket()).ok()) std::abort();
     reactor_ = reactor->get();
     rpc_ = &rpc;
-    static constexpr const char* kTaskRun[] = {"cooperative", "interrupt"};
-    mode_ = std::string(kTaskRun[static_cast<int>((*reactor)->task_run())]) + " task run";
+    mode_ = TaskRunName((*reactor)->task_run());
     ready.set_value();
     (*reactor)->Run();
   }

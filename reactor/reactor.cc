@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -20,6 +22,43 @@ constexpr uint64_t kCancelUserData = ~uint64_t{0};
 constexpr uint64_t kTimerIdBit = uint64_t{1} << 63;
 constexpr unsigned kReapBatch = 64;
 
+// The calling thread's kernel id, asked of the kernel once per thread (gettid is a syscall).
+pid_t ThisThreadId() {
+  thread_local const pid_t tid = ::gettid();
+  return tid;
+}
+
+// The setup flags of each task-run mode.
+unsigned SetupFlags(TaskRun mode) {
+  switch (mode) {
+    case TaskRun::kDeferred:
+      // Disabled until the loop thread's first entry: the submitter is whoever enables it, so a
+      // reactor may be created on one thread and run on another.
+      return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+             IORING_SETUP_R_DISABLED;
+    case TaskRun::kCooperative:
+      // TASKRUN_FLAG tells the loop when it owes the kernel an entry to collect completions.
+      return IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    case TaskRun::kInterrupt:
+      return 0;
+  }
+  return 0;
+}
+
+// Memory the kernel may still write into after a reactor is gone (ops it never completed, or a
+// ring destroyed off its thread). Kept reachable so that it is visibly parked, not leaked.
+std::vector<std::shared_ptr<void>>& ParkedMemory() {
+  static auto* parked = new std::vector<std::shared_ptr<void>>;
+  return *parked;
+}
+
+template <typename T>
+void Park(std::unique_ptr<T> object) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  ParkedMemory().push_back(std::shared_ptr<T>(object.release(), [](T*) {}));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) {
@@ -29,17 +68,12 @@ Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) 
   int ret;
   while (true) {
     params = {};
-    params.flags = IORING_SETUP_CQSIZE;
+    params.flags = IORING_SETUP_CQSIZE | SetupFlags(mode);
     params.cq_entries = options.sq_entries * 2;
-    // COOP_TASKRUN (5.19) spares the loop thread an interrupt per completion while it runs;
-    // TASKRUN_FLAG tells it when it owes the kernel an entry to collect them (see Reap).
-    if (mode == TaskRun::kCooperative) {
-      params.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    }
     ret = io_uring_queue_init_params(options.sq_entries, &ring, &params);
-    // An older kernel refuses flags it does not know with EINVAL: fall back.
+    // An older kernel refuses flags it does not know with EINVAL: fall back to the next mode.
     if (ret != -EINVAL || mode == TaskRun::kInterrupt) break;
-    mode = TaskRun::kInterrupt;
+    mode = static_cast<TaskRun>(static_cast<int>(mode) + 1);
   }
   if (ret < 0) return Status::FromErrno(-ret, "io_uring_queue_init");
   // NODROP (5.5) makes a full CQ a backlog rather than lost completions; EXT_ARG (5.11) lets us
@@ -61,6 +95,7 @@ Reactor::Reactor(const ReactorOptions& options, io_uring ring, TaskRun task_run)
       task_run_(task_run),
       clock_(options.clock ? options.clock : &steady_clock_),
       loop_thread_(std::this_thread::get_id()),
+      ring_enabled_(task_run != TaskRun::kDeferred),
       buffers_tried_(!options.multishot_recv),
       recv_buffers_(options.recv_buffers) {}
 
@@ -68,13 +103,30 @@ Reactor::~Reactor() {
   wake_op_.Cancel();
   signals_.clear();
   DrainOnDestroy();
-  // The kernel may still write into recv buffers of ops that never completed: leak them too.
-  if (live_slots_ > 0) (void)buffers_.release();
+  // The kernel may still write into recv buffers of ops that never completed: park them too.
+  if (live_slots_ > 0) Park(std::move(buffers_));
   buffers_.reset();
+  if (ring_enabled_ && ring_owner_ != ThisThreadId() && task_run_ == TaskRun::kDeferred) {
+    // liburing 2.3's queue_exit would unregister the ring fd's index from *this* thread's table,
+    // which may hold another ring of ours at that index. Forget the registration instead (the
+    // owner thread's table keeps the ring until that thread ends).
+    constexpr unsigned char kLiburingRegRingFlag = 1;  // INT_FLAG_REG_RING in liburing's source
+    ring_.int_flags &= static_cast<unsigned char>(~kLiburingRegRingFlag);
+  }
   io_uring_queue_exit(&ring_);
 }
 
 void Reactor::DrainOnDestroy() {
+  if (live_slots_ > 0 && !BindToThisThread()) {
+    LogError(
+        "reactor destroyed off the thread its ring belongs to: its ops cannot be cancelled; "
+        "parking their buffers",
+        {{"ops", std::to_string(live_slots_)}});
+    for (auto& s : slots_) {
+      if (s->state != SlotState::kFree) Park(std::move(s));
+    }
+    return;
+  }
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     Slot& s = *slots_[i];
     if (s.state == SlotState::kInFlight) Cancel(UserData(i));
@@ -83,19 +135,18 @@ void Reactor::DrainOnDestroy() {
   for (int round = 0; live_slots_ > 0 && round < 1000; ++round) {
     Submit();
     __kernel_timespec ts{.tv_sec = 0, .tv_nsec = 10'000'000};
-    io_uring_cqe* cqe = nullptr;
-    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    SubmitAndWait(&ts);
     Reap();
     std::vector<Completion> batch;
     batch.swap(ready_);
     for (const Completion& c : batch) Dispatch(c);
   }
   if (live_slots_ > 0) {
-    // Freeing now could let the kernel write into freed memory; leaking is the safe choice.
-    LogError("reactor destroyed with ops the kernel never completed; leaking their buffers",
+    // Freeing now could let the kernel write into freed memory; parking is the safe choice.
+    LogError("reactor destroyed with ops the kernel never completed; parking their buffers",
              {{"ops", std::to_string(live_slots_)}});
     for (auto& s : slots_) {
-      if (s->state != SlotState::kFree) (void)s.release();
+      if (s->state != SlotState::kFree) Park(std::move(s));
     }
   }
 }
@@ -116,24 +167,25 @@ void Reactor::RunUntilIdle() {
 size_t Reactor::RunOnce(bool block) {
   bool busy =
       !ready_.empty() || !deferred_.empty() || wake_pending_.load(std::memory_order_acquire);
+  // The clock is read only when a timer is armed: a pass without timers makes no clock call.
   std::optional<TimePoint> deadline = timers_.NextDeadline();
-  TimePoint now = clock_->Now();
-  bool timer_due = deadline && *deadline <= now;
+  std::optional<TimePoint> now;
+  if (deadline) now = clock_->Now();
+  bool timer_due = deadline && *deadline <= *now;
   if (block && !busy && !timer_due && !stopping_) {
-    io_uring_cqe* cqe = nullptr;
     if (deadline && !clock_->IsManual()) {
-      auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - now).count();
+      auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - *now).count();
       __kernel_timespec ts{.tv_sec = wait / 1'000'000'000, .tv_nsec = wait % 1'000'000'000};
-      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      SubmitAndWait(&ts);
     } else {
-      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+      SubmitAndWait(nullptr);
     }
   } else {
     Submit();
   }
   Reap();
   size_t ran = DispatchReady();
-  ran += timers_.FireDue(clock_->Now());
+  if (timers_.NextDeadline()) ran += timers_.FireDue(clock_->Now());
   ran += RunPosted();
   ran += DispatchReady();
   ran += RunDeferred();
@@ -142,12 +194,11 @@ size_t Reactor::RunOnce(bool block) {
 
 // ---- Completions ----
 
+bool Reactor::TaskWorkOwed() const {
+  return IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN;
+}
+
 size_t Reactor::Reap() {
-  // kCooperative: completions wait for this thread to enter the kernel, and a busy loop may not
-  // have slept this pass. TASKRUN_FLAG says when an entry is owed.
-  if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) {
-    io_uring_get_events(&ring_);
-  }
   size_t total = 0;
   io_uring_cqe* cqes[kReapBatch];
   while (true) {
@@ -290,9 +341,31 @@ io_uring_sqe* Reactor::GetSqe() {
   return sqe;
 }
 
+bool Reactor::BindToThisThread() {
+  if (!ring_enabled_) {
+    // liburing 2.3 declares io_uring_enable_rings but does not export it.
+    int ret = static_cast<int>(
+        ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0));
+    if (ret < 0) ret = -errno;
+    if (ret < 0) {
+      LogError("io_uring_enable_rings failed", {{"error", std::strerror(-ret)}});
+      LABVIRT_CHECK(false && "io_uring_enable_rings failed");
+    }
+    ring_enabled_ = true;
+    ring_owner_ = ThisThreadId();
+    // Registered ring fd (5.18): each entry skips the fd table lookup. Optional.
+    (void)io_uring_register_ring_fd(&ring_);
+  }
+  return task_run_ != TaskRun::kDeferred || ring_owner_ == ThisThreadId();
+}
+
 void Reactor::Submit() {
+  // Entering costs a syscall; do it only with SQEs to hand over or task work to run (COOP and
+  // DEFER task run finish completions only when this thread enters).
+  if (io_uring_sq_ready(&ring_) == 0 && !TaskWorkOwed()) return;
+  LABVIRT_CHECK(BindToThisThread() && "reactor driven from a thread its ring does not belong to");
   for (int attempt = 0;; ++attempt) {
-    int ret = io_uring_submit(&ring_);
+    int ret = io_uring_submit_and_get_events(&ring_);
     if (ret >= 0 || ret == -EINTR) return;
     if ((ret == -EBUSY || ret == -EAGAIN) && attempt < 10000) {
       // CQ backlog (NODROP): completions must be reaped before the kernel takes more SQEs.
@@ -303,6 +376,14 @@ void Reactor::Submit() {
     LogError("io_uring_submit failed", {{"error", std::strerror(-ret)}});
     LABVIRT_CHECK(false && "io_uring_submit failed");
   }
+}
+
+void Reactor::SubmitAndWait(__kernel_timespec* timeout) {
+  LABVIRT_CHECK(BindToThisThread() && "reactor driven from a thread its ring does not belong to");
+  io_uring_cqe* cqe = nullptr;
+  int ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout, nullptr);
+  // A CQ backlog refuses the submission (-EBUSY): reap; the next pass submits again.
+  if (ret == -EBUSY || ret == -EAGAIN) Reap();
 }
 
 // ---- Tasks, wake-up and signals ----

@@ -8,6 +8,11 @@
 //
 // Threads: everything is loop-thread-only except Post(), which any thread may call. The loop
 // thread is the thread that called Create() until Run() is entered, then the one running Run().
+// In the deferred task-run mode (the default where the kernel has it) the ring belongs to the
+// first thread that enters the kernel through it (the first pass, or a full SQ): only that thread
+// may run passes and should destroy the reactor. Destroyed elsewhere, the reactor cannot cancel
+// its ops and parks their memory for the life of the process instead of freeing it under the
+// kernel.
 //
 // Completions: each op owns its buffers in a slot of the reactor's table; user_data packs the
 // slot index and a generation, so a completion for a cancelled or recycled slot is recognised
@@ -53,9 +58,13 @@ inline constexpr uint64_t kCurrentPosition = ~uint64_t{0};
 
 // How the kernel finishes ops whose result arrives while the loop thread is busy, best first.
 enum class TaskRun : uint8_t {
+  // SINGLE_ISSUER + DEFER_TASKRUN (6.1): only when the loop thread asks for completions, all of
+  // a pass's in one entry, and the sleeping loop is woken once per wait rather than per
+  // completion. Binds the ring to one thread (see Threads above); the ring's fd is registered
+  // with that thread so each entry skips the fd lookup.
+  kDeferred,
   // COOP_TASKRUN (5.19): at the loop thread's next entry into the kernel, without interrupting
-  // it. (SINGLE_ISSUER + DEFER_TASKRUN, 6.1, measured no better here and binds the ring to one
-  // thread.)
+  // it.
   kCooperative,
   // By interrupting the loop thread (an IPI when it is running): every kernel.
   kInterrupt,
@@ -71,7 +80,7 @@ struct ReactorOptions {
   // Buffers in RecvMultishot's pool, a power of two. Small values are for tests.
   unsigned recv_buffers = 512;
   // The best mode to try; Create() falls back to the next one when the kernel refuses it.
-  TaskRun task_run = TaskRun::kCooperative;
+  TaskRun task_run = TaskRun::kDeferred;
 };
 
 class Reactor {
@@ -178,8 +187,16 @@ class Reactor {
   uint64_t UserData(uint32_t index) const;
   // Returns an SQE, submitting (and reaping into the ready list) to make room when the SQ is full.
   io_uring_sqe* GetSqe();
-  // Submits pending SQEs, reaping first when the kernel reports a CQ backlog.
+  // Submits pending SQEs and collects completions the kernel owes us (task work) in one entry,
+  // reaping first when the kernel reports a CQ backlog. Skips the syscall when there is neither.
   void Submit();
+  // Submits and sleeps until a completion arrives or `timeout` (null: no limit) passes.
+  void SubmitAndWait(__kernel_timespec* timeout);
+  // Deferred mode: enables the ring on the calling thread at its first entry (and registers the
+  // ring fd with it). False when the ring belongs to another thread.
+  bool BindToThisThread();
+  // The kernel owes this thread an entry to finish completions (COOP/DEFER task run).
+  bool TaskWorkOwed() const;
   // Moves every available CQE into ready_ without dispatching.
   size_t Reap();
   size_t DispatchReady();
@@ -206,6 +223,11 @@ class Reactor {
   const Clock* clock_;
   std::thread::id loop_thread_;
   bool stopping_ = false;
+  // Deferred mode: the ring starts disabled and is enabled by, and belongs to, the first thread
+  // that enters the kernel. A kernel thread id: pthread ids (std::thread::id) are reused at once
+  // by the next thread created after one is joined.
+  bool ring_enabled_;
+  pid_t ring_owner_ = 0;
 
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<uint32_t> free_slots_;

@@ -21,7 +21,6 @@ struct ControlServer::Client {
   UniqueFd fd;
   LineFramer framer;
   std::deque<std::string> out;
-  std::string in_flight;  // the chunk being sent
   size_t out_bytes = 0;
   bool sending = false;
   // Inside OnRecv: answers ready now are queued and leave together in one send after the chunk.
@@ -321,27 +320,33 @@ void ControlServer::Flush(uint64_t id) {
     return;
   }
   c.sending = true;
-  // Coalesce queued lines into one send; pipelined answers leave in one syscall. The chunk stays
-  // here too, for the rest of a short send.
-  c.in_flight = std::move(c.out.front());
+  // Coalesce queued lines into one send; pipelined answers leave in one syscall. MSG_WAITALL: the
+  // ring finishes a short stream send itself, so the chunk is handed over, not copied.
+  std::string chunk = std::move(c.out.front());
   c.out.pop_front();
-  while (!c.out.empty() && c.in_flight.size() < kSendChunk) {
-    c.in_flight += c.out.front();
+  while (!c.out.empty() && chunk.size() < kSendChunk) {
+    chunk += c.out.front();
     c.out.pop_front();
   }
-  c.send_op = reactor_.Send(c.fd.get(), c.in_flight, [this, id](Result<size_t> r) {
-    auto it = clients_.find(id);
-    if (it == clients_.end()) return;
-    Client& client = *it->second;
-    if (!r.ok()) {
-      Close(id, r.status().ToString());
-      return;
-    }
-    client.out_bytes -= *r;
-    if (*r < client.in_flight.size()) client.out.push_front(client.in_flight.substr(*r));
-    client.in_flight.clear();
-    Flush(id);
-  });
+  const size_t size = chunk.size();
+  c.send_op = reactor_.Send(
+      c.fd.get(), std::move(chunk),
+      [this, id, size](Result<size_t> r) {
+        auto it = clients_.find(id);
+        if (it == clients_.end()) return;
+        Client& client = *it->second;
+        if (!r.ok()) {
+          Close(id, r.status().ToString());
+          return;
+        }
+        if (*r < size) {
+          Close(id, "the socket took only part of an answer");
+          return;
+        }
+        client.out_bytes -= *r;
+        Flush(id);
+      },
+      MSG_NOSIGNAL | MSG_WAITALL);
 }
 
 void ControlServer::Close(uint64_t id, const std::string& reason) {

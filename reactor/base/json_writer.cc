@@ -1,7 +1,13 @@
 #include "reactor/base/json_writer.h"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+
+#include "reactor/base/log.h"
 
 namespace labvirt {
 namespace {
@@ -24,57 +30,103 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return len;
 }
 
-}  // namespace
+// kPlain[c]: byte c is copied as it is (printable ASCII other than the quote and the backslash).
+constexpr auto kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
 
-void JsonWriter::AppendQuoted(std::string& out, std::string_view v) {
-  out += '"';
+size_t PlainRun(std::string_view v, size_t i) {
+  while (i < v.size() && kPlain[static_cast<unsigned char>(v[i])]) ++i;
+  return i;
+}
+
+// Writes `v` quoted and escaped through `put(const char*, size_t)`.
+template <typename Put>
+void QuoteInto(std::string_view v, Put put) {
+  put("\"", 1);
   for (size_t i = 0; i < v.size();) {
-    auto c = static_cast<unsigned char>(v[i]);
+    const size_t run = PlainRun(v, i);  // most strings are one plain run
+    if (run > i) {
+      put(v.data() + i, run - i);
+      i = run;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(v[i]);
     if (c >= 0x80) {
-      size_t len = Utf8SequenceLength(v, i);
+      const size_t len = Utf8SequenceLength(v, i);
       if (len == 0) {
-        out += "\xEF\xBF\xBD";
+        put("\xEF\xBF\xBD", 3);  // U+FFFD for an invalid byte
         ++i;
       } else {
-        out.append(v.substr(i, len));
+        put(v.data() + i, len);
         i += len;
       }
       continue;
     }
+    char esc[8] = {'\\', 0};
     switch (c) {
       case '"':
-        out += "\\\"";
-        break;
       case '\\':
-        out += "\\\\";
+        esc[1] = static_cast<char>(c);
         break;
       case '\n':
-        out += "\\n";
+        esc[1] = 'n';
         break;
       case '\r':
-        out += "\\r";
+        esc[1] = 'r';
         break;
       case '\t':
-        out += "\\t";
+        esc[1] = 't';
         break;
       case '\b':
-        out += "\\b";
+        esc[1] = 'b';
         break;
       case '\f':
-        out += "\\f";
+        esc[1] = 'f';
         break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+      default:  // the other control characters
+        std::snprintf(esc, sizeof esc, "\\u%04x", c);
+        put(esc, 6);
+        ++i;
+        continue;
     }
+    put(esc, 2);
     ++i;
   }
-  out += '"';
+  put("\"", 1);
+}
+
+}  // namespace
+
+void JsonWriter::AppendQuoted(std::string& out, std::string_view v) {
+  QuoteInto(v, [&out](const char* p, size_t n) { out.append(p, n); });
+}
+
+void JsonWriter::Quote(std::string_view v) {
+  QuoteInto(v, [this](const char* p, size_t n) { Put(std::string_view(p, n)); });
+}
+
+void JsonWriter::Put(std::string_view text) {
+  std::memcpy(Room(text.size()), text.data(), text.size());
+  len_ += text.size();
+}
+
+void JsonWriter::Grow(size_t n) {
+  // Doubling from room for a typical reply (a node object is about 1.3 KB).
+  buf_.resize(std::max({buf_.size() * 2, len_ + n, size_t{2048}}));
+}
+
+const std::string& JsonWriter::str() const {
+  buf_.resize(len_);
+  return buf_;
+}
+
+std::string JsonWriter::Take() {
+  buf_.resize(len_);
+  len_ = 0;
+  return std::move(buf_);
 }
 
 void JsonWriter::BeforeValue() {
@@ -82,91 +134,101 @@ void JsonWriter::BeforeValue() {
     after_key_ = false;
     return;
   }
-  if (!has_value_.empty()) {
-    if (has_value_.back()) out_ += ',';
-    has_value_.back() = true;
+  if (depth_ > 0) {
+    const uint64_t bit = uint64_t{1} << (depth_ - 1);
+    if (has_value_ & bit) Put(',');
+    has_value_ |= bit;
   }
 }
 
-JsonWriter& JsonWriter::BeginObject() {
+void JsonWriter::Open(char bracket) {
   BeforeValue();
-  out_ += '{';
-  has_value_.push_back(false);
+  LABVIRT_CHECK(depth_ < kMaxDepth);
+  Put(bracket);
+  ++depth_;
+  has_value_ &= ~(uint64_t{1} << (depth_ - 1));
+}
+
+void JsonWriter::Close(char bracket) {
+  Put(bracket);
+  --depth_;
+}
+
+JsonWriter& JsonWriter::BeginObject() {
+  Open('{');
   return *this;
 }
 
 JsonWriter& JsonWriter::EndObject() {
-  out_ += '}';
-  has_value_.pop_back();
+  Close('}');
   return *this;
 }
 
 JsonWriter& JsonWriter::BeginArray() {
-  BeforeValue();
-  out_ += '[';
-  has_value_.push_back(false);
+  Open('[');
   return *this;
 }
 
 JsonWriter& JsonWriter::EndArray() {
-  out_ += ']';
-  has_value_.pop_back();
+  Close(']');
   return *this;
 }
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
   BeforeValue();
-  AppendQuoted(out_, key);
-  out_ += ':';
+  Quote(key);
+  Put(':');
   after_key_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::String(std::string_view value) {
   BeforeValue();
-  AppendQuoted(out_, value);
+  Quote(value);
   return *this;
 }
 
 JsonWriter& JsonWriter::Int(int64_t value) {
   BeforeValue();
-  out_ += std::to_string(value);
+  char buf[24];
+  Put(std::string_view(buf, std::to_chars(buf, buf + sizeof buf, value).ptr - buf));
   return *this;
 }
 
 JsonWriter& JsonWriter::Uint(uint64_t value) {
   BeforeValue();
-  out_ += std::to_string(value);
+  char buf[24];
+  Put(std::string_view(buf, std::to_chars(buf, buf + sizeof buf, value).ptr - buf));
   return *this;
 }
 
 JsonWriter& JsonWriter::Double(double value) {
   BeforeValue();
   if (!std::isfinite(value)) {
-    out_ += "null";  // JSON has no NaN or infinity
+    Put("null");  // JSON has no NaN or infinity
     return *this;
   }
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", value);
-  out_ += buf;
+  Put(buf);
   return *this;
 }
 
 JsonWriter& JsonWriter::Bool(bool value) {
   BeforeValue();
-  out_ += value ? "true" : "false";
+  Put(value ? "true" : "false");
   return *this;
 }
 
 JsonWriter& JsonWriter::Null() {
   BeforeValue();
-  out_ += "null";
+  Put("null");
   return *this;
 }
 
 JsonWriter& JsonWriter::Raw(std::string_view json) {
   BeforeValue();
-  out_ += json;
+  Put(json);
   return *this;
 }
 

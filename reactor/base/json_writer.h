@@ -10,12 +10,15 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace labvirt {
 
 class JsonWriter {
  public:
+  // Nesting deeper than this is a programming error (checked).
+  static constexpr int kMaxDepth = 64;
+
+  JsonWriter() = default;
   JsonWriter& BeginObject();
   JsonWriter& EndObject();
   JsonWriter& BeginArray();
@@ -30,17 +33,37 @@ class JsonWriter {
   // Inserts already-serialised JSON (trusted: produced by another JsonWriter).
   JsonWriter& Raw(std::string_view json);
 
-  const std::string& str() const { return out_; }
-  std::string Take() { return std::move(out_); }
+  const std::string& str() const;
+  std::string Take();
 
   // Appends `value` as a quoted JSON string to `out`.
   static void AppendQuoted(std::string& out, std::string_view value);
 
  private:
+  // Writes land in buf_ past len_ through a raw pointer: every value of every reply passes here,
+  // and std::string's out-of-line appends were most of the cost of building a node object.
+  // buf_.size() is the capacity; str()/Take() trim it to len_.
+  char* Room(size_t n) {
+    if (len_ + n > buf_.size()) Grow(n);
+    return buf_.data() + len_;
+  }
+  void Put(char c) {
+    *Room(1) = c;
+    ++len_;
+  }
+  void Put(std::string_view text);
+  void Grow(size_t n);
+  void Quote(std::string_view value);
   void BeforeValue();
-  std::string out_;
-  // One entry per open container: true once it holds a value (a comma is due).
-  std::vector<bool> has_value_;
+  void Open(char bracket);
+  void Close(char bracket);
+
+  mutable std::string buf_;
+  mutable size_t len_ = 0;
+  // Bit i (from the least significant) is set once the container open at depth i+1 holds a value
+  // (a comma is due). A bit stack rather than a vector: the writer sits on every reply's path.
+  uint64_t has_value_ = 0;
+  int depth_ = 0;  // open containers, at most kMaxDepth
   bool after_key_ = false;
 };
 

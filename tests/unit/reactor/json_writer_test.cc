@@ -46,4 +46,22 @@ TEST(JsonWriterTest, NonFiniteDoubleIsNullAndIntegersAreExact) {
 }
 
 }  // namespace
+// The writer grows its buffer itself; output read in the middle (str()) and after regrowing must
+// be exactly what was written.
+TEST(JsonWriterTest, LongOutputReadMidwayAndTakenIsExact) {
+  JsonWriter w;
+  std::string expected = "[";
+  w.BeginArray();
+  const std::string long_value(5000, 'x');
+  for (int i = 0; i < 40; ++i) {
+    w.String(long_value).Int(i);
+    expected += (i ? "," : "") + ("\"" + long_value + "\"," + std::to_string(i));
+    if (i == 20) EXPECT_EQ(w.str(), expected);
+  }
+  w.EndArray();
+  expected += "]";
+  EXPECT_EQ(w.str(), expected);
+  EXPECT_EQ(w.Take(), expected);
+}
+
 }  // namespace labvirt

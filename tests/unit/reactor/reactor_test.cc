@@ -362,7 +362,8 @@ TEST_P(TaskRunTest, CompletesIoWhetherTheLoopSleepsOrNot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, TaskRunTest,
-                         ::testing::Values(TaskRun::kCooperative, TaskRun::kInterrupt));
+                         ::testing::Values(TaskRun::kDeferred, TaskRun::kCooperative,
+                                           TaskRun::kInterrupt));
 
 TEST(ReactorTest, CreatedOnOneThreadRunOnAnotherDestroyedOnAThird) {
   auto r = MakeReactor();
