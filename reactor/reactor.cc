@@ -249,15 +249,15 @@ void Reactor::Dispatch(const Completion& c) {
     return;
   }
   if (!final) {  // a multishot op that goes on: the callback may cancel it (-> kCancelling)
-    s.on_cqe(c.res, s);
+    Complete(s, c.res);
     return;
   }
   s.state = SlotState::kCompleting;
-  s.on_cqe(c.res, s);
+  Complete(s, c.res);
   // A recv goes on after data (a one-shot fallback recv, or a multishot one the kernel ended)
   // and after -ENOBUFS (the buffer pool ran dry); it ends at end of file or on an error.
   bool goes_on = s.kind == OpKind::kRecvMultishot ? c.res > 0 || c.res == -ENOBUFS : c.res >= 0;
-  bool rearm = s.multishot() && goes_on && !s.cancel_requested && s.on_cqe;
+  bool rearm = s.multishot() && goes_on && !s.cancel_requested && s.has_callback();
   if (rearm) {
     // The kernel ended a multishot op without an error (e.g. CQ overflow): keep it going.
     s.state = SlotState::kInFlight;

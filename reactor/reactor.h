@@ -201,6 +201,8 @@ class Reactor {
   size_t Reap();
   size_t DispatchReady();
   void Dispatch(const Completion& c);
+  // Hands completion `res` of slot `s` to its owner's callback (see reactor_ops.cc).
+  void Complete(Slot& s, int32_t res);
   // Arms slot `index` and returns its handle.
   OpHandle Start(uint32_t index);
   OpHandle StartPoll(int fd, uint32_t events, PollCallback cb, bool multishot);

@@ -94,10 +94,7 @@ OpHandle Reactor::StartPoll(int fd, uint32_t events, PollCallback cb, bool multi
   s.kind = multishot ? OpKind::kPollMultishot : OpKind::kPoll;
   s.fd = fd;
   s.events = events;
-  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
-    if (res < 0) return cb(ErrorFor(res, "poll", slot.fd));
-    cb(static_cast<uint32_t>(res));
-  };
+  s.poll_cb = std::move(cb);
   return Start(index);
 }
 
@@ -118,10 +115,7 @@ OpHandle Reactor::StartRead(int fd, size_t max, ReadCallback cb, bool recv, uint
   s.offset = offset;
   s.flags = flags;
   s.buffer.resize(max);
-  s.on_cqe = [cb = std::move(cb), recv](int32_t res, Slot& slot) {
-    if (res < 0) return cb(ErrorFor(res, recv ? "recv" : "read", slot.fd));
-    cb(std::span<const char>(slot.buffer.data(), static_cast<size_t>(res)));
-  };
+  s.read_cb = std::move(cb);
   return Start(index);
 }
 
@@ -142,13 +136,7 @@ OpHandle Reactor::RecvMultishot(int fd, ReadCallback cb, int flags) {
   s.fd = fd;
   s.flags = flags;
   if (!buffers_) s.buffer.resize(kFallbackRecvBytes);
-  s.on_cqe = [this, cb = std::move(cb)](int32_t res, Slot& slot) {
-    if (res == -ENOBUFS) return;  // backpressure: Dispatch re-arms once buffers are back
-    if (res < 0) return cb(ErrorFor(res, "recv", slot.fd));
-    size_t n = static_cast<size_t>(res);
-    if (slot.cqe_flags & IORING_CQE_F_BUFFER) return cb(buffers_->Data(slot.cqe_flags, n));
-    cb(std::span<const char>(slot.buffer.data(), n));  // the fallback, or end of file
-  };
+  s.read_cb = std::move(cb);
   return Start(index);
 }
 
@@ -163,17 +151,7 @@ OpHandle Reactor::Readv(int fd, std::vector<size_t> sizes, ReadvCallback cb, uin
     s.buffers[i].resize(sizes[i]);
     s.iov.push_back({s.buffers[i].data(), sizes[i]});
   }
-  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
-    if (res < 0) return cb(ErrorFor(res, "readv", slot.fd));
-    std::vector<std::span<const char>> views;
-    size_t left = static_cast<size_t>(res);
-    for (const auto& b : slot.buffers) {
-      size_t n = std::min(left, b.size());
-      views.emplace_back(b.data(), n);
-      left -= n;
-    }
-    cb(std::move(views));
-  };
+  s.readv_cb = std::move(cb);
   return Start(index);
 }
 
@@ -186,10 +164,7 @@ OpHandle Reactor::StartWrite(int fd, std::string data, SizeCallback cb, bool sen
   s.offset = offset;
   s.flags = flags;
   s.data = std::move(data);
-  s.on_cqe = [cb = std::move(cb), send](int32_t res, Slot& slot) {
-    if (res < 0) return cb(ErrorFor(res, send ? "send" : "write", slot.fd));
-    cb(static_cast<size_t>(res));
-  };
+  s.size_cb = std::move(cb);
   return Start(index);
 }
 
@@ -210,10 +185,7 @@ OpHandle Reactor::Writev(int fd, std::vector<std::string> buffers, SizeCallback 
   s.offset = offset;
   s.strings = std::move(buffers);
   s.iov = IovecsFor(s.strings);
-  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
-    if (res < 0) return cb(ErrorFor(res, "writev", slot.fd));
-    cb(static_cast<size_t>(res));
-  };
+  s.size_cb = std::move(cb);
   return Start(index);
 }
 
@@ -222,10 +194,7 @@ OpHandle Reactor::Accept(int listen_fd, AcceptCallback cb, bool multishot) {
   Slot& s = *slots_[index];
   s.kind = multishot ? OpKind::kAcceptMultishot : OpKind::kAccept;
   s.fd = listen_fd;
-  s.on_cqe = [cb = std::move(cb)](int32_t res, Slot& slot) {
-    if (res < 0) return cb(ErrorFor(res, "accept", slot.fd));
-    cb(UniqueFd(res));
-  };
+  s.accept_cb = std::move(cb);
   return Start(index);
 }
 
@@ -235,22 +204,67 @@ OpHandle Reactor::Connect(int fd, std::string path, StatusCallback cb) {
   s.fd = fd;
   s.addr = {};
   s.addr.sun_family = AF_UNIX;
+  s.status_cb = std::move(cb);
   if (path.empty() || path.size() >= sizeof(s.addr.sun_path)) {
     // Report through a NOP so the error, like every result, arrives as a callback on the loop.
     s.kind = OpKind::kNop;
-    s.on_cqe = [cb = std::move(cb), path](int32_t, Slot&) {
-      cb(InvalidArgument("unix socket path must be 1-107 bytes: " + path));
-    };
+    s.nop_status = InvalidArgument("unix socket path must be 1-107 bytes: " + path);
   } else {
     s.kind = OpKind::kConnect;
     std::memcpy(s.addr.sun_path, path.data(), path.size());
     s.addrlen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-    s.on_cqe = [cb = std::move(cb), path](int32_t res, Slot&) {
-      if (res < 0) return cb(Status::FromErrno(-res, "connect " + path));
-      cb(Status::Ok());
-    };
   }
   return Start(index);
+}
+
+void Reactor::Complete(Slot& s, int32_t res) {
+  switch (s.kind) {
+    case OpKind::kPoll:
+    case OpKind::kPollMultishot:
+      if (res < 0) return s.poll_cb(ErrorFor(res, "poll", s.fd));
+      return s.poll_cb(static_cast<uint32_t>(res));
+    case OpKind::kRead:
+    case OpKind::kRecv:
+      if (res < 0) return s.read_cb(ErrorFor(res, s.kind == OpKind::kRecv ? "recv" : "read", s.fd));
+      return s.read_cb(std::span<const char>(s.buffer.data(), static_cast<size_t>(res)));
+    case OpKind::kRecvMultishot: {
+      if (res == -ENOBUFS) return;  // backpressure: Dispatch re-arms once buffers are back
+      if (res < 0) return s.read_cb(ErrorFor(res, "recv", s.fd));
+      const size_t n = static_cast<size_t>(res);
+      if (s.cqe_flags & IORING_CQE_F_BUFFER) return s.read_cb(buffers_->Data(s.cqe_flags, n));
+      return s.read_cb(std::span<const char>(s.buffer.data(), n));  // the fallback, or EOF
+    }
+    case OpKind::kReadv: {
+      if (res < 0) return s.readv_cb(ErrorFor(res, "readv", s.fd));
+      std::vector<std::span<const char>> views;
+      size_t left = static_cast<size_t>(res);
+      for (const auto& b : s.buffers) {
+        const size_t n = std::min(left, b.size());
+        views.emplace_back(b.data(), n);
+        left -= n;
+      }
+      return s.readv_cb(std::move(views));
+    }
+    case OpKind::kWrite:
+    case OpKind::kWritev:
+    case OpKind::kSend: {
+      static constexpr const char* kVerb[] = {"write", "writev", "send"};
+      const int verb = s.kind == OpKind::kWrite ? 0 : s.kind == OpKind::kWritev ? 1 : 2;
+      if (res < 0) return s.size_cb(ErrorFor(res, kVerb[verb], s.fd));
+      return s.size_cb(static_cast<size_t>(res));
+    }
+    case OpKind::kAccept:
+    case OpKind::kAcceptMultishot:
+      if (res < 0) return s.accept_cb(ErrorFor(res, "accept", s.fd));
+      return s.accept_cb(UniqueFd(res));
+    case OpKind::kConnect:
+      // sun_path holds the path NUL-terminated (the address was zeroed before the copy).
+      if (res < 0)
+        return s.status_cb(Status::FromErrno(-res, "connect " + std::string(s.addr.sun_path)));
+      return s.status_cb(Status::Ok());
+    case OpKind::kNop:
+      return s.status_cb(s.nop_status);
+  }
 }
 
 }  // namespace labvirt::reactor

@@ -69,8 +69,16 @@ struct Reactor::Slot {
   uint64_t offset = kCurrentPosition;
   // The flags of the completion being dispatched (IORING_CQE_F_BUFFER and its buffer id).
   uint32_t cqe_flags = 0;
-  // Called with the completion (and this slot) while the slot is kInFlight or kCompleting.
-  std::function<void(int32_t res, Slot& slot)> on_cqe;
+  // The owner's callback, held as given: the member that `kind` names is set (Reactor::Complete
+  // turns a completion into its argument). Not wrapped in a closure of our own, which cost a heap
+  // allocation per op.
+  PollCallback poll_cb;      // kPoll, kPollMultishot
+  ReadCallback read_cb;      // kRead, kRecv, kRecvMultishot
+  ReadvCallback readv_cb;    // kReadv
+  SizeCallback size_cb;      // kWrite, kWritev, kSend
+  AcceptCallback accept_cb;  // kAccept, kAcceptMultishot
+  StatusCallback status_cb;  // kConnect, kNop
+  Status nop_status;         // kNop: the result it reports
 
   std::vector<char, DefaultInitAllocator<char>> buffer;  // read/recv target
   std::string data;                                      // write/send source (moved in)
@@ -85,8 +93,17 @@ struct Reactor::Slot {
            kind == OpKind::kRecvMultishot;
   }
   // Drops the callback and the data, keeping buffer capacity for reuse.
+  bool has_callback() const {
+    return poll_cb || read_cb || readv_cb || size_cb || accept_cb || status_cb;
+  }
   void Clear() {
-    on_cqe = nullptr;
+    poll_cb = nullptr;
+    read_cb = nullptr;
+    readv_cb = nullptr;
+    size_cb = nullptr;
+    accept_cb = nullptr;
+    status_cb = nullptr;
+    nop_status = Status::Ok();
     buffer.clear();
     data = std::string();
     strings.clear();

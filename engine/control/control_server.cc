@@ -278,6 +278,11 @@ void ControlServer::Notify(uint64_t client, std::string_view method, std::string
   Enqueue(client, Notification(method, params));
 }
 
+void ControlServer::NotifyLine(uint64_t client, std::string notification) {
+  if (!clients_.count(client)) return;
+  Enqueue(client, std::move(notification));
+}
+
 void ControlServer::TakeOver(uint64_t client, std::function<void(UniqueFd)> take) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "engine/console/console_log.h"
+#include "engine/control/jsonrpc.h"
 #include "engine/control/lab_spec.h"
 #include "engine/control/rpc_status.h"
 #include "reactor/base/json_writer.h"
@@ -128,7 +129,7 @@ void RpcMethods::Publish(const EngineEvent& ev) {
   w.Key("time_ms").Int(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
   w.Key("lab").String(ev.lab).Key("node").String(ev.node);
   w.Key("data").Raw(ev.data_json.empty() ? "{}" : ev.data_json).EndObject();
-  std::string params = w.Take();
+  const std::string line = Notification("event", w.str());
   for (const auto& [client, f] : subscribers_) {
     if (!f.labs.empty() && !f.labs.count(ev.lab)) continue;
     if (!f.nodes.empty() && !f.nodes.count(ev.node)) continue;
@@ -137,7 +138,7 @@ void RpcMethods::Publish(const EngineEvent& ev) {
       for (const auto& t : f.types) match |= ev.type.rfind(t, 0) == 0;  // prefix: "node." etc.
       if (!match) continue;
     }
-    server_.Notify(client, "event", params);
+    server_.NotifyLine(client, line);
   }
 }
 
