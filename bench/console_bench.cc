@@ -270,7 +270,9 @@ void CloseSetup(Setup& s) {
   }
 }
 
-void BM_Labvirt(benchmark::State& state) {
+// `other_read`: the PTY read mode labvirtd would not pick on this kernel (poll + read() where it
+// picks direct io_uring reads, and the reverse), to measure the choice in the same run.
+void RunLabvirt(benchmark::State& state, bool other_read) {
   for (auto _ : state) {
     Setup s = MakeSetup();
     auto reactor = reactor::Reactor::Create(bench::BenchReactorOptions());
@@ -279,15 +281,15 @@ void BM_Labvirt(benchmark::State& state) {
       return;
     }
     auto features = reactor::ProbeIoUring();
-    const bool direct_read =
-        features.ok() && features->direct_tty_read && std::getenv("LABVIRT_FANOUT_POLL") == nullptr;
+    const bool daemon_choice = features.ok() && features->direct_tty_read;
+    const bool direct_read = daemon_choice != other_read;
     state.SetLabel(std::string(direct_read ? "direct_read, " : "poll+read, ") +
                    bench::TaskRunName((*reactor)->task_run()));
     std::vector<std::unique_ptr<ConsoleHub>> hubs;
     for (int i = 0; i < kPtys; ++i) {
       ConsoleHubOptions o;
       // As labvirtd does: direct io_uring Read ops when the probe allows (kernel >= 6.12), else
-      // poll + read(). LABVIRT_FANOUT_POLL=1 forces poll + read() to compare.
+      // poll + read() (the reverse with other_read).
       o.reader.direct_read = direct_read;
       hubs.push_back(std::make_unique<ConsoleHub>(**reactor, "pty" + std::to_string(i), o,
                                                   ConsoleHubCallbacks{}));
@@ -376,8 +378,16 @@ void BM_Epoll(benchmark::State& state) {
   }
 }
 
+void BM_Labvirt(benchmark::State& state) { RunLabvirt(state, false); }
+void BM_LabvirtOtherRead(benchmark::State& state) { RunLabvirt(state, true); }
+
 BENCHMARK(BM_Labvirt)
     ->Name("fanout/labvirt")
+    ->UseRealTime()
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LabvirtOtherRead)
+    ->Name("fanout/labvirt_other_read")
     ->UseRealTime()
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "bench/epoll_loop.h"
+#include "bench/protocol_servers.h"
 #include "bench/reactor_options.h"
 #include "benchmark/benchmark.h"
 #include "engine/catalog/catalog.h"
@@ -47,33 +48,12 @@
 namespace labvirt::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using engine::EngineEvent;
 constexpr auto kWarmup = std::chrono::milliseconds(200);
 constexpr auto kMeasure = std::chrono::seconds(1);
 constexpr int kSubscribers = 100;
 constexpr auto kEventPeriod = std::chrono::milliseconds(5);
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-double ThreadCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_THREAD, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-// The server owns CPU 0; clients get the others (when there is only one CPU, everyone shares it).
-void PinServer() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-  pthread_setname_np(pthread_self(), "bench-server");  // for `perf report --comm bench-server`
-}
 void PinClient() {
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
   if (cpus < 2) return;
@@ -131,21 +111,6 @@ std::string Call(int fd, LineReader& reader, const std::string& line) {
   std::string resp;
   return reader.Next(&resp) ? resp : "";
 }
-
-// A server under test: serves `socket` on its own pinned thread until destroyed.
-class Server {
- public:
-  virtual ~Server() = default;
-  // CPU seconds the server thread has used so far.
-  virtual double CpuSeconds() = 0;
-  // Publishes one event to every subscriber from the server's thread (posted, so any thread may
-  // call it), with "ts" (steady ns, taken at publishing) in its data.
-  virtual void PublishOne() = 0;
-};
-
-// The image a node.get answers about: labvirt's real node object, taken from labvirt's server so
-// both servers send the same bytes.
-std::string g_node_json;
 
 class LabvirtServer final : public Server {
  public:
@@ -221,121 +186,6 @@ class LabvirtServer final : public Server {
   std::string mode_;
   reactor::Reactor* reactor_ = nullptr;
   engine::RpcMethods* rpc_ = nullptr;
-  std::thread thread_;
-};
-
-// The hand-written baseline: epoll, non-blocking sockets, read() into a per-client buffer, one
-// simdjson parse per line, the answer built by string concatenation and written with write().
-class EpollServer final : public Server {
- public:
-  explicit EpollServer(std::string path) : path_(std::move(path)) {
-    ::unlink(path_.c_str());
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path_.data(), path_.size());
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 512) != 0) {
-      std::abort();
-    }
-    thread_ = std::thread([this] {
-      PinServer();
-      loop_.Watch(listen_fd_, [this] { OnAccept(); });
-      while (!stop_) loop_.RunOnce();
-      for (auto& [fd, c] : clients_) ::close(fd);
-    });
-  }
-  ~EpollServer() override {
-    loop_.Post([this] { stop_ = true; });
-    thread_.join();
-    ::close(listen_fd_);
-    ::unlink(path_.c_str());
-  }
-  double CpuSeconds() override {
-    std::promise<double> p;
-    loop_.Post([&p] { p.set_value(ThreadCpuSeconds()); });
-    return p.get_future().get();
-  }
-  void PublishOne() override {
-    loop_.Post([this] { Publish(); });
-  }
-
- private:
-  struct Client {
-    std::string in;
-  };
-  void OnAccept() {
-    int fd;
-    while ((fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-      clients_[fd] = Client{};
-      loop_.Watch(fd, [this, fd] { OnReadable(fd); });
-    }
-  }
-  void OnReadable(int fd) {
-    Client& c = clients_[fd];
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) c.in.append(buf, static_cast<size_t>(n));
-    size_t start = 0, nl;
-    std::string out;
-    while ((nl = c.in.find('\n', start)) != std::string::npos) {
-      out += Answer(fd, std::string_view(c.in).substr(start, nl - start));
-      start = nl + 1;
-    }
-    c.in.erase(0, start);
-    WriteAll(fd, out);
-    if (n == 0) {
-      subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), fd),
-                         subscribers_.end());
-      clients_.erase(fd);
-      ::close(fd);  // epoll forgets a closed fd; the stale handler is never called again
-    }
-  }
-  std::string Answer(int fd, std::string_view line) {
-    simdjson::dom::element doc;
-    if (parser_.parse(line.data(), line.size()).get(doc)) {
-      return R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}})"
-             "\n";
-    }
-    std::string id = simdjson::minify(doc["id"]);
-    std::string_view method;
-    if (doc["method"].get(method)) return "";
-    if (method == "events.subscribe") {
-      subscribers_.push_back(fd);
-      return R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":{"subscribed":true}})" + "\n";
-    }
-    std::string_view lab, node;
-    if (method != "node.get" || doc["params"]["lab"].get(lab) || doc["params"]["node"].get(node) ||
-        lab != "bench" || (node != "r1" && node != "r2")) {
-      return R"({"jsonrpc":"2.0","id":)" + id + R"(,"error":{"code":-32602}})" + "\n";
-    }
-    return R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":)" + g_node_json + "}\n";
-  }
-  static void WriteAll(int fd, std::string_view out) {
-    while (!out.empty()) {
-      ssize_t w = ::write(fd, out.data(), out.size());
-      if (w > 0) out.remove_prefix(static_cast<size_t>(w));
-      if (w < 0 && errno != EAGAIN) return;
-    }
-  }
-  void Publish() {
-    auto now = std::chrono::system_clock::now().time_since_epoch();
-    std::string line =
-        R"({"jsonrpc":"2.0","method":"event","params":{"seq":)" + std::to_string(++seq_) +
-        R"(,"type":"node.state","time_ms":)" +
-        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) +
-        R"(,"lab":"bench","node":"r1","data":{"ts":)" + std::to_string(NowNs()) + "}}}\n";
-    for (int fd : subscribers_) WriteAll(fd, line);
-  }
-
-  std::string path_;
-  int listen_fd_ = -1;
-  EpollLoop loop_;
-  simdjson::dom::parser parser_;
-  std::map<int, Client> clients_;
-  std::vector<int> subscribers_;
-  bool stop_ = false;
-  uint64_t seq_ = 0;
   std::thread thread_;
 };
 
@@ -495,8 +345,10 @@ struct Env {
     SetLogLevel(std::getenv("LABVIRT_BENCH_LOG") ? LogLevel::kDebug : LogLevel::kWarn);
     labvirt = std::make_unique<LabvirtServer>(dir);
     epoll = std::make_unique<EpollServer>(dir + "/epoll.sock");
+    line = std::make_unique<ReactorLineServer>(dir + "/line.sock");
   }
   ~Env() {
+    line.reset();
     epoll.reset();
     labvirt.reset();
     std::error_code ec;
@@ -505,6 +357,7 @@ struct Env {
   std::string dir;
   std::unique_ptr<LabvirtServer> labvirt;
   std::unique_ptr<EpollServer> epoll;
+  std::unique_ptr<ReactorLineServer> line;
 };
 
 Env& TheEnv() {
@@ -518,6 +371,9 @@ void BM_NodeGetLabvirt(benchmark::State& state) {
 }
 void BM_NodeGetEpoll(benchmark::State& state) {
   for (auto _ : state) RunRequests(state, *TheEnv().epoll, TheEnv().dir + "/epoll.sock");
+}
+void BM_NodeGetReactorLine(benchmark::State& state) {
+  for (auto _ : state) RunRequests(state, *TheEnv().line, TheEnv().dir + "/line.sock");
 }
 void BM_FanoutLabvirt(benchmark::State& state) {
   for (auto _ : state) RunFanout(state, *TheEnv().labvirt, TheEnv().labvirt->socket());
@@ -541,6 +397,14 @@ BENCHMARK(BM_NodeGetEpoll)
     ->Arg(1)
     ->Arg(16)
     ->Arg(256)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NodeGetReactorLine)
+    ->Name("node_get/reactor_line")
+    ->ArgName("clients")
+    ->Arg(1)
+    ->Arg(16)
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

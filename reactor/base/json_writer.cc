@@ -7,6 +7,10 @@
 #include <cstdio>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "reactor/base/log.h"
 
 namespace labvirt {
@@ -37,7 +41,24 @@ constexpr auto kPlain = [] {
   return plain;
 }();
 
+// The end of the run of plain bytes starting at v[i]: 16 bytes per step where SSE2 is there (every
+// x86-64), since every string of every reply passes here.
 size_t PlainRun(std::string_view v, size_t i) {
+#ifdef __SSE2__
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  while (i + 16 <= v.size()) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v.data() + i));
+    // Signed: bytes >= 0x80 are negative, so one compare catches them and the controls.
+    const __m128i special =
+        _mm_or_si128(_mm_cmplt_epi8(x, space),
+                     _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+    i += 16;
+  }
+#endif
   while (i < v.size() && kPlain[static_cast<unsigned char>(v[i])]) ++i;
   return i;
 }
@@ -106,11 +127,6 @@ void JsonWriter::AppendQuoted(std::string& out, std::string_view v) {
 
 void JsonWriter::Quote(std::string_view v) {
   QuoteInto(v, [this](const char* p, size_t n) { Put(std::string_view(p, n)); });
-}
-
-void JsonWriter::Put(std::string_view text) {
-  std::memcpy(Room(text.size()), text.data(), text.size());
-  len_ += text.size();
 }
 
 void JsonWriter::Grow(size_t n) {

@@ -8,6 +8,7 @@
 #define LABVIRT_REACTOR_BASE_JSON_WRITER_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -51,7 +52,10 @@ class JsonWriter {
     *Room(1) = c;
     ++len_;
   }
-  void Put(std::string_view text);
+  void Put(std::string_view text) {
+    std::memcpy(Room(text.size()), text.data(), text.size());
+    len_ += text.size();
+  }
   void Grow(size_t n);
   void Quote(std::string_view value);
   void BeforeValue();

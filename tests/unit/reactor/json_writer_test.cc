@@ -45,7 +45,6 @@ TEST(JsonWriterTest, NonFiniteDoubleIsNullAndIntegersAreExact) {
   EXPECT_EQ(w.str(), "[null,-9223372036854775808,18446744073709551615]");
 }
 
-}  // namespace
 // The writer grows its buffer itself; output read in the middle (str()) and after regrowing must
 // be exactly what was written.
 TEST(JsonWriterTest, LongOutputReadMidwayAndTakenIsExact) {
@@ -64,4 +63,22 @@ TEST(JsonWriterTest, LongOutputReadMidwayAndTakenIsExact) {
   EXPECT_EQ(w.Take(), expected);
 }
 
+// Special bytes at every position of a 16-byte block and past long plain runs (the vector scan
+// and its scalar tail) are escaped exactly like anywhere else.
+TEST(JsonWriterTest, SpecialBytesAtEveryOffsetOfLongStrings) {
+  for (size_t at = 0; at < 40; ++at) {
+    for (char special : {'"', '\\', '\n', '\x01', '\x7f'}) {
+      std::string value(40, 'a');
+      value[at] = special;
+      JsonWriter w;
+      w.String(value);
+      simdjson::dom::parser parser;
+      auto el = parser.parse(w.str());
+      ASSERT_FALSE(el.error()) << w.str();
+      EXPECT_EQ(std::string(el.get_string().value()), value) << "offset " << at;
+    }
+  }
+}
+
+}  // namespace
 }  // namespace labvirt
