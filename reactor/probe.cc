@@ -74,8 +74,8 @@ Result<KernelFeatures> ProbeIoUring() {
         {IORING_OP_READ, "READ"},         {IORING_OP_WRITE, "WRITE"},
         {IORING_OP_READV, "READV"},       {IORING_OP_WRITEV, "WRITEV"},
         {IORING_OP_SEND, "SEND"},         {IORING_OP_RECV, "RECV"},
-        {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_CONNECT, "CONNECT"},
-        {IORING_OP_NOP, "NOP"},
+        {IORING_OP_SENDMSG, "SENDMSG"},   {IORING_OP_ACCEPT, "ACCEPT"},
+        {IORING_OP_CONNECT, "CONNECT"},   {IORING_OP_NOP, "NOP"},
     };
     for (const auto& [op, name] : needed) {
       if (!io_uring_opcode_supported(probe, op))

@@ -51,6 +51,8 @@ using SizeCallback = std::function<void(Result<size_t>)>;
 using PollCallback = std::function<void(Result<uint32_t>)>;
 using AcceptCallback = std::function<void(Result<UniqueFd>)>;
 using StatusCallback = std::function<void(Status)>;
+// Bytes shared, read-only, between several sends (one console read fanned out to every viewer).
+using SharedBytes = std::shared_ptr<const std::string>;
 // Scattered read: total bytes and one view per requested buffer (the last ones may be short).
 using ReadvCallback = std::function<void(Result<std::vector<std::span<const char>>>)>;
 
@@ -133,6 +135,10 @@ class Reactor {
   // one-shot recv after each chunk instead.
   [[nodiscard]] OpHandle RecvMultishot(int fd, ReadCallback cb, int flags = 0);
   [[nodiscard]] OpHandle Send(int fd, std::string data, SizeCallback cb, int flags = MSG_NOSIGNAL);
+  // Sends `chunks` in order with one sendmsg (a vectored send), holding a reference to each until
+  // the op completes: many sends may share the same bytes without a copy each.
+  [[nodiscard]] OpHandle SendChunks(int fd, std::vector<SharedBytes> chunks, SizeCallback cb,
+                                    int flags = MSG_NOSIGNAL);
   // Accepts connections as blocking, close-on-exec sockets (io_uring makes every op on them
   // asynchronous anyway). One-shot unless `multishot`.
   [[nodiscard]] OpHandle Accept(int listen_fd, AcceptCallback cb, bool multishot = false);

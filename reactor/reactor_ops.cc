@@ -72,6 +72,9 @@ void Reactor::Arm(uint32_t index) {
     case OpKind::kSend:  // 5.6
       io_uring_prep_send(sqe, s.fd, s.data.data(), s.data.size(), s.flags);
       break;
+    case OpKind::kSendMsg:  // 5.3
+      io_uring_prep_sendmsg(sqe, s.fd, &s.msg, static_cast<unsigned>(s.flags));
+      break;
     case OpKind::kAccept:  // 5.5
       io_uring_prep_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
       break;
@@ -189,6 +192,22 @@ OpHandle Reactor::Writev(int fd, std::vector<std::string> buffers, SizeCallback 
   return Start(index);
 }
 
+OpHandle Reactor::SendChunks(int fd, std::vector<SharedBytes> chunks, SizeCallback cb, int flags) {
+  uint32_t index = AcquireSlot();
+  Slot& s = *slots_[index];
+  s.kind = OpKind::kSendMsg;
+  s.fd = fd;
+  s.flags = flags;
+  s.chunks = std::move(chunks);
+  s.iov.clear();
+  for (const auto& c : s.chunks) s.iov.push_back({const_cast<char*>(c->data()), c->size()});
+  s.msg = {};
+  s.msg.msg_iov = s.iov.data();
+  s.msg.msg_iovlen = s.iov.size();
+  s.size_cb = std::move(cb);
+  return Start(index);
+}
+
 OpHandle Reactor::Accept(int listen_fd, AcceptCallback cb, bool multishot) {
   uint32_t index = AcquireSlot();
   Slot& s = *slots_[index];
@@ -247,9 +266,13 @@ void Reactor::Complete(Slot& s, int32_t res) {
     }
     case OpKind::kWrite:
     case OpKind::kWritev:
-    case OpKind::kSend: {
-      static constexpr const char* kVerb[] = {"write", "writev", "send"};
-      const int verb = s.kind == OpKind::kWrite ? 0 : s.kind == OpKind::kWritev ? 1 : 2;
+    case OpKind::kSend:
+    case OpKind::kSendMsg: {
+      static constexpr const char* kVerb[] = {"write", "writev", "send", "sendmsg"};
+      const int verb = s.kind == OpKind::kWrite    ? 0
+                       : s.kind == OpKind::kWritev ? 1
+                       : s.kind == OpKind::kSend   ? 2
+                                                   : 3;
       if (res < 0) return s.size_cb(ErrorFor(res, kVerb[verb], s.fd));
       return s.size_cb(static_cast<size_t>(res));
     }

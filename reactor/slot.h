@@ -51,6 +51,7 @@ enum class OpKind : uint8_t {
   kRecv,
   kRecvMultishot,
   kSend,
+  kSendMsg,  // SendChunks
   kAccept,
   kAcceptMultishot,
   kConnect,
@@ -75,7 +76,7 @@ struct Reactor::Slot {
   PollCallback poll_cb;      // kPoll, kPollMultishot
   ReadCallback read_cb;      // kRead, kRecv, kRecvMultishot
   ReadvCallback readv_cb;    // kReadv
-  SizeCallback size_cb;      // kWrite, kWritev, kSend
+  SizeCallback size_cb;      // kWrite, kWritev, kSend, kSendMsg
   AcceptCallback accept_cb;  // kAccept, kAcceptMultishot
   StatusCallback status_cb;  // kConnect, kNop
   Status nop_status;         // kNop: the result it reports
@@ -84,6 +85,8 @@ struct Reactor::Slot {
   std::string data;                                      // write/send source (moved in)
   std::vector<std::string> strings;                      // writev sources
   std::vector<std::vector<char>> buffers;                // readv targets
+  std::vector<SharedBytes> chunks;                       // SendChunks sources
+  msghdr msg{};                                          // SendChunks: points at iov
   std::vector<iovec> iov;
   sockaddr_un addr{};
   socklen_t addrlen = 0;
@@ -108,6 +111,7 @@ struct Reactor::Slot {
     data = std::string();
     strings.clear();
     buffers.clear();
+    chunks.clear();
     iov.clear();
     cancel_requested = false;
     fd = -1;

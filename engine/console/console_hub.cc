@@ -19,11 +19,12 @@ struct ConsoleHub::Viewer {
   ViewerId id = 0;
   UniqueFd fd;
   bool writer = false;
-  // Bytes waiting for the next Send, oldest first. One buffer rather than a chunk per PTY read:
-  // everything read while a Send is in flight goes out in the next single Send, and when the
-  // viewer keeps up (the usual case) the buffer is moved into the Send without a copy.
-  std::string queue;
-  size_t in_flight = 0;  // bytes of the pending Send
+  // Chunks waiting for the next send, oldest first. Each PTY read is one chunk shared by every
+  // viewer (no copy per viewer); everything queued while a send is in flight leaves in the next
+  // single vectored send.
+  std::deque<reactor::SharedBytes> queue;
+  size_t queued = 0;     // bytes in `queue`
+  size_t in_flight = 0;  // bytes of the pending send
   size_t exempt = 0;     // scrollback bytes not yet sent (not counted against the limit)
   uint64_t sent = 0;
   uint64_t forwarded = 0;
@@ -95,8 +96,12 @@ Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force
     viewer.writer = true;
     SetLease(viewer.id);
   }
-  viewer.queue = scrollback_.Contents();
-  viewer.exempt = viewer.queue.size();
+  std::string scrollback = scrollback_.Contents();
+  viewer.exempt = scrollback.size();
+  if (!scrollback.empty()) {
+    viewer.queued = scrollback.size();
+    viewer.queue.push_back(std::make_shared<const std::string>(std::move(scrollback)));
+  }
   StartSend(viewer);
   ArmRecv(viewer);
   return viewer.id;
@@ -114,7 +119,7 @@ std::vector<ViewerInfo> ConsoleHub::viewers() const {
   std::vector<ViewerInfo> out;
   for (const auto& v : viewers_) {
     out.push_back(
-        {v->id, v->writer, v->sent, v->queue.size() + v->in_flight, v->forwarded, v->discarded});
+        {v->id, v->writer, v->sent, v->queued + v->in_flight, v->forwarded, v->discarded});
   }
   return out;
 }
@@ -122,15 +127,18 @@ std::vector<ViewerInfo> ConsoleHub::viewers() const {
 void ConsoleHub::OnPtyData(std::string_view data) {
   scrollback_.Append(data);
   if (callbacks_.on_output) callbacks_.on_output(data);
+  if (viewers_.empty()) return;
+  const auto chunk = std::make_shared<const std::string>(data);
   std::vector<ViewerId> behind;
   for (const auto& v : viewers_) {
-    const size_t waiting = v->queue.size() + v->in_flight;
+    const size_t waiting = v->queued + v->in_flight;
     const size_t backlog = waiting - std::min(v->exempt, waiting);
     if (backlog + data.size() > options_.max_viewer_queue_bytes) {
       behind.push_back(v->id);
       continue;
     }
-    v->queue.append(data);
+    v->queue.push_back(chunk);
+    v->queued += chunk->size();
     if (!v->send_op.engaged()) StartSend(*v);
   }
   for (ViewerId id : behind) {
@@ -143,20 +151,23 @@ void ConsoleHub::OnPtyData(std::string_view data) {
 }
 
 void ConsoleHub::StartSend(Viewer& v) {
-  if (v.queue.empty()) return;
-  std::string out;
-  if (v.queue.size() <= options_.max_send_bytes) {
-    out = std::move(v.queue);
-    v.queue = std::string();
-  } else {
-    out = v.queue.substr(0, options_.max_send_bytes);
-    v.queue.erase(0, options_.max_send_bytes);
+  // Whole chunks up to max_send_bytes (at least one), within the kernel's iovec limit.
+  constexpr size_t kMaxChunksPerSend = 512;
+  std::vector<reactor::SharedBytes> out;
+  size_t bytes = 0;
+  while (!v.queue.empty() && out.size() < kMaxChunksPerSend &&
+         (out.empty() || bytes + v.queue.front()->size() <= options_.max_send_bytes)) {
+    bytes += v.queue.front()->size();
+    out.push_back(std::move(v.queue.front()));
+    v.queue.pop_front();
   }
-  v.in_flight = out.size();
+  if (out.empty()) return;
+  v.queued -= bytes;
+  v.in_flight = bytes;
   const ViewerId id = v.id;
-  // MSG_WAITALL: the ring retries a short stream send itself, so the hub never has to keep a copy
-  // of the bytes the kernel may still be sending.
-  v.send_op = reactor_.Send(
+  // MSG_WAITALL: the ring retries a short stream send itself, so a send either takes everything
+  // or fails.
+  v.send_op = reactor_.SendChunks(
       v.fd.get(), std::move(out), [this, id](Result<size_t> sent) { OnSent(id, sent); },
       MSG_NOSIGNAL | MSG_WAITALL);
 }

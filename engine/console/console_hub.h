@@ -3,8 +3,10 @@
 // scrollback ring, and to every viewer's bounded send queue.
 //
 // Viewers are connected sockets (the control server hands them over after its JSON reply to
-// console.attach); the hub owns each as a UniqueFd, writes to it with reactor Send ops and reads
-// its input with Recv ops. A late joiner first receives the scrollback, then live output.
+// console.attach); the hub owns each as a UniqueFd, writes to it with vectored reactor sends of
+// the PTY reads it shares between viewers (SendChunks: one copy of each read, whatever the
+// number of viewers) and reads its input with Recv ops. A late joiner first receives the
+// scrollback, then live output.
 //
 // Never blocks, never freezes: a viewer whose queue would exceed max_viewer_queue_bytes is
 // disconnected (log + on_viewer_closed with the reason) — the PTY reader and the other viewers
