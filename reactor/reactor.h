@@ -145,6 +145,17 @@ class Reactor {
   // Connects socket `fd` to the Unix socket at `path`.
   [[nodiscard]] OpHandle Connect(int fd, std::string path, StatusCallback cb);
 
+  // ---- Registered files (loop thread only) ----
+  // Registers `fd` in the ring's file table (a sparse table, 5.19): later ops on `fd` skip the
+  // kernel's per-op fd lookup and file reference count. Callers keep passing the plain fd. The
+  // table holds its own reference to the file, so UnregisterFile(fd) must come before the fd is
+  // closed (or the socket stays open, and a reused fd number would reach the old file): hold a
+  // RegisteredFile to make that automatic. False when the kernel lacks it, the table is full or
+  // `fd` is registered already (by another owner); ops then work as before.
+  bool RegisterFile(int fd);
+  void UnregisterFile(int fd);
+  size_t registered_files() const { return registered_files_; }
+
   // ---- Timers (loop thread only) ----
   [[nodiscard]] OpHandle After(Duration delay, std::function<void()> cb);
   // Fires every `period` (first after one period) until cancelled. A zero period fires once per
@@ -223,6 +234,8 @@ class Reactor {
   // Sets up the provided-buffer ring for RecvMultishot once; leaves buffers_ null if the kernel
   // lacks multishot recv.
   void SetUpBufferRing();
+  // Points `sqe` at the registered copy of `fd`, if there is one.
+  void UseRegisteredFile(io_uring_sqe* sqe, int fd) const;
   void DrainOnDestroy();
 
   io_uring ring_;
@@ -255,12 +268,51 @@ class Reactor {
   UniqueFd wake_fd_;
   OpHandle wake_op_;
 
+  // Registered files: fixed_index_[fd] is fd's slot in the ring's table, or -1.
+  bool file_table_tried_ = false;
+  bool file_table_ = false;
+  std::vector<int32_t> fixed_index_;
+  std::vector<uint32_t> free_file_slots_;
+  size_t registered_files_ = 0;
+
   struct SignalHandler {
     UniqueFd fd;
     std::function<void(int)> cb;
     OpHandle op;
   };
   std::unordered_map<int, std::unique_ptr<SignalHandler>> signals_;
+};
+
+// Keeps `fd` registered with `reactor` (Reactor::RegisterFile) for its lifetime; Reset() before
+// closing the fd. Move-only.
+class RegisteredFile {
+ public:
+  RegisteredFile() = default;
+  RegisteredFile(Reactor& reactor, int fd) {
+    if (reactor.RegisterFile(fd)) {
+      reactor_ = &reactor;
+      fd_ = fd;
+    }
+  }
+  RegisteredFile(RegisteredFile&& o) noexcept
+      : reactor_(std::exchange(o.reactor_, nullptr)), fd_(o.fd_) {}
+  RegisteredFile& operator=(RegisteredFile&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      reactor_ = std::exchange(o.reactor_, nullptr);
+      fd_ = o.fd_;
+    }
+    return *this;
+  }
+  ~RegisteredFile() { Reset(); }
+  void Reset() {
+    if (reactor_ != nullptr) std::exchange(reactor_, nullptr)->UnregisterFile(fd_);
+  }
+  bool registered() const { return reactor_ != nullptr; }
+
+ private:
+  Reactor* reactor_ = nullptr;
+  int fd_ = -1;
 };
 
 }  // namespace labvirt::reactor

@@ -88,7 +88,49 @@ void Reactor::Arm(uint32_t index) {
       io_uring_prep_nop(sqe);
       break;
   }
+  if (s.kind != OpKind::kNop) UseRegisteredFile(sqe, s.fd);
   io_uring_sqe_set_data64(sqe, UserData(index));
+}
+
+void Reactor::UseRegisteredFile(io_uring_sqe* sqe, int fd) const {
+  if (fd < 0 || static_cast<size_t>(fd) >= fixed_index_.size() || fixed_index_[fd] < 0) return;
+  sqe->fd = fixed_index_[fd];
+  sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+bool Reactor::RegisterFile(int fd) {
+  LABVIRT_CHECK(IsLoopThread());
+  if (fd < 0) return false;
+  if (!file_table_tried_) {
+    // One sparse table for the ring's life, sized so that it never needs to grow.
+    constexpr unsigned kFileTableSlots = 4096;
+    file_table_tried_ = true;
+    LABVIRT_CHECK(BindToThisThread());
+    file_table_ = io_uring_register_files_sparse(&ring_, kFileTableSlots) == 0;
+    for (unsigned i = kFileTableSlots; file_table_ && i > 0; --i) free_file_slots_.push_back(i - 1);
+  }
+  if (!file_table_ || free_file_slots_.empty()) return false;
+  // Already registered: that registration has an owner already (who will unregister it).
+  if (static_cast<size_t>(fd) < fixed_index_.size() && fixed_index_[fd] >= 0) return false;
+  const uint32_t slot = free_file_slots_.back();
+  int fds[1] = {fd};
+  if (io_uring_register_files_update(&ring_, slot, fds, 1) != 1) return false;
+  free_file_slots_.pop_back();
+  if (static_cast<size_t>(fd) >= fixed_index_.size()) fixed_index_.resize(fd + 1, -1);
+  fixed_index_[fd] = static_cast<int32_t>(slot);
+  ++registered_files_;
+  return true;
+}
+
+void Reactor::UnregisterFile(int fd) {
+  if (fd < 0 || static_cast<size_t>(fd) >= fixed_index_.size() || fixed_index_[fd] < 0) return;
+  const uint32_t slot = static_cast<uint32_t>(fixed_index_[fd]);
+  // The table drops its reference; ops still in flight on the file keep theirs.
+  int fds[1] = {-1};
+  io_uring_register_files_update(&ring_, slot, fds, 1);
+  fixed_index_[fd] = -1;
+  free_file_slots_.push_back(slot);
+  --registered_files_;
 }
 
 OpHandle Reactor::StartPoll(int fd, uint32_t events, PollCallback cb, bool multishot) {

@@ -18,6 +18,8 @@ constexpr size_t kRecvChunk = 4096;
 struct ConsoleHub::Viewer {
   ViewerId id = 0;
   UniqueFd fd;
+  // Registered with the ring while attached: every send skips the kernel's fd lookup.
+  reactor::RegisteredFile reg;
   bool writer = false;
   // Chunks waiting for the next send, oldest first. Each PTY read is one chunk shared by every
   // viewer (no copy per viewer); everything queued while a send is in flight leaves in the next
@@ -83,6 +85,7 @@ Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force
   auto v = std::make_unique<Viewer>();
   v->id = next_id_++;
   v->fd = std::move(socket);
+  v->reg = reactor::RegisteredFile(reactor_, v->fd.get());
   Viewer& viewer = *v;
   viewers_.push_back(std::move(v));
   viewer_ids_.push_back(viewer.id);
@@ -250,6 +253,7 @@ void ConsoleHub::Remove(ViewerId id, const std::string& reason, bool notify) {
   viewer_ids_.erase(it);
   v->send_op.Cancel();
   v->recv_op.Cancel();
+  v->reg.Reset();
   v->fd.Reset();
   std::erase_if(pty_writes_, [id](const PtyWrite& w) { return w.from == id; });
   LogInfo("console viewer closed",

@@ -48,6 +48,8 @@ Status ConsoleReader::Open(const std::string& path) {
   }
   fd_ = std::move(fd.value());
   read_fd_ = std::move(read_fd);
+  fd_reg_ = reactor::RegisteredFile(reactor_, fd_.get());
+  if (read_fd_) read_reg_ = reactor::RegisteredFile(reactor_, read_fd_.get());
   path_ = path;
   ++generation_;
   if (options_.direct_read) {
@@ -66,6 +68,8 @@ Status ConsoleReader::Reopen(const std::string& path) {
 void ConsoleReader::Close() {
   read_op_.Cancel();
   write_op_.Cancel();
+  fd_reg_.Reset();
+  read_reg_.Reset();
   fd_.Reset();
   read_fd_.Reset();
   ++generation_;

@@ -89,6 +89,10 @@ class ConsoleReader {
   std::string path_;
   UniqueFd fd_;       // O_NONBLOCK: reads (poll mode) and writes
   UniqueFd read_fd_;  // blocking: direct-read mode only
+  // Both registered with the ring while open (no fd lookup per poll/read op); after the fds, so
+  // they are unregistered before the fds close.
+  reactor::RegisteredFile fd_reg_;
+  reactor::RegisteredFile read_reg_;
   std::string read_buf_;
   std::string write_buf_;
   size_t write_pos_ = 0;

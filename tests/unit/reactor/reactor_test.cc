@@ -287,6 +287,44 @@ TEST(ReactorTest, SendChunksToAClosedPeerReportsTheError) {
   EXPECT_NE(st.message().find("sendmsg fd"), std::string::npos) << st.message();
 }
 
+// Ops on a registered fd go through the ring's file table and behave as on the plain fd; once
+// unregistered and closed, the file is really closed (the peer sees end of file) and the fd number
+// can be reused for another file without reaching the old one.
+TEST(ReactorTest, RegisteredFilesWorkAndReleaseTheFileWhenUnregistered) {
+  auto r = MakeReactor();
+  auto sp = std::make_unique<SocketPair>();
+  {
+    RegisteredFile reg(*r, sp->a.get());
+    ASSERT_TRUE(reg.registered());
+    EXPECT_EQ(r->registered_files(), 1u);
+    EXPECT_FALSE(r->RegisterFile(sp->a.get())) << "a second owner of one registration";
+    std::string got;
+    OpHandle rx = r->RecvMultishot(sp->a.get(), [&](Result<std::span<const char>> d) {
+      if (d.ok()) got.append(d->data(), d->size());
+    });
+    size_t sent = 0;
+    OpHandle tx = r->Send(sp->a.get(), "to b", [&](Result<size_t> n) { sent = *n; });
+    ASSERT_EQ(::send(sp->b.get(), "to a", 4, 0), 4);
+    RunUntil(*r, [&] { return got == "to a" && sent == 4; });
+    char buf[8];
+    ASSERT_EQ(::recv(sp->b.get(), buf, sizeof buf, 0), 4);
+    rx.Cancel();
+    RunUntil(*r, [&] { return r->pending_ops() <= 1; });  // the wake-up poll stays
+  }
+  EXPECT_EQ(r->registered_files(), 0u);
+  sp->a.Reset();
+  char c;
+  EXPECT_EQ(::recv(sp->b.get(), &c, 1, 0), 0) << "the table kept the closed socket open";
+  SocketPair other;  // likely reuses old_fd's number
+  RegisteredFile reg2(*r, other.a.get());
+  EXPECT_TRUE(reg2.registered());
+  size_t sent = 0;
+  OpHandle tx = r->Send(other.a.get(), "new", [&](Result<size_t> n) { sent = *n; });
+  RunUntil(*r, [&] { return sent == 3; });
+  char buf[8];
+  EXPECT_EQ(::recv(other.b.get(), buf, sizeof buf, 0), 3);
+}
+
 // RecvMultishot behaves the same with the kernel's multishot recv and with the one-shot fallback.
 class RecvMultishotTest : public ::testing::TestWithParam<bool> {
  protected:
