@@ -278,9 +278,12 @@ void ControlServer::Notify(uint64_t client, std::string_view method, std::string
   Enqueue(client, Notification(method, params));
 }
 
-void ControlServer::NotifyLine(uint64_t client, std::string notification) {
+void ControlServer::NotifyLine(uint64_t client, std::string_view notification) {
   if (!clients_.count(client)) return;
-  Enqueue(client, std::move(notification));
+  std::string line;
+  line.reserve(notification.size() + 1);  // Enqueue appends the newline without regrowing
+  line.append(notification);
+  Enqueue(client, std::move(line));
 }
 
 void ControlServer::TakeOver(uint64_t client, std::function<void(UniqueFd)> take) {

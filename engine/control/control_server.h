@@ -75,7 +75,7 @@ class ControlServer {
   void Notify(uint64_t client, std::string_view method, std::string_view params_json);
   // The same with the notification already built (jsonrpc.h's Notification()): one event sent
   // to many subscribers is serialised once.
-  void NotifyLine(uint64_t client, std::string notification);
+  void NotifyLine(uint64_t client, std::string_view notification);
   // Once everything queued for `client` is sent, removes the connection from the server and hands
   // its socket to `take` (console.attach: raw bytes from then on).
   void TakeOver(uint64_t client, std::function<void(UniqueFd)> take);
