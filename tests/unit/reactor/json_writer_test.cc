@@ -55,7 +55,9 @@ TEST(JsonWriterTest, LongOutputReadMidwayAndTakenIsExact) {
   for (int i = 0; i < 40; ++i) {
     w.String(long_value).Int(i);
     expected += (i ? "," : "") + ("\"" + long_value + "\"," + std::to_string(i));
-    if (i == 20) EXPECT_EQ(w.str(), expected);
+    if (i == 20) {
+      EXPECT_EQ(w.str(), expected);
+    }
   }
   w.EndArray();
   expected += "]";
