@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "providers/device_kind.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::providers {
@@ -35,6 +36,17 @@ Result<std::string> BuildIsoImage(std::string_view label, std::string_view file_
 // Writes `bytes` to `path` through a temporary file in the same directory (fsync, rename), so a
 // crash leaves either the old file or the new one, never half of one. Creates the directory.
 Status WriteFileAtomically(const std::string& path, std::string_view bytes);
+
+// A node's day-0 files: `text` to `text_path`, then the medium `spec` describes to
+// `medium_path`, each atomically (the text first: a medium never exists without the text it was
+// made from, so a wipe can rebuild it). InvalidArgument for a medium the text does not fit.
+Status WriteDay0Files(const Day0Spec& spec, std::string_view text, const std::string& text_path,
+                      const std::string& medium_path);
+
+// The medium made again from the text at `text_path` (a wipe: the guest may have written to a FAT
+// disk). NotFound when the text is gone.
+Status RebuildDay0Medium(const Day0Spec& spec, const std::string& text_path,
+                         const std::string& medium_path);
 
 }  // namespace labvirt::providers
 

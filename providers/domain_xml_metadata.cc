@@ -3,6 +3,7 @@
 // The XML comes from libvirtd, but a foreign or hand-edited domain can hold anything, so every
 // field is checked and no entity or network fetch is ever allowed (XML_PARSE_NONET, no NOENT).
 #include <charconv>
+#include <cstdlib>
 
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
@@ -152,6 +153,10 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
     md.readiness_detail = Content(r);
   }
   if (const xmlNode* cpu = Child(node, "cpu", true)) md.cpu = ParseCpu(cpu);
+  if (const xmlNode* cfg = Child(node, "startup-config", true)) {
+    md.config_method = Prop(cfg, "method");
+    md.config_bytes = std::strtoll(Prop(cfg, "bytes").c_str(), nullptr, 10);
+  }
   if (const xmlNode* nics = Child(node, "nics", true))
     LABVIRT_RETURN_IF_ERROR(ParseNics(nics, &md));
   return md;

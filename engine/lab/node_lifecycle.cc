@@ -418,6 +418,9 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
   ds.cpu = n.cpu;
   ds.emulator = options_.emulator;
   ds.overrides_json = n.metadata.overrides_json;
+  // Every (re)definition keeps the node's day-0 medium attached.
+  ds.config_medium = n.config_medium;
+  ds.config_bytes = n.config_bytes;
   return ds;
 }
 
