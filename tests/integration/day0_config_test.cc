@@ -202,13 +202,20 @@ class Day0ConfigTest : public ::testing::Test {
         testing::BuildFixtureImage(transcript, kImageRoot + "/iosv.qcow2",
                                    testing::AcpiMode::kGraceful, testing::Speed::kFast);
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
+    err = StartDaemon();
+    healthy_ = err.empty();
+    if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
+  }
+  // (Re)starts labvirtd on the suite's socket and state dir; "" once healthy, else why not.
+  static std::string StartDaemon() {
+    daemon_.reset();  // stops the one running
     std::vector<std::string> args = {"--socket",    kSocket,   "--image-root",  kImageRoot,
                                      "--state-dir", kStateDir, "--boot-budget", "2"};
     if (UnderTcg()) args.insert(args.end(), {"--accel", "tcg"});
+    std::string err;
     daemon_ = testing::StartHealthyDaemon({.args = args, .log_path = kStateDir + "/labvirtd.log"},
                                           kSocket, 60s, &err);
-    healthy_ = err.empty();
-    if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
+    return err;
   }
   static void TearDownTestSuite() {
     daemon_.reset();
@@ -322,6 +329,44 @@ TEST_F(Day0ConfigTest, BadConfigsAreRefusedNamingTheNodeAndNothingIsWritten) {
   std::stringstream s;
   s << text.rdbuf();
   EXPECT_EQ(s.str(), kConfig);
+}
+
+// A labvirtd restart adopts the node from its domain's metadata with its config: the medium stays
+// attached and the guest still finds it when the node starts after the restart.
+TEST_F(Day0ConfigTest, TheConfigSurvivesALabvirtdRestart) {
+  const std::string lab = Lab("r");
+  std::string deployed =
+      Call("lab.deploy", DeployParams(lab, {NodeJson("r1", "iosv", kConfig, true, false)}));
+  ASSERT_EQ(deployed.find("\"error\""), std::string::npos) << deployed;
+  std::string err = StartDaemon();
+  ASSERT_EQ(err, "");
+  NodeView r1 = Get(lab, "r1");
+  EXPECT_EQ(r1.config_state, "written");
+  EXPECT_EQ(r1.config_bytes, static_cast<int64_t>(std::strlen(kConfig)));
+  std::string started = Call("node.start", R"({"lab":")" + lab + R"(","node":"r1","wait":true})");
+  ASSERT_EQ(started.find("\"error\""), std::string::npos) << started;
+  ASSERT_TRUE(WaitState(lab, "r1", "ready")) << Get(lab, "r1").reason;
+  EXPECT_EQ(Get(lab, "r1").config_state, "attached");
+  EXPECT_EQ(GuestSaw(ConsoleText(lab, "r1", 1), 1), kConfig);
+}
+
+// An ISO kind (CSR1000v: iosxe_config.txt on a CD-ROM) gets a CD-ROM whose file holds the config
+// (read back with isoinfo; the fixture reads FAT only, so this node is not booted).
+TEST_F(Day0ConfigTest, AnIsoKindGetsItsConfigOnACdrom) {
+  const std::string lab = Lab("i");
+  std::string deployed =
+      Call("lab.deploy", DeployParams(lab, {NodeJson("c1", "csr1000v", kConfig, true, false)}));
+  ASSERT_EQ(deployed.find("\"error\""), std::string::npos) << deployed;
+  NodeView c1 = Get(lab, "c1");
+  EXPECT_EQ(c1.config_method, "iso");
+  EXPECT_EQ(c1.config_state, "written");
+  std::string iso = Day0Dir(lab) + "/c1.iso";
+  std::string xml = DomainXml(lab, "c1");
+  EXPECT_NE(xml.find("device='cdrom'"), std::string::npos) << xml;
+  EXPECT_NE(xml.find(iso), std::string::npos) << xml;
+  int rc = -1;
+  if (Shell("command -v isoinfo", &rc); rc != 0) GTEST_SKIP() << "isoinfo missing (genisoimage)";
+  EXPECT_EQ(Shell("isoinfo -R -i " + iso + " -x /iosxe_config.txt", &rc), kConfig);
 }
 
 // labvirtctl reads a topology's startup-config file itself (relative to the topology file) and
