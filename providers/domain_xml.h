@@ -148,6 +148,9 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml);
 // The <uuid> of a domain XML ("" when it has none or is not a domain).
 std::string DomainUuid(const std::string& domain_xml);
 
+// Whether the domain XML has a <disk> whose source file is `path` (a day-0 medium attached).
+bool HasDiskSource(const std::string& domain_xml, const std::string& path);
+
 // The host PTY of the first <serial type='pty'> of a live domain XML ("" when it has none, or the
 // XML is not a domain).
 std::string LivePtyPath(const std::string& live_domain_xml);

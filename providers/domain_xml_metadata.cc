@@ -170,6 +170,19 @@ std::string DomainUuid(const std::string& domain_xml) {
   return uuid ? Content(uuid) : "";
 }
 
+bool HasDiskSource(const std::string& domain_xml, const std::string& path) {
+  xml::Doc doc = xml::Read(domain_xml, "domain.xml");
+  const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
+  if (!root || Name(root) != "domain") return false;
+  const xmlNode* devices = Child(root, "devices", false);
+  for (const xmlNode* c = devices ? devices->children : nullptr; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || Name(c) != "disk") continue;
+    const xmlNode* source = Child(c, "source", false);
+    if (source && Prop(source, "file") == path) return true;
+  }
+  return false;
+}
+
 std::string LivePtyPath(const std::string& live_domain_xml) {
   xml::Doc doc = xml::Read(live_domain_xml, "domain.xml");
   const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;

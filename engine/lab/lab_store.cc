@@ -125,8 +125,9 @@ std::string LabStore::NodeJson(const Node& n) const {
   w.Key("viewers").Uint(n.hub ? n.hub->viewer_count() : 0);
   w.Key("log").String(ConsoleLogPath(n.lab, n.name)).EndObject();
   w.Key("readiness").Raw(n.readiness.ToJson());
-  bool running = n.state == NodeState::kBooting || n.state == NodeState::kReady ||
-                 n.state == NodeState::kStopping;
+  bool running =
+      n.config_attached && (n.state == NodeState::kBooting || n.state == NodeState::kReady ||
+                            n.state == NodeState::kStopping);
   w.Key("config").Raw(StartupConfigJson(n.kind, n.config_bytes, running, n.config_error));
   w.Key("cpu").Raw(providers::CpuChoiceToJson(n.cpu));
   w.Key("cpu_attempts").BeginArray();

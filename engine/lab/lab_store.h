@@ -80,6 +80,7 @@ struct Node {
   int64_t config_bytes = 0;
   std::string config_medium;
   std::string config_error;
+  bool config_attached = false;  // the running domain's live XML has the medium (AttachConsole)
   NodeState state = NodeState::kDefined;
   std::string reason;
   bool desired_running = true;

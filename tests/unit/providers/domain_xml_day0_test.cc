@@ -107,6 +107,10 @@ TEST(DomainXmlDay0Test, TheMetadataKeepsTheConfigForAReconcile) {
   ASSERT_TRUE(built.ok());
   EXPECT_NE(built->xml.find("<labvirt:startup-config method='iso' bytes='42'/>"),
             std::string::npos);
+  // What the engine checks in the live XML before it resumes the VM.
+  EXPECT_TRUE(HasDiskSource(built->xml, "/var/lib/labvirt/day0/lab1/r1.img"));
+  EXPECT_FALSE(HasDiskSource(built->xml, "/var/lib/labvirt/day0/lab1/r2.img"));
+  EXPECT_FALSE(HasDiskSource("<not a domain", "/var/lib/labvirt/day0/lab1/r1.img"));
   auto md = ParseNodeMetadata(built->xml);
   ASSERT_TRUE(md.ok()) << md.status().ToString();
   EXPECT_EQ(md->config_method, "iso");
