@@ -114,6 +114,9 @@ Result<std::string> BuildIsoImage(std::string_view label, std::string_view file_
     if (int rc = iso_write_opts_new(&opts, 0); rc != 1) st = IsoError("options", rc);
   }
   if (st.ok()) {
+    // Level 2: the plain ISO 9660 name keeps up to 31 characters (IOSXE_CONFIG.TXT, as
+    // genisoimage -l writes it) for a reader that ignores Rock Ridge and Joliet.
+    iso_write_opts_set_iso_level(opts, 2);
     iso_write_opts_set_rockridge(opts, 1);
     iso_write_opts_set_joliet(opts, 1);
     // Keep the volume id as the catalog spells it ("config"), as genisoimage -V does; strict

@@ -75,4 +75,19 @@ std::string StartupConfigJson(const providers::DeviceKind& kind, int64_t bytes, 
   return w.Take();
 }
 
+std::string Day0SpecJson(const providers::DeviceKind& kind) {
+  const providers::Day0Spec& d = kind.day0;
+  JsonWriter w;
+  w.BeginObject().Key("method").String(d.method);
+  if (!d.method.empty()) {
+    w.Key("attach").String(d.attach).Key("volume_label").String(d.volume_label);
+    w.Key("file").String(d.file).Key("wrapper").String(d.wrapper);
+    w.Key("max_bytes").Int(d.max_bytes);
+  }
+  w.Key("username").String(kind.credentials.username);
+  w.Key("password_set").Bool(!kind.credentials.password.empty());
+  w.EndObject();
+  return w.Take();
+}
+
 }  // namespace labvirt::engine

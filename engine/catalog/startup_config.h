@@ -29,6 +29,11 @@ Status CheckStartupConfig(const providers::DeviceKind& kind, const std::string& 
 std::string StartupConfigJson(const providers::DeviceKind& kind, int64_t bytes, bool running,
                               const std::string& error);
 
+// The kind's day-0 spec for catalog.get: {"method","attach","volume_label","file","wrapper",
+// "max_bytes","username","password_set"} (the password itself is not shown); {"method":""} for a
+// kind that takes no config.
+std::string Day0SpecJson(const providers::DeviceKind& kind);
+
 }  // namespace labvirt::engine
 
 #endif  // LABVIRT_ENGINE_CATALOG_STARTUP_CONFIG_H_

@@ -148,6 +148,16 @@ TEST(StartupConfigTest, NodeObjectConfigStates) {
             R"({"method":"fat","state":"failed","bytes":5,"error":"disk full"})");
 }
 
+TEST(StartupConfigTest, Day0SpecJsonShowsTheMediumButNotThePassword) {
+  providers::DeviceKind k = FatKind(9);
+  k.credentials = {"admin", "secret"};
+  EXPECT_EQ(Day0SpecJson(k),
+            R"({"method":"fat","attach":"disk","volume_label":"CFG","file":"ios_config.txt",)"
+            R"("wrapper":"none","max_bytes":9,"username":"admin","password_set":true})");
+  providers::DeviceKind none;
+  EXPECT_EQ(Day0SpecJson(none), R"({"method":"","username":"","password_set":false})");
+}
+
 TEST(StartupConfigTest, CredentialsAreOverriddenPerNode) {
   auto c = LoadCatalog(DefaultCatalogPath());
   ASSERT_TRUE(c.ok()) << c.status().ToString();

@@ -124,6 +124,10 @@ TEST_F(ConfigMediumTest, IsoImageReadsBackWithIsoinfo) {
   std::string pvd = Capture("isoinfo -d -i " + path, &rc);
   EXPECT_NE(pvd.find("Volume id: config"), std::string::npos) << pvd;
   EXPECT_NE(pvd.find("Joliet"), std::string::npos) << pvd;
+  // Without Rock Ridge or Joliet the plain ISO 9660 name is the whole name, upper case.
+  std::string plain = Capture("isoinfo -i " + path + " -x '/IOSXE_CONFIG.TXT;1'", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(plain, kConfig);
 }
 
 TEST_F(ConfigMediumTest, AtomicWriteReplacesAndLeavesNoTemporary) {
