@@ -30,8 +30,10 @@ std::string NvramPath(const std::string& state_dir, const std::string& lab,
   return NvramDir(state_dir, lab) + "/" + node + "_VARS.fd";
 }
 
+std::string Day0Root(const std::string& state_dir) { return state_dir + "/day0"; }
+
 std::string Day0Dir(const std::string& state_dir, const std::string& lab) {
-  return state_dir + "/day0/" + lab;
+  return Day0Root(state_dir) + "/" + lab;
 }
 
 std::string Day0TextPath(const std::string& state_dir, const std::string& lab,

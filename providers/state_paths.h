@@ -30,6 +30,8 @@ std::string NvramDir(const std::string& state_dir, const std::string& lab);
 std::string NvramPath(const std::string& state_dir, const std::string& lab,
                       const std::string& node);
 
+// The directory that holds one sub-directory of day-0 files per lab (cleanup walks it).
+std::string Day0Root(const std::string& state_dir);
 // The directory of a lab's day-0 files, a node's config text there, and its medium (`method`
 // "fat" → .img, "iso" → .iso).
 std::string Day0Dir(const std::string& state_dir, const std::string& lab);
@@ -41,6 +43,7 @@ std::string Day0MediumPath(const std::string& state_dir, const std::string& lab,
 // The suffixes of the files above that cleanup may sweep.
 inline constexpr const char* kOverlaySuffix = ".qcow2";
 inline constexpr const char* kConsoleLogSuffix = ".console.log";
+inline constexpr const char* kDay0Suffixes[] = {".cfg", ".img", ".iso"};
 
 }  // namespace labvirt::providers
 

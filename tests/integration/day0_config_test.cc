@@ -329,6 +329,16 @@ TEST_F(Day0ConfigTest, BadConfigsAreRefusedNamingTheNodeAndNothingIsWritten) {
   std::stringstream s;
   s << text.rdbuf();
   EXPECT_EQ(s.str(), kConfig);
+  // A day-0 file no node claims is a leftover for lab.cleanup; the kept node's files are not (a
+  // dry run: the sweep's removal is the one overlays and logs go through).
+  std::ofstream(Day0Dir(lab) + "/ghost.img") << "x";
+  std::string found = Call("lab.cleanup", R"({"dry_run":true})");
+  size_t day0 = found.find("\"day0\":[");
+  ASSERT_NE(day0, std::string::npos) << found;
+  size_t ghost = found.find(Day0Dir(lab) + "/ghost.img", day0);
+  EXPECT_LT(ghost, found.find("\"domains\"", day0)) << "listed under day0: " << found;
+  EXPECT_EQ(found.find("keep.cfg"), std::string::npos) << found;
+  EXPECT_EQ(found.find("keep.img"), std::string::npos) << found;
 }
 
 // A labvirtd restart adopts the node from its domain's metadata with its config: the medium stays
