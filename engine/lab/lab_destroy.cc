@@ -23,8 +23,8 @@ void Deployer::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::
   auto join = Join::Create([done](Status) { done(); });
   for (auto& n : nodes) {
     std::string domain = n->domain, overlay = n->overlay;
-    // Made for this deploy only.
-    if (!n->config_medium.empty()) RemoveDay0Files(n->lab, n->name, n->config_medium);
+    // Made for this deploy only; the answer waits until they are gone.
+    if (!n->config_medium.empty()) RemoveDay0Files(n->lab, n->name, n->config_medium, join->Step());
     if (domain.empty() || !defined.count(domain)) continue;
     hv_.Undefine(domain, [this, overlay, finish = join->Step()](Status) {
       if (overlay.empty() ||
@@ -38,15 +38,18 @@ void Deployer::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::
 }
 
 void Deployer::RemoveDay0Files(const std::string& lab, const std::string& node,
-                               const std::string& medium) {
+                               const std::string& medium, std::function<void()> done) {
   std::string text = providers::Day0TextPath(options_.state_dir, lab, node);
-  if (!pool_
-           .Enqueue([text, medium] {
-             ::unlink(text.c_str());
-             ::unlink(medium.c_str());
-           })
-           .ok()) {
-    LogWarn("day-0 files not removed", {{"path", medium}});
+  Status st = OnWorker<bool>(
+      [text, medium] {
+        ::unlink(text.c_str());
+        ::unlink(medium.c_str());
+        return true;
+      },
+      [done](bool) { done(); });
+  if (!st.ok()) {
+    LogWarn("day-0 files not removed", {{"path", medium}, {"error", st.message()}});
+    done();
   }
 }
 
@@ -122,7 +125,7 @@ void Deployer::DestroyNode(std::string key, std::function<void(Status)> done) {
   auto after_domain = [this, overlay, log, lab, name, medium, done](Status st) {
     // A domain still defined keeps its disk, log and ports: they are still its own.
     if (!st.ok()) return done(st);
-    if (!medium.empty()) RemoveDay0Files(lab, name, medium);
+    if (!medium.empty()) RemoveDay0Files(lab, name, medium, [] {});
     plumber_.Unplug(lab, name, [this, overlay, log, done](Status unplug) {
       Status file_st = pool_.Enqueue([overlay, log] {
         if (!overlay.empty()) (void)providers::DeleteOverlay(overlay);
