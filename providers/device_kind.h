@@ -48,6 +48,23 @@ struct ReadinessSpec {
   int retries = 1;
 };
 
+// How a device's day-0 (startup) configuration reaches it (docs/catalog.md "Day-0
+// configuration"). An empty method: the kind takes no startup config.
+struct Day0Spec {
+  std::string method;            // "" | "iso" (CD-ROM) | "fat" (disk or USB stick) | "console"
+  std::string attach;            // fat: "disk" (the kind's disk bus) | "usb"; iso: "cdrom"
+  std::string volume_label;      // the ISO volume id or FAT label the OS looks for
+  std::string file;              // the file the config is written to, in the root directory
+  std::string wrapper = "none";  // how the text is packed into the file; only "none" so far
+  int max_bytes = 0;             // the largest config the device (and the medium) takes
+};
+
+// Login a script uses on the console (overridable per node).
+struct Credentials {
+  std::string username;
+  std::string password;
+};
+
 struct SerialPort {
   std::string type = "pty";  // "pty" (labvirt reads it) or "tcp" (telnet server, for XRv9k aux)
 };
@@ -89,6 +106,8 @@ struct DeviceKind {
   int interface_start = 0;
 
   ReadinessSpec readiness;
+  Day0Spec day0;
+  Credentials credentials;
   // How long a graceful stop (ACPI) may take before labvirt forces the VM off.
   std::chrono::seconds shutdown_timeout{60};
   // Cost of one boot against the admission budget (1.0 = a small VM).

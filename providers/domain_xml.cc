@@ -68,6 +68,12 @@ Status CheckSpec(const DomainSpec& s) {
   LABVIRT_RETURN_IF_ERROR(CheckPath("overlay_path", s.overlay_path));
   LABVIRT_RETURN_IF_ERROR(CheckPath("state_dir", s.state_dir));
   if (!s.emulator.empty()) LABVIRT_RETURN_IF_ERROR(CheckPath("emulator", s.emulator));
+  if (!s.config_medium.empty()) {
+    LABVIRT_RETURN_IF_ERROR(CheckPath("config_medium", s.config_medium));
+    if (s.kind.day0.method != "iso" && s.kind.day0.method != "fat") {
+      return InvalidArgument("config_medium: kind " + s.kind.name + " takes no config medium");
+    }
+  }
   if (s.uuid.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos) {
     return InvalidArgument("uuid: '" + s.uuid + "' is not a UUID");
   }
@@ -212,6 +218,25 @@ void RenderOs(const DomainSpec& s, Xml& x) {
   x.Pad(1).Raw("</features>\n");
 }
 
+// The day-0 medium (providers/config_medium.h) as the second drive: a CD-ROM on IDE (i440fx) or
+// SATA (q35), a disk on the kind's own bus (so the BIOS and the OS find it where they find the
+// boot disk: drive 0x81 after 0x80), or a USB stick.
+void RenderConfigMedium(const DomainSpec& s, Xml& x) {
+  const Day0Spec& d = s.kind.day0;
+  bool cdrom = d.method == "iso";
+  bool q35 = s.kind.machine.find("q35") != std::string::npos;
+  std::string bus = cdrom ? (q35 ? "sata" : "ide") : d.attach == "usb" ? "usb" : s.kind.disk_bus;
+  static const std::map<std::string, std::string> kSecondDev = {
+      {"virtio", "vdb"}, {"ide", "hdb"}, {"sata", "sdb"}, {"scsi", "sdb"}, {"usb", "sdc"}};
+  std::string dev = cdrom && bus == "ide" ? "hdc" : kSecondDev.at(bus);
+  x.Pad(2).Raw("<disk type='file'").Attr("device", cdrom ? "cdrom" : "disk").Raw(">\n");
+  x.Pad(3).Raw("<driver name='qemu' type='raw'/>\n");
+  x.Pad(3).Raw("<source").Attr("file", s.config_medium).Raw("/>\n");
+  x.Pad(3).Raw("<target").Attr("dev", dev).Attr("bus", bus).Raw("/>\n");
+  if (cdrom) x.Pad(3).Raw("<readonly/>\n");
+  x.Pad(2).Raw("</disk>\n");
+}
+
 void RenderDisk(const DomainSpec& s, Xml& x) {
   const DeviceKind& k = s.kind;
   static const std::map<std::string, std::string> kTargetDev = {
@@ -227,6 +252,7 @@ void RenderDisk(const DomainSpec& s, Xml& x) {
   x.Pad(3).Raw("<target").Attr("dev", dev == kTargetDev.end() ? "vda" : dev->second);
   x.Attr("bus", k.disk_bus).Raw("/>\n");
   x.Pad(2).Raw("</disk>\n");
+  if (!s.config_medium.empty()) RenderConfigMedium(s, x);
 }
 
 void RenderNics(const DomainSpec& s, const std::vector<NicMetadata>& nics, Xml& x) {
@@ -377,7 +403,12 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
     if (n.link_down) x.Attr("link-state", "down");
     x.Raw("/>\n");
   }
-  x.Pad(1).Raw("</labvirt:nics>\n").Raw("</labvirt:node>");
+  x.Pad(1).Raw("</labvirt:nics>\n");
+  if (md.config_bytes > 0) {
+    x.Pad(1).Raw("<labvirt:startup-config").Attr("method", md.config_method);
+    x.Attr("bytes", std::to_string(md.config_bytes)).Raw("/>\n");
+  }
+  x.Raw("</labvirt:node>");
   return x.Take();
 }
 
@@ -399,7 +430,9 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
                               s.overrides_json,
                               s.cpu ? *s.cpu : FirstCpuChoice(s.kind.cpu, ""),
                               *nics,
-                              s.instance};
+                              s.instance,
+                              s.config_medium.empty() ? "" : s.kind.day0.method,
+                              s.config_medium.empty() ? 0 : s.config_bytes};
   const DeviceKind& k = s.kind;
   Xml x;
   x.Raw("<domain").Attr("type", s.domain_type).Raw(">\n");

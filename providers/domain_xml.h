@@ -64,6 +64,10 @@ struct NodeMetadata {
   // The labvirt instance that owns the node (docs/instances.md); kDefaultInstance when the
   // metadata has no <instance> (written before labvirt had instances).
   std::string instance = kDefaultInstance;
+  // The node's day-0 config (<labvirt:startup-config method='fat' bytes='N'/>): its size, 0 when
+  // the node has none. The text and medium live under STATE/day0/ (providers/state_paths.h).
+  std::string config_method;
+  int64_t config_bytes = 0;
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -109,6 +113,10 @@ struct DomainSpec {
   std::string readiness = "pending";
   std::string readiness_detail;
   std::string overrides_json;
+  // The node's day-0 config medium (kind.day0 says how it is attached) and the config's size;
+  // empty: the node has no startup config.
+  std::string config_medium;
+  int64_t config_bytes = 0;
 };
 
 struct BuiltDomain {
@@ -139,6 +147,9 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml);
 
 // The <uuid> of a domain XML ("" when it has none or is not a domain).
 std::string DomainUuid(const std::string& domain_xml);
+
+// Whether the domain XML has a <disk> whose source file is `path` (a day-0 medium attached).
+bool HasDiskSource(const std::string& domain_xml, const std::string& path);
 
 // The host PTY of the first <serial type='pty'> of a live domain XML ("" when it has none, or the
 // XML is not a domain).

@@ -3,6 +3,7 @@
 // The XML comes from libvirtd, but a foreign or hand-edited domain can hold anything, so every
 // field is checked and no entity or network fetch is ever allowed (XML_PARSE_NONET, no NOENT).
 #include <charconv>
+#include <cstdlib>
 
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
@@ -152,6 +153,10 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
     md.readiness_detail = Content(r);
   }
   if (const xmlNode* cpu = Child(node, "cpu", true)) md.cpu = ParseCpu(cpu);
+  if (const xmlNode* cfg = Child(node, "startup-config", true)) {
+    md.config_method = Prop(cfg, "method");
+    md.config_bytes = std::strtoll(Prop(cfg, "bytes").c_str(), nullptr, 10);
+  }
   if (const xmlNode* nics = Child(node, "nics", true))
     LABVIRT_RETURN_IF_ERROR(ParseNics(nics, &md));
   return md;
@@ -163,6 +168,19 @@ std::string DomainUuid(const std::string& domain_xml) {
   if (!root || Name(root) != "domain") return "";
   const xmlNode* uuid = xml::Child(root, "uuid");
   return uuid ? Content(uuid) : "";
+}
+
+bool HasDiskSource(const std::string& domain_xml, const std::string& path) {
+  xml::Doc doc = xml::Read(domain_xml, "domain.xml");
+  const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
+  if (!root || Name(root) != "domain") return false;
+  const xmlNode* devices = Child(root, "devices", false);
+  for (const xmlNode* c = devices ? devices->children : nullptr; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || Name(c) != "disk") continue;
+    const xmlNode* source = Child(c, "source", false);
+    if (source && Prop(source, "file") == path) return true;
+  }
+  return false;
 }
 
 std::string LivePtyPath(const std::string& live_domain_xml) {

@@ -30,4 +30,20 @@ std::string NvramPath(const std::string& state_dir, const std::string& lab,
   return NvramDir(state_dir, lab) + "/" + node + "_VARS.fd";
 }
 
+std::string Day0Root(const std::string& state_dir) { return state_dir + "/day0"; }
+
+std::string Day0Dir(const std::string& state_dir, const std::string& lab) {
+  return Day0Root(state_dir) + "/" + lab;
+}
+
+std::string Day0TextPath(const std::string& state_dir, const std::string& lab,
+                         const std::string& node) {
+  return Day0Dir(state_dir, lab) + "/" + node + ".cfg";
+}
+
+std::string Day0MediumPath(const std::string& state_dir, const std::string& lab,
+                           const std::string& node, const std::string& method) {
+  return Day0Dir(state_dir, lab) + "/" + node + (method == "iso" ? ".iso" : ".img");
+}
+
 }  // namespace labvirt::providers

@@ -4,6 +4,8 @@
 //   STATE/overlays/LAB/NODE.qcow2            the node's disk (an overlay on its base image)
 //   STATE/logs/LAB/NODE.console.log          serial port 0 (virtlogd); port N: NODE.consoleN.log
 //   STATE/nvram/LAB/NODE_VARS.fd             UEFI variables of stateful-UEFI kinds
+//   STATE/day0/LAB/NODE.cfg                  the node's startup config as the client gave it
+//   STATE/day0/LAB/NODE.img | NODE.iso       its day-0 medium (FAT disk | ISO), made from .cfg
 #ifndef LABVIRT_PROVIDERS_STATE_PATHS_H_
 #define LABVIRT_PROVIDERS_STATE_PATHS_H_
 
@@ -28,9 +30,20 @@ std::string NvramDir(const std::string& state_dir, const std::string& lab);
 std::string NvramPath(const std::string& state_dir, const std::string& lab,
                       const std::string& node);
 
+// The directory that holds one sub-directory of day-0 files per lab (cleanup walks it).
+std::string Day0Root(const std::string& state_dir);
+// The directory of a lab's day-0 files, a node's config text there, and its medium (`method`
+// "fat" → .img, "iso" → .iso).
+std::string Day0Dir(const std::string& state_dir, const std::string& lab);
+std::string Day0TextPath(const std::string& state_dir, const std::string& lab,
+                         const std::string& node);
+std::string Day0MediumPath(const std::string& state_dir, const std::string& lab,
+                           const std::string& node, const std::string& method);
+
 // The suffixes of the files above that cleanup may sweep.
 inline constexpr const char* kOverlaySuffix = ".qcow2";
 inline constexpr const char* kConsoleLogSuffix = ".console.log";
+inline constexpr const char* kDay0Suffixes[] = {".cfg", ".img", ".iso"};
 
 }  // namespace labvirt::providers
 

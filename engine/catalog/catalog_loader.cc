@@ -147,6 +147,39 @@ Status ParseHardware(ObjectReader& in, DeviceKind* k) {
   return in.String("nic_model", &k->nic_model, true);
 }
 
+// "day0": {method, attach?, volume_label?, file?, wrapper?, max_bytes} and
+// "credentials": {username, password}; both optional.
+Status ParseDay0(ObjectReader& in, DeviceKind* k) {
+  auto day0 = in.Element("day0", false);
+  if (!day0.ok()) return day0.status();
+  if (day0.value()) {
+    auto obj = AsObject(**day0, "day0");
+    if (!obj.ok()) return obj.status();
+    ObjectReader d(*obj, "day0");
+    LABVIRT_RETURN_IF_ERROR(d.CheckDuplicates());
+    providers::Day0Spec& s = k->day0;
+    LABVIRT_RETURN_IF_ERROR(d.String("method", &s.method, true));
+    LABVIRT_RETURN_IF_ERROR(d.String("attach", &s.attach, false));
+    LABVIRT_RETURN_IF_ERROR(d.String("volume_label", &s.volume_label, false));
+    LABVIRT_RETURN_IF_ERROR(d.String("file", &s.file, false));
+    LABVIRT_RETURN_IF_ERROR(d.String("wrapper", &s.wrapper, false));
+    LABVIRT_RETURN_IF_ERROR(d.Int("max_bytes", &s.max_bytes, true));
+    LABVIRT_RETURN_IF_ERROR(d.CheckNoUnknown());
+    if (s.attach.empty() && s.method == "iso") s.attach = "cdrom";
+    if (s.attach.empty() && s.method == "fat") s.attach = "disk";
+  }
+  auto creds = in.Element("credentials", false);
+  if (!creds.ok()) return creds.status();
+  if (!creds.value()) return Status::Ok();
+  auto obj = AsObject(**creds, "credentials");
+  if (!obj.ok()) return obj.status();
+  ObjectReader c(*obj, "credentials");
+  LABVIRT_RETURN_IF_ERROR(c.CheckDuplicates());
+  LABVIRT_RETURN_IF_ERROR(c.String("username", &k->credentials.username, true));
+  LABVIRT_RETURN_IF_ERROR(c.String("password", &k->credentials.password, true));
+  return c.CheckNoUnknown();
+}
+
 Status ParseKind(simdjson::dom::object obj, DeviceKind* k) {
   ObjectReader in(obj, "");
   LABVIRT_RETURN_IF_ERROR(in.CheckDuplicates());
@@ -174,6 +207,7 @@ Status ParseKind(simdjson::dom::object obj, DeviceKind* k) {
   auto robj = AsObject(*readiness.value(), "readiness");
   if (!robj.ok()) return robj.status();
   LABVIRT_RETURN_IF_ERROR(ParseReadiness(*robj, &k->readiness));
+  LABVIRT_RETURN_IF_ERROR(ParseDay0(in, k));
   int shutdown = static_cast<int>(k->shutdown_timeout.count());
   LABVIRT_RETURN_IF_ERROR(in.Int("shutdown_timeout_s", &shutdown, false));
   k->shutdown_timeout = std::chrono::seconds(shutdown);

@@ -95,6 +95,8 @@ Result<providers::DeviceKind> ApplyOverrides(const providers::DeviceKind& kind,
     k.readiness.success = *o.readiness_success;
     k.readiness.none = false;
   }
+  if (o.username) k.credentials.username = *o.username;
+  if (o.password) k.credentials.password = *o.password;
   // Cross-field rules (ide needs i440fx, idle ≤ overall after both changed, …).
   Status s = ValidateDeviceKind(k);
   if (!s.ok()) return InvalidArgument("override makes " + k.name + " invalid: " + s.message());

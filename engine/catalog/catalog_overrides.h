@@ -28,6 +28,10 @@ struct NodeOverrides {
   std::optional<int> overall_timeout_s;
   std::optional<int> retries;
   std::optional<std::vector<std::string>> readiness_success;  // replaces the success patterns
+  // Console login (replace the kind's credentials). Stored with the other overrides in the
+  // domain metadata, in clear text: lab credentials, not secrets.
+  std::optional<std::string> username;
+  std::optional<std::string> password;
 };
 
 // The kind with `overrides` applied, or InvalidArgument "override FIELD: …" naming the first bad

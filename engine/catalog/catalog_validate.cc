@@ -260,6 +260,7 @@ Status ValidateDeviceKind(const DeviceKind& k) {
   LABVIRT_RETURN_IF_ERROR(ValidateHardware(k));
   LABVIRT_RETURN_IF_ERROR(ValidateNicsAndConsole(k));
   LABVIRT_RETURN_IF_ERROR(ValidateReadiness(k.readiness));
+  LABVIRT_RETURN_IF_ERROR(ValidateDay0(k));
   LABVIRT_RETURN_IF_ERROR(
       CheckRange("shutdown_timeout_s", k.shutdown_timeout.count(), 1, kMaxShutdownTimeoutS));
   if (!(k.admission_weight > 0.0 && k.admission_weight <= kMaxAdmissionWeight)) {

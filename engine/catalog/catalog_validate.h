@@ -23,10 +23,15 @@ inline constexpr int kMaxTimeoutS = 24 * 3600;
 inline constexpr int kMaxRetries = 10;
 inline constexpr int kMaxShutdownTimeoutS = 3600;
 inline constexpr double kMaxAdmissionWeight = 64.0;
+inline constexpr int kMaxConsoleConfigBytes = 64 * 1024;  // longer pastes are a medium's job
 
 // OK, or InvalidArgument "FIELD: what is wrong" for the first bad field (field names are the
 // catalog's JSON names, e.g. "memory_mb", "readiness.success[1]").
 Status ValidateDeviceKind(const providers::DeviceKind& kind);
+
+// The kind's `day0` and `credentials` (docs/catalog.md "Day-0 configuration"): method, attach,
+// the medium's label and file name rules, wrapper, max_bytes. InvalidArgument "day0.FIELD: …".
+Status ValidateDay0(const providers::DeviceKind& kind);
 
 // Checks one readiness pattern: non-empty, at most 1024 bytes, no trailing unescaped `$`, and
 // (when labvirt is built with Hyperscan) accepted by Hyperscan with the flags the scanner uses.

@@ -25,7 +25,8 @@ constexpr std::pair<const char*, IntField> kIntFields[] = {
 constexpr std::pair<const char*, StrField> kStrFields[] = {
     {"machine", &NodeOverrides::machine},     {"disk_bus", &NodeOverrides::disk_bus},
     {"nic_model", &NodeOverrides::nic_model}, {"cpu_mode", &NodeOverrides::cpu_mode},
-    {"cpu_model", &NodeOverrides::cpu_model},
+    {"cpu_model", &NodeOverrides::cpu_model}, {"username", &NodeOverrides::username},
+    {"password", &NodeOverrides::password},
 };
 constexpr const char* kPatterns = "readiness_success";
 

@@ -41,9 +41,9 @@ std::optional<std::string> OptString(simdjson::dom::object obj, const char* key,
 }
 
 constexpr std::string_view kNodeKeys[] = {
-    "name",           "kind",           "image",    "nics",      "memory_mb",
-    "vcpus",          "machine",        "disk_bus", "nic_model", "boot_timeout_s",
-    "idle_timeout_s", "ready_patterns", "start",    "cpu_mode",  "cpu_model"};
+    "name",    "kind",     "image",     "nics",           "memory_mb",      "vcpus",
+    "machine", "disk_bus", "nic_model", "boot_timeout_s", "idle_timeout_s", "ready_patterns",
+    "start",   "cpu_mode", "cpu_model", "startup_config", "username",       "password"};
 
 Result<NodeSpec> ParseNode(simdjson::dom::element el, const std::string& path) {
   simdjson::dom::object obj;
@@ -75,6 +75,9 @@ Result<NodeSpec> ParseNode(simdjson::dom::element el, const std::string& path) {
   n.nic_model = OptString(obj, "nic_model", path, &err);
   n.cpu_mode = OptString(obj, "cpu_mode", path, &err);
   n.cpu_model = OptString(obj, "cpu_model", path, &err);
+  n.startup_config = OptString(obj, "startup_config", path, &err);
+  n.username = OptString(obj, "username", path, &err);
+  n.password = OptString(obj, "password", path, &err);
   if (!err.ok()) return err;
   simdjson::dom::element pats;
   if (obj["ready_patterns"].get(pats) == simdjson::SUCCESS) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "engine/catalog/startup_config.h"
 #include "engine/console/console_log.h"
 #include "engine/control/jsonrpc.h"
 #include "engine/control/lab_spec.h"
@@ -354,6 +355,7 @@ void RpcMethods::RegisterCatalogMethods() {
     w.EndArray().Key("overall_timeout_s").Int(k->readiness.overall_timeout.count());
     w.Key("idle_timeout_s").Int(k->readiness.idle_timeout.count());
     w.Key("retries").Int(k->readiness.retries).EndObject();
+    w.Key("day0").Raw(Day0SpecJson(*k));
     w.Key("notes").String(k->notes).EndObject();
     return w.Take();
   });

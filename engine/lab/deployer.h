@@ -70,6 +70,10 @@ class Deployer : public EnginePart {
                 std::function<void()> done);
   // Destroys and undefines one node's domain and removes its files; `done` with the outcome.
   void DestroyNode(std::string key, std::function<void(Status)> done);
+  // Deletes a node's day-0 text and `medium` on the worker pool, then runs `done` on the loop
+  // (at once, with a warning logged, when the pool refuses the work).
+  void RemoveDay0Files(const std::string& lab, const std::string& node, const std::string& medium,
+                       std::function<void()> done);
 
   NodeLife& lifecycle_;
   LinkBook& links_;

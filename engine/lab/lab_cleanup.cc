@@ -1,11 +1,13 @@
 // LeftoverSweep::Cleanup: what labvirt made on this host but no node claims any more — OVS ports,
-// overlay disks, console logs — found and removed; labvirt domains it could not adopt reported.
-// Ownership is by labvirt's own marks only: external_ids owner=labvirt on ports, the state
-// directory's layout for files, labvirt's metadata namespace for domains. Nothing else is touched,
-// and nothing of another labvirt instance (docs/instances.md): its ports are left alone and its
-// domains are listed as foreign, not as leftovers.
+// overlay disks, console logs, day-0 configs and media — found and removed; labvirt domains it
+// could not adopt reported. Ownership is by labvirt's own marks only: external_ids owner=labvirt on
+// ports, the state directory's layout for files, labvirt's metadata namespace for domains. Nothing
+// else is touched, and nothing of another labvirt instance (docs/instances.md): its ports are left
+// alone and its domains are listed as foreign, not as leftovers.
 #include <filesystem>
 #include <set>
+#include <tuple>
+#include <vector>
 
 #include "engine/lab/leftover_sweep.h"
 #include "providers/state_paths.h"
@@ -15,7 +17,7 @@
 namespace labvirt::engine {
 
 struct LeftoverSweep::Leftovers {
-  std::vector<std::string> ports, overlays, logs;
+  std::vector<std::string> ports, overlays, logs, day0;
   std::vector<std::pair<std::string, std::string>> domains;  // name, why it is not adopted
   std::vector<std::pair<std::string, std::string>> foreign;  // another instance's: name, instance
 };
@@ -24,16 +26,19 @@ namespace {
 
 using Leftovers = LeftoverSweep::Leftovers;
 
-// Files under STATE/overlays/LAB/*.qcow2 and STATE/logs/LAB/*.console.log not in `claimed`.
-// Removes them (and lab directories left empty) unless `dry_run`.
+// Files under STATE/overlays/LAB/*.qcow2, STATE/logs/LAB/*.console.log and
+// STATE/day0/LAB/*.{cfg,img,iso} not in `claimed`. Removes them (and lab directories left empty)
+// unless `dry_run`.
 void SweepFiles(const std::string& state_dir, const std::set<std::string>& claimed, bool dry_run,
                 Leftovers* out) {
   namespace fs = std::filesystem;
-  for (const auto& [root_dir, suffix, list] :
-       {std::tuple{providers::OverlayRoot(state_dir), std::string(providers::kOverlaySuffix),
-                   &out->overlays},
-        std::tuple{providers::LogRoot(state_dir), std::string(providers::kConsoleLogSuffix),
-                   &out->logs}}) {
+  std::vector<std::tuple<std::string, std::string, std::vector<std::string>*>> kinds = {
+      {providers::OverlayRoot(state_dir), providers::kOverlaySuffix, &out->overlays},
+      {providers::LogRoot(state_dir), providers::kConsoleLogSuffix, &out->logs}};
+  for (const char* suffix : providers::kDay0Suffixes) {
+    kinds.emplace_back(providers::Day0Root(state_dir), suffix, &out->day0);
+  }
+  for (const auto& [root_dir, suffix, list] : kinds) {
     std::error_code ec;
     fs::path root = root_dir;
     for (const auto& lab_dir : fs::directory_iterator(root, ec)) {
@@ -57,7 +62,7 @@ std::string LeftoversJson(bool dry_run, const Leftovers& l) {
   JsonWriter w;
   w.BeginObject().Key("dry_run").Bool(dry_run);
   for (const auto& [key, list] : {std::pair{"ports", &l.ports}, std::pair{"overlays", &l.overlays},
-                                  std::pair{"logs", &l.logs}}) {
+                                  std::pair{"logs", &l.logs}, std::pair{"day0", &l.day0}}) {
     w.Key(key).BeginArray();
     for (const auto& x : *list) w.String(x);
     w.EndArray();
@@ -92,6 +97,10 @@ void LeftoverSweep::Cleanup(bool dry_run, Reply reply) {
   auto claim = [&](const Node& n) {
     claimed_files.insert(n.overlay);
     claimed_files.insert(ConsoleLogPath(n.lab, n.name));
+    if (!n.config_medium.empty()) {
+      claimed_files.insert(n.config_medium);
+      claimed_files.insert(providers::Day0TextPath(options_.state_dir, n.lab, n.name));
+    }
     known_domains.insert(n.domain);
   };
   for (const auto& [ln, lab] : labs_) {
@@ -153,13 +162,14 @@ void LeftoverSweep::Answer(bool dry_run, const Leftovers& found, const Status& s
   if (!st.ok()) {
     return reply(Internal(st.message()).WithField("ports").WithSummary("ports not removed"));
   }
-  size_t total =
-      found.ports.size() + found.overlays.size() + found.logs.size() + found.domains.size();
+  size_t total = found.ports.size() + found.overlays.size() + found.logs.size() +
+                 found.day0.size() + found.domains.size();
   if (total > 0) {
     LogInfo(dry_run ? "leftovers found" : "leftovers removed",
             {{"ports", std::to_string(found.ports.size())},
              {"overlays", std::to_string(found.overlays.size())},
              {"logs", std::to_string(found.logs.size())},
+             {"day0", std::to_string(found.day0.size())},
              {"unadopted_domains", std::to_string(found.domains.size())}});
     Emit("host.leftovers", nullptr, json);
   }

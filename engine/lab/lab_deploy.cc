@@ -7,7 +7,9 @@
 #include <filesystem>
 
 #include "engine/catalog/catalog_overrides.h"
+#include "engine/catalog/startup_config.h"
 #include "engine/lab/deployer.h"
+#include "providers/config_medium.h"
 #include "providers/image_check.h"
 #include "providers/interface_naming.h"
 #include "providers/node_naming.h"
@@ -33,6 +35,8 @@ NodeOverrides OverridesOf(const NodeSpec& s) {
   o.idle_timeout_s = s.idle_timeout_s;
   o.overall_timeout_s = s.boot_timeout_s;
   if (!s.ready_patterns.empty()) o.readiness_success = s.ready_patterns;
+  o.username = s.username;
+  o.password = s.password;
   return o;
 }
 
@@ -119,6 +123,11 @@ Result<std::map<std::string, providers::DeviceKind>> Deployer::ResolveKinds(
     if (!kind.ok()) return InvalidField(path + ".kind", kind.status().message());
     auto applied = ApplyOverrides(*kind, OverridesOf(ns));
     if (!applied.ok()) return InvalidField(path, applied.status().message());
+    if (ns.startup_config) {
+      // Checked before anything is made: a bad config leaves every node and file as it was.
+      Status st = CheckStartupConfig(*applied, ns.name, *ns.startup_config);
+      if (!st.ok()) return InvalidField(path + ".startup_config", st.message());
+    }
     resolved[ns.name] = std::move(applied).value();
   }
   return resolved;
@@ -162,6 +171,11 @@ std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& 
   n->cpu = lifecycle_.cpu_choices().Initial(n->kind);
   n->image = ns.image;
   n->desired_running = ns.start;
+  if (ns.startup_config) {
+    n->config_bytes = static_cast<int64_t>(ns.startup_config->size());
+    n->config_medium =
+        providers::Day0MediumPath(options_.state_dir, lab, ns.name, kind.day0.method);
+  }
   n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
   // Placeholder NICs naming the node's links: the real plan comes from BuildDomain.
   for (const auto& l : links) {
@@ -266,15 +280,21 @@ void Deployer::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     n.metadata = built->metadata;
     job.builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
                           providers::LogDir(options_.state_dir, n.lab),
-                          providers::NvramDir(options_.state_dir, n.lab)});
+                          providers::NvramDir(options_.state_dir, n.lab), n.kind.day0,
+                          job.node_specs[i].startup_config.value_or(""),
+                          providers::Day0TextPath(options_.state_dir, n.lab, n.name),
+                          n.config_medium});
   }
   DeployFiles(id);
 }
 
 void Deployer::DeployFiles(uint64_t id) {
-  // Overlays and log directories: file I/O and qemu-img, on a worker.
-  // The failing node's name comes back with the error, for the answer's field.
-  using Made = std::pair<Status, std::string>;
+  // Overlays, log directories and day-0 media: file I/O and qemu-img, on a worker.
+  // The failing node's name (and member) comes back with the error, for the answer's field.
+  struct Made {
+    Status status;
+    std::string node, member;
+  };
   Status st = OnWorker<Made>(
       [builds = jobs_.at(id)->builds]() -> Made {
         for (const auto& b : builds) {
@@ -283,19 +303,27 @@ void Deployer::DeployFiles(uint64_t id) {
           // Stateful-UEFI kinds (N9Kv) keep their NVRAM under STATE_DIR/nvram/LAB/.
           std::filesystem::create_directories(b.nvram_dir, ec);
           std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
-          if (ec) return {Internal("create " + b.log_dir + ": " + ec.message()), ""};
+          if (ec) return {Internal("create " + b.log_dir + ": " + ec.message()), "", ""};
           // An overlay left by an earlier deploy of the same node is kept (its disk state).
           auto made = providers::EnsureOverlay(b.base, b.overlay);
-          if (!made.ok()) return {made.status(), b.node};
+          if (!made.ok()) return {made.status(), b.node, ""};
+          if (b.config_medium.empty()) continue;
+          // A new node's medium is made from the config it was deployed with, every time.
+          Status day0 =
+              providers::WriteDay0Files(b.day0, b.config_text, b.config_text_path, b.config_medium);
+          if (!day0.ok()) {
+            return {day0.WithContext("node " + b.node + ": startup config"), b.node,
+                    "startup_config"};
+          }
         }
-        return {Status::Ok(), ""};
+        return {Status::Ok(), "", ""};
       },
       [this, id](Made made) {
         if (!jobs_.count(id)) return;
-        if (!made.first.ok()) {
+        if (!made.status.ok()) {
           std::string field =
-              made.second.empty() ? "lab" : jobs_.at(id)->NodeField(made.second, "");
-          return DeployFinish(id, made.first, field);
+              made.node.empty() ? "lab" : jobs_.at(id)->NodeField(made.node, made.member);
+          return DeployFinish(id, made.status, field);
         }
         DefineFrom(id, 0);
       });

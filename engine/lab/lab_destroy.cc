@@ -23,6 +23,8 @@ void Deployer::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::
   auto join = Join::Create([done](Status) { done(); });
   for (auto& n : nodes) {
     std::string domain = n->domain, overlay = n->overlay;
+    // Made for this deploy only; the answer waits until they are gone.
+    if (!n->config_medium.empty()) RemoveDay0Files(n->lab, n->name, n->config_medium, join->Step());
     if (domain.empty() || !defined.count(domain)) continue;
     hv_.Undefine(domain, [this, overlay, finish = join->Step()](Status) {
       if (overlay.empty() ||
@@ -33,6 +35,22 @@ void Deployer::RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::
     });
   }
   join->Seal();
+}
+
+void Deployer::RemoveDay0Files(const std::string& lab, const std::string& node,
+                               const std::string& medium, std::function<void()> done) {
+  std::string text = providers::Day0TextPath(options_.state_dir, lab, node);
+  Status st = OnWorker<bool>(
+      [text, medium] {
+        ::unlink(text.c_str());
+        ::unlink(medium.c_str());
+        return true;
+      },
+      [done](bool) { done(); });
+  if (!st.ok()) {
+    LogWarn("day-0 files not removed", {{"path", medium}, {"error", st.message()}});
+    done();
+  }
 }
 
 void Deployer::Destroy(const std::string& lab_name, Reply reply) {
@@ -103,10 +121,11 @@ void Deployer::DestroyNode(std::string key, std::function<void(Status)> done) {
   admission_.Release(key);
   if (n->hub) n->hub->ClosePty();
   std::string domain = n->domain, overlay = n->overlay, log = ConsoleLogPath(n->lab, n->name);
-  std::string lab = n->lab, name = n->name;
-  auto after_domain = [this, overlay, log, lab, name, done](Status st) {
+  std::string lab = n->lab, name = n->name, medium = n->config_medium;
+  auto after_domain = [this, overlay, log, lab, name, medium, done](Status st) {
     // A domain still defined keeps its disk, log and ports: they are still its own.
     if (!st.ok()) return done(st);
+    if (!medium.empty()) RemoveDay0Files(lab, name, medium, [] {});
     plumber_.Unplug(lab, name, [this, overlay, log, done](Status unplug) {
       Status file_st = pool_.Enqueue([overlay, log] {
         if (!overlay.empty()) (void)providers::DeleteOverlay(overlay);

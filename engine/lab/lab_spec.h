@@ -26,6 +26,11 @@ struct NodeSpec {
   std::optional<int> idle_timeout_s;
   std::vector<std::string> ready_patterns;  // replace the kind's success patterns when given
   bool start = true;  // desired state after deploy: running (true) or defined (false)
+  // Day-0 configuration text (checked against the kind by the deployer with
+  // engine/catalog/startup_config.h), and the console login replacing the kind's credentials.
+  std::optional<std::string> startup_config;
+  std::optional<std::string> username;
+  std::optional<std::string> password;
 };
 
 // One end of a link: a node and an interface, as written by the client ("r1:eth1",

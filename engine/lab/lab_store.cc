@@ -1,5 +1,6 @@
 #include "engine/lab/lab_store.h"
 
+#include "engine/catalog/startup_config.h"
 #include "engine/readiness/readiness_result.h"
 #include "providers/interface_naming.h"
 #include "providers/state_paths.h"
@@ -124,6 +125,10 @@ std::string LabStore::NodeJson(const Node& n) const {
   w.Key("viewers").Uint(n.hub ? n.hub->viewer_count() : 0);
   w.Key("log").String(ConsoleLogPath(n.lab, n.name)).EndObject();
   w.Key("readiness").Raw(n.readiness.ToJson());
+  bool running =
+      n.config_attached && (n.state == NodeState::kBooting || n.state == NodeState::kReady ||
+                            n.state == NodeState::kStopping);
+  w.Key("config").Raw(StartupConfigJson(n.kind, n.config_bytes, running, n.config_error));
   w.Key("cpu").Raw(providers::CpuChoiceToJson(n.cpu));
   w.Key("cpu_attempts").BeginArray();
   for (const auto& a : n.cpu_attempts) w.String(a);

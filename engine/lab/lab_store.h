@@ -75,6 +75,12 @@ struct Node {
   std::string image;                 // base image path (resolved)
   providers::ResolvedImage base;     // the checked base image (path, format)
   std::string overlay;
+  // Day-0 config: its size (0: none) and medium (STATE/day0/LAB/NODE.img|.iso), kept across
+  // restarts and rebuilt by a wipe; why it could not be made or rebuilt, if so.
+  int64_t config_bytes = 0;
+  std::string config_medium;
+  std::string config_error;
+  bool config_attached = false;  // the running domain's live XML has the medium (AttachConsole)
   NodeState state = NodeState::kDefined;
   std::string reason;
   bool desired_running = true;
@@ -125,6 +131,9 @@ struct DeployJob {
     providers::ResolvedImage base;
     std::string log_dir;
     std::string nvram_dir;  // stateful-UEFI kinds (N9Kv) keep their NVRAM there
+    // The node's startup config and where its text and medium go; config_medium empty: none.
+    providers::Day0Spec day0;
+    std::string config_text, config_text_path, config_medium;
   };
   std::vector<Build> builds;
 

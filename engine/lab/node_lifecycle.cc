@@ -11,6 +11,16 @@ namespace {
 // screens, far more than a few milliseconds of output.
 constexpr size_t kMaxEarlyConsole = 256 * 1024;
 
+// Readiness includes the config: a node whose medium libvirt did not attach never resumes (its
+// start fails with the reason, and its config shows "written", not "attached").
+Status CheckConfigAttached(Node& n, const std::string& live_xml) {
+  n.config_attached =
+      !n.config_medium.empty() && providers::HasDiskSource(live_xml, n.config_medium);
+  if (n.config_medium.empty() || n.config_attached) return Status::Ok();
+  return FailedPrecondition("startup config: medium " + n.config_medium +
+                            " is not attached to the running domain");
+}
+
 }  // namespace
 
 NodeLife::NodeLife(const EngineSeams& seams, LabStore& store, MetadataWriter& writer,
@@ -85,6 +95,7 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
   Node* n = FindNodeByKey(key);
   n->pty = providers::LivePtyPath(live_xml);
   if (n->pty.empty()) return FailStart(*n, "the running domain has no serial PTY");
+  if (Status st = CheckConfigAttached(*n, live_xml); !st.ok()) return FailStart(*n, st.message());
   if (!n->hub) {
     ConsoleHubCallbacks cb;
     // The hub belongs to the node and dies with it, so its callbacks may hold the node itself
@@ -418,6 +429,9 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
   ds.cpu = n.cpu;
   ds.emulator = options_.emulator;
   ds.overrides_json = n.metadata.overrides_json;
+  // Every (re)definition keeps the node's day-0 medium attached.
+  ds.config_medium = n.config_medium;
+  ds.config_bytes = n.config_bytes;
   return ds;
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "providers/config_medium.h"
 #include "providers/overlay.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
@@ -36,6 +37,31 @@ void NodeOps::RestartNode(const std::string& lab, const std::string& node, bool 
   if (!wait) reply(NodeJson(*n));
 }
 
+namespace {
+
+struct Wiped {
+  Status disk;  // the overlay (and NVRAM)
+  Status day0;  // the config medium, made again from the saved text
+};
+
+// A wipe's file work (worker pool): a fresh overlay from the base (checked again under the image
+// root), the NVRAM gone (libvirt copies the template at the next start), and the day-0 medium
+// made again from its text, as the guest may have written to a FAT config disk.
+Wiped WipeFiles(const providers::ImageConfig& config, const std::string& image,
+                const std::string& overlay, const std::string& nvram, const std::string& medium,
+                const std::string& text, const providers::Day0Spec& day0) {
+  auto base = providers::ResolveImage(config, image);
+  if (!base.ok()) return {base.status().WithContext("base image"), Status::Ok()};
+  std::error_code ec;
+  std::filesystem::remove(nvram, ec);
+  if (ec) return {Internal("remove " + nvram + ": " + ec.message()), Status::Ok()};
+  Status disk = providers::RecreateOverlay(*base, overlay);
+  if (!disk.ok() || medium.empty()) return {disk, Status::Ok()};
+  return {disk, providers::RebuildDay0Medium(day0, text, medium).WithContext("startup config")};
+}
+
+}  // namespace
+
 void NodeOps::WipeNode(const std::string& lab, const std::string& node, Reply reply) {
   Node* n = FindNode(lab, node);
   if (n == nullptr) return reply(NoNode(lab, node));
@@ -48,24 +74,25 @@ void NodeOps::WipeNode(const std::string& lab, const std::string& node, Reply re
   providers::ImageConfig config{options_.image_root, {}};
   std::string image = n->image, overlay = n->overlay, key = n->key;
   std::string nvram = providers::NvramPath(options_.state_dir, n->lab, n->name);
-  Status st = OnWorker<Status>(
-      [config, image, overlay, nvram] {
-        // The base is checked again: it must still be a disk image under the image root.
-        auto base = providers::ResolveImage(config, image);
-        if (!base.ok()) return base.status().WithContext("base image");
-        // A stateful-UEFI node's variables go too: libvirt copies the template at next start.
-        std::error_code ec;
-        std::filesystem::remove(nvram, ec);
-        if (ec) return Internal("remove " + nvram + ": " + ec.message());
-        return providers::RecreateOverlay(*base, overlay);
+  std::string medium = n->config_medium;
+  std::string text = providers::Day0TextPath(options_.state_dir, n->lab, n->name);
+  providers::Day0Spec day0 = n->kind.day0;
+  Status st = OnWorker<Wiped>(
+      [config, image, overlay, nvram, medium, text, day0] {
+        return WipeFiles(config, image, overlay, nvram, medium, text, day0);
       },
-      [this, key, reply](Status st) {
+      [this, key, reply](Wiped wiped) {
         Node* n = FindNodeByKey(key);
         if (n == nullptr) return reply(InvalidField("node", key + " was removed during the wipe"));
-        if (!st.ok())
-          return reply(Internal(st.message()).WithField("node").WithSummary("wipe failed"));
+        if (!wiped.disk.ok())
+          return reply(Internal(wiped.disk.message()).WithField("node").WithSummary("wipe failed"));
         n->readiness = {};
+        // A medium that could not be made again shows in the node's config until a wipe works.
+        n->config_error = wiped.day0.ok() ? "" : wiped.day0.message();
         writer_.PersistMetadata(*n);
+        if (!wiped.day0.ok()) {
+          return reply(Internal(wiped.day0.message()).WithField("node").WithSummary("wipe failed"));
+        }
         JsonWriter w;
         w.BeginObject().Key("overlay").String(n->overlay).EndObject();
         Emit("node.wiped", n, w.Take());

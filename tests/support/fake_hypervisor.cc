@@ -12,6 +12,9 @@ namespace labvirt::testing {
 void FakeHypervisor::Define(std::string xml, Done done) {
   auto start = xml.find("<name>") + 6;
   std::string name = xml.substr(start, xml.find("</name>") - start);
+  if (!fail_define.empty() && name.find(fail_define) != std::string::npos) {
+    return Later(std::move(done), Internal("fake: define of " + name + " refused"));
+  }
   defined.insert(name);
   xmls[name] = xml;
   // As libvirt does, the lifecycle event can come before the call's answer.

@@ -77,6 +77,7 @@ class FakeHypervisor final : public providers::Hypervisor {
   std::vector<providers::DomainInfo> listed;  // more domains ListDomains reports (with metadata)
   std::function<void(const std::string&)> on_defined;  // the "defined" lifecycle event
   std::string fail_undefine;              // Undefine fails for domains whose name contains this
+  std::string fail_define;                // Define fails for domains whose name contains this
   std::vector<std::string> foreign_macs;  // what ListMacs reports
   bool hold_resume = false;               // keep Resume answers in held_resume (the VM runs)
   std::vector<Done> held_resume;

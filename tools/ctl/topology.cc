@@ -2,10 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "engine/catalog/startup_config.h"
 #include "reactor/base/json_writer.h"
 
 namespace labvirt::ctl {
@@ -15,14 +19,44 @@ Status At(const std::string& file, const YAML::Node& node, const std::string& ms
   return InvalidArgument(file + ":" + std::to_string(node.Mark().line + 1) + ": " + msg);
 }
 
-// Node fields and their JSON types: 's' string, 'i' integer, 'b' boolean, 'l' list of strings.
+// Node fields and their JSON types: 's' string, 'i' integer, 'b' boolean, 'l' list of strings,
+// 'c' a startup config (a file path or inline text, sent as lab.deploy's startup_config).
 const std::map<std::string, char>& NodeFields() {
   static const std::map<std::string, char> kFields = {
       {"kind", 's'},           {"image", 's'},          {"nics", 'i'},           {"memory_mb", 'i'},
       {"vcpus", 'i'},          {"machine", 's'},        {"disk_bus", 's'},       {"nic_model", 's'},
       {"boot_timeout_s", 'i'}, {"idle_timeout_s", 'i'}, {"ready_patterns", 'l'}, {"start", 'b'},
-      {"cpu_mode", 's'},       {"cpu_model", 's'}};
+      {"cpu_mode", 's'},       {"cpu_model", 's'},      {"username", 's'},       {"password", 's'},
+      {"startup-config", 'c'}, {"startup_config", 's'}};
   return kFields;
+}
+
+// `startup-config:` as containerlab has it: a value with a line break is the config itself (a
+// YAML block scalar); a one-line value is a file, relative to the topology file's directory.
+// labvirtctl reads it: labvirtd never opens a path a client names.
+Result<std::string> StartupConfig(const std::string& file, const std::string& name,
+                                  const YAML::Node& v) {
+  if (!v.IsScalar()) return At(file, v, "node '" + name + "': startup-config must be a string");
+  std::string value = v.as<std::string>();
+  if (value.find('\n') != std::string::npos) return value;
+  std::filesystem::path path(value);
+  if (path.is_relative()) path = std::filesystem::path(file).parent_path() / path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return At(file, v,
+              "node '" + name + "': startup-config file '" + path.string() +
+                  "' cannot be read: " + std::strerror(errno));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string config = text.str();
+  // JSON would turn bad bytes into U+FFFD, and labvirtd could no longer tell.
+  if (size_t at = engine::FirstInvalidUtf8(config); at != std::string::npos) {
+    return At(file, v,
+              "node '" + name + "': startup-config file '" + path.string() +
+                  "' is not UTF-8 text (invalid byte at offset " + std::to_string(at) + ")");
+  }
+  return config;
 }
 
 Status WriteNode(const std::string& file, const std::string& name, const YAML::Node& n,
@@ -48,6 +82,12 @@ Status WriteNode(const std::string& file, const std::string& name, const YAML::N
         case 'b':
           w.Key(key).Bool(v.as<bool>());
           break;
+        case 'c': {
+          auto config = StartupConfig(file, name, v);
+          if (!config.ok()) return config.status();
+          w.Key("startup_config").String(*config);
+          break;
+        }
         case 'l':
           if (!v.IsSequence()) return At(file, v, key + ": must be a list of strings");
           w.Key(key).BeginArray();

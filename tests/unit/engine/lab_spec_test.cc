@@ -178,9 +178,22 @@ TEST_F(LabSpecTest, EveryIntegerFieldChecksItsTypeAndRange) {
 }
 
 TEST_F(LabSpecTest, EveryOptionalStringFieldMustBeAString) {
-  for (std::string key : {"machine", "disk_bus", "nic_model", "cpu_mode", "cpu_model"}) {
+  for (std::string key : {"machine", "disk_bus", "nic_model", "cpu_mode", "cpu_model",
+                          "startup_config", "username", "password"}) {
     EXPECT_REFUSED(Lab(Node("r1", ",\"" + key + "\":3")), "nodes[0]." + key, "must be a string");
   }
+}
+
+TEST_F(LabSpecTest, AStartupConfigAndCredentialsAreReadAsGiven) {
+  // The text is checked against the kind later (engine/catalog/startup_config.h), not here.
+  auto parsed = Parse(Lab(Node("r1", R"(,"startup_config":"hostname r1\n\u0000","username":"u",)"
+                                     R"("password":"")")));
+  const LabSpec* lab = ValueOf(parsed);
+  ASSERT_NE(lab, nullptr) << parsed.status().ToString();
+  ASSERT_TRUE(lab->nodes[0].startup_config);
+  EXPECT_EQ(*lab->nodes[0].startup_config, std::string("hostname r1\n\0", 13));
+  EXPECT_EQ(lab->nodes[0].username, "u");
+  EXPECT_EQ(lab->nodes[0].password, "");
 }
 
 TEST_F(LabSpecTest, ReadyPatternsAreNonEmptyStringsAndStartIsABoolean) {

@@ -51,6 +51,10 @@ TEST(DomainXmlValidateTest, EveryKindPassesVirtXmlValidate) {
     if (n % 3 == 0) s.mtu = 9000;
     if (n % 4 == 0) s.management_network = "default";
     s.readiness_detail = "text with <xml> & 'quotes'";
+    if (k.day0.method == "fat" || k.day0.method == "iso") {  // with its day-0 medium attached
+      s.config_medium = "/var/lib/labvirt/day0/lab1/" + s.node + ".medium";
+      s.config_bytes = 10;
+    }
     auto xml = BuildDomainXml(s);
     ASSERT_TRUE(xml.ok()) << k.name << ": " << xml.status().ToString();
     EXPECT_EQ(Validate(*xml, k.name), "") << k.name << "\n" << *xml;

@@ -179,6 +179,18 @@ TEST_F(MkfixtureTest, BadArgumentsNameFileAndLine) {
   ExpectRejected(t, tmp_ + "/out.qcow2", t + ":1: @@sleep needs a non-negative integer");
   std::string after = Write("a.txt", "x\n@@prompt >\ny\n");
   ExpectRejected(after, tmp_ + "/out.qcow2", after + ":3:");
+  std::string showfat = Write("s.txt", "x\n@@showfat 0x81\n");
+  ExpectRejected(showfat, tmp_ + "/out.qcow2", showfat + ":2: @@showfat takes no argument");
+}
+
+TEST_F(MkfixtureTest, ShowfatBuildsAndLeavesTheExpectedTextAlone) {
+  // What @@showfat prints depends on the config disk, so --print-expected has only the text.
+  std::string t = Write("t.txt", "before\n@@showfat\nafter\n@@prompt >\n");
+  Result r = Mkfixture({"--transcript", t, "--print-expected"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "before\r\nafter\r\n>");
+  Result built = Mkfixture({"--transcript", t, "--out", tmp_ + "/s.qcow2"});
+  EXPECT_EQ(built.status, 0) << built.err;
 }
 
 TEST_F(MkfixtureTest, UnreadableTranscriptNamesFile) {

@@ -1,6 +1,11 @@
 #include "tools/ctl/topology.h"
 
 #include <simdjson.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "engine/control/lab_spec.h"
 #include "gtest/gtest.h"
@@ -84,6 +89,65 @@ TEST(TopologyTest, UnreadableFile) {
   auto t = LoadTopology("/nonexistent/lab.yaml");
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("/nonexistent/lab.yaml"), std::string::npos);
+}
+
+// startup-config: a one-line value is a file next to the topology (read by labvirtctl, sent as
+// text); a block scalar is the config itself; a missing or non-UTF-8 file is an error naming it.
+class StartupConfigTopologyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/labvirt-topology-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directories(dir_ + "/configs");
+    std::ofstream(dir_ + "/configs/r1.cfg") << "hostname r1\nend\n";
+    std::ofstream(dir_ + "/latin1.cfg") << "description caf\xe9\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  Result<Topology> Parse(const std::string& node_yaml) {
+    return ParseTopology(
+        "name: d\ntopology:\n  nodes:\n    r1:\n      kind: iosv\n"
+        "      image: i.qcow2\n" +
+            node_yaml,
+        dir_ + "/lab.yaml");
+  }
+  std::string ConfigOf(const Topology& t) {
+    simdjson::dom::parser parser;
+    auto spec = engine::ParseLabSpec(parser.parse(t.params_json));
+    if (!spec.ok() || !spec->nodes[0].startup_config) return "<none>";
+    return *spec->nodes[0].startup_config;
+  }
+  std::string dir_;
+};
+
+TEST_F(StartupConfigTopologyTest, AFileRelativeToTheTopologyIsReadAndSentAsText) {
+  auto t = Parse("      startup-config: configs/r1.cfg\n");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(ConfigOf(*t), "hostname r1\nend\n");
+  auto abs = Parse("      startup-config: " + dir_ + "/configs/r1.cfg\n");
+  ASSERT_TRUE(abs.ok()) << abs.status().ToString();
+  EXPECT_EQ(ConfigOf(*abs), "hostname r1\nend\n");
+}
+
+TEST_F(StartupConfigTopologyTest, ABlockScalarIsTheConfigItself) {
+  auto t = Parse("      startup-config: |\n        hostname r1\n        end\n");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(ConfigOf(*t), "hostname r1\nend\n");
+}
+
+TEST_F(StartupConfigTopologyTest, AMissingOrBinaryFileIsNamed) {
+  auto missing = Parse("      startup-config: configs/nope.cfg\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("lab.yaml:7: node 'r1': startup-config file '" + dir_ +
+                                            "/configs/nope.cfg' cannot be read"),
+            std::string::npos)
+      << missing.status().message();
+  auto latin1 = Parse("      startup-config: latin1.cfg\n");
+  ASSERT_FALSE(latin1.ok());
+  EXPECT_NE(latin1.status().message().find("latin1.cfg' is not UTF-8 text (invalid byte at "
+                                           "offset 15)"),
+            std::string::npos)
+      << latin1.status().message();
 }
 
 }  // namespace
