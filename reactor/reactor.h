@@ -228,6 +228,8 @@ class Reactor {
                       int flags);
   // Fills the SQE of slot `index` from its recorded kind and arguments and submits it lazily.
   void Arm(uint32_t index);
+  // Arm's part for the ops that move bytes (read/recv/write/send and their vector forms).
+  void PrepTransfer(io_uring_sqe* sqe, Slot& s);
   size_t RunPosted();
   size_t RunDeferred();
   void ArmWakeup();

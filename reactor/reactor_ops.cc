@@ -41,21 +41,34 @@ void Reactor::Arm(uint32_t index) {
     case OpKind::kPollMultishot:  // 5.13
       io_uring_prep_poll_multishot(sqe, s.fd, s.events);
       break;
+    case OpKind::kAccept:  // 5.5
+      io_uring_prep_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      break;
+    case OpKind::kAcceptMultishot:  // 5.19
+      io_uring_prep_multishot_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      break;
+    case OpKind::kConnect:  // 5.5
+      io_uring_prep_connect(sqe, s.fd, reinterpret_cast<sockaddr*>(&s.addr), s.addrlen);
+      break;
+    case OpKind::kNop:  // 5.1
+      io_uring_prep_nop(sqe);
+      break;
+    default:
+      PrepTransfer(sqe, s);
+  }
+  if (s.kind != OpKind::kNop) UseRegisteredFile(sqe, s.fd);
+  io_uring_sqe_set_data64(sqe, UserData(index));
+}
+
+void Reactor::PrepTransfer(io_uring_sqe* sqe, Slot& s) {
+  const auto iov_count = static_cast<unsigned>(s.iov.size());
+  switch (s.kind) {
     case OpKind::kRead:  // 5.6
       io_uring_prep_read(sqe, s.fd, s.buffer.data(), static_cast<unsigned>(s.buffer.size()),
                          s.offset);
       break;
     case OpKind::kReadv:  // 5.1
-    case OpKind::kWritev:
-      if (s.kind == OpKind::kReadv) {
-        io_uring_prep_readv(sqe, s.fd, s.iov.data(), static_cast<unsigned>(s.iov.size()), s.offset);
-      } else {
-        io_uring_prep_writev(sqe, s.fd, s.iov.data(), static_cast<unsigned>(s.iov.size()),
-                             s.offset);
-      }
-      break;
-    case OpKind::kWrite:  // 5.6
-      io_uring_prep_write(sqe, s.fd, s.data.data(), static_cast<unsigned>(s.data.size()), s.offset);
+      io_uring_prep_readv(sqe, s.fd, s.iov.data(), iov_count, s.offset);
       break;
     case OpKind::kRecv:  // 5.6
       io_uring_prep_recv(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
@@ -69,27 +82,21 @@ void Reactor::Arm(uint32_t index) {
         io_uring_prep_recv(sqe, s.fd, s.buffer.data(), s.buffer.size(), s.flags);
       }
       break;
+    case OpKind::kWrite:  // 5.6
+      io_uring_prep_write(sqe, s.fd, s.data.data(), static_cast<unsigned>(s.data.size()), s.offset);
+      break;
+    case OpKind::kWritev:  // 5.1
+      io_uring_prep_writev(sqe, s.fd, s.iov.data(), iov_count, s.offset);
+      break;
     case OpKind::kSend:  // 5.6
       io_uring_prep_send(sqe, s.fd, s.data.data(), s.data.size(), s.flags);
       break;
     case OpKind::kSendMsg:  // 5.3
       io_uring_prep_sendmsg(sqe, s.fd, &s.msg, static_cast<unsigned>(s.flags));
       break;
-    case OpKind::kAccept:  // 5.5
-      io_uring_prep_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
-      break;
-    case OpKind::kAcceptMultishot:  // 5.19
-      io_uring_prep_multishot_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
-      break;
-    case OpKind::kConnect:  // 5.5
-      io_uring_prep_connect(sqe, s.fd, reinterpret_cast<sockaddr*>(&s.addr), s.addrlen);
-      break;
-    case OpKind::kNop:  // 5.1
-      io_uring_prep_nop(sqe);
-      break;
+    default:
+      LABVIRT_CHECK(false && "PrepTransfer: not a transfer op");
   }
-  if (s.kind != OpKind::kNop) UseRegisteredFile(sqe, s.fd);
-  io_uring_sqe_set_data64(sqe, UserData(index));
 }
 
 void Reactor::UseRegisteredFile(io_uring_sqe* sqe, int fd) const {

@@ -80,6 +80,24 @@ Status Daemon::Init() {
   pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, WorkerCount(), /*max_queued=*/4096);
   WarnIfLibvirtdServesTooFewCalls();
   libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
+  StartOvs();
+  StartEngine();
+  control_ = std::make_unique<ControlPlane>(
+      *reactor_, *engine_, catalog_, *pool_,
+      DaemonHooks{[this] { return HostInfoJson(); }, [this] { return MetricsText(); }});
+  LABVIRT_RETURN_IF_ERROR(control_->Listen(flags_.socket_path));
+  libvirt_->Start();
+  LogInfo("labvirtd started", {{"version", LABVIRT_VERSION},
+                               {"socket", flags_.socket_path},
+                               {"libvirt_uri", flags_.libvirt_uri},
+                               {"instance", InstanceName(flags_)},
+                               {"workers", std::to_string(pool_->threads())},
+                               {"catalog", catalog_.source()},
+                               {"kinds", std::to_string(catalog_.kinds().size())}});
+  return Status::Ok();
+}
+
+void Daemon::StartOvs() {
   // Userspace datapath when the host has no openvswitch kernel module (docs/host-requirements.md:
   // hosts without the module, such as CI machines).
   bool netdev = ::access("/sys/module/openvswitch", F_OK) != 0;
@@ -96,6 +114,9 @@ Status Daemon::Init() {
       [this](const std::string& method, double seconds) { ovsdb_calls_.Observe(method, seconds); });
   ovs_ = ovs.get();
   plumber_ = std::move(ovs);
+}
+
+void Daemon::StartEngine() {
   EngineOptions engine_options;
   engine_options.instance = InstanceName(flags_);
   engine_options.image_root = flags_.image_root;
@@ -121,19 +142,6 @@ Status Daemon::Init() {
       });
     });
   });
-  control_ = std::make_unique<ControlPlane>(
-      *reactor_, *engine_, catalog_, *pool_,
-      DaemonHooks{[this] { return HostInfoJson(); }, [this] { return MetricsText(); }});
-  LABVIRT_RETURN_IF_ERROR(control_->Listen(flags_.socket_path));
-  libvirt_->Start();
-  LogInfo("labvirtd started", {{"version", LABVIRT_VERSION},
-                               {"socket", flags_.socket_path},
-                               {"libvirt_uri", flags_.libvirt_uri},
-                               {"instance", InstanceName(flags_)},
-                               {"workers", std::to_string(pool_->threads())},
-                               {"catalog", catalog_.source()},
-                               {"kinds", std::to_string(catalog_.kinds().size())}});
-  return Status::Ok();
 }
 
 void Daemon::Run() { reactor_->Run(); }

@@ -34,6 +34,9 @@ class Daemon {
   Daemon(const Flags& flags, reactor::KernelFeatures features, Catalog catalog,
          std::unique_ptr<reactor::Reactor> reactor);
   Status Init();
+  // Init's steps: the OVS plumber (bridge set up in the background), then the engine on libvirt.
+  void StartOvs();
+  void StartEngine();
   // The admission budget in force (--boot-budget, or one per core).
   double BootBudget() const;
   // Threads for blocking libvirt calls: --workers, raised so that every start the budget admits

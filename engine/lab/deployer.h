@@ -57,6 +57,10 @@ class Deployer : public EnginePart {
   // Ends a deploy: on failure rolls it back and answers -32602 with `field` (the spec's field
   // path, "nodes[1].image"; "lab" when no one field is to blame) and st's message as reason.
   void DeployFinish(uint64_t job_id, Status st, std::string field = "lab");
+  // DeployFinish's parts: roll back a failed deploy and answer with the field; move the job's
+  // nodes into the lab and return every node of the lab that should start now.
+  void DeployFailed(std::unique_ptr<DeployJob> job, Lab& lab, Status st, std::string field);
+  std::vector<Node*> AddDeployedNodes(Lab& lab, DeployJob& job);
   // The other labvirt instance that holds a lab named `lab` on this host (its domains seen at the
   // last reconcile, or its ports on the bridge now), or "" when none does.
   std::string OtherInstanceOf(const std::string& lab) const;

@@ -354,21 +354,50 @@ void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
     labs_[job->spec.name]->name = job->spec.name;
   }
   Lab& lab = *labs_.at(job->spec.name);
-  if (!st.ok()) {
-    LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
-    Reply reply = std::move(job->reply);
-    std::string lab_name = lab.name;
-    RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name, field] {
-      if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
-      // Whatever failed (a name, an image, libvirt), the client hears -32602 naming the field.
-      reply(InvalidArgument(st.message()).WithField(field).WithSummary("deploy failed"));
-    });
-    return;
-  }
+  if (!st.ok()) return DeployFailed(std::move(job), lab, std::move(st), std::move(field));
   std::set<std::string> new_nodes;
   for (const auto& n : job->nodes) new_nodes.insert(n->name);
+  std::vector<Node*> to_start = AddDeployedNodes(lab, *job);
+  // The answer waits for both: the links and node removals converged, and (with `wait`) every
+  // node on its way up ready or failed. A reply means the lab is as asked.
+  std::string lab_name = lab.name;
+  auto answer = Join::Create(
+      [this, lab_name, reply = std::move(job->reply)](Status) { reply(GetLab(lab_name)); });
+  ConvergeExisting(lab, *job, new_nodes, answer->Step());
+  EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
+  if (job->wait) {
+    // The answer comes once every node on its way up — started now, or already queued, starting
+    // or booting (adopted at reconcile, say) — is ready or failed.
+    std::vector<Node*> to_wait = to_start;
+    for (auto& [name, n] : lab.nodes) {
+      if (n->desired_running &&
+          (n->state == NodeState::kQueued || n->state == NodeState::kStarting ||
+           n->state == NodeState::kBooting)) {
+        to_wait.push_back(n.get());
+      }
+    }
+    for (Node* n : to_wait)
+      n->waiters.push_back([end = answer->Step()](Result<std::string>) { end(); });
+  }
+  for (Node* n : to_start) lifecycle_.RequestStart(*n);
+  answer->Seal();
+}
+
+void Deployer::DeployFailed(std::unique_ptr<DeployJob> job, Lab& lab, Status st,
+                            std::string field) {
+  LogWarn("deploy failed; rolling back", {{"lab", lab.name}, {"error", st.ToString()}});
+  Reply reply = std::move(job->reply);
+  std::string lab_name = lab.name;
+  RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name, field] {
+    if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
+    // Whatever failed (a name, an image, libvirt), the client hears -32602 naming the field.
+    reply(InvalidArgument(st.message()).WithField(field).WithSummary("deploy failed"));
+  });
+}
+
+std::vector<Node*> Deployer::AddDeployedNodes(Lab& lab, DeployJob& job) {
   std::vector<Node*> to_start;
-  for (auto& n : job->nodes) {
+  for (auto& n : job.nodes) {
     Node* raw = n.get();
     lab.nodes[n->name] = std::move(n);
     JsonWriter w;
@@ -377,6 +406,7 @@ void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
     Emit("node.state", raw, w.Take());
     if (raw->state != NodeState::kFailed && raw->desired_running) to_start.push_back(raw);
   }
+  // Nodes the lab had already that should run but do not (stopped or only defined) start too.
   for (auto& [name, n] : lab.nodes) {
     if (n->desired_running &&
         (n->state == NodeState::kDefined || n->state == NodeState::kStopped) &&
@@ -384,28 +414,7 @@ void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
       to_start.push_back(n.get());
     }
   }
-  // The answer waits for both: the links and node removals converged, and (with `wait`) every
-  // node on its way up ready or failed. A reply means the lab is as asked.
-  std::string lab_name = lab.name;
-  auto answer = Join::Create(
-      [this, lab_name, reply = std::move(job->reply)](Status) { reply(GetLab(lab_name)); });
-  ConvergeExisting(lab, *job, new_nodes, answer->Step());
-  EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
-  // With `wait`, the answer comes once every node on its way up — started now, or already
-  // queued, starting or booting (adopted at reconcile, say) — is ready or failed.
-  std::vector<Node*> to_wait = to_start;
-  for (auto& [name, n] : lab.nodes) {
-    if (n->desired_running && (n->state == NodeState::kQueued || n->state == NodeState::kStarting ||
-                               n->state == NodeState::kBooting)) {
-      to_wait.push_back(n.get());
-    }
-  }
-  if (job->wait) {
-    for (Node* n : to_wait)
-      n->waiters.push_back([end = answer->Step()](Result<std::string>) { end(); });
-  }
-  for (Node* n : to_start) lifecycle_.RequestStart(*n);
-  answer->Seal();
+  return to_start;
 }
 
 void Deployer::ConvergeExisting(Lab& lab, const DeployJob& job,
