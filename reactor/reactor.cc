@@ -22,12 +22,6 @@ constexpr uint64_t kCancelUserData = ~uint64_t{0};
 constexpr uint64_t kTimerIdBit = uint64_t{1} << 63;
 constexpr unsigned kReapBatch = 64;
 
-// The calling thread's kernel id, asked of the kernel once per thread (gettid is a syscall).
-pid_t ThisThreadId() {
-  thread_local const pid_t tid = ::gettid();
-  return tid;
-}
-
 // The setup flags of each task-run mode.
 unsigned SetupFlags(TaskRun mode) {
   switch (mode) {
@@ -94,7 +88,7 @@ Reactor::Reactor(const ReactorOptions& options, io_uring ring, TaskRun task_run)
     : ring_(ring),
       task_run_(task_run),
       clock_(options.clock ? options.clock : &steady_clock_),
-      loop_thread_(std::this_thread::get_id()),
+      loop_thread_(CurrentThreadId()),
       ring_enabled_(task_run != TaskRun::kDeferred),
       buffers_tried_(!options.multishot_recv),
       recv_buffers_(options.recv_buffers) {}
@@ -106,7 +100,7 @@ Reactor::~Reactor() {
   // The kernel may still write into recv buffers of ops that never completed: park them too.
   if (live_slots_ > 0) Park(std::move(buffers_));
   buffers_.reset();
-  if (ring_enabled_ && ring_owner_ != ThisThreadId() && task_run_ == TaskRun::kDeferred) {
+  if (ring_enabled_ && ring_owner_ != CurrentThreadId() && task_run_ == TaskRun::kDeferred) {
     // liburing 2.3's queue_exit would unregister the ring fd's index from *this* thread's table,
     // which may hold another ring of ours at that index. Forget the registration instead (the
     // owner thread's table keeps the ring until that thread ends).
@@ -152,7 +146,7 @@ void Reactor::DrainOnDestroy() {
 }
 
 void Reactor::Run() {
-  loop_thread_ = std::this_thread::get_id();
+  loop_thread_ = CurrentThreadId();
   stopping_ = false;
   while (!stopping_) RunOnce(/*block=*/true);
 }
@@ -300,7 +294,7 @@ void OpHandle::Cancel() {
 
 // ---- Slots and submission ----
 
-uint32_t Reactor::AcquireSlot() {
+uint32_t Reactor::AcquireSlot(OpKind kind, int fd) {
   LABVIRT_CHECK(IsLoopThread());
   uint32_t index;
   if (!free_slots_.empty()) {
@@ -310,7 +304,10 @@ uint32_t Reactor::AcquireSlot() {
     index = static_cast<uint32_t>(slots_.size());
     slots_.push_back(std::make_unique<Slot>());
   }
-  slots_[index]->state = SlotState::kInFlight;
+  Slot& s = *slots_[index];
+  s.state = SlotState::kInFlight;
+  s.kind = kind;
+  s.fd = fd;
   ++live_slots_;
   return index;
 }
@@ -352,11 +349,11 @@ bool Reactor::BindToThisThread() {
       LABVIRT_CHECK(false && "io_uring_enable_rings failed");
     }
     ring_enabled_ = true;
-    ring_owner_ = ThisThreadId();
+    ring_owner_ = CurrentThreadId();
     // Registered ring fd (5.18): each entry skips the fd table lookup. Optional.
     (void)io_uring_register_ring_fd(&ring_);
   }
-  return task_run_ != TaskRun::kDeferred || ring_owner_ == ThisThreadId();
+  return task_run_ != TaskRun::kDeferred || ring_owner_ == CurrentThreadId();
 }
 
 void Reactor::Submit() {

@@ -23,6 +23,7 @@
 
 #include <liburing.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -57,6 +58,16 @@ using SharedBytes = std::shared_ptr<const std::string>;
 using ReadvCallback = std::function<void(Result<std::vector<std::span<const char>>>)>;
 
 inline constexpr uint64_t kCurrentPosition = ~uint64_t{0};
+
+// The calling thread's kernel id, asked of the kernel once per thread (gettid is a syscall). The
+// reactor's notion of "the loop thread": pthread ids (std::thread::id) are reused at once by the
+// next thread created after one is joined, kernel ids are not.
+inline pid_t CurrentThreadId() {
+  thread_local const pid_t tid = ::gettid();
+  return tid;
+}
+
+enum class OpKind : uint8_t;  // slot.h
 
 // How the kernel finishes ops whose result arrives while the loop thread is busy, best first.
 enum class TaskRun : uint8_t {
@@ -106,7 +117,7 @@ class Reactor {
   size_t RunOnce(bool block);
   // Runs non-blocking passes until one runs nothing. For tests (manual clock, no sleeping).
   void RunUntilIdle();
-  bool IsLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
+  bool IsLoopThread() const { return CurrentThreadId() == loop_thread_; }
   const Clock& clock() const { return *clock_; }
 
   // ---- I/O ops (loop thread only). Each callback runs at most once, on the loop thread. ----
@@ -198,8 +209,8 @@ class Reactor {
 
   Reactor(const ReactorOptions& options, io_uring ring, TaskRun task_run);
   void Cancel(uint64_t id);
-  // Takes a free slot for an op; the returned index is stable until ReleaseSlot.
-  uint32_t AcquireSlot();
+  // Takes a free slot for an op of `kind` on `fd`; the index is stable until ReleaseSlot.
+  uint32_t AcquireSlot(OpKind kind, int fd);
   void ReleaseSlot(uint32_t index);
   uint64_t UserData(uint32_t index) const;
   // Returns an SQE, submitting (and reaping into the ready list) to make room when the SQ is full.
@@ -244,11 +255,10 @@ class Reactor {
   const TaskRun task_run_;
   SteadyClock steady_clock_;
   const Clock* clock_;
-  std::thread::id loop_thread_;
+  pid_t loop_thread_;  // kernel thread id, see CurrentThreadId()
   bool stopping_ = false;
   // Deferred mode: the ring starts disabled and is enabled by, and belongs to, the first thread
-  // that enters the kernel. A kernel thread id: pthread ids (std::thread::id) are reused at once
-  // by the next thread created after one is joined.
+  // that enters the kernel.
   bool ring_enabled_;
   pid_t ring_owner_ = 0;
 

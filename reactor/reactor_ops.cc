@@ -141,10 +141,8 @@ void Reactor::UnregisterFile(int fd) {
 }
 
 OpHandle Reactor::StartPoll(int fd, uint32_t events, PollCallback cb, bool multishot) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(multishot ? OpKind::kPollMultishot : OpKind::kPoll, fd);
   Slot& s = *slots_[index];
-  s.kind = multishot ? OpKind::kPollMultishot : OpKind::kPoll;
-  s.fd = fd;
   s.events = events;
   s.poll_cb = std::move(cb);
   return Start(index);
@@ -160,10 +158,8 @@ OpHandle Reactor::PollMultishot(int fd, uint32_t events, PollCallback cb) {
 
 OpHandle Reactor::StartRead(int fd, size_t max, ReadCallback cb, bool recv, uint64_t offset,
                             int flags) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(recv ? OpKind::kRecv : OpKind::kRead, fd);
   Slot& s = *slots_[index];
-  s.kind = recv ? OpKind::kRecv : OpKind::kRead;
-  s.fd = fd;
   s.offset = offset;
   s.flags = flags;
   s.buffer.resize(max);
@@ -182,10 +178,8 @@ OpHandle Reactor::Recv(int fd, size_t max, ReadCallback cb, int flags) {
 OpHandle Reactor::RecvMultishot(int fd, ReadCallback cb, int flags) {
   constexpr size_t kFallbackRecvBytes = 64 * 1024;
   if (!buffers_tried_) SetUpBufferRing();
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(OpKind::kRecvMultishot, fd);
   Slot& s = *slots_[index];
-  s.kind = OpKind::kRecvMultishot;
-  s.fd = fd;
   s.flags = flags;
   if (!buffers_) s.buffer.resize(kFallbackRecvBytes);
   s.read_cb = std::move(cb);
@@ -193,10 +187,8 @@ OpHandle Reactor::RecvMultishot(int fd, ReadCallback cb, int flags) {
 }
 
 OpHandle Reactor::Readv(int fd, std::vector<size_t> sizes, ReadvCallback cb, uint64_t offset) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(OpKind::kReadv, fd);
   Slot& s = *slots_[index];
-  s.kind = OpKind::kReadv;
-  s.fd = fd;
   s.offset = offset;
   s.buffers.resize(sizes.size());
   for (size_t i = 0; i < sizes.size(); ++i) {
@@ -209,10 +201,8 @@ OpHandle Reactor::Readv(int fd, std::vector<size_t> sizes, ReadvCallback cb, uin
 
 OpHandle Reactor::StartWrite(int fd, std::string data, SizeCallback cb, bool send, uint64_t offset,
                              int flags) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(send ? OpKind::kSend : OpKind::kWrite, fd);
   Slot& s = *slots_[index];
-  s.kind = send ? OpKind::kSend : OpKind::kWrite;
-  s.fd = fd;
   s.offset = offset;
   s.flags = flags;
   s.data = std::move(data);
@@ -230,10 +220,8 @@ OpHandle Reactor::Send(int fd, std::string data, SizeCallback cb, int flags) {
 
 OpHandle Reactor::Writev(int fd, std::vector<std::string> buffers, SizeCallback cb,
                          uint64_t offset) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(OpKind::kWritev, fd);
   Slot& s = *slots_[index];
-  s.kind = OpKind::kWritev;
-  s.fd = fd;
   s.offset = offset;
   s.strings = std::move(buffers);
   s.iov = IovecsFor(s.strings);
@@ -242,10 +230,8 @@ OpHandle Reactor::Writev(int fd, std::vector<std::string> buffers, SizeCallback 
 }
 
 OpHandle Reactor::SendChunks(int fd, std::vector<SharedBytes> chunks, SizeCallback cb, int flags) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(OpKind::kSendMsg, fd);
   Slot& s = *slots_[index];
-  s.kind = OpKind::kSendMsg;
-  s.fd = fd;
   s.flags = flags;
   s.chunks = std::move(chunks);
   s.iov.clear();
@@ -258,18 +244,16 @@ OpHandle Reactor::SendChunks(int fd, std::vector<SharedBytes> chunks, SizeCallba
 }
 
 OpHandle Reactor::Accept(int listen_fd, AcceptCallback cb, bool multishot) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index =
+      AcquireSlot(multishot ? OpKind::kAcceptMultishot : OpKind::kAccept, listen_fd);
   Slot& s = *slots_[index];
-  s.kind = multishot ? OpKind::kAcceptMultishot : OpKind::kAccept;
-  s.fd = listen_fd;
   s.accept_cb = std::move(cb);
   return Start(index);
 }
 
 OpHandle Reactor::Connect(int fd, std::string path, StatusCallback cb) {
-  uint32_t index = AcquireSlot();
+  const uint32_t index = AcquireSlot(OpKind::kConnect, fd);
   Slot& s = *slots_[index];
-  s.fd = fd;
   s.addr = {};
   s.addr.sun_family = AF_UNIX;
   s.status_cb = std::move(cb);
@@ -278,7 +262,6 @@ OpHandle Reactor::Connect(int fd, std::string path, StatusCallback cb) {
     s.kind = OpKind::kNop;
     s.nop_status = InvalidArgument("unix socket path must be 1-107 bytes: " + path);
   } else {
-    s.kind = OpKind::kConnect;
     std::memcpy(s.addr.sun_path, path.data(), path.size());
     s.addrlen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
   }
