@@ -59,6 +59,39 @@ struct Day0Spec {
   int max_bytes = 0;             // the largest config the device (and the medium) takes
 };
 
+// A pattern the console shows while a script runs, and what to type when it does (e.g. IOS's
+// "[confirm]" -> "", the initial configuration dialog's "[yes/no]:" -> "no").
+struct CliAnswer {
+  std::string expect;  // regex, matched on the last, unfinished line
+  std::string send;    // typed, followed by CR
+};
+
+// How labvirt drives the device's CLI over the serial console (docs/catalog.md "Console
+// scripts"): log in, set the terminal up, paste a day-0 config, read the running config back.
+// Patterns are Hyperscan regexes, case-insensitive, on console text without VT100 escapes.
+// Prompt-like patterns (prompt, login, password, more, answers) are matched against the last,
+// unfinished line and may end in `$` (its end); `errors`, `config_begin`, `config_end` and
+// `strip` against each whole line of a command's answer. An empty `prompt`: the kind has no
+// console scripts.
+struct CliSpec {
+  std::string prompt;           // the CLI prompt (exec, enable and config modes alike)
+  std::string login_prompt;     // asks for the username ("" = the console needs no login)
+  std::string password_prompt;  // asks for the password (login, enable)
+  std::string more_prompt;      // a pager's prompt, answered with a space ("" = none)
+  std::vector<CliAnswer> answers;
+  std::vector<std::string> setup;         // typed once at the first prompt (enable, paging off)
+  std::vector<std::string> config_enter;  // before the pasted lines (configure terminal)
+  std::vector<std::string> config_exit;   // after them (end)
+  std::vector<std::string> config_save;   // makes the config survive a reboot (write memory)
+  std::vector<std::string> errors;        // an answer line that means the line was refused
+  std::string comment = "!";              // pasted lines starting with it are not typed
+  std::string show_config;                // prints the running config
+  std::string config_begin;               // its first line to keep ("" = the first line)
+  std::string config_end;                 // its last line to keep ("" = up to the prompt)
+  std::vector<std::string> strip;         // lines dropped from a saved config
+  int line_timeout_s = 30;                // a typed line without a prompt after it fails
+};
+
 // Login a script uses on the console (overridable per node).
 struct Credentials {
   std::string username;
@@ -107,6 +140,7 @@ struct DeviceKind {
 
   ReadinessSpec readiness;
   Day0Spec day0;
+  CliSpec cli;
   Credentials credentials;
   // How long a graceful stop (ACPI) may take before labvirt forces the VM off.
   std::chrono::seconds shutdown_timeout{60};

@@ -169,4 +169,12 @@ Status ObjectReader::CheckNoUnknown() const {
   return Status::Ok();
 }
 
+Result<simdjson::dom::object> AsObject(simdjson::dom::element el, const std::string& path) {
+  simdjson::dom::object obj;
+  if (el.get_object().get(obj) != simdjson::SUCCESS) {
+    return InvalidArgument(path + ": expected an object");
+  }
+  return obj;
+}
+
 }  // namespace labvirt::engine

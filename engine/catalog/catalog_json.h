@@ -16,6 +16,9 @@
 
 namespace labvirt::engine {
 
+// `el` as an object, or InvalidArgument "PATH: expected an object".
+Result<simdjson::dom::object> AsObject(simdjson::dom::element el, const std::string& path);
+
 class ObjectReader {
  public:
   // `obj` must outlive the reader. `path` names the object in messages ("readiness").

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/catalog_cli.h"
 #include "engine/catalog/catalog_json.h"
 #include "engine/catalog/catalog_validate.h"
 #include "providers/node_naming.h"
@@ -24,14 +25,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-Result<simdjson::dom::object> AsObject(simdjson::dom::element el, const std::string& path) {
-  simdjson::dom::object obj;
-  if (el.get_object().get(obj) != simdjson::SUCCESS) {
-    return InvalidArgument(path + ": expected an object");
-  }
-  return obj;
 }
 
 Status ParseReadiness(simdjson::dom::object obj, providers::ReadinessSpec* r) {
@@ -208,6 +201,7 @@ Status ParseKind(simdjson::dom::object obj, DeviceKind* k) {
   if (!robj.ok()) return robj.status();
   LABVIRT_RETURN_IF_ERROR(ParseReadiness(*robj, &k->readiness));
   LABVIRT_RETURN_IF_ERROR(ParseDay0(in, k));
+  LABVIRT_RETURN_IF_ERROR(ParseCli(in, k));
   int shutdown = static_cast<int>(k->shutdown_timeout.count());
   LABVIRT_RETURN_IF_ERROR(in.Int("shutdown_timeout_s", &shutdown, false));
   k->shutdown_timeout = std::chrono::seconds(shutdown);

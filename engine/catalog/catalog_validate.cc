@@ -217,21 +217,23 @@ bool IsAllowedNicModel(std::string_view m) {
 }
 
 Status ValidateReadinessPattern(std::string_view field, const std::string& pattern) {
+  return ValidatePattern(field, pattern, false);
+}
+
+Status ValidatePattern(std::string_view field, const std::string& pattern, bool end_anchor_ok) {
   if (pattern.empty()) return Bad(field, "pattern is empty");
   if (pattern.size() > 1024) return Bad(field, "pattern is longer than 1024 bytes");
   size_t backslashes = 0;
   for (size_t i = pattern.size() - 1; i > 0 && pattern[i - 1] == '\\'; --i) ++backslashes;
-  if (pattern.back() == '$' && backslashes % 2 == 0) {
+  if (!end_anchor_ok && pattern.back() == '$' && backslashes % 2 == 0) {
     return Bad(field, "pattern '" + pattern +
                           "' ends in '$', but a prompt has no newline after it, so it would "
                           "never match; drop the '$'");
   }
-  // TODO(readiness): call engine::ValidateReadinessSpec (engine/readiness/readiness_scanner.h) once
-  // it exists, so the loader and the scanner agree on one set of compile flags.
 #ifdef LABVIRT_HAVE_HYPERSCAN
   hs_expr_info_t* info = nullptr;
   hs_compile_error_t* error = nullptr;
-  // The scanner's flags: case-insensitive, ^ and $ at line boundaries.
+  // The scanners' flags: case-insensitive, ^ and $ at line boundaries.
   hs_error_t rc =
       hs_expression_info(pattern.c_str(), HS_FLAG_CASELESS | HS_FLAG_MULTILINE, &info, &error);
   if (rc != HS_SUCCESS) {
@@ -261,6 +263,7 @@ Status ValidateDeviceKind(const DeviceKind& k) {
   LABVIRT_RETURN_IF_ERROR(ValidateNicsAndConsole(k));
   LABVIRT_RETURN_IF_ERROR(ValidateReadiness(k.readiness));
   LABVIRT_RETURN_IF_ERROR(ValidateDay0(k));
+  LABVIRT_RETURN_IF_ERROR(ValidateCli(k));
   LABVIRT_RETURN_IF_ERROR(
       CheckRange("shutdown_timeout_s", k.shutdown_timeout.count(), 1, kMaxShutdownTimeoutS));
   if (!(k.admission_weight > 0.0 && k.admission_weight <= kMaxAdmissionWeight)) {

@@ -37,6 +37,14 @@ Status ValidateDay0(const providers::DeviceKind& kind);
 // (when labvirt is built with Hyperscan) accepted by Hyperscan with the flags the scanner uses.
 // InvalidArgument "FIELD: …" naming `field`.
 Status ValidateReadinessPattern(std::string_view field, const std::string& pattern);
+// The same checks for any console pattern; `end_anchor_ok` allows a trailing `$` (patterns
+// matched against the unfinished last line, whose end is the end of the text: CLI prompts).
+Status ValidatePattern(std::string_view field, const std::string& pattern, bool end_anchor_ok);
+
+// The kind's `cli` (docs/catalog.md "Console scripts"): every pattern valid, commands free of
+// control characters, a kind that takes day-0 config by console has a prompt. InvalidArgument
+// "cli.FIELD: …".
+Status ValidateCli(const providers::DeviceKind& kind);
 
 // Allowed values, for messages and for `labvirtctl kinds`.
 // A CPU spec's mode, model, fallback model and feature names; fields named PREFIX + catalog

@@ -24,6 +24,28 @@ size_t FirstInvalidUtf8(std::string_view s) {
   return std::string_view::npos;
 }
 
+namespace {
+
+// A pasted config is typed line by line; a device's line editor takes lines of bounded length.
+Status CheckConsoleLines(const providers::DeviceKind& kind, const std::string& who,
+                         std::string_view text) {
+  size_t line = 1, start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != '\n') continue;
+    if (i - start > kMaxPastedLineBytes) {
+      return InvalidArgument(who + "startup config line " + std::to_string(line) + " is " +
+                             std::to_string(i - start) + " bytes; kind " + kind.name +
+                             " takes its config by console paste, at most " +
+                             std::to_string(kMaxPastedLineBytes) + " bytes a line");
+    }
+    ++line;
+    start = i + 1;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status CheckStartupConfig(const providers::DeviceKind& kind, const std::string& node,
                           std::string_view text) {
   const std::string who = "node " + node + ": ";
@@ -31,11 +53,6 @@ Status CheckStartupConfig(const providers::DeviceKind& kind, const std::string& 
   if (d.method.empty()) {
     return InvalidArgument(who + "kind " + kind.name +
                            " takes no startup config (its catalog entry has no day0 method)");
-  }
-  if (d.method == "console") {
-    return InvalidArgument(who + "kind " + kind.name +
-                           " takes its startup config by console paste, which this labvirt does "
-                           "not do yet; deploy without startup_config and configure it by hand");
   }
   if (text.empty()) {
     return InvalidArgument(who + "startup config is empty (leave it out for none)");
@@ -51,6 +68,7 @@ Status CheckStartupConfig(const providers::DeviceKind& kind, const std::string& 
                              " at offset " + std::to_string(i) + ": binary, not text");
     }
   }
+  if (d.method == "console") LABVIRT_RETURN_IF_ERROR(CheckConsoleLines(kind, who, text));
   if (text.size() > static_cast<size_t>(d.max_bytes)) {
     return InvalidArgument(who + "startup config is " + std::to_string(text.size()) +
                            " bytes; kind " + kind.name + " takes at most " +
@@ -59,18 +77,14 @@ Status CheckStartupConfig(const providers::DeviceKind& kind, const std::string& 
   return Status::Ok();
 }
 
-std::string StartupConfigJson(const providers::DeviceKind& kind, int64_t bytes, bool running,
-                              const std::string& error) {
-  const char* state = !error.empty() ? "failed"
-                      : bytes == 0   ? "none"
-                      : running      ? "attached"
-                                     : "written";
+std::string StartupConfigJson(const providers::DeviceKind& kind, const ConfigStatus& status) {
   JsonWriter w;
-  w.BeginObject().Key("method").String(kind.day0.method).Key("state").String(state);
-  w.Key("bytes").Int(bytes);
+  w.BeginObject().Key("method").String(kind.day0.method).Key("state").String(status.state);
+  w.Key("bytes").Int(status.bytes);
+  if (status.lines > 0) w.Key("lines").Int(status.lines).Key("lines_done").Int(status.lines_done);
   // Only when there is one: clients (and this project's tests) take a member named "error" in an
   // answer for a JSON-RPC error.
-  if (!error.empty()) w.Key("error").String(error);
+  if (!status.error.empty()) w.Key("error").String(status.error);
   w.EndObject();
   return w.Take();
 }

@@ -15,19 +15,32 @@ namespace labvirt::engine {
 // points past U+10FFFF included), or npos when it is all valid.
 size_t FirstInvalidUtf8(std::string_view s);
 
+// The longest line a console paste types (device line editors are bounded; IOS takes more, but a
+// longer line in a config is a mistake far more often than a need).
+inline constexpr size_t kMaxPastedLineBytes = 1024;
+
 // OK when node `node` of `kind` can take `text` as its startup config; else InvalidArgument whose
-// message names the node and the cause: the kind takes no config (or only by console paste,
-// which labvirt does not do yet), the text is empty, not UTF-8, holds a NUL or another control
-// byte that is not a line end or tab (binary), or is larger than the kind's day0.max_bytes.
+// message names the node and the cause: the kind takes no config, the text is empty, not UTF-8,
+// holds a NUL or another control byte that is not a line end or tab (binary), has a line longer
+// than kMaxPastedLineBytes (console paste), or is larger than the kind's day0.max_bytes.
 Status CheckStartupConfig(const providers::DeviceKind& kind, const std::string& node,
                           std::string_view text);
 
-// The node object's `config`: {"method","state","bytes"} and "error" when there is one. `method` is
-// the kind's ("" when it takes none); `state` is "none" (no startup config), "written" (the medium
-// is made and the domain defined with it, not running), "attached" (the domain runs with it) or
-// "failed".
-std::string StartupConfigJson(const providers::DeviceKind& kind, int64_t bytes, bool running,
-                              const std::string& error);
+// What the node object's `config` shows.
+struct ConfigStatus {
+  // "none" (no startup config); media: "written" (the medium is made, the domain defined with it,
+  // not running), "attached" (the domain runs with it); console: "pending" (typed once the device
+  // is ready), "applying", "applied"; any: "failed" (then `error` says why).
+  std::string state = "none";
+  int64_t bytes = 0;
+  int lines = 0;       // console: lines to type (0: not shown)
+  int lines_done = 0;  // console: lines typed and accepted so far
+  std::string error;
+};
+
+// The node object's `config`: {"method","state","bytes"}, "lines"/"lines_done" while a console
+// paste is known, and "error" when there is one. `method` is the kind's ("" when it takes none).
+std::string StartupConfigJson(const providers::DeviceKind& kind, const ConfigStatus& status);
 
 // The kind's day-0 spec for catalog.get: {"method","attach","volume_label","file","wrapper",
 // "max_bytes","username","password_set"} (the password itself is not shown); {"method":""} for a

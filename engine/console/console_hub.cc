@@ -31,6 +31,8 @@ struct ConsoleHub::Viewer {
   uint64_t sent = 0;
   uint64_t forwarded = 0;
   uint64_t discarded = 0;
+  ScriptViewerCallbacks script;  // set for a script viewer (no fd)
+  bool is_script = false;
   // Handles last: they die first.
   reactor::OpHandle send_op;
   reactor::OpHandle recv_op;
@@ -45,10 +47,7 @@ ConsoleHub::ConsoleHub(reactor::Reactor& reactor, std::string name, ConsoleHubOp
       scrollback_(options.scrollback_bytes),
       reader_(reactor,
               ConsoleReaderCallbacks{[this](std::string_view data) { OnPtyData(data); },
-                                     [this](Status why) {
-                                       if (callbacks_.on_pty_closed)
-                                         callbacks_.on_pty_closed(std::move(why));
-                                     }},
+                                     [this](Status why) { OnPtyClosed(std::move(why)); }},
               options.reader) {}
 
 ConsoleHub::~ConsoleHub() = default;
@@ -89,16 +88,7 @@ Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force
   Viewer& viewer = *v;
   viewers_.push_back(std::move(v));
   viewer_ids_.push_back(viewer.id);
-  if (mode == ViewerMode::kReadWrite) {
-    if (Viewer* old = Find(lease_holder_)) {
-      old->writer = false;
-      LogInfo(
-          "console write lease taken",
-          {{"node", name_}, {"from", std::to_string(old->id)}, {"to", std::to_string(viewer.id)}});
-    }
-    viewer.writer = true;
-    SetLease(viewer.id);
-  }
+  if (mode == ViewerMode::kReadWrite) GiveLease(viewer);
   std::string scrollback = scrollback_.Contents();
   viewer.exempt = scrollback.size();
   if (!scrollback.empty()) {
@@ -108,6 +98,54 @@ Result<ViewerId> ConsoleHub::Attach(UniqueFd socket, ViewerMode mode, bool force
   StartSend(viewer);
   ArmRecv(viewer);
   return viewer.id;
+}
+
+void ConsoleHub::GiveLease(Viewer& v) {
+  if (Viewer* old = Find(lease_holder_)) {
+    old->writer = false;
+    LogInfo("console write lease taken",
+            {{"node", name_}, {"from", std::to_string(old->id)}, {"to", std::to_string(v.id)}});
+    // A script cannot go on read-only: what it typed next would be lost silently.
+    if (old->is_script) {
+      Remove(old->id, "the write lease was taken by viewer " + std::to_string(v.id), true);
+    }
+  }
+  v.writer = true;
+  SetLease(v.id);
+}
+
+Result<ViewerId> ConsoleHub::AttachScript(ScriptViewerCallbacks callbacks) {
+  LABVIRT_RETURN_IF_ERROR(CheckAttach(ViewerMode::kReadWrite, false));
+  auto v = std::make_unique<Viewer>();
+  v->id = next_id_++;
+  v->is_script = true;
+  v->script = std::move(callbacks);
+  Viewer& viewer = *v;
+  viewers_.push_back(std::move(v));
+  viewer_ids_.push_back(viewer.id);
+  GiveLease(viewer);
+  return viewer.id;
+}
+
+Status ConsoleHub::Type(ViewerId id, std::string bytes) {
+  Viewer* v = Find(id);
+  if (v == nullptr || !v->is_script || !v->writer) {
+    return FailedPrecondition("console of " + name_ + ": viewer " + std::to_string(id) +
+                              " is not a script holding the write lease");
+  }
+  if (!reader_.attached()) return FailedPrecondition("console of " + name_ + ": no PTY open");
+  pty_writes_.push_back({id, std::move(bytes)});
+  WriteNextToPty();
+  return Status::Ok();
+}
+
+void ConsoleHub::OnPtyClosed(Status why) {
+  std::vector<ViewerId> scripts;
+  for (const auto& v : viewers_) {
+    if (v->is_script) scripts.push_back(v->id);
+  }
+  for (ViewerId id : scripts) Remove(id, "the console closed: " + why.message(), true);
+  if (callbacks_.on_pty_closed) callbacks_.on_pty_closed(std::move(why));
 }
 
 void ConsoleHub::Detach(ViewerId id, const std::string& reason) { Remove(id, reason, true); }
@@ -132,8 +170,12 @@ void ConsoleHub::OnPtyData(std::string_view data) {
   if (callbacks_.on_output) callbacks_.on_output(data);
   if (viewers_.empty()) return;
   const auto chunk = std::make_shared<const std::string>(data);
-  std::vector<ViewerId> behind;
+  std::vector<ViewerId> behind, scripts;
   for (const auto& v : viewers_) {
+    if (v->is_script) {
+      scripts.push_back(v->id);
+      continue;
+    }
     const size_t waiting = v->queued + v->in_flight;
     const size_t backlog = waiting - std::min(v->exempt, waiting);
     if (backlog + data.size() > options_.max_viewer_queue_bytes) {
@@ -143,6 +185,10 @@ void ConsoleHub::OnPtyData(std::string_view data) {
     v->queue.push_back(chunk);
     v->queued += chunk->size();
     if (!v->send_op.engaged()) StartSend(*v);
+  }
+  // After the walk: a script's callback may type, finish, or detach itself.
+  for (ViewerId id : scripts) {
+    if (Viewer* v = Find(id)) v->script.on_output(data);
   }
   for (ViewerId id : behind) {
     ++viewers_cut_off_;
@@ -232,7 +278,7 @@ void ConsoleHub::WriteNextToPty() {
     auto done = [this, from, size](Status s) {
       if (Viewer* v = Find(from)) {
         (s.ok() ? v->forwarded : v->discarded) += size;
-        ArmRecv(*v);
+        if (!v->is_script) ArmRecv(*v);
       }
       if (!s.ok()) LogWarn("console input not written", {{"node", name_}, {"error", s.message()}});
     };
@@ -258,9 +304,11 @@ void ConsoleHub::Remove(ViewerId id, const std::string& reason, bool notify) {
   std::erase_if(pty_writes_, [id](const PtyWrite& w) { return w.from == id; });
   LogInfo("console viewer closed",
           {{"node", name_}, {"viewer", std::to_string(id)}, {"reason", reason}});
+  auto script_closed = std::move(v->script.on_closed);
   // We may be inside one of this viewer's callbacks: free it from a clean stack.
   reactor_.DeferDelete(std::move(v));
   if (lease_holder_ == id) SetLease(0);
+  if (notify && script_closed) script_closed(reason);
   if (notify && callbacks_.on_viewer_closed) callbacks_.on_viewer_closed(id, reason);
 }
 

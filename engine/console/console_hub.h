@@ -19,6 +19,12 @@
 // viewer is discarded and counted. Backpressure: while the writer's bytes are being written to
 // the PTY the hub does not read more from the writer's socket.
 //
+// Scripts: labvirt's own console scripts (engine/console/cli_session.h) attach as in-process
+// read-write viewers (AttachScript): no socket; output reaches them by callback, their input by
+// Type(). They take the lease like any read-write viewer and never force it: a person holding it
+// is not typed over. A person who forces the lease away from a script, or the PTY closing, ends
+// the script viewer (its on_closed says why).
+//
 // What it does not own: the reactor (must outlive the hub). Thread: loop thread only.
 // Callbacks refer to viewers by id; they must not destroy the hub synchronously.
 #ifndef LABVIRT_ENGINE_CONSOLE_CONSOLE_HUB_H_
@@ -66,6 +72,12 @@ struct ConsoleHubCallbacks {
   std::function<void(ViewerId holder)> on_lease_changed;
 };
 
+struct ScriptViewerCallbacks {
+  std::function<void(std::string_view)> on_output;  // every PTY read after the attach
+  // The viewer is gone (lease forced away, PTY closed, Detach); not called from the destructor.
+  std::function<void(const std::string& reason)> on_closed;
+};
+
 struct ViewerInfo {
   ViewerId id = 0;
   bool writer = false;
@@ -99,6 +111,12 @@ class ConsoleHub {
   // forwarding. Fails (closing nothing: the fd is dropped, i.e. closed) as CheckAttach says, or
   // with InvalidArgument for an invalid fd.
   Result<ViewerId> Attach(UniqueFd socket, ViewerMode mode, bool force);
+  // Attaches an in-process read-write viewer holding the lease (see "Scripts" above); it sees
+  // output from now on, not the scrollback. FailedPrecondition while anyone holds the lease.
+  Result<ViewerId> AttachScript(ScriptViewerCallbacks callbacks);
+  // Queues `bytes` to the PTY as script viewer `id`'s input. FailedPrecondition when `id` is not
+  // an attached script viewer holding the lease, or no PTY is open.
+  Status Type(ViewerId id, std::string bytes);
   // Disconnects a viewer (on_viewer_closed is called with `reason`). Unknown ids are ignored.
   void Detach(ViewerId id, const std::string& reason = "detached");
 
@@ -117,12 +135,16 @@ class ConsoleHub {
   };
 
   void OnPtyData(std::string_view data);
+  // The reader lost the PTY: script viewers end (nobody would answer them), socket viewers stay.
+  void OnPtyClosed(Status why);
   // Sends what is queued for `v` (at most max_send_bytes) unless a Send is in flight.
   void StartSend(Viewer& v);
   void OnSent(ViewerId id, Result<size_t> sent);
   void ArmRecv(Viewer& v);
   void OnRecv(ViewerId id, Result<std::span<const char>> data);
   void WriteNextToPty();
+  // Takes the lease for `v`; the old holder turns read-only (a script holder is removed).
+  void GiveLease(Viewer& v);
   // Removes a viewer now; its memory is freed at the end of the loop pass (we may be inside one
   // of its callbacks).
   void Remove(ViewerId id, const std::string& reason, bool notify);
