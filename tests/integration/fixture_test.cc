@@ -179,6 +179,58 @@ TEST_F(FixtureTest, PromptEchoesInputAndAnswersReplies) {
   EXPECT_EQ(got, "enabx\b \ble\r\n\x1b[1mok\x1b[0m\r\nRouter>");
 }
 
+// A CLI session as console scripts drive it: @@goto changes the prompt (login, enable, configure
+// terminal, end), every matching record answers in transcript order (a reply, then the new prompt),
+// typed lines no record answers are recorded as typed and @@recorded prints them back between the
+// two replies of show running-config. One VM for all of it: boots dominate this suite's time.
+TEST_F(FixtureTest, GotoChangesPromptAndRecordedPrintsUnansweredLines) {
+  std::string t = Transcript(
+      "R1 booted\n"
+      "@@goto admin => Password:\\x20\n"
+      "@@goto cisco => Router>\n"
+      "@@goto enable => Router#\n"
+      "@@reply configure terminal => Enter configuration commands, one per line.\n"
+      "@@goto configure terminal => Router(config)#\n"
+      "@@reply ip routing => % ip routing is already enabled\n"
+      "@@goto end => Router#\n"
+      "@@reply show running-config => Building configuration...\n"
+      "@@recorded show running-config\n"
+      "@@reply show running-config => end\n"
+      "@@prompt Username:\\x20\n");
+  std::unique_ptr<ConsolePty> pty;
+  auto fixture = StartAttached(t, FixtureOptions(), &pty);
+  ASSERT_NE(fixture, nullptr);
+  std::string got;
+  ASSERT_TRUE(pty->ReadUntil(&got, "R1 booted\r\nUsername: ", kBootTimeout)) << got;
+  // Types `input` and expects exactly `shown` back: the echo, the answers and the next prompt.
+  auto type = [&](std::string_view input, const std::string& shown) {
+    std::string out;
+    ASSERT_TRUE(pty->Write(input));
+    EXPECT_TRUE(pty->ReadUntil(&out, shown, milliseconds(5000))) << out;
+    EXPECT_EQ(out, shown);
+  };
+  type("admin\r", "admin\r\nPassword: ");
+  type("cisco\r", "cisco\r\nRouter>");
+  type("enable\r", "enable\r\nRouter#");
+  // A reply and a goto for one line: the reply, then the new prompt.
+  type("configure terminal\r",
+       "configure terminal\r\nEnter configuration commands, one per line.\r\nRouter(config)#");
+  // Unanswered: recorded as typed (leading space kept, after DEL's editing, without the CR).
+  type("hostname R1\r", "hostname R1\r\nRouter(config)#");
+  type(" ip address 10.0.0.1 255.255.255.0\r",
+       " ip address 10.0.0.1 255.255.255.0\r\nRouter(config)#");
+  type("no shutdowx\x7fn\r", "no shutdowx\b \bn\r\nRouter(config)#");
+  type("\r", "\r\nRouter(config)#");  // empty: not recorded
+  // Answered by a reply: not recorded.
+  type("ip routing\r", "ip routing\r\n% ip routing is already enabled\r\nRouter(config)#");
+  type("end\r", "end\r\nRouter#");
+  // All three records of show running-config, in transcript order; the prompt stays.
+  type("show running-config\r",
+       "show running-config\r\nBuilding configuration...\r\n"
+       "hostname R1\r\n ip address 10.0.0.1 255.255.255.0\r\nno shutdown\r\n"
+       "end\r\nRouter#");
+}
+
 // ---------------------------------------------------------------- time
 TEST_F(FixtureTest, SleepAndRateFollowHostTimeInRealSpeed) {
   std::string line(98, 'x');

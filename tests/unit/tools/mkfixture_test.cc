@@ -193,6 +193,71 @@ TEST_F(MkfixtureTest, ShowfatBuildsAndLeavesTheExpectedTextAlone) {
   EXPECT_EQ(built.status, 0) << built.err;
 }
 
+TEST_F(MkfixtureTest, GotoAndRecordedBuildAnywhereAndLeaveTheExpectedTextAlone) {
+  // They act in interactive mode only; like @@reply they may come before or after the @@prompt.
+  std::string t = Write("t.txt",
+                        "@@goto admin => Password:\\x20\nbooted\n@@recorded  show run \n"
+                        "@@reply show run => Building configuration...\n@@prompt login:\\x20\n"
+                        "@@goto enable => \\e[1mRouter#\\e[0m\n@@recorded show running-config\n"
+                        "@@# comment\n");
+  Result r = Mkfixture({"--transcript", t, "--print-expected"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "booted\r\nlogin: ");
+  Result built = Mkfixture({"--transcript", t, "--out", tmp_ + "/g.qcow2"});
+  EXPECT_EQ(built.status, 0) << built.err;
+  // Other directives still may not follow the prompt; the message names what may.
+  std::string after = Write("a.txt", "@@prompt >\n@@goto a => b\n@@sleep 1\n");
+  ExpectRejected(after, tmp_ + "/out.qcow2",
+                 after + ":3: only @@reply, @@goto, @@recorded and comments may follow line 1");
+}
+
+TEST_F(MkfixtureTest, MalformedGotoAndRecordedNameFileAndLine) {
+  const std::string out = tmp_ + "/out.qcow2";
+  const std::string long_input(256, 'i');
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"@@goto enable", "@@goto needs \"INPUT => PROMPT\""},
+      {"@@goto", "@@goto needs \"INPUT => PROMPT\""},
+      {"@@goto enable =>", "@@goto prompt must be 1 to 4096 bytes"},
+      {"@@goto enable => ", "@@goto prompt must be 1 to 4096 bytes"},
+      {"@@goto enable => " + std::string(4097, 'p'), "@@goto prompt must be 1 to 4096 bytes"},
+      {"@@goto enable => \\q", "bad escape"},
+      {"@@goto " + long_input + " => R#", "@@goto input must be one line of <= 255 bytes"},
+      {"@@goto a\\rb => R#", "@@goto input must be one line of <= 255 bytes"},
+      {"@@recorded show => x", "@@recorded takes only INPUT (no \"=>\")"},
+      {"@@recorded " + long_input, "@@recorded input must be one line of <= 255 bytes"},
+      {"@@recorded show\\nrun", "@@recorded input must be one line of <= 255 bytes"},
+      {"@@reply " + long_input + " => x", "@@reply input must be one line of <= 255 bytes"},
+  };
+  for (const auto& [line, message] : cases) {
+    SCOPED_TRACE(line.substr(0, 40));
+    std::string t = Write("t.txt", "ok\n" + line + "\n@@prompt >\n");
+    ExpectRejected(t, out, t + ":2: " + message);
+  }
+}
+
+TEST_F(MkfixtureTest, GotoAndRecordedLimits) {
+  const std::string out = tmp_ + "/out.qcow2";
+  // The longest prompt and input are accepted; @@recorded may be the answer to a bare Enter.
+  std::string t = Write("t.txt", "@@goto " + std::string(255, 'i') + " => " +
+                                     std::string(4096, 'p') + "\n@@recorded\n@@prompt >\n");
+  Result r = Mkfixture({"--transcript", t, "--out", out});
+  EXPECT_EQ(r.status, 0) << r.err;
+  // All records share the 60 KiB table, 4 bytes + input + output each: 14 gotos of 4096-byte
+  // prompts (57,414 bytes) and a 4021-byte reply fill it exactly; an empty @@recorded more does not
+  // fit.
+  std::string records;
+  for (int i = 0; i < 14; ++i) {
+    records += "@@goto " + std::to_string(i % 10) + " => " + std::string(4096, 'p') + "\n";
+  }
+  records += "@@reply x => " + std::string(4021, 'o') + "\n@@prompt >\n";
+  std::string fits = Write("f.txt", records);
+  r = Mkfixture({"--transcript", fits, "--out", out});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::string full = Write("x.txt", records + "@@recorded\n");
+  fs::remove(out);
+  ExpectRejected(full, out, full + ":0: replies exceed 61440 bytes in total");
+}
+
 TEST_F(MkfixtureTest, UnreadableTranscriptNamesFile) {
   std::string missing = tmp_ + "/missing.txt";
   ExpectRejected(missing, tmp_ + "/out.qcow2", missing + ":0: cannot read");
