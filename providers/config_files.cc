@@ -18,6 +18,7 @@ Result<std::string> BuildMedium(const Day0Spec& spec, std::string_view text) {
 
 Status WriteDay0Files(const Day0Spec& spec, std::string_view text, const std::string& text_path,
                       const std::string& medium_path) {
+  if (spec.method == "console") return WriteFileAtomically(text_path, text);  // typed, no medium
   auto medium = BuildMedium(spec, text);  // built first: a text that does not fit writes nothing
   if (!medium.ok()) return medium.status();
   LABVIRT_RETURN_IF_ERROR(WriteFileAtomically(text_path, text));

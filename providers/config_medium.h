@@ -39,7 +39,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view bytes);
 
 // A node's day-0 files: `text` to `text_path`, then the medium `spec` describes to
 // `medium_path`, each atomically (the text first: a medium never exists without the text it was
-// made from, so a wipe can rebuild it). InvalidArgument for a medium the text does not fit.
+// made from, so a wipe can rebuild it); for a console paste (no medium) only the text.
+// InvalidArgument for a medium the text does not fit.
 Status WriteDay0Files(const Day0Spec& spec, std::string_view text, const std::string& text_path,
                       const std::string& medium_path);
 

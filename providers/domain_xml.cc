@@ -406,7 +406,9 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
   x.Pad(1).Raw("</labvirt:nics>\n");
   if (md.config_bytes > 0) {
     x.Pad(1).Raw("<labvirt:startup-config").Attr("method", md.config_method);
-    x.Attr("bytes", std::to_string(md.config_bytes)).Raw("/>\n");
+    x.Attr("bytes", std::to_string(md.config_bytes));
+    if (md.config_applied) x.Attr("applied", "yes");
+    x.Raw("/>\n");
   }
   x.Raw("</labvirt:node>");
   return x.Take();
@@ -431,8 +433,9 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
                               s.cpu ? *s.cpu : FirstCpuChoice(s.kind.cpu, ""),
                               *nics,
                               s.instance,
-                              s.config_medium.empty() ? "" : s.kind.day0.method,
-                              s.config_medium.empty() ? 0 : s.config_bytes};
+                              s.config_bytes > 0 ? s.kind.day0.method : "",
+                              s.config_bytes,
+                              s.config_bytes > 0 && s.config_applied};
   const DeviceKind& k = s.kind;
   Xml x;
   x.Raw("<domain").Attr("type", s.domain_type).Raw(">\n");

@@ -68,6 +68,9 @@ struct NodeMetadata {
   // the node has none. The text and medium live under STATE/day0/ (providers/state_paths.h).
   std::string config_method;
   int64_t config_bytes = 0;
+  // A console-pasted config was typed and accepted (applied='yes'): not typed again at the next
+  // boot (the device saved it); a wipe clears it.
+  bool config_applied = false;
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -117,6 +120,7 @@ struct DomainSpec {
   // empty: the node has no startup config.
   std::string config_medium;
   int64_t config_bytes = 0;
+  bool config_applied = false;  // see NodeMetadata::config_applied
 };
 
 struct BuiltDomain {

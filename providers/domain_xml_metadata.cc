@@ -156,6 +156,7 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
   if (const xmlNode* cfg = Child(node, "startup-config", true)) {
     md.config_method = Prop(cfg, "method");
     md.config_bytes = std::strtoll(Prop(cfg, "bytes").c_str(), nullptr, 10);
+    md.config_applied = Prop(cfg, "applied") == "yes";
   }
   if (const xmlNode* nics = Child(node, "nics", true))
     LABVIRT_RETURN_IF_ERROR(ParseNics(nics, &md));

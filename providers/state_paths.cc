@@ -46,4 +46,9 @@ std::string Day0MediumPath(const std::string& state_dir, const std::string& lab,
   return Day0Dir(state_dir, lab) + "/" + node + (method == "iso" ? ".iso" : ".img");
 }
 
+std::string SavedConfigDir(const std::string& state_dir, const std::string& lab,
+                           const std::string& node) {
+  return state_dir + "/configs/" + lab + "/" + node;
+}
+
 }  // namespace labvirt::providers

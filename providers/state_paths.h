@@ -6,6 +6,9 @@
 //   STATE/nvram/LAB/NODE_VARS.fd             UEFI variables of stateful-UEFI kinds
 //   STATE/day0/LAB/NODE.cfg                  the node's startup config as the client gave it
 //   STATE/day0/LAB/NODE.img | NODE.iso       its day-0 medium (FAT disk | ISO), made from .cfg
+//   STATE/configs/LAB/NODE/VERSION.cfg       running configs saved from the device (kept after
+//   STATE/configs/LAB/NODE/latest            a destroy: a re-deploy starts from them); `latest`
+//                                            is a symlink to the newest version
 #ifndef LABVIRT_PROVIDERS_STATE_PATHS_H_
 #define LABVIRT_PROVIDERS_STATE_PATHS_H_
 
@@ -39,6 +42,10 @@ std::string Day0TextPath(const std::string& state_dir, const std::string& lab,
                          const std::string& node);
 std::string Day0MediumPath(const std::string& state_dir, const std::string& lab,
                            const std::string& node, const std::string& method);
+
+// The directory of a node's saved running configs (providers/saved_configs.h).
+std::string SavedConfigDir(const std::string& state_dir, const std::string& lab,
+                           const std::string& node);
 
 // The suffixes of the files above that cleanup may sweep.
 inline constexpr const char* kOverlaySuffix = ".qcow2";

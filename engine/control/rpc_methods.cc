@@ -163,6 +163,13 @@ void RpcMethods::RegisterLabMethods() {
                            if (auto e = p.error()) return reply(*e);
                            engine_.Destroy(lab, ReplyVia(std::move(reply)));
                          });
+  server_.AddAsyncMethod("lab.config.save", {"lab"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab");
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.SaveLabConfigs(lab, ReplyVia(std::move(reply)));
+                         });
   server_.AddMethod("lab.list", {},
                     [this](simdjson::dom::element) { return ToRpcResult(engine_.ListLabs()); });
   server_.AddAsyncMethod("lab.cleanup", {"dry_run"},
@@ -204,6 +211,15 @@ void RpcMethods::RegisterNodeMethods() {
   AddNodeVerb("node.reconcile", &LabEngine::ReconcileNode);
   AddNodeVerb("node.nic.add", &LabEngine::AddNic);
   AddNodeVerb("node.nic.remove", &LabEngine::RemoveNic);
+  AddNodeVerb("node.config.save", &LabEngine::SaveConfig);
+  server_.AddAsyncMethod("node.config.get", {"lab", "node", "version"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), node = p.Str("node");
+                           std::string version = p.OptStr("version", "");
+                           if (auto e = p.error()) return reply(*e);
+                           engine_.GetConfig(lab, node, version, ReplyVia(std::move(reply)));
+                         });
 }
 
 void RpcMethods::AddNodeVerb(const char* name,

@@ -8,7 +8,7 @@
 //     -> Deployer (lab_deploy.cc), Reconciler (reconcile.cc), LeftoverSweep (lab_cleanup.cc),
 //        NodeOps (node_ops.cc)
 //     -> NodeLife (node_lifecycle.cc, node_cpu.cc)
-//     -> LinkBook (lab_links.cc)
+//     -> LinkBook (lab_links.cc), NodeConfig (node_config.cc)
 //     -> MetadataWriter (metadata_writer.cc)
 //     -> LabStore (lab_store.cc)
 // Loop thread only.

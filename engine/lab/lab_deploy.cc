@@ -173,8 +173,11 @@ std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& 
   n->desired_running = ns.start;
   if (ns.startup_config) {
     n->config_bytes = static_cast<int64_t>(ns.startup_config->size());
-    n->config_medium =
-        providers::Day0MediumPath(options_.state_dir, lab, ns.name, kind.day0.method);
+    // A pasted config has no medium: its text is typed once the device is ready.
+    if (kind.day0.method != "console") {
+      n->config_medium =
+          providers::Day0MediumPath(options_.state_dir, lab, ns.name, kind.day0.method);
+    }
   }
   n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
   // Placeholder NICs naming the node's links: the real plan comes from BuildDomain.
@@ -307,7 +310,7 @@ void Deployer::DeployFiles(uint64_t id) {
           // An overlay left by an earlier deploy of the same node is kept (its disk state).
           auto made = providers::EnsureOverlay(b.base, b.overlay);
           if (!made.ok()) return {made.status(), b.node, ""};
-          if (b.config_medium.empty()) continue;
+          if (b.config_text.empty()) continue;
           // A new node's medium is made from the config it was deployed with, every time.
           Status day0 =
               providers::WriteDay0Files(b.day0, b.config_text, b.config_text_path, b.config_medium);

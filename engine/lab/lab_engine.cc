@@ -4,6 +4,7 @@
 #include "engine/lab/leftover_sweep.h"
 #include "engine/lab/link_book.h"
 #include "engine/lab/metadata_writer.h"
+#include "engine/lab/node_config.h"
 #include "engine/lab/node_life.h"
 #include "engine/lab/node_ops.h"
 #include "engine/lab/reconciler.h"
@@ -20,7 +21,8 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
   EngineSeams seams{reactor, pool, hv_, plumber_, catalog, options_, life_};
   writer_ = std::make_unique<MetadataWriter>(seams, store_);
   links_ = std::make_unique<LinkBook>(seams, store_, *writer_);
-  lifecycle_ = std::make_unique<NodeLife>(seams, store_, *writer_, *links_);
+  config_ = std::make_unique<NodeConfig>(seams, store_, *writer_);
+  lifecycle_ = std::make_unique<NodeLife>(seams, store_, *writer_, *links_, *config_);
   reconciler_ = std::make_unique<Reconciler>(seams, store_, *lifecycle_);
   deployer_ = std::make_unique<Deployer>(seams, store_, *lifecycle_, *links_, *reconciler_);
   sweep_ = std::make_unique<LeftoverSweep>(seams, store_);
@@ -65,6 +67,17 @@ void LabEngine::AddNic(const std::string& lab, const std::string& node, Reply re
 }
 void LabEngine::RemoveNic(const std::string& lab, const std::string& node, Reply reply) {
   ops_->RemoveNic(lab, node, std::move(reply));
+}
+
+void LabEngine::SaveConfig(const std::string& lab, const std::string& node, Reply reply) {
+  config_->Save(lab, node, std::move(reply));
+}
+void LabEngine::SaveLabConfigs(const std::string& lab, Reply reply) {
+  config_->SaveLab(lab, std::move(reply));
+}
+void LabEngine::GetConfig(const std::string& lab, const std::string& node,
+                          const std::string& version, Reply reply) {
+  config_->Get(lab, node, version, std::move(reply));
 }
 
 void LabEngine::CreateLink(const std::string& lab, const std::string& a, const std::string& b,

@@ -40,6 +40,7 @@ class Reconciler;
 class Deployer;
 class LeftoverSweep;
 class NodeOps;
+class NodeConfig;
 
 class LabEngine {
  public:
@@ -85,6 +86,15 @@ class LabEngine {
   // Removes the node's last data NIC (the last, so the guest's other interfaces keep their
   // names). Refused while that NIC is in a link.
   void RemoveNic(const std::string& lab, const std::string& node, Reply reply);
+
+  // ---- Configs over the console (engine/lab/node_config.h) ----
+  // Reads the node's running config over its console and stores it as a new saved version.
+  void SaveConfig(const std::string& lab, const std::string& node, Reply reply);
+  // The same for every ready node of the lab whose kind can show its config, a few at a time.
+  void SaveLabConfigs(const std::string& lab, Reply reply);
+  // A saved config (`version` "" or "latest": the newest); works after the lab was destroyed.
+  void GetConfig(const std::string& lab, const std::string& node, const std::string& version,
+                 Reply reply);
 
   // ---- Links (all live: no VM restarts) ----
   // Links two unlinked data interfaces ("node:interface"; "ethN" means data NIC N-1) of a lab.
@@ -133,6 +143,7 @@ class LabEngine {
   LabStore store_;
   std::unique_ptr<MetadataWriter> writer_;
   std::unique_ptr<LinkBook> links_;
+  std::unique_ptr<NodeConfig> config_;
   std::unique_ptr<NodeLife> lifecycle_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<Deployer> deployer_;

@@ -109,6 +109,29 @@ void LabStore::NotifyWaiters(Node& n) {
   for (auto& w : waiters) w(json);
 }
 
+ConfigStatus ConfigStatusOf(const Node& n) {
+  ConfigStatus c;
+  c.bytes = n.config_bytes;
+  c.error = n.config_error;
+  if (n.kind.day0.method == "console" && n.config_bytes > 0) {
+    c.lines = n.config_lines;
+    c.lines_done = n.config_lines_done;
+  }
+  if (!c.error.empty()) {
+    c.state = "failed";
+  } else if (n.config_bytes == 0) {
+    c.state = "none";
+  } else if (n.kind.day0.method == "console") {
+    c.state = n.config_applying ? "applying" : n.metadata.config_applied ? "applied" : "pending";
+  } else {
+    bool running =
+        n.config_attached && (n.state == NodeState::kBooting || n.state == NodeState::kReady ||
+                              n.state == NodeState::kStopping);
+    c.state = running ? "attached" : "written";
+  }
+  return c;
+}
+
 std::string LabStore::NodeJson(const Node& n) const {
   JsonWriter w;
   w.BeginObject();
@@ -125,10 +148,7 @@ std::string LabStore::NodeJson(const Node& n) const {
   w.Key("viewers").Uint(n.hub ? n.hub->viewer_count() : 0);
   w.Key("log").String(ConsoleLogPath(n.lab, n.name)).EndObject();
   w.Key("readiness").Raw(n.readiness.ToJson());
-  bool running =
-      n.config_attached && (n.state == NodeState::kBooting || n.state == NodeState::kReady ||
-                            n.state == NodeState::kStopping);
-  w.Key("config").Raw(StartupConfigJson(n.kind, n.config_bytes, running, n.config_error));
+  w.Key("config").Raw(StartupConfigJson(n.kind, ConfigStatusOf(n)));
   w.Key("cpu").Raw(providers::CpuChoiceToJson(n.cpu));
   w.Key("cpu_attempts").BeginArray();
   for (const auto& a : n.cpu_attempts) w.String(a);

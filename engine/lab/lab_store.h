@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/catalog/startup_config.h"
 #include "engine/console/console_hub.h"
 #include "engine/lab/admission.h"
 #include "engine/lab/identities.h"
@@ -81,6 +82,11 @@ struct Node {
   std::string config_medium;
   std::string config_error;
   bool config_attached = false;  // the running domain's live XML has the medium (AttachConsole)
+  // A console-paste config (NodeConfig::Paste) being typed: its lines and how many were accepted.
+  // Whether it was applied is in metadata.config_applied (it survives a labvirtd restart).
+  bool config_applying = false;
+  int config_lines = 0;
+  int config_lines_done = 0;
   NodeState state = NodeState::kDefined;
   std::string reason;
   bool desired_running = true;
@@ -152,6 +158,9 @@ Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std
 
 // How many data NICs `md` plans.
 int DataNics(const providers::NodeMetadata& md);
+
+// What the node object's `config` shows (engine/catalog/startup_config.h).
+ConfigStatus ConfigStatusOf(const Node& n);
 
 // The client's "no such node" error (field "node").
 Status NoNode(const std::string& lab, const std::string& node);

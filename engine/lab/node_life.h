@@ -3,7 +3,8 @@
 // re-applied, resume, the readiness watch and its boot retries, stop (ACPI, forced after the
 // timeout), crashes and the restart policy. Every step is a callback on the loop that looks its
 // node up by key again, because the node may have been destroyed while a worker was busy.
-// States and transitions: docs/node-states.md.
+// A console-paste kind's startup config is typed (NodeConfig) after the readiness text and
+// before `ready`. States and transitions: docs/node-states.md.
 #ifndef LABVIRT_ENGINE_LAB_NODE_LIFE_H_
 #define LABVIRT_ENGINE_LAB_NODE_LIFE_H_
 
@@ -15,13 +16,15 @@
 #include "engine/lab/engine_part.h"
 #include "engine/lab/link_book.h"
 #include "engine/lab/metadata_writer.h"
+#include "engine/lab/node_config.h"
 #include "providers/host_probe.h"
 
 namespace labvirt::engine {
 
 class NodeLife : public EnginePart {
  public:
-  NodeLife(const EngineSeams& seams, LabStore& store, MetadataWriter& writer, LinkBook& links);
+  NodeLife(const EngineSeams& seams, LabStore& store, MetadataWriter& writer, LinkBook& links,
+           NodeConfig& config);
 
   // ---- Verbs ----
   void StartNode(const std::string& lab, const std::string& node, bool wait, Reply reply);
@@ -86,8 +89,13 @@ class NodeLife : public EnginePart {
   // again: redefined first when its CPU choice changed.
   void RetryStart(Node& n, bool redefine);
 
+  // The readiness text matched on a node whose startup config is still to be typed: the node is
+  // ready once it is (or failed, naming the refused line).
+  void PasteThenReady(Node& n, const std::string& matched);
+
   MetadataWriter& writer_;
   LinkBook& links_;
+  NodeConfig& config_;
   CpuChoices cpu_choices_;
 };
 

@@ -24,8 +24,12 @@ Status CheckConfigAttached(Node& n, const std::string& live_xml) {
 }  // namespace
 
 NodeLife::NodeLife(const EngineSeams& seams, LabStore& store, MetadataWriter& writer,
-                   LinkBook& links)
-    : EnginePart(seams, store), writer_(writer), links_(links), cpu_choices_(options_.state_dir) {
+                   LinkBook& links, NodeConfig& config)
+    : EnginePart(seams, store),
+      writer_(writer),
+      links_(links),
+      config_(config),
+      cpu_choices_(options_.state_dir) {
   providers::HostInfo host = providers::ProbeLocalHost();
   host.kvm = host.kvm && !options_.force_tcg;
   // Before the loop runs: the cache file's few hundred bytes are read here, once.
@@ -202,8 +206,11 @@ void NodeLife::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
       store_.boot_seconds.Observe(n->kind.name, boot.count());
       store_.readiness_seconds.Observe(n->kind.name,
                                        static_cast<double>(ev.result.elapsed_ms) / 1000);
-      if (n->state == NodeState::kBooting)
+      if (n->state == NodeState::kBooting && NodeConfig::NeedsPaste(*n)) {
+        PasteThenReady(*n, ev.result.pattern);
+      } else if (n->state == NodeState::kBooting) {
         SetState(*n, NodeState::kReady, "matched: " + ev.result.pattern);
+      }
       writer_.PersistMetadata(*n);
       return;
     }
@@ -219,6 +226,22 @@ void NodeLife::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
       Defer([this, key] { RetryBoot(key); });
       return;
   }
+}
+
+void NodeLife::PasteThenReady(Node& n, const std::string& matched) {
+  n.reason = "matched: " + matched + "; typing the startup config";
+  const std::string key = n.key;
+  config_.Paste(n, [this, key, matched](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kBooting) return;  // stopped meanwhile
+    if (st.ok()) {
+      SetState(*n, NodeState::kReady, "matched: " + matched + "; startup config applied");
+    } else {
+      n->vm_left_up = true;  // as a failed boot: its console shows what the device answered
+      SetState(*n, NodeState::kFailed, "startup config: " + st.message());
+    }
+    writer_.PersistMetadata(*n);
+  });
 }
 
 void NodeLife::RetryBoot(const std::string& key) {
@@ -257,6 +280,7 @@ void NodeLife::FailStart(Node& n, const std::string& reason) {
 
 void NodeLife::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
   SetState(n, NodeState::kStopping, force ? "forced off" : "ACPI shutdown requested");
+  config_.Cancel(n.key, "node " + n.name + ": it is stopping");
   if (n.tracker) n.tracker->Stop();
   std::string key = n.key;
   auto force_off = [this, key] {
@@ -345,6 +369,7 @@ void NodeLife::ScheduleRestart(Node& n, const std::string& why) {
 }
 
 void NodeLife::ReleaseRuntime(Node& n) {
+  config_.Cancel(n.key, "node " + n.name + ": the VM stopped");
   if (n.hub) n.hub->ClosePty();
   plumber_.Unplug(n.lab, n.name, [](Status st) {
     if (!st.ok()) LogWarn("unplug failed", {{"error", st.ToString()}});
@@ -432,6 +457,7 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
   // Every (re)definition keeps the node's day-0 medium attached.
   ds.config_medium = n.config_medium;
   ds.config_bytes = n.config_bytes;
+  ds.config_applied = n.metadata.config_applied;
   return ds;
 }
 

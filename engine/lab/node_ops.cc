@@ -87,6 +87,8 @@ void NodeOps::WipeNode(const std::string& lab, const std::string& node, Reply re
         if (!wiped.disk.ok())
           return reply(Internal(wiped.disk.message()).WithField("node").WithSummary("wipe failed"));
         n->readiness = {};
+        // A factory-fresh disk has forgotten a pasted config: typed again at the next boot.
+        n->metadata.config_applied = false;
         // A medium that could not be made again shows in the node's config until a wipe works.
         n->config_error = wiped.day0.ok() ? "" : wiped.day0.message();
         writer_.PersistMetadata(*n);

@@ -120,8 +120,10 @@ std::unique_ptr<Node> Reconciler::NodeFrom(const providers::DomainInfo& d,
   n->overlay = providers::OverlayPath(options_.state_dir, md.lab, md.node);
   if (md.config_bytes > 0) {
     n->config_bytes = md.config_bytes;
-    n->config_medium =
-        providers::Day0MediumPath(options_.state_dir, md.lab, md.node, md.config_method);
+    if (md.config_method != "console") {
+      n->config_medium =
+          providers::Day0MediumPath(options_.state_dir, md.lab, md.node, md.config_method);
+    }
   }
   n->desired_running = md.desired_state != "stopped";
   auto readiness = ReadinessResult::FromJson(md.readiness_detail);

@@ -126,7 +126,12 @@ TEST(StartupConfigTest, RefusesNamingTheNodeAndTheCause) {
   EXPECT_NE(msg(none, "x").find("node r7: kind linux takes no startup config"), std::string::npos);
   providers::DeviceKind console = FatKind(99);
   console.day0.method = "console";
-  EXPECT_NE(msg(console, "x").find("console paste"), std::string::npos);
+  EXPECT_EQ(msg(console, "hostname r7\n"), "");  // console-paste kinds take configs now
+  EXPECT_NE(msg(console, "ok\n" + std::string(1025, 'x') + "\n")
+                .find("node r7: startup config line 2 is 1025 bytes; kind"),
+            std::string::npos);
+  EXPECT_NE(msg(console, "ok\n" + std::string(1025, 'x')).find("at most 1024 bytes a line"),
+            std::string::npos);
 }
 
 TEST(StartupConfigTest, FirstInvalidUtf8FindsEveryKindOfBadSequence) {
@@ -141,11 +146,14 @@ TEST(StartupConfigTest, FirstInvalidUtf8FindsEveryKindOfBadSequence) {
 
 TEST(StartupConfigTest, NodeObjectConfigStates) {
   providers::DeviceKind k = FatKind(9);
-  EXPECT_EQ(StartupConfigJson(k, 0, true, ""), R"({"method":"fat","state":"none","bytes":0})");
-  EXPECT_EQ(StartupConfigJson(k, 5, false, ""), R"({"method":"fat","state":"written","bytes":5})");
-  EXPECT_EQ(StartupConfigJson(k, 5, true, ""), R"({"method":"fat","state":"attached","bytes":5})");
-  EXPECT_EQ(StartupConfigJson(k, 5, false, "disk full"),
+  EXPECT_EQ(StartupConfigJson(k, {}), R"({"method":"fat","state":"none","bytes":0})");
+  EXPECT_EQ(StartupConfigJson(k, {"attached", 5, 0, 0, ""}),
+            R"({"method":"fat","state":"attached","bytes":5})");
+  EXPECT_EQ(StartupConfigJson(k, {"failed", 5, 0, 0, "disk full"}),
             R"({"method":"fat","state":"failed","bytes":5,"error":"disk full"})");
+  k.day0.method = "console";
+  EXPECT_EQ(StartupConfigJson(k, {"applying", 40, 3, 1, ""}),
+            R"({"method":"console","state":"applying","bytes":40,"lines":3,"lines_done":1})");
 }
 
 TEST(StartupConfigTest, Day0SpecJsonShowsTheMediumButNotThePassword) {

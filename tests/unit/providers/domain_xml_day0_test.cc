@@ -92,6 +92,7 @@ TEST(DomainXmlDay0Test, EachMediumIsTheSecondDriveWhereTheGuestLooks) {
 TEST(DomainXmlDay0Test, NoConfigNoMediumAndAKindWithoutMediaIsRefused) {
   DomainSpec s = Spec("q35", "virtio", kFatDisk);
   s.config_medium.clear();
+  s.config_bytes = 0;
   auto plain = BuildDomain(s);
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(MediumDisk(plain->xml), "");
