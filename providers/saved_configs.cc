@@ -43,7 +43,8 @@ std::string TimeName(std::time_t now) {
 Status PointLatest(const std::string& dir, const std::string& target) {
   std::string tmp = dir + "/.latest.tmp";
   ::unlink(tmp.c_str());
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return Status::FromErrno(errno, "symlink " + tmp);
+  if (::symlink(target.c_str(), tmp.c_str()) != 0)
+    return Status::FromErrno(errno, "symlink " + tmp);
   if (::rename(tmp.c_str(), (dir + "/latest").c_str()) != 0) {
     Status st = Status::FromErrno(errno, "rename " + tmp);
     ::unlink(tmp.c_str());
@@ -122,8 +123,8 @@ Result<SavedConfig> LoadSavedConfig(const std::string& state_dir, const std::str
     v = name.ends_with(kSuffix) ? name.substr(0, name.size() - kSuffix.size()) : name;
   }
   if (!IsVersionName(v)) {
-    return InvalidArgument("'" + version + "' is not a saved config version (e.g. " +
-                           TimeName(0) + ", or latest)");
+    return InvalidArgument("'" + version + "' is not a saved config version (e.g. " + TimeName(0) +
+                           ", or latest)");
   }
   SavedConfig saved;
   saved.version = v;

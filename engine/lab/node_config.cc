@@ -27,7 +27,7 @@ struct LabSave {
   Reply reply;
   std::deque<std::string> waiting;  // node names
   size_t running = 0;
-  std::vector<std::string> saved;                          // SavedConfigJson objects
+  std::vector<std::string> saved;                            // SavedConfigJson objects
   std::vector<std::pair<std::string, std::string>> failed;   // node, error
   std::vector<std::pair<std::string, std::string>> skipped;  // node, reason
 };
@@ -68,24 +68,27 @@ Result<std::shared_ptr<const CliPatterns>> NodeConfig::Patterns(const providers:
 Status NodeConfig::RunScript(Node& n, std::vector<CliCommand> commands,
                              std::function<void(int, int)> progress, ScriptDone done) {
   if (n.kind.cli.prompt.empty()) {
-    return NodeError(n, "kind " + n.kind.name + " has no console scripts (no cli in its catalog entry)");
+    return NodeError(
+        n, "kind " + n.kind.name + " has no console scripts (no cli in its catalog entry)");
   }
   auto patterns = Patterns(n.kind);
   if (!patterns.ok()) return NodeError(n, patterns.status().message());
   if (scripts_.count(n.key)) return NodeError(n, "a console script is already running on it");
-  if (!n.hub || !n.hub->attached()) return NodeError(n, "its console is not attached (is it running?)");
+  if (!n.hub || !n.hub->attached())
+    return NodeError(n, "its console is not attached (is it running?)");
   const std::string key = n.key;
   auto find = [this](const std::string& k) -> Script* {
     auto it = scripts_.find(k);
     return it == scripts_.end() ? nullptr : it->second.get();
   };
-  auto viewer = n.hub->AttachScript(
-      {[find, key](std::string_view out) {
-         if (Script* s = find(key)) s->session->OnOutput(out);
-       },
-       [find, key, node = n.name](const std::string& reason) {
-         if (Script* s = find(key)) s->session->Abort(FailedPrecondition("node " + node + ": " + reason));
-       }});
+  auto viewer = n.hub->AttachScript({[find, key](std::string_view out) {
+                                       if (Script* s = find(key)) s->session->OnOutput(out);
+                                     },
+                                     [find, key, node = n.name](const std::string& reason) {
+                                       if (Script* s = find(key))
+                                         s->session->Abort(
+                                             FailedPrecondition("node " + node + ": " + reason));
+                                     }});
   if (!viewer.ok()) {
     return NodeError(n, "a person holds the console's write lease (viewer " +
                             std::to_string(n.hub->lease_holder()) +
@@ -175,7 +178,8 @@ void NodeConfig::Paste(Node& n, std::function<void(Status)> done) {
         std::vector<CliCommand> cmds = PasteScript(n->kind.cli, *text);
         // Commands done -> config lines done, for the node's progress.
         auto lines_before = std::make_shared<std::vector<int>>(1, 0);
-        for (const auto& c : cmds) lines_before->push_back(lines_before->back() + (c.config_line > 0));
+        for (const auto& c : cmds)
+          lines_before->push_back(lines_before->back() + (c.config_line > 0));
         n->config_lines = lines_before->back();
         Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
         auto progress = [this, key, lines_before](int done_cmds, int) {
@@ -184,23 +188,24 @@ void NodeConfig::Paste(Node& n, std::function<void(Status)> done) {
           int before = n->config_lines_done;
           n->config_lines_done = (*lines_before)[static_cast<size_t>(done_cmds)];
           // A progress event per tenth of the config, not per line.
-          if (n->config_lines > 0 && n->config_lines_done * 10 / n->config_lines !=
-                                         before * 10 / n->config_lines) {
+          if (n->config_lines > 0 &&
+              n->config_lines_done * 10 / n->config_lines != before * 10 / n->config_lines) {
             Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
           }
         };
-        Status st = RunScript(*n, std::move(cmds), progress,
-                              [this, key, done, fail](Status st, std::vector<std::string>) {
-                                if (!st.ok()) return fail(std::move(st));
-                                Node* n = FindNodeByKey(key);
-                                if (n == nullptr) return;
-                                n->config_applying = false;
-                                n->config_error.clear();
-                                n->metadata.config_applied = true;
-                                writer_.PersistMetadata(*n);
-                                Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
-                                done(Status::Ok());
-                              });
+        Status st =
+            RunScript(*n, std::move(cmds), progress,
+                      [this, key, done, fail](Status st, std::vector<std::string>) {
+                        if (!st.ok()) return fail(std::move(st));
+                        Node* n = FindNodeByKey(key);
+                        if (n == nullptr) return;
+                        n->config_applying = false;
+                        n->config_error.clear();
+                        n->metadata.config_applied = true;
+                        writer_.PersistMetadata(*n);
+                        Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
+                        done(Status::Ok());
+                      });
         if (!st.ok()) fail(std::move(st));
       });
   if (!queued.ok()) fail(std::move(queued));
@@ -211,15 +216,16 @@ Status NodeConfig::SaveNode(Node& n, SaveDone done) {
     return NodeError(n, "kind " + n.kind.name + " cannot show its config over the console");
   }
   if (n.state != NodeState::kReady) {
-    return NodeError(n, "it is " + std::string(NodeStateName(n.state)) +
-                            "; a config is read from a ready node");
+    return NodeError(
+        n, "it is " + std::string(NodeStateName(n.state)) + "; a config is read from a ready node");
   }
   const std::string key = n.key, lab = n.lab, node = n.name;
   return RunScript(
       n, ShowConfigScript(n.kind.cli), nullptr,
       [this, key, lab, node, done](Status st, std::vector<std::string> lines) {
         Node* n = FindNodeByKey(key);
-        if (!st.ok() || n == nullptr) return done(st.ok() ? NotFound("node " + node + " is gone") : st);
+        if (!st.ok() || n == nullptr)
+          return done(st.ok() ? NotFound("node " + node + " is gone") : st);
         auto patterns = Patterns(n->kind);
         std::string text = patterns.ok() ? ExtractConfig(**patterns, lines) : "";
         if (text.empty()) {
@@ -301,10 +307,12 @@ void NodeConfig::SaveNext(std::shared_ptr<LabSave> job) {
   w.BeginObject().Key("lab").String(job->lab).Key("saved").BeginArray();
   for (const auto& s : job->saved) w.Raw(s);
   w.EndArray();
-  for (const auto& [key, list] : {std::pair{"failed", &job->failed}, std::pair{"skipped", &job->skipped}}) {
+  for (const auto& [key, list] :
+       {std::pair{"failed", &job->failed}, std::pair{"skipped", &job->skipped}}) {
     w.Key(key).BeginArray();
     for (const auto& [node, why] : *list) {
-      w.BeginObject().Key("node").String(node).Key(key == std::string("failed") ? "error" : "reason");
+      w.BeginObject().Key("node").String(node).Key(key == std::string("failed") ? "error"
+                                                                                : "reason");
       w.String(why).EndObject();
     }
     w.EndArray();

@@ -128,8 +128,8 @@ class ConsoleConfigTest : public ::testing::Test {
     std::vector<std::string> args = {"--socket",    kSocket,   "--image-root",  kImageRoot,
                                      "--state-dir", kStateDir, "--boot-budget", "2"};
     if (UnderTcg()) args.insert(args.end(), {"--accel", "tcg"});
-    daemon_ = testing::StartHealthyDaemon(
-        {.args = args, .log_path = kStateDir + "/labvirtd.log"}, kSocket, 60s, &err);
+    daemon_ = testing::StartHealthyDaemon({.args = args, .log_path = kStateDir + "/labvirtd.log"},
+                                          kSocket, 60s, &err);
     healthy_ = err.empty();
     if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
@@ -148,10 +148,10 @@ class ConsoleConfigTest : public ::testing::Test {
 TEST_F(ConsoleConfigTest, PastesLogsInSavesExactlyAndRefusesWhatItShould) {
   const std::string lab = "cli" + kPid;
   // s1's config is pasted; s2's second line is refused by the device.
-  std::string deployed = Call(
-      "lab.deploy", R"({"lab":")" + lab + R"(","wait":true,"nodes":[)" + NodeJson("s1", kConfig) +
-                        "," + NodeJson("s2", "hostname s2\nbogus command\nhostname never\n") +
-                        "]}");
+  std::string deployed =
+      Call("lab.deploy", R"({"lab":")" + lab + R"(","wait":true,"nodes":[)" +
+                             NodeJson("s1", kConfig) + "," +
+                             NodeJson("s2", "hostname s2\nbogus command\nhostname never\n") + "]}");
   ASSERT_EQ(Field(deployed, {"name"}), lab) << deployed << daemon_->Warnings();
 
   std::string s1 = Call("node.get", NodeParams(lab, "s1"));
@@ -207,10 +207,21 @@ TEST_F(ConsoleConfigTest, PastesLogsInSavesExactlyAndRefusesWhatItShould) {
   std::string got = Call("node.config.get", NodeParams(lab, "s1"));
   EXPECT_EQ(Field(got, {"text"}), kSaved) << got;
   EXPECT_NE(Field(got, {"versions"}).find(","), std::string::npos) << got;  // two versions
-  std::string older = Call("node.config.get", NodeParams(lab, "s1", R"(,"version":")" +
-                                                                        Field(saved, {"version"}) +
-                                                                        "\""));
+  std::string older =
+      Call("node.config.get",
+           NodeParams(lab, "s1", R"(,"version":")" + Field(saved, {"version"}) + "\""));
   EXPECT_EQ(Field(older, {"text"}), kSaved) << older;
+  // labvirtctl prints the text as it is, so `labvirtctl config LAB NODE > file` keeps it.
+  std::string printed;
+  if (FILE* p =
+          ::popen((std::string(LABVIRTCTL_PATH) + " --socket " + kSocket + " config " + lab + " s1")
+                      .c_str(),
+                  "r")) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) printed.append(buf, n);
+    EXPECT_EQ(::pclose(p), 0);
+  }
+  EXPECT_EQ(printed, kSaved);
 
   // Bad names and versions never reach a path.
   for (const auto& [params, want] : std::vector<std::pair<std::string, std::string>>{

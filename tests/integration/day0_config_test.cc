@@ -306,7 +306,7 @@ TEST_F(Day0ConfigTest, BadConfigsAreRefusedNamingTheNodeAndNothingIsWritten) {
       {"iosv", std::string("binary\0data", 11), "control byte 0"},
       {"iosv", "", "is empty"},
       {"linux", kConfig, "takes no startup config"},
-      {"veos", kConfig, "console paste"},
+      {"veos", "ok\n" + std::string(1025, 'x') + "\n", "at most 1024 bytes a line"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.cause);

@@ -74,6 +74,32 @@ int Destroy(const Options& o, const Args& a) {
   return Show(o, CallOnce(o, "lab.destroy", internal::Obj({{"lab", a.pos[0]}})));
 }
 
+// save LAB [NODE]: the running config of one node, or of every ready node of the lab.
+int Save(const Options& o, const Args& a) {
+  if (a.pos.empty() || a.pos.size() > 2) return Fail("usage: labvirtctl save LAB [NODE]", 2);
+  if (a.pos.size() == 1) {
+    return Show(o, CallOnce(o, "lab.config.save", internal::Obj({{"lab", a.pos[0]}})));
+  }
+  return Show(
+      o, CallOnce(o, "node.config.save", internal::Obj({{"lab", a.pos[0]}, {"node", a.pos[1]}})));
+}
+
+// config LAB NODE [--version V]: a saved config's text on stdout (--json: the whole answer).
+int Config(const Options& o, const Args& a) {
+  if (a.pos.size() != 2) return Fail("usage: labvirtctl config LAB NODE [--version V]", 2);
+  auto version = a.flags.find("--version");
+  CallResult r =
+      CallOnce(o, "node.config.get",
+               internal::Obj({{"lab", a.pos[0]},
+                              {"node", a.pos[1]},
+                              {"version", version == a.flags.end() ? "latest" : version->second}}));
+  if (!r.ok || o.json) return Show(o, r);
+  simdjson::dom::parser parser;
+  std::string text = internal::Str(parser.parse(r.text), "text");
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
 // A subcommand and the flags it takes; any other flag is a usage error.
 struct Command {
   std::set<std::string> switches;
@@ -112,6 +138,8 @@ const std::map<std::string, Command>& Commands() {
       {"nic-remove", {{}, {}, Node("nic-remove", "node.nic.remove")}},
       {"tail", {{}, {"--bytes"}, Node("tail", "console.tail")}},
       {"link", {{}, {}, internal::Link}},
+      {"save", {{}, {}, Save}},
+      {"config", {{}, {"--version"}, Config}},
       {"metrics", {{}, {}, NoArgs("metrics", Metrics)}},
       {"catalog", {{}, {}, NoArgs("catalog", Catalog)}},
       {"host-info", {{}, {}, NoArgs("host-info", HostInfo)}},
@@ -140,6 +168,8 @@ void PrintUsage(FILE* out) {
       "  nic-add LAB NODE               hot-plug the node's next data NIC\n"
       "  nic-remove LAB NODE            remove the node's last data NIC\n"
       "  link LAB create NODE:IF NODE:IF | link LAB delete|up|down LINK   live links\n"
+      "  save LAB [NODE]                save running configs over the console (versions kept)\n"
+      "  config LAB NODE [--version V]  print a saved config (default: the latest)\n"
       "  cleanup [--dry-run]            remove ports, disks, logs no node claims\n"
       "  metrics                        Prometheus metrics\n"
       "  tail LAB NODE [--bytes N]      the end of the node's console log\n"
