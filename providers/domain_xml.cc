@@ -395,6 +395,7 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
     x.Attr("pmu", c.pmu_off ? "off" : "on").Attr("check", c.check_none ? "none" : "default");
     x.Attr("steps", std::to_string(c.extra_steps)).Raw(">").Text(c.reason).Raw("</labvirt:cpu>\n");
   }
+  if (md.save_on_stop) x.Pad(1).Raw("<labvirt:save-on-stop/>\n");
   x.Pad(1).Raw("<labvirt:nics>\n");
   for (const NicMetadata& n : md.nics) {
     x.Pad(2).Raw("<labvirt:nic").Attr("role", NicRoleName(n.role));
@@ -435,7 +436,8 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
                               s.instance,
                               s.config_bytes > 0 ? s.kind.day0.method : "",
                               s.config_bytes,
-                              s.config_bytes > 0 && s.config_applied};
+                              s.config_bytes > 0 && s.config_applied,
+                              s.save_on_stop};
   const DeviceKind& k = s.kind;
   Xml x;
   x.Raw("<domain").Attr("type", s.domain_type).Raw(">\n");

@@ -71,6 +71,8 @@ struct NodeMetadata {
   // A console-pasted config was typed and accepted (applied='yes'): not typed again at the next
   // boot (the device saved it); a wipe clears it.
   bool config_applied = false;
+  // Save the running config before a graceful stop or a destroy (<labvirt:save-on-stop/>).
+  bool save_on_stop = false;
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -121,6 +123,7 @@ struct DomainSpec {
   std::string config_medium;
   int64_t config_bytes = 0;
   bool config_applied = false;  // see NodeMetadata::config_applied
+  bool save_on_stop = false;    // see NodeMetadata::save_on_stop
 };
 
 struct BuiltDomain {

@@ -153,6 +153,7 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
     md.readiness_detail = Content(r);
   }
   if (const xmlNode* cpu = Child(node, "cpu", true)) md.cpu = ParseCpu(cpu);
+  md.save_on_stop = Child(node, "save-on-stop", true) != nullptr;
   if (const xmlNode* cfg = Child(node, "startup-config", true)) {
     md.config_method = Prop(cfg, "method");
     md.config_bytes = std::strtoll(Prop(cfg, "bytes").c_str(), nullptr, 10);

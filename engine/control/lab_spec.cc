@@ -41,9 +41,10 @@ std::optional<std::string> OptString(simdjson::dom::object obj, const char* key,
 }
 
 constexpr std::string_view kNodeKeys[] = {
-    "name",    "kind",     "image",     "nics",           "memory_mb",      "vcpus",
-    "machine", "disk_bus", "nic_model", "boot_timeout_s", "idle_timeout_s", "ready_patterns",
-    "start",   "cpu_mode", "cpu_model", "startup_config", "username",       "password"};
+    "name",           "kind",           "image",    "nics",        "memory_mb",
+    "vcpus",          "machine",        "disk_bus", "nic_model",   "boot_timeout_s",
+    "idle_timeout_s", "ready_patterns", "start",    "cpu_mode",    "cpu_model",
+    "startup_config", "username",       "password", "save_on_stop"};
 
 Result<NodeSpec> ParseNode(simdjson::dom::element el, const std::string& path) {
   simdjson::dom::object obj;
@@ -96,6 +97,12 @@ Result<NodeSpec> ParseNode(simdjson::dom::element el, const std::string& path) {
   if (obj["start"].get(start) == simdjson::SUCCESS && start.get_bool().get(n.start)) {
     return InvalidField(path + ".start", "must be a boolean");
   }
+  simdjson::dom::element save;
+  if (obj["save_on_stop"].get(save) == simdjson::SUCCESS) {
+    bool b = false;
+    if (save.get_bool().get(b)) return InvalidField(path + ".save_on_stop", "must be a boolean");
+    n.save_on_stop = b;
+  }
   return n;
 }
 
@@ -123,6 +130,13 @@ Result<LabSpec> ParseLabSpec(simdjson::dom::element params) {
   if (!by_lab && !by_name) return InvalidField("lab", "required string");
   lab.name = by_lab ? *by_lab : *by_name;
   lab.name_field = by_lab ? "lab" : "name";
+  for (auto [key, out] : {std::pair{"use_saved_configs", &lab.use_saved_configs},
+                          std::pair{"save_on_stop", &lab.save_on_stop}}) {
+    simdjson::dom::element el;
+    if (obj[key].get(el) == simdjson::SUCCESS && el.get_bool().get(*out)) {
+      return InvalidField(key, "must be a boolean");
+    }
+  }
   simdjson::dom::element nodes_el;
   simdjson::dom::array nodes;
   if (obj["nodes"].get(nodes_el) || nodes_el.get_array().get(nodes)) {

@@ -25,16 +25,25 @@ namespace labvirt::engine {
 class Deployer : public EnginePart {
  public:
   Deployer(const EngineSeams& seams, LabStore& store, NodeLife& lifecycle, LinkBook& links,
-           Reconciler& reconciler)
-      : EnginePart(seams, store), lifecycle_(lifecycle), links_(links), reconciler_(reconciler) {}
+           Reconciler& reconciler, NodeConfig& config)
+      : EnginePart(seams, store),
+        lifecycle_(lifecycle),
+        links_(links),
+        reconciler_(reconciler),
+        config_(config) {}
 
   // Validates the whole lab, then defines every node and starts those that should run. Replies
   // when the lab is defined (`wait` false) or when every node is ready or failed (`wait` true).
   void Deploy(LabSpec spec, bool wait, Reply reply);
-  // Destroys every node of the lab. Idempotent.
+  // use_saved_configs: reads each node's latest saved config on the worker pool into the spec
+  // (nodes given no startup_config whose kind takes one), then deploys.
+  void DeployFromSaved(LabSpec spec, bool wait, Reply reply);
+  // Destroys every node of the lab, after saving the running config of its save_on_stop nodes
+  // (NodeConfig::SaveBeforeStop). Idempotent.
   void Destroy(const std::string& lab, Reply reply);
 
  private:
+  void DestroyNow(const std::string& lab, Reply reply);
   // Every node's kind from the catalog with its overrides; InvalidField naming the node.
   Result<std::map<std::string, providers::DeviceKind>> ResolveKinds(const LabSpec& spec) const;
   // The spec's links with both ends as vendor interface names, each interface in one link at
@@ -82,6 +91,7 @@ class Deployer : public EnginePart {
   NodeLife& lifecycle_;
   LinkBook& links_;
   Reconciler& reconciler_;
+  NodeConfig& config_;
 };
 
 }  // namespace labvirt::engine

@@ -14,6 +14,7 @@
 #include "providers/interface_naming.h"
 #include "providers/node_naming.h"
 #include "providers/overlay.h"
+#include "providers/saved_configs.h"
 #include "providers/state_paths.h"
 #include "reactor/base/join.h"
 #include "reactor/base/json_writer.h"
@@ -77,6 +78,7 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
   if (Status st = providers::ValidateName("lab name", spec.name); !st.ok()) {
     return reply(InvalidField(spec.name_field, st.message()));
   }
+  if (spec.use_saved_configs) return DeployFromSaved(std::move(spec), wait, std::move(reply));
   if (std::string other = OtherInstanceOf(spec.name); !other.empty()) {
     // Two instances' labs of one name would share link tags and port ownership on the bridge.
     return reply(
@@ -89,6 +91,9 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
   auto links = ResolveLinks(spec, *resolved);
   if (!links.ok()) return reply(links.status());
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
+  for (NodeSpec& ns : spec.nodes) {
+    if (!ns.save_on_stop) ns.save_on_stop = spec.save_on_stop;
+  }
   auto job = std::make_unique<DeployJob>();
   job->id = store_.next_job_id++;
   job->wait = wait;
@@ -108,6 +113,31 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
   uint64_t id = job->id;
   jobs_[id] = std::move(job);
   DeployResolve(id);
+}
+
+void Deployer::DeployFromSaved(LabSpec spec, bool wait, Reply reply) {
+  spec.use_saved_configs = false;
+  auto resolved = ResolveKinds(spec);
+  if (!resolved.ok()) return reply(resolved.status());
+  // The nodes that may take one: no config given, a kind that takes a startup config.
+  std::vector<size_t> wanted;
+  for (size_t i = 0; i < spec.nodes.size(); ++i) {
+    const NodeSpec& ns = spec.nodes[i];
+    if (!ns.startup_config && !resolved->at(ns.name).day0.method.empty()) wanted.push_back(i);
+  }
+  auto held = std::make_shared<LabSpec>(std::move(spec));
+  Status st = OnWorker<int>(
+      [held, wanted, dir = options_.state_dir] {
+        for (size_t i : wanted) {
+          NodeSpec& ns = held->nodes[i];
+          if (!providers::ValidateName("node", ns.name).ok()) continue;  // refused later
+          auto saved = providers::LoadSavedConfig(dir, held->name, ns.name, "latest");
+          if (saved.ok()) ns.startup_config = std::move(saved->text);
+        }
+        return 0;
+      },
+      [this, held, wait, reply](int) { Deploy(std::move(*held), wait, reply); });
+  if (!st.ok()) reply(Internal(st.message()).WithField("pool").WithSummary("busy"));
 }
 
 Result<std::map<std::string, providers::DeviceKind>> Deployer::ResolveKinds(
@@ -180,6 +210,7 @@ std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& 
     }
   }
   n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
+  n->metadata.save_on_stop = ns.save_on_stop.value_or(false);
   // Placeholder NICs naming the node's links: the real plan comes from BuildDomain.
   for (const auto& l : links) {
     for (const auto& [node, interface] :

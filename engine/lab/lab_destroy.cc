@@ -55,6 +55,14 @@ void Deployer::RemoveDay0Files(const std::string& lab, const std::string& node,
 
 void Deployer::Destroy(const std::string& lab_name, Reply reply) {
   auto it = labs_.find(lab_name);
+  if (it == labs_.end()) return DestroyNow(lab_name, std::move(reply));
+  auto join = Join::Create([this, lab_name, reply](Status) { DestroyNow(lab_name, reply); });
+  for (auto& [name, n] : it->second->nodes) config_.SaveBeforeStop(*n, join->Step());
+  join->Seal();
+}
+
+void Deployer::DestroyNow(const std::string& lab_name, Reply reply) {
+  auto it = labs_.find(lab_name);
   if (it == labs_.end()) {
     JsonWriter w;
     w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(0).EndObject();

@@ -24,7 +24,8 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
   config_ = std::make_unique<NodeConfig>(seams, store_, *writer_);
   lifecycle_ = std::make_unique<NodeLife>(seams, store_, *writer_, *links_, *config_);
   reconciler_ = std::make_unique<Reconciler>(seams, store_, *lifecycle_);
-  deployer_ = std::make_unique<Deployer>(seams, store_, *lifecycle_, *links_, *reconciler_);
+  deployer_ =
+      std::make_unique<Deployer>(seams, store_, *lifecycle_, *links_, *reconciler_, *config_);
   sweep_ = std::make_unique<LeftoverSweep>(seams, store_);
   ops_ = std::make_unique<NodeOps>(seams, store_, *lifecycle_, *writer_);
 }

@@ -31,6 +31,9 @@ struct NodeSpec {
   std::optional<std::string> startup_config;
   std::optional<std::string> username;
   std::optional<std::string> password;
+  // Save the running config (node.config.save) before a graceful stop or a destroy. Unset: the
+  // lab's save_on_stop.
+  std::optional<bool> save_on_stop;
 };
 
 // One end of a link: a node and an interface, as written by the client ("r1:eth1",
@@ -52,6 +55,10 @@ struct LabSpec {
   std::string name_field = "lab";
   std::vector<NodeSpec> nodes;
   std::vector<LinkSpec> links;
+  // Nodes given no startup_config start from their latest saved config (node.config.save), when
+  // they have one and their kind takes a startup config.
+  bool use_saved_configs = false;
+  bool save_on_stop = false;  // the nodes' default
 };
 
 }  // namespace labvirt::engine

@@ -149,6 +149,7 @@ std::string LabStore::NodeJson(const Node& n) const {
   w.Key("log").String(ConsoleLogPath(n.lab, n.name)).EndObject();
   w.Key("readiness").Raw(n.readiness.ToJson());
   w.Key("config").Raw(StartupConfigJson(n.kind, ConfigStatusOf(n)));
+  w.Key("save_on_stop").Bool(n.metadata.save_on_stop);
   w.Key("cpu").Raw(providers::CpuChoiceToJson(n.cpu));
   w.Key("cpu_attempts").BeginArray();
   for (const auto& a : n.cpu_attempts) w.String(a);

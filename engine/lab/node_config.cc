@@ -247,6 +247,30 @@ Status NodeConfig::SaveNode(Node& n, SaveDone done) {
       });
 }
 
+void NodeConfig::SaveBeforeStop(Node& n, std::function<void()> then) {
+  if (!n.metadata.save_on_stop || n.state != NodeState::kReady || n.kind.cli.show_config.empty()) {
+    return then();
+  }
+  const std::string lab = n.lab, node = n.name;
+  Status st = SaveNode(n, [this, lab, node, then](Result<providers::SavedConfig> saved) {
+    if (saved.ok()) {
+      EmitFor("node.config.saved", lab, node, SavedConfigJson(node, *saved));
+    } else {
+      LogWarn("config not saved before stop",
+              {{"lab", lab}, {"node", node}, {"error", saved.status().message()}});
+      JsonWriter w;
+      w.BeginObject().Key("node").String(node).Key("error").String(saved.status().message());
+      EmitFor("node.config.save_failed", lab, node, w.EndObject().Take());
+    }
+    then();
+  });
+  if (!st.ok()) {
+    LogWarn("config not saved before stop",
+            {{"lab", lab}, {"node", node}, {"error", st.message()}});
+    then();
+  }
+}
+
 void NodeConfig::Save(const std::string& lab, const std::string& node, Reply reply) {
   Node* n = FindNode(lab, node);
   if (n == nullptr) return reply(NoNode(lab, node));

@@ -50,6 +50,12 @@ class NodeConfig : public EnginePart {
   void Get(const std::string& lab, const std::string& node, const std::string& version,
            Reply reply);
 
+  // A graceful stop or a destroy of `n` is about to begin: when its save_on_stop is set and it is
+  // ready with a kind that shows its config, saves the running config first. `then` runs after,
+  // whatever the save's outcome (node.config.saved, or node.config.save_failed with the error:
+  // the stop goes on either way), at once when there is nothing to save.
+  void SaveBeforeStop(Node& n, std::function<void()> then);
+
   // Ends the script running on the node, if any, with `why` (the node stops or goes away).
   void Cancel(const std::string& key, const std::string& why);
 

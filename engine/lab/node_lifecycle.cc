@@ -427,7 +427,19 @@ void NodeLife::StopNode(const std::string& lab, const std::string& node, bool fo
   if (!IsActive(n->state)) return reply(NodeJson(*n));
   auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
   if (wait) n->waiters.push_back(std::move(reply));
-  BeginStop(*n, force, timeout);
+  if (force) {
+    BeginStop(*n, force, timeout);
+  } else {
+    // save_on_stop: the running config first (a forced stop is "off now": no save).
+    std::string key = n->key;
+    config_.SaveBeforeStop(*n, [this, key, timeout] {
+      Node* n = FindNodeByKey(key);
+      if (n != nullptr && IsActive(n->state) && n->state != NodeState::kStopping &&
+          !n->desired_running) {
+        BeginStop(*n, false, timeout);
+      }
+    });
+  }
   if (!wait) reply(NodeJson(*n));
 }
 
@@ -458,6 +470,7 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
   ds.config_medium = n.config_medium;
   ds.config_bytes = n.config_bytes;
   ds.config_applied = n.metadata.config_applied;
+  ds.save_on_stop = n.metadata.save_on_stop;
   return ds;
 }
 

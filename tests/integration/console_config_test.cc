@@ -98,7 +98,8 @@ std::string NodeJson(const std::string& name, const std::string& config) {
   JsonWriter w;
   w.BeginObject().Key("name").String(name).Key("kind").String("veos");
   w.Key("image").String("veos.qcow2").Key("memory_mb").Int(64).Key("nics").Int(1);
-  w.Key("startup_config").String(config).EndObject();
+  if (!config.empty()) w.Key("startup_config").String(config);
+  w.EndObject();
   return w.Take();
 }
 
@@ -235,6 +236,30 @@ TEST_F(ConsoleConfigTest, PastesLogsInSavesExactlyAndRefusesWhatItShould) {
   }
   std::string none = Call("node.config.save", NodeParams(lab, "s1"));
   EXPECT_NE(none.find("\"error\""), std::string::npos) << none;
+
+  // A re-deploy starts the node from its last saved config: typed again, the same running config.
+  std::string again =
+      Call("lab.deploy", R"({"lab":")" + lab +
+                             R"(","wait":true,"use_saved_configs":true,"save_on_stop":true,)"
+                             R"("nodes":[)" +
+                             NodeJson("s1", "") + "]}");
+  ASSERT_EQ(Field(again, {"name"}), lab) << again << daemon_->Warnings();
+  std::string s1again = Call("node.get", NodeParams(lab, "s1"));
+  EXPECT_EQ(Field(s1again, {"state"}), "ready") << s1again;
+  EXPECT_EQ(Field(s1again, {"config", "bytes"}), std::to_string(std::strlen(kSaved)));
+  EXPECT_EQ(Field(s1again, {"config", "state"}), "applied");
+  EXPECT_EQ(Field(s1again, {"save_on_stop"}), "true");
+  std::string resaved = Call("node.config.save", NodeParams(lab, "s1"));
+  EXPECT_EQ(ReadFile(Field(resaved, {"path"})), kSaved) << resaved;
+  // save_on_stop: the destroy saves one more version first.
+  auto versions = [&] {
+    std::string v = Field(Call("node.config.get", NodeParams(lab, "s1")), {"versions"});
+    return std::count(v.begin(), v.end(), ',') + 1;
+  };
+  const auto before = versions();
+  std::string gone = Call("lab.destroy", R"({"lab":")" + lab + R"("})");
+  ASSERT_EQ(gone.find("\"error\""), std::string::npos) << gone;
+  EXPECT_EQ(versions(), before + 1);
 }
 
 }  // namespace

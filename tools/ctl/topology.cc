@@ -27,7 +27,7 @@ const std::map<std::string, char>& NodeFields() {
       {"vcpus", 'i'},          {"machine", 's'},        {"disk_bus", 's'},       {"nic_model", 's'},
       {"boot_timeout_s", 'i'}, {"idle_timeout_s", 'i'}, {"ready_patterns", 'l'}, {"start", 'b'},
       {"cpu_mode", 's'},       {"cpu_model", 's'},      {"username", 's'},       {"password", 's'},
-      {"startup-config", 'c'}, {"startup_config", 's'}};
+      {"startup-config", 'c'}, {"startup_config", 's'}, {"save_on_stop", 'b'}};
   return kFields;
 }
 
@@ -125,7 +125,16 @@ Result<Topology> ParseOrThrow(const std::string& text, const std::string& file) 
     return At(file, body, "'topology.nodes' is required: a mapping of node name to settings");
   }
   JsonWriter w;
-  w.BeginObject().Key("lab").String(topo.name).Key("nodes").BeginArray();
+  w.BeginObject().Key("lab").String(topo.name);
+  // labvirt's own: nodes without a startup-config start from their last saved config.
+  for (auto [yaml, json] : {std::pair{"use-saved-configs", "use_saved_configs"},
+                            std::pair{"save-on-stop", "save_on_stop"}}) {
+    YAML::Node v = root[yaml];
+    if (!v) continue;
+    if (!v.IsScalar()) return At(file, v, std::string("'") + yaml + "' must be true or false");
+    w.Key(json).Bool(v.as<bool>());
+  }
+  w.Key("nodes").BeginArray();
   std::set<std::string> names;
   auto add = [&](const std::string& name, const YAML::Node& n, const YAML::Node& mark) -> Status {
     if (!names.insert(name).second) return At(file, mark, "duplicate node '" + name + "'");
