@@ -31,6 +31,9 @@ bool IsVersionName(std::string_view v) {
   return std::all_of(v.begin() + 17, v.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// A version's number within its second: 1 without a suffix, N for "-N".
+int VersionNumber(const std::string& v) { return v.size() > 17 ? std::stoi(v.substr(17)) : 1; }
+
 std::string TimeName(std::time_t now) {
   std::tm tm{};
   gmtime_r(&now, &tm);
@@ -83,8 +86,7 @@ std::vector<std::string> ListSavedVersions(const std::string& state_dir, const s
   // Same-second versions sort by their number, not as text ("-10" after "-9").
   std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
     if (a.compare(0, 16, b, 0, 16) != 0) return a < b;
-    auto n = [](const std::string& v) { return v.size() > 17 ? std::stoi(v.substr(17)) : 1; };
-    return n(a) < n(b);
+    return VersionNumber(a) < VersionNumber(b);
   });
   return out;
 }
@@ -96,10 +98,14 @@ Result<SavedConfig> StoreSavedConfig(const std::string& state_dir, const std::st
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Internal("create " + dir + ": " + ec.message());
-  std::string version = TimeName(now);
-  for (int i = 2; fs::exists(dir + "/" + version + std::string(kSuffix)); ++i) {
-    version = TimeName(now) + "-" + std::to_string(i);
+  // After the newest of this second, never in a gap a pruned version left: a reused name would
+  // sort as the oldest and be pruned at once.
+  const std::string base = TimeName(now);
+  int last = 0;
+  for (const std::string& v : ListSavedVersions(state_dir, lab, node)) {
+    if (v.compare(0, base.size(), base) == 0) last = std::max(last, VersionNumber(v));
   }
+  std::string version = last == 0 ? base : base + "-" + std::to_string(last + 1);
   SavedConfig saved{dir + "/" + version + std::string(kSuffix), version,
                     static_cast<int64_t>(text.size()), Sha256Hex(text), ""};
   LABVIRT_RETURN_IF_ERROR(WriteFileAtomically(saved.path, text));

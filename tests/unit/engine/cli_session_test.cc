@@ -7,6 +7,8 @@
 #include <deque>
 #include <map>
 
+#include "engine/catalog/catalog.h"
+
 namespace labvirt::engine {
 namespace {
 
@@ -93,7 +95,7 @@ struct Outcome {
 
 // Runs `commands` against `dev` until the session ends or the device has nothing more to say.
 Outcome Drive(FakeDevice& dev, std::vector<CliCommand> commands,
-          providers::CliSpec spec = IosSpec(), providers::Credentials creds = {}) {
+              providers::CliSpec spec = IosSpec(), providers::Credentials creds = {}) {
   auto patterns = CliPatterns::Compile(spec);
   EXPECT_TRUE(patterns.ok()) << patterns.status().message();
   Outcome run;
@@ -118,22 +120,26 @@ Outcome Drive(FakeDevice& dev, std::vector<CliCommand> commands,
 
 FakeDevice Ios() {
   FakeDevice d;
-  d.answers = {{"enable", ""}, {"terminal length 0", ""}, {"end", ""},
+  d.answers = {{"enable", ""},
+               {"terminal length 0", ""},
+               {"end", ""},
                {"configure terminal", "Enter configuration commands, one per line.\r\n"},
                {"write memory", "Building configuration...\r\n[OK]\r\n"},
                {"bogus", "            ^\r\n% Invalid input detected at '^' marker.\r\n"}};
-  d.prompts = {{"enable", "Router#"}, {"configure terminal", "Router(config)#"}, {"end", "Router#"}};
+  d.prompts = {
+      {"enable", "Router#"}, {"configure terminal", "Router(config)#"}, {"end", "Router#"}};
   return d;
 }
 
 TEST(CliSessionTest, PastesAConfigLineByLineThroughChangingPrompts) {
   FakeDevice dev = Ios();
-  const std::string config = "!\nhostname r1\n\ninterface Gi0/1\n ip address 10.0.0.1 255.0.0.0\nend\n";
+  const std::string config =
+      "!\nhostname r1\n\ninterface Gi0/1\n ip address 10.0.0.1 255.0.0.0\nend\n";
   Outcome run = Drive(dev, PasteScript(IosSpec(), config));
   ASSERT_TRUE(run.done);
   EXPECT_TRUE(run.status.ok()) << run.status.message();
-  EXPECT_EQ(dev.recorded,
-            (std::vector<std::string>{"hostname r1", "interface Gi0/1", " ip address 10.0.0.1 255.0.0.0"}));
+  EXPECT_EQ(dev.recorded, (std::vector<std::string>{"hostname r1", "interface Gi0/1",
+                                                    " ip address 10.0.0.1 255.0.0.0"}));
   EXPECT_EQ(dev.prompt, "Router#");
   EXPECT_EQ(run.last_progress, 2 + 1 + 3 + 1 + 1);
   EXPECT_GT(run.timers, 0);
@@ -186,8 +192,8 @@ TEST(CliSessionTest, CapturesTheAnswerAcrossThePagerAndAnswersQuestions) {
   {
     auto patterns = CliPatterns::Compile(IosSpec());
     ASSERT_TRUE(patterns.ok());
-    CliSession s(*patterns, {}, {{"show running-config", true, true, 0}, {"reload", true, false, 0}},
-                 "r1",
+    CliSession s(*patterns, {},
+                 {{"show running-config", true, true, 0}, {"reload", true, false, 0}}, "r1",
                  {[&](std::string b) {
                     if (b == "show running-config\r") {  // the first page
                       dev.out.push_back(
@@ -268,8 +274,8 @@ TEST(CliSessionTest, ExtractConfigKeepsBeginToEndWithoutStrippedLines) {
   auto patterns = CliPatterns::Compile(IosSpec());
   ASSERT_TRUE(patterns.ok());
   EXPECT_EQ(ExtractConfig(**patterns, {"Building configuration...", "", "Current configuration : 9",
-                                        "!", "! Last configuration change at 10:00", "hostname r1",
-                                        "end", "", "trailing"}),
+                                       "!", "! Last configuration change at 10:00", "hostname r1",
+                                       "end", "", "trailing"}),
             "!\nhostname r1\nend\n");
   providers::CliSpec open = IosSpec();
   open.config_begin.clear();
@@ -301,6 +307,21 @@ TEST(CliPatternsTest, TheMostSpecificTailWins) {
   EXPECT_EQ((*p)->ClassifyTail("r1 login: ").what, CliTail::kLogin);
   EXPECT_EQ((*p)->ClassifyTail(" --More-- ").what, CliTail::kMore);
   EXPECT_EQ((*p)->ClassifyTail("Proceed with reload? [confirm]").what, CliTail::kAnswer);
+}
+
+// Every shipped kind's script compiles as the engine compiles it, and knows its own prompts.
+TEST(CliPatternsTest, EveryShippedScriptCompilesAndKnowsItsPrompt) {
+  auto c = LoadCatalog(DefaultCatalogPath());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  for (const auto& k : c->kinds()) {
+    if (k.cli.prompt.empty()) continue;
+    auto p = CliPatterns::Compile(k.cli);
+    ASSERT_TRUE(p.ok()) << k.name << ": " << p.status().message();
+    std::string prompt = k.name == "cisco_iosxr" ? "RP/0/RP0/CPU0:ios#" : "switch#";
+    EXPECT_EQ((*p)->ClassifyTail(prompt).what, CliTail::kPrompt) << k.name;
+    EXPECT_EQ((*p)->ClassifyTail("switch# show running-config").what, CliTail::kNone) << k.name;
+    EXPECT_TRUE((*p)->IsError("% Invalid input detected at '^' marker.")) << k.name;
+  }
 }
 
 }  // namespace

@@ -349,6 +349,57 @@ TEST_P(ConsoleHubTest, DetachAndDestroyWithViewersConnected) {
   EXPECT_EQ(::read(b.ours.get(), &c, 1), 0);  // closed by the hub's destructor
 }
 
+// A console script: an in-process writer that takes the lease but never forces it.
+TEST_P(ConsoleHubTest, AScriptTypesUnderTheLeaseAndEndsWhenAPersonForcesIt) {
+  auto hub = MakeHub();
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  WriteMaster("old text");
+  ASSERT_TRUE(Pump([&] { return output_.size() == 8; }));
+  // A person holding the lease: the script is refused, not typed over them.
+  Pair person = MakePair();
+  auto pid = hub->Attach(std::move(person.theirs), ViewerMode::kReadWrite, false);
+  ASSERT_TRUE(pid.ok());
+  std::string seen, why;
+  ScriptViewerCallbacks cb{[&](std::string_view d) { seen.append(d); },
+                           [&](const std::string& reason) { why = reason; }};
+  EXPECT_EQ(hub->AttachScript(cb).status().code(), StatusCode::kFailedPrecondition);
+  hub->Detach(*pid);
+  auto sid = hub->AttachScript(cb);
+  ASSERT_TRUE(sid.ok()) << sid.status().ToString();
+  EXPECT_EQ(hub->lease_holder(), *sid);
+  // It sees output from now on (not the scrollback) and its input reaches the PTY.
+  WriteMaster("Router>");
+  ASSERT_TRUE(Pump([&] { return seen.size() == 7; }));
+  EXPECT_EQ(seen, "Router>");
+  ASSERT_TRUE(hub->Type(*sid, "show version\r").ok());
+  std::string typed;
+  ASSERT_TRUE(Pump([&] {
+    testing::DrainAvailable(pty_.master.get(), &typed);
+    return typed.find("show version") != std::string::npos;
+  }));
+  // Only a script holding the lease types.
+  EXPECT_EQ(hub->Type(*sid + 100, "x").code(), StatusCode::kFailedPrecondition);
+  // A person who forces the lease ends the script, which is told why; its typing is refused.
+  Pair forcing = MakePair();
+  auto fid = hub->Attach(std::move(forcing.theirs), ViewerMode::kReadWrite, true);
+  ASSERT_TRUE(fid.ok());
+  EXPECT_EQ(why, "the write lease was taken by viewer " + std::to_string(*fid));
+  EXPECT_EQ(hub->lease_holder(), *fid);
+  EXPECT_EQ(hub->Type(*sid, "x").code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_P(ConsoleHubTest, AScriptEndsWhenThePtyCloses) {
+  auto hub = MakeHub();
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  std::string why;
+  auto sid = hub->AttachScript({[](std::string_view) {}, [&](const std::string& r) { why = r; }});
+  ASSERT_TRUE(sid.ok());
+  pty_.master.Reset();  // QEMU went away
+  ASSERT_TRUE(Pump([&] { return !why.empty(); }));
+  EXPECT_EQ(why.rfind("the console closed: ", 0), 0u) << why;
+  EXPECT_EQ(hub->lease_holder(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Reader, ConsoleHubTest, ::testing::Bool(), [](const auto& info) {
   return info.param ? std::string("DirectRead") : std::string("PollRead");
 });

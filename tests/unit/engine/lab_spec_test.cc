@@ -196,6 +196,23 @@ TEST_F(LabSpecTest, AStartupConfigAndCredentialsAreReadAsGiven) {
   EXPECT_EQ(lab->nodes[0].password, "");
 }
 
+TEST_F(LabSpecTest, SavedConfigOptionsAreBooleansAndTheNodesOverridesTheLab) {
+  EXPECT_REFUSED(Lab(Node("r1", R"(,"save_on_stop":"yes")")), "nodes[0].save_on_stop",
+                 "must be a boolean");
+  EXPECT_REFUSED(R"({"lab":"l","nodes":[],"use_saved_configs":1})", "use_saved_configs",
+                 "must be a boolean");
+  EXPECT_REFUSED(R"({"lab":"l","nodes":[],"save_on_stop":"on"})", "save_on_stop",
+                 "must be a boolean");
+  auto parsed = Parse(R"({"lab":"l","use_saved_configs":true,"save_on_stop":true,"nodes":[)" +
+                      Node("r1") + "," + Node("r2", R"(,"save_on_stop":false)") + "]}");
+  const LabSpec* lab = ValueOf(parsed);
+  ASSERT_NE(lab, nullptr) << parsed.status().ToString();
+  EXPECT_TRUE(lab->use_saved_configs);
+  EXPECT_TRUE(lab->save_on_stop);
+  EXPECT_FALSE(lab->nodes[0].save_on_stop.has_value());  // the lab's default applies
+  EXPECT_EQ(lab->nodes[1].save_on_stop, false);
+}
+
 TEST_F(LabSpecTest, ReadyPatternsAreNonEmptyStringsAndStartIsABoolean) {
   EXPECT_REFUSED(Lab(Node("r1", R"(,"ready_patterns":"Router>")")), "nodes[0].ready_patterns",
                  "must be an array");

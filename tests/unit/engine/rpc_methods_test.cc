@@ -161,7 +161,8 @@ TEST_F(RpcMethodsTest, ABadLabSpecIsRefusedNamingTheFieldPath) {
   EXPECT_INVALID(Call("lab.deploy", R"({"lab":"l","nodes":[],"wait":"yes"})"), "wait",
                  "must be a boolean");
   EXPECT_INVALID(Call("lab.deploy", R"({"lab":"l","nodes":[],"colour":1})"), "colour",
-                 "unknown parameter of lab.deploy (it takes lab, name, nodes, links, wait)");
+                 "unknown parameter of lab.deploy (it takes lab, name, nodes, links, wait, "
+                 "use_saved_configs, save_on_stop)");
   Answer labs = Call("lab.list");
   EXPECT_EQ(labs.result, "[]") << "nothing was deployed: " << labs.line;
 }

@@ -78,6 +78,52 @@ TEST(CatalogDay0Test, RefusesBadEntriesNamingTheField) {
             std::string::npos);
 }
 
+TEST(CatalogCliTest, LoadsAndRefusesBadScriptsNamingTheField) {
+  const std::string ok = R"(, "cli": {"prompt": "[>#] ?$", "setup": ["enable"],
+      "answers": [{"expect": "\\[confirm\\]$", "send": ""}], "show_config": "show run"})";
+  auto c = LoadCatalogFromString(CatalogWith(ok), "t.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kinds()[0].cli.setup, std::vector<std::string>{"enable"});
+  EXPECT_EQ(c->kinds()[0].cli.answers[0].expect, "\\[confirm\\]$");
+  EXPECT_EQ(c->kinds()[0].cli.line_timeout_s, 30);
+  struct Case {
+    std::string cli, error;
+  };
+  const Case cases[] = {
+      {R"({"setup": ["x"]})", "cli.prompt"},  // required
+      {R"({"prompt": "(unclosed"})", "cli.prompt"},
+      {R"({"prompt": "#$", "errors": ["a", "(b"]})", "cli.errors[1]"},
+      {R"({"prompt": "#$", "setup": ["two\nlines"]})", "cli.setup[0]: contains a control"},
+      {R"({"prompt": "#$", "login_prompt": "login:"})", "cli.password_prompt: is required"},
+      {R"({"prompt": "#$", "line_timeout_s": 0})", "cli.line_timeout_s: 0 is out of range"},
+      {R"({"prompt": "#$", "answers": [{"expect": "x"}]})", "cli.answers[0].send"},
+      {R"({"prompt": "#$", "colour": 1})", "cli.colour"},
+  };
+  for (const Case& k : cases) {
+    EXPECT_NE(Refusal(R"(, "cli": )" + k.cli).find(k.error), std::string::npos)
+        << k.cli << " -> " << Refusal(R"(, "cli": )" + k.cli);
+  }
+  // A console-paste kind needs a script that can enter config mode.
+  EXPECT_NE(
+      Refusal(R"(, "day0": {"method": "console", "max_bytes": 9})").find("cli.prompt: is required"),
+      std::string::npos);
+  EXPECT_NE(Refusal(R"(, "day0": {"method": "console", "max_bytes": 9}, "cli": {"prompt": "#$"})")
+                .find("cli.config_enter: is required"),
+            std::string::npos);
+}
+
+TEST(CatalogCliTest, ShippedConsoleKindsCompile) {
+  auto c = LoadCatalog(DefaultCatalogPath());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  int with_cli = 0;
+  for (const auto& k : c->kinds()) {
+    if (k.cli.prompt.empty()) continue;
+    ++with_cli;
+    EXPECT_FALSE(k.cli.show_config.empty()) << k.name;
+  }
+  EXPECT_GE(with_cli, 10);
+}
+
 TEST(CatalogDay0Test, ShippedKindsCarryTheirMedia) {
   auto c = LoadCatalog(DefaultCatalogPath());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
