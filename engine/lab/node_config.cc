@@ -65,6 +65,11 @@ Result<std::shared_ptr<const CliPatterns>> NodeConfig::Patterns(const providers:
   return *compiled;
 }
 
+NodeConfig::Script* NodeConfig::FindScript(const std::string& key) {
+  auto it = scripts_.find(key);
+  return it == scripts_.end() ? nullptr : it->second.get();
+}
+
 Status NodeConfig::RunScript(Node& n, std::vector<CliCommand> commands,
                              std::function<void(int, int)> progress, ScriptDone done) {
   if (n.kind.cli.prompt.empty()) {
@@ -74,20 +79,18 @@ Status NodeConfig::RunScript(Node& n, std::vector<CliCommand> commands,
   auto patterns = Patterns(n.kind);
   if (!patterns.ok()) return NodeError(n, patterns.status().message());
   if (scripts_.count(n.key)) return NodeError(n, "a console script is already running on it");
-  if (!n.hub || !n.hub->attached())
+  if (!n.hub || !n.hub->attached()) {
     return NodeError(n, "its console is not attached (is it running?)");
+  }
   const std::string key = n.key;
-  auto find = [this](const std::string& k) -> Script* {
-    auto it = scripts_.find(k);
-    return it == scripts_.end() ? nullptr : it->second.get();
-  };
-  auto viewer = n.hub->AttachScript({[find, key](std::string_view out) {
-                                       if (Script* s = find(key)) s->session->OnOutput(out);
+  auto viewer = n.hub->AttachScript({[this, key](std::string_view out) {
+                                       if (Script* s = FindScript(key)) s->session->OnOutput(out);
                                      },
-                                     [find, key, node = n.name](const std::string& reason) {
-                                       if (Script* s = find(key))
+                                     [this, key, node = n.name](const std::string& reason) {
+                                       if (Script* s = FindScript(key)) {
                                          s->session->Abort(
                                              FailedPrecondition("node " + node + ": " + reason));
+                                       }
                                      }});
   if (!viewer.ok()) {
     return NodeError(n, "a person holds the console's write lease (viewer " +
@@ -99,39 +102,44 @@ Status NodeConfig::RunScript(Node& n, std::vector<CliCommand> commands,
   Script& s = *script;
   s.viewer = *viewer;
   s.done = std::move(done);
+  s.session = std::make_unique<CliSession>(*patterns, n.kind.credentials, std::move(commands),
+                                           n.name, SessionCallbacks(key, std::move(progress)));
+  scripts_[key] = std::move(script);
+  s.session->Start();
+  return Status::Ok();
+}
+
+CliSessionCallbacks NodeConfig::SessionCallbacks(const std::string& key,
+                                                 std::function<void(int, int)> progress) {
   CliSessionCallbacks cb;
-  cb.type = [this, find, key](std::string bytes) {
-    Script* s = find(key);
+  cb.type = [this, key](std::string bytes) {
+    Script* s = FindScript(key);
     Node* n = FindNodeByKey(key);
     Status st = n && n->hub ? n->hub->Type(s->viewer, std::move(bytes))
                             : FailedPrecondition("the console went away");
     if (!st.ok()) {
-      Defer([find, key, st] {
-        if (Script* s = find(key)) s->session->Abort(st);
+      Defer([this, key, st] {
+        if (Script* s = FindScript(key)) s->session->Abort(st);
       });
     }
   };
-  cb.arm_timer = [this, find, key](std::chrono::seconds d) {
-    if (Script* s = find(key)) {
-      s->timer = reactor_.After(d, life_.Bind([find, key] {
-        if (Script* s = find(key)) s->session->OnTimeout();
+  cb.arm_timer = [this, key](std::chrono::seconds d) {
+    if (Script* s = FindScript(key)) {
+      s->timer = reactor_.After(d, life_.Bind([this, key] {
+        if (Script* s = FindScript(key)) s->session->OnTimeout();
       }));
     }
   };
   cb.progress = std::move(progress);
-  cb.done = [this, find, key](Status st, std::vector<std::string> lines) {
-    Script* s = find(key);
+  cb.done = [this, key](Status st, std::vector<std::string> lines) {
+    Script* s = FindScript(key);
     s->result = std::move(st);
     s->captured = std::move(lines);
     s->timer.Cancel();
     // The session is inside its own call: it is destroyed from a clean stack.
     Defer([this, key] { EndScript(key); });
   };
-  s.session = std::make_unique<CliSession>(*patterns, n.kind.credentials, std::move(commands),
-                                           n.name, std::move(cb));
-  scripts_[key] = std::move(script);
-  s.session->Start();
-  return Status::Ok();
+  return cb;
 }
 
 void NodeConfig::EndScript(const std::string& key) {
@@ -150,19 +158,28 @@ void NodeConfig::Cancel(const std::string& key, const std::string& why) {
   it->second->session->Abort(FailedPrecondition(why));
 }
 
+void NodeConfig::EmitConfig(Node& n) {
+  Emit("node.config", &n, StartupConfigJson(n.kind, ConfigStatusOf(n)));
+}
+
 void NodeConfig::Paste(Node& n, std::function<void(Status)> done) {
   const std::string key = n.key;
   n.config_applying = true;
   n.config_lines = n.config_lines_done = 0;
-  std::string path = providers::Day0TextPath(options_.state_dir, n.lab, n.name);
-  auto fail = [this, key, done](Status st) {
+  // The end of a paste, whichever way it ends: the node's config state, an event, `done`.
+  auto finish = [this, key, done](Status st) {
     if (Node* n = FindNodeByKey(key)) {
       n->config_applying = false;
-      n->config_error = st.message();
-      Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
+      n->config_error = st.ok() ? "" : st.message();
+      if (st.ok()) {
+        n->metadata.config_applied = true;
+        writer_.PersistMetadata(*n);
+      }
+      EmitConfig(*n);
     }
     done(std::move(st));
   };
+  std::string path = providers::Day0TextPath(options_.state_dir, n.lab, n.name);
   Status queued = OnWorker<Result<std::string>>(
       [path]() -> Result<std::string> {
         std::ifstream in(path, std::ios::binary);
@@ -171,44 +188,36 @@ void NodeConfig::Paste(Node& n, std::function<void(Status)> done) {
         text << in.rdbuf();
         return text.str();
       },
-      [this, key, done, fail](Result<std::string> text) {
+      [this, key, finish](Result<std::string> text) {
         Node* n = FindNodeByKey(key);
         if (n == nullptr) return;
-        if (!text.ok()) return fail(text.status());
-        std::vector<CliCommand> cmds = PasteScript(n->kind.cli, *text);
-        // Commands done -> config lines done, for the node's progress.
-        auto lines_before = std::make_shared<std::vector<int>>(1, 0);
-        for (const auto& c : cmds)
-          lines_before->push_back(lines_before->back() + (c.config_line > 0));
-        n->config_lines = lines_before->back();
-        Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
-        auto progress = [this, key, lines_before](int done_cmds, int) {
-          Node* n = FindNodeByKey(key);
-          if (n == nullptr) return;
-          int before = n->config_lines_done;
-          n->config_lines_done = (*lines_before)[static_cast<size_t>(done_cmds)];
-          // A progress event per tenth of the config, not per line.
-          if (n->config_lines > 0 &&
-              n->config_lines_done * 10 / n->config_lines != before * 10 / n->config_lines) {
-            Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
-          }
-        };
-        Status st =
-            RunScript(*n, std::move(cmds), progress,
-                      [this, key, done, fail](Status st, std::vector<std::string>) {
-                        if (!st.ok()) return fail(std::move(st));
-                        Node* n = FindNodeByKey(key);
-                        if (n == nullptr) return;
-                        n->config_applying = false;
-                        n->config_error.clear();
-                        n->metadata.config_applied = true;
-                        writer_.PersistMetadata(*n);
-                        Emit("node.config", n, StartupConfigJson(n->kind, ConfigStatusOf(*n)));
-                        done(Status::Ok());
-                      });
-        if (!st.ok()) fail(std::move(st));
+        Status st = text.ok() ? PasteText(*n, *text, finish) : text.status();
+        if (!st.ok()) finish(std::move(st));
       });
-  if (!queued.ok()) fail(std::move(queued));
+  if (!queued.ok()) finish(std::move(queued));
+}
+
+Status NodeConfig::PasteText(Node& n, const std::string& text, std::function<void(Status)> finish) {
+  std::vector<CliCommand> cmds = PasteScript(n.kind.cli, text);
+  // Commands done -> config lines done, for the node's progress.
+  auto lines_before = std::make_shared<std::vector<int>>(1, 0);
+  for (const auto& c : cmds) lines_before->push_back(lines_before->back() + (c.config_line > 0));
+  n.config_lines = lines_before->back();
+  EmitConfig(n);
+  const std::string key = n.key;
+  auto progress = [this, key, lines_before](int done_cmds, int) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr) return;
+    int before = n->config_lines_done;
+    n->config_lines_done = (*lines_before)[static_cast<size_t>(done_cmds)];
+    // A progress event per tenth of the config, not per line.
+    if (n->config_lines > 0 &&
+        n->config_lines_done * 10 / n->config_lines != before * 10 / n->config_lines) {
+      EmitConfig(*n);
+    }
+  };
+  return RunScript(n, std::move(cmds), progress,
+                   [finish](Status st, std::vector<std::string>) { finish(std::move(st)); });
 }
 
 Status NodeConfig::SaveNode(Node& n, SaveDone done) {

@@ -65,10 +65,18 @@ class NodeConfig : public EnginePart {
   using SaveDone = std::function<void(Result<providers::SavedConfig>)>;
 
   Result<std::shared_ptr<const CliPatterns>> Patterns(const providers::DeviceKind& kind);
+  void EmitConfig(Node& n);
+  // Types `text` (Paste, once it is read); `finish` gets the script's outcome.
+  Status PasteText(Node& n, const std::string& text, std::function<void(Status)> finish);
   // Starts `commands` on n's console. FailedPrecondition (naming the node) when the kind has no
   // console scripts, the console is not attached, a script runs, or a person holds the lease.
   Status RunScript(Node& n, std::vector<CliCommand> commands,
                    std::function<void(int, int)> progress, ScriptDone done);
+  Script* FindScript(const std::string& key);
+  // What a node's session does: type through the hub as its script viewer, time out on a
+  // reactor timer, end from a clean stack (EndScript).
+  CliSessionCallbacks SessionCallbacks(const std::string& key,
+                                       std::function<void(int, int)> progress);
   void EndScript(const std::string& key);
   // Reads n's running config and stores it as a new version.
   Status SaveNode(Node& n, SaveDone done);

@@ -16,9 +16,8 @@
 
 #include "gtest/gtest.h"
 #include "reactor/base/json_writer.h"
-#include "tests/support/fixture_domain.h"
+#include "tests/support/fixture_suite.h"
 #include "tests/support/prereq.h"
-#include "tests/support/suite_daemon.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -110,27 +109,11 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-bool UnderTcg() {
-  const char* accel = std::getenv("LABVIRT_TEST_ACCEL");
-  return accel != nullptr && std::string(accel) == "tcg";
-}
-
 class ConsoleConfigTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    std::string transcript = kStateDir + "/veos-cli.txt";
-    std::ofstream(transcript) << kTranscript;
-    std::string err =
-        testing::BuildFixtureImage(transcript, kImageRoot + "/veos.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
-    if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    std::vector<std::string> args = {"--socket",    kSocket,   "--image-root",  kImageRoot,
-                                     "--state-dir", kStateDir, "--boot-budget", "2"};
-    if (UnderTcg()) args.insert(args.end(), {"--accel", "tcg"});
-    daemon_ = testing::StartHealthyDaemon({.args = args, .log_path = kStateDir + "/labvirtd.log"},
-                                          kSocket, 60s, &err);
+    std::string err = testing::StartFixtureSuite(
+        {kSocket, kImageRoot, kStateDir, "veos.qcow2", kTranscript}, &daemon_);
     healthy_ = err.empty();
     if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }

@@ -19,7 +19,7 @@
 
 #include "gtest/gtest.h"
 #include "reactor/base/json_writer.h"
-#include "tests/support/fixture_domain.h"
+#include "tests/support/fixture_suite.h"
 #include "tests/support/prereq.h"
 #include "tests/support/suite_daemon.h"
 #include "tools/ctl/client.h"
@@ -173,11 +173,6 @@ std::string DomainXml(const std::string& lab, const std::string& node) {
   return Shell("virsh -c qemu:///system dumpxml --inactive " + std::string(domain), &rc);
 }
 
-bool UnderTcg() {
-  const char* accel = std::getenv("LABVIRT_TEST_ACCEL");
-  return accel != nullptr && std::string(accel) == "tcg";
-}
-
 // What the guest printed between kBefore and kAfter, boot number `boot` (1-based).
 std::string GuestSaw(const std::string& console, int boot) {
   size_t at = std::string::npos;
@@ -192,30 +187,15 @@ std::string GuestSaw(const std::string& console, int boot) {
 
 class Day0ConfigTest : public ::testing::Test {
  protected:
+  static inline const testing::FixtureSuite kSuite{kSocket, kImageRoot, kStateDir, "iosv.qcow2",
+                                                   kTranscript};
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    std::string transcript = kStateDir + "/iosv-day0.txt";
-    std::ofstream(transcript) << kTranscript;
-    std::string err =
-        testing::BuildFixtureImage(transcript, kImageRoot + "/iosv.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
-    if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    err = StartDaemon();
+    std::string err = testing::StartFixtureSuite(kSuite, &daemon_);
     healthy_ = err.empty();
     if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
   // (Re)starts labvirtd on the suite's socket and state dir; "" once healthy, else why not.
-  static std::string StartDaemon() {
-    daemon_.reset();  // stops the one running
-    std::vector<std::string> args = {"--socket",    kSocket,   "--image-root",  kImageRoot,
-                                     "--state-dir", kStateDir, "--boot-budget", "2"};
-    if (UnderTcg()) args.insert(args.end(), {"--accel", "tcg"});
-    std::string err;
-    daemon_ = testing::StartHealthyDaemon({.args = args, .log_path = kStateDir + "/labvirtd.log"},
-                                          kSocket, 60s, &err);
-    return err;
-  }
+  static std::string StartDaemon() { return testing::StartSuiteDaemon(kSuite, &daemon_); }
   static void TearDownTestSuite() {
     daemon_.reset();
     std::error_code ec;
@@ -251,7 +231,7 @@ TEST_F(Day0ConfigTest, TheGuestSeesExactlyItsConfigAndAWipeMakesTheMediumAgain) 
   EXPECT_EQ(GuestSaw(ConsoleText(lab, "r1", 1), 1), kConfig);
   std::string xml = DomainXml(lab, "r1");
   EXPECT_NE(xml.find(Day0Dir(lab) + "/r1.img"), std::string::npos) << xml;
-  if (UnderTcg()) {
+  if (testing::NodesUnderTcg()) {
     EXPECT_NE(xml.find("<domain type='qemu'"), std::string::npos) << xml;
   }
   // The other node has no medium, and the guest says so.

@@ -1,0 +1,61 @@
+// The set-up shared by integration suites that run one labvirtd on one fixture image: the suite's
+// directories, its image built from a transcript, and labvirtd started on them (boot budget 2;
+// --accel tcg under LABVIRT_TEST_ACCEL=tcg, so the suite's nodes run under TCG on a KVM host).
+//
+// Header-only, for tests built with -DLABVIRTD_PATH="…", ctl_dep and fixture_domain_dep. Blocking;
+// call from SetUpTestSuite.
+#ifndef LABVIRT_TESTS_SUPPORT_FIXTURE_SUITE_H_
+#define LABVIRT_TESTS_SUPPORT_FIXTURE_SUITE_H_
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "tests/support/fixture_domain.h"
+#include "tests/support/suite_daemon.h"
+
+namespace labvirt::testing {
+
+// LABVIRT_TEST_ACCEL=tcg: labvirtd's nodes run under TCG.
+inline bool NodesUnderTcg() {
+  const char* accel = std::getenv("LABVIRT_TEST_ACCEL");
+  return accel != nullptr && std::string(accel) == "tcg";
+}
+
+struct FixtureSuite {
+  std::string socket, image_root, state_dir;
+  std::string image;       // file name under image_root
+  std::string transcript;  // its text (tools/mkfixture's format)
+};
+
+// (Re)starts the suite's labvirtd into *daemon (always set, so tear-down stops it; the one there is
+// stopped first). "" once healthy, else why not.
+inline std::string StartSuiteDaemon(const FixtureSuite& s, std::unique_ptr<DaemonProcess>* daemon) {
+  daemon->reset();
+  std::string err;
+  std::vector<std::string> args = {"--socket",    s.socket,    "--image-root",  s.image_root,
+                                   "--state-dir", s.state_dir, "--boot-budget", "2"};
+  if (NodesUnderTcg()) args.insert(args.end(), {"--accel", "tcg"});
+  *daemon = StartHealthyDaemon({.args = args, .log_path = s.state_dir + "/labvirtd.log"}, s.socket,
+                               std::chrono::seconds(60), &err);
+  return err;
+}
+
+// Makes the directories and the image, then StartSuiteDaemon.
+inline std::string StartFixtureSuite(const FixtureSuite& s,
+                                     std::unique_ptr<DaemonProcess>* daemon) {
+  std::filesystem::create_directories(s.image_root);
+  std::filesystem::create_directories(s.state_dir);
+  std::string transcript = s.state_dir + "/" + s.image + ".txt";
+  std::ofstream(transcript) << s.transcript;
+  std::string err = BuildFixtureImage(transcript, s.image_root + "/" + s.image, AcpiMode::kGraceful,
+                                      Speed::kFast);
+  if (!err.empty()) return "fixture image: " + err;
+  return StartSuiteDaemon(s, daemon);
+}
+
+}  // namespace labvirt::testing
+
+#endif  // LABVIRT_TESTS_SUPPORT_FIXTURE_SUITE_H_
