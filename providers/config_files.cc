@@ -4,11 +4,19 @@
 #include <sstream>
 
 #include "providers/config_medium.h"
+#include "providers/config_tgz.h"
 
 namespace labvirt::providers {
 namespace {
 
 Result<std::string> BuildMedium(const Day0Spec& spec, std::string_view text) {
+  if (spec.wrapper == "tgz") {
+    auto packed = BuildTgz(spec.archive_path, text);
+    if (!packed.ok()) return packed.status();
+    Day0Spec plain = spec;
+    plain.wrapper = "none";
+    return BuildMedium(plain, *packed);
+  }
   if (spec.method == "fat") return BuildFatImage(spec.volume_label, spec.file, text);
   if (spec.method == "iso") return BuildIsoImage(spec.volume_label, spec.file, text);
   return InvalidArgument("day0 method '" + spec.method + "' has no medium");

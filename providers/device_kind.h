@@ -55,8 +55,9 @@ struct Day0Spec {
   std::string attach;            // fat: "disk" (the kind's disk bus) | "usb"; iso: "cdrom"
   std::string volume_label;      // the ISO volume id or FAT label the OS looks for
   std::string file;              // the file the config is written to, in the root directory
-  std::string wrapper = "none";  // how the text is packed into the file; only "none" so far
+  std::string wrapper = "none";  // how the text is packed into the file: "none" | "tgz"
   int max_bytes = 0;             // the largest config the device (and the medium) takes
+  std::string archive_path;      // tgz: the config's path inside the archive
 };
 
 // A pattern the console shows while a script runs, and what to type when it does (e.g. IOS's

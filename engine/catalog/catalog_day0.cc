@@ -5,6 +5,7 @@
 
 #include "engine/catalog/catalog_validate.h"
 #include "providers/config_medium.h"
+#include "providers/config_tgz.h"
 
 namespace labvirt::engine {
 namespace {
@@ -78,7 +79,15 @@ Status ValidateDay0(const providers::DeviceKind& k) {
   const providers::Day0Spec& d = k.day0;
   if (d.method.empty()) return Status::Ok();
   LABVIRT_RETURN_IF_ERROR(OneOf("day0.method", d.method, {"iso", "fat", "console"}));
-  LABVIRT_RETURN_IF_ERROR(OneOf("day0.wrapper", d.wrapper, {"none"}));
+  LABVIRT_RETURN_IF_ERROR(OneOf("day0.wrapper", d.wrapper, {"none", "tgz"}));
+  if (d.wrapper == "tgz") {
+    if (d.method != "fat" && d.method != "iso") return Bad("day0.wrapper", "tgz needs a medium");
+    if (Status st = providers::CheckArchivePath(d.archive_path); !st.ok()) {
+      return Bad("day0.archive_path", st.message());
+    }
+  } else if (!d.archive_path.empty()) {
+    return Bad("day0.archive_path", "is only for wrapper tgz");
+  }
   if (d.method == "console") {
     if (!d.attach.empty() || !d.volume_label.empty() || !d.file.empty()) {
       return Bad("day0", "a console paste has no attach, volume_label or file");

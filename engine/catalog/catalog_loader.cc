@@ -156,6 +156,7 @@ Status ParseDay0(ObjectReader& in, DeviceKind* k) {
     LABVIRT_RETURN_IF_ERROR(d.String("volume_label", &s.volume_label, false));
     LABVIRT_RETURN_IF_ERROR(d.String("file", &s.file, false));
     LABVIRT_RETURN_IF_ERROR(d.String("wrapper", &s.wrapper, false));
+    LABVIRT_RETURN_IF_ERROR(d.String("archive_path", &s.archive_path, false));
     LABVIRT_RETURN_IF_ERROR(d.Int("max_bytes", &s.max_bytes, true));
     LABVIRT_RETURN_IF_ERROR(d.CheckNoUnknown());
     if (s.attach.empty() && s.method == "iso") s.attach = "cdrom";

@@ -96,6 +96,7 @@ std::string Day0SpecJson(const providers::DeviceKind& kind) {
   if (!d.method.empty()) {
     w.Key("attach").String(d.attach).Key("volume_label").String(d.volume_label);
     w.Key("file").String(d.file).Key("wrapper").String(d.wrapper);
+    if (d.wrapper == "tgz") w.Key("archive_path").String(d.archive_path);
     w.Key("max_bytes").Int(d.max_bytes);
   }
   w.Key("username").String(kind.credentials.username);

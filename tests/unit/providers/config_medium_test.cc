@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "providers/config_tgz.h"
 
 namespace labvirt::providers {
 namespace {
@@ -144,6 +145,38 @@ TEST_F(ConfigMediumTest, AtomicWriteReplacesAndLeavesNoTemporary) {
   Status st = WriteFileAtomically("/proc/labvirt-no/f.img", "x");
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("/proc/labvirt-no"), std::string::npos) << st.message();
+}
+
+// vJunos's wrapper: the FAT disk holds vmm-config.tgz, the archive config/juniper.conf; read back
+// by mtools and GNU tar, as the guest's own tools would.
+TEST_F(ConfigMediumTest, TgzWrapperOnFatReadsBackWithMtoolsAndTar) {
+  NeedTool("mcopy");
+  NeedTool("tar");
+  Day0Spec spec{"fat", "usb", "vmm-data", "vmm-config.tgz", "tgz", 1 << 20, "config/juniper.conf"};
+  ASSERT_TRUE(WriteDay0Files(spec, kConfig, dir_ + "/r1.cfg", dir_ + "/r1.img").ok());
+  int rc = -1;
+  Capture("mcopy -i " + dir_ + "/r1.img ::vmm-config.tgz " + dir_ + "/vmm-config.tgz", &rc);
+  ASSERT_EQ(rc, 0);
+  std::string listing = Capture("tar -tvzf " + dir_ + "/vmm-config.tgz", &rc);
+  EXPECT_EQ(rc, 0) << listing;
+  EXPECT_NE(listing.find("config/juniper.conf"), std::string::npos) << listing;
+  std::string text = Capture("tar -xzOf " + dir_ + "/vmm-config.tgz config/juniper.conf", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(text, kConfig);
+  std::string label = Capture("mlabel -s -i " + dir_ + "/r1.img ::", &rc);
+  EXPECT_NE(label.find("vmm-data"), std::string::npos) << label;
+}
+
+TEST_F(ConfigMediumTest, TgzIsTheSameForTheSameConfigAndRefusesBadPaths) {
+  auto a = BuildTgz("config/juniper.conf", kConfig);
+  auto b = BuildTgz("config/juniper.conf", kConfig);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(a->substr(0, 2), std::string("\x1f\x8b", 2));  // gzip magic
+  for (const char* bad : {"", "/etc/passwd", "../x", "a//b", "a/./b", "a b", "config/"}) {
+    EXPECT_EQ(BuildTgz(bad, "x").status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(BuildTgz(std::string(100, 'a'), "x").ok());
 }
 
 }  // namespace
