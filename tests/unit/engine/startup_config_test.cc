@@ -64,8 +64,18 @@ TEST(CatalogDay0Test, RefusesBadEntriesNamingTheField) {
   EXPECT_NE(Refusal(R"(, "day0": {)" + fat + R"(, "attach": "cdrom", "max_bytes": 9})")
                 .find("day0.attach: 'cdrom'"),
             std::string::npos);
+  EXPECT_NE(Refusal(R"(, "day0": {)" + fat + R"(, "wrapper": "zip", "max_bytes": 9})")
+                .find("day0.wrapper: 'zip'"),
+            std::string::npos);
   EXPECT_NE(Refusal(R"(, "day0": {)" + fat + R"(, "wrapper": "tgz", "max_bytes": 9})")
-                .find("day0.wrapper: 'tgz'"),
+                .find("day0.archive_path: must have 1..99"),
+            std::string::npos);
+  EXPECT_NE(Refusal(R"(, "day0": {)" + fat +
+                    R"(, "wrapper": "tgz", "archive_path": "../x", "max_bytes": 9})")
+                .find("day0.archive_path: '../x' must be relative"),
+            std::string::npos);
+  EXPECT_NE(Refusal(R"(, "day0": {)" + fat + R"(, "archive_path": "a", "max_bytes": 9})")
+                .find("day0.archive_path: is only for wrapper tgz"),
             std::string::npos);
   EXPECT_NE(Refusal(R"(, "day0": {"method": "console", "file": "x", "max_bytes": 9})")
                 .find("day0: a console paste has no"),
