@@ -41,6 +41,14 @@ class Deployer;
 class LeftoverSweep;
 class NodeOps;
 
+// A running node's data NIC, as a live capture needs it.
+struct NicTarget {
+  std::string node;
+  std::string interface;  // the kind's own name ("GigabitEthernet0/1")
+  std::string tap;        // the host-side tap
+  std::string link;       // the link it is in; empty: none
+};
+
 class LabEngine {
  public:
   using Reply = engine::Reply;
@@ -107,6 +115,17 @@ class LabEngine {
   // labvirt domains it could not adopt. Removes the first three unless `dry_run`; domains are
   // only reported (their metadata is unreadable, so their ownership is not certain).
   void Cleanup(bool dry_run, Reply reply);
+
+  // ---- Captures ----
+  // Data NIC `interface` (a vendor name or an "ethN" alias) of `node`, whose VM must be running
+  // (booting or ready). InvalidArgument/NotFound naming the field ("lab", "node", "interface")
+  // for an unknown one; FailedPrecondition (field "node") when the node is not running.
+  Result<NicTarget> RunningNic(const std::string& lab, const std::string& node,
+                               const std::string& interface) const;
+  // End `end` ("a", "b") of link `link`; "" picks the first end whose node runs. Errors as
+  // RunningNic's, "link" for an unknown link.
+  Result<NicTarget> RunningLinkEnd(const std::string& lab, const std::string& link,
+                                   const std::string& end) const;
 
   // Finds a node's console hub; nullptr if the node is unknown or has no console yet.
   ConsoleHub* Console(const std::string& lab, const std::string& node);

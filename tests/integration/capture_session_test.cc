@@ -109,9 +109,9 @@ class CaptureSessionTest : public ::testing::Test {
     to.sll_ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
     to.sll_halen = 6;
     for (const auto& f : frames) {
-      ASSERT_EQ(::sendto(fd.get(), f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                         sizeof to),
-                static_cast<ssize_t>(f.size()));
+      ASSERT_EQ(
+          ::sendto(fd.get(), f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+          static_cast<ssize_t>(f.size()));
     }
   }
 

@@ -102,6 +102,10 @@ const std::map<std::string, Command>& Commands() {
       {"status", {{}, {}, internal::LabStatus}},
       {"events", {{}, {"--lab", "--node", "--type"}, internal::Events}},
       {"console", {{"--ro", "--force"}, {}, internal::Console}},
+      {"capture",
+       {{},
+        {"-w", "--filter", "--count", "--bytes", "--snaplen", "--duration", "--end"},
+        internal::Capture}},
       {"node", {{}, {}, Node("node", "node.get")}},
       {"start", {{"--wait"}, {}, Node("start", "node.start")}},
       {"stop", {{"--force", "--wait"}, {"--timeout"}, Node("stop", "node.stop")}},
@@ -134,6 +138,8 @@ void PrintUsage(FILE* out) {
       "  start LAB NODE [--wait]        start a node\n"
       "  stop LAB NODE [--force] [--timeout S] [--wait]\n"
       "  console LAB NODE [--ro] [--force]   attach the terminal (Ctrl-] leaves)\n"
+      "  capture LAB NODE:IF|LINK [-w FILE] [--filter EXPR] [--count N] [--bytes N]\n"
+      "          [--snaplen N] [--duration S] [--end a|b]   live pcapng (| tcpdump -r -)\n"
       "  restart LAB NODE [--wait]      stop (ACPI) and start again, keeping the disk\n"
       "  wipe LAB NODE                  fresh disk from the base image (node stopped)\n"
       "  reconcile LAB NODE             re-read libvirt's view of the node and converge\n"

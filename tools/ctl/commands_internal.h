@@ -81,6 +81,7 @@ int Deploy(const Options& o, const Args& a);
 int Link(const Options& o, const Args& a);
 int Events(const Options& o, const Args& a);
 int Console(const Options& o, const Args& a);
+int Capture(const Options& o, const Args& a);
 // `command` is what the user typed (for messages); `method` the request it sends.
 int NodeCall(const Options& o, const Args& a, const std::string& command,
              const std::string& method);
