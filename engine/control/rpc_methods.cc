@@ -175,6 +175,24 @@ void RpcMethods::RegisterLinkMethods() {
           return reply(Bad("state", "must be \"up\" or \"down\""));
         engine_.SetLinkState(lab, link, state == "up", ReplyVia(std::move(reply)));
       });
+  server_.AddAsyncMethod("link.set_impairment", {"lab", "link", "a_to_b", "b_to_a"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), link = p.Str("link");
+                           if (auto e = p.error()) return reply(*e);
+                           // A direction left out has no impairment: the call sets the whole link.
+                           Impairment dir[2];
+                           const char* names[2] = {"a_to_b", "b_to_a"};
+                           for (int i = 0; i < 2; ++i) {
+                             simdjson::dom::element el;
+                             if (params[names[i]].get(el) != simdjson::SUCCESS) continue;
+                             auto imp = ImpairmentFromJson(el, names[i]);
+                             if (!imp.ok()) return reply(ToRpcError(imp.status()));
+                             dir[i] = *imp;
+                           }
+                           engine_.SetLinkImpairment(lab, link, dir[0], dir[1],
+                                                     ReplyVia(std::move(reply)));
+                         });
 }
 
 void RpcMethods::RegisterConsoleMethods() {

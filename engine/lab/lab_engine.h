@@ -102,6 +102,9 @@ class LabEngine {
   void DeleteLink(const std::string& lab, const std::string& link, Reply reply);
   // Carrier up (both ends share the link's tag) or down (each end isolated).
   void SetLinkState(const std::string& lab, const std::string& link, bool up, Reply reply);
+  // netem per direction of a link (LinkBook::SetImpairment); {} in both clears it.
+  void SetLinkImpairment(const std::string& lab, const std::string& link, const Impairment& a_to_b,
+                         const Impairment& b_to_a, Reply reply);
 
   // ---- Host ----
   // Probes the host (KVM or TCG, nested, CPU vendor, libvirt's CPU capabilities), logs it in one

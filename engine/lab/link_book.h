@@ -30,8 +30,15 @@ class LinkBook : public EnginePart {
   void WireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done);
   // Clears the link id from both NICs and puts the ends on isolated tags.
   void UnwireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done);
-  // Rejoins a link after one end was re-plugged, and reapplies a down carrier.
+  // Rejoins a link after one end was re-plugged, and reapplies a down carrier and the
+  // impairments of the node's NICs.
   void ApplyLinkStates(Node& n, NetworkPlumber::Done done);
+  // Sets link `link`'s impairment per direction ({} in both clears it): applied now on the ends
+  // that are on the bridge (a_to_b on b's tap, b_to_a on a's), recorded on both NICs and persisted
+  // in both nodes' metadata, so a restart of either end or of labvirtd applies it again. When the
+  // kernel refuses, nothing is recorded and what was applied is put back.
+  void SetImpairment(const std::string& lab, const std::string& link, const Impairment& a_to_b,
+                     const Impairment& b_to_a, Reply reply);
 
  private:
   // Records `link` (empty: none) and whether its carrier is down on both ends' NICs and persists
@@ -41,6 +48,11 @@ class LinkBook : public EnginePart {
                         bool down, std::function<void()> then);
   std::string TapOf(const std::string& lab, const std::string& node,
                     const std::string& interface) const;
+  // Applies the impairment recorded on each of `n`'s linked NICs to its tap (failures logged).
+  void ApplyImpairments(Node& n, NetworkPlumber::Done done);
+  // Records `imp` (text form) on data NIC `interface` of `node`.
+  void RecordImpairment(const std::string& lab, const std::string& node,
+                        const std::string& interface, const Impairment& imp);
 
   MetadataWriter& writer_;
 };

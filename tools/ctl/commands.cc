@@ -115,7 +115,11 @@ const std::map<std::string, Command>& Commands() {
       {"nic-add", {{}, {}, Node("nic-add", "node.nic.add")}},
       {"nic-remove", {{}, {}, Node("nic-remove", "node.nic.remove")}},
       {"tail", {{}, {"--bytes"}, Node("tail", "console.tail")}},
-      {"link", {{}, {}, internal::Link}},
+      {"link",
+       {{"--clear"},
+        {"--delay", "--jitter", "--loss", "--rate", "--corrupt", "--duplicate", "--reorder",
+         "--direction"},
+        internal::Link}},
       {"metrics", {{}, {}, NoArgs("metrics", Metrics)}},
       {"catalog", {{}, {}, NoArgs("catalog", Catalog)}},
       {"host-info", {{}, {}, NoArgs("host-info", HostInfo)}},
@@ -146,6 +150,8 @@ void PrintUsage(FILE* out) {
       "  nic-add LAB NODE               hot-plug the node's next data NIC\n"
       "  nic-remove LAB NODE            remove the node's last data NIC\n"
       "  link LAB create NODE:IF NODE:IF | link LAB delete|up|down LINK   live links\n"
+      "  link LAB impair LINK [--delay 20ms] [--jitter 5ms] [--loss 1%] [--rate 1mbit]\n"
+      "          [--corrupt %] [--duplicate %] [--reorder %] [--direction both|a-b|b-a] | --clear\n"
       "  cleanup [--dry-run]            remove ports, disks, logs no node claims\n"
       "  metrics                        Prometheus metrics\n"
       "  tail LAB NODE [--bytes N]      the end of the node's console log\n"

@@ -106,7 +106,7 @@ int Capture(const Options& o, const Args& a) {
   } else {
     const size_t colon = what.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == what.size()) {
-      return Fail("'" + what + "' is neither NODE:INTERFACE nor a link id\n" + kUsage, 2);
+      return Fail("'" + what + "' is neither NODE:INTERFACE nor a link id (" + kUsage + ")", 2);
     }
     if (a.Has("--end")) return Fail("--end applies to a link only", 2);
     w.Key("node").String(what.substr(0, colon)).Key("interface").String(what.substr(colon + 1));
