@@ -3,6 +3,7 @@
 // stream (parsed by the test's reader and by tcpdump), a filter keeps only what it should, two
 // captures run at once (one through labvirtctl), bad requests are refused naming the field, a
 // client that leaves mid-capture leaves no packet socket behind, and a stopped node is refused.
+// And link.set_impairment on the same link: bad values named, netem applied or refused precisely.
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -313,6 +314,59 @@ TEST_F(CaptureTest, ClientLeavingMidCaptureLeavesNoSocket) {
   }
   EXPECT_TRUE(gone) << "the daemon kept the packet socket of a client that left";
   EXPECT_NE(g_daemon->Log().find("reason=\"client hung up\""), std::string::npos);
+}
+
+// link.set_impairment through labvirtd: bad values are refused naming the field and change
+// nothing; a good one is applied with netem where the kernel has it (checked with tc, kept across
+// a restart of the receiving end), or refused with the kernel's own words where it has not (this
+// project's CI host: CONFIG_NET_SCH_NETEM is not set), leaving the link unshaped.
+TEST_F(CaptureTest, ImpairmentIsCheckedAppliedOrRefusedPrecisely) {
+  const std::string link = R"({"lab":")" + kLab + R"(","link":")" + kLink + R"(")";
+  const std::string before = Call("lab.get", R"({"lab":")" + kLab + R"("})");
+  struct Bad {
+    std::string params, field, says;
+  } cases[] = {
+      {link + R"(,"a_to_b":{"loss_pct":150}})", "a_to_b.loss_pct", "0..100"},
+      {link + R"(,"b_to_a":{"reorder_pct":5}})", "b_to_a.reorder_pct", "needs a delay"},
+      {link + R"(,"a_to_b":{"latency":5}})", "a_to_b.latency", "unknown impairment"},
+      {link + R"(,"a_to_b":{"delay_ms":"20ms"}})", "a_to_b.delay_ms", "integer 0..60000"},
+      {R"({"lab":")" + kLab + R"(","link":"r1:x--r2:y","a_to_b":{}})", "link", "no link"},
+  };
+  for (const auto& c : cases) {
+    std::string resp = Call("link.set_impairment", c.params);
+    EXPECT_EQ(Field(resp), c.field) << c.params << " -> " << resp;
+    EXPECT_NE(resp.find(c.says), std::string::npos) << c.params << " -> " << resp;
+  }
+  EXPECT_EQ(Call("lab.get", R"({"lab":")" + kLab + R"("})"), before) << "nothing changed";
+
+  const std::string tap_r2 = TapOf("r2");
+  const bool netem =
+      Sh("zcat /proc/config.gz 2>/dev/null | grep NET_SCH_NETEM").find("is not set") ==
+      std::string::npos;
+  std::string set = Call("link.set_impairment", link + R"(,"a_to_b":{"delay_ms":100}})");
+  if (!netem) {
+    EXPECT_EQ(Field(set), "a_to_b") << set;
+    EXPECT_NE(set.find("Specified qdisc kind is unknown"), std::string::npos) << set;
+    EXPECT_NE(set.find("impairment not applied"), std::string::npos) << set;
+    EXPECT_EQ(Call("lab.get", R"({"lab":")" + kLab + R"("})"), before) << "nothing recorded";
+    int rc = 0;
+    std::string cli = Sh(std::string(LABVIRTCTL_PATH) + " --socket " + kSocket + " link " + kLab +
+                             " impair " + kLink + " --delay 20ms --loss 1% 2>&1",
+                         &rc);
+    EXPECT_NE(rc, 0) << cli;
+    EXPECT_NE(cli.find("qdisc kind is unknown"), std::string::npos) << cli;
+    return;
+  }
+  ASSERT_EQ(set.find("\"error\""), std::string::npos) << set;
+  EXPECT_NE(Sh("tc qdisc show dev " + tap_r2).find("delay 100ms"), std::string::npos);
+  std::string restart =
+      Call("node.restart", R"({"lab":")" + kLab + R"(","node":"r2","wait":true})");
+  ASSERT_NE(restart.find("\"state\":\"ready\""), std::string::npos) << restart;
+  EXPECT_NE(Sh("tc qdisc show dev " + TapOf("r2")).find("delay 100ms"), std::string::npos)
+      << "shaped again after r2's restart";
+  std::string cleared = Call("link.set_impairment", link + R"(,"a_to_b":{},"b_to_a":{}})");
+  ASSERT_EQ(cleared.find("\"error\""), std::string::npos) << cleared;
+  EXPECT_EQ(Sh("tc qdisc show dev " + TapOf("r2")).find("netem"), std::string::npos);
 }
 
 TEST_F(CaptureTest, StoppedNodeIsRefusedAndARunningCaptureEnds) {
