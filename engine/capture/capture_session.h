@@ -75,6 +75,8 @@ class CaptureSession {
   void Stop(const std::string& reason);
 
   uint64_t frames_delivered() const { return delivered_; }
+  // Frames the kernel dropped for this capture (its socket queue was full); known once it ended.
+  uint64_t kernel_drops() const { return counters_.dropped; }
   bool capturing() const { return packet_fd_.valid(); }
   const CaptureSpec& spec() const { return spec_; }
 

@@ -2,24 +2,13 @@
 // the end that receives it. With OVS's userspace datapath a frame from a to b leaves the host
 // through b's tap, and a qdisc shapes what leaves through a device: so a_to_b sits on b's tap.
 // tests/integration/netem_test.cc measures that on the wire.
-#include <memory>
+#include <utility>
 
 #include "engine/lab/link_book.h"
 #include "reactor/base/join.h"
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
-namespace {
-
-// One tap to shape now, what it gets, and what it had (to put back if the other end fails).
-struct ShapeStep {
-  std::string tap;
-  Impairment imp;
-  Impairment old;
-  const char* field;  // the direction, for the client's error
-};
-
-}  // namespace
 
 void LinkBook::RecordImpairment(const std::string& lab, const std::string& node,
                                 const std::string& interface, const Impairment& imp) {
@@ -37,12 +26,12 @@ void LinkBook::SetImpairment(const std::string& lab, const std::string& link,
   if (!labs_.count(lab)) return reply(InvalidField("lab", "no lab named '" + lab + "'"));
   LinkRecord* rec = FindLink(lab, link);
   if (rec == nullptr) return reply(InvalidField("link", "no link '" + link + "' in " + lab));
-  auto steps = std::make_shared<std::vector<ShapeStep>>();
+  std::vector<ShapeStep> steps;
   // Ends not on the bridge (node stopped) get theirs when they start (ApplyLinkStates).
   std::string tap_b = TapOf(lab, rec->b_node, rec->b_interface);
   std::string tap_a = TapOf(lab, rec->a_node, rec->a_interface);
-  if (OnBridge(tap_b)) steps->push_back({tap_b, a_to_b, rec->a_to_b, "a_to_b"});
-  if (OnBridge(tap_a)) steps->push_back({tap_a, b_to_a, rec->b_to_a, "b_to_a"});
+  if (OnBridge(tap_b)) steps.push_back({tap_b, a_to_b, rec->a_to_b, "a_to_b"});
+  if (OnBridge(tap_a)) steps.push_back({tap_a, b_to_a, rec->b_to_a, "b_to_a"});
   auto record = [this, lab, link, a_to_b, b_to_a, reply] {
     LinkRecord* r = FindLink(lab, link);
     if (r == nullptr)
@@ -62,23 +51,25 @@ void LinkBook::SetImpairment(const std::string& lab, const std::string& link,
     }
     join->Seal();
   };
-  auto apply = std::make_shared<std::function<void(size_t)>>();
-  *apply = [this, steps, apply, record, reply](size_t i) {
-    if (i == steps->size()) return record();
-    const ShapeStep& s = (*steps)[i];
-    plumber_.SetImpairment(s.tap, s.imp, [this, steps, apply, reply, i](Status st) {
-      if (st.ok()) return (*apply)(i + 1);
-      // Put back what the earlier step changed, so the link is as it was.
-      for (size_t j = 0; j < i; ++j) {
-        plumber_.SetImpairment((*steps)[j].tap, (*steps)[j].old, [](Status) {});
-      }
-      reply(Internal(st.message())
-                .WithField((*steps)[i].field)
-                .WithSummary("impairment not applied"));
-      *apply = nullptr;  // ends the self-reference
-    });
-  };
-  (*apply)(0);
+  Shape(std::move(steps), 0, std::move(record), std::move(reply));
+}
+
+void LinkBook::Shape(std::vector<ShapeStep> steps, size_t i, std::function<void()> then,
+                     Reply reply) {
+  if (i == steps.size()) return then();
+  const std::string tap = steps[i].tap;
+  const Impairment imp = steps[i].imp;
+  plumber_.SetImpairment(
+      tap, imp,
+      [this, steps = std::move(steps), i, then = std::move(then),
+       reply = std::move(reply)](Status st) mutable {
+        if (st.ok()) return Shape(std::move(steps), i + 1, std::move(then), std::move(reply));
+        // Put back what the earlier steps changed, so the link is as it was.
+        for (size_t j = 0; j < i; ++j)
+          plumber_.SetImpairment(steps[j].tap, steps[j].old, [](Status) {});
+        reply(
+            Internal(st.message()).WithField(steps[i].field).WithSummary("impairment not applied"));
+      });
 }
 
 }  // namespace labvirt::engine

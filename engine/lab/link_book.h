@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "engine/lab/engine_part.h"
 #include "engine/lab/metadata_writer.h"
@@ -48,6 +49,16 @@ class LinkBook : public EnginePart {
                         bool down, std::function<void()> then);
   std::string TapOf(const std::string& lab, const std::string& node,
                     const std::string& interface) const;
+  // One tap to shape now, what it gets, and what it had (put back if a later step fails).
+  struct ShapeStep {
+    std::string tap;
+    Impairment imp;
+    Impairment old;
+    const char* field;  // the direction, for the client's error
+  };
+  // Applies steps[i..] one after the other, then runs `then`; on a refusal puts back steps[..i)
+  // and answers `reply` with the error naming the direction.
+  void Shape(std::vector<ShapeStep> steps, size_t i, std::function<void()> then, Reply reply);
   // Applies the impairment recorded on each of `n`'s linked NICs to its tap (failures logged).
   void ApplyImpairments(Node& n, NetworkPlumber::Done done);
   // Records `imp` (text form) on data NIC `interface` of `node`.
