@@ -402,6 +402,7 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
     x.Attr("index", std::to_string(n.index)).Attr("interface", n.interface).Attr("tap", n.tap);
     x.Attr("mac", n.mac).Attr("link", n.link);
     if (n.link_down) x.Attr("link-state", "down");
+    if (!n.impairment.empty()) x.Attr("impairment", n.impairment);
     x.Raw("/>\n");
   }
   x.Pad(1).Raw("</labvirt:nics>\n");

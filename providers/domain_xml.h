@@ -44,6 +44,9 @@ struct NicMetadata {
   std::string mac;         // "52:54:00:…", lower case
   std::string link;        // link id this NIC is wired to; empty when unlinked
   bool link_down = false;  // the link's carrier is down (link.set_state), kept across restarts
+  // The link's impairment of the frames this NIC receives (netem on its tap's egress), in
+  // engine/netem/impairment.h's text form; empty: none. Opaque here.
+  std::string impairment{};
 };
 
 struct NodeMetadata {

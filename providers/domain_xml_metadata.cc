@@ -95,6 +95,7 @@ Status ParseNics(const xmlNode* nics, NodeMetadata* md) {
                              "' is not up or down");
     }
     n.link_down = link_state == "down";
+    n.impairment = Prop(c, "impairment");
     if (n.tap.size() > kMaxTapNameLength) {
       return InvalidArgument("labvirt metadata: " + where + " tap '" + n.tap +
                              "' is longer than 15 bytes");

@@ -1,5 +1,6 @@
 #include "engine/control/control_plane.h"
 
+#include "engine/control/capture_methods.h"
 #include "engine/control/control_server.h"
 #include "engine/control/rpc_methods.h"
 #include "reactor/base/json_writer.h"
@@ -22,10 +23,15 @@ ControlPlane::ControlPlane(reactor::Reactor& reactor, LabEngine& engine, const C
                      });
   rpc_ = std::make_unique<RpcMethods>(*server_, engine, catalog, pool);
   rpc_->Register();
+  captures_ = std::make_unique<CaptureMethods>(reactor, *server_, engine);
+  captures_->Register();
 }
 
 // Methods first: they hold the server.
-ControlPlane::~ControlPlane() { rpc_.reset(); }
+ControlPlane::~ControlPlane() {
+  captures_.reset();
+  rpc_.reset();
+}
 
 Status ControlPlane::Listen(const std::string& path) { return server_->Listen(path); }
 

@@ -21,6 +21,7 @@ namespace labvirt::engine {
 
 class ControlServer;
 class RpcMethods;
+class CaptureMethods;
 
 // What the daemon answers itself: host.info's JSON object and the Prometheus text of `metrics`.
 struct DaemonHooks {
@@ -43,6 +44,7 @@ class ControlPlane {
  private:
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<RpcMethods> rpc_;
+  std::unique_ptr<CaptureMethods> captures_;
 };
 
 }  // namespace labvirt::engine

@@ -6,97 +6,11 @@
 #include "engine/console/console_log.h"
 #include "engine/control/jsonrpc.h"
 #include "engine/control/lab_spec.h"
+#include "engine/control/rpc_params.h"
 #include "engine/control/rpc_status.h"
 #include "reactor/base/json_writer.h"
 
 namespace labvirt::engine {
-namespace {
-
-RpcError Bad(const std::string& field, const std::string& reason) {
-  return ToRpcError(InvalidField(field, reason));
-}
-
-// Typed access to an object's members with errors that name the field.
-class Params {
- public:
-  explicit Params(simdjson::dom::element el) {
-    if (el.is_null()) return;
-    if (el.get_object().get(obj_)) error_ = Bad("params", "must be an object");
-    has_ = !error_;
-  }
-  std::optional<RpcError> error() const { return error_; }
-  // Required string.
-  std::string Str(const char* key) {
-    std::string_view s;
-    if (!has_ || obj_[key].get_string().get(s)) {
-      if (!error_) error_ = Bad(key, "required string");
-      return "";
-    }
-    return std::string(s);
-  }
-  std::string OptStr(const char* key, std::string def) {
-    simdjson::dom::element el;
-    if (!has_ || obj_[key].get(el)) return def;
-    std::string_view s;
-    if (el.get_string().get(s)) {
-      if (!error_) error_ = Bad(key, "must be a string");
-      return def;
-    }
-    return std::string(s);
-  }
-  bool Bool(const char* key, bool def) {
-    simdjson::dom::element el;
-    if (!has_ || obj_[key].get(el)) return def;
-    bool b;
-    if (el.get_bool().get(b)) {
-      if (!error_) error_ = Bad(key, "must be a boolean");
-      return def;
-    }
-    return b;
-  }
-  int64_t Int(const char* key, int64_t def, int64_t lo, int64_t hi) {
-    simdjson::dom::element el;
-    if (!has_ || obj_[key].get(el)) return def;
-    int64_t v;
-    if (el.get_int64().get(v) || v < lo || v > hi) {
-      if (!error_) {
-        error_ = Bad(key, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
-      }
-      return def;
-    }
-    return v;
-  }
-  std::set<std::string> StrSet(const char* key) {
-    auto list = StrList(key);
-    return {list.begin(), list.end()};
-  }
-  std::vector<std::string> StrList(const char* key) {
-    std::vector<std::string> out;
-    simdjson::dom::element el;
-    if (!has_ || obj_[key].get(el)) return out;
-    simdjson::dom::array arr;
-    if (el.get_array().get(arr)) {
-      if (!error_) error_ = Bad(key, "must be an array of strings");
-      return out;
-    }
-    for (auto v : arr) {
-      std::string_view s;
-      if (v.get_string().get(s)) {
-        if (!error_) error_ = Bad(key, "must be an array of strings");
-        return out;
-      }
-      out.emplace_back(s);
-    }
-    return out;
-  }
-
- private:
-  simdjson::dom::object obj_;
-  bool has_ = false;
-  std::optional<RpcError> error_;
-};
-
-}  // namespace
 
 RpcMethods::RpcMethods(ControlServer& server, LabEngine& engine, const Catalog& catalog,
                        reactor::WorkerPool& pool)
@@ -277,6 +191,24 @@ void RpcMethods::RegisterLinkMethods() {
           return reply(Bad("state", "must be \"up\" or \"down\""));
         engine_.SetLinkState(lab, link, state == "up", ReplyVia(std::move(reply)));
       });
+  server_.AddAsyncMethod("link.set_impairment", {"lab", "link", "a_to_b", "b_to_a"},
+                         [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
+                           Params p(params);
+                           std::string lab = p.Str("lab"), link = p.Str("link");
+                           if (auto e = p.error()) return reply(*e);
+                           // A direction left out has no impairment: the call sets the whole link.
+                           Impairment dir[2];
+                           const char* names[2] = {"a_to_b", "b_to_a"};
+                           for (int i = 0; i < 2; ++i) {
+                             simdjson::dom::element el;
+                             if (params[names[i]].get(el) != simdjson::SUCCESS) continue;
+                             auto imp = ImpairmentFromJson(el, names[i]);
+                             if (!imp.ok()) return reply(ToRpcError(imp.status()));
+                             dir[i] = *imp;
+                           }
+                           engine_.SetLinkImpairment(lab, link, dir[0], dir[1],
+                                                     ReplyVia(std::move(reply)));
+                         });
 }
 
 void RpcMethods::RegisterConsoleMethods() {

@@ -88,6 +88,10 @@ void LabEngine::CreateLink(const std::string& lab, const std::string& a, const s
 void LabEngine::DeleteLink(const std::string& lab, const std::string& link, Reply reply) {
   links_->DeleteLink(lab, link, std::move(reply));
 }
+void LabEngine::SetLinkImpairment(const std::string& lab, const std::string& link,
+                                  const Impairment& a_to_b, const Impairment& b_to_a, Reply reply) {
+  links_->SetImpairment(lab, link, a_to_b, b_to_a, std::move(reply));
+}
 void LabEngine::SetLinkState(const std::string& lab, const std::string& link, bool up,
                              Reply reply) {
   links_->SetLinkState(lab, link, up, std::move(reply));

@@ -42,6 +42,14 @@ class LeftoverSweep;
 class NodeOps;
 class NodeConfig;
 
+// A running node's data NIC, as a live capture needs it.
+struct NicTarget {
+  std::string node;
+  std::string interface;  // the kind's own name ("GigabitEthernet0/1")
+  std::string tap;        // the host-side tap
+  std::string link;       // the link it is in; empty: none
+};
+
 class LabEngine {
  public:
   using Reply = engine::Reply;
@@ -104,6 +112,9 @@ class LabEngine {
   void DeleteLink(const std::string& lab, const std::string& link, Reply reply);
   // Carrier up (both ends share the link's tag) or down (each end isolated).
   void SetLinkState(const std::string& lab, const std::string& link, bool up, Reply reply);
+  // netem per direction of a link (LinkBook::SetImpairment); {} in both clears it.
+  void SetLinkImpairment(const std::string& lab, const std::string& link, const Impairment& a_to_b,
+                         const Impairment& b_to_a, Reply reply);
 
   // ---- Host ----
   // Probes the host (KVM or TCG, nested, CPU vendor, libvirt's CPU capabilities), logs it in one
@@ -117,6 +128,17 @@ class LabEngine {
   // labvirt domains it could not adopt. Removes the first three unless `dry_run`; domains are
   // only reported (their metadata is unreadable, so their ownership is not certain).
   void Cleanup(bool dry_run, Reply reply);
+
+  // ---- Captures ----
+  // Data NIC `interface` (a vendor name or an "ethN" alias) of `node`, whose VM must be running
+  // (booting or ready). InvalidArgument/NotFound naming the field ("lab", "node", "interface")
+  // for an unknown one; FailedPrecondition (field "node") when the node is not running.
+  Result<NicTarget> RunningNic(const std::string& lab, const std::string& node,
+                               const std::string& interface) const;
+  // End `end` ("a", "b") of link `link`; "" picks the first end whose node runs. Errors as
+  // RunningNic's, "link" for an unknown link.
+  Result<NicTarget> RunningLinkEnd(const std::string& lab, const std::string& link,
+                                   const std::string& end) const;
 
   // Finds a node's console hub; nullptr if the node is unknown or has no console yet.
   ConsoleHub* Console(const std::string& lab, const std::string& node);

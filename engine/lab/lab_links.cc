@@ -15,7 +15,12 @@ std::string LinkJson(const LinkRecord& l) {
   JsonWriter w;
   w.BeginObject().Key("id").String(l.id).Key("up").Bool(l.up);
   w.Key("endpoints").BeginArray().String(l.a_node + ":" + l.a_interface);
-  w.String(l.b_node + ":" + l.b_interface).EndArray().EndObject();
+  w.String(l.b_node + ":" + l.b_interface).EndArray();
+  w.Key("impairment").BeginObject().Key("a_to_b");
+  WriteImpairmentJson(w, l.a_to_b);
+  w.Key("b_to_a");
+  WriteImpairmentJson(w, l.b_to_a);
+  w.EndObject().EndObject();
   return w.Take();
 }
 
@@ -30,6 +35,7 @@ void LinkBook::RecordLinkOnEnds(const std::string& lab, const LinkRecord& rec,
       if (nic.role != providers::NicRole::kData || nic.interface != interface) continue;
       nic.link = link;
       nic.link_down = down && !link.empty();
+      if (link.empty()) nic.impairment.clear();  // an unlinked NIC is not shaped
     }
     writer_.PersistMetadata(*n, join->Step());
   }
@@ -64,6 +70,14 @@ void LinkBook::WireLink(const std::string& lab, const LinkRecord& rec, NetworkPl
 
 void LinkBook::UnwireLink(const std::string& lab, const LinkRecord& rec,
                           NetworkPlumber::Done done) {
+  // A shaped end keeps no qdisc once unlinked (best effort: a failure is logged).
+  for (const auto& [tap, imp] : {std::pair{TapOf(lab, rec.a_node, rec.a_interface), rec.b_to_a},
+                                 std::pair{TapOf(lab, rec.b_node, rec.b_interface), rec.a_to_b}}) {
+    if (imp.empty() || !OnBridge(tap)) continue;
+    plumber_.SetImpairment(tap, {}, [tap = tap](Status st) {
+      if (!st.ok()) LogWarn("impairment not removed", {{"tap", tap}, {"error", st.ToString()}});
+    });
+  }
   RecordLinkOnEnds(lab, rec, "", false,
                    [this, lab, id = rec.id, done] { plumber_.DeleteLinks(lab, {id}, done); });
 }
@@ -76,13 +90,38 @@ void LinkBook::ApplyLinkStates(Node& n, NetworkPlumber::Done done) {
       if (!l.up && (l.a_node == n.name || l.b_node == n.name)) down.push_back(l.id);
     }
   }
-  if (down.empty()) return done(Status::Ok());
   auto join = Join::Create(std::move(done));
+  ApplyImpairments(n, join->Branch());
   for (const auto& id : down) {
     plumber_.SetLink(n.lab, id, false, [end = join->Branch()](Status st) {
       // kNotFound: the other end is not on the bridge, so this end is isolated anyway.
       end(st.code() == StatusCode::kNotFound ? Status::Ok() : st);
     });
+  }
+  join->Seal();
+}
+
+void LinkBook::ApplyImpairments(Node& n, NetworkPlumber::Done done) {
+  auto join = Join::Create(std::move(done));
+  for (const auto& nic : n.metadata.nics) {
+    if (nic.role != providers::NicRole::kData || nic.link.empty() || nic.impairment.empty()) {
+      continue;
+    }
+    auto imp = ParseImpairmentText(nic.impairment);
+    if (!imp.ok()) {
+      LogWarn("impairment in metadata unreadable; not applied",
+              {{"node", n.key}, {"tap", nic.tap}, {"error", imp.status().ToString()}});
+      continue;
+    }
+    // Not fatal to the start: the node boots unshaped and the log says why.
+    plumber_.SetImpairment(nic.tap, *imp,
+                           [end = join->Branch(), key = n.key, tap = nic.tap](Status st) {
+                             if (!st.ok()) {
+                               LogWarn("link impairment not applied",
+                                       {{"node", key}, {"tap", tap}, {"error", st.ToString()}});
+                             }
+                             end(Status::Ok());
+                           });
   }
   join->Seal();
 }

@@ -23,6 +23,7 @@
 #include "engine/lab/metrics.h"
 #include "engine/lab/node_state.h"
 #include "engine/lab/restart_policy.h"
+#include "engine/netem/impairment.h"
 #include "engine/readiness/readiness_tracker.h"
 #include "providers/cpu_policy.h"
 #include "providers/domain_xml.h"
@@ -63,6 +64,9 @@ struct LinkRecord {
   std::string id;  // "a_node:a_if--b_node:b_if"
   std::string a_node, a_interface, b_node, b_interface;
   bool up = true;
+  // netem per direction (link.set_impairment): a_to_b on b's tap, b_to_a on a's. The NICs'
+  // metadata holds them (each NIC the direction it receives); these are rebuilt from it.
+  Impairment a_to_b, b_to_a;
 };
 
 struct Node {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "engine/lab/engine_part.h"
 #include "engine/lab/metadata_writer.h"
@@ -30,8 +31,15 @@ class LinkBook : public EnginePart {
   void WireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done);
   // Clears the link id from both NICs and puts the ends on isolated tags.
   void UnwireLink(const std::string& lab, const LinkRecord& rec, NetworkPlumber::Done done);
-  // Rejoins a link after one end was re-plugged, and reapplies a down carrier.
+  // Rejoins a link after one end was re-plugged, and reapplies a down carrier and the
+  // impairments of the node's NICs.
   void ApplyLinkStates(Node& n, NetworkPlumber::Done done);
+  // Sets link `link`'s impairment per direction ({} in both clears it): applied now on the ends
+  // that are on the bridge (a_to_b on b's tap, b_to_a on a's), recorded on both NICs and persisted
+  // in both nodes' metadata, so a restart of either end or of labvirtd applies it again. When the
+  // kernel refuses, nothing is recorded and what was applied is put back.
+  void SetImpairment(const std::string& lab, const std::string& link, const Impairment& a_to_b,
+                     const Impairment& b_to_a, Reply reply);
 
  private:
   // Records `link` (empty: none) and whether its carrier is down on both ends' NICs and persists
@@ -41,6 +49,21 @@ class LinkBook : public EnginePart {
                         bool down, std::function<void()> then);
   std::string TapOf(const std::string& lab, const std::string& node,
                     const std::string& interface) const;
+  // One tap to shape now, what it gets, and what it had (put back if a later step fails).
+  struct ShapeStep {
+    std::string tap;
+    Impairment imp;
+    Impairment old;
+    const char* field;  // the direction, for the client's error
+  };
+  // Applies steps[i..] one after the other, then runs `then`; on a refusal puts back steps[..i)
+  // and answers `reply` with the error naming the direction.
+  void Shape(std::vector<ShapeStep> steps, size_t i, std::function<void()> then, Reply reply);
+  // Applies the impairment recorded on each of `n`'s linked NICs to its tap (failures logged).
+  void ApplyImpairments(Node& n, NetworkPlumber::Done done);
+  // Records `imp` (text form) on data NIC `interface` of `node`.
+  void RecordImpairment(const std::string& lab, const std::string& node,
+                        const std::string& interface, const Impairment& imp);
 
   MetadataWriter& writer_;
 };

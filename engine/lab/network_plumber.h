@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/netem/impairment.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::engine {
@@ -50,6 +51,9 @@ class NetworkPlumber {
   virtual std::vector<PlumbedPort> OwnedPorts() const = 0;
   // Removes port rows by name, whoever they belonged to.
   virtual void RemovePorts(const std::vector<std::string>& ports, Done done) = 0;
+  // Shapes the frames leaving the host through `tap` (what its node receives) as `imp` says; an
+  // empty impairment removes the shaping. The error says why the kernel refused.
+  virtual void SetImpairment(const std::string& tap, const Impairment& imp, Done done) = 0;
 };
 
 class NullPlumber : public NetworkPlumber {
@@ -71,6 +75,9 @@ class NullPlumber : public NetworkPlumber {
   }
   std::vector<PlumbedPort> OwnedPorts() const override { return {}; }
   void RemovePorts(const std::vector<std::string>&, Done done) override { done(Status::Ok()); }
+  void SetImpairment(const std::string&, const Impairment&, Done done) override {
+    done(Status::Ok());
+  }
 };
 
 // A NetworkPlumber that forwards every verb to `inner` with its callback passed through
@@ -102,6 +109,9 @@ class WrappedPlumber final : public NetworkPlumber {
   std::vector<PlumbedPort> OwnedPorts() const override { return inner_.OwnedPorts(); }
   void RemovePorts(const std::vector<std::string>& ports, Done done) override {
     inner_.RemovePorts(ports, wrap_("remove_ports", std::move(done)));
+  }
+  void SetImpairment(const std::string& tap, const Impairment& imp, Done done) override {
+    inner_.SetImpairment(tap, imp, wrap_("set_impairment", std::move(done)));
   }
 
  private:

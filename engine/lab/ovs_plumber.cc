@@ -3,6 +3,7 @@
 #include <set>
 
 #include "engine/lab/identities.h"
+#include "engine/netem/netem_netlink.h"
 #include "providers/node_naming.h"
 #include "reactor/base/join.h"
 #include "reactor/base/log.h"
@@ -100,6 +101,10 @@ std::vector<PlumbedPort> OvsPlumber::OwnedPorts() const {
 void OvsPlumber::RemovePorts(const std::vector<std::string>& ports, Done done) {
   if (ports.empty()) return done(Status::Ok());
   switch_->RemovePorts(ports, std::move(done));
+}
+
+void OvsPlumber::SetImpairment(const std::string& tap, const Impairment& imp, Done done) {
+  done(ApplyNetem(tap, imp));
 }
 
 }  // namespace labvirt::engine

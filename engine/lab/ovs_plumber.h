@@ -43,6 +43,9 @@ class OvsPlumber final : public NetworkPlumber {
                const std::string& tap_b, Done done) override;
   std::vector<PlumbedPort> OwnedPorts() const override;
   void RemovePorts(const std::vector<std::string>& ports, Done done) override;
+  // netem through rtnetlink (engine/netem/netem_netlink.h), on the loop thread: the kernel
+  // handles the request inside the send.
+  void SetImpairment(const std::string& tap, const Impairment& imp, Done done) override;
 
  private:
   const std::string instance_;

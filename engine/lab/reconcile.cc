@@ -137,17 +137,33 @@ void Reconciler::RebuildLinks(Lab& lab, const providers::NodeMetadata& md,
   // Links are rebuilt from the NICs' link ids; the first end seen records the link.
   for (const auto& nic : md.nics) {
     if (nic.link.empty()) continue;
-    bool seen = false;
-    for (const auto& l : lab.links) seen |= l.id == nic.link;
-    if (seen) continue;
-    auto ends = ParseLinkId(nic.link);
-    if (!ends) {
-      LogWarn("link id in metadata unreadable; link not rebuilt",
-              {{"domain", domain}, {"link", nic.link}});
+    LinkRecord* rec = nullptr;
+    for (auto& l : lab.links) rec = l.id == nic.link ? &l : rec;
+    if (rec == nullptr) {
+      auto ends = ParseLinkId(nic.link);
+      if (!ends) {
+        LogWarn("link id in metadata unreadable; link not rebuilt",
+                {{"domain", domain}, {"link", nic.link}});
+        continue;
+      }
+      lab.links.push_back(LinkRecord{nic.link,
+                                     ends->a_node,
+                                     ends->a_interface,
+                                     ends->b_node,
+                                     ends->b_interface,
+                                     !nic.link_down,
+                                     {},
+                                     {}});
+      rec = &lab.links.back();
+    }
+    // Each NIC holds the direction it receives (lab_impairment.cc).
+    auto imp = ParseImpairmentText(nic.impairment);
+    if (!imp.ok()) {
+      LogWarn("impairment in metadata unreadable", {{"domain", domain}, {"link", nic.link}});
       continue;
     }
-    lab.links.push_back(LinkRecord{nic.link, ends->a_node, ends->a_interface, ends->b_node,
-                                   ends->b_interface, !nic.link_down});
+    const bool b_end = rec->b_node == md.node && rec->b_interface == nic.interface;
+    (b_end ? rec->a_to_b : rec->b_to_a) = *imp;
   }
 }
 

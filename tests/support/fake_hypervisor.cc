@@ -99,7 +99,14 @@ void FakeHypervisor::DetachDevice(std::string, std::string xml, Done done) {
 void FakeHypervisor::ListDomains(
     std::function<void(Result<std::vector<providers::DomainInfo>>)> done) {
   std::vector<providers::DomainInfo> out = listed;
-  for (const auto& d : defined) out.push_back({d, false, false, true, ""});
+  for (const auto& d : defined) {
+    if (!list_metadata) {
+      out.push_back({d, false, false, true, ""});
+      continue;
+    }
+    auto md = metadata.find(d);
+    out.push_back({d, Running(d), false, true, md == metadata.end() ? "" : md->second});
+  }
   reactor_.Post([done = std::move(done), out] { done(out); });
 }
 

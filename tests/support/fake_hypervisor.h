@@ -75,6 +75,9 @@ class FakeHypervisor final : public providers::Hypervisor {
   // Decides each Start from the domain's XML (a host that refuses some CPUs); unset: all start.
   std::function<Status(const std::string& xml)> start_check;
   std::vector<providers::DomainInfo> listed;  // more domains ListDomains reports (with metadata)
+  // ListDomains reports each defined domain with the last metadata that landed and whether it
+  // runs, as libvirt does for a restarted labvirtd (off: bare names, never running).
+  bool list_metadata = false;
   std::function<void(const std::string&)> on_defined;  // the "defined" lifecycle event
   std::string fail_undefine;              // Undefine fails for domains whose name contains this
   std::string fail_define;                // Define fails for domains whose name contains this

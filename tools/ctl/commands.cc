@@ -128,6 +128,10 @@ const std::map<std::string, Command>& Commands() {
       {"status", {{}, {}, internal::LabStatus}},
       {"events", {{}, {"--lab", "--node", "--type"}, internal::Events}},
       {"console", {{"--ro", "--force"}, {}, internal::Console}},
+      {"capture",
+       {{},
+        {"-w", "--filter", "--count", "--bytes", "--snaplen", "--duration", "--end"},
+        internal::Capture}},
       {"node", {{}, {}, Node("node", "node.get")}},
       {"start", {{"--wait"}, {}, Node("start", "node.start")}},
       {"stop", {{"--force", "--wait"}, {"--timeout"}, Node("stop", "node.stop")}},
@@ -137,7 +141,11 @@ const std::map<std::string, Command>& Commands() {
       {"nic-add", {{}, {}, Node("nic-add", "node.nic.add")}},
       {"nic-remove", {{}, {}, Node("nic-remove", "node.nic.remove")}},
       {"tail", {{}, {"--bytes"}, Node("tail", "console.tail")}},
-      {"link", {{}, {}, internal::Link}},
+      {"link",
+       {{"--clear"},
+        {"--delay", "--jitter", "--loss", "--rate", "--corrupt", "--duplicate", "--reorder",
+         "--direction"},
+        internal::Link}},
       {"save", {{}, {}, Save}},
       {"config", {{}, {"--version"}, Config}},
       {"metrics", {{}, {}, NoArgs("metrics", Metrics)}},
@@ -162,12 +170,16 @@ void PrintUsage(FILE* out) {
       "  start LAB NODE [--wait]        start a node\n"
       "  stop LAB NODE [--force] [--timeout S] [--wait]\n"
       "  console LAB NODE [--ro] [--force]   attach the terminal (Ctrl-] leaves)\n"
+      "  capture LAB NODE:IF|LINK [-w FILE] [--filter EXPR] [--count N] [--bytes N]\n"
+      "          [--snaplen N] [--duration S] [--end a|b]   live pcapng (| tcpdump -r -)\n"
       "  restart LAB NODE [--wait]      stop (ACPI) and start again, keeping the disk\n"
       "  wipe LAB NODE                  fresh disk from the base image (node stopped)\n"
       "  reconcile LAB NODE             re-read libvirt's view of the node and converge\n"
       "  nic-add LAB NODE               hot-plug the node's next data NIC\n"
       "  nic-remove LAB NODE            remove the node's last data NIC\n"
       "  link LAB create NODE:IF NODE:IF | link LAB delete|up|down LINK   live links\n"
+      "  link LAB impair LINK [--delay 20ms] [--jitter 5ms] [--loss 1%] [--rate 1mbit]\n"
+      "          [--corrupt %] [--duplicate %] [--reorder %] [--direction both|a-b|b-a] | --clear\n"
       "  save LAB [NODE]                save running configs over the console (versions kept)\n"
       "  config LAB NODE [--version V]  print a saved config (default: the latest)\n"
       "  cleanup [--dry-run]            remove ports, disks, logs no node claims\n"

@@ -36,10 +36,11 @@ void PrintNodes(simdjson::dom::element lab) {
   }
   auto links = lab["links"].get_array();
   if (!links.error() && links.size() > 0) {
-    std::printf("\n%-50s %s\n", "LINK", "UP");
+    std::printf("\n%-50s %-3s %s\n", "LINK", "UP", "IMPAIRMENT");
     for (auto l : links.value()) {
       bool up = Bool(l, "up");
-      std::printf("%-50s %s\n", Str(l, "id").c_str(), up ? "yes" : "no");
+      std::printf("%-50s %-3s %s\n", Str(l, "id").c_str(), up ? "yes" : "no",
+                  ImpairmentSummary(l).c_str());
     }
   }
 }
@@ -170,29 +171,4 @@ int Deploy(const Options& o, const Args& a) {
 }
 
 // link LAB create NODE:IF NODE:IF | link LAB delete ID | link LAB up|down ID
-int Link(const Options& o, const Args& a) {
-  const char* usage =
-      "usage: labvirtctl link LAB create NODE:IF NODE:IF | link LAB delete|up|down LINK";
-  if (a.pos.size() < 3) return Fail(usage, 2);
-  const std::string& lab = a.pos[0];
-  const std::string& verb = a.pos[1];
-  JsonWriter w;
-  w.BeginObject().Key("lab").String(lab);
-  std::string method;
-  if (verb == "create" && a.pos.size() == 4) {
-    method = "link.create";
-    w.Key("endpoints").BeginArray().String(a.pos[2]).String(a.pos[3]).EndArray();
-  } else if (verb == "delete" && a.pos.size() == 3) {
-    method = "link.delete";
-    w.Key("link").String(a.pos[2]);
-  } else if ((verb == "up" || verb == "down") && a.pos.size() == 3) {
-    method = "link.set_state";
-    w.Key("link").String(a.pos[2]).Key("state").String(verb);
-  } else {
-    return Fail(usage, 2);
-  }
-  w.EndObject();
-  return Show(o, CallOnce(o, method, w.str()));
-}
-
 }  // namespace labvirt::ctl::internal
