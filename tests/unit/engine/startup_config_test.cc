@@ -154,7 +154,7 @@ TEST(CatalogDay0Test, ShippedKindsCarryTheirMedia) {
 providers::DeviceKind FatKind(int max_bytes) {
   providers::DeviceKind k;
   k.name = "cisco_iosv";
-  k.day0 = {"fat", "disk", "CFG", "ios_config.txt", "none", max_bytes};
+  k.day0 = {"fat", "disk", "CFG", "ios_config.txt", "none", max_bytes, ""};
   return k;
 }
 

@@ -33,9 +33,9 @@ DomainSpec Spec(const std::string& machine, const std::string& bus, Day0Spec day
   return s;
 }
 
-const Day0Spec kFatDisk{"fat", "disk", "CFG", "ios_config.txt", "none", 1000};
-const Day0Spec kFatUsb{"fat", "usb", "vmm-data", "juniper.conf", "none", 1000};
-const Day0Spec kIso{"iso", "cdrom", "config", "iosxe_config.txt", "none", 1000};
+const Day0Spec kFatDisk{"fat", "disk", "CFG", "ios_config.txt", "none", 1000, ""};
+const Day0Spec kFatUsb{"fat", "usb", "vmm-data", "juniper.conf", "none", 1000, ""};
+const Day0Spec kIso{"iso", "cdrom", "config", "iosxe_config.txt", "none", 1000, ""};
 
 // The <disk> element that holds the medium, or "".
 std::string MediumDisk(const std::string& xml) {
@@ -97,7 +97,7 @@ TEST(DomainXmlDay0Test, NoConfigNoMediumAndAKindWithoutMediaIsRefused) {
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(MediumDisk(plain->xml), "");
   EXPECT_EQ(plain->xml.find("startup-config"), std::string::npos);
-  DomainSpec console = Spec("q35", "virtio", Day0Spec{"console", "", "", "", "none", 9});
+  DomainSpec console = Spec("q35", "virtio", Day0Spec{"console", "", "", "", "none", 9, ""});
   auto refused = BuildDomain(console);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("config_medium"), std::string::npos);
