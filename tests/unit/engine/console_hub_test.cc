@@ -54,6 +54,11 @@ class ConsoleHubTest : public ::testing::TestWithParam<bool> {
     reactor_ = std::move(*r);
     pty_ = MakePty();
   }
+  // The hub frees a removed viewer at the end of the loop pass (DeferDelete): run one, so that a
+  // test ending right after a removal frees it.
+  void TearDown() override {
+    if (reactor_) reactor_->RunOnce(false);
+  }
   std::unique_ptr<ConsoleHub> MakeHub(ConsoleHubOptions o = {}) {
     o.reader.direct_read = GetParam();
     ConsoleHubCallbacks cb;
