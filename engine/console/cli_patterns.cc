@@ -67,10 +67,9 @@ Result<std::shared_ptr<const CliPatterns>> CliPatterns::Compile(const providers:
     tail.push_back(spec.answers[i].expect);
     ids.push_back(static_cast<int>(i));
   }
-  for (auto [pattern, id] : {std::pair{&spec.more_prompt, kMoreId},
-                             std::pair{&spec.password_prompt, kPasswordId},
-                             std::pair{&spec.login_prompt, kLoginId},
-                             std::pair{&spec.prompt, kPromptId}}) {
+  for (auto [pattern, id] :
+       {std::pair{&spec.more_prompt, kMoreId}, std::pair{&spec.password_prompt, kPasswordId},
+        std::pair{&spec.login_prompt, kLoginId}, std::pair{&spec.prompt, kPromptId}}) {
     if (pattern->empty()) continue;
     tail.push_back(*pattern);
     ids.push_back(id);
@@ -97,9 +96,8 @@ Result<std::shared_ptr<const CliPatterns>> CliPatterns::Compile(const providers:
 int CliPatterns::FirstMatch(const Db& db, std::string_view text) const {
   if (db.db == nullptr || text.size() > UINT_MAX) return -1;
   int best = -1;
-  hs_scan(static_cast<const hs_database_t*>(db.db), text.data(),
-          static_cast<unsigned>(text.size()), 0, static_cast<hs_scratch_t*>(scratch_), OnMatch,
-          &best);
+  hs_scan(static_cast<const hs_database_t*>(db.db), text.data(), static_cast<unsigned>(text.size()),
+          0, static_cast<hs_scratch_t*>(scratch_), OnMatch, &best);
   return best;
 }
 

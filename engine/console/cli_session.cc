@@ -121,7 +121,8 @@ void CliSession::Process() {
     echoed_ = true;
   }
   const size_t nl = text_.rfind('\n');
-  const std::string_view tail = std::string_view(text_).substr(nl == std::string::npos ? 0 : nl + 1);
+  const std::string_view tail =
+      std::string_view(text_).substr(nl == std::string::npos ? 0 : nl + 1);
   const CliTailMatch m = patterns_->ClassifyTail(tail);
   const providers::CliSpec& spec = patterns_->spec();
   switch (m.what) {
@@ -144,8 +145,8 @@ void CliSession::Process() {
     case CliTail::kPassword: {
       if (++logins_ > 6) {
         return Finish(FailedPrecondition("node " + node_ + ": the console keeps asking for " +
-                                       (m.what == CliTail::kLogin ? "a login" : "a password") +
-                                       ": the credentials were refused"));
+                                         (m.what == CliTail::kLogin ? "a login" : "a password") +
+                                         ": the credentials were refused"));
       }
       // Not TypeLine: the command waiting for its prompt is still the same one.
       text_.clear();
@@ -172,8 +173,8 @@ void CliSession::CommandDone(std::string_view answer) {
     if (c.check_errors) {
       for (const auto& line : lines) {
         if (patterns_->IsError(line)) {
-          return Finish(InvalidArgument("node " + node_ + ": " + Current() + " was refused: " +
-                                Excerpt(Trim(line))));
+          return Finish(InvalidArgument("node " + node_ + ": " + Current() +
+                                        " was refused: " + Excerpt(Trim(line))));
         }
       }
     }
@@ -191,10 +192,10 @@ void CliSession::OnTimeout() {
   if (finished_) return;
   const size_t nl = text_.rfind('\n');
   std::string last = text_.substr(nl == std::string::npos ? 0 : nl + 1);
-  Finish(Status(StatusCode::kDeadlineExceeded, "node " + node_ + ": no prompt within " +
-                          std::to_string(patterns_->spec().line_timeout_s) + " s after " +
-                          Current() + (last.empty() ? "" : " (the console shows '" +
-                                                               Excerpt(Trim(last)) + "')")));
+  Finish(Status(StatusCode::kDeadlineExceeded,
+                "node " + node_ + ": no prompt within " +
+                    std::to_string(patterns_->spec().line_timeout_s) + " s after " + Current() +
+                    (last.empty() ? "" : " (the console shows '" + Excerpt(Trim(last)) + "')")));
 }
 
 void CliSession::Abort(Status why) {
