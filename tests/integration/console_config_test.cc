@@ -30,6 +30,7 @@ const std::string kPid = std::to_string(::getpid());
 const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-cli-" + kPid;
 const std::string kStateDir = kImageRoot + "-state";
 const std::string kSocket = "/tmp/lvtest-cli-" + kPid + ".sock";
+const std::string kLab = "cli" + kPid;
 
 // The EOS CLI as far as labvirt's arista_veos script needs it (engine/data/catalog.json "cli").
 const char kTranscript[] =
@@ -124,13 +125,15 @@ class ConsoleConfigTest : public ::testing::Test {
     fs::remove_all(kStateDir, ec);
   }
   void SetUp() override { LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd"); }
+  // A failed assertion returns early: the lab goes anyway, so no VM or port outlives the test.
+  void TearDown() override { Call("lab.destroy", R"({"lab":")" + kLab + R"("})"); }
 
   static inline std::unique_ptr<testing::DaemonProcess> daemon_;
   static inline bool healthy_ = false;
 };
 
 TEST_F(ConsoleConfigTest, PastesLogsInSavesExactlyAndRefusesWhatItShould) {
-  const std::string lab = "cli" + kPid;
+  const std::string lab = kLab;
   // s1's config is pasted; s2's second line is refused by the device.
   std::string deployed =
       Call("lab.deploy", R"({"lab":")" + lab + R"(","wait":true,"nodes":[)" +
