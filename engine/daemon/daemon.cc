@@ -101,7 +101,7 @@ void Daemon::StartOvs() {
   // Userspace datapath when the host has no openvswitch kernel module (docs/host-requirements.md:
   // hosts without the module, such as CI machines).
   bool netdev = ::access("/sys/module/openvswitch", F_OK) != 0;
-  auto ovs = std::make_unique<OvsPlumber>(*reactor_, flags_.ovsdb, flags_.bridge, netdev,
+  auto ovs = std::make_unique<OvsPlumber>(*reactor_, *pool_, flags_.ovsdb, flags_.bridge, netdev,
                                           InstanceName(flags_));
   ovs->Start([bridge = flags_.bridge](Status st) {
     if (st.ok()) {

@@ -10,9 +10,10 @@
 
 namespace labvirt::engine {
 
-OvsPlumber::OvsPlumber(reactor::Reactor& reactor, const std::string& remote,
-                       const std::string& bridge, bool netdev, std::string instance)
-    : instance_(std::move(instance)) {
+OvsPlumber::OvsPlumber(reactor::Reactor& reactor, reactor::WorkerPool& pool,
+                       const std::string& remote, const std::string& bridge, bool netdev,
+                       std::string instance)
+    : pool_(pool), instance_(std::move(instance)) {
   ovs::OvsdbClientOptions co;
   co.remote = remote;
   client_ = std::make_unique<ovs::OvsdbClient>(reactor, co);
@@ -104,7 +105,28 @@ void OvsPlumber::RemovePorts(const std::vector<std::string>& ports, Done done) {
 }
 
 void OvsPlumber::SetImpairment(const std::string& tap, const Impairment& imp, Done done) {
-  done(ApplyNetem(tap, imp));
+  netem_changes_.push_back({tap, imp, std::move(done)});
+  if (!netem_running_) NextNetemChange();
+}
+
+void OvsPlumber::NextNetemChange() {
+  while (!netem_changes_.empty()) {
+    NetemChange change = std::move(netem_changes_.front());
+    netem_changes_.pop_front();
+    Done done = std::move(change.done);
+    Status queued =
+        pool_.Submit<Status>([tap = change.tap, imp = change.imp] { return ApplyNetem(tap, imp); },
+                             life_.Bind([this, done](Status st) {
+                               netem_running_ = false;
+                               done(std::move(st));
+                               NextNetemChange();
+                             }));
+    if (queued.ok()) {
+      netem_running_ = true;
+      return;
+    }
+    done(queued.WithContext("netem on " + change.tap));
+  }
 }
 
 }  // namespace labvirt::engine

@@ -2,18 +2,21 @@
 // OvsSwitch; puts each node's taps on the bridge with isolated tags and joins a link's two ends on
 // the link's tag once both are on the bridge (whichever node starts second completes the link).
 //
-// Does not own the reactor (must outlive it). Loop thread only.
+// Does not own the reactor or the worker pool (both must outlive it). Loop thread only.
 #ifndef LABVIRT_ENGINE_LAB_OVS_PLUMBER_H_
 #define LABVIRT_ENGINE_LAB_OVS_PLUMBER_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/lab/lifeline.h"
 #include "engine/lab/network_plumber.h"
 #include "ovs/ovs_replica.h"
 #include "ovs/ovs_switch.h"
 #include "ovs/ovsdb_client.h"
+#include "reactor/worker_pool.h"
 
 namespace labvirt::engine {
 
@@ -21,8 +24,8 @@ class OvsPlumber final : public NetworkPlumber {
  public:
   // `remote`: "unix:/PATH" or "tcp:HOST:PORT". `netdev`: userspace datapath (no kernel module).
   // `instance` marks every port it plugs (external_ids instance) and scopes Unplug to them.
-  OvsPlumber(reactor::Reactor& reactor, const std::string& remote, const std::string& bridge,
-             bool netdev, std::string instance);
+  OvsPlumber(reactor::Reactor& reactor, reactor::WorkerPool& pool, const std::string& remote,
+             const std::string& bridge, bool netdev, std::string instance);
   ~OvsPlumber() override;
 
   // Connects and makes sure the bridge exists (once the replica is synced).
@@ -43,15 +46,28 @@ class OvsPlumber final : public NetworkPlumber {
                const std::string& tap_b, Done done) override;
   std::vector<PlumbedPort> OwnedPorts() const override;
   void RemovePorts(const std::vector<std::string>& ports, Done done) override;
-  // netem through rtnetlink (engine/netem/netem_netlink.h), on the loop thread: the kernel
-  // handles the request inside the send.
+  // netem through rtnetlink (engine/netem/netem_netlink.h) on the worker pool, one change at a
+  // time in the order asked: the request waits for the kernel's rtnl lock (up to its 2 s timeout),
+  // which the loop must not, and two changes of one tap on two workers could land in either order.
   void SetImpairment(const std::string& tap, const Impairment& imp, Done done) override;
 
  private:
+  struct NetemChange {
+    std::string tap;
+    Impairment imp;
+    Done done;
+  };
+  // Starts the oldest queued change unless one is running.
+  void NextNetemChange();
+
+  reactor::WorkerPool& pool_;
   const std::string instance_;
   std::unique_ptr<ovs::OvsdbClient> client_;
   std::unique_ptr<ovs::OvsReplica> replica_;
   std::unique_ptr<ovs::OvsSwitch> switch_;
+  std::deque<NetemChange> netem_changes_;
+  bool netem_running_ = false;
+  Lifeline life_;  // last: a change finishing after the plumber is gone does nothing
 };
 
 }  // namespace labvirt::engine

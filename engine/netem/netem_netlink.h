@@ -26,10 +26,10 @@ std::string NetemReplaceRequest(int ifindex, const Impairment& imp, uint32_t seq
 std::string RootQdiscDeleteRequest(int ifindex, uint32_t seq);
 
 // Applies `imp` to the root of interface `ifname` (an empty impairment deletes labvirt's qdisc;
-// deleting where there is none succeeds). Blocking, but rtnetlink handles the request inside the
-// send and the acknowledgement is queued by then, so the wait is the kernel's rtnl lock only
-// (bounded by a 2 s receive timeout). NotFound for an unknown interface; the kernel's error (and
-// its extended-ack message) otherwise.
+// deleting where there is none succeeds). Blocking: rtnetlink handles the request inside the send
+// and queues the acknowledgement, so the wait is the kernel's rtnl lock (bounded by a 2 s receive
+// timeout) — worker threads only (labvirtd: OvsPlumber::SetImpairment). NotFound for an unknown
+// interface; the kernel's error (and its extended-ack message) otherwise.
 Status ApplyNetem(const std::string& ifname, const Impairment& imp);
 
 }  // namespace labvirt::engine
