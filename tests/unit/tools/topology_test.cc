@@ -40,6 +40,31 @@ TEST(TopologyTest, ContainerlabYamlBecomesDeployParams) {
   EXPECT_EQ(lab.links[0].b.interface, "ge-0/0/0");
 }
 
+TEST(TopologyTest, SavedConfigKeysBecomeDeployParams) {
+  auto t = ParseTopology(R"(name: s
+use-saved-configs: true
+save-on-stop: true
+topology:
+  nodes:
+    r1: {kind: iosv, image: i.qcow2}
+    r2: {kind: iosv, image: i.qcow2, save_on_stop: false}
+)",
+                         "s.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  simdjson::dom::parser parser;
+  auto spec = engine::ParseLabSpec(parser.parse(t->params_json));
+  ASSERT_TRUE(spec.ok()) << t->params_json;
+  EXPECT_TRUE(spec->use_saved_configs);
+  EXPECT_TRUE(spec->save_on_stop);
+  EXPECT_FALSE(spec->nodes[0].save_on_stop.has_value());
+  EXPECT_EQ(spec->nodes[1].save_on_stop, false);
+  auto bad = ParseTopology(
+      "name: s\nsave-on-stop: [1]\ntopology:\n  nodes:\n    r1: {kind: iosv, image: i}\n",
+      "b.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "b.yaml:2: 'save-on-stop' must be true or false");
+}
+
 TEST(TopologyTest, JsonInEitherShape) {
   auto a = ParseTopology(
       R"({"name":"j","topology":{"nodes":{"r1":{"kind":"iosv","image":"i.qcow2"}}}})", "a.json");
