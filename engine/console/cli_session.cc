@@ -88,13 +88,18 @@ void CliSession::Start() { TypeLine(""); }
 void CliSession::TypeLine(const std::string& line) {
   text_.clear();
   echoed_ = false;
-  pager_erase_ = 0;
   callbacks_.arm_timer(std::chrono::seconds(patterns_->spec().line_timeout_s));
   callbacks_.type(line + "\r");
 }
 
 void CliSession::OnOutput(std::string_view bytes) {
   if (finished_) return;
+  // A backspace moves the cursor back over the line, as a terminal does (pagers and line
+  // editors wipe text with BS, space, BS): the stripper would drop it and leave the text.
+  for (size_t bs; (bs = bytes.find('\b')) != std::string_view::npos; bytes.remove_prefix(bs + 1)) {
+    stripper_.Feed(bytes.substr(0, bs), &text_);
+    if (!text_.empty() && text_.back() != '\n') text_.pop_back();
+  }
   stripper_.Feed(bytes, &text_);
   if (text_.size() > kMaxAnswerBytes) {
     return Finish(ResourceExhausted("node " + node_ + ": the answer to " + Current() +
@@ -106,16 +111,6 @@ void CliSession::OnOutput(std::string_view bytes) {
 }
 
 void CliSession::Process() {
-  // The pager wipes its prompt with backspaces (dropped by the stripper) and as many spaces: those
-  // spaces are not the device's text.
-  while (pager_erase_ > 0 && text_.size() > pager_at_) {
-    if (text_[pager_at_] != ' ') {
-      pager_erase_ = 0;
-      break;
-    }
-    text_.erase(pager_at_, 1);
-    --pager_erase_;
-  }
   if (!echoed_) {
     if (text_.find('\n') == std::string::npos) return;
     echoed_ = true;
@@ -129,10 +124,9 @@ void CliSession::Process() {
     case CliTail::kNone:
       return;
     case CliTail::kMore:
-      // The pager's prompt is not part of the answer; a space shows the next page.
-      pager_erase_ = tail.size();
+      // The pager's prompt is not part of the answer; a space shows the next page. The device then
+      // wipes the prompt (BS, space, BS): at the start of the line now, those cancel out.
       text_.resize(text_.size() - tail.size());
-      pager_at_ = text_.size();
       callbacks_.type(" ");
       return;
     case CliTail::kAnswer: {

@@ -82,13 +82,11 @@ class CliSession {
   std::string node_;
   CliSessionCallbacks callbacks_;
   Vt100Stripper stripper_;
-  std::string text_;        // stripped console text since the last line typed, without CRs
-  bool echoed_ = false;     // a line end came since the last line typed
-  size_t pager_at_ = 0;     // where the pager's prompt was cut from text_
-  size_t pager_erase_ = 0;  // spaces still expected there (its prompt wiped)
-  bool started_ = false;    // the first prompt was seen: commands_ run from next_
-  size_t next_ = 0;         // the command awaiting its prompt (once started_)
-  int logins_ = 0;          // usernames and passwords typed (a loop of them is a refusal)
+  std::string text_;      // console text since the last line typed: stripped, no CRs, BS applied
+  bool echoed_ = false;   // a line end came since the last line typed
+  bool started_ = false;  // the first prompt was seen: commands_ run from next_
+  size_t next_ = 0;       // the command awaiting its prompt (once started_)
+  int logins_ = 0;        // usernames and passwords typed (a loop of them is a refusal)
   std::vector<std::string> captured_;
   bool finished_ = false;
 };

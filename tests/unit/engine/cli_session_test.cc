@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 
 #include "engine/catalog/catalog.h"
@@ -94,13 +95,18 @@ struct Outcome {
 };
 
 // Runs `commands` against `dev` until the session ends or the device has nothing more to say.
+// `typed`, when given, sees what the session types first and returns true when it answered it.
 Outcome Drive(FakeDevice& dev, std::vector<CliCommand> commands,
-              providers::CliSpec spec = IosSpec(), providers::Credentials creds = {}) {
+              providers::CliSpec spec = IosSpec(), providers::Credentials creds = {},
+              std::function<bool(const std::string&)> typed = nullptr) {
   auto patterns = CliPatterns::Compile(spec);
   EXPECT_TRUE(patterns.ok()) << patterns.status().message();
   Outcome run;
   CliSession s(*patterns, creds, std::move(commands), "r1",
-               {[&](std::string b) { dev.Type(b); }, [&](std::chrono::seconds) { ++run.timers; },
+               {[&](std::string b) {
+                  if (!typed || !typed(b)) dev.Type(b);
+                },
+                [&](std::chrono::seconds) { ++run.timers; },
                 [&](int done, int) { run.last_progress = done; },
                 [&](Status st, std::vector<std::string> cap) {
                   run.status = std::move(st);
@@ -188,44 +194,33 @@ TEST(CliSessionTest, RefusedCredentialsFailInsteadOfLooping) {
 
 TEST(CliSessionTest, CapturesTheAnswerAcrossThePagerAndAnswersQuestions) {
   FakeDevice dev = Ios();
-  Outcome run;
-  {
-    auto patterns = CliPatterns::Compile(IosSpec());
-    ASSERT_TRUE(patterns.ok());
-    CliSession s(*patterns, {},
-                 {{"show running-config", true, true, 0}, {"reload", true, false, 0}}, "r1",
-                 {[&](std::string b) {
-                    if (b == "show running-config\r") {  // the first page
-                      dev.out.push_back(
-                          "show running-config\r\nBuilding configuration...\r\n!\r\n"
-                          "hostname r1\r\n--More-- ");
-                    } else if (b == " ") {  // the next page
-                      dev.out.push_back("\r        \rinterface Gi0/1\r\nend\r\nRouter#");
-                    } else if (b == "reload\r") {
-                      dev.out.push_back("reload\r\nProceed with reload? [confirm]");
-                    } else if (b == "\r" && run.timers > 2) {  // the [confirm] answer
-                      dev.out.push_back("\r\nRouter#");
-                    } else {
-                      dev.Type(b);
-                    }
-                  },
-                  [&](std::chrono::seconds) { ++run.timers; }, nullptr,
-                  [&](Status st, std::vector<std::string> cap) {
-                    run.status = std::move(st);
-                    run.captured = std::move(cap);
-                    run.done = true;
-                  }});
-    s.Start();
-    while (!dev.out.empty() && !s.finished()) {
-      std::string chunk = dev.out.front();
-      dev.out.pop_front();
-      s.OnOutput(chunk);
-    }
-  }
+  bool confirming = false;
+  // IOS's pager: " --More-- ", then on a space it wipes the prompt with BS, space, BS; the next
+  // page's first line is indented (it must keep its indentation).
+  const std::string wipe = std::string(10, '\b') + std::string(10, ' ') + std::string(10, '\b');
+  Outcome run = Drive(
+      dev, {{"show running-config", true, true, 0}, {"reload", true, false, 0}}, IosSpec(), {},
+      [&](const std::string& b) {
+        if (b == "show running-config\r") {
+          dev.out.push_back(
+              "show running-config\r\nBuilding configuration...\r\n!\r\nhostname r1\r\n --More-- ");
+        } else if (b == " ") {
+          dev.out.push_back(wipe + " ip routing\r\nend\r\nRouter#");
+        } else if (b == "reload\r") {
+          confirming = true;
+          dev.out.push_back("reload\r\nProceed with reload? [confirm]");
+        } else if (b == "\r" && confirming) {  // the [confirm] answer
+          confirming = false;
+          dev.out.push_back("\r\nRouter#");
+        } else {
+          return false;
+        }
+        return true;
+      });
   ASSERT_TRUE(run.done);
   EXPECT_TRUE(run.status.ok()) << run.status.message();
   auto patterns = CliPatterns::Compile(IosSpec());
-  EXPECT_EQ(ExtractConfig(**patterns, run.captured), "!\nhostname r1\ninterface Gi0/1\nend\n");
+  EXPECT_EQ(ExtractConfig(**patterns, run.captured), "!\nhostname r1\n ip routing\nend\n");
 }
 
 TEST(CliSessionTest, NoPromptTimesOutNamingTheCommandAndTheScreen) {
