@@ -33,13 +33,19 @@ Status WriteDay0Files(const Day0Spec& spec, std::string_view text, const std::st
   return WriteFileAtomically(medium_path, *medium);
 }
 
-Status RebuildDay0Medium(const Day0Spec& spec, const std::string& text_path,
-                         const std::string& medium_path) {
+Result<std::string> ReadDay0Text(const std::string& text_path) {
   std::ifstream in(text_path, std::ios::binary);
   if (!in) return NotFound("startup config " + text_path + " is gone; deploy the node again");
   std::ostringstream text;
   text << in.rdbuf();
-  auto medium = BuildMedium(spec, text.str());
+  return text.str();
+}
+
+Status RebuildDay0Medium(const Day0Spec& spec, const std::string& text_path,
+                         const std::string& medium_path) {
+  auto text = ReadDay0Text(text_path);
+  if (!text.ok()) return text.status();
+  auto medium = BuildMedium(spec, *text);
   if (!medium.ok()) return medium.status();
   return WriteFileAtomically(medium_path, *medium);
 }

@@ -44,6 +44,9 @@ Status WriteFileAtomically(const std::string& path, std::string_view bytes);
 Status WriteDay0Files(const Day0Spec& spec, std::string_view text, const std::string& text_path,
                       const std::string& medium_path);
 
+// A node's startup config text as WriteDay0Files stored it. NotFound when it is gone.
+Result<std::string> ReadDay0Text(const std::string& text_path);
+
 // The medium made again from the text at `text_path` (a wipe: the guest may have written to a FAT
 // disk). NotFound when the text is gone.
 Status RebuildDay0Medium(const Day0Spec& spec, const std::string& text_path,

@@ -2,9 +2,8 @@
 
 #include <ctime>
 #include <deque>
-#include <fstream>
-#include <sstream>
 
+#include "providers/config_medium.h"
 #include "providers/node_naming.h"
 #include "providers/state_paths.h"
 #include "reactor/base/json_writer.h"
@@ -181,13 +180,7 @@ void NodeConfig::Paste(Node& n, std::function<void(Status)> done) {
   };
   std::string path = providers::Day0TextPath(options_.state_dir, n.lab, n.name);
   Status queued = OnWorker<Result<std::string>>(
-      [path]() -> Result<std::string> {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) return NotFound("startup config " + path + " is gone; deploy the node again");
-        std::ostringstream text;
-        text << in.rdbuf();
-        return text.str();
-      },
+      [path] { return providers::ReadDay0Text(path); },
       [this, key, finish](Result<std::string> text) {
         Node* n = FindNodeByKey(key);
         if (n == nullptr) return;
