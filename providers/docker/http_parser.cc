@@ -113,18 +113,18 @@ Status HttpResponseParser::FeedEof() {
 Result<bool> HttpResponseParser::TakeLine(std::string_view& bytes) {
   size_t nl = bytes.find('\n');
   size_t take = nl == std::string_view::npos ? bytes.size() : nl + 1;
-  bool in_header = state_ == State::kStatusLine || state_ == State::kHeaders;
-  if (in_header) {
+  // The newline itself is not counted: a line of exactly the limit is allowed.
+  if (line_.size() + take - (nl == std::string_view::npos ? 0 : 1) > limits_.max_line_bytes) {
+    return ResourceExhausted("HTTP: line longer than " + std::to_string(limits_.max_line_bytes) +
+                             " bytes: '" + Excerpt(line_ + std::string(bytes.substr(0, 100))) +
+                             "'");
+  }
+  if (state_ == State::kStatusLine || state_ == State::kHeaders) {
     header_bytes_ += take;
     if (header_bytes_ > limits_.max_header_bytes) {
       return ResourceExhausted("HTTP: header block longer than " +
                                std::to_string(limits_.max_header_bytes) + " bytes");
     }
-  }
-  // The newline itself is not counted: a line of exactly the limit is allowed.
-  if (line_.size() + take - (nl == std::string_view::npos ? 0 : 1) > limits_.max_line_bytes) {
-    return ResourceExhausted("HTTP: line longer than " + std::to_string(limits_.max_line_bytes) +
-                             " bytes: '" + Excerpt(line_) + "'");
   }
   line_.append(bytes.substr(0, take));
   bytes.remove_prefix(take);
