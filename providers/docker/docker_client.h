@@ -80,6 +80,9 @@ class DockerClient {
   // "Upgrade: tcp"; on 101 hands the socket over (works on a created, not yet started container
   // too: its output from the start then arrives on the stream). Any other status: the error with
   // Docker's message (see DockerStatus). request_timeout applies until the 101.
+  // Observed with dockerd 20.10: stdin written in the first moments after the start may be
+  // dropped (a line sent as soon as the first output arrived was lost in ~20% of runs; never
+  // 300 ms later). Callers whose first input matters wait for a prompt and resend.
   void Attach(std::string container, std::function<void(Result<HijackedStream>)> done);
 
   // Requests, watches and attaches in progress.
