@@ -166,11 +166,12 @@ TEST_F(DockerClientIntegrationTest, AttachBeforeStartEchoesAndEventsSeeStartAndD
     return false;
   };
   EXPECT_TRUE(RunUntil([&] { return seen("start") && seen("die"); })) << events.size() << " events";
-  for (const std::string& e : events) std::printf("event: %s\n", e.c_str());
   EXPECT_FALSE(ended.has_value());
 
   Result<HttpResponse> removed = Call("DELETE", "/containers/" + id + "?force=1");
   ASSERT_TRUE(removed.ok() && removed->status == 204) << removed.status().ToString();
+  EXPECT_TRUE(RunUntil([&] { return seen("destroy"); }));
+  for (const std::string& e : events) std::printf("event: %s\n", e.c_str());
 }
 
 TEST_F(DockerClientIntegrationTest, MissingImageIs404WithDockersMessage) {
