@@ -129,7 +129,13 @@ void ConsoleRelay::ArmPtyRead() {
       Finish(rev.status().WithContext("poll pty master"));
       return;
     }
+    const uint64_t before = to_sock_.size() + bytes_in_;
     OnPtyReadable();
+    // A hang-up with nothing to read would complete every re-armed poll at once: a busy loop.
+    // It cannot happen while slave_ is held, unless someone hung the tty up (vhangup).
+    if (!closed_ && (*rev & (POLLHUP | POLLERR)) && to_sock_.size() + bytes_in_ == before) {
+      Finish(Unavailable("pty " + slave_path_ + " hung up"));
+    }
     if (!closed_) ArmPtyRead();
   });
 }
