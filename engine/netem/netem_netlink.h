@@ -1,5 +1,5 @@
 // netem qdiscs through rtnetlink, without a `tc` process: the request messages (pure, tested byte
-// by byte) and a blocking NETLINK_ROUTE socket that sends one and reads its acknowledgement.
+// by byte), sent on the blocking socket of providers/netlink/rtnetlink.h.
 //
 // A netem qdisc on a tap's root shapes the frames *leaving the host through that tap*, i.e. the
 // frames its node receives. With OVS's userspace datapath a frame from node A to node B leaves
