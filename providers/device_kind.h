@@ -99,6 +99,22 @@ struct Credentials {
   std::string password;
 };
 
+// How a container kind runs (provider "docker"; docs/catalog.md "Container kinds").
+struct ContainerSpec {
+  std::vector<std::string> cmd;            // the container's argv; empty: the image's own
+  std::map<std::string, std::string> env;  // its environment
+  bool privileged = false;                 // every capability and device (SR Linux, cEOS)
+  std::vector<std::string> capabilities;   // added when not privileged, e.g. "NET_ADMIN"
+  // Data NIC i's Linux name inside the container: interface_prefix + (i + interface_start), e.g.
+  // "eth1" (the vendor name, DeviceKind::interface_prefix, may differ: SR Linux's e1-1 is
+  // ethernet-1/1).
+  std::string interface_prefix = "eth";
+  int interface_start = 1;
+  // An env variable that gets the data interfaces' Linux names, space-separated, so the
+  // container's init can wait for them ("" = none): they appear only after it started.
+  std::string interfaces_env;
+};
+
 struct SerialPort {
   std::string type = "pty";  // "pty" (labvirt reads it) or "tcp" (telnet server, for XRv9k aux)
 };
@@ -149,7 +165,12 @@ struct DeviceKind {
   double admission_weight = 1.0;
   // Why this entry departs from the seed agent's choice, where it does.
   std::string notes;
+  // "libvirt" (a VM from a disk image) or "docker" (a container from an image reference).
+  std::string provider = "libvirt";
+  ContainerSpec container;
 };
+
+inline bool IsContainerKind(const DeviceKind& kind) { return kind.provider == "docker"; }
 
 // The kind's CPU on a host of `vendor` ("amd", "intel", or "" when unknown).
 inline const CpuSpec& CpuSpecFor(const DeviceKind& kind, const std::string& vendor) {

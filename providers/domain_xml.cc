@@ -1,40 +1,11 @@
 #include "providers/domain_xml.h"
 
+#include "providers/domain_xml_internal.h"
 #include "providers/interface_naming.h"
 #include "providers/node_naming.h"
 
 namespace labvirt::providers {
 namespace {
-
-// Attribute and text values are always XmlEscape'd; only literal markup is appended raw.
-class Xml {
- public:
-  Xml& Raw(std::string_view s) {
-    out_ += s;
-    return *this;
-  }
-  Xml& Text(std::string_view s) {
-    out_ += XmlEscape(s);
-    return *this;
-  }
-  // <tag>text</tag> on its own line.
-  Xml& Leaf(int indent, std::string_view tag, std::string_view text) {
-    Pad(indent).Raw("<").Raw(tag).Raw(">").Text(text).Raw("</").Raw(tag).Raw(">\n");
-    return *this;
-  }
-  Xml& Pad(int indent) {
-    out_.append(static_cast<size_t>(indent) * 2, ' ');
-    return *this;
-  }
-  Xml& Attr(std::string_view name, std::string_view value) {
-    Raw(" ").Raw(name).Raw("='").Text(value).Raw("'");
-    return *this;
-  }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
 
 Status CheckPath(std::string_view field, const std::string& path) {
   if (path.empty() || path[0] != '/') {
@@ -101,7 +72,8 @@ Status CheckSpec(const DomainSpec& s) {
   return Status::Ok();
 }
 
-// Resolves the data NIC count and each data NIC's link; refuses duplicates and unknown names.
+}  // namespace
+
 Result<std::vector<NicMetadata>> PlanNics(const DomainSpec& s) {
   const DeviceKind& k = s.kind;
   int nics = s.nics < 0 ? k.default_nics : s.nics;
@@ -156,6 +128,8 @@ Result<std::vector<NicMetadata>> PlanNics(const DomainSpec& s) {
   }
   return out;
 }
+
+namespace {
 
 void RenderCpu(const DomainSpec& s, Xml& x) {
   const DeviceKind& k = s.kind;
@@ -416,29 +390,34 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
   return x.Take();
 }
 
+NodeMetadata MetadataFor(const DomainSpec& s, const std::vector<NicMetadata>& nics) {
+  return NodeMetadata{1,
+                      s.lab,
+                      s.node,
+                      s.kind_name.empty() ? s.kind.name : s.kind_name,
+                      s.tag,
+                      s.image,
+                      s.desired_state,
+                      s.readiness,
+                      s.readiness_detail,
+                      s.overrides_json,
+                      s.cpu ? *s.cpu : FirstCpuChoice(s.kind.cpu, ""),
+                      nics,
+                      s.instance,
+                      s.config_bytes > 0 ? s.kind.day0.method : "",
+                      s.config_bytes,
+                      s.config_bytes > 0 && s.config_applied,
+                      s.save_on_stop};
+}
+
 Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
+  if (IsContainerKind(s.kind)) return BuildContainerDomain(s);
   LABVIRT_RETURN_IF_ERROR(CheckSpec(s));
   auto nics = PlanNics(s);
   if (!nics.ok()) return nics.status();
   BuiltDomain out;
   out.name = DomainName(s.lab, s.node, s.tag);
-  out.metadata = NodeMetadata{1,
-                              s.lab,
-                              s.node,
-                              s.kind_name.empty() ? s.kind.name : s.kind_name,
-                              s.tag,
-                              s.image,
-                              s.desired_state,
-                              s.readiness,
-                              s.readiness_detail,
-                              s.overrides_json,
-                              s.cpu ? *s.cpu : FirstCpuChoice(s.kind.cpu, ""),
-                              *nics,
-                              s.instance,
-                              s.config_bytes > 0 ? s.kind.day0.method : "",
-                              s.config_bytes,
-                              s.config_bytes > 0 && s.config_applied,
-                              s.save_on_stop};
+  out.metadata = MetadataFor(s, *nics);
   const DeviceKind& k = s.kind;
   Xml x;
   x.Raw("<domain").Attr("type", s.domain_type).Raw(">\n");
@@ -477,6 +456,7 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
 }
 
 std::string RenderNicXml(const DomainSpec& spec, const NicMetadata& nic) {
+  if (IsContainerKind(spec.kind)) return RenderContainerNicXml(spec, nic);
   Xml x;
   RenderNics(spec, {nic}, x);
   return x.Take();

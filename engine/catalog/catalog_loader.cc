@@ -12,6 +12,7 @@
 
 #include "engine/catalog/catalog.h"
 #include "engine/catalog/catalog_cli.h"
+#include "engine/catalog/catalog_container.h"
 #include "engine/catalog/catalog_json.h"
 #include "engine/catalog/catalog_validate.h"
 #include "providers/node_naming.h"
@@ -181,7 +182,12 @@ Status ParseKind(simdjson::dom::object obj, DeviceKind* k) {
   LABVIRT_RETURN_IF_ERROR(in.StringList("aliases", &k->aliases, false));
   LABVIRT_RETURN_IF_ERROR(in.String("vendor", &k->vendor, true));
   LABVIRT_RETURN_IF_ERROR(in.String("description", &k->description, false));
-  LABVIRT_RETURN_IF_ERROR(ParseHardware(in, k));
+  LABVIRT_RETURN_IF_ERROR(in.String("provider", &k->provider, false));
+  if (providers::IsContainerKind(*k)) {
+    LABVIRT_RETURN_IF_ERROR(ParseContainerKind(in, k));
+  } else {
+    LABVIRT_RETURN_IF_ERROR(ParseHardware(in, k));
+  }
   LABVIRT_RETURN_IF_ERROR(in.Int("max_nics", &k->max_nics, true));
   LABVIRT_RETURN_IF_ERROR(in.Int("default_nics", &k->default_nics, true));
   LABVIRT_RETURN_IF_ERROR(in.Int("reserved_nics", &k->reserved_nics, false));
@@ -194,8 +200,10 @@ Status ParseKind(simdjson::dom::object obj, DeviceKind* k) {
     for (auto& s : serials) k->serials.push_back(providers::SerialPort{s});
   }
   LABVIRT_RETURN_IF_ERROR(in.StringMap("smbios", &k->smbios, false));
-  LABVIRT_RETURN_IF_ERROR(in.String("interface_prefix", &k->interface_prefix, true));
-  LABVIRT_RETURN_IF_ERROR(in.Int("interface_start", &k->interface_start, true));
+  if (!providers::IsContainerKind(*k)) {
+    LABVIRT_RETURN_IF_ERROR(in.String("interface_prefix", &k->interface_prefix, true));
+    LABVIRT_RETURN_IF_ERROR(in.Int("interface_start", &k->interface_start, true));
+  }
   auto readiness = in.Element("readiness", true);
   if (!readiness.ok()) return readiness.status();
   auto robj = AsObject(*readiness.value(), "readiness");

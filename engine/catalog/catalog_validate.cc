@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "engine/catalog/catalog_container.h"
 #include "providers/node_naming.h"
 
 #ifdef LABVIRT_HAVE_HYPERSCAN
@@ -260,6 +261,7 @@ Status ValidateDeviceKind(const DeviceKind& k) {
   LABVIRT_RETURN_IF_ERROR(CheckText("vendor", k.vendor, 64));
   LABVIRT_RETURN_IF_ERROR(CheckText("description", k.description, 256));
   LABVIRT_RETURN_IF_ERROR(ValidateHardware(k));
+  LABVIRT_RETURN_IF_ERROR(ValidateContainer(k));
   LABVIRT_RETURN_IF_ERROR(ValidateNicsAndConsole(k));
   LABVIRT_RETURN_IF_ERROR(ValidateReadiness(k.readiness));
   LABVIRT_RETURN_IF_ERROR(ValidateDay0(k));

@@ -45,6 +45,8 @@ Daemon::~Daemon() {
   // and only then let the reactor go.
   control_.reset();
   engine_.reset();
+  router_.reset();
+  docker_.reset();
   libvirt_.reset();
   pool_.reset();
 }
@@ -80,6 +82,13 @@ Status Daemon::Init() {
   pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, WorkerCount(), /*max_queued=*/4096);
   WarnIfLibvirtdServesTooFewCalls();
   libvirt_ = std::make_unique<providers::LibvirtHypervisor>(*reactor_, *pool_, flags_.libvirt_uri);
+  if (flags_.docker != "none") {
+    providers::docker::DockerClientOptions docker_options;
+    docker_options.socket_path = flags_.docker;
+    docker_ = std::make_unique<providers::docker::DockerProvider>(*reactor_, *pool_, docker_options,
+                                                                  flags_.state_dir);
+  }
+  router_ = std::make_unique<ProviderRouter>(*libvirt_, docker_.get());
   StartOvs();
   StartEngine();
   control_ = std::make_unique<ControlPlane>(
@@ -87,6 +96,7 @@ Status Daemon::Init() {
       DaemonHooks{[this] { return HostInfoJson(); }, [this] { return MetricsText(); }});
   LABVIRT_RETURN_IF_ERROR(control_->Listen(flags_.socket_path));
   libvirt_->Start();
+  if (docker_) docker_->Start();
   LogInfo("labvirtd started", {{"version", LABVIRT_VERSION},
                                {"socket", flags_.socket_path},
                                {"libvirt_uri", flags_.libvirt_uri},
@@ -126,14 +136,14 @@ void Daemon::StartEngine() {
   engine_options.force_tcg = flags_.force_tcg;
   // Direct io_uring reads on a tty only where the kernel does them without io-wq (6.12+).
   engine_options.console.reader.direct_read = features_.direct_tty_read;
-  timed_libvirt_ = std::make_unique<TimedHypervisor>(*libvirt_, TimeCalls{&libvirt_calls_});
+  timed_libvirt_ = std::make_unique<TimedHypervisor>(*router_, TimeCalls{&libvirt_calls_});
   engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *timed_libvirt_, *plumber_, catalog_,
                                         engine_options);
-  libvirt_->SetEventHandler(
+  router_->SetEventHandler(
       [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
   // After every (re)connection, probe the host (libvirt or QEMU may have changed under it) and
   // rebuild the labs from libvirt in one pass.
-  libvirt_->SetConnectedHandler([this] {
+  router_->SetConnectedHandler([this] {
     engine_->ProbeHost([this] {
       engine_->Reconcile([this](Status st) {
         if (!st.ok()) return LogWarn("reconcile failed", {{"error", st.ToString()}});
@@ -204,6 +214,8 @@ std::string Daemon::HostInfoJson() const {
   w.Key("version").Uint(libvirt_ ? libvirt_->connection().version() : 0);
   w.Key("reconnects").Uint(libvirt_ ? libvirt_->connection().reconnects() : 0);
   w.EndObject();
+  w.Key("docker").BeginObject().Key("socket").String(flags_.docker);
+  w.Key("connected").Bool(docker_ != nullptr && docker_->connected()).EndObject();
   w.Key("io_uring").BeginObject();
   w.Key("direct_tty_read").Bool(features_.direct_tty_read);
   w.EndObject();

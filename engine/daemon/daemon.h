@@ -12,7 +12,9 @@
 #include "engine/lab/lab_engine.h"
 #include "engine/lab/metrics.h"
 #include "engine/lab/network_plumber.h"
+#include "engine/lab/provider_router.h"
 #include "engine/lab/wrapped_hypervisor.h"
+#include "providers/docker/docker_provider.h"
 #include "providers/libvirt_hypervisor.h"
 #include "reactor/probe.h"
 #include "reactor/reactor.h"
@@ -59,7 +61,9 @@ class Daemon {
   std::unique_ptr<providers::LibvirtHypervisor> libvirt_;
   LatencyTable libvirt_calls_{"verb"};
   LatencyTable ovsdb_calls_{"method"};
-  std::unique_ptr<TimedHypervisor> timed_libvirt_;  // libvirt_, with its calls timed
+  std::unique_ptr<providers::docker::DockerProvider> docker_;  // null with --docker none
+  std::unique_ptr<ProviderRouter> router_;                     // libvirt_ and docker_ as one
+  std::unique_ptr<TimedHypervisor> timed_libvirt_;             // router_, with its calls timed
   std::unique_ptr<NetworkPlumber> plumber_;
   class OvsPlumber* ovs_ = nullptr;  // plumber_ when it is the OVS one
   std::unique_ptr<LabEngine> engine_;

@@ -121,6 +121,12 @@ Setter AccelSetter(bool* force_tcg) {
   };
 }
 
+Status CheckDocker(const std::string& value) {
+  if (value == "none" || (!value.empty() && value[0] == '/')) return Status::Ok();
+  return InvalidArgument("--docker: expected an absolute socket path or 'none', got '" + value +
+                         "'");
+}
+
 // labvirtd's flags, in --help order, setting `f` (which must outlive the parser).
 FlagParser MakeParser(Flags& f) {
   return FlagParser({
@@ -131,6 +137,9 @@ FlagParser MakeParser(Flags& f) {
       {"--ovsdb", true, "ADDR",
        "OVSDB server, unix:/PATH or tcp:HOST:PORT (default unix:/var/run/openvswitch/db.sock)",
        Checked(CheckOvsdb, &f.ovsdb)},
+      {"--docker", true, "PATH",
+       "dockerd's API socket for container nodes, or 'none' (default /var/run/docker.sock)",
+       Checked(CheckDocker, &f.docker)},
       {"--bridge", true, "NAME", "OVS bridge for VM NICs (default arch-ovs)",
        Checked(CheckBridge, &f.bridge)},
       {"--image-root", true, "DIR",

@@ -15,6 +15,8 @@ struct Flags {
   std::string libvirt_uri = "qemu:///system";
   std::string ovsdb = "unix:/var/run/openvswitch/db.sock";
   std::string bridge = "arch-ovs";
+  // dockerd's API socket for container nodes; "none": no docker provider.
+  std::string docker = "/var/run/docker.sock";
   std::string image_root = "/var/lib/labvirt/images";
   std::string state_dir = "/var/lib/labvirt";
   std::string emulator;    // empty: libvirt's default QEMU (tests give a wrapper)

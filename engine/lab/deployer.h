@@ -77,6 +77,8 @@ class Deployer : public EnginePart {
   // runs once all of that has finished (failures are logged; a node not removed stays failed).
   void ConvergeExisting(Lab& lab, const DeployJob& job, const std::set<std::string>& new_nodes,
                         std::function<void()> done);
+  // A container node's definition failed: the node (not the deploy) fails. False for a VM.
+  bool ContainerFailed(DeployJob& job, const std::string& node, const Status& st);
   // Undefines the domains in `defined` (this deploy's, not ones that were there before) and
   // removes those nodes' overlays; others are left alone (a leak beats destroying a disk).
   void RollBack(std::vector<std::unique_ptr<Node>> nodes, std::set<std::string> defined,

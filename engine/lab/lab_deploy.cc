@@ -224,11 +224,23 @@ void Deployer::DeployResolve(uint64_t id) {
         if (!jobs_.count(id)) return;
         DeployJob& job = *jobs_.at(id);
         for (size_t i = 0; i < job.nodes.size(); ++i) {
+          Node& n = *job.nodes[i];
+          if (r->container[i] != providers::IsContainerKind(n.kind)) {
+            // A VM kind with a container image, or the other way round: the node's own error;
+            // the rest of the lab deploys.
+            n.state = NodeState::kFailed;
+            n.reason = r->container[i]
+                           ? "image '" + n.image + "' is a container image, but kind " +
+                                 n.kind.name + " runs VMs from disk images"
+                           : "kind " + n.kind.name + " runs containers, but image '" + n.image +
+                                 "' is not a container image reference (name:tag)";
+            continue;
+          }
           if (r->container[i]) {
-            // Mixed labs work: this node gets its own clear error, the VMs deploy normally.
-            job.nodes[i]->state = NodeState::kFailed;
-            job.nodes[i]->reason = "container image '" + job.nodes[i]->image +
-                                   "' needs the docker provider, which this labvirt does not have";
+            // The image stays a reference: dockerd has it (checked at define), no overlay.
+            n.metadata.image = n.image;
+            n.overlay.clear();
+            n.readiness = {};
             continue;
           }
           if (!r->images[i].ok()) {
@@ -310,8 +322,11 @@ void Deployer::DeployFiles(uint64_t id) {
           std::filesystem::create_directories(b.log_dir, ec);
           // Stateful-UEFI kinds (N9Kv) keep their NVRAM under STATE_DIR/nvram/LAB/.
           std::filesystem::create_directories(b.nvram_dir, ec);
-          std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
+          if (!b.overlay.empty()) {  // a container has none
+            std::filesystem::create_directories(std::filesystem::path(b.overlay).parent_path(), ec);
+          }
           if (ec) return {Internal("create " + b.log_dir + ": " + ec.message()), "", ""};
+          if (b.overlay.empty()) continue;  // a container: its image is its disk
           // An overlay left by an earlier deploy of the same node is kept (its disk state).
           auto made = providers::EnsureOverlay(b.base, b.overlay);
           if (!made.ok()) return {made.status(), b.node, ""};
@@ -338,6 +353,19 @@ void Deployer::DeployFiles(uint64_t id) {
   if (!st.ok()) DeployFinish(id, st);
 }
 
+bool Deployer::ContainerFailed(DeployJob& job, const std::string& node, const Status& st) {
+  for (auto& n : job.nodes) {
+    if (n->name != node || !providers::IsContainerKind(n->kind)) continue;
+    // dockerd's refusal (image not here, a name taken, dockerd down) is this node's: it stays
+    // in the lab as failed, saying why, and the rest of the lab deploys.
+    n->state = NodeState::kFailed;
+    n->reason = "container: " + st.message();
+    n->domain.clear();
+    return true;
+  }
+  return false;
+}
+
 void Deployer::DefineFrom(uint64_t id, size_t i) {
   // One after another; the first failure rolls everything back.
   DeployJob& job = *jobs_.at(id);
@@ -345,6 +373,7 @@ void Deployer::DefineFrom(uint64_t id, size_t i) {
   hv_.Define(job.builds[i].xml, [this, id, i](Status st) {
     if (!jobs_.count(id)) return;
     DeployJob& job = *jobs_.at(id);
+    if (!st.ok() && ContainerFailed(job, job.builds[i].node, st)) return DefineFrom(id, i + 1);
     if (!st.ok()) return DeployFinish(id, st, job.NodeField(job.builds[i].node, ""));
     job.defined.insert(job.builds[i].domain);
     DefineFrom(id, i + 1);

@@ -65,6 +65,7 @@ constexpr int kMaxStartKills = 2;
 }  // namespace
 
 void NodeLife::StartRefused(Node& n, const std::string& error) {
+  if (providers::IsContainerKind(n.kind)) return FailStart(n, error);
   if (providers::KilledByLibvirtDuringStart(error) && n.start_kills < kMaxStartKills) {
     ++n.start_kills;
     LogWarn("start killed by libvirtd itself; trying the same CPU again",
@@ -103,7 +104,7 @@ void NodeLife::RetryStart(Node& n, bool redefine) {
 }
 
 void NodeLife::CpuWorked(Node& n) {
-  if (!cpu_choices_.Worked(n.kind, n.cpu)) return;
+  if (providers::IsContainerKind(n.kind) || !cpu_choices_.Worked(n.kind, n.cpu)) return;
   // Writes are rare (a rung learnt anew). Two in flight could land out of order and the older
   // snapshot would drop the newer entry: the cost is one refused start that relearns it.
   Status st =
@@ -117,7 +118,8 @@ void NodeLife::CpuWorked(Node& n) {
 }
 
 void NodeLife::StartWithCpu(Node& n) {
-  if (!cpu_choices_.Outdated(n.kind, n.cpu)) {
+  // A container has no CPU model to choose.
+  if (providers::IsContainerKind(n.kind) || !cpu_choices_.Outdated(n.kind, n.cpu)) {
     return hv_.Start(n.domain, /*paused=*/true,
                      [this, key = n.key](Status st) { AfterStartPaused(key, st); });
   }

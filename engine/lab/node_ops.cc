@@ -69,6 +69,7 @@ void NodeOps::WipeNode(const std::string& lab, const std::string& node, Reply re
     return reply(InvalidField("node", node + " is " + std::string(NodeStateName(n->state)) +
                                           "; stop it before wiping its disk"));
   }
+  if (providers::IsContainerKind(n->kind)) return WipeContainer(*n, std::move(reply));
   if (n->overlay.empty())
     return reply(InvalidField("node", node + " has no disk (it was never defined)"));
   providers::ImageConfig config{options_.image_root, {}};
@@ -101,6 +102,24 @@ void NodeOps::WipeNode(const std::string& lab, const std::string& node, Reply re
         reply(NodeJson(*n));
       });
   if (!st.ok()) reply(Internal(st.message()).WithField("pool").WithSummary("busy"));
+}
+
+void NodeOps::WipeContainer(Node& n, Reply reply) {
+  std::string key = n.key;
+  auto wiped = [this, key, reply](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr) return reply(InvalidField("node", key + " was removed during the wipe"));
+    if (!st.ok()) return reply(Internal(st.message()).WithField("node").WithSummary("wipe failed"));
+    n->readiness = {};
+    n->metadata.config_applied = false;
+    writer_.PersistMetadata(*n);
+    Emit("node.wiped", n, "{\"container\":\"recreated\"}");
+    reply(NodeJson(*n));
+  };
+  hv_.GetXml(n.domain, /*live=*/false, [this, wiped](Result<std::string> xml) {
+    if (!xml.ok()) return wiped(xml.status());
+    hv_.Define(std::move(xml).value(), wiped);
+  });
 }
 
 Node* NodeOps::NodeForNicChange(const std::string& lab, const std::string& node,

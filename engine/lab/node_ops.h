@@ -19,8 +19,8 @@ class NodeOps : public EnginePart {
   // Stops the node (ACPI, forced after its timeout) and starts it again; its disk is kept.
   // A node that is not running is simply started. `wait`: reply once it is ready or failed.
   void RestartNode(const std::string& lab, const std::string& node, bool wait, Reply reply);
-  // Recreates the node's overlay disk from its base image. Refused while the node runs or is
-  // queued: stop it first.
+  // Recreates the node's overlay disk from its base image (a container node: the container from
+  // its image). Refused while the node runs or is queued: stop it first.
   void WipeNode(const std::string& lab, const std::string& node, Reply reply);
   // Adds the node's next data NIC (live when it runs, and in its definition), up to the kind's
   // maximum. The new NIC is unlinked, on an isolated tag.
@@ -30,6 +30,8 @@ class NodeOps : public EnginePart {
   void RemoveNic(const std::string& lab, const std::string& node, Reply reply);
 
  private:
+  // A container's wipe: defined again from its definition, so a fresh one from the image.
+  void WipeContainer(Node& n, Reply reply);
   // The node whose NICs `change` ("add NICs") alters, or nullptr after replying why not (unknown
   // node, or one starting or stopping).
   Node* NodeForNicChange(const std::string& lab, const std::string& node, const std::string& change,

@@ -117,7 +117,10 @@ std::unique_ptr<Node> Reconciler::NodeFrom(const providers::DomainInfo& d,
   n->kind = std::move(kind);
   n->cpu = md.cpu ? *md.cpu : lifecycle_.cpu_choices().Initial(n->kind);
   n->image = md.image;
-  n->overlay = providers::OverlayPath(options_.state_dir, md.lab, md.node);
+  // A container's image is its disk: no overlay.
+  if (!providers::IsContainerKind(n->kind)) {
+    n->overlay = providers::OverlayPath(options_.state_dir, md.lab, md.node);
+  }
   if (md.config_bytes > 0) {
     n->config_bytes = md.config_bytes;
     if (md.config_method != "console") {

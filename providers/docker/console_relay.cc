@@ -41,6 +41,11 @@ Result<std::unique_ptr<ConsoleRelay>> ConsoleRelay::Start(reactor::Reactor& reac
   std::unique_ptr<ConsoleRelay> relay(new ConsoleRelay(reactor, std::move(stream),
                                                        std::move(master), std::move(slave), name,
                                                        std::move(on_closed), options));
+  if (!options.log_path.empty()) {
+    relay->log_ = UniqueFd(::open(options.log_path.c_str(),
+                                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
+  }
+  relay->Log(pending);
   relay->to_pty_ = std::move(pending);
   relay->FlushToPty();
   relay->ArmSocketRead();
@@ -83,6 +88,7 @@ void ConsoleRelay::ArmSocketRead() {
       Finish(Status::Ok());
       return;
     }
+    Log(std::string_view(r->data(), r->size()));
     to_pty_.append(r->data(), r->size());
     FlushToPty();
     if (!closed_) ArmSocketRead();
@@ -114,6 +120,19 @@ void ConsoleRelay::FlushToPty() {
     }
     Finish(Status::FromErrno(n < 0 ? errno : EIO, "write pty master " + slave_path_));
     return;
+  }
+}
+
+void ConsoleRelay::Log(std::string_view bytes) {
+  // A local file's append lands in the page cache: no wait worth a worker (console rates).
+  while (log_.valid() && !bytes.empty()) {
+    ssize_t n = ::write(log_.get(), bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      log_.Reset();
+      return;
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
   }
 }
 

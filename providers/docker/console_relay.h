@@ -34,6 +34,9 @@ struct ConsoleRelayOptions {
   size_t buffer_bytes = size_t{1} << 20;
   // Largest single read from either side.
   size_t read_chunk = 64 * 1024;
+  // Every byte from the socket is also appended here ("" = nowhere): the console log that
+  // virtlogd keeps for a VM (console.tail, lab.cleanup), written by the relay for a container.
+  std::string log_path;
 };
 
 class ConsoleRelay {
@@ -68,6 +71,8 @@ class ConsoleRelay {
   // socket -> master
   void ArmSocketRead();
   void FlushToPty();
+  // Appends `bytes` to the console log, if any. A failing log is dropped, not the console.
+  void Log(std::string_view bytes);
   // master -> socket
   void ArmPtyRead();
   void OnPtyReadable();
@@ -80,6 +85,7 @@ class ConsoleRelay {
   UniqueFd stream_;
   UniqueFd master_;
   UniqueFd slave_;  // held, never read: keeps the master from seeing a hang-up
+  UniqueFd log_;    // options_.log_path, append-only (invalid: no log)
   std::string slave_path_;
   std::function<void(Status)> on_closed_;
   bool closed_ = false;

@@ -1,5 +1,5 @@
 // DockerClient against the real dockerd at /var/run/docker.sock, with the local busybox image
-// labvirt/linux-test:1 (never pulled). Every container it creates is labelled labvirt.test=1 and
+// labvirt/linux-fixture:1 (never pulled). Every container it creates is labelled labvirt.test=1 and
 // removed; leftovers of an earlier run are removed first.
 #include "providers/docker/docker_client.h"
 
@@ -21,7 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr char kSocket[] = "/var/run/docker.sock";
-constexpr char kImage[] = "labvirt/linux-test:1";
+constexpr char kImage[] = "labvirt/linux-fixture:1";
 
 class DockerClientIntegrationTest : public ::testing::Test {
  protected:
@@ -31,8 +31,9 @@ class DockerClientIntegrationTest : public ::testing::Test {
     reactor_ = std::move(reactor::Reactor::Create().value());
     client_ = std::make_unique<DockerClient>(*reactor_, DockerClientOptions{kSocket, 10000ms});
     Result<HttpResponse> image = Call("GET", "/images/" + std::string(kImage) + "/json");
-    LABVIRT_REQUIRE(image.ok() && image->status == 200,
-                    "image " << kImage << " (docker import of a busybox tree, see the brief)");
+    LABVIRT_REQUIRE(
+        image.ok() && image->status == 200,
+        "image " << kImage << " (tools/mkcontainer-fixture builds it; tools/setup-host runs it)");
     RemoveLeftovers();
   }
   void TearDown() override {
@@ -118,10 +119,11 @@ TEST_F(DockerClientIntegrationTest, AttachBeforeStartEchoesAndEventsSeeStartAndD
                        [&ended](Status s) { ended = s; });
   RunUntil([] { return false; }, 300ms);  // lets the watch subscribe before the container exists
 
-  std::string create = R"({"Image":")" + std::string(kImage) +
-                       R"(","Cmd":["sh","-c","echo hello; cat"],"Tty":true,"OpenStdin":true,)"
-                       R"("Labels":{"labvirt.test":"1","labvirt.test.run":")" +
-                       run + R"("}})";
+  std::string create =
+      R"({"Image":")" + std::string(kImage) +
+      R"(","Entrypoint":["sh","-c","echo hello; cat"],"Tty":true,"OpenStdin":true,)"
+      R"("Labels":{"labvirt.test":"1","labvirt.test.run":")" +
+      run + R"("}})";
   Result<HttpResponse> created =
       Call("POST", "/containers/create?name=labvirt-test-" + run, create);
   ASSERT_TRUE(created.ok()) << created.status().ToString();

@@ -357,5 +357,55 @@ TEST(CatalogCpuTest, PerVendorChoicesLoadAndBadOnesAreRefusedWithTheField) {
                 {"cpu_fallback_model"});
 }
 
+// A container kind: provider docker, memory and vCPUs but no machine, disks or CPU model.
+std::string ContainerKind(const std::string& container, const std::string& extra = "") {
+  return R"({"name": "ctr", "vendor": "V", "provider": "docker", "memory_mb": 64, "vcpus": 1,
+    "max_nics": 8, "default_nics": 2, "interface_prefix": "Ethernet", "interface_start": 1,
+    "container": )" +
+         container + R"(, "readiness": {"success": ["ready"], "overall_timeout_s": 60},
+    "admission_weight": 0.1, "notes": "")" +
+         extra + "}";
+}
+
+TEST(CatalogContainerTest, ContainerKindsLoadAndBadOnesAreRefusedWithTheField) {
+  auto ok = LoadCatalogFromString(
+      Catalog(Kind("generic") + "," +
+              ContainerKind(R"({"cmd": ["/init"], "env": {"A": "1"}, "capabilities": ["NET_ADMIN"],
+                        "interface_prefix": "eth", "interface_start": 1,
+                        "interfaces_env": "LABVIRT_INTFS"})")));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  auto k = ok->Resolve("ctr");
+  ASSERT_TRUE(k.ok());
+  EXPECT_TRUE(providers::IsContainerKind(*k));
+  EXPECT_EQ(k->container.cmd, std::vector<std::string>{"/init"});
+  EXPECT_EQ(k->container.interfaces_env, "LABVIRT_INTFS");
+  EXPECT_EQ(k->interface_prefix, "Ethernet");
+  EXPECT_FALSE(providers::IsContainerKind(*ok->Resolve("generic")));
+
+  const std::string base = R"("interface_prefix": "eth", "interface_start": 1)";
+  ExpectRefused(Catalog(ContainerKind("{" + base + "}", R"(, "machine": "q35")")),
+                {"machine", "unknown field"});
+  ExpectRefused(Catalog(ContainerKind("{}")), {"container.interface_prefix", "missing"});
+  ExpectRefused(Catalog(ContainerKind(R"({"capabilities": ["CAP_NET_ADMIN"], )" + base + "}")),
+                {"container.capabilities[0]", "CAP_"});
+  ExpectRefused(Catalog(ContainerKind(R"({"capabilities": ["net admin"], )" + base + "}")),
+                {"container.capabilities[0]"});
+  ExpectRefused(
+      Catalog(ContainerKind(R"({"privileged": true, "capabilities": ["NET_RAW"], )" + base + "}")),
+      {"container.capabilities", "privileged"});
+  ExpectRefused(Catalog(ContainerKind(R"({"env": {"A=B": "1"}, )" + base + "}")),
+                {"container.env"});
+  ExpectRefused(Catalog(ContainerKind(R"({"cmd": ["a\nb"], )" + base + "}")),
+                {"container.cmd[0]", "control character"});
+  ExpectRefused(Catalog(ContainerKind(R"({"interface_prefix": "e th", "interface_start": 1})")),
+                {"container.interface_prefix"});
+  ExpectRefused(Catalog(ContainerKind(R"({"shell": "sh", )" + base + "}")),
+                {"container.shell", "unknown field"});
+  ExpectRefused(
+      Catalog(ContainerKind("{" + base + "}", R"(, "day0": {"method": "iso", "max_bytes": 10})")),
+      {"day0.method", "container"});
+  ExpectRefused(Catalog(Kind("generic", R"(, "provider": "lxd")")), {"provider", "lxd"});
+}
+
 }  // namespace
 }  // namespace labvirt::engine

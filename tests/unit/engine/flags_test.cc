@@ -105,6 +105,9 @@ TEST(FlagsTest, HelpAndVersionSwitches) {
             "--workers: missing value");
   EXPECT_EQ(ParseFlags({"--socket="}).status().message(),
             "--socket: must be an absolute path, got ''");
+  EXPECT_EQ(ParseFlags({"--docker", "docker.sock"}).status().message(),
+            "--docker: expected an absolute socket path or 'none', got 'docker.sock'");
+  EXPECT_EQ(ParseFlags({"--docker", "none"})->docker, "none");
 }
 
 TEST(FlagsTest, UsageTextIsUnchanged) {
@@ -112,6 +115,7 @@ TEST(FlagsTest, UsageTextIsUnchanged) {
   --socket PATH        control socket (default /run/labvirt/labvirtd.sock)
   --libvirt-uri URI    libvirt connection (default qemu:///system)
   --ovsdb ADDR         OVSDB server, unix:/PATH or tcp:HOST:PORT (default unix:/var/run/openvswitch/db.sock)
+  --docker PATH        dockerd's API socket for container nodes, or 'none' (default /var/run/docker.sock)
   --bridge NAME        OVS bridge for VM NICs (default arch-ovs)
   --image-root DIR     base images are taken only from under this directory (default /var/lib/labvirt/images)
   --state-dir DIR      overlays and state (default /var/lib/labvirt)

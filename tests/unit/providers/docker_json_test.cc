@@ -1,0 +1,100 @@
+// The Docker API documents the docker provider writes and reads.
+#include "providers/docker/docker_json.h"
+
+#include <simdjson.h>
+
+#include "gtest/gtest.h"
+
+namespace labvirt::providers::docker {
+namespace {
+
+ContainerDefinition Def() {
+  ContainerDefinition d;
+  d.name = "lv-lab-c1-0123abcd";
+  d.image = "labvirt/linux-fixture:1";
+  d.cmd = {"/init", "a\"b"};
+  d.env = {{"LABVIRT_INTFS", "eth1 eth2"}};
+  d.memory_mb = 64;
+  d.vcpus = 2;
+  d.capabilities = {"NET_ADMIN"};
+  d.hostname = "c1";
+  return d;
+}
+
+TEST(DockerJsonTest, CreateBodyCarriesTheDefinition) {
+  std::string body = CreateBody(Def(), {"default", "lab", "c1"}, "<domain type='lxc'/>");
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  ASSERT_EQ(p.parse(body).get(e), simdjson::SUCCESS) << body;
+  EXPECT_EQ(std::string_view(e["Image"]), "labvirt/linux-fixture:1");
+  EXPECT_EQ(std::string_view(e["Cmd"].at(1)), "a\"b");
+  EXPECT_EQ(std::string_view(e["Env"].at(0)), "LABVIRT_INTFS=eth1 eth2");
+  EXPECT_TRUE(bool(e["Tty"]));
+  EXPECT_TRUE(bool(e["OpenStdin"]));
+  EXPECT_EQ(std::string_view(e["Labels"]["labvirt.domain"]), "lv-lab-c1-0123abcd");
+  EXPECT_EQ(std::string_view(e["Labels"]["labvirt.lab"]), "lab");
+  EXPECT_EQ(std::string_view(e["Labels"]["labvirt.definition"]), "<domain type='lxc'/>");
+  EXPECT_EQ(std::string_view(e["HostConfig"]["NetworkMode"]), "none");
+  EXPECT_EQ(int64_t(e["HostConfig"]["Memory"]), 64 * 1024 * 1024);
+  EXPECT_EQ(int64_t(e["HostConfig"]["NanoCpus"]), 2000000000);
+  EXPECT_EQ(std::string_view(e["HostConfig"]["CapAdd"].at(0)), "NET_ADMIN");
+  EXPECT_EQ(std::string_view(e["HostConfig"]["RestartPolicy"]["Name"]), "no");
+}
+
+std::string Event(const std::string& action, const std::string& attrs) {
+  return R"({"Type":"container","Action":")" + action + R"(","Actor":{"ID":"abc","Attributes":{)" +
+         attrs + "}}}";
+}
+
+TEST(DockerJsonTest, EventsMapToDomainEvents) {
+  const std::string ours = R"("labvirt.domain":"lv-x","exitCode":"137")";
+  auto start = ParseEvent(Event("start", ours), false);
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(start->info.name, "lv-x");
+  EXPECT_EQ(start->info.event, DomainEvent::kStarted);
+  EXPECT_EQ(ParseEvent(Event("create", ours), false)->info.event, DomainEvent::kDefined);
+  EXPECT_EQ(ParseEvent(Event("destroy", ours), false)->info.event, DomainEvent::kUndefined);
+  auto crash = ParseEvent(Event("die", ours), false);
+  EXPECT_EQ(crash->info.event, DomainEvent::kStopped);
+  EXPECT_EQ(crash->info.detail, "crashed");
+  EXPECT_EQ(ParseEvent(Event("die", ours), true)->info.detail, "destroyed");
+  auto off = ParseEvent(Event("die", R"("labvirt.domain":"lv-x","exitCode":"0")"), false);
+  EXPECT_EQ(off->info.detail, "shutdown");
+  // Not labvirt's, not a state change, not a container, not JSON.
+  EXPECT_EQ(ParseEvent(Event("start", R"("name":"web")"), false).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(ParseEvent(Event("exec_start", ours), false).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ParseEvent(R"({"Type":"network","Action":"connect"})", false).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(ParseEvent("{", false).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(DockerJsonTest, ListAndInspect) {
+  auto list = ParseContainerList(
+      R"([{"Id":"1","State":"running","Labels":{"labvirt.domain":"lv-a","labvirt.definition":"<d/>"}},
+          {"Id":"2","State":"exited","Labels":{"other":"x"}},
+          {"Id":"3","State":"exited"}])");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u) << "only labvirt's containers";
+  EXPECT_EQ((*list)[0].domain, "lv-a");
+  EXPECT_EQ((*list)[0].state, "running");
+  EXPECT_EQ((*list)[0].definition, "<d/>");
+  EXPECT_FALSE(ParseContainerList(R"({"message":"x"})").ok());
+  auto st = ParseInspect(
+      R"({"State":{"Running":true,"Paused":false,"Pid":4242,"ExitCode":0,"Error":""},
+          "Config":{"Labels":{"labvirt.domain":"lv-a"}}})");
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(st->running);
+  EXPECT_EQ(st->pid, 4242);
+  EXPECT_EQ(st->domain, "lv-a");
+  auto dead = ParseInspect(R"({"State":{"Running":false,"Pid":0,"ExitCode":3,"Error":"boom"}})");
+  ASSERT_TRUE(dead.ok());
+  EXPECT_FALSE(dead->running);
+  EXPECT_EQ(dead->exit_code, 3);
+  EXPECT_EQ(dead->error, "boom");
+  EXPECT_EQ(dead->domain, "") << "a container labvirt did not make";
+  EXPECT_FALSE(ParseInspect("[]").ok());
+}
+
+}  // namespace
+}  // namespace labvirt::providers::docker
