@@ -29,9 +29,9 @@
 #include <string_view>
 #include <vector>
 
-#include "ovs/json_splitter.h"
 #include "ovs/ovsdb_reply.h"
 #include "ovs/ovsdb_txn.h"
+#include "reactor/base/json_splitter.h"
 #include "reactor/base/status.h"
 #include "reactor/reactor.h"
 

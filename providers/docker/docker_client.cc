@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "providers/docker/json_object_splitter.h"
+#include "reactor/base/json_splitter.h"
 
 namespace labvirt::providers::docker {
 
@@ -43,7 +43,7 @@ struct DockerClient::Call {
   UniqueFd fd;
   std::string unsent;
   HttpResponseParser parser;
-  JsonObjectSplitter splitter;
+  JsonSplitter splitter{1u << 20};
   std::vector<std::string> events;  // completed by the bytes being parsed
   Status stream_error;              // the splitter's, for a watch
   std::string error_body;           // of a refused watch

@@ -119,23 +119,38 @@ Status RtNetlink::Send(std::string_view request, std::string_view what) {
 }
 
 Status RtNetlink::Transact(std::string_view request, std::string_view what) {
+  return Exchange(request, what, /*dump=*/false, [](const nlmsghdr&) {});
+}
+
+Status RtNetlink::Dump(std::string_view request, std::string_view what,
+                       const std::function<void(const nlmsghdr&)>& on_message) {
+  return Exchange(request, what, /*dump=*/true, on_message);
+}
+
+Status RtNetlink::Exchange(std::string_view request, std::string_view what, bool dump,
+                           const std::function<void(const nlmsghdr&)>& on_message) {
   LABVIRT_RETURN_IF_ERROR(Send(request, what));
   nlmsghdr req;
   std::memcpy(&req, request.data(), sizeof req);
+  const std::string waited = dump ? "rtnetlink dump" : "rtnetlink acknowledgement";
   std::vector<char> buf(kRecvBuffer);
   for (;;) {
     const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       return Status(StatusCode::kDeadlineExceeded,
-                    std::string(what) + ": no rtnetlink acknowledgement within 2 s");
+                    std::string(what) + ": " + waited + " unfinished after 2 s");
     }
-    if (n < 0) return Status::FromErrno(errno, std::string(what) + ": rtnetlink acknowledgement");
+    if (n < 0) return Status::FromErrno(errno, std::string(what) + ": " + waited);
     auto len = static_cast<unsigned>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
          h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_seq != req.nlmsg_seq) continue;  // not ours (a late answer)
-      if (h->nlmsg_type != NLMSG_ERROR) continue;   // e.g. an echo; the ack follows
+      if (dump && h->nlmsg_type == NLMSG_DONE) return Status::Ok();
+      if (h->nlmsg_type != NLMSG_ERROR) {
+        if (dump) on_message(*h);
+        continue;  // e.g. an echo; the acknowledgement follows
+      }
       const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
       if (err->error == 0) return Status::Ok();
       last_errno_ = -err->error;
@@ -143,36 +158,6 @@ Status RtNetlink::Transact(std::string_view request, std::string_view what) {
       if (std::string ext = ExtackMessage(*h, h->nlmsg_len); !ext.empty()) msg += ": " + ext;
       // FromErrno for its errno-to-code mapping; the message is ours (with the extack text).
       return Status(Status::FromErrno(last_errno_, what).code(), std::move(msg));
-    }
-  }
-}
-
-Status RtNetlink::Dump(std::string_view request, std::string_view what,
-                       const std::function<void(const nlmsghdr&)>& on_message) {
-  LABVIRT_RETURN_IF_ERROR(Send(request, what));
-  nlmsghdr req;
-  std::memcpy(&req, request.data(), sizeof req);
-  std::vector<char> buf(kRecvBuffer);
-  for (;;) {
-    const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return Status(StatusCode::kDeadlineExceeded,
-                    std::string(what) + ": rtnetlink dump unfinished after 2 s");
-    }
-    if (n < 0) return Status::FromErrno(errno, std::string(what) + ": rtnetlink dump");
-    auto len = static_cast<unsigned>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
-         h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != req.nlmsg_seq) continue;
-      if (h->nlmsg_type == NLMSG_DONE) return Status::Ok();
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        if (err->error == 0) return Status::Ok();
-        last_errno_ = -err->error;
-        return Status::FromErrno(last_errno_, std::string(what));
-      }
-      on_message(*h);
     }
   }
 }

@@ -86,6 +86,11 @@ class RtNetlink {
  private:
   explicit RtNetlink(UniqueFd fd) : fd_(std::move(fd)) {}
   Status Send(std::string_view request, std::string_view what);
+  // Sends `request`, then reads the answers to it until one ends the exchange: an error message
+  // (the acknowledgement; 0 is success), or NLMSG_DONE when `dump`. Other answers go to
+  // `on_message`.
+  Status Exchange(std::string_view request, std::string_view what, bool dump,
+                  const std::function<void(const nlmsghdr&)>& on_message);
 
   UniqueFd fd_;
   uint32_t seq_ = 0;

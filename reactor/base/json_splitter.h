@@ -1,5 +1,6 @@
-// JsonSplitter: cuts a byte stream of concatenated JSON values (OVSDB's framing: no delimiter)
-// into one string per top-level value. Pure, no I/O.
+// JsonSplitter: cuts a byte stream of concatenated JSON values (OVSDB's framing: no delimiter;
+// Docker's /events: one object per line, a read ending anywhere) into one string per top-level
+// value. Pure, no I/O.
 //
 // It tracks only what decides where a value ends — nesting depth, strings and escapes — and
 // leaves full validation (UTF-8, grammar) to the parser that reads each value. Bytes of a
@@ -9,8 +10,8 @@
 //
 // Errors are sticky: after Feed() fails the stream is out of sync and the caller must drop the
 // connection and Reset().
-#ifndef LABVIRT_OVS_JSON_SPLITTER_H_
-#define LABVIRT_OVS_JSON_SPLITTER_H_
+#ifndef LABVIRT_REACTOR_BASE_JSON_SPLITTER_H_
+#define LABVIRT_REACTOR_BASE_JSON_SPLITTER_H_
 
 #include <cstddef>
 #include <string>
@@ -19,7 +20,7 @@
 
 #include "reactor/base/status.h"
 
-namespace labvirt::ovs {
+namespace labvirt {
 
 class JsonSplitter {
  public:
@@ -44,6 +45,6 @@ class JsonSplitter {
   Status error_;
 };
 
-}  // namespace labvirt::ovs
+}  // namespace labvirt
 
-#endif  // LABVIRT_OVS_JSON_SPLITTER_H_
+#endif  // LABVIRT_REACTOR_BASE_JSON_SPLITTER_H_

@@ -1,8 +1,8 @@
-#include "ovs/json_splitter.h"
+#include "reactor/base/json_splitter.h"
 
 #include <cstdio>
 
-namespace labvirt::ovs {
+namespace labvirt {
 
 void JsonSplitter::Reset() {
   partial_.clear();
@@ -91,4 +91,4 @@ Status JsonSplitter::Feed(std::string_view bytes, std::vector<std::string>* out)
   return Status::Ok();
 }
 
-}  // namespace labvirt::ovs
+}  // namespace labvirt

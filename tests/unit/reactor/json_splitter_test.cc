@@ -1,4 +1,4 @@
-#include "ovs/json_splitter.h"
+#include "reactor/base/json_splitter.h"
 
 #include <simdjson.h>
 
@@ -7,7 +7,7 @@
 
 #include "gtest/gtest.h"
 
-namespace labvirt::ovs {
+namespace labvirt {
 namespace {
 
 // Three messages with every tricky part: braces and brackets inside strings, escaped quotes and
@@ -129,4 +129,4 @@ TEST(JsonSplitterTest, NestingLimit) {
 }
 
 }  // namespace
-}  // namespace labvirt::ovs
+}  // namespace labvirt
