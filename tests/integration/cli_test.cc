@@ -398,7 +398,8 @@ TEST_F(CliTest, JsonLabThroughEveryNodeAndLinkVerb) {
 TEST_F(CliTest, YamlDeployReportsFailedNodesAndDestroy) {
   CtlRun deploy = Expect(1, {"deploy", kDir + "/ylab.yaml"});
   EXPECT_NE(deploy.out.find("lab ylab deployed: 2 nodes"), std::string::npos) << deploy.out;
-  EXPECT_NE(deploy.out.find("is a container image, but kind cisco_iosv runs VMs"), std::string::npos)
+  EXPECT_NE(deploy.out.find("is a container image, but kind cisco_iosv runs VMs"),
+            std::string::npos)
       << deploy.out;
   EXPECT_NE(deploy.out.find("0 ready, 2 failed"), std::string::npos) << deploy.out;
   // Exit 1 comes with one line on stderr, `message: reason`, as for every other failure.
