@@ -136,7 +136,7 @@ std::string LabStore::NodeJson(const Node& n) const {
   JsonWriter w;
   w.BeginObject();
   w.Key("lab").String(n.lab).Key("name").String(n.name).Key("kind").String(n.kind_name);
-  w.Key("resolved_kind").String(n.kind.name);
+  w.Key("resolved_kind").String(n.kind.name).Key("provider").String(n.kind.provider);
   w.Key("domain").String(n.domain).Key("state").String(NodeStateName(n.state));
   w.Key("reason").String(n.reason);
   w.Key("desired").String(n.desired_running ? "running" : "stopped");

@@ -29,7 +29,7 @@ class DockerClientIntegrationTest : public ::testing::Test {
     LABVIRT_REQUIRE(::access(kSocket, R_OK | W_OK) == 0,
                     "dockerd at " << kSocket << " (dockerd --iptables=false --bridge=none)");
     reactor_ = std::move(reactor::Reactor::Create().value());
-    client_ = std::make_unique<DockerClient>(*reactor_, DockerClientOptions{kSocket, 10000ms});
+    client_ = std::make_unique<DockerClient>(*reactor_, DockerClientOptions{kSocket, 30000ms});
     Result<HttpResponse> image = Call("GET", "/images/" + std::string(kImage) + "/json");
     LABVIRT_REQUIRE(
         image.ok() && image->status == 200,
