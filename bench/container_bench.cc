@@ -266,13 +266,13 @@ BENCHMARK(DeployLabvirt)
     ->Name("containers50/labvirt")
     ->UseManualTime()
     ->Iterations(1)
-    ->Repetitions(2)
+    ->Repetitions(3)
     ->Unit(benchmark::kSecond);
 BENCHMARK(DeployDockerScript)
     ->Name("containers50/docker_script")
     ->UseManualTime()
     ->Iterations(1)
-    ->Repetitions(2)
+    ->Repetitions(3)
     ->Unit(benchmark::kSecond);
 
 struct RemoveRoot {
