@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,32 +187,33 @@ struct ScriptNames {
 };
 
 // One node, as a script's per-node function: run, plug two interfaces, wait for the console.
-bool ScriptNode(const ScriptNames& n, int i) {
+// Returns "" or the command that failed.
+std::string ScriptNode(const ScriptNames& n, int i) {
   std::string name = n.Container(i);
-  if (!Run("docker run -d -t --network none --cap-add NET_ADMIN -e 'LABVIRT_INTFS=eth1 eth2' "
-           "--name " +
-           name + " " + kImage)) {
-    return false;
-  }
+  std::string run =
+      "docker run -d -t --network none --cap-add NET_ADMIN "
+      "-e 'LABVIRT_INTFS=eth1 eth2' --name " +
+      name + " " + kImage;
+  if (!Run(run)) return run;
   std::string pid = Out("docker inspect -f '{{.State.Pid}}' " + name);
-  if (pid.empty() || pid == "0") return false;
+  if (pid.empty() || pid == "0") return "docker inspect " + name;
   for (int j = 1; j <= 2; ++j) {
     // eth1 is on link i (to node i+1's eth2), eth2 on link i-1 (from node i-1's eth1).
     int tag = 3000 + (j == 1 ? i : (i + kNodes - 1) % kNodes);
     std::string host = n.Host(i, j), eth = "eth" + std::to_string(j);
-    if (!Run("ip link add " + host + " type veth peer name " + eth + " netns " + pid) ||
-        !Run("ip link set " + host + " up") ||
-        !Run("nsenter -t " + pid + " -n ip link set " + eth + " up") ||
-        !Run("ovs-vsctl add-port arch-ovs " + host + " tag=" + std::to_string(tag))) {
-      return false;
+    for (const std::string& cmd :
+         {"ip link add " + host + " type veth peer name " + eth + " netns " + pid,
+          "ip link set " + host + " up", "nsenter -t " + pid + " -n ip link set " + eth + " up",
+          "ovs-vsctl add-port arch-ovs " + host + " tag=" + std::to_string(tag)}) {
+      if (!Run(cmd)) return cmd;
     }
   }
   auto deadline = Clock::now() + std::chrono::seconds(60);
   while (Clock::now() < deadline) {
-    if (Run("docker logs " + name + " 2>&1 | grep -q '" + kReady + "'")) return true;
+    if (Run("docker logs " + name + " 2>&1 | grep -q '" + kReady + "'")) return "";
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return false;
+  return name + " not ready within 60 s";
 }
 
 // Removes what the script made (untimed); true if nothing of it is left.
@@ -226,7 +228,7 @@ bool CleanScript(const ScriptNames& n) {
   }
   Run(ovs);
   Run("sh -c '" + links + "true'");
-  Run("docker rm -f" + names);
+  Run("timeout 120 docker rm -f" + names);  // a dockerd that lost a container's shim hangs here
   return Out("docker ps -aq --filter name=" + n.prefix).empty() &&
          Out("ip -br link | grep -c '^" + n.veth + "n'") == "0" &&
          Out("ovs-vsctl list-ports arch-ovs | grep -c '^" + n.veth + "n'") == "0";
@@ -242,19 +244,26 @@ void DeployDockerScript(benchmark::State& state) {
     ++round;
     std::atomic<int> next{0};
     std::atomic<bool> failed{false};
+    std::mutex mu;
+    std::string why;
     auto t0 = Clock::now();
     std::vector<std::thread> workers;
     for (int w = 0; w < kParallel; ++w) {
       workers.emplace_back([&] {
         for (int i; !failed && (i = next++) < kNodes;) {
-          if (!ScriptNode(n, i)) failed = true;
+          std::string err = ScriptNode(n, i);
+          if (!err.empty()) {
+            std::lock_guard lock(mu);
+            why = err;
+            failed = true;
+          }
         }
       });
     }
     for (auto& t : workers) t.join();
     std::chrono::duration<double> took = Clock::now() - t0;
     bool clean = CleanScript(n);
-    if (failed) return state.SkipWithError("the docker script failed on a node");
+    if (failed) return state.SkipWithError(("the docker script failed: " + why).c_str());
     if (!clean) return state.SkipWithError("a container, veth or OVS port outlived clean-up");
     state.SetIterationTime(took.count());
     state.counters["seconds"] = took.count();
