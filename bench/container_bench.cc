@@ -126,7 +126,7 @@ bool HaveImage() { return Out(std::string("docker image inspect -f ok ") + kImag
 
 void DeployLabvirt(benchmark::State& state) {
   if (!HaveImage()) return state.SkipWithError("no labvirt/linux-fixture:1 (mkcontainer-fixture)");
-  int round = 0;
+  static int round = 0;  // each repetition is a new call: names and state dirs must differ
   for (auto _ : state) {
     std::string lab = "cb" + kPid + "x" + std::to_string(round);
     std::string dir = kRoot + "/state" + std::to_string(round++);
@@ -237,7 +237,7 @@ bool CleanScript(const ScriptNames& n) {
 void DeployDockerScript(benchmark::State& state) {
   if (!HaveImage()) return state.SkipWithError("no labvirt/linux-fixture:1 (mkcontainer-fixture)");
   if (!Run("ovs-vsctl br-exists arch-ovs")) return state.SkipWithError("no OVS bridge arch-ovs");
-  int round = 0;
+  static int round = 0;
   for (auto _ : state) {
     ScriptNames n{"lvbench-cb" + kPid + "-" + std::to_string(round) + "-",
                   "cb" + kShort + std::to_string(round % 10)};
