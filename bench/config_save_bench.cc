@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_daemon.h"
 #include "benchmark/benchmark.h"
 #include "reactor/base/json_writer.h"
 #include "tools/ctl/client.h"
@@ -59,29 +60,12 @@ std::string Transcript() {
 }
 
 pid_t StartDaemon() {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::fopen((kState + "/labvirtd.log").c_str(), "a");
-    if (f) ::dup2(fileno(f), STDERR_FILENO);
-    ::execl(LABVIRTD_PATH, LABVIRTD_PATH, "--socket", kSocket.c_str(), "--image-root",
-            kImages.c_str(), "--state-dir", kState.c_str(), "--boot-budget", "8", nullptr);
-    ::_exit(127);
-  }
-  for (int i = 0; i < 300; ++i) {
-    auto c = ctl::Client::Connect(kSocket);
-    if (c.ok()) {
-      auto r = c->Call("host.info", "{}");
-      if (r.ok() && r->find("\"healthy\":true") != std::string::npos) return pid;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return -pid;
+  return bench::StartBenchDaemon(
+      {"--socket", kSocket, "--image-root", kImages, "--state-dir", kState, "--boot-budget", "8"},
+      kSocket, kState + "/labvirtd.log");
 }
-
 void StopDaemon(pid_t pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
+  if (pid > 0) bench::StopBenchDaemon(pid);
 }
 
 // The image, labvirtd and the 50 ready nodes, made once; labvirtd is back at the end to destroy.

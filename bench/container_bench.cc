@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_daemon.h"
 #include "benchmark/benchmark.h"
 #include "reactor/base/json_writer.h"
 #include "tools/ctl/client.h"
@@ -78,31 +79,12 @@ long RssKib(pid_t pid) {
 pid_t StartDaemon(const std::string& state) {
   fs::create_directories(kRoot + "/images");
   fs::create_directories(state);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::fopen((state + "/labvirtd.log").c_str(), "a");
-    if (f) ::dup2(fileno(f), STDERR_FILENO);
-    ::execl(LABVIRTD_PATH, LABVIRTD_PATH, "--socket", kSocket.c_str(), "--image-root",
-            (kRoot + "/images").c_str(), "--state-dir", state.c_str(), "--boot-budget",
-            std::to_string(kParallel).c_str(), nullptr);
-    ::_exit(127);
-  }
-  for (int i = 0; i < 300; ++i) {
-    auto c = ctl::Client::Connect(kSocket);
-    if (c.ok()) {
-      auto r = c->Call("host.info", "{}");
-      if (r.ok() && r->find("\"healthy\":true") != std::string::npos) return pid;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return -pid;
+  return bench::StartBenchDaemon({"--socket", kSocket, "--image-root", kRoot + "/images",
+                                  "--state-dir", state, "--boot-budget", std::to_string(kParallel)},
+                                 kSocket, state + "/labvirtd.log");
 }
 
-void StopDaemon(pid_t pid) {
-  if (pid < 0) pid = -pid;
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-}
+void StopDaemon(pid_t pid) { bench::StopBenchDaemon(pid); }
 
 std::string Node(int i) { return "c" + std::to_string(i); }
 
