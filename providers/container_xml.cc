@@ -25,7 +25,11 @@ std::string GuestName(const DeviceKind& k, int index) {
 }
 
 ContainerNic NicOf(const DomainSpec& s, const NicMetadata& nic) {
-  return {nic.tap, GuestName(s.kind, nic.index), nic.mac, s.mtu};
+  // The management NIC is eth0 inside every container, whatever the vendor calls it (SR Linux's
+  // mgmt0, cEOS's Management0), as containerlab and Docker's own first network have it.
+  std::string guest = nic.role == NicRole::kManagement ? std::string(kContainerManagementInterface)
+                                                       : GuestName(s.kind, nic.index);
+  return {nic.tap, guest, nic.mac, s.mtu};
 }
 
 Result<ContainerNic> ReadNic(const xmlNode* iface) {

@@ -12,11 +12,16 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reactor/base/status.h"
 
 namespace labvirt::providers {
+
+// The management NIC's name inside a container (its vendor name is the kind's
+// management_interface).
+inline constexpr std::string_view kContainerManagementInterface = "eth0";
 
 struct ContainerNic {
   std::string host;   // host end of the veth pair (the node's "tap" name)

@@ -147,6 +147,9 @@ struct DeviceKind {
   int reserved_nics = 0;             // dummy NICs after the management NIC (XRv9k ctrl/dev)
   bool management_nic = false;       // an extra first NIC for management
   std::string management_interface;  // its vendor name, e.g. "mgmt0"
+  // Ansible's ansible_network_os for the kind ("cisco.ios.ios"), for lab.inventory; empty: none
+  // (a Linux host, which Ansible reaches as a plain SSH host).
+  std::string network_os;
   std::vector<SerialPort> serials{SerialPort{}};
   std::map<std::string, std::string> smbios;  // system entries: manufacturer, product, version…
 

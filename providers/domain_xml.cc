@@ -370,6 +370,19 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
     x.Attr("steps", std::to_string(c.extra_steps)).Raw(">").Text(c.reason).Raw("</labvirt:cpu>\n");
   }
   if (md.save_on_stop) x.Pad(1).Raw("<labvirt:save-on-stop/>\n");
+  if (!md.mgmt.ipv4.empty()) {
+    const MgmtMetadata& m = md.mgmt;
+    x.Pad(1).Raw("<labvirt:mgmt").Attr("ipv4", m.ipv4).Attr("gateway4", m.gateway_ipv4);
+    if (!m.ipv6.empty()) x.Attr("ipv6", m.ipv6).Attr("gateway6", m.gateway_ipv6);
+    if (m.nat) x.Attr("nat", "yes");
+    x.Raw(m.forwards.empty() ? "/>\n" : ">\n");
+    for (const MgmtForward& f : m.forwards) {
+      x.Pad(2).Raw("<labvirt:forward").Attr("protocol", f.protocol);
+      x.Attr("host-port", std::to_string(f.host_port)).Attr("port", std::to_string(f.port));
+      x.Raw("/>\n");
+    }
+    if (!m.forwards.empty()) x.Pad(1).Raw("</labvirt:mgmt>\n");
+  }
   x.Pad(1).Raw("<labvirt:nics>\n");
   for (const NicMetadata& n : md.nics) {
     x.Pad(2).Raw("<labvirt:nic").Attr("role", NicRoleName(n.role));
@@ -407,7 +420,12 @@ NodeMetadata MetadataFor(const DomainSpec& s, const std::vector<NicMetadata>& ni
                       s.config_bytes > 0 ? s.kind.day0.method : "",
                       s.config_bytes,
                       s.config_bytes > 0 && s.config_applied,
-                      s.save_on_stop};
+                      s.save_on_stop,
+                      s.mgmt};
+}
+
+bool operator==(const MgmtForward& a, const MgmtForward& b) {
+  return a.protocol == b.protocol && a.host_port == b.host_port && a.port == b.port;
 }
 
 Result<BuiltDomain> BuildDomain(const DomainSpec& s) {

@@ -49,6 +49,27 @@ struct NicMetadata {
   std::string impairment{};
 };
 
+// A host port forwarded to the node's management address (lab.deploy mgmt.forwards).
+struct MgmtForward {
+  std::string protocol = "tcp";  // "tcp" | "udp"
+  int host_port = 0;
+  int port = 0;  // on the node
+};
+
+// The node's place on its lab's management segment (engine/lab/mgmt_network.h); kept in the
+// domain so that a labvirtd restart rebuilds the segment, its leases and its rules from the
+// domains alone (<labvirt:mgmt ipv4='10.250.3.10/24' gateway4='10.250.3.1' …/>).
+struct MgmtMetadata {
+  std::string ipv4;          // the node's address with the segment's length; empty: not on one
+  std::string gateway_ipv4;  // the host's address on the segment
+  std::string ipv6;          // likewise for IPv6; empty: the segment has no IPv6
+  std::string gateway_ipv6;
+  bool nat = false;  // the lab's nodes reach the outside through the host (masquerade)
+  std::vector<MgmtForward> forwards;
+  bool operator==(const MgmtMetadata&) const = default;
+};
+bool operator==(const MgmtForward& a, const MgmtForward& b);
+
 struct NodeMetadata {
   int version = 1;
   std::string lab;
@@ -76,6 +97,7 @@ struct NodeMetadata {
   bool config_applied = false;
   // Save the running config before a graceful stop or a destroy (<labvirt:save-on-stop/>).
   bool save_on_stop = false;
+  MgmtMetadata mgmt{};
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -127,6 +149,7 @@ struct DomainSpec {
   int64_t config_bytes = 0;
   bool config_applied = false;  // see NodeMetadata::config_applied
   bool save_on_stop = false;    // see NodeMetadata::save_on_stop
+  MgmtMetadata mgmt{};          // see NodeMetadata::mgmt
 };
 
 struct BuiltDomain {

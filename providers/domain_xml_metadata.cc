@@ -105,6 +105,39 @@ Status ParseNics(const xmlNode* nics, NodeMetadata* md) {
   return Status::Ok();
 }
 
+// <labvirt:mgmt ipv4= gateway4= [ipv6= gateway6=] [nat='yes']><labvirt:forward …/></labvirt:mgmt>.
+// The addresses are checked by the engine, which parses them as prefixes when it rebuilds the
+// segment; here only what would be rendered into a rule: protocols and port numbers.
+Status ParseMgmt(const xmlNode* mgmt, MgmtMetadata* m) {
+  m->ipv4 = Prop(mgmt, "ipv4");
+  m->gateway_ipv4 = Prop(mgmt, "gateway4");
+  m->ipv6 = Prop(mgmt, "ipv6");
+  m->gateway_ipv6 = Prop(mgmt, "gateway6");
+  m->nat = Prop(mgmt, "nat") == "yes";
+  size_t i = 0;
+  for (const xmlNode* c = mgmt->children; c; c = c->next) {
+    if (!IsLabvirt(c) || Name(c) != "forward") continue;
+    std::string where = "mgmt forward[" + std::to_string(i++) + "]";
+    MgmtForward f;
+    f.protocol = Prop(c, "protocol");
+    if (f.protocol != "tcp" && f.protocol != "udp") {
+      return InvalidArgument("labvirt metadata: " + where + " protocol='" + f.protocol +
+                             "' is not tcp or udp");
+    }
+    auto host_port = IntProp(c, "host-port", where);
+    auto port = IntProp(c, "port", where);
+    if (!host_port.ok()) return host_port.status();
+    if (!port.ok()) return port.status();
+    if (*host_port < 1 || *host_port > 65535 || *port < 1 || *port > 65535) {
+      return InvalidArgument("labvirt metadata: " + where + " has a port outside 1..65535");
+    }
+    f.host_port = *host_port;
+    f.port = *port;
+    m->forwards.push_back(f);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
@@ -160,6 +193,8 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
     md.config_bytes = std::strtoll(Prop(cfg, "bytes").c_str(), nullptr, 10);
     md.config_applied = Prop(cfg, "applied") == "yes";
   }
+  if (const xmlNode* mgmt = Child(node, "mgmt", true))
+    LABVIRT_RETURN_IF_ERROR(ParseMgmt(mgmt, &md.mgmt));
   if (const xmlNode* nics = Child(node, "nics", true))
     LABVIRT_RETURN_IF_ERROR(ParseNics(nics, &md));
   return md;

@@ -98,9 +98,7 @@ Status ValidateContainer(const providers::DeviceKind& k) {
   if (!s.interfaces_env.empty()) {
     LABVIRT_RETURN_IF_ERROR(CheckArg("container.interfaces_env", s.interfaces_env, 64));
   }
-  if (k.management_nic || k.reserved_nics != 0) {
-    return Bad("management_interface", "container kinds have no management or reserved NICs yet");
-  }
+  if (k.reserved_nics != 0) return Bad("reserved_nics", "a container kind has no reserved NICs");
   if (k.day0.method == "iso" || k.day0.method == "fat") {
     return Bad("day0.method", "a container has no disk or CD-ROM for a config medium");
   }

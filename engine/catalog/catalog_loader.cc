@@ -193,6 +193,7 @@ Status ParseKind(simdjson::dom::object obj, DeviceKind* k) {
   LABVIRT_RETURN_IF_ERROR(in.Int("reserved_nics", &k->reserved_nics, false));
   LABVIRT_RETURN_IF_ERROR(in.String("management_interface", &k->management_interface, false));
   k->management_nic = !k->management_interface.empty();
+  LABVIRT_RETURN_IF_ERROR(in.String("network_os", &k->network_os, false));
   std::vector<std::string> serials;
   LABVIRT_RETURN_IF_ERROR(in.StringList("serials", &serials, false));
   if (!serials.empty()) {

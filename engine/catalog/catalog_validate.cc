@@ -1,5 +1,6 @@
 #include "engine/catalog/catalog_validate.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -130,6 +131,13 @@ Status ValidateNicsAndConsole(const DeviceKind& k) {
                "must be set exactly when management_nic is true (it names that NIC)");
   }
   LABVIRT_RETURN_IF_ERROR(CheckText("management_interface", k.management_interface, 64));
+  for (char c : k.network_os) {
+    // An Ansible collection path (namespace.collection.platform): it lands in YAML unquoted.
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_') {
+      return Bad("network_os", "'" + k.network_os + "' has a character outside A-Z a-z 0-9 . _");
+    }
+  }
+  if (k.network_os.size() > 128) return Bad("network_os", "is longer than 128 characters");
   if (k.serials.empty() || k.serials.size() > static_cast<size_t>(kMaxSerials)) {
     return Bad("serials", "needs 1.." + std::to_string(kMaxSerials) + " entries");
   }

@@ -187,6 +187,12 @@ Result<LabSpec> ParseLabSpec(simdjson::dom::element params) {
       lab.links.push_back(std::move(link));
     }
   }
+  simdjson::dom::element mgmt;
+  if (obj["mgmt"].get(mgmt) == simdjson::SUCCESS) {
+    auto parsed = ParseMgmtSpec(mgmt, names);
+    if (!parsed.ok()) return parsed.status();
+    lab.mgmt = std::move(parsed).value();
+  }
   return lab;
 }
 

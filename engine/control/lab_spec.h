@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,12 @@ namespace labvirt::engine {
 // link are refused. Errors are InvalidArgument naming the field path, written as in JSON
 // ("nodes[2].memory_mb", "links[0].endpoints[1]"); LabEngine uses the same paths.
 Result<LabSpec> ParseLabSpec(simdjson::dom::element params);
+
+// Parses lab.deploy's `mgmt`: false (no segment), true (the defaults) or {"enabled", "subnet",
+// "ipv6" (bool or an IPv6 /64), "nat", "forwards": [{"node","port","host_port","protocol"}]}.
+// Shape only: addresses are checked against the host and other labs by the engine. `nodes` are
+// the lab's node names (a forward names one). Errors name the field ("mgmt.forwards[1].port").
+Result<MgmtSpec> ParseMgmtSpec(simdjson::dom::element el, const std::set<std::string>& nodes);
 
 // Splits "node:interface"; InvalidArgument naming `field` when there is no ':' or a side is empty.
 Result<Endpoint> ParseEndpoint(std::string_view text, const std::string& field);

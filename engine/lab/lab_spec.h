@@ -48,6 +48,25 @@ struct LinkSpec {
   Endpoint b;
 };
 
+// A host port forwarded to a node's management address (engine/lab/mgmt_network.h).
+struct ForwardSpec {
+  std::string node;
+  std::string protocol = "tcp";  // "tcp" | "udp"
+  int port = 22;                 // on the node
+  int host_port = 0;             // on the host
+};
+
+// The lab's management segment (engine/lab/mgmt_network.h): on unless `enabled` is false, for the
+// nodes whose kind has a management interface.
+struct MgmtSpec {
+  bool enabled = true;
+  std::optional<std::string> subnet;  // IPv4 /16../29; unset: the next free /24 of the pool
+  bool ipv6 = true;                   // an IPv6 /64 beside it
+  std::optional<std::string> subnet_ipv6;  // unset: the next free /64 of the pool
+  bool nat = false;                        // nodes reach the outside through the host
+  std::vector<ForwardSpec> forwards;
+};
+
 struct LabSpec {
   std::string name;
   // The member the client named the lab with: "lab", or its old alias "name". Errors about the
@@ -59,6 +78,7 @@ struct LabSpec {
   // they have one and their kind takes a startup config.
   bool use_saved_configs = false;
   bool save_on_stop = false;  // the nodes' default
+  MgmtSpec mgmt;
 };
 
 }  // namespace labvirt::engine

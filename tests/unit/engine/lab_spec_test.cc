@@ -258,3 +258,78 @@ TEST(ParseEndpointTest, SplitsAtTheFirstColonAndNeedsBothSides) {
 
 }  // namespace
 }  // namespace labvirt::engine
+
+namespace labvirt::engine {
+namespace {
+
+// The management segment's settings: a boolean, or an object read into MgmtSpec.
+class MgmtSpecTest : public LabSpecTest {
+ protected:
+  static std::string WithMgmt(const std::string& mgmt) {
+    return R"({"lab":"l","nodes":[)" + Node("r1") + "," + Node("r2") + R"(],"mgmt":)" + mgmt + "}";
+  }
+};
+
+TEST_F(MgmtSpecTest, DefaultsWhenAbsentAndABooleanTurnsItOnOrOff) {
+  auto plain = Parse(Lab(Node("r1")));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->mgmt.enabled);
+  EXPECT_TRUE(plain->mgmt.ipv6);
+  EXPECT_FALSE(plain->mgmt.nat);
+  auto off = Parse(WithMgmt("false"));
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->mgmt.enabled);
+}
+
+TEST_F(MgmtSpecTest, AFullObjectIsReadIntoItsFields) {
+  auto spec = Parse(WithMgmt(
+      R"({"subnet":"10.9.8.0/24","ipv6":"fd00:1:2:3::/64","nat":true,"forwards":[)"
+      R"({"node":"r1","host_port":2201},{"node":"r2","port":161,"host_port":1161,"protocol":"udp"}]})"));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const MgmtSpec& m = spec->mgmt;
+  EXPECT_EQ(m.subnet, "10.9.8.0/24");
+  EXPECT_EQ(m.subnet_ipv6, "fd00:1:2:3::/64");
+  EXPECT_TRUE(m.nat);
+  ASSERT_EQ(m.forwards.size(), 2u);
+  EXPECT_EQ(m.forwards[0].port, 22);  // ssh unless said
+  EXPECT_EQ(m.forwards[0].protocol, "tcp");
+  EXPECT_EQ(m.forwards[1].node, "r2");
+  EXPECT_EQ(m.forwards[1].host_port, 1161);
+  EXPECT_EQ(m.forwards[1].protocol, "udp");
+  auto v4_only = Parse(WithMgmt(R"({"ipv6":false})"));
+  ASSERT_TRUE(v4_only.ok());
+  EXPECT_FALSE(v4_only->mgmt.ipv6);
+}
+
+TEST_F(MgmtSpecTest, EveryBadMemberIsNamed) {
+  EXPECT_REFUSED(WithMgmt("7"), "mgmt", "must be a boolean or an object");
+  EXPECT_REFUSED(WithMgmt(R"({"colour":1})"), "mgmt.colour", "unknown field");
+  EXPECT_REFUSED(WithMgmt(R"({"nat":"yes"})"), "mgmt.nat", "must be a boolean");
+  EXPECT_REFUSED(WithMgmt(R"({"enabled":1})"), "mgmt.enabled", "must be a boolean");
+  EXPECT_REFUSED(WithMgmt(R"({"subnet":10})"), "mgmt.subnet",
+                 "must be a string: an IPv4 prefix such as 10.1.2.0/24");
+  EXPECT_REFUSED(WithMgmt(R"({"ipv6":6})"), "mgmt.ipv6",
+                 "must be a boolean or an IPv6 /64 such as fd00:1:2:3::/64");
+  EXPECT_REFUSED(WithMgmt(R"({"forwards":{}})"), "mgmt.forwards", "must be an array");
+  EXPECT_REFUSED(WithMgmt(R"({"forwards":[1]})"), "mgmt.forwards[0]", "must be an object");
+  EXPECT_REFUSED(WithMgmt(R"({"forwards":[{"host_port":1}]})"), "mgmt.forwards[0].node",
+                 "required string");
+  EXPECT_REFUSED(WithMgmt(R"({"forwards":[{"node":"r9","host_port":1}]})"), "mgmt.forwards[0].node",
+                 "no node named \"r9\" in this lab");
+  EXPECT_REFUSED(WithMgmt(R"({"forwards":[{"node":"r1"}]})"), "mgmt.forwards[0].host_port",
+                 "required: a port number 1..65535");
+  for (const char* bad : {"0", "65536", "-1", "\"22\"", "2.5"}) {
+    EXPECT_REFUSED(WithMgmt(std::string(R"({"forwards":[{"node":"r1","host_port":2201,"port":)") +
+                            bad + "}]}"),
+                   "mgmt.forwards[0].port", "must be a port number 1..65535");
+  }
+  EXPECT_REFUSED(WithMgmt(R"({"forwards":[{"node":"r1","host_port":1,"protocol":"sctp"}]})"),
+                 "mgmt.forwards[0].protocol", "must be \"tcp\" or \"udp\"");
+  EXPECT_REFUSED(WithMgmt(R"({"forwards":[{"node":"r1","host_port":1,"via":2}]})"),
+                 "mgmt.forwards[0].via", "unknown field");
+  EXPECT_REFUSED(WithMgmt(R"({"enabled":false,"nat":true})"), "mgmt.enabled",
+                 "is false, yet the segment is given settings");
+}
+
+}  // namespace
+}  // namespace labvirt::engine

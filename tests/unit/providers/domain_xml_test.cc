@@ -1,6 +1,7 @@
 #include "providers/domain_xml.h"
 
 #include <functional>
+#include <tuple>
 
 #include "engine/catalog/catalog.h"
 #include "gtest/gtest.h"
@@ -347,6 +348,32 @@ TEST(DomainXmlTest, LinkCarrierDownRoundTripsAndBadStateIsRefused) {
   EXPECT_NE(refused.status().message().find("link-state='sideways' is not up or down"),
             std::string::npos)
       << refused.status().ToString();
+}
+
+TEST(DomainXmlTest, ManagementAddressesAndForwardsRoundTripAndBadForwardsAreRefused) {
+  DomainSpec s = Spec();
+  s.mgmt = {"10.250.3.10/24",   "10.250.3.1", "fd6c:7600:0:3::a/64",
+            "fd6c:7600:0:3::1", true,         {{"tcp", 2201, 22}, {"udp", 1161, 161}}};
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE(Has(d->xml, "<labvirt:mgmt ipv4='10.250.3.10/24' gateway4='10.250.3.1'"));
+  auto md = ParseNodeMetadata(d->xml);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->mgmt, s.mgmt);
+  // Without a segment nothing is written, and nothing is read back.
+  auto plain = BuildDomain(Spec());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(Has(plain->xml, "labvirt:mgmt"));
+  EXPECT_EQ(ParseNodeMetadata(plain->xml)->mgmt, MgmtMetadata{});
+  for (auto [from, to, why] : {std::tuple{"protocol='udp'", "protocol='sctp'", "is not tcp or udp"},
+                               std::tuple{"host-port='2201'", "host-port='70000'", "1..65535"},
+                               std::tuple{"port='22'", "port='x'", "is not a non-negative"}}) {
+    std::string bad = d->xml;
+    bad.replace(bad.find(from), std::string(from).size(), to);
+    auto refused = ParseNodeMetadata(bad);
+    EXPECT_NE(refused.status().message().find(why), std::string::npos)
+        << refused.status().ToString();
+  }
 }
 
 TEST(DomainXmlTest, ParseRefusesForeignAndMalformed) {
