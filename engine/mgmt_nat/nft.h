@@ -38,7 +38,9 @@ std::vector<std::string> ParseNatTables(std::string_view list_tables_output);
 
 // Sets the sysctl at `path` (net.ipv4.ip_forward) to 1 when it is 0. Returns true when it changed
 // it (the caller logs that), false when it was already on. labvirt turns forwarding on only when
-// a lab asks for NAT and never turns it off: by then other software may rely on it.
+// a lab asks for NAT and never turns it off: by then other software may rely on it. Writing it
+// also resets the per-interface router/host defaults (accept_redirects…) as the kernel documents
+// for ip_forward; that is why it is written only when it is 0.
 Result<bool> EnsureIpForwarding(const std::string& path = "/proc/sys/net/ipv4/ip_forward");
 
 }  // namespace labvirt::engine::mgmt

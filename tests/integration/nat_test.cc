@@ -72,6 +72,7 @@ class NatTest : public ::testing::Test {
     Sh("ip link del " + kGateway + " 2>/dev/null; ip link del " + kOutside + " 2>/dev/null");
     EXPECT_TRUE(RemoveNat(kTable).ok());
     Sh("nft delete table ip " + kDropTable + " 2>/dev/null");
+    Sh("nft delete table ip lvnt_foreign" + kId + " 2>/dev/null");
     if (forward_was_ == "0") Sh("echo 0 > /proc/sys/net/ipv4/ip_forward");
     EXPECT_EQ(Sh("nft list tables | grep -c -e " + kTable + " -e " + kDropTable), "0");
     EXPECT_EQ(Sh("ip netns list | grep -c lvnt" + kId), "0");
@@ -138,6 +139,13 @@ class NatTest : public ::testing::Test {
   } while (0)
 
 TEST_F(NatTest, ApplyReplaceListAndRemoveLeaveNothing) {
+  // A table labvirt did not create, with a rule in it: untouched by apply, replace and remove.
+  const std::string kForeign = "lvnt_foreign" + kId;
+  ASSERT_EQ(Run("nft add table ip " + kForeign + " && nft add chain ip " + kForeign +
+                " c && nft add rule ip " + kForeign + " c tcp dport 2201 counter"),
+            0);
+  const std::string foreign_before = Sh("nft list table ip " + kForeign);
+
   NatPlan first = Plan(2201, true);
   first.forwards.push_back(
       {.protocol = "udp", .host_port = 2201, .node = "r2", .address = kNodeIp, .port = 161});
@@ -182,11 +190,14 @@ TEST_F(NatTest, ApplyReplaceListAndRemoveLeaveNothing) {
   ASSERT_TRUE(tables.ok());
   EXPECT_EQ(std::count(tables->begin(), tables->end(), kTable), 0);
   ASSERT_OK(RemoveNat(kTable));  // absent: fine
+  EXPECT_EQ(Sh("nft list table ip " + kForeign), foreign_before);
+  Sh("nft delete table ip " + kForeign);
 }
 
 TEST_F(NatTest, PortForwardReachesTheNodeFromOutsideAndFromTheHost) {
   auto changed = EnsureIpForwarding();
   ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(*changed, forward_was_ == "0") << "reports whether it turned forwarding on";
   EXPECT_EQ(Sh("cat /proc/sys/net/ipv4/ip_forward"), "1");
   Listen(kNodeNs, 22);
   // Before: nothing on the host's port 2201.
