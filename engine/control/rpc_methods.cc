@@ -100,6 +100,29 @@ void RpcMethods::RegisterLabMethods() {
     if (auto e = p.error()) return *e;
     return ToRpcResult(engine_.GetLab(lab));
   });
+  // An Ansible inventory of the lab's management addresses: {"lab","format","inventory"}, the
+  // inventory a YAML text or (format "json") an object.
+  server_.AddMethod("lab.inventory", {"lab", "format"},
+                    [this](simdjson::dom::element params) -> RpcResult {
+                      Params p(params);
+                      std::string lab = p.Str("lab"), format = p.OptStr("format", "yaml");
+                      if (auto e = p.error()) return *e;
+                      if (format != "yaml" && format != "json") {
+                        return Bad("format", "must be \"yaml\" or \"json\"");
+                      }
+                      auto inventory = engine_.Inventory(lab, format == "yaml");
+                      if (!inventory.ok()) return ToRpcResult(inventory);
+                      JsonWriter w;
+                      w.BeginObject().Key("lab").String(lab).Key("format").String(format);
+                      w.Key("inventory");
+                      if (format == "yaml") {
+                        w.String(*inventory);
+                      } else {
+                        w.Raw(*inventory);
+                      }
+                      w.EndObject();
+                      return w.Take();
+                    });
 }
 
 void RpcMethods::RegisterNodeMethods() {

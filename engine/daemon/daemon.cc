@@ -134,6 +134,10 @@ void Daemon::StartEngine() {
   engine_options.boot_budget = BootBudget();
   engine_options.emulator = flags_.emulator;
   engine_options.force_tcg = flags_.force_tcg;
+  engine_options.mgmt = flags_.mgmt == "on";
+  engine_options.mgmt_pool_ipv4 = flags_.mgmt_pool;
+  engine_options.mgmt_pool_ipv6 = flags_.mgmt_pool6;
+  engine_options.dnsmasq = flags_.dnsmasq;
   // Direct io_uring reads on a tty only where the kernel does them without io-wq (6.12+).
   engine_options.console.reader.direct_read = features_.direct_tty_read;
   timed_libvirt_ = std::make_unique<TimedHypervisor>(*router_, TimeCalls{&libvirt_calls_});

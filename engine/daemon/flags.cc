@@ -127,6 +127,23 @@ Status CheckDocker(const std::string& value) {
                          "'");
 }
 
+Status CheckMgmt(const std::string& value) {
+  if (value == "on" || value == "none") return Status::Ok();
+  return InvalidArgument("--mgmt: expected on or none, got '" + value + "'");
+}
+
+// A pool is checked for its shape here; that it can hold a lab's subnet, at the first deploy.
+Status CheckPool(const char* flag, const std::string& value, bool v6) {
+  size_t slash = value.find('/');
+  bool colon = value.find(':') != std::string::npos;
+  if (slash == std::string::npos || slash == 0 || colon != v6) {
+    return InvalidArgument(std::string(flag) + ": expected an " + (v6 ? "IPv6" : "IPv4") +
+                           " prefix such as " + (v6 ? "fd6c:7600::/48" : "10.250.0.0/16") +
+                           ", got '" + value + "'");
+  }
+  return Status::Ok();
+}
+
 // labvirtd's flags, in --help order, setting `f` (which must outlive the parser).
 FlagParser MakeParser(Flags& f) {
   return FlagParser({
@@ -142,6 +159,20 @@ FlagParser MakeParser(Flags& f) {
        Checked(CheckDocker, &f.docker)},
       {"--bridge", true, "NAME", "OVS bridge for VM NICs (default arch-ovs)",
        Checked(CheckBridge, &f.bridge)},
+      {"--mgmt", true, "on|none",
+       "management segments: each lab's management NICs reachable from the host
+"
+       "(default on; docs/mgmt.md)",
+       Checked(CheckMgmt, &f.mgmt)},
+      {"--mgmt-pool", true, "CIDR", "IPv4 pool of the labs' management /24s (default 10.250.0.0/16)",
+       Checked([](const std::string& v) { return CheckPool("--mgmt-pool", v, false); },
+               &f.mgmt_pool)},
+      {"--mgmt-pool6", true, "CIDR",
+       "IPv6 pool of the labs' management /64s (default fd6c:7600::/48)",
+       Checked([](const std::string& v) { return CheckPool("--mgmt-pool6", v, true); },
+               &f.mgmt_pool6)},
+      {"--dnsmasq", true, "FILE", "the DHCP server of management segments (default /usr/sbin/dnsmasq)",
+       Path("dnsmasq", &f.dnsmasq)},
       {"--image-root", true, "DIR",
        "base images are taken only from under this directory (default /var/lib/labvirt/images)",
        Path("image-root", &f.image_root)},

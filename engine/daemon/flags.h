@@ -19,6 +19,11 @@ struct Flags {
   std::string docker = "/var/run/docker.sock";
   std::string image_root = "/var/lib/labvirt/images";
   std::string state_dir = "/var/lib/labvirt";
+  // Management segments (docs/mgmt.md): "on", or "none" for no segment at all.
+  std::string mgmt = "on";
+  std::string mgmt_pool = "10.250.0.0/16";
+  std::string mgmt_pool6 = "fd6c:7600::/48";
+  std::string dnsmasq = "/usr/sbin/dnsmasq";
   std::string emulator;    // empty: libvirt's default QEMU (tests give a wrapper)
   bool force_tcg = false;  // --accel tcg: domains run under TCG even where KVM is usable
   std::string instance;    // --instance; empty: derived from state_dir (InstanceName)

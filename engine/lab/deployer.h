@@ -17,6 +17,7 @@
 
 #include "engine/lab/engine_part.h"
 #include "engine/lab/link_book.h"
+#include "engine/lab/mgmt_network.h"
 #include "engine/lab/node_life.h"
 #include "engine/lab/reconciler.h"
 
@@ -25,12 +26,13 @@ namespace labvirt::engine {
 class Deployer : public EnginePart {
  public:
   Deployer(const EngineSeams& seams, LabStore& store, NodeLife& lifecycle, LinkBook& links,
-           Reconciler& reconciler, NodeConfig& config)
+           Reconciler& reconciler, NodeConfig& config, MgmtNetwork& mgmt)
       : EnginePart(seams, store),
         lifecycle_(lifecycle),
         links_(links),
         reconciler_(reconciler),
-        config_(config) {}
+        config_(config),
+        mgmt_(mgmt) {}
 
   // Validates the whole lab, then defines every node and starts those that should run. Replies
   // when the lab is defined (`wait` false) or when every node is ready or failed (`wait` true).
@@ -94,6 +96,7 @@ class Deployer : public EnginePart {
   LinkBook& links_;
   Reconciler& reconciler_;
   NodeConfig& config_;
+  MgmtNetwork& mgmt_;
 };
 
 }  // namespace labvirt::engine

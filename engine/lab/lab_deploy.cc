@@ -20,40 +20,6 @@
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
-namespace {
-
-NodeOverrides OverridesOf(const NodeSpec& s) {
-  NodeOverrides o;
-  o.memory_mb = s.memory_mb;
-  o.vcpus = s.vcpus;
-  o.nics = s.nics;
-  o.machine = s.machine;
-  o.disk_bus = s.disk_bus;
-  o.nic_model = s.nic_model;
-  o.cpu_mode = s.cpu_mode;
-  o.cpu_model = s.cpu_model;
-  o.idle_timeout_s = s.idle_timeout_s;
-  o.overall_timeout_s = s.boot_timeout_s;
-  if (!s.ready_patterns.empty()) o.readiness_success = s.ready_patterns;
-  o.username = s.username;
-  o.password = s.password;
-  return o;
-}
-
-}  // namespace
-
-Result<std::string> VendorInterface(const providers::DeviceKind& kind, const std::string& name) {
-  auto index = providers::ResolveInterface(kind, name);
-  if (!index.ok()) return index.status();
-  return providers::InterfaceName(kind, *index);
-}
-
-std::string DeployJob::NodeField(const std::string& node, const std::string& member) const {
-  size_t i = 0;
-  while (i < spec.nodes.size() && spec.nodes[i].name != node) ++i;
-  std::string path = "nodes[" + std::to_string(i) + "]";
-  return member.empty() ? path : path + "." + member;
-}
 
 std::string Deployer::OtherInstanceOf(const std::string& lab) const {
   if (labs_.count(lab)) return "";  // ours: we adopted or deployed it
@@ -111,92 +77,17 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
   job->spec = std::move(spec);
   uint64_t id = job->id;
   jobs_[id] = std::move(job);
-  DeployResolve(id);
-}
-
-Result<std::map<std::string, providers::DeviceKind>> Deployer::ResolveKinds(
-    const LabSpec& spec) const {
-  std::map<std::string, providers::DeviceKind> resolved;
-  for (size_t i = 0; i < spec.nodes.size(); ++i) {
-    const NodeSpec& ns = spec.nodes[i];
-    std::string path = "nodes[" + std::to_string(i) + "]";
-    if (Status st = providers::ValidateName("node name", ns.name); !st.ok()) {
-      return InvalidField(path + ".name", st.message());
-    }
-    auto kind = catalog_.Resolve(ns.kind);
-    if (!kind.ok()) return InvalidField(path + ".kind", kind.status().message());
-    auto applied = ApplyOverrides(*kind, OverridesOf(ns));
-    if (!applied.ok()) return InvalidField(path, applied.status().message());
-    if (ns.startup_config) {
-      // Checked before anything is made: a bad config leaves every node and file as it was.
-      Status st = CheckStartupConfig(*applied, ns.name, *ns.startup_config);
-      if (!st.ok()) return InvalidField(path + ".startup_config", st.message());
-    }
-    resolved[ns.name] = std::move(applied).value();
+  // The management segment is planned and made before any node: a subnet that clashes or a DHCP
+  // server that cannot start fails the deploy with nothing else made.
+  Lab& lab = *labs_.at(jobs_[id]->spec.name);
+  if (Status st = mgmt_.Plan(*jobs_[id], lab); !st.ok()) {
+    return DeployFinish(id, st, st.field().empty() ? "mgmt" : st.field());
   }
-  return resolved;
-}
-
-Result<std::vector<LinkRecord>> Deployer::ResolveLinks(
-    const LabSpec& spec, const std::map<std::string, providers::DeviceKind>& resolved) {
-  // Both ends resolved to vendor interface names; one link per interface.
-  std::set<std::string> used;
-  std::vector<LinkRecord> links;
-  for (size_t i = 0; i < spec.links.size(); ++i) {
-    const LinkSpec& ls = spec.links[i];
-    LinkRecord rec;
-    for (int side = 0; side < 2; ++side) {
-      const Endpoint& ep = side == 0 ? ls.a : ls.b;
-      std::string field =
-          "links[" + std::to_string(i) + "].endpoints[" + std::to_string(side) + "]";
-      auto name = VendorInterface(resolved.at(ep.node), ep.interface);
-      if (!name.ok()) return InvalidField(field, name.status().message());
-      if (!used.insert(ep.node + ":" + *name).second) {
-        return InvalidField(field, ep.node + ":" + *name + " is already in another link");
-      }
-      (side == 0 ? rec.a_node : rec.b_node) = ep.node;
-      (side == 0 ? rec.a_interface : rec.b_interface) = *name;
-    }
-    rec.id = MakeLinkId({rec.a_node, rec.a_interface, rec.b_node, rec.b_interface});
-    links.push_back(rec);
-  }
-  return links;
-}
-
-std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& ns,
-                                        const providers::DeviceKind& kind,
-                                        const std::vector<LinkRecord>& links) const {
-  auto n = std::make_unique<Node>();
-  n->lab = lab;
-  n->name = ns.name;
-  n->key = NodeKey(lab, ns.name);
-  n->kind_name = ns.kind;
-  n->kind = kind;
-  n->cpu = lifecycle_.cpu_choices().Initial(n->kind);
-  n->image = ns.image;
-  n->desired_running = ns.start;
-  if (ns.startup_config) {
-    n->config_bytes = static_cast<int64_t>(ns.startup_config->size());
-    // A pasted config has no medium: its text is typed once the device is ready.
-    if (kind.day0.method != "console") {
-      n->config_medium =
-          providers::Day0MediumPath(options_.state_dir, lab, ns.name, kind.day0.method);
-    }
-  }
-  n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
-  n->metadata.save_on_stop = ns.save_on_stop.value_or(false);
-  // Placeholder NICs naming the node's links: the real plan comes from BuildDomain.
-  for (const auto& l : links) {
-    for (const auto& [node, interface] :
-         {std::pair{l.a_node, l.a_interface}, std::pair{l.b_node, l.b_interface}}) {
-      if (node != ns.name) continue;
-      providers::NicMetadata nic;
-      nic.interface = interface;
-      nic.link = l.id;
-      n->metadata.nics.push_back(nic);
-    }
-  }
-  return n;
+  mgmt_.BringUp(lab.name, [this, id](Status st) {
+    if (!jobs_.count(id)) return;
+    if (!st.ok()) return DeployFinish(id, st, "mgmt");
+    DeployResolve(id);
+  });
 }
 
 void Deployer::DeployResolve(uint64_t id) {
@@ -289,6 +180,14 @@ void Deployer::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     if (!tag.ok()) return DeployFinish(id, tag.status(), job.NodeField(n.name, ""));
     tags.insert(*tag);
     n.metadata.tag = *tag;
+    // The config as the device reads it: its management placeholders filled in (Plan gave the
+    // node its address).
+    auto config = ExpandMgmtPlaceholders(job.node_specs[i].startup_config.value_or(""), n.name,
+                                         n.metadata.mgmt);
+    if (!config.ok()) {
+      return DeployFinish(id, config.status(), job.NodeField(n.name, "startup_config"));
+    }
+    if (!config->empty()) n.config_bytes = static_cast<int64_t>(config->size());
     providers::DomainSpec ds = lifecycle_.DomainSpecFor(n, job.node_specs[i].nics.value_or(-1));
     ds.macs_in_use = macs_in_use;
     auto built = providers::BuildDomain(ds);
@@ -301,7 +200,7 @@ void Deployer::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     job.builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
                           providers::LogDir(options_.state_dir, n.lab),
                           providers::NvramDir(options_.state_dir, n.lab), n.kind.day0,
-                          job.node_specs[i].startup_config.value_or(""),
+                          *config,
                           providers::Day0TextPath(options_.state_dir, n.lab, n.name),
                           n.config_medium});
   }
@@ -395,6 +294,7 @@ void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
   std::set<std::string> new_nodes;
   for (const auto& n : job->nodes) new_nodes.insert(n->name);
   std::vector<Node*> to_start = AddDeployedNodes(lab, *job);
+  mgmt_.RefreshLeases(lab.name);  // before any new node asks for its address
   // The answer waits for both: the links and node removals converged, and (with `wait`) every
   // node on its way up ready or failed. A reply means the lab is as asked.
   std::string lab_name = lab.name;
@@ -426,9 +326,16 @@ void Deployer::DeployFailed(std::unique_ptr<DeployJob> job, Lab& lab, Status st,
   Reply reply = std::move(job->reply);
   std::string lab_name = lab.name;
   RollBack(std::move(job->nodes), std::move(job->defined), [this, reply, st, lab_name, field] {
-    if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
-    // Whatever failed (a name, an image, libvirt), the client hears -32602 naming the field.
-    reply(InvalidArgument(st.message()).WithField(field).WithSummary("deploy failed"));
+    auto answer = [reply, st, field] {
+      // Whatever failed (a name, an image, libvirt), the client hears -32602 naming the field.
+      reply(InvalidArgument(st.message()).WithField(field).WithSummary("deploy failed"));
+    };
+    if (!labs_.count(lab_name) || !labs_[lab_name]->nodes.empty()) return answer();
+    // A lab this deploy made goes again, its management segment first.
+    mgmt_.TearDown(lab_name, [this, lab_name, answer] {
+      if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
+      answer();
+    });
   });
 }
 

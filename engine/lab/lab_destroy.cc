@@ -103,11 +103,15 @@ void Deployer::DestroyNow(const std::string& lab_name, Reply reply) {
       if (!st.ok())
         LogWarn("link tags not released", {{"lab", lab_name}, {"error", st.ToString()}});
     });
-    labs_.erase(lab_name);
-    EmitFor("lab.destroyed", lab_name, "", "{\"lab\":\"" + lab_name + "\"}");
-    JsonWriter w;
-    w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(count).EndObject();
-    reply(w.Take());
+    // The management segment goes last, and the answer waits for it: once lab.destroy answers,
+    // no port, process, rule or file of the lab is left.
+    mgmt_.TearDown(lab_name, [this, lab_name, reply, count] {
+      labs_.erase(lab_name);
+      EmitFor("lab.destroyed", lab_name, "", "{\"lab\":\"" + lab_name + "\"}");
+      JsonWriter w;
+      w.BeginObject().Key("lab").String(lab_name).Key("destroyed").Uint(count).EndObject();
+      reply(w.Take());
+    });
   });
   for (const auto& key : keys) {
     DestroyNode(key, [end = join->Step(), failed, key](Status st) {

@@ -4,6 +4,7 @@
 #include "engine/lab/leftover_sweep.h"
 #include "engine/lab/link_book.h"
 #include "engine/lab/metadata_writer.h"
+#include "engine/lab/mgmt_network.h"
 #include "engine/lab/node_config.h"
 #include "engine/lab/node_life.h"
 #include "engine/lab/node_ops.h"
@@ -24,8 +25,9 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
   config_ = std::make_unique<NodeConfig>(seams, store_, *writer_);
   lifecycle_ = std::make_unique<NodeLife>(seams, store_, *writer_, *links_, *config_);
   reconciler_ = std::make_unique<Reconciler>(seams, store_, *lifecycle_);
-  deployer_ =
-      std::make_unique<Deployer>(seams, store_, *lifecycle_, *links_, *reconciler_, *config_);
+  mgmt_ = std::make_unique<MgmtNetwork>(seams, store_);
+  deployer_ = std::make_unique<Deployer>(seams, store_, *lifecycle_, *links_, *reconciler_,
+                                         *config_, *mgmt_);
   sweep_ = std::make_unique<LeftoverSweep>(seams, store_);
   ops_ = std::make_unique<NodeOps>(seams, store_, *lifecycle_, *writer_);
 }
@@ -70,6 +72,10 @@ void LabEngine::RemoveNic(const std::string& lab, const std::string& node, Reply
   ops_->RemoveNic(lab, node, std::move(reply));
 }
 
+Result<std::string> LabEngine::Inventory(const std::string& lab, bool yaml) const {
+  return mgmt_->Inventory(lab, yaml);
+}
+
 void LabEngine::SaveConfig(const std::string& lab, const std::string& node, Reply reply) {
   config_->Save(lab, node, std::move(reply));
 }
@@ -110,7 +116,11 @@ std::string LabEngine::ConsoleLogPath(const std::string& lab, const std::string&
 }
 
 void LabEngine::Reconcile(std::function<void(Status)> done) {
-  reconciler_->Reconcile(std::move(done));
+  reconciler_->Reconcile([this, done = std::move(done)](Status st) {
+    // The labs are rebuilt from their domains: their segments are next (adopting dnsmasq).
+    if (st.ok()) mgmt_->Adopt();
+    done(st);
+  });
 }
 bool LabEngine::reconciled() const { return reconciler_->reconciled(); }
 void LabEngine::OnDomainEvent(const providers::DomainEventInfo& event) {

@@ -41,6 +41,7 @@ class Deployer;
 class LeftoverSweep;
 class NodeOps;
 class NodeConfig;
+class MgmtNetwork;
 
 // A running node's data NIC, as a live capture needs it.
 struct NicTarget {
@@ -71,6 +72,9 @@ class LabEngine {
   // Destroys every node (VM, definition, overlay, console log, ports). Idempotent.
   void Destroy(const std::string& lab, Reply reply);
   Result<std::string> ListLabs() const;
+  // lab.inventory: an Ansible inventory of the lab's nodes with management addresses, as YAML
+  // text or (`yaml` false) a JSON object (engine/lab/mgmt_segment.h).
+  Result<std::string> Inventory(const std::string& lab, bool yaml) const;
   Result<std::string> GetLab(const std::string& lab) const;
 
   // ---- Nodes ----
@@ -168,6 +172,7 @@ class LabEngine {
   std::unique_ptr<NodeConfig> config_;
   std::unique_ptr<NodeLife> lifecycle_;
   std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<MgmtNetwork> mgmt_;
   std::unique_ptr<Deployer> deployer_;
   std::unique_ptr<LeftoverSweep> sweep_;
   std::unique_ptr<NodeOps> ops_;

@@ -150,6 +150,7 @@ std::string LabStore::NodeJson(const Node& n) const {
   w.Key("readiness").Raw(n.readiness.ToJson());
   w.Key("config").Raw(StartupConfigJson(n.kind, ConfigStatusOf(n)));
   w.Key("save_on_stop").Bool(n.metadata.save_on_stop);
+  w.Key("mgmt").Raw(NodeMgmtJson(n));
   w.Key("cpu").Raw(providers::CpuChoiceToJson(n.cpu));
   w.Key("cpu_attempts").BeginArray();
   for (const auto& a : n.cpu_attempts) w.String(a);
@@ -191,7 +192,7 @@ Result<std::string> LabStore::GetLab(const std::string& name) const {
   for (const auto& [n, node] : lab.nodes) w.Raw(NodeJson(*node));
   w.EndArray().Key("links").BeginArray();
   for (const auto& l : lab.links) w.Raw(LinkJson(l));
-  w.EndArray().Key("admission").BeginObject();
+  w.EndArray().Key("mgmt").Raw(LabMgmtJson(lab)).Key("admission").BeginObject();
   w.Key("budget").Double(admission.budget()).Key("in_use").Double(admission.in_use());
   w.Key("queue").BeginArray();
   for (const auto& k : admission.Queue()) w.String(k);

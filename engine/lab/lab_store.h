@@ -21,6 +21,7 @@
 #include "engine/lab/identities.h"
 #include "engine/lab/lab_spec.h"
 #include "engine/lab/metrics.h"
+#include "engine/lab/mgmt_segment.h"
 #include "engine/lab/node_state.h"
 #include "engine/lab/restart_policy.h"
 #include "engine/netem/impairment.h"
@@ -50,6 +51,13 @@ struct EngineOptions {
   std::string emulator;
   // Define every domain for TCG (type 'qemu') even where KVM is usable (labvirtd --accel tcg).
   bool force_tcg = false;
+  // Management segments (engine/lab/mgmt_network.h). Off: no segment is made, and a lab that asks
+  // for one in particular is refused (unit tests; a host without OVS).
+  bool mgmt = false;
+  std::string mgmt_pool_ipv4 = "10.250.0.0/16";  // each lab takes the next free /24
+  std::string mgmt_pool_ipv6 = "fd6c:7600::/48";  // and the next free /64
+  std::string dnsmasq = "/usr/sbin/dnsmasq";
+  std::string nft = "/usr/sbin/nft";
 };
 
 // A change worth telling subscribers about.
@@ -124,6 +132,7 @@ struct Lab {
   std::string name;
   std::map<std::string, std::unique_ptr<Node>> nodes;
   std::vector<LinkRecord> links;
+  std::unique_ptr<MgmtSegment> mgmt;  // its management segment; null: none
 };
 
 struct DeployJob {

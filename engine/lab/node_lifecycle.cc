@@ -139,7 +139,10 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
         }
       }
     }
-    ports.push_back({nic.tap, NicKey(nic), nic.link, peer_tap});
+    // A management NIC with an address joins its lab's management segment.
+    bool on_segment =
+        nic.role == providers::NicRole::kManagement && !n->metadata.mgmt.ipv4.empty();
+    ports.push_back({nic.tap, NicKey(nic), nic.link, peer_tap, on_segment ? kMgmtSegment : ""});
   }
   plumber_.Plug(n->lab, n->name, ports, [this, key](Status st) {
     Node* n = FindNodeByKey(key);
@@ -471,6 +474,7 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
   ds.config_bytes = n.config_bytes;
   ds.config_applied = n.metadata.config_applied;
   ds.save_on_stop = n.metadata.save_on_stop;
+  ds.mgmt = n.metadata.mgmt;
   return ds;
 }
 

@@ -126,6 +126,7 @@ const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> kCommands = {
       {"deploy", {{"--no-wait"}, {}, internal::Deploy}},
       {"status", {{}, {}, internal::LabStatus}},
+      {"inventory", {{}, {"--format"}, internal::Inventory}},
       {"events", {{}, {"--lab", "--node", "--type"}, internal::Events}},
       {"console", {{"--ro", "--force"}, {}, internal::Console}},
       {"capture",
@@ -165,7 +166,8 @@ void PrintUsage(FILE* out) {
       "usage: labvirtctl [--socket PATH] [--json] COMMAND [ARGS]\n"
       "  deploy FILE [--no-wait]        deploy a topology (YAML or JSON); follow until ready\n"
       "  destroy LAB                    destroy a lab and everything it made\n"
-      "  status [LAB]                   labs, or one lab's nodes and links\n"
+      "  status [LAB]                   labs, or one lab's nodes, management addresses and links\n"
+      "  inventory LAB [--format yaml|json]   the lab's Ansible inventory (management addresses)\n"
       "  node LAB NODE                  one node in detail\n"
       "  start LAB NODE [--wait]        start a node\n"
       "  stop LAB NODE [--force] [--timeout S] [--wait]\n"

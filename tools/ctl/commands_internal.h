@@ -78,6 +78,7 @@ int FollowEvents(Client& client, const Options& o,
 // The subcommands, by theme: commands_lab.cc, commands_node.cc, commands_events.cc.
 int LabStatus(const Options& o, const Args& a);
 int Deploy(const Options& o, const Args& a);
+int Inventory(const Options& o, const Args& a);
 // link: create, delete, up, down, impair (commands_link.cc).
 int Link(const Options& o, const Args& a);
 // "a>b delay_ms=20 loss_pct=1; b>a -" for a link object of lab.get; "-" when none.

@@ -9,6 +9,34 @@
 namespace labvirt::ctl::internal {
 namespace {
 
+// The management segment and each node's place on it (docs/mgmt.md).
+void PrintMgmt(simdjson::dom::element lab) {
+  simdjson::dom::element seg = lab["mgmt"];
+  if (seg.is_null()) return;
+  std::printf("\nMGMT %s on %s: %s gateway %s", Str(seg, "state").c_str(),
+              Str(seg, "interface").c_str(), Str(seg, "subnet_ipv4").c_str(),
+              Str(seg, "gateway_ipv4").c_str());
+  if (!Str(seg, "subnet_ipv6").empty()) {
+    std::printf(", %s gateway %s", Str(seg, "subnet_ipv6").c_str(),
+                Str(seg, "gateway_ipv6").c_str());
+  }
+  std::printf("%s\n", Bool(seg, "nat") ? ", NAT" : "");
+  if (!Str(seg, "error").empty()) std::printf("  error: %s\n", Str(seg, "error").c_str());
+  std::printf("%-14s %-16s %-18s %-26s %s\n", "NODE", "IPV4", "MAC", "IPV6", "FORWARDS");
+  for (auto n : lab["nodes"].get_array()) {
+    simdjson::dom::element m = n["mgmt"];
+    if (m.is_null() || Str(m, "ipv4").empty()) continue;
+    std::string forwards;
+    for (auto f : m["forwards"].get_array()) {
+      forwards += (forwards.empty() ? "" : " ") + Str(f, "protocol") + "/" +
+                  std::to_string(Int(f, "host_port")) + "->" + std::to_string(Int(f, "port"));
+    }
+    std::printf("%-14s %-16s %-18s %-26s %s\n", Str(n, "name").c_str(), Str(m, "ipv4").c_str(),
+                Str(m, "mac").c_str(), Str(m, "ipv6").c_str(),
+                forwards.empty() ? "-" : forwards.c_str());
+  }
+}
+
 void PrintNodes(simdjson::dom::element lab) {
   std::printf("%-14s %-14s %-9s %-5s %-8s %s\n", "NODE", "KIND", "STATE", "BOOT", "VIEWERS",
               "REASON");
@@ -34,6 +62,7 @@ void PrintNodes(simdjson::dom::element lab) {
                   Str(nic, "alias").c_str(), link.empty() ? "-" : link.c_str());
     }
   }
+  PrintMgmt(lab);
   auto links = lab["links"].get_array();
   if (!links.error() && links.size() > 0) {
     std::printf("\n%-50s %-3s %s\n", "LINK", "UP", "IMPAIRMENT");
@@ -168,6 +197,23 @@ int Deploy(const Options& o, const Args& a) {
   return FollowEvents(*client, o, [&follower](simdjson::dom::element doc) {
     return follower.OnLine(doc, kDeployId);
   });
+}
+
+// inventory LAB [--format yaml|json]: the lab's Ansible inventory on stdout.
+int Inventory(const Options& o, const Args& a) {
+  if (a.pos.size() != 1) return Fail("usage: labvirtctl inventory LAB [--format yaml|json]", 2);
+  auto given = a.flags.find("--format");
+  std::string format = given != a.flags.end() ? given->second : o.json ? "json" : "yaml";
+  CallResult r = CallOnce(o, "lab.inventory", Obj({{"lab", a.pos[0]}, {"format", format}}));
+  if (!r.ok) return Show(o, r);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(r.text);
+  if (format == "yaml") {
+    std::fputs(Str(doc, "inventory").c_str(), stdout);
+  } else {
+    std::printf("%s\n", simdjson::minify(doc["inventory"]).c_str());
+  }
+  return 0;
 }
 
 // link LAB create NODE:IF NODE:IF | link LAB delete ID | link LAB up|down ID

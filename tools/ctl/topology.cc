@@ -106,6 +106,39 @@ Status WriteNode(const std::string& file, const std::string& name, const YAML::N
   return Status::Ok();
 }
 
+// A YAML value as JSON, for settings labvirtd checks itself (`mgmt:`): a plain scalar that reads
+// as a boolean or an integer is one, any other scalar a string; keys are written with '_' for
+// '-' (YAML's host-port is lab.deploy's host_port).
+Status WriteYamlAsJson(const std::string& file, const YAML::Node& v, JsonWriter& w) {
+  if (v.IsMap()) {
+    w.BeginObject();
+    for (const auto& kv : v) {
+      std::string key = kv.first.as<std::string>();
+      for (char& c : key) c = c == '-' ? '_' : c;
+      w.Key(key);
+      LABVIRT_RETURN_IF_ERROR(WriteYamlAsJson(file, kv.second, w));
+    }
+    w.EndObject();
+  } else if (v.IsSequence()) {
+    w.BeginArray();
+    for (const auto& item : v) LABVIRT_RETURN_IF_ERROR(WriteYamlAsJson(file, item, w));
+    w.EndArray();
+  } else if (v.IsScalar()) {
+    bool b = false;
+    int64_t i = 0;
+    if (v.Tag() != "!" && YAML::convert<bool>::decode(v, b)) {
+      w.Bool(b);
+    } else if (v.Tag() != "!" && YAML::convert<int64_t>::decode(v, i)) {
+      w.Int(i);
+    } else {
+      w.String(v.as<std::string>());
+    }
+  } else {
+    return At(file, v, "an empty value here");
+  }
+  return Status::Ok();
+}
+
 // ParseTopology's body; yaml-cpp throws where a value has the wrong shape (a mapping where a
 // name should be), which ParseTopology turns into an error.
 Result<Topology> ParseOrThrow(const std::string& text, const std::string& file) {
@@ -133,6 +166,11 @@ Result<Topology> ParseOrThrow(const std::string& text, const std::string& file) 
     if (!v) continue;
     if (!v.IsScalar()) return At(file, v, std::string("'") + yaml + "' must be true or false");
     w.Key(json).Bool(v.as<bool>());
+  }
+  // The management segment (docs/mgmt.md): `mgmt: false`, or a mapping labvirtd checks.
+  if (YAML::Node mgmt = root["mgmt"]) {
+    w.Key("mgmt");
+    LABVIRT_RETURN_IF_ERROR(WriteYamlAsJson(file, mgmt, w));
   }
   w.Key("nodes").BeginArray();
   std::set<std::string> names;

@@ -65,6 +65,44 @@ topology:
   EXPECT_EQ(bad.status().message(), "b.yaml:2: 'save-on-stop' must be true or false");
 }
 
+TEST(TopologyTest, MgmtSettingsBecomeDeployParamsAndLabvirtdChecksThem) {
+  auto t = ParseTopology(R"(name: m
+mgmt:
+  subnet: 10.9.8.0/24
+  ipv6: false
+  nat: true
+  forwards:
+    - {node: r1, host-port: 2201}
+    - {node: r1, port: 161, host-port: 1161, protocol: udp}
+topology:
+  nodes:
+    r1: {kind: n9kv, image: n.qcow2}
+)",
+                         "m.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  simdjson::dom::parser parser;
+  auto spec = engine::ParseLabSpec(parser.parse(t->params_json));
+  ASSERT_TRUE(spec.ok()) << t->params_json << " " << spec.status().ToString();
+  EXPECT_EQ(spec->mgmt.subnet, "10.9.8.0/24");
+  EXPECT_FALSE(spec->mgmt.ipv6);
+  EXPECT_TRUE(spec->mgmt.nat);
+  ASSERT_EQ(spec->mgmt.forwards.size(), 2u);
+  EXPECT_EQ(spec->mgmt.forwards[0].host_port, 2201);
+  EXPECT_EQ(spec->mgmt.forwards[1].protocol, "udp");
+  auto off = ParseTopology("name: o\nmgmt: false\ntopology:\n  nodes:\n    r1: {kind: a, image: b}\n",
+                           "o.yaml");
+  ASSERT_TRUE(off.ok());
+  auto off_spec = engine::ParseLabSpec(parser.parse(off->params_json));
+  ASSERT_TRUE(off_spec.ok());
+  EXPECT_FALSE(off_spec->mgmt.enabled);
+  // A bad value passes labvirtctl and is named by labvirtd's parser.
+  auto bad = ParseTopology(
+      "name: b\nmgmt: {nat: maybe}\ntopology:\n  nodes:\n    r1: {kind: a, image: b}\n", "b.yaml");
+  ASSERT_TRUE(bad.ok());
+  auto refused = engine::ParseLabSpec(parser.parse(bad->params_json));
+  EXPECT_EQ(refused.status().field(), "mgmt.nat");
+}
+
 TEST(TopologyTest, JsonInEitherShape) {
   auto a = ParseTopology(
       R"({"name":"j","topology":{"nodes":{"r1":{"kind":"iosv","image":"i.qcow2"}}}})", "a.json");
