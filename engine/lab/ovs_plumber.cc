@@ -4,6 +4,7 @@
 
 #include "engine/lab/identities.h"
 #include "engine/netem/netem_netlink.h"
+#include "providers/netlink/addresses.h"
 #include "providers/node_naming.h"
 #include "reactor/base/join.h"
 #include "reactor/base/log.h"
@@ -40,7 +41,12 @@ void OvsPlumber::Plug(const std::string& lab, const std::string& node,
                       const std::vector<PortPlan>& ports, Done done) {
   std::vector<ovs::NicPort> nic_ports;
   for (const auto& p : ports) {
-    nic_ports.push_back({p.tap, lab, node, NicNumber(p.nic), instance_});
+    nic_ports.push_back({.port = p.tap,
+                         .lab = lab,
+                         .node = node,
+                         .nic = NicNumber(p.nic),
+                         .instance = instance_,
+                         .segment = p.segment});
   }
   switch_->AddPorts(std::move(nic_ports), [this, lab, ports, done](Status st) {
     if (!st.ok()) return done(st);
@@ -61,7 +67,9 @@ void OvsPlumber::Plug(const std::string& lab, const std::string& node,
 void OvsPlumber::Unplug(const std::string& lab, const std::string& node, Done done) {
   std::vector<std::string> ports;
   for (const auto& p : OwnedPorts()) {
-    if (p.lab == lab && p.node == node && p.instance == instance_) ports.push_back(p.port);
+    if (p.lab == lab && p.node == node && p.instance == instance_ && !p.gateway) {
+      ports.push_back(p.port);
+    }
   }
   if (ports.empty()) return done(Status::Ok());
   switch_->RemovePorts(std::move(ports), std::move(done));
@@ -93,8 +101,12 @@ std::vector<PlumbedPort> OvsPlumber::OwnedPorts() const {
   std::vector<PlumbedPort> out;
   for (const auto& p : switch_->ListOwnedPorts()) {
     // A port from before labvirt had instances belongs to the default one.
-    out.push_back(
-        {p.port, p.lab, p.node, p.instance.empty() ? providers::kDefaultInstance : p.instance});
+    out.push_back({.port = p.port,
+                   .lab = p.lab,
+                   .node = p.node,
+                   .instance = p.instance.empty() ? providers::kDefaultInstance : p.instance,
+                   .gateway = p.gateway(),
+                   .segment = p.segment});
   }
   return out;
 }
@@ -107,6 +119,47 @@ void OvsPlumber::RemovePorts(const std::vector<std::string>& ports, Done done) {
 void OvsPlumber::SetImpairment(const std::string& tap, const Impairment& imp, Done done) {
   netem_changes_.push_back({tap, imp, std::move(done)});
   if (!netem_running_) NextNetemChange();
+}
+
+void OvsPlumber::PlugGateway(const std::string& lab, const std::string& segment,
+                             const std::string& port, const std::vector<std::string>& addresses,
+                             Done done) {
+  const std::string what = "gateway " + port + " of segment " + lab + "/" + segment;
+  for (const std::string& a : addresses) {
+    if (auto p = providers::ParseIpPrefix(a); !p.ok()) return done(p.status().WithContext(what));
+  }
+  ovs::GatewayPort gw{.port = port, .lab = lab, .segment = segment, .instance = instance_};
+  // `this` owns the switch, which drops this callback unrun if it goes first.
+  switch_->AddGatewayPort(std::move(gw), [this, what, port, addresses, done](Status st) {
+    if (!st.ok()) return done(st);
+    Status queued = pool_.Submit<Status>(
+        [port, addresses]() -> Status {
+          auto index = providers::WaitForLink(port, kGatewayLinkTimeout);
+          if (!index.ok()) {
+            return index.status().WithContext(
+                "ovs-vswitchd did not create the interface of "
+                "internal port " +
+                port + " (is it running?)");
+          }
+          LABVIRT_RETURN_IF_ERROR(providers::SetLinkUp(port));
+          return providers::SetAddresses(port, addresses);
+        },
+        life_.Bind([what, done](Status st) { done(st.ok() ? st : st.WithContext(what)); }));
+    if (!queued.ok()) done(queued.WithContext(what));
+  });
+}
+
+void OvsPlumber::UnplugGateway(const std::string& lab, const std::string& segment,
+                               const std::string& port, Done done) {
+  for (const auto& p : switch_->ListOwnedPorts()) {
+    if (p.port != port) continue;
+    if (!p.gateway() || p.lab != lab || p.segment != segment) {
+      return done(FailedPrecondition("port " + port + " is not the gateway of segment " + lab +
+                                     "/" + segment));
+    }
+    return switch_->RemovePorts({port}, std::move(done));
+  }
+  done(Status::Ok());
 }
 
 void OvsPlumber::NextNetemChange() {
