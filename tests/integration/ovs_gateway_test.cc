@@ -22,19 +22,15 @@ using ovs::testing::Await;
 using ovs::testing::RunUntil;
 using ovs::testing::Sh;
 
-constexpr char kHostDb[] = "/var/run/openvswitch/db.sock";
 constexpr int kNs = 3;  // 0: segment mgmt, 1: segment other, 2: isolated
 
 class OvsGatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     int rc = 0;
-    Sh("pidof ovs-vswitchd >/dev/null", &rc);
-    bool vswitchd = rc == 0;
-    Sh("test -S " + std::string(kHostDb), &rc);
-    LABVIRT_REQUIRE(
-        vswitchd && rc == 0 && ovs::testing::HaveCommand("ip") && ovs::testing::HaveCommand("ping"),
-        "ovs-vswitchd and ovsdb-server running, ip and ping");
+    LABVIRT_REQUIRE(ovs::testing::HostOvsRunning() && ovs::testing::HaveCommand("ip") &&
+                        ovs::testing::HaveCommand("ping"),
+                    "ovs-vswitchd and ovsdb-server running, ip and ping");
     id_ = std::to_string(::getpid() % 100000);
     subnet_ = std::to_string(::getpid() % 200);
     bridge_ = "lvgwb" + id_;
@@ -57,7 +53,8 @@ class OvsGatewayTest : public ::testing::Test {
     }
     reactor_ = std::move(reactor::Reactor::Create().value());
     pool_ = std::make_unique<reactor::WorkerPool>(*reactor_, 2, 16);
-    plumber_ = std::make_unique<OvsPlumber>(*reactor_, *pool_, std::string("unix:") + kHostDb,
+    plumber_ = std::make_unique<OvsPlumber>(*reactor_, *pool_,
+                                            std::string("unix:") + ovs::testing::kHostOvsDb,
                                             bridge_, /*netdev=*/true, "gwtest");
     ASSERT_TRUE(Run([&](auto cb) { plumber_->Start(cb); }).ok());
   }
