@@ -291,9 +291,14 @@ void OvsSwitch::EnsureBridge(Callback done) {
 
 void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
   std::string what = "add " + std::to_string(ports.size()) + " ports";
+  // Segments whose last port this batch moves elsewhere: their tags are freed once it commits.
+  auto emptied = std::make_shared<std::vector<std::string>>();
   Enqueue(
       std::move(what),
-      [this, ports = std::move(ports)](std::vector<std::string>* allocated) -> Result<Transaction> {
+      [this, ports = std::move(ports),
+       emptied](std::vector<std::string>* allocated) -> Result<Transaction> {
+        emptied->clear();
+        std::set<std::string> joined, moved;  // segment owners joined; uuids of ports leaving one
         std::string bridge = replica_.FindByName("Bridge", options_.bridge);
         if (bridge.empty()) return NotFound("bridge " + options_.bridge + " does not exist");
         const ReplicaRow& bridge_row = replica_.table("Bridge").at(bridge);
@@ -318,6 +323,7 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
               {"isolated_tag", std::to_string(*tag)}};
           if (!p.instance.empty()) ids.emplace_back("instance", p.instance);
           int port_tag = *tag;
+          if (!p.segment.empty()) joined.insert(SegmentOwner(p.lab, p.segment));
           if (!p.segment.empty()) {
             auto seg_tag = SegmentTagFor(SegmentOwner(p.lab, p.segment), allocated);
             if (!seg_tag.ok()) return seg_tag.status();
@@ -336,6 +342,9 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
               return FailedPrecondition("port " + p.port + " is the gateway of segment " +
                                         old.MapGet("lab").value_or("") + "/" +
                                         old.MapGet("segment").value_or(""));
+            }
+            if (old.MapGet("segment").value_or("") != p.segment || old.MapGet("lab") != p.lab) {
+              moved.insert(uuid);
             }
             bool same_nic = old.MapGet("lab") == p.lab && old.MapGet("node") == p.node &&
                             old.MapGet("nic") == std::to_string(p.nic);
@@ -368,9 +377,15 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
           txn.Mutate("Bridge", bridge, "ports", "insert", Datum::Set(std::move(new_ports)),
                      "add ports to Bridge " + options_.bridge);
         }
+        for (std::string& owner : SegmentsLeftEmpty(moved)) {
+          if (!joined.count(owner)) emptied->push_back(std::move(owner));
+        }
         return txn;
       },
-      nullptr, std::move(done));
+      [this, emptied] {
+        for (const std::string& owner : *emptied) allocator_.Release(owner);
+      },
+      std::move(done));
 }
 
 void OvsSwitch::RemovePorts(std::vector<std::string> ports, Callback done) {

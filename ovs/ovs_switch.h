@@ -130,7 +130,8 @@ class OvsSwitch {
   // Puts `ports` on the bridge in one transaction, each with its NIC's isolated tag and
   // external_ids. A port that exists already is updated in place (its link state is kept when it
   // belongs to the same NIC and joins no segment). A port with a segment carries the segment's
-  // tag (allocated from the links range unless the segment holds one). kFailedPrecondition when a
+  // tag (allocated from the links range unless the segment holds one); a segment this batch
+  // moves its last port away from frees its tag once it commits. kFailedPrecondition when a
   // name is taken by a port labvirt does not own, by a gateway, or sits on another bridge;
   // kResourceExhausted when a range is full.
   void AddPorts(std::vector<NicPort> ports, Callback done);

@@ -438,6 +438,36 @@ TEST_F(OvsSwitchTest, SegmentPortsAndGatewayShareOneTagRebuiltFromOvsdb) {
   EXPECT_EQ(sw().allocator().OwnerOf(2050), "segment:C/mgmt");
 }
 
+// A NIC re-plugged onto another segment (or none) frees its old segment's tag with its last port.
+TEST_F(OvsSwitchTest, ANicLeavingItsSegmentFreesTheTagWhenItWasTheLast) {
+  NewStack();
+  ASSERT_TRUE(Run([&](auto cb) { sw().EnsureBridge(cb); }).ok());
+  NicPort x{.port = "x", .lab = "A", .node = "r1", .nic = 1000, .segment = "s"};
+  NicPort y{.port = "y", .lab = "A", .node = "r2", .nic = 1000, .segment = "s"};
+  ASSERT_TRUE(Run([&](auto cb) { sw().AddPorts({x}, cb); }).ok());
+  EXPECT_EQ(sw().SegmentTag("A", "s"), 2050);
+  // x leaves s while y joins it in the same batch: s keeps its tag.
+  x.segment = "";
+  ASSERT_TRUE(Run([&](auto cb) { sw().AddPorts({x, y}, cb); }).ok());
+  EXPECT_EQ(sw().SegmentTag("A", "s"), 2050);
+  EXPECT_EQ(Get("port x tag"), "100");
+  EXPECT_EQ(Get("port y tag"), "2050");
+  EXPECT_EQ(Get("port x external_ids"),
+            "{isolated_tag=\"100\", lab=A, nic=\"1000\", node=r1, owner=labvirt}");
+  // y, its last port, moves to segment t (a new tag: s's is freed only once that commits); then
+  // s's tag is free for the next segment.
+  y.segment = "t";
+  ASSERT_TRUE(Run([&](auto cb) { sw().AddPorts({y}, cb); }).ok());
+  EXPECT_EQ(sw().SegmentTag("A", "s"), std::nullopt);
+  EXPECT_EQ(sw().SegmentTag("A", "t"), 2051);
+  EXPECT_EQ(Get("port y tag"), "2051");
+  EXPECT_EQ(sw().allocator().OwnerOf(2050), std::nullopt);
+  ASSERT_TRUE(Run([&](auto cb) {
+                sw().AddGatewayPort({.port = "ugw", .lab = "A", .segment = "u"}, cb);
+              }).ok());
+  EXPECT_EQ(Get("port ugw tag"), "2050");
+}
+
 TEST_F(OvsSwitchTest, GatewayNamesTakenByOtherPortsAreRefused) {
   NewStack();
   ASSERT_TRUE(Run([&](auto cb) { sw().EnsureBridge(cb); }).ok());
