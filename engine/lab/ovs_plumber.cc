@@ -117,8 +117,8 @@ void OvsPlumber::RemovePorts(const std::vector<std::string>& ports, Done done) {
 }
 
 void OvsPlumber::SetImpairment(const std::string& tap, const Impairment& imp, Done done) {
-  netem_changes_.push_back({tap, imp, std::move(done)});
-  if (!netem_running_) NextNetemChange();
+  QueueKernelChange(
+      "netem on " + tap, [tap, imp] { return ApplyNetem(tap, imp); }, std::move(done));
 }
 
 void OvsPlumber::PlugGateway(const std::string& lab, const std::string& segment,
@@ -132,20 +132,14 @@ void OvsPlumber::PlugGateway(const std::string& lab, const std::string& segment,
   // `this` owns the switch, which drops this callback unrun if it goes first.
   switch_->AddGatewayPort(std::move(gw), [this, what, port, addresses, done](Status st) {
     if (!st.ok()) return done(st);
-    Status queued = pool_.Submit<Status>(
-        [port, addresses]() -> Status {
-          auto index = providers::WaitForLink(port, kGatewayLinkTimeout);
-          if (!index.ok()) {
-            return index.status().WithContext(
-                "ovs-vswitchd did not create the interface of "
-                "internal port " +
-                port + " (is it running?)");
-          }
-          LABVIRT_RETURN_IF_ERROR(providers::SetLinkUp(port));
-          return providers::SetAddresses(port, addresses);
-        },
-        life_.Bind([what, done](Status st) { done(st.ok() ? st : st.WithContext(what)); }));
-    if (!queued.ok()) done(queued.WithContext(what));
+    auto configure = [what, port, addresses]() -> Status {
+      auto index = providers::WaitForLink(port, kGatewayLinkTimeout);
+      Status s = !index.ok() ? index.status().WithContext("ovs-vswitchd made no interface for it")
+                             : providers::SetLinkUp(port);
+      if (s.ok()) s = providers::SetAddresses(port, addresses);
+      return s.ok() ? s : s.WithContext(what);
+    };
+    QueueKernelChange(what, std::move(configure), done);
   });
 }
 
@@ -162,23 +156,27 @@ void OvsPlumber::UnplugGateway(const std::string& lab, const std::string& segmen
   done(Status::Ok());
 }
 
-void OvsPlumber::NextNetemChange() {
-  while (!netem_changes_.empty()) {
-    NetemChange change = std::move(netem_changes_.front());
-    netem_changes_.pop_front();
+void OvsPlumber::QueueKernelChange(std::string what, std::function<Status()> work, Done done) {
+  kernel_changes_.push_back({std::move(what), std::move(work), std::move(done)});
+  if (!kernel_change_running_) NextKernelChange();
+}
+
+void OvsPlumber::NextKernelChange() {
+  while (!kernel_changes_.empty()) {
+    KernelChange change = std::move(kernel_changes_.front());
+    kernel_changes_.pop_front();
     Done done = std::move(change.done);
     Status queued =
-        pool_.Submit<Status>([tap = change.tap, imp = change.imp] { return ApplyNetem(tap, imp); },
-                             life_.Bind([this, done](Status st) {
-                               netem_running_ = false;
-                               done(std::move(st));
-                               NextNetemChange();
-                             }));
+        pool_.Submit<Status>(std::move(change.work), life_.Bind([this, done](Status st) {
+          kernel_change_running_ = false;
+          done(std::move(st));
+          NextKernelChange();
+        }));
     if (queued.ok()) {
-      netem_running_ = true;
+      kernel_change_running_ = true;
       return;
     }
-    done(queued.WithContext("netem on " + change.tap));
+    done(queued.WithContext(change.what));
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,11 +48,12 @@ class OvsPlumber final : public NetworkPlumber {
                const std::string& tap_b, Done done) override;
   std::vector<PlumbedPort> OwnedPorts() const override;
   void RemovePorts(const std::vector<std::string>& ports, Done done) override;
-  // netem through rtnetlink (engine/netem/netem_netlink.h) on the worker pool, one change at a
-  // time in the order asked: the request waits for the kernel's rtnl lock (up to its 2 s timeout),
-  // which the loop must not, and two changes of one tap on two workers could land in either order.
+  // netem through rtnetlink (engine/netem/netem_netlink.h) on the worker pool, one kernel change
+  // (netem or gateway) at a time in the order asked: the request waits for the kernel's rtnl lock
+  // (up to its 2 s timeout), which the loop must not, and two changes of one device on two workers
+  // could land in either order.
   void SetImpairment(const std::string& tap, const Impairment& imp, Done done) override;
-  // AddGatewayPort, then on the worker pool (netlink blocks): waits up to kGatewayLinkTimeout for
+  // AddGatewayPort, then as a kernel change on the worker pool: waits up to kGatewayLinkTimeout for
   // ovs-vswitchd to create the port's kernel interface (a few ms when it runs), brings it up and
   // sets its addresses (providers/netlink/addresses.h). Bad addresses are refused before any
   // change.
@@ -65,21 +67,23 @@ class OvsPlumber final : public NetworkPlumber {
   static constexpr std::chrono::seconds kGatewayLinkTimeout{5};
 
  private:
-  struct NetemChange {
-    std::string tap;
-    Impairment imp;
+  // A blocking rtnetlink change, run on the pool; `what` names it in a queueing error.
+  struct KernelChange {
+    std::string what;
+    std::function<Status()> work;
     Done done;
   };
+  void QueueKernelChange(std::string what, std::function<Status()> work, Done done);
   // Starts the oldest queued change unless one is running.
-  void NextNetemChange();
+  void NextKernelChange();
 
   reactor::WorkerPool& pool_;
   const std::string instance_;
   std::unique_ptr<ovs::OvsdbClient> client_;
   std::unique_ptr<ovs::OvsReplica> replica_;
   std::unique_ptr<ovs::OvsSwitch> switch_;
-  std::deque<NetemChange> netem_changes_;
-  bool netem_running_ = false;
+  std::deque<KernelChange> kernel_changes_;
+  bool kernel_change_running_ = false;
   Lifeline life_;  // last: a change finishing after the plumber is gone does nothing
 };
 

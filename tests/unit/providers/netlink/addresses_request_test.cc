@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -146,6 +147,20 @@ TEST(AddressesTest, ParsesTheKernelsAddressMessages) {
   std::string bare = NlBegin(RTM_NEWADDR, 0, 1, ifa);
   NlFinish(bare);
   EXPECT_FALSE(ParseAddressMessage(*reinterpret_cast<const nlmsghdr*>(bare.data()), bare.size()));
+}
+
+// No kernel change: a missing link is waited for, then named; bad addresses fail before any I/O.
+TEST(AddressesTest, MissingLinksAndBadAddressesGetClearErrors) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto index = WaitForLink("lvnosuchlink0", std::chrono::milliseconds(30));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(30));
+  EXPECT_EQ(index.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(index.status().message().find("lvnosuchlink0 did not appear within 30 ms"),
+            std::string::npos)
+      << index.status().ToString();
+  EXPECT_EQ(WaitForLink("lo", std::chrono::milliseconds(0)).value(), 1);
+  EXPECT_EQ(SetAddresses("lvnosuchlink0", {"10.0.0.1/24"}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(SetAddresses("lo", {"10.0.0.1/24", "nope"}).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
