@@ -75,6 +75,11 @@ void OvsSwitch::CreateLinks(std::vector<LinkSpec> links, Callback done) {
               return FailedPrecondition("port " + *names[e] + " is not on bridge " +
                                         options_.bridge);
             }
+            if (!ends[e]->segment.empty() || ends[e]->gateway()) {
+              return FailedPrecondition("port " + *names[e] + " is on management segment " +
+                                        ends[e]->lab + "/" + ends[e]->segment +
+                                        " and cannot be in a link");
+            }
             if (!ends[e]->link.empty() &&
                 (ends[e]->link != spec.link || ends[e]->lab != spec.lab)) {
               return FailedPrecondition("port " + *names[e] + " is already in link " +

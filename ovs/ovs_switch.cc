@@ -1,5 +1,7 @@
 #include "ovs/ovs_switch.h"
 
+#include <set>
+
 #include "reactor/base/log.h"
 
 namespace labvirt::ovs {
@@ -81,6 +83,9 @@ std::vector<OwnedPort> OvsSwitch::ListOwnedPorts() const {
     p.isolated_tag = ParseInt(ids.MapGet("isolated_tag"), -1);
     p.link = ids.MapGet("link").value_or("");
     p.link_tag = ParseInt(ids.MapGet("link_tag"), -1);
+    p.segment = ids.MapGet("segment").value_or("");
+    p.segment_tag = ParseInt(ids.MapGet("segment_tag"), -1);
+    p.role = ids.MapGet("role").value_or("");
     out.push_back(std::move(p));
   }
   return out;
@@ -96,14 +101,24 @@ void OvsSwitch::ObservePorts() {
     std::vector<std::pair<int, std::string>> claims;
     if (ids.MapGet("owner") == "labvirt") {
       std::string lab = ids.MapGet("lab").value_or("");
+      std::string segment = ids.MapGet("segment").value_or("");
+      int segment_tag = ParseInt(ids.MapGet("segment_tag"), -1);
+      if (!segment.empty() && segment_tag > 0) {
+        claims.emplace_back(segment_tag, SegmentOwner(lab, segment));
+      }
+      // A gateway has no NIC: any other tag it carries is its segment's.
       std::string nic_owner =
-          NicOwner(lab, ids.MapGet("node").value_or(""), ParseInt(ids.MapGet("nic"), -1));
+          ids.MapGet("role") == kGatewayRole
+              ? SegmentOwner(lab, segment)
+              : NicOwner(lab, ids.MapGet("node").value_or(""), ParseInt(ids.MapGet("nic"), -1));
       int isolated = ParseInt(ids.MapGet("isolated_tag"), -1);
       int link_tag = ParseInt(ids.MapGet("link_tag"), -1);
       std::string link = ids.MapGet("link").value_or("");
       if (isolated > 0) claims.emplace_back(isolated, nic_owner);
       if (link_tag > 0 && !link.empty()) claims.emplace_back(link_tag, LinkOwner(lab, link));
-      if (tag > 0 && tag != isolated && tag != link_tag) claims.emplace_back(tag, nic_owner);
+      if (tag > 0 && tag != isolated && tag != link_tag && tag != segment_tag) {
+        claims.emplace_back(tag, nic_owner);
+      }
     } else if (tag > 0) {
       claims.emplace_back(tag, "foreign:" + name);
     }
@@ -276,9 +291,14 @@ void OvsSwitch::EnsureBridge(Callback done) {
 
 void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
   std::string what = "add " + std::to_string(ports.size()) + " ports";
+  // Segments whose last port this batch moves elsewhere: their tags are freed once it commits.
+  auto emptied = std::make_shared<std::vector<std::string>>();
   Enqueue(
       std::move(what),
-      [this, ports = std::move(ports)](std::vector<std::string>* allocated) -> Result<Transaction> {
+      [this, ports = std::move(ports),
+       emptied](std::vector<std::string>* allocated) -> Result<Transaction> {
+        emptied->clear();
+        std::set<std::string> joined, moved;  // segment owners joined; uuids of ports leaving one
         std::string bridge = replica_.FindByName("Bridge", options_.bridge);
         if (bridge.empty()) return NotFound("bridge " + options_.bridge + " does not exist");
         const ReplicaRow& bridge_row = replica_.table("Bridge").at(bridge);
@@ -303,6 +323,14 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
               {"isolated_tag", std::to_string(*tag)}};
           if (!p.instance.empty()) ids.emplace_back("instance", p.instance);
           int port_tag = *tag;
+          if (!p.segment.empty()) joined.insert(SegmentOwner(p.lab, p.segment));
+          if (!p.segment.empty()) {
+            auto seg_tag = SegmentTagFor(SegmentOwner(p.lab, p.segment), allocated);
+            if (!seg_tag.ok()) return seg_tag.status();
+            port_tag = *seg_tag;
+            ids.emplace_back("segment", p.segment);
+            ids.emplace_back("segment_tag", std::to_string(*seg_tag));
+          }
           std::string uuid = replica_.FindByName("Port", p.port);
           if (!uuid.empty()) {
             const ReplicaRow& row = replica_.table("Port").at(uuid);
@@ -310,9 +338,17 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
             if (old.MapGet("owner") != "labvirt") {
               return FailedPrecondition("port " + p.port + " exists and is not labvirt's");
             }
+            if (old.MapGet("role") == kGatewayRole) {
+              return FailedPrecondition("port " + p.port + " is the gateway of segment " +
+                                        old.MapGet("lab").value_or("") + "/" +
+                                        old.MapGet("segment").value_or(""));
+            }
+            if (old.MapGet("segment").value_or("") != p.segment || old.MapGet("lab") != p.lab) {
+              moved.insert(uuid);
+            }
             bool same_nic = old.MapGet("lab") == p.lab && old.MapGet("node") == p.node &&
                             old.MapGet("nic") == std::to_string(p.nic);
-            if (same_nic && old.MapGet("link")) {
+            if (same_nic && p.segment.empty() && old.MapGet("link")) {
               ids.emplace_back("link", *old.MapGet("link"));
               ids.emplace_back("link_tag", old.MapGet("link_tag").value_or(""));
               port_tag = static_cast<int>(row.Get("tag").AsInteger().value_or(*tag));
@@ -341,9 +377,15 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
           txn.Mutate("Bridge", bridge, "ports", "insert", Datum::Set(std::move(new_ports)),
                      "add ports to Bridge " + options_.bridge);
         }
+        for (std::string& owner : SegmentsLeftEmpty(moved)) {
+          if (!joined.count(owner)) emptied->push_back(std::move(owner));
+        }
         return txn;
       },
-      nullptr, std::move(done));
+      [this, emptied] {
+        for (const std::string& owner : *emptied) allocator_.Release(owner);
+      },
+      std::move(done));
 }
 
 void OvsSwitch::RemovePorts(std::vector<std::string> ports, Callback done) {
@@ -355,15 +397,17 @@ void OvsSwitch::RemovePorts(std::vector<std::string> ports, Callback done) {
         owners->clear();
         Transaction txn;
         std::map<std::string, std::vector<Atom>> by_bridge;
+        std::set<std::string> removed;  // port uuids
         for (const std::string& name : ports) {
           std::string uuid = replica_.FindByName("Port", name);
           if (uuid.empty()) continue;
           const Datum& ids = replica_.table("Port").at(uuid).Get("external_ids");
-          if (ids.MapGet("owner") == "labvirt") {
+          if (ids.MapGet("owner") == "labvirt" && ids.MapGet("role") != kGatewayRole) {
             owners->push_back(NicOwner(ids.MapGet("lab").value_or(""),
                                        ids.MapGet("node").value_or(""),
                                        ParseInt(ids.MapGet("nic"), -1)));
           }
+          removed.insert(uuid);
           for (const auto& [buuid, brow] : replica_.table("Bridge")) {
             std::vector<std::string> in = brow.Get("ports").Uuids();
             if (std::find(in.begin(), in.end(), uuid) != in.end()) {
@@ -371,6 +415,8 @@ void OvsSwitch::RemovePorts(std::vector<std::string> ports, Callback done) {
             }
           }
         }
+        // A segment's tag goes with the last port that carries it.
+        for (const std::string& owner : SegmentsLeftEmpty(removed)) owners->push_back(owner);
         // Port and Interface rows are not roots: dropping them from Bridge.ports deletes them.
         for (auto& [buuid, uuids] : by_bridge) {
           txn.Mutate("Bridge", buuid, "ports", "delete", Datum::Set(std::move(uuids)),

@@ -33,6 +33,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,8 +65,25 @@ struct NicPort {
   std::string lab;
   std::string node;
   int nic = 0;
-  std::string instance;  // the labvirt instance plugging it (external_ids instance); "" writes none
+  // The labvirt instance plugging it (external_ids instance); "" writes none. Fields with a default
+  // may be left out of a designated initializer.
+  std::string instance{};
+  // Management segment of the lab the NIC joins ("" = none): the port then carries the segment's
+  // tag instead of its isolated tag (which it still holds). A segment port is never in a link.
+  std::string segment{};
 };
+
+// The host-side gateway of a lab's management segment: an OVS internal port (ovs-vswitchd makes
+// a kernel interface of the same name) on the segment's tag. `port` <= 15 bytes.
+struct GatewayPort {
+  std::string port;
+  std::string lab;
+  std::string segment;
+  std::string instance{};  // as NicPort::instance
+};
+
+// external_ids role of a gateway port (NIC ports carry no role).
+inline constexpr char kGatewayRole[] = "gateway";
 
 // A port labvirt owns, as read from OVSDB.
 struct OwnedPort {
@@ -79,7 +98,11 @@ struct OwnedPort {
   int isolated_tag = -1;  // -1: unknown
   std::string link;       // "" when unlinked
   int link_tag = -1;
+  std::string segment;  // management segment, "" when none
+  int segment_tag = -1;
+  std::string role;  // kGatewayRole for a segment's gateway (no node, nic -1); "" for a NIC
   bool carrier_up() const { return !link.empty() && tag == link_tag; }
+  bool gateway() const { return role == kGatewayRole; }
 };
 
 struct LinkSpec {
@@ -106,11 +129,20 @@ class OvsSwitch {
 
   // Puts `ports` on the bridge in one transaction, each with its NIC's isolated tag and
   // external_ids. A port that exists already is updated in place (its link state is kept when it
-  // belongs to the same NIC). kFailedPrecondition when a name is taken by a port labvirt does not
-  // own or that sits on another bridge; kResourceExhausted when the isolated range is full.
+  // belongs to the same NIC and joins no segment). A port with a segment carries the segment's
+  // tag (allocated from the links range unless the segment holds one); a segment this batch
+  // moves its last port away from frees its tag once it commits. kFailedPrecondition when a
+  // name is taken by a port labvirt does not own, by a gateway, or sits on another bridge;
+  // kResourceExhausted when a range is full.
   void AddPorts(std::vector<NicPort> ports, Callback done);
+  // Adds (or updates in place) the gateway port of `gw.segment`: type=internal, the segment's
+  // tag (allocated if the segment holds none). kFailedPrecondition when the name is taken by a port
+  // labvirt does not own, by a NIC port, by another segment's gateway or sits on another bridge;
+  // kInvalidArgument for a bad name or an empty lab/segment.
+  void AddGatewayPort(GatewayPort gw, Callback done);
   // Removes the named ports (absent ones are ignored) in one transaction and frees their NICs'
-  // isolated tags. A link keeps its tag until DeleteLink.
+  // isolated tags, and a segment's tag when its last port (NIC or gateway) goes. A link keeps its
+  // tag until DeleteLink.
   void RemovePorts(std::vector<std::string> ports, Callback done);
   // Ports with external_ids owner=labvirt on any bridge, from the replica.
   std::vector<OwnedPort> ListOwnedPorts() const;
@@ -138,6 +170,9 @@ class OvsSwitch {
   const VlanAllocator& allocator() const { return allocator_; }
   static std::string NicOwner(const std::string& lab, const std::string& node, int nic);
   static std::string LinkOwner(const std::string& lab, const std::string& link);
+  static std::string SegmentOwner(const std::string& lab, const std::string& segment);
+  // The tag segment `lab`/`segment` holds (from the allocator, rebuilt from OVSDB), if any.
+  std::optional<int> SegmentTag(const std::string& lab, const std::string& segment) const;
   // Operations queued or in flight.
   size_t pending_operations() const { return ops_.size(); }
 
@@ -165,6 +200,11 @@ class OvsSwitch {
   void ArmSyncTimeout();
   std::vector<const OwnedPort*> LinkEnds(const std::vector<OwnedPort>& owned,
                                          const std::string& lab, const std::string& link) const;
+  // Owners ("segment:LAB/SEG") of the segments no port carries once the ports whose uuids are in
+  // `removed` are gone.
+  std::vector<std::string> SegmentsLeftEmpty(const std::set<std::string>& removed) const;
+  // The tag of segment `owner`, allocating it (recorded in `allocated`) if it holds none.
+  Result<uint16_t> SegmentTagFor(const std::string& owner, std::vector<std::string>* allocated);
   Result<Transaction> BuildLinkTags(const std::string& lab, const std::string& link,
                                     bool to_link_tag, bool clear_link);
 

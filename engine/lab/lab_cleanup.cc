@@ -86,6 +86,13 @@ void LeftoverSweep::Cleanup(bool dry_run, Reply reply) {
   // Ports: a port is claimed by a node that knows its tap and whose VM may be running.
   for (const auto& p : plumber_.OwnedPorts()) {
     if (p.instance != options_.instance) continue;  // another labvirtd's: its node may well run
+    if (p.gateway) {
+      // A management segment's gateway has no node: it is its lab's while the lab exists here.
+      bool deploying = false;
+      for (const auto& [id, job] : jobs_) deploying = deploying || job->spec.name == p.lab;
+      if (!labs_.count(p.lab) && !deploying) found->ports.push_back(p.port);
+      continue;
+    }
     const Node* n = FindNode(p.lab, p.node);
     bool claimed = false;
     if (n != nullptr && (IsActive(n->state) || n->state == NodeState::kFailed)) {

@@ -20,6 +20,9 @@ struct PortPlan {
   std::string nic;       // NIC key: "0", "1", … for data NICs, "m", "r0" …
   std::string link;      // link id, empty when unlinked
   std::string peer_tap;  // the tap at the link's other end (may not be on the bridge yet)
+  // The lab's management segment the NIC joins ("" = none): the port carries the segment's tag
+  // (shared with the segment's gateway) instead of an isolated one. Such a NIC has no link.
+  std::string segment{};
 };
 
 // A port labvirt owns on the bridge, as the plumber sees it.
@@ -28,6 +31,10 @@ struct PlumbedPort {
   std::string lab;
   std::string node;
   std::string instance;  // the labvirt instance that plugged it (kDefaultInstance if unmarked)
+  // A management segment's gateway (PlugGateway): `node` is empty and no node claims it; it
+  // belongs to the lab as long as the lab exists.
+  bool gateway = false;
+  std::string segment{};  // the management segment of a gateway or NIC port ("" = none)
 };
 
 class NetworkPlumber {
@@ -54,6 +61,18 @@ class NetworkPlumber {
   // Shapes the frames leaving the host through `tap` (what its node receives) as `imp` says; an
   // empty impairment removes the shaping. The error says why the kernel refused.
   virtual void SetImpairment(const std::string& tap, const Impairment& imp, Done done) = 0;
+  // Puts the host-side gateway of management segment `lab`/`segment` on the bridge: an internal
+  // port named `port` (<= 15 bytes) on the segment's tag, whose kernel interface is then brought
+  // up holding exactly `addresses` ("10.250.3.1/24", "fd6c:7600:0:3::1/64") as its global
+  // addresses. Idempotent: plugging it again re-applies the addresses. On failure after the port
+  // was added, the port stays (UnplugGateway removes it).
+  virtual void PlugGateway(const std::string& lab, const std::string& segment,
+                           const std::string& port, const std::vector<std::string>& addresses,
+                           Done done) = 0;
+  // Removes the gateway port (its kernel interface goes with it). OK if it is not there;
+  // kFailedPrecondition if `port` is not that segment's gateway.
+  virtual void UnplugGateway(const std::string& lab, const std::string& segment,
+                             const std::string& port, Done done) = 0;
 };
 
 class NullPlumber : public NetworkPlumber {
@@ -76,6 +95,14 @@ class NullPlumber : public NetworkPlumber {
   std::vector<PlumbedPort> OwnedPorts() const override { return {}; }
   void RemovePorts(const std::vector<std::string>&, Done done) override { done(Status::Ok()); }
   void SetImpairment(const std::string&, const Impairment&, Done done) override {
+    done(Status::Ok());
+  }
+  void PlugGateway(const std::string&, const std::string&, const std::string&,
+                   const std::vector<std::string>&, Done done) override {
+    done(Status::Ok());
+  }
+  void UnplugGateway(const std::string&, const std::string&, const std::string&,
+                     Done done) override {
     done(Status::Ok());
   }
 };
@@ -112,6 +139,14 @@ class WrappedPlumber final : public NetworkPlumber {
   }
   void SetImpairment(const std::string& tap, const Impairment& imp, Done done) override {
     inner_.SetImpairment(tap, imp, wrap_("set_impairment", std::move(done)));
+  }
+  void PlugGateway(const std::string& lab, const std::string& segment, const std::string& port,
+                   const std::vector<std::string>& addresses, Done done) override {
+    inner_.PlugGateway(lab, segment, port, addresses, wrap_("plug_gateway", std::move(done)));
+  }
+  void UnplugGateway(const std::string& lab, const std::string& segment, const std::string& port,
+                     Done done) override {
+    inner_.UnplugGateway(lab, segment, port, wrap_("unplug_gateway", std::move(done)));
   }
 
  private:

@@ -4,6 +4,7 @@
 
 #include "engine/lab/identities.h"
 #include "engine/netem/netem_netlink.h"
+#include "providers/netlink/addresses.h"
 #include "providers/node_naming.h"
 #include "reactor/base/join.h"
 #include "reactor/base/log.h"
@@ -40,7 +41,12 @@ void OvsPlumber::Plug(const std::string& lab, const std::string& node,
                       const std::vector<PortPlan>& ports, Done done) {
   std::vector<ovs::NicPort> nic_ports;
   for (const auto& p : ports) {
-    nic_ports.push_back({p.tap, lab, node, NicNumber(p.nic), instance_});
+    nic_ports.push_back({.port = p.tap,
+                         .lab = lab,
+                         .node = node,
+                         .nic = NicNumber(p.nic),
+                         .instance = instance_,
+                         .segment = p.segment});
   }
   switch_->AddPorts(std::move(nic_ports), [this, lab, ports, done](Status st) {
     if (!st.ok()) return done(st);
@@ -61,7 +67,9 @@ void OvsPlumber::Plug(const std::string& lab, const std::string& node,
 void OvsPlumber::Unplug(const std::string& lab, const std::string& node, Done done) {
   std::vector<std::string> ports;
   for (const auto& p : OwnedPorts()) {
-    if (p.lab == lab && p.node == node && p.instance == instance_) ports.push_back(p.port);
+    if (p.lab == lab && p.node == node && p.instance == instance_ && !p.gateway) {
+      ports.push_back(p.port);
+    }
   }
   if (ports.empty()) return done(Status::Ok());
   switch_->RemovePorts(std::move(ports), std::move(done));
@@ -93,8 +101,12 @@ std::vector<PlumbedPort> OvsPlumber::OwnedPorts() const {
   std::vector<PlumbedPort> out;
   for (const auto& p : switch_->ListOwnedPorts()) {
     // A port from before labvirt had instances belongs to the default one.
-    out.push_back(
-        {p.port, p.lab, p.node, p.instance.empty() ? providers::kDefaultInstance : p.instance});
+    out.push_back({.port = p.port,
+                   .lab = p.lab,
+                   .node = p.node,
+                   .instance = p.instance.empty() ? providers::kDefaultInstance : p.instance,
+                   .gateway = p.gateway(),
+                   .segment = p.segment});
   }
   return out;
 }
@@ -105,27 +117,66 @@ void OvsPlumber::RemovePorts(const std::vector<std::string>& ports, Done done) {
 }
 
 void OvsPlumber::SetImpairment(const std::string& tap, const Impairment& imp, Done done) {
-  netem_changes_.push_back({tap, imp, std::move(done)});
-  if (!netem_running_) NextNetemChange();
+  QueueKernelChange(
+      "netem on " + tap, [tap, imp] { return ApplyNetem(tap, imp); }, std::move(done));
 }
 
-void OvsPlumber::NextNetemChange() {
-  while (!netem_changes_.empty()) {
-    NetemChange change = std::move(netem_changes_.front());
-    netem_changes_.pop_front();
+void OvsPlumber::PlugGateway(const std::string& lab, const std::string& segment,
+                             const std::string& port, const std::vector<std::string>& addresses,
+                             Done done) {
+  const std::string what = "gateway " + port + " of segment " + lab + "/" + segment;
+  for (const std::string& a : addresses) {
+    if (auto p = providers::ParseIpPrefix(a); !p.ok()) return done(p.status().WithContext(what));
+  }
+  ovs::GatewayPort gw{.port = port, .lab = lab, .segment = segment, .instance = instance_};
+  // `this` owns the switch, which drops this callback unrun if it goes first.
+  switch_->AddGatewayPort(std::move(gw), [this, what, port, addresses, done](Status st) {
+    if (!st.ok()) return done(st);
+    auto configure = [what, port, addresses]() -> Status {
+      auto index = providers::WaitForLink(port, kGatewayLinkTimeout);
+      Status s = !index.ok() ? index.status().WithContext("ovs-vswitchd made no interface for it")
+                             : providers::SetLinkUp(port);
+      if (s.ok()) s = providers::SetAddresses(port, addresses);
+      return s.ok() ? s : s.WithContext(what);
+    };
+    QueueKernelChange(what, std::move(configure), done);
+  });
+}
+
+void OvsPlumber::UnplugGateway(const std::string& lab, const std::string& segment,
+                               const std::string& port, Done done) {
+  for (const auto& p : switch_->ListOwnedPorts()) {
+    if (p.port != port) continue;
+    if (!p.gateway() || p.lab != lab || p.segment != segment) {
+      return done(FailedPrecondition("port " + port + " is not the gateway of segment " + lab +
+                                     "/" + segment));
+    }
+    return switch_->RemovePorts({port}, std::move(done));
+  }
+  done(Status::Ok());
+}
+
+void OvsPlumber::QueueKernelChange(std::string what, std::function<Status()> work, Done done) {
+  kernel_changes_.push_back({std::move(what), std::move(work), std::move(done)});
+  if (!kernel_change_running_) NextKernelChange();
+}
+
+void OvsPlumber::NextKernelChange() {
+  while (!kernel_changes_.empty()) {
+    KernelChange change = std::move(kernel_changes_.front());
+    kernel_changes_.pop_front();
     Done done = std::move(change.done);
     Status queued =
-        pool_.Submit<Status>([tap = change.tap, imp = change.imp] { return ApplyNetem(tap, imp); },
-                             life_.Bind([this, done](Status st) {
-                               netem_running_ = false;
-                               done(std::move(st));
-                               NextNetemChange();
-                             }));
+        pool_.Submit<Status>(std::move(change.work), life_.Bind([this, done](Status st) {
+          kernel_change_running_ = false;
+          done(std::move(st));
+          NextKernelChange();
+        }));
     if (queued.ok()) {
-      netem_running_ = true;
+      kernel_change_running_ = true;
       return;
     }
-    done(queued.WithContext("netem on " + change.tap));
+    done(queued.WithContext(change.what));
   }
 }
 

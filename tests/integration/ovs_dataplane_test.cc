@@ -17,17 +17,12 @@ using testing::RunUntil;
 using testing::Sh;
 using testing::Stack;
 
-constexpr char kHostDb[] = "/var/run/openvswitch/db.sock";
-
 class OvsDataplaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
     int rc = 0;
-    Sh("pidof ovs-vswitchd >/dev/null", &rc);
-    bool vswitchd = rc == 0;
-    Sh("test -S " + std::string(kHostDb), &rc);
     LABVIRT_REQUIRE(
-        vswitchd && rc == 0 && testing::HaveCommand("ip") && testing::HaveCommand("ping"),
+        testing::HostOvsRunning() && testing::HaveCommand("ip") && testing::HaveCommand("ping"),
         "ovs-vswitchd and ovsdb-server running, ip and ping");
     id_ = std::to_string(::getpid() % 100000);
     bridge_ = "lvdp" + id_;
@@ -50,7 +45,7 @@ class OvsDataplaneTest : public ::testing::Test {
     OvsSwitchOptions o;
     o.bridge = bridge_;
     o.netdev = true;
-    stack_ = std::make_unique<Stack>(*reactor_, std::string("unix:") + kHostDb, o);
+    stack_ = std::make_unique<Stack>(*reactor_, std::string("unix:") + testing::kHostOvsDb, o);
     ASSERT_TRUE(RunUntil(*reactor_, [&] { return stack_->replica->synced(); }));
   }
   void TearDown() override {

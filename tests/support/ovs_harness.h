@@ -29,6 +29,15 @@ class PrivateOvsdb : public labvirt::testing::OvsdbServer {
                                                          .tcp = true}) {}
 };
 
+// The host's ovsdb-server socket: the data-plane tests drive the host's ovs-vswitchd.
+inline constexpr char kHostOvsDb[] = "/var/run/openvswitch/db.sock";
+// True when the host's ovs-vswitchd runs and its ovsdb-server socket exists.
+inline bool HostOvsRunning() {
+  int rc = 0;
+  Sh("pidof ovs-vswitchd >/dev/null && test -S " + std::string(kHostOvsDb), &rc);
+  return rc == 0;
+}
+
 // Reactor + client + replica + switch, created together and destroyed together (a "restart").
 struct Stack {
   Stack(reactor::Reactor& r, const std::string& remote, OvsSwitchOptions so = {}) {

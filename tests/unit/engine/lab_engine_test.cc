@@ -136,9 +136,14 @@ TEST_F(LabEngineTest, ReconcileAdoptsOnlyThisInstancesDomainsAndReportsTheOthers
   EXPECT_TRUE(Has(cleanup, R"({"name":"lv-theirs-r1-0","instance":"other"})")) << cleanup;
   EXPECT_TRUE(Has(cleanup, R"({"name":"lv-old-r1-0","instance":"default"})")) << cleanup;
   // Ports: another instance's are never removed, even when this daemon knows no such node.
-  plumber_.ports = {{"lvtheirs-0", "theirs", "r1", "other"}, {"lvgone-0", "gone", "r1", "mine"}};
+  // A management gateway (no node) stays while its lab exists and is a leftover once it is gone.
+  plumber_.ports = {
+      {"lvtheirs-0", "theirs", "r1", "other"},
+      {"lvgone-0", "gone", "r1", "mine"},
+      {.port = "lvmine-gw", .lab = "mine", .node = "", .instance = "mine", .gateway = true},
+      {.port = "lvgone-gw", .lab = "gone", .node = "", .instance = "mine", .gateway = true}};
   cleanup = Await([&](auto r) { engine_->Cleanup(/*dry_run=*/false, r); });
-  EXPECT_EQ(plumber_.removed, std::vector<std::string>{"lvgone-0"}) << cleanup;
+  EXPECT_EQ(plumber_.removed, (std::vector<std::string>{"lvgone-0", "lvgone-gw"})) << cleanup;
   plumber_.ports.clear();
 
   std::string taken = DeployJson(

@@ -12,23 +12,13 @@
 #include "gtest/gtest.h"
 #include "providers/netlink/rtnetlink.h"
 #include "providers/netlink/veth.h"
+#include "tests/support/netlink_attrs.h"
 
 namespace labvirt::providers {
 namespace {
 
-std::map<uint16_t, std::string> Attrs(std::string_view s) {
-  std::map<uint16_t, std::string> out;
-  NlForEachAttr(s, [&](uint16_t type, std::string_view p) { out[type] = std::string(p); });
-  return out;
-}
-
-template <typename T>
-T As(std::string_view s) {
-  T v{};
-  EXPECT_GE(s.size(), sizeof v);
-  std::memcpy(&v, s.data(), std::min(s.size(), sizeof v));
-  return v;
-}
+using testing::As;
+using testing::Attrs;
 
 VethSpec Spec() {
   VethSpec spec;
