@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace labvirt::engine::mgmt {
@@ -66,8 +67,10 @@ Result<IpPrefix> ParsePrefix(std::string_view text) {
   std::string_view len_text = text.substr(slash + 1);
   int length = -1;
   auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), length);
-  // from_chars takes no sign or space, but check the whole field was digits and short.
-  if (len_text.empty() || len_text.size() > 3 || ec != std::errc() ||
+  // from_chars takes a leading '-' for int: require plain digits, at most three.
+  const bool digits =
+      std::all_of(len_text.begin(), len_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (len_text.empty() || len_text.size() > 3 || !digits || ec != std::errc() ||
       end != len_text.data() + len_text.size()) {
     return InvalidArgument("prefix '" + std::string(text) + "': length '" + std::string(len_text) +
                            "' is not a number");
