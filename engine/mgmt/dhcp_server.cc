@@ -16,27 +16,9 @@ namespace labvirt::engine::mgmt {
 namespace {
 
 using std::chrono::milliseconds;
-
 // How often a starting dnsmasq's pid file is looked for. dnsmasq writes it within milliseconds
 // of its start; polling a file is simpler than inotify for something that happens once.
 constexpr milliseconds kPidPoll{20};
-
-// dnsmasq's reason for failing: its last "dnsmasq: ..." line on stderr (the same text also goes
-// to its log as "FAILED to start up"), or else the last line it wrote.
-std::string FailureMessage(const std::string& log) {
-  std::string last, reason;
-  size_t start = 0;
-  while (start < log.size()) {
-    size_t nl = log.find('\n', start);
-    if (nl == std::string::npos) nl = log.size();
-    std::string line = log.substr(start, nl - start);
-    start = nl + 1;
-    if (line.empty()) continue;
-    last = line;
-    if (line.rfind("dnsmasq: ", 0) == 0) reason = line.substr(9);
-  }
-  return !reason.empty() ? reason : last;
-}
 
 }  // namespace
 
@@ -52,24 +34,25 @@ void DhcpServer::Later(std::function<void()> cb) {
   if (later_op_.engaged()) return;
   later_op_ = reactor_.After(reactor::Duration::zero(), [this] {
     later_op_ = {};
-    std::vector<std::function<void()>> run = std::move(later_queue_);
-    later_queue_.clear();
-    for (auto& cb : run) cb();
+    for (auto& cb : std::exchange(later_queue_, {})) cb();
   });
 }
 
 void DhcpServer::Start(std::vector<DhcpLease> leases, std::function<void(Status)> done) {
   LABVIRT_CHECK(state_ == State::kIdle && !start_done_);
   const DhcpSegment& seg = options_.segment;
-  Status st = ValidateSegment(seg);
-  if (st.ok()) st = ValidateLeases(leases, seg);
+  Status st = ValidateLeases(leases, seg);  // the segment first
   if (st.ok() && ::mkdir(seg.dir.c_str(), 0755) != 0 && errno != EEXIST) {
     st = Status::FromErrno(errno, "create " + seg.dir);
   }
-  const std::optional<std::string> old_config = ReadSmallFile(ConfPath(seg));
-  const std::string config = DnsmasqConfig(seg);
-  std::string hosts = DnsmasqHosts(leases);
-  if (st.ok()) st = WriteFileAtomic(ConfPath(seg), config);
+  std::optional<std::string> old_config;
+  std::string config, hosts;
+  if (st.ok()) {
+    old_config = ReadSmallFile(ConfPath(seg));
+    config = DnsmasqConfig(seg);
+    hosts = DnsmasqHosts(leases);
+    st = WriteFileAtomic(ConfPath(seg), config);
+  }
   if (st.ok()) st = WriteFileAtomic(HostsPath(seg), hosts);
   if (!st.ok()) {
     Later([done = std::move(done), st = st.WithContext(What())] { done(st); });
@@ -102,6 +85,10 @@ bool DhcpServer::Adopt(bool config_changed) {
             {{"lab", options_.segment.name}, {"pid", std::to_string(pid_)}});
     state_ = State::kReplacing;
     Signal(SIGTERM);
+    timer_ = reactor_.After(options_.stop_timeout, [this] {
+      timer_ = {};
+      Signal(SIGKILL);
+    });
     return true;
   }
   LogInfo("dnsmasq adopted", {{"lab", options_.segment.name}, {"pid", std::to_string(pid_)}});
@@ -187,8 +174,9 @@ void DhcpServer::OnExit() {
     case State::kStarting: {
       std::string why =
           kill_reason_.empty()
-              ? FailureMessage(ReadFileTail(LogPath(options_.segment), log_offset_, 4096))
+              ? DnsmasqFailure(ReadFileTail(LogPath(options_.segment), log_offset_, 4096))
               : kill_reason_;
+      if (why.empty()) why = "it wrote nothing to " + LogPath(options_.segment);
       OnStartFailed(why + " (" + how + ")");
       return;
     }
@@ -236,6 +224,9 @@ void DhcpServer::ScheduleRestart() {
 }
 
 Status DhcpServer::SetLeases(std::vector<DhcpLease> leases) {
+  if (state_ == State::kIdle || state_ == State::kStopping) {
+    return FailedPrecondition(What() + " is not started");
+  }
   LABVIRT_RETURN_IF_ERROR(ValidateLeases(leases, options_.segment).WithContext(What()));
   std::string hosts = DnsmasqHosts(leases);
   if (hosts == hosts_) return Status::Ok();
@@ -287,10 +278,10 @@ void DhcpServer::FinishStop() {
   backoff_ = {};
   hup_pending_ = false;
   hosts_.clear();
-  if (start_done_)
-    std::exchange(start_done_, nullptr)(Cancelled(What() + " stopped while starting"));
-  std::vector<std::function<void()>> done = std::move(stop_done_);
-  stop_done_.clear();
+  // Locals first: a callback may destroy this object (through Defer, as it should, or not).
+  std::function<void(Status)> start_done = std::exchange(start_done_, nullptr);
+  std::vector<std::function<void()>> done = std::exchange(stop_done_, {});
+  if (start_done) start_done(Cancelled(What() + " stopped while starting"));
   for (auto& cb : done) cb();
 }
 

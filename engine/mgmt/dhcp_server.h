@@ -52,7 +52,8 @@ class DhcpServer {
  public:
   // `reactor` must outlive this object.
   DhcpServer(reactor::Reactor& reactor, DhcpServerOptions options);
-  // Leaves the process running (see above); a pending `done` is never called.
+  // Leaves the process running (see above); a pending `done` is never called. An own child that
+  // exits after this stays a zombie until labvirtd exits: only this object knew to reap it.
   ~DhcpServer();
   DhcpServer(const DhcpServer&) = delete;
   DhcpServer& operator=(const DhcpServer&) = delete;
@@ -69,7 +70,8 @@ class DhcpServer {
 
   // Validates the leases, rewrites the hosts file atomically and sends SIGHUP so dnsmasq re-reads
   // it (at once when running, when it is up otherwise). A no-op when the leases are unchanged.
-  // InvalidArgument for bad leases, Internal when the file cannot be written.
+  // InvalidArgument for bad leases, FailedPrecondition between Stop (or a failed start) and the
+  // next Start, an errno-based error when the file cannot be written.
   Status SetLeases(std::vector<DhcpLease> leases);
 
   // SIGTERM, then SIGKILL after stop_timeout; removes the segment's files (and dir, if then

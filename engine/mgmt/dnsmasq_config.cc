@@ -224,4 +224,17 @@ std::string DnsmasqHosts(const std::vector<DhcpLease>& leases) {
   return out;
 }
 
+std::string DnsmasqFailure(std::string_view output) {
+  std::string_view last, reason;
+  while (!output.empty()) {
+    size_t nl = output.find('\n');
+    std::string_view line = output.substr(0, nl);
+    output.remove_prefix(nl == std::string_view::npos ? output.size() : nl + 1);
+    if (line.empty()) continue;
+    last = line;
+    if (line.substr(0, 9) == "dnsmasq: ") reason = line.substr(9);
+  }
+  return std::string(!reason.empty() ? reason : last);
+}
+
 }  // namespace labvirt::engine::mgmt

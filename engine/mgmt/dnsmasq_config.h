@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/mgmt/ip_prefix.h"
@@ -65,6 +66,11 @@ Status ValidateLeases(const std::vector<DhcpLease>& leases, const DhcpSegment& s
 // (dnsmasq(8)): "52:54:00:12:34:56,id:*,[fd00::5],10.0.0.5,r1". MACs lower-cased. Precondition:
 // the leases are valid.
 std::string DnsmasqHosts(const std::vector<DhcpLease>& leases);
+
+// dnsmasq's reason for failing to start, from what it wrote to stderr and its log file: the last
+// "dnsmasq: ..." line (stderr; its log then only says "FAILED to start up") without that prefix,
+// else the last non-empty line, else "".
+std::string DnsmasqFailure(std::string_view output);
 
 }  // namespace labvirt::engine::mgmt
 

@@ -174,6 +174,41 @@ TEST_F(DhcpServerTest, DefaultRouteOnlyWhenAsked) {
   StopAndWait(s);
 }
 
+// IPv6: router advertisements announce the /64 on-link (so DHCPv6 clients ask, M flag) and make
+// the gateway a default router only when asked. No DHCPv6 client is at hand here (busybox lacks
+// udhcpc6), so the DHCPv6 lease itself is not exchanged.
+TEST_F(DhcpServerTest, RouterAdvertisementsCarryARouteOnlyWhenAsked) {
+  int rc = 0;
+  Sh("ip addr add fd6c:7600:0:77::1/64 dev " + host_ + " nodad", &rc);
+  ASSERT_EQ(rc, 0);
+  for (bool default_route : {false, true}) {
+    SCOPED_TRACE(default_route ? "default_route" : "no default_route");
+    DhcpServerOptions o = Options();
+    o.segment.ipv6 = *ParsePrefix("fd6c:7600:0:77::/64");
+    o.segment.gateway_ipv6 = "fd6c:7600:0:77::1";
+    o.segment.default_route = default_route;
+    std::vector<DhcpLease> leases = Leases("10.250.77.10");
+    leases[0].ipv6 = "fd6c:7600:0:77::10";
+    DhcpServer& s = NewServer(o);
+    ASSERT_TRUE(StartAndWait(s, leases).ok());
+    // A fresh link sends a router solicitation; dnsmasq answers it at once.
+    Sh("ip -n " + ns_ + " -6 route flush dev " + peer_ + "; ip -n " + ns_ + " link set " + peer_ +
+       " down; ip -n " + ns_ + " link set " + peer_ + " up");
+    std::string routes;
+    const std::string want = default_route ? "default via fe80::" : "fd6c:7600:0:77::/64";
+    for (int i = 0; i < 100 && routes.find(want) == std::string::npos; ++i) {
+      RunUntil([] { return false; }, 100ms);
+      routes = Sh("ip -n " + ns_ + " -6 route show dev " + peer_);
+    }
+    EXPECT_NE(routes.find("fd6c:7600:0:77::/64"), std::string::npos) << routes;
+    EXPECT_EQ(routes.find("default") != std::string::npos, default_route) << routes;
+    // IPv4 still served from the same process.
+    EXPECT_EQ(Udhcpc(), default_route ? "ip=10.250.77.10 router=10.250.77.1 hostname=r1"
+                                      : "ip=10.250.77.10 router= hostname=r1");
+    StopAndWait(s);
+  }
+}
+
 TEST_F(DhcpServerTest, RestartsAfterSigkillAndServesAgain) {
   DhcpServer& s = NewServer(Options());
   ASSERT_TRUE(StartAndWait(s, Leases("10.250.77.10")).ok());

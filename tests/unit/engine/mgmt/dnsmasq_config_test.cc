@@ -228,5 +228,20 @@ TEST(DnsmasqConfigTest, ValidateLeasesAgainstSegment) {
   EXPECT_EQ(ValidateLeases(good, s).field(), "interface");
 }
 
+TEST(DnsmasqConfigTest, FailureMessageFromItsOutput) {
+  // As dnsmasq 2.90 wrote them to stderr and its log file (interleaved in one file).
+  EXPECT_EQ(DnsmasqFailure("dnsmasq: unknown interface lvmg9\n"), "unknown interface lvmg9");
+  EXPECT_EQ(
+      DnsmasqFailure("Dec  4 04:09:38 dnsmasq[3527]: started, version 2.90 DNS disabled\n"
+                     "dnsmasq: failed to bind DHCP server socket: Address already in use\n"
+                     "Dec  4 04:09:38 dnsmasq[3527]: failed to bind DHCP server socket: Address "
+                     "already in use\n"
+                     "Dec  4 04:09:38 dnsmasq[3527]: FAILED to start up\n\n"),
+      "failed to bind DHCP server socket: Address already in use");
+  EXPECT_EQ(DnsmasqFailure("something else\nlast words"), "last words");
+  EXPECT_EQ(DnsmasqFailure(""), "");
+  EXPECT_EQ(DnsmasqFailure("\n\n"), "");
+}
+
 }  // namespace
 }  // namespace labvirt::engine::mgmt
