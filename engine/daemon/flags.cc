@@ -160,8 +160,7 @@ FlagParser MakeParser(Flags& f) {
       {"--bridge", true, "NAME", "OVS bridge for VM NICs (default arch-ovs)",
        Checked(CheckBridge, &f.bridge)},
       {"--mgmt", true, "on|none",
-       "management segments: each lab's management NICs reachable from the host
-"
+       "management segments: each lab's management NICs reachable from the host\n"
        "(default on; docs/mgmt.md)",
        Checked(CheckMgmt, &f.mgmt)},
       {"--mgmt-pool", true, "CIDR", "IPv4 pool of the labs' management /24s (default 10.250.0.0/16)",

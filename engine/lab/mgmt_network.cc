@@ -265,7 +265,7 @@ void MgmtNetwork::BringUp(const std::string& lab_name, std::function<void(Status
 
 void MgmtNetwork::StartDhcp(const std::string& lab_name, std::function<void(Status)> done) {
   Lab* lab = labs_.count(lab_name) ? labs_.at(lab_name).get() : nullptr;
-  if (lab == nullptr || !lab->mgmt) return done(Aborted("the lab is gone"));
+  if (lab == nullptr || !lab->mgmt) return done(Cancelled("the lab is gone"));
   MgmtSegment& s = *lab->mgmt;
   if (s.dhcp && s.dhcp->running()) {
     return done(s.dhcp->SetLeases(LeasesOf(*lab)));
