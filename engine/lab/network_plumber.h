@@ -1,6 +1,7 @@
 // NetworkPlumber: the seam through which the engine puts a node's taps on the OVS bridge and takes
-// them off again. The OVS implementation allocates host-wide VLAN tags (an isolated tag per
-// unlinked NIC, one shared tag per link) and writes the ports in one transaction per call.
+// them off again, and plugs each lab's management-segment gateway (the host's side of it). The
+// OVS implementation allocates host-wide VLAN tags (an isolated tag per unlinked NIC, one shared
+// tag per link or management segment) and writes the ports in one transaction per call.
 // NullPlumber does nothing (a host without OVS, and unit tests).
 #ifndef LABVIRT_ENGINE_LAB_NETWORK_PLUMBER_H_
 #define LABVIRT_ENGINE_LAB_NETWORK_PLUMBER_H_
