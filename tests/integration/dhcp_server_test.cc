@@ -135,6 +135,17 @@ class DhcpServerTest : public ::testing::Test {
     return Sh("pgrep -f -- '^/usr/sbin/dnsmasq .*[-]-conf-file=" + tmp_ + "/' || true");
   }
 
+  // A stand-in for dnsmasq: a script given the same arguments, doing `body` after $pidfile was
+  // read from the config.
+  std::string FakeDnsmasq(const std::string& body) {
+    const std::string path = tmp_ + "/fake-dnsmasq";
+    std::ofstream(path) << "#!/bin/sh\nconf=${2#--conf-file=}\n"
+                           "pidfile=$(sed -n 's/^pid-file=//p' \"$conf\")\n"
+                        << body << "\n";
+    ::chmod(path.c_str(), 0755);
+    return path;
+  }
+
   std::string ns_, host_, peer_, tmp_, script_;
   std::unique_ptr<reactor::Reactor> reactor_;
   std::vector<std::unique_ptr<DhcpServer>> servers_;
@@ -285,6 +296,38 @@ TEST_F(DhcpServerTest, StopLeavesNoProcessAndNoFiles) {
   ASSERT_TRUE(StartAndWait(s, Leases("10.250.77.11")).ok());
   EXPECT_EQ(Udhcpc(), "ip=10.250.77.11 router= hostname=r1");
   StopAndWait(s);
+}
+
+TEST_F(DhcpServerTest, AProcessThatNeverWritesItsPidFileIsKilledAsFailed) {
+  DhcpServerOptions o = Options("lab-slow");
+  o.binary = FakeDnsmasq("exec sleep 30");
+  o.start_timeout = 300ms;
+  DhcpServer& s = NewServer(o);
+  Status st = StartAndWait(s, Leases("10.250.77.10"));
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(st.message(),
+            "dnsmasq for lab 'lab-slow' did not start: no pid file after 300 ms (signal 9 (KILL))");
+  EXPECT_EQ(s.pid(), -1);
+  EXPECT_EQ(Sh("pgrep -f '^/bin/sh " + o.binary + "' || true"), "");
+}
+
+TEST_F(DhcpServerTest, KeepsRestartingACrashingProcessUntilStopped) {
+  DhcpServerOptions o = Options("lab-crash");
+  // Starts properly, then dies 200 ms later, every time.
+  o.binary = FakeDnsmasq("echo $$ > \"$pidfile\"\nsleep 0.2\nexit 3");
+  o.restart_min = 50ms;
+  o.restart_max = 200ms;
+  DhcpServer& s = NewServer(o);
+  ASSERT_TRUE(StartAndWait(s, Leases("10.250.77.10")).ok());
+  ASSERT_TRUE(RunUntil([&] { return s.restarts() >= 3; }, 10s)) << s.restarts();
+  // Stopped whatever the phase (running, or waiting to restart): nothing comes back.
+  StopAndWait(s);
+  const int restarts = s.restarts();
+  RunUntil([] { return false; }, 600ms);
+  EXPECT_EQ(s.restarts(), restarts);
+  EXPECT_EQ(s.pid(), -1);
+  EXPECT_EQ(Sh("pgrep -f '^/bin/sh " + o.binary + "' || true"), "");
+  EXPECT_FALSE(std::filesystem::exists(o.segment.dir));
 }
 
 TEST_F(DhcpServerTest, StartOnAMissingInterfaceFailsNamingTheSegment) {
