@@ -65,6 +65,7 @@ class DhcpServerTest : public ::testing::Test {
     servers_.clear();
     reactor_.reset();
     Sh("ip netns del " + ns_ + " 2>/dev/null; ip link del " + host_ + " 2>/dev/null");
+    Sh("ip netns del " + ns_ + "b 2>/dev/null; ip link del " + host_ + "2 2>/dev/null");
     std::filesystem::remove_all(tmp_);
   }
 
@@ -116,8 +117,9 @@ class DhcpServerTest : public ::testing::Test {
   }
 
   // One DHCP exchange from the namespace: "ip=... router=... hostname=...", or "" on no lease.
-  std::string Udhcpc() {
-    return Sh("ip netns exec " + ns_ + " /bin/busybox udhcpc -i " + peer_ +
+  std::string Udhcpc() { return Udhcpc(ns_, peer_); }
+  std::string Udhcpc(const std::string& ns, const std::string& ifname) {
+    return Sh("ip netns exec " + ns + " /bin/busybox udhcpc -i " + ifname +
               " -n -q -f -t 4 -T 1 -s " + script_ + " 2>/dev/null");
   }
 
@@ -218,6 +220,41 @@ TEST_F(DhcpServerTest, RouterAdvertisementsCarryARouteOnlyWhenAsked) {
                                       : "ip=10.250.77.10 router= hostname=r1");
     StopAndWait(s);
   }
+}
+
+// One dnsmasq per lab, side by side: bind-interfaces ties each to its own gateway port, so
+// neither takes the other's port 67 nor answers on the other's segment.
+TEST_F(DhcpServerTest, TwoLabsSideBySide) {
+  const std::string ns2 = ns_ + "b", host2 = host_ + "2", peer2 = peer_ + "2";
+  int rc = 0;
+  Sh("ip netns add " + ns2 + " && ip link add " + host2 + " type veth peer name " + peer2 +
+         " && ip link set " + peer2 + " netns " + ns2 + " && ip -n " + ns2 + " link set " + peer2 +
+         " address 52:54:00:d4:c0:02 up && ip addr add 10.250.78.1/24 dev " + host2 +
+         " && ip link set " + host2 + " up 2>&1",
+     &rc);
+  ASSERT_EQ(rc, 0) << "second netns and veth pair";
+  DhcpServer& a = NewServer(Options("lab-a"));
+  DhcpServerOptions ob = Options("lab-b");
+  ob.segment.interface = host2;
+  ob.segment.ipv4 = *ParsePrefix("10.250.78.0/24");
+  ob.segment.gateway_ipv4 = "10.250.78.1";
+  ob.segment.dir = tmp_ + "/seg-b";
+  DhcpServer& b = NewServer(ob);
+  ASSERT_TRUE(StartAndWait(a, Leases("10.250.77.10")).ok());
+  // Lab b knows both MACs: the lease for lab a's node must not be handed out on lab a's link.
+  ASSERT_TRUE(
+      StartAndWait(
+          b, {DhcpLease{
+                  .mac = "52:54:00:d4:c0:02", .ipv4 = "10.250.78.20", .ipv6 = "", .hostname = "b1"},
+              DhcpLease{.mac = kMac, .ipv4 = "10.250.78.21", .ipv6 = "", .hostname = "b2"}})
+          .ok());
+  EXPECT_NE(a.pid(), b.pid());
+  EXPECT_EQ(Udhcpc(ns2, peer2), "ip=10.250.78.20 router= hostname=b1");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Udhcpc(), "ip=10.250.77.10 router= hostname=r1");
+  StopAndWait(a);
+  EXPECT_EQ(Udhcpc(ns2, peer2), "ip=10.250.78.20 router= hostname=b1");  // b unaffected
+  EXPECT_EQ(Udhcpc(), "");  // and b does not serve lab a's link
+  StopAndWait(b);
 }
 
 TEST_F(DhcpServerTest, RestartsAfterSigkillAndServesAgain) {
