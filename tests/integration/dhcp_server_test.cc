@@ -137,6 +137,47 @@ class DhcpServerTest : public ::testing::Test {
     return Sh("pgrep -f -- '^/usr/sbin/dnsmasq .*[-]-conf-file=" + tmp_ + "/' || true");
   }
 
+  // One DHCPv6 Solicit from the namespace with a DUID-LL of `mac`: the offered address, or why
+  // not. dnsmasq keys the static lease on the link-layer address the packet came from.
+  std::string Solicit(const std::string& mac) {
+    const std::string path = tmp_ + "/solicit.py";
+    std::ofstream(path) << R"(import os, socket, struct, sys, time
+ifname, hw = sys.argv[1], bytes.fromhex(sys.argv[2].replace(':', ''))
+idx = socket.if_nametoindex(ifname)
+opt = lambda t, d: struct.pack('!HH', t, len(d)) + d
+pkt = (bytes([1]) + os.urandom(3) + opt(1, struct.pack('!HH', 3, 1) + hw) +
+       opt(3, struct.pack('!III', 1, 0, 0)) + opt(8, b'\0\0'))
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+s.bind(('::', 546, 0, idx))
+s.settimeout(1.0)
+def options(data):
+    while len(data) >= 4:
+        t, n = struct.unpack('!HH', data[:4])
+        yield t, data[4:4 + n]
+        data = data[4 + n:]
+for attempt in range(8):
+    try:  # EADDRNOTAVAIL while the link-local address is still tentative (DAD)
+        s.sendto(pkt, ('ff02::1:2', 547, 0, idx))
+    except OSError:
+        time.sleep(0.5)
+        continue
+    try:
+        reply = s.recv(2048)
+    except socket.timeout:
+        continue
+    for t, body in options(reply[4:]):
+        for st, sub in (options(body[12:]) if t == 3 else []):
+            if st == 5:
+                sys.exit(print(socket.inet_ntop(socket.AF_INET6, sub[:16])))
+            if st == 13:
+                sys.exit(print('status', struct.unpack('!H', sub[:2])[0]))
+    sys.exit(print('no address in reply'))
+print('no reply')
+)";
+    return Sh("ip netns exec " + ns_ + " python3 " + path + " " + peer_ + " " + mac + " 2>&1");
+  }
+
   // A stand-in for dnsmasq: a script given the same arguments, doing `body` after $pidfile was
   // read from the config.
   std::string FakeDnsmasq(const std::string& body) {
@@ -188,9 +229,11 @@ TEST_F(DhcpServerTest, DefaultRouteOnlyWhenAsked) {
 }
 
 // IPv6: router advertisements announce the /64 on-link (so DHCPv6 clients ask, M flag) and make
-// the gateway a default router only when asked. No DHCPv6 client is at hand here (busybox lacks
-// udhcpc6), so the DHCPv6 lease itself is not exchanged.
-TEST_F(DhcpServerTest, RouterAdvertisementsCarryARouteOnlyWhenAsked) {
+// the gateway a default router only when asked; a DHCPv6 Solicit from the node's MAC is offered
+// its static address. busybox has no DHCPv6 client, so a few lines of Python send the Solicit
+// (DUID-LL, one IA_NA) and print the IA address of the Advertise.
+TEST_F(DhcpServerTest, Ipv6RouterAdvertisementsAndStaticDhcpv6) {
+  LABVIRT_REQUIRE(testing::HaveCommand("python3"), "python3 (the DHCPv6 Solicit)");
   int rc = 0;
   Sh("ip addr add fd6c:7600:0:77::1/64 dev " + host_ + " nodad", &rc);
   ASSERT_EQ(rc, 0);
@@ -215,6 +258,13 @@ TEST_F(DhcpServerTest, RouterAdvertisementsCarryARouteOnlyWhenAsked) {
     }
     EXPECT_NE(routes.find("fd6c:7600:0:77::/64"), std::string::npos) << routes;
     EXPECT_EQ(routes.find("default") != std::string::npos, default_route) << routes;
+    EXPECT_EQ(Solicit(kMac), "fd6c:7600:0:77::10");
+    if (!default_route) {  // a changed IPv6 lease is re-read on SIGHUP as well
+      leases[0].ipv6 = "fd6c:7600:0:77::11";
+      ASSERT_TRUE(s.SetLeases(leases).ok());
+      RunUntil([] { return false; }, 200ms);
+      EXPECT_EQ(Solicit(kMac), "fd6c:7600:0:77::11");
+    }
     // IPv4 still served from the same process.
     EXPECT_EQ(Udhcpc(), default_route ? "ip=10.250.77.10 router=10.250.77.1 hostname=r1"
                                       : "ip=10.250.77.10 router= hostname=r1");
