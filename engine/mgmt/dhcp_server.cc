@@ -153,6 +153,8 @@ void DhcpServer::CheckStarted() {
 }
 
 void DhcpServer::WatchExit() {
+  // A pidfd polls readable once the process has exited; an error polling it (none is known)
+  // is taken as an exit too rather than leaving the process unwatched.
   exit_op_ = reactor_.Poll(pidfd_.get(), POLLIN, [this](Result<uint32_t>) {
     exit_op_ = {};
     OnExit();
@@ -160,7 +162,8 @@ void DhcpServer::WatchExit() {
 }
 
 void DhcpServer::OnExit() {
-  std::string how = "exit status unknown (not our child)";
+  // An adopted process is not our child, and with SIGCHLD ignored the kernel reaps our own.
+  std::string how = own_child_ ? "exit status unknown" : "exit status unknown (adopted)";
   if (own_child_) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) how = DescribeWaitStatus(status);
@@ -257,12 +260,8 @@ void DhcpServer::Stop(std::function<void()> done) {
   if (state_ == State::kStopping) return;
   timer_.Cancel();
   deadline_.Cancel();
-  if (!pidfd_.valid()) {
-    Later([this] { FinishStop(); });
-    state_ = State::kStopping;
-    return;
-  }
   state_ = State::kStopping;
+  if (!pidfd_.valid()) return Later([this] { FinishStop(); });
   Signal(SIGTERM);
   timer_ = reactor_.After(options_.stop_timeout, [this] {
     timer_ = {};

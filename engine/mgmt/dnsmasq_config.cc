@@ -131,7 +131,10 @@ std::string DnsmasqConfig(const DhcpSegment& s) {
   if (s.ipv6) {
     // Static DHCPv6 needs router advertisements with the M flag for clients to ask at all;
     // dnsmasq 2.90 sends them for a `static` range with enable-ra (prefix on-link, no SLAAC).
-    // A router lifetime of 0 advertises the prefix without a default route via the gateway.
+    // dnsmasq matches a Solicit to dhcp-host by the MAC it came from (from the neighbour table on
+    // a directly attached link), not by the client's DUID, so the MAC key works for DHCPv6 too
+    // (dhcp_server_test: Ipv6RouterAdvertisementsAndStaticDhcpv6). A router lifetime of 0
+    // advertises the prefix without a default route via the gateway.
     c += "dhcp-range=" + Address(*s.ipv6) + ",static,64," + kLeaseTime + "\nenable-ra\n";
     if (!s.default_route) c += "ra-param=" + s.interface + ",0,0\n";
   }

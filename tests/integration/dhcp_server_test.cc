@@ -65,6 +65,7 @@ class DhcpServerTest : public ::testing::Test {
     servers_.clear();
     reactor_.reset();
     Sh("ip netns del " + ns_ + " 2>/dev/null; ip link del " + host_ + " 2>/dev/null");
+    Sh("ip netns del " + ns_ + "b 2>/dev/null; ip link del " + host_ + "2 2>/dev/null");
     std::filesystem::remove_all(tmp_);
   }
 
@@ -116,8 +117,9 @@ class DhcpServerTest : public ::testing::Test {
   }
 
   // One DHCP exchange from the namespace: "ip=... router=... hostname=...", or "" on no lease.
-  std::string Udhcpc() {
-    return Sh("ip netns exec " + ns_ + " /bin/busybox udhcpc -i " + peer_ +
+  std::string Udhcpc() { return Udhcpc(ns_, peer_); }
+  std::string Udhcpc(const std::string& ns, const std::string& ifname) {
+    return Sh("ip netns exec " + ns + " /bin/busybox udhcpc -i " + ifname +
               " -n -q -f -t 4 -T 1 -s " + script_ + " 2>/dev/null");
   }
 
@@ -133,6 +135,58 @@ class DhcpServerTest : public ::testing::Test {
   // pattern from matching the shell that runs pgrep).
   std::string OurDnsmasqs() {
     return Sh("pgrep -f -- '^/usr/sbin/dnsmasq .*[-]-conf-file=" + tmp_ + "/' || true");
+  }
+
+  // One DHCPv6 Solicit from the namespace with a DUID-LL of `mac`: the offered address, or why
+  // not. dnsmasq keys the static lease on the link-layer address the packet came from.
+  std::string Solicit(const std::string& mac) {
+    const std::string path = tmp_ + "/solicit.py";
+    std::ofstream(path) << R"(import os, socket, struct, sys, time
+ifname, hw = sys.argv[1], bytes.fromhex(sys.argv[2].replace(':', ''))
+idx = socket.if_nametoindex(ifname)
+opt = lambda t, d: struct.pack('!HH', t, len(d)) + d
+pkt = (bytes([1]) + os.urandom(3) + opt(1, struct.pack('!HH', 3, 1) + hw) +
+       opt(3, struct.pack('!III', 1, 0, 0)) + opt(8, b'\0\0'))
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+s.bind(('::', 546, 0, idx))
+s.settimeout(1.0)
+def options(data):
+    while len(data) >= 4:
+        t, n = struct.unpack('!HH', data[:4])
+        yield t, data[4:4 + n]
+        data = data[4 + n:]
+for attempt in range(8):
+    try:  # EADDRNOTAVAIL while the link-local address is still tentative (DAD)
+        s.sendto(pkt, ('ff02::1:2', 547, 0, idx))
+    except OSError:
+        time.sleep(0.5)
+        continue
+    try:
+        reply = s.recv(2048)
+    except socket.timeout:
+        continue
+    for t, body in options(reply[4:]):
+        for st, sub in (options(body[12:]) if t == 3 else []):
+            if st == 5:
+                sys.exit(print(socket.inet_ntop(socket.AF_INET6, sub[:16])))
+            if st == 13:
+                sys.exit(print('status', struct.unpack('!H', sub[:2])[0]))
+    sys.exit(print('no address in reply'))
+print('no reply')
+)";
+    return Sh("ip netns exec " + ns_ + " python3 " + path + " " + peer_ + " " + mac + " 2>&1");
+  }
+
+  // A stand-in for dnsmasq: a script given the same arguments, doing `body` after $pidfile was
+  // read from the config.
+  std::string FakeDnsmasq(const std::string& body) {
+    const std::string path = tmp_ + "/fake-dnsmasq";
+    std::ofstream(path) << "#!/bin/sh\nconf=${2#--conf-file=}\n"
+                           "pidfile=$(sed -n 's/^pid-file=//p' \"$conf\")\n"
+                        << body << "\n";
+    ::chmod(path.c_str(), 0755);
+    return path;
   }
 
   std::string ns_, host_, peer_, tmp_, script_;
@@ -175,9 +229,11 @@ TEST_F(DhcpServerTest, DefaultRouteOnlyWhenAsked) {
 }
 
 // IPv6: router advertisements announce the /64 on-link (so DHCPv6 clients ask, M flag) and make
-// the gateway a default router only when asked. No DHCPv6 client is at hand here (busybox lacks
-// udhcpc6), so the DHCPv6 lease itself is not exchanged.
-TEST_F(DhcpServerTest, RouterAdvertisementsCarryARouteOnlyWhenAsked) {
+// the gateway a default router only when asked; a DHCPv6 Solicit from the node's MAC is offered
+// its static address. busybox has no DHCPv6 client, so a few lines of Python send the Solicit
+// (DUID-LL, one IA_NA) and print the IA address of the Advertise.
+TEST_F(DhcpServerTest, Ipv6RouterAdvertisementsAndStaticDhcpv6) {
+  LABVIRT_REQUIRE(testing::HaveCommand("python3"), "python3 (the DHCPv6 Solicit)");
   int rc = 0;
   Sh("ip addr add fd6c:7600:0:77::1/64 dev " + host_ + " nodad", &rc);
   ASSERT_EQ(rc, 0);
@@ -202,11 +258,53 @@ TEST_F(DhcpServerTest, RouterAdvertisementsCarryARouteOnlyWhenAsked) {
     }
     EXPECT_NE(routes.find("fd6c:7600:0:77::/64"), std::string::npos) << routes;
     EXPECT_EQ(routes.find("default") != std::string::npos, default_route) << routes;
+    EXPECT_EQ(Solicit(kMac), "fd6c:7600:0:77::10");
+    if (!default_route) {  // a changed IPv6 lease is re-read on SIGHUP as well
+      leases[0].ipv6 = "fd6c:7600:0:77::11";
+      ASSERT_TRUE(s.SetLeases(leases).ok());
+      RunUntil([] { return false; }, 200ms);
+      EXPECT_EQ(Solicit(kMac), "fd6c:7600:0:77::11");
+    }
     // IPv4 still served from the same process.
     EXPECT_EQ(Udhcpc(), default_route ? "ip=10.250.77.10 router=10.250.77.1 hostname=r1"
                                       : "ip=10.250.77.10 router= hostname=r1");
     StopAndWait(s);
   }
+}
+
+// One dnsmasq per lab, side by side: bind-interfaces ties each to its own gateway port, so
+// neither takes the other's port 67 nor answers on the other's segment.
+TEST_F(DhcpServerTest, TwoLabsSideBySide) {
+  const std::string ns2 = ns_ + "b", host2 = host_ + "2", peer2 = peer_ + "2";
+  int rc = 0;
+  Sh("ip netns add " + ns2 + " && ip link add " + host2 + " type veth peer name " + peer2 +
+         " && ip link set " + peer2 + " netns " + ns2 + " && ip -n " + ns2 + " link set " + peer2 +
+         " address 52:54:00:d4:c0:02 up && ip addr add 10.250.78.1/24 dev " + host2 +
+         " && ip link set " + host2 + " up 2>&1",
+     &rc);
+  ASSERT_EQ(rc, 0) << "second netns and veth pair";
+  DhcpServer& a = NewServer(Options("lab-a"));
+  DhcpServerOptions ob = Options("lab-b");
+  ob.segment.interface = host2;
+  ob.segment.ipv4 = *ParsePrefix("10.250.78.0/24");
+  ob.segment.gateway_ipv4 = "10.250.78.1";
+  ob.segment.dir = tmp_ + "/seg-b";
+  DhcpServer& b = NewServer(ob);
+  ASSERT_TRUE(StartAndWait(a, Leases("10.250.77.10")).ok());
+  // Lab b knows both MACs: the lease for lab a's node must not be handed out on lab a's link.
+  ASSERT_TRUE(
+      StartAndWait(
+          b, {DhcpLease{
+                  .mac = "52:54:00:d4:c0:02", .ipv4 = "10.250.78.20", .ipv6 = "", .hostname = "b1"},
+              DhcpLease{.mac = kMac, .ipv4 = "10.250.78.21", .ipv6 = "", .hostname = "b2"}})
+          .ok());
+  EXPECT_NE(a.pid(), b.pid());
+  EXPECT_EQ(Udhcpc(ns2, peer2), "ip=10.250.78.20 router= hostname=b1");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Udhcpc(), "ip=10.250.77.10 router= hostname=r1");
+  StopAndWait(a);
+  EXPECT_EQ(Udhcpc(ns2, peer2), "ip=10.250.78.20 router= hostname=b1");  // b unaffected
+  EXPECT_EQ(Udhcpc(), "");  // and b does not serve lab a's link
+  StopAndWait(b);
 }
 
 TEST_F(DhcpServerTest, RestartsAfterSigkillAndServesAgain) {
@@ -285,6 +383,38 @@ TEST_F(DhcpServerTest, StopLeavesNoProcessAndNoFiles) {
   ASSERT_TRUE(StartAndWait(s, Leases("10.250.77.11")).ok());
   EXPECT_EQ(Udhcpc(), "ip=10.250.77.11 router= hostname=r1");
   StopAndWait(s);
+}
+
+TEST_F(DhcpServerTest, AProcessThatNeverWritesItsPidFileIsKilledAsFailed) {
+  DhcpServerOptions o = Options("lab-slow");
+  o.binary = FakeDnsmasq("exec sleep 30");
+  o.start_timeout = 300ms;
+  DhcpServer& s = NewServer(o);
+  Status st = StartAndWait(s, Leases("10.250.77.10"));
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(st.message(),
+            "dnsmasq for lab 'lab-slow' did not start: no pid file after 300 ms (signal 9 (KILL))");
+  EXPECT_EQ(s.pid(), -1);
+  EXPECT_EQ(Sh("pgrep -f '^/bin/sh " + o.binary + "' || true"), "");
+}
+
+TEST_F(DhcpServerTest, KeepsRestartingACrashingProcessUntilStopped) {
+  DhcpServerOptions o = Options("lab-crash");
+  // Starts properly, then dies 200 ms later, every time.
+  o.binary = FakeDnsmasq("echo $$ > \"$pidfile\"\nsleep 0.2\nexit 3");
+  o.restart_min = 50ms;
+  o.restart_max = 200ms;
+  DhcpServer& s = NewServer(o);
+  ASSERT_TRUE(StartAndWait(s, Leases("10.250.77.10")).ok());
+  ASSERT_TRUE(RunUntil([&] { return s.restarts() >= 3; }, 10s)) << s.restarts();
+  // Stopped whatever the phase (running, or waiting to restart): nothing comes back.
+  StopAndWait(s);
+  const int restarts = s.restarts();
+  RunUntil([] { return false; }, 600ms);
+  EXPECT_EQ(s.restarts(), restarts);
+  EXPECT_EQ(s.pid(), -1);
+  EXPECT_EQ(Sh("pgrep -f '^/bin/sh " + o.binary + "' || true"), "");
+  EXPECT_FALSE(std::filesystem::exists(o.segment.dir));
 }
 
 TEST_F(DhcpServerTest, StartOnAMissingInterfaceFailsNamingTheSegment) {
