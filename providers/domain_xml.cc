@@ -99,7 +99,10 @@ Result<std::vector<NicMetadata>> PlanNics(const DomainSpec& s) {
     NicMetadata m{NicRole::kManagement,
                   0,
                   k.management_interface,
-                  s.management_network.empty() ? ManagementTapName(s.tag) : "",
+                  // A container's management NIC is a veth like its others, whatever network
+                  // a VM's would join.
+                  s.management_network.empty() || IsContainerKind(k) ? ManagementTapName(s.tag)
+                                                                     : "",
                   "",
                   ""};
     out.push_back(m);

@@ -108,6 +108,14 @@ TEST(FlagsTest, HelpAndVersionSwitches) {
   EXPECT_EQ(ParseFlags({"--docker", "docker.sock"}).status().message(),
             "--docker: expected an absolute socket path or 'none', got 'docker.sock'");
   EXPECT_EQ(ParseFlags({"--docker", "none"})->docker, "none");
+  EXPECT_EQ(ParseFlags({"--mgmt", "off"}).status().message(),
+            "--mgmt: expected on or none, got 'off'");
+  EXPECT_EQ(ParseFlags({"--mgmt", "none"})->mgmt, "none");
+  EXPECT_EQ(ParseFlags({"--mgmt-pool", "fd00::/48"}).status().message(),
+            "--mgmt-pool: expected an IPv4 prefix such as 10.250.0.0/16, got 'fd00::/48'");
+  EXPECT_EQ(ParseFlags({"--mgmt-pool6", "10.0.0.0/8"}).status().message(),
+            "--mgmt-pool6: expected an IPv6 prefix such as fd6c:7600::/48, got '10.0.0.0/8'");
+  EXPECT_EQ(ParseFlags({"--mgmt-pool", "10.9.0.0/16"})->mgmt_pool, "10.9.0.0/16");
 }
 
 TEST(FlagsTest, UsageTextIsUnchanged) {
@@ -117,6 +125,11 @@ TEST(FlagsTest, UsageTextIsUnchanged) {
   --ovsdb ADDR         OVSDB server, unix:/PATH or tcp:HOST:PORT (default unix:/var/run/openvswitch/db.sock)
   --docker PATH        dockerd's API socket for container nodes, or 'none' (default /var/run/docker.sock)
   --bridge NAME        OVS bridge for VM NICs (default arch-ovs)
+  --mgmt on|none       management segments: each lab's management NICs reachable from the host
+                       (default on; docs/mgmt.md)
+  --mgmt-pool CIDR     IPv4 pool of the labs' management /24s (default 10.250.0.0/16)
+  --mgmt-pool6 CIDR    IPv6 pool of the labs' management /64s (default fd6c:7600::/48)
+  --dnsmasq FILE       the DHCP server of management segments (default /usr/sbin/dnsmasq)
   --image-root DIR     base images are taken only from under this directory (default /var/lib/labvirt/images)
   --state-dir DIR      overlays and state (default /var/lib/labvirt)
   --instance NAME      this daemon's instance: it adopts and cleans only its own instance's

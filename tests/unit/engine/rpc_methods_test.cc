@@ -162,7 +162,7 @@ TEST_F(RpcMethodsTest, ABadLabSpecIsRefusedNamingTheFieldPath) {
                  "must be a boolean");
   EXPECT_INVALID(Call("lab.deploy", R"({"lab":"l","nodes":[],"colour":1})"), "colour",
                  "unknown parameter of lab.deploy (it takes lab, name, nodes, links, wait, "
-                 "use_saved_configs, save_on_stop)");
+                 "use_saved_configs, save_on_stop, mgmt)");
   Answer labs = Call("lab.list");
   EXPECT_EQ(labs.result, "[]") << "nothing was deployed: " << labs.line;
 }
