@@ -294,12 +294,15 @@ void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
   std::set<std::string> new_nodes;
   for (const auto& n : job->nodes) new_nodes.insert(n->name);
   std::vector<Node*> to_start = AddDeployedNodes(lab, *job);
-  mgmt_.RefreshLeases(lab.name);  // before any new node asks for its address
+  mgmt_.Refresh(lab.name);  // before any new node asks for its address
   // The answer waits for both: the links and node removals converged, and (with `wait`) every
   // node on its way up ready or failed. A reply means the lab is as asked.
   std::string lab_name = lab.name;
   auto answer = Join::Create(
-      [this, lab_name, reply = std::move(job->reply)](Status) { reply(GetLab(lab_name)); });
+      [this, lab_name, reply = std::move(job->reply)](Status) {
+        mgmt_.Refresh(lab_name);  // nodes the re-deploy removed lose their leases and forwards
+        reply(GetLab(lab_name));
+      });
   ConvergeExisting(lab, *job, new_nodes, answer->Step());
   EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
   if (job->wait) {

@@ -313,11 +313,16 @@ void MgmtNetwork::ApplyNat(const std::string& lab_name, std::function<void(Statu
   if (!st.ok()) done(st);
 }
 
-void MgmtNetwork::RefreshLeases(const std::string& lab_name) {
+void MgmtNetwork::Refresh(const std::string& lab_name) {
   Lab* lab = labs_.count(lab_name) ? labs_.at(lab_name).get() : nullptr;
   if (lab == nullptr || !lab->mgmt || !lab->mgmt->dhcp) return;
   Status st = lab->mgmt->dhcp->SetLeases(LeasesOf(*lab));
   if (!st.ok()) LogWarn("DHCP leases not rewritten", {{"lab", lab_name}, {"error", st.ToString()}});
+  ApplyNat(lab_name, [this, lab_name](Status st) {
+    if (st.ok() || !labs_.count(lab_name) || !labs_.at(lab_name)->mgmt) return;
+    LogWarn("management NAT not applied", {{"lab", lab_name}, {"error", st.ToString()}});
+    labs_.at(lab_name)->mgmt->error = "management network: NAT: " + st.message();
+  });
 }
 
 void MgmtNetwork::TearDown(const std::string& lab_name, std::function<void()> done) {

@@ -43,8 +43,9 @@ class MgmtNetwork : public EnginePart {
   // DHCP server, NAT — then `done`. Ok at once for a lab without a segment. An error names the
   // step ("management network: DHCP server: …").
   void BringUp(const std::string& lab, std::function<void(Status)> done);
-  // Rewrites the DHCP server's leases from the lab's nodes (nodes came or went).
-  void RefreshLeases(const std::string& lab);
+  // Nodes came or went: rewrites the DHCP server's leases from the lab's nodes and re-applies the
+  // lab's NAT table (its forwards name the nodes). Failures are logged and shown in lab.get.
+  void Refresh(const std::string& lab);
   // Takes the segment down (DHCP server stopped, NAT table removed, gateway port removed, its
   // files deleted) and forgets it; `done` once all of that finished (failures are logged).
   void TearDown(const std::string& lab, std::function<void()> done);

@@ -100,7 +100,7 @@ std::string LabMgmtJson(const Lab& lab) {
   if (!lab.mgmt) return "null";
   const MgmtSegment& s = *lab.mgmt;
   JsonWriter w;
-  w.BeginObject().Key("state").String(s.state).Key("error").String(s.error);
+  w.BeginObject().Key("state").String(s.state).Key("reason").String(s.error);
   w.Key("interface").String(s.interface).Key("subnet_ipv4").String(mgmt::FormatPrefix(s.ipv4));
   w.Key("gateway_ipv4").String(s.gateway_ipv4);
   w.Key("subnet_ipv6").String(s.ipv6 ? mgmt::FormatPrefix(*s.ipv6) : "");

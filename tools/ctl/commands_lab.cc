@@ -21,7 +21,7 @@ void PrintMgmt(simdjson::dom::element lab) {
                 Str(seg, "gateway_ipv6").c_str());
   }
   std::printf("%s\n", Bool(seg, "nat") ? ", NAT" : "");
-  if (!Str(seg, "error").empty()) std::printf("  error: %s\n", Str(seg, "error").c_str());
+  if (!Str(seg, "reason").empty()) std::printf("  reason: %s\n", Str(seg, "reason").c_str());
   std::printf("%-14s %-16s %-18s %-26s %s\n", "NODE", "IPV4", "MAC", "IPV6", "FORWARDS");
   for (auto n : lab["nodes"].get_array()) {
     simdjson::dom::element m = n["mgmt"];
