@@ -1,15 +1,21 @@
 // LeftoverSweep::Cleanup: what labvirt made on this host but no node claims any more — OVS ports,
-// overlay disks, console logs, day-0 configs and media — found and removed; labvirt domains it
+// overlay disks, console logs, day-0 configs and media, management segments of labs that are
+// gone (their dnsmasq, nft table and files) — found and removed; labvirt domains it
 // could not adopt reported. Ownership is by labvirt's own marks only: external_ids owner=labvirt on
 // ports, the state directory's layout for files, labvirt's metadata namespace for domains. Nothing
 // else is touched, and nothing of another labvirt instance (docs/instances.md): its ports are left
 // alone and its domains are listed as foreign, not as leftovers.
+#include <signal.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 #include <tuple>
 #include <vector>
 
 #include "engine/lab/leftover_sweep.h"
+#include "engine/mgmt/process_util.h"
+#include "engine/mgmt_nat/nft.h"
 #include "providers/state_paths.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
@@ -18,6 +24,7 @@ namespace labvirt::engine {
 
 struct LeftoverSweep::Leftovers {
   std::vector<std::string> ports, overlays, logs, day0;
+  std::vector<std::string> mgmt;  // management segments' state directories of labs that are gone
   std::vector<std::pair<std::string, std::string>> domains;  // name, why it is not adopted
   std::vector<std::pair<std::string, std::string>> foreign;  // another instance's: name, instance
 };
@@ -58,11 +65,42 @@ void SweepFiles(const std::string& state_dir, const std::set<std::string>& claim
   }
 }
 
+// STATE/mgmt/LAB/ of a lab not in `labs` (a labvirtd that died while destroying it): its dnsmasq
+// (found by its pid file, and only if /proc says it is a dnsmasq run from that directory) is
+// ended, its nft table (named from the lab, so only this instance's) removed, the directory
+// deleted — unless `dry_run`.
+void SweepSegments(const std::string& state_dir, const std::string& instance,
+                   const std::string& nft, const std::set<std::string>& labs, bool dry_run,
+                   Leftovers* out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator(fs::path(state_dir) / "mgmt", ec)) {
+    std::string lab = dir.path().filename().string();
+    if (!dir.is_directory(ec) || labs.count(lab)) continue;
+    out->mgmt.push_back(dir.path().string());
+    if (dry_run) continue;
+    if (auto pid = mgmt::ReadPidFile((dir.path() / "dnsmasq.pid").string())) {
+      auto cmdline = mgmt::ProcessCmdline(*pid);
+      bool ours = false;
+      for (const auto& arg : cmdline.value_or(std::vector<std::string>{})) {
+        ours = ours || arg.find(dir.path().string()) != std::string::npos;
+      }
+      if (ours) ::kill(*pid, SIGTERM);
+    }
+    if (::access(nft.c_str(), X_OK) == 0) {
+      Status st = mgmt::RemoveNat(NatTableName(instance, lab), nft);
+      if (!st.ok()) LogWarn("stray NAT table not removed", {{"lab", lab}, {"error", st.ToString()}});
+    }
+    fs::remove_all(dir.path(), ec);
+  }
+}
+
 std::string LeftoversJson(bool dry_run, const Leftovers& l) {
   JsonWriter w;
   w.BeginObject().Key("dry_run").Bool(dry_run);
   for (const auto& [key, list] : {std::pair{"ports", &l.ports}, std::pair{"overlays", &l.overlays},
-                                  std::pair{"logs", &l.logs}, std::pair{"day0", &l.day0}}) {
+                                  std::pair{"logs", &l.logs}, std::pair{"day0", &l.day0},
+                                  std::pair{"mgmt", &l.mgmt}}) {
     w.Key(key).BeginArray();
     for (const auto& x : *list) w.String(x);
     w.EndArray();
@@ -124,9 +162,14 @@ void LeftoverSweep::Cleanup(bool dry_run, Reply reply) {
     }
     SortDomains(*domains, known_domains, found.get());
     std::string state_dir = options_.state_dir;
+    std::set<std::string> labs;  // a lab deploying now may be making its segment
+    for (const auto& [name, lab] : labs_) labs.insert(name);
+    for (const auto& [id, job] : jobs_) labs.insert(job->spec.name);
     Status st = OnWorker<std::shared_ptr<Leftovers>>(
-        [state_dir, claimed_files, dry_run, found] {
+        [state_dir, claimed_files, dry_run, found, labs, instance = options_.instance,
+         nft = options_.nft] {
           SweepFiles(state_dir, claimed_files, dry_run, found.get());
+          SweepSegments(state_dir, instance, nft, labs, dry_run, found.get());
           return found;
         },
         [this, dry_run, reply](std::shared_ptr<Leftovers> found) {
@@ -170,13 +213,14 @@ void LeftoverSweep::Answer(bool dry_run, const Leftovers& found, const Status& s
     return reply(Internal(st.message()).WithField("ports").WithSummary("ports not removed"));
   }
   size_t total = found.ports.size() + found.overlays.size() + found.logs.size() +
-                 found.day0.size() + found.domains.size();
+                 found.day0.size() + found.mgmt.size() + found.domains.size();
   if (total > 0) {
     LogInfo(dry_run ? "leftovers found" : "leftovers removed",
             {{"ports", std::to_string(found.ports.size())},
              {"overlays", std::to_string(found.overlays.size())},
              {"logs", std::to_string(found.logs.size())},
              {"day0", std::to_string(found.day0.size())},
+             {"mgmt", std::to_string(found.mgmt.size())},
              {"unadopted_domains", std::to_string(found.domains.size())}});
     Emit("host.leftovers", nullptr, json);
   }

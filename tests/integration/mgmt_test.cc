@@ -268,6 +268,28 @@ TEST_F(MgmtTest, RestartKeepsAddressesAndAdoptsTheRunningDhcpServer) {
   EXPECT_NE(Dhcp(kLab, "c1").find("udhcpc: eth0 " + before + "/"), std::string::npos);
 }
 
+TEST_F(MgmtTest, ASegmentWhoseLabVanishedWhileLabvirtdWasDownIsSweptByCleanup) {
+  ASSERT_EQ(Deploy(kLab, Containers(kLab, "1"), R"({"forwards":[{"node":"c1","host_port":42202}]})")
+                .find("\"error\""),
+            std::string::npos);
+  std::string gateway = Field(LabGet(kLab), {"mgmt", "interface"});
+  std::string domain = Field(NodeGet(kLab, "c1"), {"domain"});
+  std::string lab_state = kStateDir + "/mgmt/" + kLab;
+  // labvirtd dies; its lab's only node is removed behind its back: after the restart, no node
+  // names the lab, so its segment (port, dnsmasq, nft table, files) is nobody's.
+  daemon_->Kill();
+  Sh("docker rm -f " + domain + " >/dev/null 2>&1");
+  daemon_->Start();
+  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
+  EXPECT_NE(LeftoversNow(gateway, lab_state), "") << "the segment outlived its lab";
+  std::string dry = Call("lab.cleanup", R"({"dry_run":true})");
+  EXPECT_NE(dry.find(lab_state), std::string::npos) << dry;
+  EXPECT_NE(dry.find(gateway), std::string::npos) << dry;
+  std::string swept = Call("lab.cleanup", R"({"dry_run":false})");
+  EXPECT_EQ(swept.find("\"error\""), std::string::npos) << swept;
+  EXPECT_EQ(Leftovers(gateway, lab_state), "") << swept;
+}
+
 TEST_F(MgmtTest, TwoLabsGetDisjointSubnetsAndClashesAreRefusedBeforeAnythingIsMade) {
   ASSERT_EQ(Deploy(kLab, Containers(kLab, "1")).find("\"error\""), std::string::npos);
   ASSERT_EQ(Deploy(kLab2, Containers(kLab2, "1")).find("\"error\""), std::string::npos);
