@@ -96,15 +96,11 @@ Result<std::vector<NicMetadata>> PlanNics(const DomainSpec& s) {
   }
   std::vector<NicMetadata> out;
   if (k.management_nic) {
-    NicMetadata m{NicRole::kManagement,
-                  0,
-                  k.management_interface,
-                  // A container's management NIC is a veth like its others, whatever network
-                  // a VM's would join.
-                  s.management_network.empty() || IsContainerKind(k) ? ManagementTapName(s.tag)
-                                                                     : "",
-                  "",
-                  ""};
+    NicMetadata m{
+        NicRole::kManagement, 0, k.management_interface,
+        // A container's management NIC is a veth like its others, whatever network
+        // a VM's would join.
+        s.management_network.empty() || IsContainerKind(k) ? ManagementTapName(s.tag) : "", "", ""};
     out.push_back(m);
   }
   for (int i = 0; i < k.reserved_nics; ++i) {

@@ -89,7 +89,8 @@ void SweepSegments(const std::string& state_dir, const std::string& instance,
     }
     if (::access(nft.c_str(), X_OK) == 0) {
       Status st = mgmt::RemoveNat(NatTableName(instance, lab), nft);
-      if (!st.ok()) LogWarn("stray NAT table not removed", {{"lab", lab}, {"error", st.ToString()}});
+      if (!st.ok())
+        LogWarn("stray NAT table not removed", {{"lab", lab}, {"error", st.ToString()}});
     }
     fs::remove_all(dir.path(), ec);
   }
@@ -98,9 +99,9 @@ void SweepSegments(const std::string& state_dir, const std::string& instance,
 std::string LeftoversJson(bool dry_run, const Leftovers& l) {
   JsonWriter w;
   w.BeginObject().Key("dry_run").Bool(dry_run);
-  for (const auto& [key, list] : {std::pair{"ports", &l.ports}, std::pair{"overlays", &l.overlays},
-                                  std::pair{"logs", &l.logs}, std::pair{"day0", &l.day0},
-                                  std::pair{"mgmt", &l.mgmt}}) {
+  for (const auto& [key, list] :
+       {std::pair{"ports", &l.ports}, std::pair{"overlays", &l.overlays},
+        std::pair{"logs", &l.logs}, std::pair{"day0", &l.day0}, std::pair{"mgmt", &l.mgmt}}) {
     w.Key(key).BeginArray();
     for (const auto& x : *list) w.String(x);
     w.EndArray();

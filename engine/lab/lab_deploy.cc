@@ -199,8 +199,7 @@ void Deployer::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     n.metadata = built->metadata;
     job.builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
                           providers::LogDir(options_.state_dir, n.lab),
-                          providers::NvramDir(options_.state_dir, n.lab), n.kind.day0,
-                          *config,
+                          providers::NvramDir(options_.state_dir, n.lab), n.kind.day0, *config,
                           providers::Day0TextPath(options_.state_dir, n.lab, n.name),
                           n.config_medium});
   }
@@ -298,11 +297,10 @@ void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
   // The answer waits for both: the links and node removals converged, and (with `wait`) every
   // node on its way up ready or failed. A reply means the lab is as asked.
   std::string lab_name = lab.name;
-  auto answer = Join::Create(
-      [this, lab_name, reply = std::move(job->reply)](Status) {
-        mgmt_.Refresh(lab_name);  // nodes the re-deploy removed lose their leases and forwards
-        reply(GetLab(lab_name));
-      });
+  auto answer = Join::Create([this, lab_name, reply = std::move(job->reply)](Status) {
+    mgmt_.Refresh(lab_name);  // nodes the re-deploy removed lose their leases and forwards
+    reply(GetLab(lab_name));
+  });
   ConvergeExisting(lab, *job, new_nodes, answer->Step());
   EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
   if (job->wait) {

@@ -60,8 +60,8 @@ struct ForwardSpec {
 // nodes whose kind has a management interface.
 struct MgmtSpec {
   bool enabled = true;
-  std::optional<std::string> subnet;  // IPv4 /16../29; unset: the next free /24 of the pool
-  bool ipv6 = true;                   // an IPv6 /64 beside it
+  std::optional<std::string> subnet;       // IPv4 /16../29; unset: the next free /24 of the pool
+  bool ipv6 = true;                        // an IPv6 /64 beside it
   std::optional<std::string> subnet_ipv6;  // unset: the next free /64 of the pool
   bool nat = false;                        // nodes reach the outside through the host
   std::vector<ForwardSpec> forwards;

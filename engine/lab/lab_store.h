@@ -54,7 +54,7 @@ struct EngineOptions {
   // Management segments (engine/lab/mgmt_network.h). Off: no segment is made, and a lab that asks
   // for one in particular is refused (unit tests; a host without OVS).
   bool mgmt = false;
-  std::string mgmt_pool_ipv4 = "10.250.0.0/16";  // each lab takes the next free /24
+  std::string mgmt_pool_ipv4 = "10.250.0.0/16";   // each lab takes the next free /24
   std::string mgmt_pool_ipv6 = "fd6c:7600::/48";  // and the next free /64
   std::string dnsmasq = "/usr/sbin/dnsmasq";
   std::string nft = "/usr/sbin/nft";

@@ -71,7 +71,7 @@ std::vector<mgmt::TakenPrefix> MgmtNetwork::Taken(const std::string& except_lab)
 }
 
 Result<std::unique_ptr<MgmtSegment>> MgmtNetwork::NewSegment(const std::string& lab,
-                                                              const MgmtSpec& spec) const {
+                                                             const MgmtSpec& spec) const {
   auto seg = std::make_unique<MgmtSegment>();
   std::vector<mgmt::TakenPrefix> taken = Taken(lab);
   // One address family after the other, the same way: the lab's own subnet checked, or the
@@ -82,9 +82,9 @@ Result<std::unique_ptr<MgmtSegment>> MgmtNetwork::NewSegment(const std::string& 
     int length, min_length, max_length;
     const char* field;
   };
-  for (const Family& f : {Family{spec.subnet, options_.mgmt_pool_ipv4, 24, 16, 29, "mgmt.subnet"},
-                          Family{spec.subnet_ipv6, options_.mgmt_pool_ipv6, 64, 64, 64,
-                                 "mgmt.ipv6"}}) {
+  for (const Family& f :
+       {Family{spec.subnet, options_.mgmt_pool_ipv4, 24, 16, 29, "mgmt.subnet"},
+        Family{spec.subnet_ipv6, options_.mgmt_pool_ipv6, 64, 64, 64, "mgmt.ipv6"}}) {
     bool v6 = f.length == 64;
     if (v6 && !spec.ipv6 && !spec.subnet_ipv6) continue;
     Result<mgmt::IpPrefix> chosen = InvalidArgument("unset");
@@ -93,14 +93,16 @@ Result<std::unique_ptr<MgmtSegment>> MgmtNetwork::NewSegment(const std::string& 
       if (!chosen.ok()) return InvalidField(f.field, chosen.status().message());
       if (chosen->family != (v6 ? AF_INET6 : AF_INET) || chosen->length < f.min_length ||
           chosen->length > f.max_length) {
-        return InvalidField(f.field, *f.wanted + " is not an " + (v6 ? "IPv6 /64" : "IPv4 /16../29"));
+        return InvalidField(f.field,
+                            *f.wanted + " is not an " + (v6 ? "IPv6 /64" : "IPv4 /16../29"));
       }
       if (Status st = mgmt::CheckSubnet(*chosen, taken); !st.ok()) {
         return InvalidField(f.field, st.message());
       }
     } else {
       auto pool = mgmt::ParsePrefix(f.pool);
-      if (!pool.ok()) return InvalidField(f.field, "the pool " + f.pool + ": " + pool.status().message());
+      if (!pool.ok())
+        return InvalidField(f.field, "the pool " + f.pool + ": " + pool.status().message());
       chosen = mgmt::ChooseSubnet(*pool, f.length, taken);
       if (!chosen.ok()) return InvalidField(f.field, chosen.status().message());
     }
@@ -150,8 +152,9 @@ Status MgmtNetwork::Plan(DeployJob& job, Lab& lab) {
   bool asked = m.subnet || m.subnet_ipv6 || m.nat || !m.forwards.empty();
   if (!options_.mgmt) {
     if (!asked) return Status::Ok();
-    return InvalidField("mgmt", "this labvirtd makes no management networks (it runs without "
-                                "OVS, or with --mgmt none)");
+    return InvalidField("mgmt",
+                        "this labvirtd makes no management networks (it runs without "
+                        "OVS, or with --mgmt none)");
   }
   if (!m.enabled) return Status::Ok();
   for (size_t i = 0; i < m.forwards.size(); ++i) {
@@ -206,10 +209,11 @@ Status MgmtNetwork::Plan(DeployJob& job, Lab& lab) {
   for (Node* n : need) {
     while (used.count(next)) ++next;
     if (next > last) {
-      return InvalidField(m.subnet ? "mgmt.subnet" : "mgmt",
-                          "management subnet " + mgmt::FormatPrefix(seg.ipv4) + " has room for " +
-                              std::to_string(last >= kFirstNodeHost ? last - kFirstNodeHost + 1 : 0) +
-                              " nodes, and lab '" + lab.name + "' needs more");
+      return InvalidField(
+          m.subnet ? "mgmt.subnet" : "mgmt",
+          "management subnet " + mgmt::FormatPrefix(seg.ipv4) + " has room for " +
+              std::to_string(last >= kFirstNodeHost ? last - kFirstNodeHost + 1 : 0) +
+              " nodes, and lab '" + lab.name + "' needs more");
     }
     used.insert(next);
     providers::MgmtMetadata& md = n->metadata.mgmt;
@@ -248,19 +252,19 @@ void MgmtNetwork::BringUp(const std::string& lab_name, std::function<void(Status
   if (s.ipv6) addresses.push_back(Cidr(s.gateway_ipv6, s.ipv6->length));
   plumber_.PlugGateway(lab_name, kMgmtSegment, s.interface, addresses,
                        [this, lab_name, done, fail](Status st) {
-    if (!st.ok()) return fail("gateway port", st);
-    StartDhcp(lab_name, [this, lab_name, done, fail](Status st) {
-      if (!st.ok()) return fail("DHCP server", st);
-      ApplyNat(lab_name, [this, lab_name, done, fail](Status st) {
-        if (!st.ok()) return fail("NAT", st);
-        if (labs_.count(lab_name) && labs_.at(lab_name)->mgmt) {
-          labs_.at(lab_name)->mgmt->state = "up";
-          labs_.at(lab_name)->mgmt->error.clear();
-        }
-        done(Status::Ok());
-      });
-    });
-  });
+                         if (!st.ok()) return fail("gateway port", st);
+                         StartDhcp(lab_name, [this, lab_name, done, fail](Status st) {
+                           if (!st.ok()) return fail("DHCP server", st);
+                           ApplyNat(lab_name, [this, lab_name, done, fail](Status st) {
+                             if (!st.ok()) return fail("NAT", st);
+                             if (labs_.count(lab_name) && labs_.at(lab_name)->mgmt) {
+                               labs_.at(lab_name)->mgmt->state = "up";
+                               labs_.at(lab_name)->mgmt->error.clear();
+                             }
+                             done(Status::Ok());
+                           });
+                         });
+                       });
 }
 
 void MgmtNetwork::StartDhcp(const std::string& lab_name, std::function<void(Status)> done) {
@@ -339,30 +343,31 @@ void MgmtNetwork::TearDown(const std::string& lab_name, std::function<void()> do
   auto unplug = [this, lab_name, port, dir, done, logged] {
     plumber_.UnplugGateway(lab_name, kMgmtSegment, port,
                            [this, lab_name, dir, done, logged](Status st) {
-      logged("management gateway port not removed", st);
-      Status queued = OnWorker<bool>(
-          [dir] {
-            std::error_code ec;
-            std::filesystem::remove_all(dir, ec);
-            return !ec;
-          },
-          [this, lab_name, done](bool) {
-            if (labs_.count(lab_name)) labs_.at(lab_name)->mgmt.reset();
-            done();
-          });
-      if (!queued.ok()) {
-        if (labs_.count(lab_name)) labs_.at(lab_name)->mgmt.reset();
-        done();
-      }
-    });
+                             logged("management gateway port not removed", st);
+                             Status queued = OnWorker<bool>(
+                                 [dir] {
+                                   std::error_code ec;
+                                   std::filesystem::remove_all(dir, ec);
+                                   return !ec;
+                                 },
+                                 [this, lab_name, done](bool) {
+                                   if (labs_.count(lab_name)) labs_.at(lab_name)->mgmt.reset();
+                                   done();
+                                 });
+                             if (!queued.ok()) {
+                               if (labs_.count(lab_name)) labs_.at(lab_name)->mgmt.reset();
+                               done();
+                             }
+                           });
   };
   auto remove_nat = [this, nat, table, unplug, logged] {
     if (!nat) return unplug();
-    Status queued = OnWorker<Status>([table, nft = options_.nft] { return mgmt::RemoveNat(table, nft); },
-                                     [unplug, logged](Status st) {
-                                       logged("NAT table not removed", st);
-                                       unplug();
-                                     });
+    Status queued =
+        OnWorker<Status>([table, nft = options_.nft] { return mgmt::RemoveNat(table, nft); },
+                         [unplug, logged](Status st) {
+                           logged("NAT table not removed", st);
+                           unplug();
+                         });
     if (!queued.ok()) unplug();
   };
   if (lab->mgmt->dhcp) return lab->mgmt->dhcp->Stop(life_.Bind(std::function<void()>(remove_nat)));
@@ -379,7 +384,8 @@ void MgmtNetwork::Adopt() {
       if (md == nullptr) continue;
       auto v4 = NetworkOf(md->ipv4);
       if (!v4.ok()) {
-        LogWarn("management segment not rebuilt", {{"lab", name}, {"error", v4.status().ToString()}});
+        LogWarn("management segment not rebuilt",
+                {{"lab", name}, {"error", v4.status().ToString()}});
         continue;
       }
       auto seg = std::make_unique<MgmtSegment>();

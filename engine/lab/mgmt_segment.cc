@@ -16,8 +16,9 @@ namespace {
 
 std::string Hex8(const std::string& instance, const std::string& lab) {
   char buf[9];
-  std::snprintf(buf, sizeof buf, "%08x",
-                static_cast<unsigned>(providers::StableHash({"mgmt", instance, lab}) & 0xffffffffu));
+  std::snprintf(
+      buf, sizeof buf, "%08x",
+      static_cast<unsigned>(providers::StableHash({"mgmt", instance, lab}) & 0xffffffffu));
   return buf;
 }
 

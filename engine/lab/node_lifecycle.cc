@@ -140,8 +140,7 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
       }
     }
     // A management NIC with an address joins its lab's management segment.
-    bool on_segment =
-        nic.role == providers::NicRole::kManagement && !n->metadata.mgmt.ipv4.empty();
+    bool on_segment = nic.role == providers::NicRole::kManagement && !n->metadata.mgmt.ipv4.empty();
     ports.push_back({nic.tap, NicKey(nic), nic.link, peer_tap, on_segment ? kMgmtSegment : ""});
   }
   plumber_.Plug(n->lab, n->name, ports, [this, key](Status st) {

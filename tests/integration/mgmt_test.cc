@@ -66,7 +66,9 @@ std::string Field(const std::string& answer, std::initializer_list<const char*> 
 std::string NodeGet(const std::string& lab, const std::string& node) {
   return Call("node.get", R"({"lab":")" + lab + R"(","node":")" + node + R"("})");
 }
-std::string LabGet(const std::string& lab) { return Call("lab.get", R"({"lab":")" + lab + R"("})"); }
+std::string LabGet(const std::string& lab) {
+  return Call("lab.get", R"({"lab":")" + lab + R"("})");
+}
 
 // The host end of the node's management NIC (its tap or veth).
 std::string MgmtTap(const std::string& lab, const std::string& node) {
@@ -123,7 +125,8 @@ std::string LeftoversNow(const std::string& gateway, const std::string& lab_stat
   }
   // Zombies aside: a process that is gone but not reaped yet holds nothing.
   if (!Trim(Sh("ps -eo stat=,args= | grep -v '^Z' | grep 'dnsmasq.*" + lab_state +
-               "' | grep -v grep")).empty()) {
+               "' | grep -v grep"))
+           .empty()) {
     out += "dnsmasq; ";
   }
   if (fs::exists(lab_state)) out += "directory " + lab_state + "; ";
@@ -208,7 +211,8 @@ TEST_F(MgmtTest, NodesGetTheirStaticLeasesTheHostReachesThemAndDestroyLeavesNoth
     std::string ping = Sh("ping -c 2 -W 3 " + want + " 2>&1", &rc);
     EXPECT_EQ(rc, 0) << "the host pings " << c << " at " << want << ": " << ping;
   }
-  EXPECT_NE(Field(NodeGet(kLab, "c1"), {"mgmt", "ipv4"}), Field(NodeGet(kLab, "c2"), {"mgmt", "ipv4"}));
+  EXPECT_NE(Field(NodeGet(kLab, "c1"), {"mgmt", "ipv4"}),
+            Field(NodeGet(kLab, "c2"), {"mgmt", "ipv4"}));
 
   // The VM: its management tap on the gateway's VLAN, its lease written for its MAC.
   std::string v1 = NodeGet(kLab, "v1");
@@ -298,7 +302,8 @@ TEST_F(MgmtTest, TwoLabsGetDisjointSubnetsAndClashesAreRefusedBeforeAnythingIsMa
   EXPECT_FALSE(a.empty());
   EXPECT_FALSE(b.empty());
   EXPECT_NE(a, b);
-  EXPECT_NE(Field(LabGet(kLab), {"mgmt", "subnet_ipv6"}), Field(LabGet(kLab2), {"mgmt", "subnet_ipv6"}));
+  EXPECT_NE(Field(LabGet(kLab), {"mgmt", "subnet_ipv6"}),
+            Field(LabGet(kLab2), {"mgmt", "subnet_ipv6"}));
   Call("lab.destroy", R"({"lab":")" + kLab2 + R"("})");
 
   // Refused with the field and the clash named, and nothing of the lab made.
@@ -321,8 +326,7 @@ TEST_F(MgmtTest, TwoLabsGetDisjointSubnetsAndClashesAreRefusedBeforeAnythingIsMa
       {R"({"subnet":")" + host_route + R"("})", "mgmt.subnet", "host route on"},
       {R"({"subnet":"10.1.2.3/24"})", "mgmt.subnet", "host bits"},
       {R"({"subnet":"banana"})", "mgmt.subnet", ""},
-      {R"({"forwards":[{"node":"c1","host_port":)" + busy_port + "}]}", "mgmt.forwards",
-       busy_port},
+      {R"({"forwards":[{"node":"c1","host_port":)" + busy_port + "}]}", "mgmt.forwards", busy_port},
   };
   for (const Bad& b : bad) {
     std::string answer = Deploy(kLab2, Containers(kLab2, "1"), b.mgmt);
@@ -338,16 +342,17 @@ TEST_F(MgmtTest, TwoLabsGetDisjointSubnetsAndClashesAreRefusedBeforeAnythingIsMa
 TEST_F(MgmtTest, ADhcpServerThatCannotStartFailsTheDeployWithNothingMade) {
   // A second labvirtd whose "dnsmasq" exits at once with a message.
   std::string bin = kStateDir + "/broken-dnsmasq";
-  std::ofstream(bin) << "#!/bin/sh\necho 'dnsmasq: failed to create listening socket' >&2\nexit 2\n";
+  std::ofstream(bin)
+      << "#!/bin/sh\necho 'dnsmasq: failed to create listening socket' >&2\nexit 2\n";
   fs::permissions(bin, fs::perms::owner_all);
   std::string socket = kSocket + ".2", state = kStateDir + "-2";
   fs::create_directories(state);
   std::string err;
-  auto second = testing::StartHealthyDaemon(
-      {.args = {"--socket", socket, "--image-root", kImageRoot, "--state-dir", state, "--dnsmasq",
-                bin},
-       .log_path = state + "/labvirtd.log"},
-      socket, 60s, &err);
+  auto second =
+      testing::StartHealthyDaemon({.args = {"--socket", socket, "--image-root", kImageRoot,
+                                            "--state-dir", state, "--dnsmasq", bin},
+                                   .log_path = state + "/labvirtd.log"},
+                                  socket, 60s, &err);
   ASSERT_EQ(err, "");
   std::string answer = testing::CallBounded(
       socket, "lab.deploy",

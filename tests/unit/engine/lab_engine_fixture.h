@@ -65,11 +65,12 @@ class LabEngineTest : public ::testing::Test {
     hv_ = std::make_unique<testing::FakeHypervisor>(*reactor_);
     MakeEngine(providers::kDefaultInstance);
   }
-  // (Re)creates the engine as labvirt instance `instance`.
-  void MakeEngine(const std::string& instance) {
+  // (Re)creates the engine as labvirt instance `instance`; `mgmt`: with management segments.
+  void MakeEngine(const std::string& instance, bool mgmt = false) {
     engine_.reset();
     EngineOptions options;
     options.instance = instance;
+    options.mgmt = mgmt;
     options.image_root = (dir_ / "images").string();
     options.state_dir = (dir_ / "state").string();
     engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *hv_, plumber_, *catalog_, options);

@@ -89,8 +89,8 @@ topology:
   ASSERT_EQ(spec->mgmt.forwards.size(), 2u);
   EXPECT_EQ(spec->mgmt.forwards[0].host_port, 2201);
   EXPECT_EQ(spec->mgmt.forwards[1].protocol, "udp");
-  auto off = ParseTopology("name: o\nmgmt: false\ntopology:\n  nodes:\n    r1: {kind: a, image: b}\n",
-                           "o.yaml");
+  auto off = ParseTopology(
+      "name: o\nmgmt: false\ntopology:\n  nodes:\n    r1: {kind: a, image: b}\n", "o.yaml");
   ASSERT_TRUE(off.ok());
   auto off_spec = engine::ParseLabSpec(parser.parse(off->params_json));
   ASSERT_TRUE(off_spec.ok());
