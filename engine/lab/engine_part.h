@@ -5,10 +5,11 @@
 //
 // The parts, one job each, and the one way their calls go (none calls a part above it):
 //   LabEngine (facade: the public verbs)
-//     -> Deployer (lab_deploy.cc, lab_deploy_saved.cc), Reconciler (reconcile.cc),
+//     -> Deployer (lab_deploy.cc, lab_deploy_resolve.cc, lab_deploy_saved.cc),
+//        Reconciler (reconcile.cc),
 //        LeftoverSweep (lab_cleanup.cc), NodeOps (node_ops.cc)
 //     -> NodeLife (node_lifecycle.cc, node_cpu.cc)
-//     -> LinkBook (lab_links.cc), NodeConfig (node_config.cc)
+//     -> LinkBook (lab_links.cc), NodeConfig (node_config.cc), MgmtNetwork (mgmt_network.cc)
 //     -> MetadataWriter (metadata_writer.cc)
 //     -> LabStore (lab_store.cc)
 // Loop thread only.

@@ -87,9 +87,9 @@ Result<std::unique_ptr<MgmtSegment>> MgmtNetwork::NewSegment(const std::string& 
         Family{spec.subnet_ipv6, options_.mgmt_pool_ipv6, 64, 64, 64, "mgmt.ipv6"}}) {
     bool v6 = f.length == 64;
     if (v6 && !spec.ipv6 && !spec.subnet_ipv6) continue;
-    Result<mgmt::IpPrefix> chosen = InvalidArgument("unset");
+    Result<IpPrefix> chosen = InvalidArgument("unset");
     if (f.wanted) {
-      chosen = mgmt::ParsePrefix(*f.wanted);
+      chosen = ParsePrefix(*f.wanted);
       if (!chosen.ok()) return InvalidField(f.field, chosen.status().message());
       if (chosen->family != (v6 ? AF_INET6 : AF_INET) || chosen->length < f.min_length ||
           chosen->length > f.max_length) {
@@ -100,13 +100,13 @@ Result<std::unique_ptr<MgmtSegment>> MgmtNetwork::NewSegment(const std::string& 
         return InvalidField(f.field, st.message());
       }
     } else {
-      auto pool = mgmt::ParsePrefix(f.pool);
+      auto pool = ParsePrefix(f.pool);
       if (!pool.ok())
         return InvalidField(f.field, "the pool " + f.pool + ": " + pool.status().message());
       chosen = mgmt::ChooseSubnet(*pool, f.length, taken);
       if (!chosen.ok()) return InvalidField(f.field, chosen.status().message());
     }
-    auto gateway = mgmt::NthAddress(*chosen, 1);
+    auto gateway = NthAddress(*chosen, 1);
     if (!gateway.ok()) return InvalidField(f.field, gateway.status().message());
     (v6 ? seg->gateway_ipv6 : seg->gateway_ipv4) = *gateway;
     if (v6) {
@@ -173,7 +173,7 @@ Status MgmtNetwork::Plan(DeployJob& job, Lab& lab) {
   std::unique_ptr<MgmtSegment> fresh;
   if (lab.mgmt) {
     // A re-deploy converges nodes and links; the segment stays as it was made.
-    std::string have = mgmt::FormatPrefix(lab.mgmt->ipv4);
+    std::string have = FormatPrefix(lab.mgmt->ipv4);
     if (m.subnet && *m.subnet != have) {
       return InvalidField("mgmt.subnet", "lab '" + lab.name + "' has management subnet " + have +
                                              "; destroy the lab to move it");
@@ -200,7 +200,7 @@ Status MgmtNetwork::Plan(DeployJob& job, Lab& lab) {
   std::set<uint64_t> used;
   for (const auto& [name, n] : lab.nodes) {
     if (n->metadata.mgmt.ipv4.empty()) continue;
-    auto index = mgmt::AddressIndex(seg.ipv4, AddressOf(n->metadata.mgmt.ipv4));
+    auto index = AddressIndex(seg.ipv4, AddressOf(n->metadata.mgmt.ipv4));
     if (index.ok()) used.insert(*index);
   }
   // .0 network, .1 gateway, .2-.9 kept for the host, the last one broadcast.
@@ -211,19 +211,19 @@ Status MgmtNetwork::Plan(DeployJob& job, Lab& lab) {
     if (next > last) {
       return InvalidField(
           m.subnet ? "mgmt.subnet" : "mgmt",
-          "management subnet " + mgmt::FormatPrefix(seg.ipv4) + " has room for " +
+          "management subnet " + FormatPrefix(seg.ipv4) + " has room for " +
               std::to_string(last >= kFirstNodeHost ? last - kFirstNodeHost + 1 : 0) +
               " nodes, and lab '" + lab.name + "' needs more");
     }
     used.insert(next);
     providers::MgmtMetadata& md = n->metadata.mgmt;
     md = {};
-    auto v4 = mgmt::NthAddress(seg.ipv4, next);
+    auto v4 = NthAddress(seg.ipv4, next);
     if (!v4.ok()) return InvalidField("mgmt", v4.status().message());
     md.ipv4 = Cidr(*v4, seg.ipv4.length);
     md.gateway_ipv4 = seg.gateway_ipv4;
     if (seg.ipv6) {
-      auto v6 = mgmt::NthAddress(*seg.ipv6, next);
+      auto v6 = NthAddress(*seg.ipv6, next);
       if (!v6.ok()) return InvalidField("mgmt.ipv6", v6.status().message());
       md.ipv6 = Cidr(*v6, seg.ipv6->length);
       md.gateway_ipv6 = seg.gateway_ipv6;
@@ -298,7 +298,7 @@ void MgmtNetwork::ApplyNat(const std::string& lab_name, std::function<void(Statu
   plan.lab = lab_name;
   plan.table = NatTableName(options_.instance, lab_name);
   plan.interface = lab->mgmt->interface;
-  plan.subnet_ipv4 = mgmt::FormatPrefix(lab->mgmt->ipv4);
+  plan.subnet_ipv4 = FormatPrefix(lab->mgmt->ipv4);
   plan.masquerade = lab->mgmt->nat;
   plan.forwards = NatForwards(*lab);
   Status st = OnWorker<Status>(
@@ -382,19 +382,19 @@ void MgmtNetwork::Adopt() {
         if (!n->metadata.mgmt.ipv4.empty()) md = &n->metadata.mgmt;
       }
       if (md == nullptr) continue;
-      auto v4 = NetworkOf(md->ipv4);
+      auto v4 = ParseInterfaceAddress(md->ipv4);
       if (!v4.ok()) {
         LogWarn("management segment not rebuilt",
                 {{"lab", name}, {"error", v4.status().ToString()}});
         continue;
       }
       auto seg = std::make_unique<MgmtSegment>();
-      seg->ipv4 = *v4;
+      seg->ipv4 = labvirt::NetworkOf(*v4);
       seg->gateway_ipv4 = md->gateway_ipv4;
       if (!md->ipv6.empty()) {
-        auto v6 = NetworkOf(md->ipv6);
+        auto v6 = ParseInterfaceAddress(md->ipv6);
         if (v6.ok()) {
-          seg->ipv6 = *v6;
+          seg->ipv6 = labvirt::NetworkOf(*v6);
           seg->gateway_ipv6 = md->gateway_ipv6;
         }
       }

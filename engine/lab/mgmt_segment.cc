@@ -57,26 +57,6 @@ std::string NatTableName(const std::string& instance, const std::string& lab) {
 
 std::string AddressOf(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
 
-Result<mgmt::IpPrefix> NetworkOf(const std::string& cidr) {
-  size_t slash = cidr.find('/');
-  if (slash == std::string::npos) return InvalidArgument("'" + cidr + "' has no prefix length");
-  mgmt::IpPrefix p;
-  std::string addr = cidr.substr(0, slash);
-  p.family = addr.find(':') == std::string::npos ? AF_INET : AF_INET6;
-  if (inet_pton(p.family, addr.c_str(), p.bytes.data()) != 1) {
-    return InvalidArgument("'" + addr + "' is not an IP address");
-  }
-  int max = p.family == AF_INET ? 32 : 128;
-  char* end = nullptr;
-  long len = std::strtol(cidr.c_str() + slash + 1, &end, 10);
-  if (end == cidr.c_str() + slash + 1 || *end != '\0' || len < 0 || len > max) {
-    return InvalidArgument("'" + cidr + "' has a bad prefix length");
-  }
-  p.length = static_cast<int>(len);
-  for (int bit = p.length; bit < max; ++bit) p.bytes[bit / 8] &= ~(0x80 >> (bit % 8));
-  return p;
-}
-
 std::string MgmtMac(const Node& n) {
   for (const auto& nic : n.metadata.nics) {
     if (nic.role == providers::NicRole::kManagement) return nic.mac;
@@ -102,9 +82,9 @@ std::string LabMgmtJson(const Lab& lab) {
   const MgmtSegment& s = *lab.mgmt;
   JsonWriter w;
   w.BeginObject().Key("state").String(s.state).Key("reason").String(s.error);
-  w.Key("interface").String(s.interface).Key("subnet_ipv4").String(mgmt::FormatPrefix(s.ipv4));
+  w.Key("interface").String(s.interface).Key("subnet_ipv4").String(FormatPrefix(s.ipv4));
   w.Key("gateway_ipv4").String(s.gateway_ipv4);
-  w.Key("subnet_ipv6").String(s.ipv6 ? mgmt::FormatPrefix(*s.ipv6) : "");
+  w.Key("subnet_ipv6").String(s.ipv6 ? FormatPrefix(*s.ipv6) : "");
   w.Key("gateway_ipv6").String(s.gateway_ipv6).Key("nat").Bool(s.nat);
   w.Key("dhcp").BeginObject().Key("running").Bool(s.dhcp && s.dhcp->running());
   w.Key("pid").Int(s.dhcp ? s.dhcp->pid() : 0);

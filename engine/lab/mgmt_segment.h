@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "engine/mgmt/dhcp_server.h"
-#include "engine/mgmt/ip_prefix.h"
 #include "providers/device_kind.h"
 #include "providers/domain_xml.h"
+#include "reactor/base/ip_prefix.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::engine {
@@ -27,9 +27,9 @@ inline constexpr const char* kMgmtSegment = "mgmt";
 inline constexpr uint64_t kFirstNodeHost = 10;
 
 struct MgmtSegment {
-  mgmt::IpPrefix ipv4;
+  IpPrefix ipv4;
   std::string gateway_ipv4;
-  std::optional<mgmt::IpPrefix> ipv6;
+  std::optional<IpPrefix> ipv6;
   std::string gateway_ipv6;
   std::string interface;  // the host side: an OVS internal port holding the gateway addresses
   bool nat = false;
@@ -48,8 +48,6 @@ std::string NatTableName(const std::string& instance, const std::string& lab);
 // The common prefix of every gateway port, for the host-route scan to skip labvirt's own.
 inline constexpr const char* kGatewayPortPrefix = "lvgw";
 
-// The network that "10.250.3.10/24" is in (10.250.3.0/24).
-Result<mgmt::IpPrefix> NetworkOf(const std::string& cidr);
 // The address part of "10.250.3.10/24".
 std::string AddressOf(const std::string& cidr);
 

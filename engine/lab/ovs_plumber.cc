@@ -126,7 +126,7 @@ void OvsPlumber::PlugGateway(const std::string& lab, const std::string& segment,
                              Done done) {
   const std::string what = "gateway " + port + " of segment " + lab + "/" + segment;
   for (const std::string& a : addresses) {
-    if (auto p = providers::ParseIpPrefix(a); !p.ok()) return done(p.status().WithContext(what));
+    if (auto p = ParseInterfaceAddress(a); !p.ok()) return done(p.status().WithContext(what));
   }
   ovs::GatewayPort gw{.port = port, .lab = lab, .segment = segment, .instance = instance_};
   // `this` owns the switch, which drops this callback unrun if it goes first.

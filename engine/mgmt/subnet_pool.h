@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/mgmt/ip_prefix.h"
+#include "reactor/base/ip_prefix.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::engine::mgmt {

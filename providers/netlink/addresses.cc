@@ -22,7 +22,7 @@ std::string AddressMessage(uint16_t type, uint16_t flags, int ifindex, const IpP
                            uint32_t seq) {
   ifaddrmsg ifa{};
   ifa.ifa_family = static_cast<uint8_t>(p.family);
-  ifa.ifa_prefixlen = static_cast<uint8_t>(p.prefix_len);
+  ifa.ifa_prefixlen = static_cast<uint8_t>(p.length);
   ifa.ifa_scope = RT_SCOPE_UNIVERSE;
   ifa.ifa_index = static_cast<uint32_t>(ifindex);
   // The management gateway must answer at once: with DAD a fresh IPv6 address stays "tentative"
@@ -30,8 +30,8 @@ std::string AddressMessage(uint16_t type, uint16_t flags, int ifindex, const IpP
   // on a segment labvirt allocated no other host can hold the address, so the probe buys nothing.
   if (type == RTM_NEWADDR && p.family == AF_INET6) ifa.ifa_flags = IFA_F_NODAD;
   std::string msg = NlBegin(type, flags, seq, ifa);
-  NlPutAttr(msg, IFA_LOCAL, p.addr.data(), p.size());
-  NlPutAttr(msg, IFA_ADDRESS, p.addr.data(), p.size());
+  NlPutAttr(msg, IFA_LOCAL, p.bytes.data(), AddressBytes(p.family));
+  NlPutAttr(msg, IFA_ADDRESS, p.bytes.data(), AddressBytes(p.family));
   NlFinish(msg);
   return msg;
 }
@@ -48,42 +48,6 @@ Result<std::vector<InterfaceAddress>> ListAddresses(RtNetlink& nl, int ifindex,
 }
 
 }  // namespace
-
-size_t IpPrefix::size() const { return family == AF_INET ? 4 : 16; }
-
-std::string IpPrefix::ToString() const {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (::inet_ntop(family, addr.data(), buf, sizeof buf) == nullptr) return "?";
-  return std::string(buf) + "/" + std::to_string(prefix_len);
-}
-
-Result<IpPrefix> ParseIpPrefix(const std::string& cidr) {
-  const size_t slash = cidr.find('/');
-  const std::string bad = "address '" + cidr + "' is not ADDRESS/PREFIXLEN";
-  if (slash == std::string::npos || slash + 1 == cidr.size() || cidr.size() - slash > 4) {
-    return InvalidArgument(bad);
-  }
-  IpPrefix p;
-  const std::string addr = cidr.substr(0, slash);
-  if (::inet_pton(AF_INET, addr.c_str(), p.addr.data()) == 1) {
-    p.family = AF_INET;
-  } else if (::inet_pton(AF_INET6, addr.c_str(), p.addr.data()) == 1) {
-    p.family = AF_INET6;
-  } else {
-    return InvalidArgument(bad);
-  }
-  int len = 0;
-  for (char c : cidr.substr(slash + 1)) {
-    if (c < '0' || c > '9') return InvalidArgument(bad);
-    len = len * 10 + (c - '0');
-  }
-  if (len > static_cast<int>(p.size()) * 8) {
-    return InvalidArgument("address '" + cidr + "': prefix length " + std::to_string(len) +
-                           " is too long");
-  }
-  p.prefix_len = len;
-  return p;
-}
 
 std::string AddAddressRequest(int ifindex, const IpPrefix& p, uint32_t seq) {
   return AddressMessage(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
@@ -113,15 +77,15 @@ std::optional<InterfaceAddress> ParseAddressMessage(const nlmsghdr& h, size_t le
   out.ifindex = static_cast<int>(ifa.ifa_index);
   out.scope = ifa.ifa_scope;
   out.prefix.family = ifa.ifa_family;
-  out.prefix.prefix_len = ifa.ifa_prefixlen;
+  out.prefix.length = ifa.ifa_prefixlen;
   bool local = false, address = false;
   const char* base = reinterpret_cast<const char*>(&h);
   const size_t off = NLMSG_SPACE(sizeof(ifaddrmsg));
   NlForEachAttr(std::string_view(base + off, h.nlmsg_len - off),
                 [&](uint16_t type, std::string_view payload) {
                   if ((type != IFA_LOCAL && type != IFA_ADDRESS) || local) return;
-                  if (payload.size() != out.prefix.size()) return;
-                  std::memcpy(out.prefix.addr.data(), payload.data(), payload.size());
+                  if (payload.size() != AddressBytes(out.prefix.family)) return;
+                  std::memcpy(out.prefix.bytes.data(), payload.data(), payload.size());
                   (type == IFA_LOCAL ? local : address) = true;
                 });
   if (!local && !address) return std::nullopt;
@@ -158,7 +122,7 @@ Status SetLinkUp(const std::string& ifname) {
 Status SetAddresses(const std::string& ifname, const std::vector<std::string>& cidrs) {
   std::vector<IpPrefix> wanted;
   for (const std::string& c : cidrs) {
-    auto p = ParseIpPrefix(c);
+    auto p = ParseInterfaceAddress(c);
     if (!p.ok()) return p.status();
     wanted.push_back(*p);
   }
@@ -173,14 +137,14 @@ Status SetAddresses(const std::string& ifname, const std::vector<std::string>& c
     if (a.scope != RT_SCOPE_UNIVERSE) continue;
     if (std::find(wanted.begin(), wanted.end(), a.prefix) != wanted.end()) continue;
     LABVIRT_RETURN_IF_ERROR(nl->Transact(DeleteAddressRequest(a.ifindex, a.prefix, nl->NextSeq()),
-                                         what + ": remove " + a.prefix.ToString()));
+                                         what + ": remove " + FormatPrefix(a.prefix)));
   }
   // Every wanted address is sent, held or not: deleting a primary IPv4 address can take its
   // secondaries with it, and NLM_F_REPLACE makes re-adding one it still has harmless.
   for (const IpPrefix& p : wanted) {
     LABVIRT_RETURN_IF_ERROR(
         nl->Transact(AddAddressRequest(static_cast<int>(index), p, nl->NextSeq()),
-                     what + ": add " + p.ToString()));
+                     what + ": add " + FormatPrefix(p)));
   }
   return Status::Ok();
 }

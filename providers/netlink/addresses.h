@@ -9,29 +9,16 @@
 
 #include <linux/netlink.h>
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "reactor/base/clock.h"
+#include "reactor/base/ip_prefix.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::providers {
-
-// An interface address with its prefix length ("10.250.3.1/24", "fd6c:7600:0:3::1/64").
-struct IpPrefix {
-  int family = 0;                  // AF_INET or AF_INET6
-  std::array<uint8_t, 16> addr{};  // network order; the first 4 bytes for AF_INET
-  int prefix_len = 0;
-  size_t size() const;  // 4 or 16
-  std::string ToString() const;
-  friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
-};
-
-// "ADDRESS/LEN" (IPv4 or IPv6, LEN 0..32 or 0..128) as an IpPrefix; InvalidArgument otherwise.
-Result<IpPrefix> ParseIpPrefix(const std::string& cidr);
 
 // RTM_NEWADDR (NLM_F_CREATE|NLM_F_REPLACE: adding an address it has is not an error) of `p` on
 // link `ifindex`, global scope, IFA_LOCAL and IFA_ADDRESS both `p`'s address as `ip addr add`

@@ -21,7 +21,7 @@ using testing::As;
 using testing::Attrs;
 
 IpPrefix Prefix(const std::string& cidr) {
-  auto p = ParseIpPrefix(cidr);
+  auto p = ParseInterfaceAddress(cidr);
   EXPECT_TRUE(p.ok()) << cidr << ": " << p.status().ToString();
   return p.ok() ? *p : IpPrefix{};
 }
@@ -29,22 +29,22 @@ IpPrefix Prefix(const std::string& cidr) {
 TEST(AddressesTest, ParsesPrefixesAndRefusesOthers) {
   IpPrefix v4 = Prefix("10.250.3.1/24");
   EXPECT_EQ(v4.family, AF_INET);
-  EXPECT_EQ(v4.prefix_len, 24);
-  EXPECT_EQ(v4.size(), 4u);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v4.addr.data()), 4),
+  EXPECT_EQ(v4.length, 24);
+  EXPECT_EQ(AddressBytes(v4.family), 4u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v4.bytes.data()), 4),
             std::string("\x0a\xfa\x03\x01", 4));
-  EXPECT_EQ(v4.ToString(), "10.250.3.1/24");
+  EXPECT_EQ(FormatPrefix(v4), "10.250.3.1/24");
   IpPrefix v6 = Prefix("fd6c:7600:0:3::1/64");
   EXPECT_EQ(v6.family, AF_INET6);
-  EXPECT_EQ(v6.prefix_len, 64);
-  EXPECT_EQ(v6.addr[0], 0xfd);
-  EXPECT_EQ(v6.addr[1], 0x6c);
-  EXPECT_EQ(v6.addr[15], 0x01);
-  EXPECT_EQ(v6.ToString(), "fd6c:7600:0:3::1/64");
-  EXPECT_EQ(Prefix("::1/128").prefix_len, 128);
+  EXPECT_EQ(v6.length, 64);
+  EXPECT_EQ(v6.bytes[0], 0xfd);
+  EXPECT_EQ(v6.bytes[1], 0x6c);
+  EXPECT_EQ(v6.bytes[15], 0x01);
+  EXPECT_EQ(FormatPrefix(v6), "fd6c:7600:0:3::1/64");
+  EXPECT_EQ(Prefix("::1/128").length, 128);
   for (const char* bad : {"10.0.0.1", "10.0.0.1/", "10.0.0.1/33", "fd00::1/129", "10.0.0/24",
                           "10.0.0.1/2a", "/24", "10.0.0.1/0024", "host/24", ""}) {
-    auto p = ParseIpPrefix(bad);
+    auto p = ParseInterfaceAddress(bad);
     EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -130,7 +130,7 @@ TEST(AddressesTest, ParsesTheKernelsAddressMessages) {
   NlFinish(p2p);
   a = ParseAddressMessage(*reinterpret_cast<const nlmsghdr*>(p2p.data()), p2p.size());
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->prefix.ToString(), "10.0.0.1/32");
+  EXPECT_EQ(FormatPrefix(a->prefix), "10.0.0.1/32");
   EXPECT_EQ(a->scope, RT_SCOPE_LINK);
 
   // Malformed: cut short, wrong type, wrong address size, no address at all.

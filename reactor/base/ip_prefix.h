@@ -1,7 +1,9 @@
-// IpPrefix: an IPv4 or IPv6 network (address and prefix length) with parsing, canonical text,
-// overlap tests and address arithmetic for the management network (issue 17). Pure; any thread.
-#ifndef LABVIRT_ENGINE_MGMT_IP_PREFIX_H_
-#define LABVIRT_ENGINE_MGMT_IP_PREFIX_H_
+// IpPrefix: an IPv4 or IPv6 address with a prefix length — a network ("10.250.3.0/24") or an
+// interface's address ("10.250.3.1/24") — with parsing, canonical text, overlap tests and address
+// arithmetic. One type for every layer that handles them: management subnets (engine/mgmt),
+// gateway addresses through rtnetlink (providers/netlink/addresses.h). Pure; any thread.
+#ifndef LABVIRT_REACTOR_BASE_IP_PREFIX_H_
+#define LABVIRT_REACTOR_BASE_IP_PREFIX_H_
 
 #include <array>
 #include <cstdint>
@@ -10,10 +12,11 @@
 
 #include "reactor/base/status.h"
 
-namespace labvirt::engine::mgmt {
+namespace labvirt {
 
-// A network in canonical form: the bits past `length` are zero. IPv4 uses bytes[0..3] (network
-// order) and leaves the rest zero.
+// An address and a length. From ParsePrefix (a network) the bits past `length` are zero; from
+// ParseInterfaceAddress they are the address's own. IPv4 uses bytes[0..3] (network order) and
+// leaves the rest zero.
 struct IpPrefix {
   int family = 0;  // AF_INET or AF_INET6
   std::array<uint8_t, 16> bytes{};
@@ -44,7 +47,14 @@ Result<std::string> NthAddress(const IpPrefix& p, uint64_t n);
 Result<uint64_t> AddressIndex(const IpPrefix& p, std::string_view address);
 // A single address ("10.0.0.1", "fd00::1") as a full-length prefix (/32 or /128).
 Result<IpPrefix> ParseAddress(std::string_view text);
+// An interface's address with its network's length ("10.250.3.1/24", "fd6c:7600:0:3::1/64"):
+// host bits kept. InvalidArgument as ParsePrefix's, host bits aside.
+Result<IpPrefix> ParseInterfaceAddress(std::string_view text);
+// The network `p` lies in: its bits past `length` cleared.
+IpPrefix NetworkOf(IpPrefix p);
+// The address's width in bytes: 4 or 16.
+size_t AddressBytes(int family);
 
-}  // namespace labvirt::engine::mgmt
+}  // namespace labvirt
 
-#endif  // LABVIRT_ENGINE_MGMT_IP_PREFIX_H_
+#endif  // LABVIRT_REACTOR_BASE_IP_PREFIX_H_

@@ -1,12 +1,12 @@
 // IpPrefix: parsing (every malformed form refused with a message saying what is wrong),
 // canonical text, overlap and address arithmetic at the edges of both families.
-#include "engine/mgmt/ip_prefix.h"
+#include "reactor/base/ip_prefix.h"
 
 #include <sys/socket.h>
 
 #include "gtest/gtest.h"
 
-namespace labvirt::engine::mgmt {
+namespace labvirt {
 namespace {
 
 IpPrefix P(const char* text) {
@@ -161,5 +161,20 @@ TEST(IpPrefixTest, ParseAddress) {
   EXPECT_FALSE(ParseAddress("host.example").ok());
 }
 
+TEST(IpPrefixTest, AnInterfaceAddressKeepsItsHostBitsAndKnowsItsNetwork) {
+  auto v4 = ParseInterfaceAddress("10.250.3.10/24");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(FormatPrefix(*v4), "10.250.3.10/24");
+  EXPECT_EQ(FormatPrefix(NetworkOf(*v4)), "10.250.3.0/24");
+  EXPECT_EQ(AddressBytes(v4->family), 4u);
+  auto v6 = ParseInterfaceAddress("fd6c:7600:0:3::a/64");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(FormatPrefix(NetworkOf(*v6)), "fd6c:7600:0:3::/64");
+  EXPECT_EQ(AddressBytes(v6->family), 16u);
+  for (const char* bad : {"10.250.3.10", "10.250.3.10/33", "banana/24", "10.1.1.1/x", "/24", ""}) {
+    EXPECT_FALSE(ParseInterfaceAddress(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
-}  // namespace labvirt::engine::mgmt
+}  // namespace labvirt

@@ -1,4 +1,4 @@
-#include "engine/mgmt/ip_prefix.h"
+#include "reactor/base/ip_prefix.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <charconv>
 
-namespace labvirt::engine::mgmt {
+namespace labvirt {
 namespace {
 
 bool Bit(const std::array<uint8_t, 16>& b, int i) { return (b[i / 8] >> (7 - i % 8)) & 1; }
@@ -55,6 +55,24 @@ Result<IpPrefix> ParseAddress(std::string_view text) {
 }
 
 Result<IpPrefix> ParsePrefix(std::string_view text) {
+  Result<IpPrefix> p = ParseInterfaceAddress(text);
+  if (!p.ok()) return p;
+  IpPrefix canonical = NetworkOf(*p);
+  if (canonical.bytes != p->bytes) {
+    return InvalidArgument(std::string(text) + " has host bits set; did you mean " +
+                           FormatPrefix(canonical) + "?");
+  }
+  return canonical;
+}
+
+IpPrefix NetworkOf(IpPrefix p) {
+  ClearFrom(p.bytes, p.length);
+  return p;
+}
+
+size_t AddressBytes(int family) { return family == AF_INET ? 4 : 16; }
+
+Result<IpPrefix> ParseInterfaceAddress(std::string_view text) {
   size_t slash = text.find('/');
   if (slash == std::string_view::npos) {
     return InvalidArgument("'" + std::string(text) +
@@ -79,14 +97,8 @@ Result<IpPrefix> ParsePrefix(std::string_view text) {
     return InvalidArgument("prefix '" + std::string(text) + "': length " + std::to_string(length) +
                            " is out of range 0.." + std::to_string(p.length));
   }
-  IpPrefix canonical = p;
-  canonical.length = length;
-  ClearFrom(canonical.bytes, length);
-  if (canonical.bytes != p.bytes) {
-    return InvalidArgument(std::string(text) + " has host bits set; did you mean " +
-                           FormatPrefix(canonical) + "?");
-  }
-  return canonical;
+  p.length = length;
+  return p;
 }
 
 std::string FormatPrefix(const IpPrefix& p) {
@@ -140,4 +152,4 @@ Result<uint64_t> AddressIndex(const IpPrefix& p, std::string_view address) {
   return n;
 }
 
-}  // namespace labvirt::engine::mgmt
+}  // namespace labvirt
