@@ -51,6 +51,13 @@ std::string CreateBody(const ContainerDefinition& def, const ContainerLabels& la
   if (def.memory_mb > 0) w.Key("Memory").Int(int64_t{def.memory_mb} * 1024 * 1024);
   if (def.vcpus > 0) w.Key("NanoCpus").Int(int64_t{def.vcpus} * 1000000000);
   w.Key("Privileged").Bool(def.privileged);
+  // IPv6 on: dockerd turns it off in a container's namespace unless its own networks have it, and
+  // the management segment and data links carry IPv6 (`default`: the veths labvirt adds after the
+  // start get it too).
+  w.Key("Sysctls").BeginObject();
+  w.Key("net.ipv6.conf.all.disable_ipv6").String("0");
+  w.Key("net.ipv6.conf.default.disable_ipv6").String("0");
+  w.EndObject();
   if (!def.capabilities.empty()) {
     w.Key("CapAdd").BeginArray();
     for (const auto& c : def.capabilities) w.String(c);

@@ -39,6 +39,7 @@ TEST(DockerJsonTest, CreateBodyCarriesTheDefinition) {
   EXPECT_EQ(int64_t(e["HostConfig"]["NanoCpus"]), 2000000000);
   EXPECT_EQ(std::string_view(e["HostConfig"]["CapAdd"].at(0)), "NET_ADMIN");
   EXPECT_EQ(std::string_view(e["HostConfig"]["RestartPolicy"]["Name"]), "no");
+  EXPECT_EQ(std::string_view(e["HostConfig"]["Sysctls"]["net.ipv6.conf.all.disable_ipv6"]), "0");
 }
 
 std::string Event(const std::string& action, const std::string& attrs) {
