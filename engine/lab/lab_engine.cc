@@ -162,6 +162,7 @@ void LabEngine::RenderMetrics(std::string& out) const {
                              "Start requested to ready, per kind (admission queue included)");
   store_.readiness_seconds.Render(out, "labvirt_readiness_seconds",
                                   "VM running to readiness text seen, per kind");
+  RenderMgmtMetrics(store_.labs, out);
 }
 
 }  // namespace labvirt::engine

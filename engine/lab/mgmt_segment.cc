@@ -8,6 +8,7 @@
 #include <map>
 
 #include "engine/lab/lab_store.h"
+#include "engine/lab/metrics.h"
 #include "providers/node_naming.h"
 #include "reactor/base/json_writer.h"
 
@@ -151,6 +152,30 @@ Result<std::string> ExpandMgmtPlaceholders(const std::string& config, const std:
   }
   out.append(config, at, std::string::npos);
   return out;
+}
+
+void RenderMgmtMetrics(const std::map<std::string, std::unique_ptr<Lab>>& labs, std::string& out) {
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const Lab&);
+  };
+  const Metric metrics[] = {
+      {"labvirt_mgmt_segment_up", "gauge", "Management segment up (1) or starting/failed (0)",
+       [](const Lab& l) { return l.mgmt->state == "up" ? 1.0 : 0.0; }},
+      {"labvirt_mgmt_dhcp_restarts_total", "counter",
+       "Restarts of the segment's DHCP server after it died",
+       [](const Lab& l) { return l.mgmt->dhcp ? double(l.mgmt->dhcp->restarts()) : 0.0; }},
+      {"labvirt_mgmt_addresses", "gauge", "Nodes with a management address",
+       [](const Lab& l) { return double(LeasesOf(l).size()); }},
+  };
+  for (const Metric& m : metrics) {
+    AppendHeader(out, m.name, m.type, m.help);
+    for (const auto& [name, lab] : labs) {
+      if (lab->mgmt) AppendSample(out, m.name, Label("lab", name), m.value(*lab));
+    }
+  }
 }
 
 std::string InventoryOf(const Lab& lab, bool yaml) {

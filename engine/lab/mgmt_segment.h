@@ -6,6 +6,7 @@
 #ifndef LABVIRT_ENGINE_LAB_MGMT_SEGMENT_H_
 #define LABVIRT_ENGINE_LAB_MGMT_SEGMENT_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,11 @@ std::vector<mgmt::DhcpLease> LeasesOf(const Lab& lab);
 // or no IPv6).
 Result<std::string> ExpandMgmtPlaceholders(const std::string& config, const std::string& node,
                                            const providers::MgmtMetadata& mgmt);
+
+// Appends the segments' Prometheus metrics: labvirt_mgmt_segment_up{lab} (1 up, 0 starting or
+// failed), labvirt_mgmt_dhcp_restarts_total{lab} (the supervisor's restarts of its dnsmasq) and
+// labvirt_mgmt_addresses{lab} (nodes with an address).
+void RenderMgmtMetrics(const std::map<std::string, std::unique_ptr<Lab>>& labs, std::string& out);
 
 // The lab's Ansible inventory: hosts grouped by kind, ansible_host the management address,
 // ansible_network_os (and ansible_connection network_cli) where the kind names one. `yaml`: YAML

@@ -294,6 +294,10 @@ TEST_F(MgmtTest, RestartKeepsAddressesAndAdoptsTheRunningDhcpServer) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(Field(LabGet(kLab), {"mgmt", "dhcp", "restarts"}), "1") << LabGet(kLab);
+  std::string metrics = Call("metrics", "{}");
+  EXPECT_NE(metrics.find("labvirt_mgmt_dhcp_restarts_total{lab=\\\"" + kLab + "\\\"} 1"),
+            std::string::npos)
+      << metrics;
   EXPECT_NE(Dhcp(kLab, "c1").find("udhcpc: eth0 " + before + "/"), std::string::npos);
 }
 
