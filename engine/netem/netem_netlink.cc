@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 
@@ -70,6 +71,32 @@ std::string NetemReplaceRequest(int ifindex, const Impairment& imp, uint32_t seq
   return msg;
 }
 
+bool RateOnly(const Impairment& imp) {
+  Impairment rate;
+  rate.rate_kbit = imp.rate_kbit;
+  return imp.rate_kbit > 0 && imp == rate;
+}
+
+std::string TbfReplaceRequest(int ifindex, const Impairment& imp, uint32_t seq) {
+  std::string msg =
+      Header(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq, ifindex);
+  NlPutAttr(msg, TCA_KIND, "tbf", 4);
+  const uint64_t bytes_per_s = imp.rate_kbit * 1000 / 8;  // 10 Gbit/s is 1.25e9: fits 32 bits
+  const uint32_t burst = static_cast<uint32_t>(std::max<uint64_t>(3000, bytes_per_s / 100));
+  tc_tbf_qopt q{};
+  q.rate.rate = static_cast<uint32_t>(bytes_per_s);
+  // An Ethernet link layer: the kernel computes transmission times itself, no rate table.
+  q.rate.linklayer = TC_LINKLAYER_ETHERNET;
+  q.limit = static_cast<uint32_t>(std::max<uint64_t>(16384, bytes_per_s / 10 + burst));
+  // TCA_TBF_BURST (3.13+) gives the bucket in bytes, so `buffer` (in scheduler ticks) is unused.
+  std::string opts;
+  NlPutAttr(opts, TCA_TBF_PARMS, &q, sizeof q);
+  NlPutAttr(opts, TCA_TBF_BURST, &burst, sizeof burst);
+  NlPutAttr(msg, TCA_OPTIONS, opts.data(), opts.size());
+  NlFinish(msg);
+  return msg;
+}
+
 std::string RootQdiscDeleteRequest(int ifindex, uint32_t seq) {
   std::string msg = Header(RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, seq, ifindex);
   NlFinish(msg);
@@ -82,9 +109,10 @@ Status ApplyNetem(const std::string& ifname, const Impairment& imp) {
   auto nl = providers::RtNetlink::Open();
   if (!nl.ok()) return nl.status();
   const uint32_t seq = nl->NextSeq();
-  const std::string req =
-      imp.empty() ? RootQdiscDeleteRequest(index, seq) : NetemReplaceRequest(index, imp, seq);
-  Status s = nl->Transact(req, "netem on " + ifname);
+  const std::string req = imp.empty()     ? RootQdiscDeleteRequest(index, seq)
+                          : RateOnly(imp) ? TbfReplaceRequest(index, imp, seq)
+                                          : NetemReplaceRequest(index, imp, seq);
+  Status s = nl->Transact(req, (RateOnly(imp) ? "tbf on " : "netem on ") + ifname);
   // Deleting the root qdisc where only the device's default is: nothing of labvirt's is there.
   if (!s.ok() && imp.empty() && nl->last_errno() == ENOENT) return Status::Ok();
   return s;

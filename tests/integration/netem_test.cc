@@ -178,6 +178,39 @@ TEST_F(NetemTest, EgressOfBsPortShapesAtoBOnly) {
   EXPECT_LT(Median(b_to_a), 100) << "B->A leaves through A's port: not shaped";
 }
 
+// A rate limit alone through labvirt's own rtnetlink code: a TBF qdisc (every kernel has it; this
+// project's CI kernel has no netem), the same spread of an A->B burst as the tc reference above,
+// B->A untouched, and cleared again.
+TEST_F(NetemTest, ARateAloneIsLabvirtsTokenBucketOnBsPort) {
+  Endpoint a(Peer("a")), b(Peer("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  bool forwarding = false;
+  for (int i = 0; i < 40 && !forwarding; ++i) forwarding = !Flow(a, b, 2, 0ms).empty();
+  ASSERT_TRUE(forwarding);
+  Impairment rate;
+  rate.rate_kbit = 200;
+  Status st = ApplyNetem(Port("b"), rate);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  std::string shown = Sh("tc qdisc show dev " + Port("b"));
+  EXPECT_NE(shown.find("tbf"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("rate 200Kbit"), std::string::npos) << shown;
+  // 14 frames of 1000 bytes at once: 3000 bytes of burst pass, the rest (under the 16 KiB queue)
+  // leaves at 200 kbit/s, the last after ~440 ms.
+  auto a_to_b = Flow(a, b, 14, 0ms, 1000);
+  auto b_to_a = Flow(b, a, 14, 0ms, 1000);
+  EXPECT_EQ(a_to_b.size(), 14u) << "the queue holds the burst";
+  ASSERT_GE(b_to_a.size(), 12u);
+  ASSERT_FALSE(a_to_b.empty());
+  std::printf("labvirt tbf 200kbit on B: A->B last frame %.1f ms, B->A median %.1f ms\n",
+              *std::max_element(a_to_b.begin(), a_to_b.end()), Median(b_to_a));
+  EXPECT_GE(*std::max_element(a_to_b.begin(), a_to_b.end()), 300);
+  EXPECT_LT(Median(b_to_a), 100);
+  // A burst longer than the queue loses its tail, as a rate-limited link does.
+  EXPECT_LT(Flow(a, b, 40, 0ms, 1000).size(), 40u);
+  ASSERT_TRUE(ApplyNetem(Port("b"), {}).ok());
+  EXPECT_EQ(Sh("tc qdisc show dev " + Port("b")).find("tbf"), std::string::npos);
+}
+
 // netem through labvirt's own rtnetlink code. Where the kernel has no netem (this project's CI
 // host: CONFIG_NET_SCH_NETEM is not set) the error must say so precisely; where it has, delay and
 // loss are measured on the wire.

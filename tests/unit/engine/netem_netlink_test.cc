@@ -91,6 +91,40 @@ TEST(NetemNetlinkTest, UnsetImpairmentsAddNoAttribute) {
   EXPECT_EQ(q.loss, UINT32_MAX);
 }
 
+TEST(NetemNetlinkTest, ARateAloneIsATokenBucket) {
+  Impairment rate;
+  rate.rate_kbit = 200;
+  EXPECT_TRUE(RateOnly(rate));
+  Impairment more = rate;
+  more.delay_ms = 1;
+  EXPECT_FALSE(RateOnly(more));
+  EXPECT_FALSE(RateOnly(Impairment{}));
+  std::string msg = TbfReplaceRequest(9, rate, 5);
+  nlmsghdr h;
+  std::memcpy(&h, msg.data(), sizeof h);
+  EXPECT_EQ(h.nlmsg_len, msg.size());
+  EXPECT_EQ(h.nlmsg_type, RTM_NEWQDISC);
+  EXPECT_EQ(h.nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+  tcmsg t;
+  std::memcpy(&t, msg.data() + NLMSG_HDRLEN, sizeof t);
+  EXPECT_EQ(t.tcm_ifindex, 9);
+  EXPECT_EQ(t.tcm_parent, TC_H_ROOT);
+  auto attrs = Attrs(std::string_view(msg).substr(NLMSG_SPACE(sizeof(tcmsg))));
+  EXPECT_EQ(attrs[TCA_KIND], std::string("tbf\0", 4));
+  auto opts = Attrs(attrs[TCA_OPTIONS]);
+  auto q = As<tc_tbf_qopt>(opts[TCA_TBF_PARMS]);
+  EXPECT_EQ(q.rate.rate, 25000u);  // 200 kbit/s in bytes/s
+  EXPECT_EQ(q.rate.linklayer, TC_LINKLAYER_ETHERNET);
+  EXPECT_EQ(q.limit, 16384u);  // 100 ms of 25 kB/s + burst, at least 16 KiB
+  EXPECT_EQ(As<uint32_t>(opts[TCA_TBF_BURST]), 3000u);  // two full frames at least
+  Impairment fast;
+  fast.rate_kbit = 1000000;  // 1 Gbit/s: 125 MB/s
+  auto fast_opts = Attrs(Attrs(std::string_view(TbfReplaceRequest(9, fast, 6))
+                                   .substr(NLMSG_SPACE(sizeof(tcmsg))))[TCA_OPTIONS]);
+  EXPECT_EQ(As<uint32_t>(fast_opts[TCA_TBF_BURST]), 1250000u);  // 10 ms at the rate
+  EXPECT_EQ(As<tc_tbf_qopt>(fast_opts[TCA_TBF_PARMS]).limit, 12500000u + 1250000u);
+}
+
 TEST(NetemNetlinkTest, DeleteRequestNamesTheRoot) {
   std::string msg = RootQdiscDeleteRequest(9, 5);
   ASSERT_EQ(msg.size(), NLMSG_SPACE(sizeof(tcmsg)));
