@@ -116,6 +116,10 @@ Result<std::vector<NicMetadata>> PlanNics(const DomainSpec& s) {
     std::string key = n.role == NicRole::kManagement ? "m"
                       : n.role == NicRole::kReserved ? "r" + std::to_string(n.index)
                                                      : std::to_string(n.index);
+    if (auto kept = s.nic_link_state.find(key); kept != s.nic_link_state.end()) {
+      n.link_down = kept->second.first;
+      n.impairment = kept->second.second;
+    }
     if (auto fixed = s.fixed_macs.find(key); fixed != s.fixed_macs.end()) {
       n.mac = NormalizeMac(fixed->second);
       in_use.insert(n.mac);

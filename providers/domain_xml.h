@@ -132,6 +132,10 @@ struct DomainSpec {
   std::set<std::string> macs_in_use;
   // MACs to keep, by NIC key "m", "rN" or "N" (from the node's previous metadata).
   std::map<std::string, std::string> fixed_macs;
+  // Link state to keep in a redefinition's metadata, by data NIC key "N": carrier down and the
+  // impairment it receives (NicMetadata's link_down and impairment), so that a domain redefined
+  // while its link is shaped (a CPU fallback, a NIC hot-plug) still says so after a restart.
+  std::map<std::string, std::pair<bool, std::string>> nic_link_state;
   // One port per serial of type "tcp" (telnet server on 127.0.0.1), in serial order.
   std::vector<int> tcp_serial_ports;
   // Empty: the management NIC is a tap like the others. Else: it joins this libvirt network.

@@ -463,6 +463,9 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
       ds.links.push_back({nic.interface, nic.link});
     }
     if (!nic.mac.empty()) ds.fixed_macs[NicKey(nic)] = nic.mac;
+    if (nic.link_down || !nic.impairment.empty()) {
+      ds.nic_link_state[NicKey(nic)] = {nic.link_down, nic.impairment};
+    }
   }
   ds.desired_state = n.desired_running ? "running" : "stopped";
   ds.cpu = n.cpu;

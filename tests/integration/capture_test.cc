@@ -369,6 +369,49 @@ TEST_F(CaptureTest, ImpairmentIsCheckedAppliedOrRefusedPrecisely) {
   EXPECT_EQ(Sh("tc qdisc show dev " + TapOf("r2")).find("netem"), std::string::npos);
 }
 
+// A rate limit alone is a token bucket, which every kernel has: set through labvirtctl, shown in
+// the IMPAIRMENT column, on the receiving end's tap, applied again after that node restarts and
+// after labvirtd restarts (the qdisc taken off behind its back while it was down), then cleared.
+TEST_F(CaptureTest, ARateLimitIsShownAndSurvivesNodeAndLabvirtdRestarts) {
+  const std::string ctl = std::string(LABVIRTCTL_PATH) + " --socket " + kSocket;
+  auto has_tbf = [](const std::string& tap) {
+    return Sh("tc qdisc show dev " + tap).find("tbf") != std::string::npos;
+  };
+  int rc = -1;
+  std::string set =
+      Sh(ctl + " link " + kLab + " impair " + kLink + " --rate 200kbit --direction a-b 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << set;
+  std::string status = Sh(ctl + " status " + kLab);
+  EXPECT_NE(status.find("a>b rate_kbit=200; b>a -"), std::string::npos) << status;
+  EXPECT_NE(Sh("tc qdisc show dev " + TapOf("r2")).find("rate 200Kbit"), std::string::npos);
+  EXPECT_FALSE(has_tbf(TapOf("r1"))) << "b_to_a is unshaped";
+
+  std::string restart =
+      Call("node.restart", R"({"lab":")" + kLab + R"(","node":"r2","wait":true})");
+  ASSERT_NE(restart.find("\"state\":\"ready\""), std::string::npos) << restart;
+  EXPECT_TRUE(has_tbf(TapOf("r2")))
+      << "shaped again after r2's restart: " << Sh("tc qdisc show dev " + TapOf("r2"))
+      << TapOf("r2") << g_daemon->Warnings();
+
+  const std::string tap = TapOf("r2");  // asked before labvirtd goes
+  ASSERT_FALSE(tap.empty());
+  g_daemon->Kill();
+  Sh("tc qdisc del dev " + tap + " root");
+  ASSERT_FALSE(has_tbf(tap));
+  g_daemon->Start();
+  ASSERT_TRUE(testing::WaitHealthy(kSocket, 30s));
+  bool again = false;
+  for (int i = 0; i < 100 && !again; ++i) {  // applied when the adopted node's ports are plugged
+    again = has_tbf(tap);
+    if (!again) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(again) << "labvirtd applied the link's rate again after its restart";
+
+  std::string cleared = Sh(ctl + " link " + kLab + " impair " + kLink + " --clear 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << cleared;
+  EXPECT_FALSE(has_tbf(TapOf("r2")));
+}
+
 TEST_F(CaptureTest, StoppedNodeIsRefusedAndARunningCaptureEnds) {
   Capture running("node.nic.capture", Params("r2", ""));
   ASSERT_TRUE(running.ok()) << running.reply;

@@ -376,6 +376,21 @@ TEST(DomainXmlTest, ManagementAddressesAndForwardsRoundTripAndBadForwardsAreRefu
   }
 }
 
+TEST(DomainXmlTest, ARedefinitionKeepsTheLinkStateOfItsNics) {
+  DomainSpec s = Spec();
+  s.links = {{"Gi0/1", "L7"}};
+  s.nic_link_state["1"] = {true, "rate_kbit=200"};
+  auto d = BuildDomain(s);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE(d->metadata.nics[1].link_down);
+  EXPECT_EQ(d->metadata.nics[1].impairment, "rate_kbit=200");
+  EXPECT_FALSE(d->metadata.nics[0].link_down);
+  auto md = ParseNodeMetadata(d->xml);
+  ASSERT_TRUE(md.ok());
+  EXPECT_EQ(md->nics[1].impairment, "rate_kbit=200") << "in the definition libvirt keeps";
+  EXPECT_TRUE(md->nics[1].link_down);
+}
+
 TEST(DomainXmlTest, ParseRefusesForeignAndMalformed) {
   EXPECT_EQ(ParseNodeMetadata("<domain><name>x</name></domain>").status().code(),
             StatusCode::kNotFound);
