@@ -109,6 +109,7 @@ void DockerProvider::OnEvent(std::string_view json) {
                     stopping_.erase(info.name);
                     relays_.erase(info.name);
                     exec_respawn_.erase(info.name);
+                    exec_started_.erase(info.name);
                     ReleaseNics(info.name);
                     if (event_handler_) event_handler_(info);
                   }));
