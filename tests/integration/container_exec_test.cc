@@ -2,9 +2,10 @@
 // with a test catalog (the shipped one plus a kind whose console is `docker exec … sh`, since no
 // shipped kind but cRPD has one and its image is not here) and a bind root of the test's own.
 // It proves: the exec console is the node's console (ready by the shell's banner, console.tail
-// shows what was typed through console.attach) and a shell that exits is replaced by a new one;
-// a bind shows the bind root's file inside the container, read-only when asked; and bad binds
-// (outside the bind root, on a VM kind) are refused at deploy naming the field, nothing made.
+// shows what was typed through console.attach), a shell that exits is replaced by a new one, and
+// a restarted labvirtd opens it again; a bind shows the bind root's file inside the container,
+// read-only when asked; and bad binds (outside the bind root, on a VM kind) are refused at
+// deploy naming the field, nothing made.
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -190,6 +191,30 @@ TEST_F(ContainerExecTest, ExecConsoleIsTheNodesConsoleAndComesBackAfterExit) {
   // The same attach keeps working with the new shell.
   ASSERT_TRUE(type("echo again-$((1+1))\r"));
   EXPECT_NE(TailUntil("e1", "again-2", 10s).find("again-2"), std::string::npos);
+
+  // labvirtd SIGKILLed and restarted: the node is adopted and its exec console opened again.
+  daemon_->Kill();
+  daemon_->Start();
+  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
+  auto adopted = std::chrono::steady_clock::now() + 30s;
+  while (testing::NodeStateOf(kSocket, kLab, "e1") != "ready" &&
+         std::chrono::steady_clock::now() < adopted) {
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(testing::NodeStateOf(kSocket, kLab, "e1"), "ready");
+  auto c2 = testing::ConnectBounded(kSocket, 20s);
+  ASSERT_TRUE(c2.ok());
+  auto reply2 = c2->Call("console.attach", R"({"lab":")" + kLab + R"(","node":"e1","mode":"rw"})");
+  ASSERT_TRUE(reply2.ok());
+  ASSERT_EQ(reply2->find("\"error\""), std::string::npos) << *reply2;
+  std::string restarted;
+  for (int i = 0; i < 10 && restarted.find("after-restart-7") == std::string::npos; ++i) {
+    std::string line = "echo after-restart-$((3+4))\r";
+    ASSERT_EQ(::send(c2->fd(), line.data(), line.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(line.size()));
+    restarted = TailUntil("e1", "after-restart-7", 2s);
+  }
+  EXPECT_NE(restarted.find("after-restart-7"), std::string::npos) << restarted;
 
   // The binds: the bind root's file is there, read-only where asked, writable elsewhere.
   EXPECT_EQ(Trim(Exec("e1", "cat /mnt/data/hello.txt")), "hello from the bind root");
