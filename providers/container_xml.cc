@@ -106,6 +106,13 @@ Result<ContainerDefinition> ParseContainerDomain(const std::string& text) {
   if (const xmlNode* md = xml::Child(root, "metadata")) {
     const xmlNode* node = xml::Child(md, "node", kMetadataNamespace);
     if (node) d.metadata = Dump(doc.get(), node);
+    if (const xmlNode* console = xml::Child(md, "console", kContainerNamespace)) {
+      for (const xmlNode* c = console->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && xml::Name(c) == "arg") {
+          d.console_exec.push_back(xml::Content(c));
+        }
+      }
+    }
   }
   const xmlNode* devices = xml::Child(root, "devices");
   for (const xmlNode* c = devices ? devices->children : nullptr; c; c = c->next) {
@@ -114,6 +121,15 @@ Result<ContainerDefinition> ParseContainerDomain(const std::string& text) {
       auto nic = ReadNic(c);
       if (!nic.ok()) return nic.status();
       d.nics.push_back(*nic);
+    } else if (xml::Name(c) == "filesystem") {
+      const xmlNode* source = xml::Child(c, "source");
+      const xmlNode* target = xml::Child(c, "target");
+      BindMount b{source ? xml::Prop(source, "dir") : "", target ? xml::Prop(target, "dir") : "",
+                  xml::Child(c, "readonly") != nullptr};
+      if (b.source.empty() || b.target.empty()) {
+        return InvalidArgument("container filesystem: needs <source dir> and <target dir>");
+      }
+      d.binds.push_back(std::move(b));
     }
   }
   if (d.name.empty()) return InvalidArgument("container domain: no <name>");
@@ -134,8 +150,15 @@ std::string RenderContainerDomain(const ContainerDefinition& d, const std::strin
   Xml x;
   x.Raw("<domain type='lxc'>\n");
   x.Leaf(1, "name", d.name);
-  if (!d.metadata.empty()) {
-    x.Pad(1).Raw("<metadata>\n").Raw(d.metadata).Raw("\n").Pad(1).Raw("</metadata>\n");
+  if (!d.metadata.empty() || !d.console_exec.empty()) {
+    x.Pad(1).Raw("<metadata>\n");
+    if (!d.metadata.empty()) x.Raw(d.metadata).Raw("\n");
+    if (!d.console_exec.empty()) {
+      x.Pad(2).Raw("<lvc:console").Attr("xmlns:lvc", kContainerNamespace).Raw(">\n");
+      for (const auto& a : d.console_exec) x.Leaf(3, "lvc:arg", a);
+      x.Pad(2).Raw("</lvc:console>\n");
+    }
+    x.Pad(1).Raw("</metadata>\n");
   }
   x.Pad(1).Raw("<memory unit='MiB'>").Raw(std::to_string(d.memory_mb)).Raw("</memory>\n");
   x.Pad(1).Raw("<vcpu>").Raw(std::to_string(d.vcpus)).Raw("</vcpu>\n");
@@ -160,6 +183,13 @@ std::string RenderContainerDomain(const ContainerDefinition& d, const std::strin
   }
   x.Pad(2).Raw("</capabilities>\n").Pad(1).Raw("</features>\n");
   x.Pad(1).Raw("<devices>\n");
+  for (const auto& b : d.binds) {
+    x.Pad(2).Raw("<filesystem type='mount'>\n");
+    x.Pad(3).Raw("<source").Attr("dir", b.source).Raw("/>\n");
+    x.Pad(3).Raw("<target").Attr("dir", b.target).Raw("/>\n");
+    if (b.read_only) x.Pad(3).Raw("<readonly/>\n");
+    x.Pad(2).Raw("</filesystem>\n");
+  }
   for (const auto& n : d.nics) RenderNic(n, x);
   x.Pad(2).Raw("<serial type='pty'>\n");
   if (!live_pty.empty()) x.Pad(3).Raw("<source").Attr("path", live_pty).Raw("/>\n");
@@ -193,6 +223,8 @@ Result<BuiltDomain> BuildContainerDomain(const DomainSpec& s) {
   d.vcpus = k.vcpus;
   d.privileged = k.container.privileged;
   d.capabilities = k.container.capabilities;
+  if (k.container.console == "exec") d.console_exec = k.container.console_cmd;
+  d.binds = s.binds;
   d.metadata = RenderNodeMetadata(out.metadata);
   std::string names;
   for (const NicMetadata& nic : *nics) {

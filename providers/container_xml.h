@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/bind_mount.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::providers {
@@ -42,7 +43,17 @@ struct ContainerDefinition {
   std::string hostname;  // the node's name (not in the XML: the provider takes it from metadata)
   std::vector<ContainerNic> nics;
   std::string metadata;  // labvirt's <labvirt:node> element as text
+  // The exec console's argv (ContainerSpec::console_cmd); empty: the container's own TTY. Kept
+  // in a metadata element of its own (<lvc:console>), apart from the node metadata that
+  // SetMetadata replaces.
+  std::vector<std::string> console_exec;
+  // Host mounts (<filesystem type='mount'> in the devices, as libvirt LXC writes them); sources
+  // are absolute host paths already confined to the bind root (bind_mount.h).
+  std::vector<BindMount> binds;
 };
+
+// The namespace of the container-only metadata (the exec console).
+inline constexpr std::string_view kContainerNamespace = "https://labvirt.dev/xmlns/container/1";
 
 // Reads a container domain XML. InvalidArgument naming what is wrong for XML that is not a
 // container domain of labvirt's making (not well-formed, not type='lxc', no image in its

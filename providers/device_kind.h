@@ -113,6 +113,11 @@ struct ContainerSpec {
   // An env variable that gets the data interfaces' Linux names, space-separated, so the
   // container's init can wait for them ("" = none): they appear only after it started.
   std::string interfaces_env;
+  // The console: "tty" (the container's own TTY, through Docker's attach) or "exec" (console_cmd
+  // run by docker exec with a TTY, started again whenever it exits: for images whose init gives
+  // no shell on its TTY, e.g. cRPD's `cli`).
+  std::string console = "tty";
+  std::vector<std::string> console_cmd;  // argv of the exec console; only with console "exec"
 };
 
 struct SerialPort {

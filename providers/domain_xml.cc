@@ -386,6 +386,10 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
     }
     if (!m.forwards.empty()) x.Pad(1).Raw("</labvirt:mgmt>\n");
   }
+  for (const BindMount& b : md.binds) {
+    x.Pad(1).Raw("<labvirt:bind").Attr("source", b.source).Attr("target", b.target);
+    x.Raw(b.read_only ? " readonly='yes'/>\n" : "/>\n");
+  }
   x.Pad(1).Raw("<labvirt:nics>\n");
   for (const NicMetadata& n : md.nics) {
     x.Pad(2).Raw("<labvirt:nic").Attr("role", NicRoleName(n.role));
@@ -424,7 +428,8 @@ NodeMetadata MetadataFor(const DomainSpec& s, const std::vector<NicMetadata>& ni
                       s.config_bytes,
                       s.config_bytes > 0 && s.config_applied,
                       s.save_on_stop,
-                      s.mgmt};
+                      s.mgmt,
+                      s.binds};
 }
 
 bool operator==(const MgmtForward& a, const MgmtForward& b) {

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/bind_mount.h"
 #include "providers/cpu_policy.h"
 #include "providers/device_kind.h"
 #include "providers/node_naming.h"
@@ -98,6 +99,9 @@ struct NodeMetadata {
   // Save the running config before a graceful stop or a destroy (<labvirt:save-on-stop/>).
   bool save_on_stop = false;
   MgmtMetadata mgmt{};
+  // A container node's host mounts, sources resolved under the bind root
+  // (<labvirt:bind source='/abs' target='/dst' readonly='yes'/>), so a redefinition keeps them.
+  std::vector<BindMount> binds{};
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -151,9 +155,10 @@ struct DomainSpec {
   // empty: the node has no startup config.
   std::string config_medium;
   int64_t config_bytes = 0;
-  bool config_applied = false;  // see NodeMetadata::config_applied
-  bool save_on_stop = false;    // see NodeMetadata::save_on_stop
-  MgmtMetadata mgmt{};          // see NodeMetadata::mgmt
+  bool config_applied = false;     // see NodeMetadata::config_applied
+  bool save_on_stop = false;       // see NodeMetadata::save_on_stop
+  MgmtMetadata mgmt{};             // see NodeMetadata::mgmt
+  std::vector<BindMount> binds{};  // see NodeMetadata::binds; a container kind's only
 };
 
 struct BuiltDomain {

@@ -188,6 +188,11 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
   }
   if (const xmlNode* cpu = Child(node, "cpu", true)) md.cpu = ParseCpu(cpu);
   md.save_on_stop = Child(node, "save-on-stop", true) != nullptr;
+  for (const xmlNode* c = node->children; c; c = c->next) {
+    if (c->type == XML_ELEMENT_NODE && IsLabvirt(c) && Name(c) == "bind") {
+      md.binds.push_back({Prop(c, "source"), Prop(c, "target"), Prop(c, "readonly") == "yes"});
+    }
+  }
   if (const xmlNode* cfg = Child(node, "startup-config", true)) {
     md.config_method = Prop(cfg, "method");
     md.config_bytes = std::strtoll(Prop(cfg, "bytes").c_str(), nullptr, 10);

@@ -170,38 +170,48 @@ std::string TranslatePath(const std::vector<PathTranslation>& translations, std:
   return std::string(ref);
 }
 
-Result<ResolvedImage> ResolveImage(const ImageConfig& config, std::string_view ref) {
-  if (ref.empty()) return InvalidArgument("image is empty");
-  if (ref.find('\0') != std::string_view::npos) return InvalidArgument("image contains a NUL byte");
-  auto root = RealPath(config.image_root);
+Result<std::string> ResolveUnderRoot(const std::string& root_dir, std::string_view ref,
+                                     std::string_view what, std::string_view root_name) {
+  const std::string w(what);
+  const std::string rn(root_name);
+  if (ref.empty()) return InvalidArgument(w + " is empty");
+  if (ref.find('\0') != std::string_view::npos) return InvalidArgument(w + " contains a NUL byte");
+  auto root = RealPath(root_dir);
   if (!root.ok()) {
-    return FailedPrecondition("image root " + config.image_root +
-                              " is not usable: " + root.status().message());
+    return FailedPrecondition(rn + " " + root_dir + " is not usable: " + root.status().message());
   }
-  std::string path = TranslatePath(config.translations, ref);
+  std::string path(ref);
   if (path[0] != '/') path = *root + "/" + path;
   // Refuse a path that leaves the root lexically ("..", another absolute path) before looking at
   // the file system, so a missing file outside the root is reported as outside, not as missing.
   std::string lexical = std::filesystem::path(path).lexically_normal().string();
-  std::string lexical_root = std::filesystem::path(config.image_root).lexically_normal().string();
+  std::string lexical_root = std::filesystem::path(root_dir).lexically_normal().string();
   if (!IsUnder(lexical, *root) && !IsUnder(lexical, lexical_root)) {
-    return FailedPrecondition("image " + std::string(ref) + " (" + lexical +
-                              ") is outside the image root " + config.image_root);
+    return FailedPrecondition(w + " " + std::string(ref) + " (" + lexical + ") is outside the " +
+                              rn + " " + root_dir);
   }
   std::unique_ptr<char, FreeDeleter> resolved(::realpath(path.c_str(), nullptr));
   if (!resolved) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR) {
-      return NotFound("image " + std::string(ref) + " not found (looked for " + path + ")");
+      return NotFound(w + " " + std::string(ref) + " not found (looked for " + path + ")");
     }
-    return InvalidArgument("image " + std::string(ref) + ": " + std::strerror(err));
+    return InvalidArgument(w + " " + std::string(ref) + ": " + std::strerror(err));
   }
-  auto real = std::make_unique<std::string>(resolved.get());
-  const std::string& r = *root;
-  if (!IsUnder(*real, r)) {
-    return FailedPrecondition("image " + std::string(ref) + " resolves to " + *real +
-                              ", outside the image root " + r);
+  std::string real(resolved.get());
+  if (!IsUnder(real, *root)) {
+    return FailedPrecondition(w + " " + std::string(ref) + " resolves to " + real +
+                              ", outside the " + rn + " " + *root);
   }
+  return real;
+}
+
+Result<ResolvedImage> ResolveImage(const ImageConfig& config, std::string_view ref) {
+  if (ref.empty()) return InvalidArgument("image is empty");
+  auto resolved = ResolveUnderRoot(config.image_root, TranslatePath(config.translations, ref),
+                                   "image", "image root");
+  if (!resolved.ok()) return resolved.status();
+  auto real = std::make_unique<std::string>(std::move(resolved).value());
   struct stat st {};
   if (::stat(real->c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + *real);
   if (!S_ISREG(st.st_mode)) {

@@ -62,6 +62,15 @@ bool IsContainerReference(std::string_view ref);
 // components). Pure.
 std::string TranslatePath(const std::vector<PathTranslation>& translations, std::string_view ref);
 
+// The canonical (realpath) path of `ref` strictly below directory `root`: a relative `ref` is
+// taken as relative to the root. FailedPrecondition "WHAT REF … outside the ROOT_NAME ROOT" when
+// it leaves the root (`..`, another absolute path, a symlink pointing out) or the root is not
+// usable; NotFound when it does not exist; InvalidArgument for an empty ref or a NUL byte. The
+// file's type is the caller's to check. `what` ("image") and `root_name` ("image root") name
+// them in messages.
+Result<std::string> ResolveUnderRoot(const std::string& root, std::string_view ref,
+                                     std::string_view what, std::string_view root_name);
+
 // Finds and checks a disk image: translates `ref`, takes a relative ref as relative to the root,
 // resolves symlinks, refuses a result outside the root (FailedPrecondition … "outside the image
 // root"), a missing file (NotFound), a non-regular file or a non-disk (InvalidArgument).

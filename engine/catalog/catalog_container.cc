@@ -62,6 +62,8 @@ Status ParseContainerKind(ObjectReader& in, providers::DeviceKind* k) {
   LABVIRT_RETURN_IF_ERROR(c.String("interface_prefix", &s.interface_prefix, true));
   LABVIRT_RETURN_IF_ERROR(c.Int("interface_start", &s.interface_start, true));
   LABVIRT_RETURN_IF_ERROR(c.String("interfaces_env", &s.interfaces_env, false));
+  LABVIRT_RETURN_IF_ERROR(c.String("console", &s.console, false));
+  LABVIRT_RETURN_IF_ERROR(c.StringList("console_cmd", &s.console_cmd, false));
   return c.CheckNoUnknown();
 }
 
@@ -97,6 +99,23 @@ Status ValidateContainer(const providers::DeviceKind& k) {
   }
   if (!s.interfaces_env.empty()) {
     LABVIRT_RETURN_IF_ERROR(CheckArg("container.interfaces_env", s.interfaces_env, 64));
+  }
+  if (s.console != "tty" && s.console != "exec") {
+    return Bad("container.console", "'" + s.console + "' is not one of tty, exec");
+  }
+  if (s.console == "exec" && s.console_cmd.empty()) {
+    return Bad("container.console_cmd", "console \"exec\" needs the command to run, e.g. [\"sh\"]");
+  }
+  if (s.console == "tty" && !s.console_cmd.empty()) {
+    return Bad("container.console_cmd", "only a console \"exec\" runs a command");
+  }
+  if (s.console_cmd.size() > 64) return Bad("container.console_cmd", "has more than 64 arguments");
+  for (size_t i = 0; i < s.console_cmd.size(); ++i) {
+    LABVIRT_RETURN_IF_ERROR(
+        CheckArg("container.console_cmd[" + std::to_string(i) + "]", s.console_cmd[i], 4096));
+  }
+  if (!s.console_cmd.empty() && s.console_cmd[0].empty()) {
+    return Bad("container.console_cmd[0]", "is empty");
   }
   if (k.reserved_nics != 0) return Bad("reserved_nics", "a container kind has no reserved NICs");
   if (k.day0.method == "iso" || k.day0.method == "fat") {

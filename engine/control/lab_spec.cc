@@ -41,10 +41,10 @@ std::optional<std::string> OptString(simdjson::dom::object obj, const char* key,
 }
 
 constexpr std::string_view kNodeKeys[] = {
-    "name",           "kind",           "image",    "nics",        "memory_mb",
-    "vcpus",          "machine",        "disk_bus", "nic_model",   "boot_timeout_s",
-    "idle_timeout_s", "ready_patterns", "start",    "cpu_mode",    "cpu_model",
-    "startup_config", "username",       "password", "save_on_stop"};
+    "name",           "kind",           "image",    "nics",         "memory_mb",
+    "vcpus",          "machine",        "disk_bus", "nic_model",    "boot_timeout_s",
+    "idle_timeout_s", "ready_patterns", "start",    "cpu_mode",     "cpu_model",
+    "startup_config", "username",       "password", "save_on_stop", "binds"};
 
 Result<NodeSpec> ParseNode(simdjson::dom::element el, const std::string& path) {
   simdjson::dom::object obj;
@@ -96,6 +96,23 @@ Result<NodeSpec> ParseNode(simdjson::dom::element el, const std::string& path) {
   simdjson::dom::element start;
   if (obj["start"].get(start) == simdjson::SUCCESS && start.get_bool().get(n.start)) {
     return InvalidField(path + ".start", "must be a boolean");
+  }
+  simdjson::dom::element binds;
+  if (obj["binds"].get(binds) == simdjson::SUCCESS) {
+    simdjson::dom::array arr;
+    if (binds.get_array().get(arr)) {
+      return InvalidField(path + ".binds", "must be an array of \"SRC:DST[:ro]\" strings");
+    }
+    if (arr.size() > 64) return InvalidField(path + ".binds", "has more than 64 binds");
+    size_t j = 0;
+    for (auto b : arr) {
+      std::string field = path + ".binds[" + std::to_string(j++) + "]";
+      std::string_view s;
+      if (b.get_string().get(s)) return InvalidField(field, "must be a string");
+      auto bind = providers::ParseBind(s);
+      if (!bind.ok()) return InvalidField(field, bind.status().message());
+      n.binds.push_back(std::move(bind).value());
+    }
   }
   simdjson::dom::element save;
   if (obj["save_on_stop"].get(save) == simdjson::SUCCESS) {

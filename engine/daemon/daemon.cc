@@ -130,6 +130,7 @@ void Daemon::StartEngine() {
   EngineOptions engine_options;
   engine_options.instance = InstanceName(flags_);
   engine_options.image_root = flags_.image_root;
+  engine_options.bind_root = flags_.bind_root;
   engine_options.state_dir = flags_.state_dir;
   engine_options.boot_budget = BootBudget();
   engine_options.emulator = flags_.emulator;

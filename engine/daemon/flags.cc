@@ -177,6 +177,10 @@ FlagParser MakeParser(Flags& f) {
       {"--image-root", true, "DIR",
        "base images are taken only from under this directory (default /var/lib/labvirt/images)",
        Path("image-root", &f.image_root)},
+      {"--bind-root", true, "DIR",
+       "container nodes' binds are taken only from under this directory\n"
+       "(default /var/lib/labvirt/binds)",
+       Path("bind-root", &f.bind_root)},
       {"--state-dir", true, "DIR", "overlays and state (default /var/lib/labvirt)",
        Path("state-dir", &f.state_dir)},
       {"--instance", true, "NAME",

@@ -18,6 +18,7 @@ struct Flags {
   // dockerd's API socket for container nodes; "none": no docker provider.
   std::string docker = "/var/run/docker.sock";
   std::string image_root = "/var/lib/labvirt/images";
+  std::string bind_root = "/var/lib/labvirt/binds";  // container nodes' host mounts come from here
   std::string state_dir = "/var/lib/labvirt";
   // Management segments (docs/mgmt.md): "on", or "none" for no segment at all.
   std::string mgmt = "on";

@@ -56,6 +56,11 @@ class Deployer : public EnginePart {
   std::unique_ptr<Node> NewNode(const std::string& lab, const NodeSpec& ns,
                                 const providers::DeviceKind& kind,
                                 const std::vector<LinkRecord>& links) const;
+  // Confines every new node's bind sources to the bind root (on a worker), into its metadata;
+  // a bad one fails the deploy naming nodes[i].binds[j] before anything is made. Then DeployMgmt.
+  void DeployBinds(uint64_t job_id);
+  // Plans and brings up the lab's management segment, then DeployResolve.
+  void DeployMgmt(uint64_t job_id);
   void DeployResolve(uint64_t job_id);
   // Runs `then` once the store's host MACs are fresh (walking every domain's MACs only if stale).
   void WithHostMacs(uint64_t job_id, std::function<void()> then);

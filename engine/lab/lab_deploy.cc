@@ -77,6 +77,10 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
   job->spec = std::move(spec);
   uint64_t id = job->id;
   jobs_[id] = std::move(job);
+  DeployBinds(id);
+}
+
+void Deployer::DeployMgmt(uint64_t id) {
   // The management segment is planned and made before any node: a subnet that clashes or a DHCP
   // server that cannot start fails the deploy with nothing else made.
   Lab& lab = *labs_.at(jobs_[id]->spec.name);

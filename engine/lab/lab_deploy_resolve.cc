@@ -58,6 +58,11 @@ Result<std::map<std::string, providers::DeviceKind>> Deployer::ResolveKinds(
     if (!kind.ok()) return InvalidField(path + ".kind", kind.status().message());
     auto applied = ApplyOverrides(*kind, OverridesOf(ns));
     if (!applied.ok()) return InvalidField(path, applied.status().message());
+    if (!ns.binds.empty() && !providers::IsContainerKind(*applied)) {
+      return InvalidField(path + ".binds", "kind " + applied->name +
+                                               " runs VMs; only a container node mounts host "
+                                               "directories");
+    }
     if (ns.startup_config) {
       // Checked before anything is made: a bad config leaves every node and file as it was.
       Status st = CheckStartupConfig(*applied, ns.name, *ns.startup_config);
@@ -128,6 +133,47 @@ std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& 
     }
   }
   return n;
+}
+
+void Deployer::DeployBinds(uint64_t id) {
+  DeployJob& job = *jobs_.at(id);
+  std::vector<std::vector<providers::BindMount>> wanted;
+  bool any = false;
+  for (const NodeSpec& ns : job.node_specs) {
+    wanted.push_back(ns.binds);
+    any |= !ns.binds.empty();
+  }
+  if (!any) return DeployMgmt(id);
+  using Resolved = std::vector<std::vector<Result<providers::BindMount>>>;
+  Status st = OnWorker<std::shared_ptr<Resolved>>(
+      [root = options_.bind_root, wanted] {
+        auto r = std::make_shared<Resolved>();
+        for (const auto& binds : wanted) {
+          r->emplace_back();
+          for (const auto& b : binds) r->back().push_back(providers::ResolveBindSource(root, b));
+        }
+        return r;
+      },
+      [this, id](std::shared_ptr<Resolved> r) {
+        if (!jobs_.count(id)) return;
+        DeployJob& job = *jobs_.at(id);
+        for (size_t i = 0; i < r->size(); ++i) {
+          for (size_t j = 0; j < (*r)[i].size(); ++j) {
+            const auto& b = (*r)[i][j];
+            if (!b.ok()) {
+              return DeployFinish(
+                  id, b.status(),
+                  job.NodeField(job.nodes[i]->name, "binds[" + std::to_string(j) + "]"));
+            }
+          }
+        }
+        for (size_t i = 0; i < r->size(); ++i) {
+          job.nodes[i]->metadata.binds.clear();
+          for (auto& b : (*r)[i]) job.nodes[i]->metadata.binds.push_back(std::move(b).value());
+        }
+        DeployMgmt(id);
+      });
+  if (!st.ok()) DeployFinish(id, st);
 }
 
 }  // namespace labvirt::engine

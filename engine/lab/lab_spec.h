@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "providers/bind_mount.h"
+
 namespace labvirt::engine {
 
 struct NodeSpec {
@@ -34,6 +36,9 @@ struct NodeSpec {
   // Save the running config (node.config.save) before a graceful stop or a destroy. Unset: the
   // lab's save_on_stop.
   std::optional<bool> save_on_stop;
+  // A container node's host mounts ("SRC:DST[:ro]", providers/bind_mount.h), SRC still relative
+  // to the bind root: the deployer confines it before anything is made.
+  std::vector<providers::BindMount> binds;
 };
 
 // One end of a link: a node and an interface, as written by the client ("r1:eth1",

@@ -41,6 +41,7 @@ struct EngineOptions {
   // reconcile and cleanup it adopts and cleans only domains and ports of this instance.
   std::string instance = providers::kDefaultInstance;
   std::string image_root = "/var/lib/labvirt/images";
+  std::string bind_root = "/var/lib/labvirt/binds";  // sources of container nodes' binds
   std::string state_dir = "/var/lib/labvirt";
   // Sum of admission weights that may boot at once (0: one per host core).
   double boot_budget = 0;

@@ -477,6 +477,7 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
   ds.config_applied = n.metadata.config_applied;
   ds.save_on_stop = n.metadata.save_on_stop;
   ds.mgmt = n.metadata.mgmt;
+  ds.binds = n.metadata.binds;
   return ds;
 }
 

@@ -76,16 +76,18 @@ ConsoleRelay::~ConsoleRelay() {
 // ---- socket -> master ----
 
 void ConsoleRelay::ArmSocketRead() {
-  if (closed_ || sock_read_op_.engaged() || to_pty_.size() >= options_.buffer_bytes) return;
+  if (closed_ || !stream_ || sock_read_op_.engaged() || to_pty_.size() >= options_.buffer_bytes) {
+    return;
+  }
   const size_t room = std::min(options_.read_chunk, options_.buffer_bytes - to_pty_.size());
   sock_read_op_ = reactor_.Recv(stream_.get(), room, [this](Result<std::span<const char>> r) {
     sock_read_op_ = reactor::OpHandle();
     if (!r.ok()) {
-      Finish(r.status().WithContext("console stream"));
+      EndStream(r.status().WithContext("console stream"));
       return;
     }
     if (r->empty()) {
-      Finish(Status::Ok());
+      EndStream(Status::Ok());
       return;
     }
     Log(std::string_view(r->data(), r->size()));
@@ -178,14 +180,14 @@ void ConsoleRelay::OnPtyReadable() {
 }
 
 void ConsoleRelay::FlushToSocket() {
-  if (closed_ || sending_ || to_sock_.empty()) return;
+  if (closed_ || !stream_ || sending_ || to_sock_.empty()) return;
   sending_ = true;
   sock_send_op_ = reactor_.Send(stream_.get(), to_sock_.substr(0, options_.read_chunk * 4),
                                 [this](Result<size_t> n) {
                                   sock_send_op_ = reactor::OpHandle();
                                   sending_ = false;
                                   if (!n.ok()) {
-                                    Finish(n.status().WithContext("console stream send"));
+                                    EndStream(n.status().WithContext("console stream send"));
                                     return;
                                   }
                                   to_sock_.erase(0, *n);
@@ -213,14 +215,52 @@ void ConsoleRelay::Finish(Status why) {
   slave_.Reset();
   master_.Reset();
   stream_.Reset();
-  // Reported from a timer of its own, not from here: Finish runs inside op callbacks whose
-  // callers still use the relay, and on_closed may destroy it. The timer's callback is the last
-  // thing on its stack (the reactor moves it out before running it), and the destructor cancels
-  // it if the relay dies first.
-  closed_op_ = reactor_.After(reactor::Duration::zero(), [this, why = std::move(why)] {
-    auto cb = std::move(on_closed_);
-    on_closed_ = nullptr;
-    if (cb) cb(why);
+  Report(std::move(why), true);
+}
+
+void ConsoleRelay::EndStream(Status why) {
+  if (!options_.keep_pty) return Finish(std::move(why));
+  sock_read_op_.Cancel();
+  sock_send_op_.Cancel();
+  sending_ = false;
+  // Input meant for the shell that ended (its own `exit`) is not replayed into the next one.
+  to_sock_.clear();
+  stream_.Reset();
+  Report(std::move(why), false);
+}
+
+Status ConsoleRelay::Reattach(UniqueFd stream, std::string pending) {
+  if (closed_ || stream_) return FailedPrecondition("console relay: closed or still attached");
+  if (!stream) return InvalidArgument("console relay: no stream socket");
+  const int fl = ::fcntl(stream.get(), F_GETFL);
+  if (fl < 0 || ::fcntl(stream.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    return Status::FromErrno(errno, "console relay: fcntl on the stream socket");
+  }
+  stream_ = std::move(stream);
+  Log(pending);
+  to_pty_.append(pending);
+  FlushToPty();
+  ArmSocketRead();
+  ArmPtyRead();
+  FlushToSocket();
+  return Status::Ok();
+}
+
+void ConsoleRelay::Report(Status why, bool last) {
+  // Reported from a timer of its own, not from here: Finish and EndStream run inside op
+  // callbacks whose callers still use the relay, and on_closed may destroy it. The timer's
+  // callback is the last thing on its stack (the reactor moves it out before running it), and
+  // the destructor cancels it if the relay dies first.
+  closed_op_ = reactor_.After(reactor::Duration::zero(), [this, why = std::move(why), last] {
+    if (last) {
+      auto cb = std::move(on_closed_);
+      on_closed_ = nullptr;
+      if (cb) cb(why);
+    } else if (on_closed_) {
+      // A copy: on_closed may destroy the relay, and with it on_closed_.
+      auto cb = on_closed_;
+      cb(why);
+    }
   });
 }
 

@@ -14,7 +14,9 @@
 //
 // End: when the socket side ends (end of file or an error) the relay closes the master — readers
 // of the slave then get EIO/hang-up, exactly as when QEMU exits — and calls on_closed once. A
-// master error ends it the same way. Loop thread only.
+// master error ends it the same way. With ConsoleRelayOptions::keep_pty the socket side's end
+// only drops the socket (on_closed says so, each time) and Reattach hands it the next one.
+// Loop thread only.
 #ifndef LABVIRT_PROVIDERS_DOCKER_CONSOLE_RELAY_H_
 #define LABVIRT_PROVIDERS_DOCKER_CONSOLE_RELAY_H_
 
@@ -37,6 +39,10 @@ struct ConsoleRelayOptions {
   // Every byte from the socket is also appended here ("" = nowhere): the console log that
   // virtlogd keeps for a VM (console.tail, lab.cleanup), written by the relay for a container.
   std::string log_path;
+  // Keep the PTY when the socket side ends: on_closed reports each end of a stream and the relay
+  // waits, the PTY open, for the next one (Reattach). For an exec console, whose shell exits and
+  // is started again: readers keep the same slave and never see a hang-up.
+  bool keep_pty = false;
 };
 
 class ConsoleRelay {
@@ -62,6 +68,13 @@ class ConsoleRelay {
   uint64_t bytes_out() const { return bytes_out_; }  // socket -> pty
   uint64_t bytes_in() const { return bytes_in_; }    // pty -> socket
   bool closed() const { return closed_; }
+  // Whether a stream is attached (false between the end of one and Reattach, with keep_pty).
+  bool has_stream() const { return stream_.valid(); }
+
+  // With keep_pty, after on_closed reported the end of the stream: relays `stream` (with
+  // `pending`, as Start) into the same PTY. What readers wrote meanwhile goes to the new stream.
+  // FailedPrecondition when the relay is closed or still has a stream.
+  Status Reattach(UniqueFd stream, std::string pending);
 
  private:
   ConsoleRelay(reactor::Reactor& reactor, UniqueFd stream, UniqueFd master, UniqueFd slave,
@@ -79,6 +92,10 @@ class ConsoleRelay {
   void FlushToSocket();
   // Closes everything and reports `why` to on_closed from a timer (a clean stack).
   void Finish(Status why);
+  // The socket side ended: Finish, or with keep_pty drop only the stream and report `why`.
+  void EndStream(Status why);
+  // Reports `why` to on_closed from a timer (a clean stack); `last`: on_closed is then dropped.
+  void Report(Status why, bool last);
 
   reactor::Reactor& reactor_;
   const ConsoleRelayOptions options_;

@@ -99,12 +99,22 @@ void DockerClient::CancelEvents(uint64_t id) {
 }
 
 void DockerClient::Attach(std::string container, std::function<void(Result<HijackedStream>)> done) {
-  auto call = std::make_unique<Call>(Kind::kAttach);
-  call->what = "attach to container " + container;
-  call->on_attach = std::move(done);
   std::string target =
       "/containers/" + UrlEncode(container) + "/attach?stream=1&stdin=1&stdout=1&stderr=1";
-  Start(Kind::kAttach, BuildRequest("POST", target, "", true), std::move(call));
+  Hijack("attach to container " + container, target, "", std::move(done));
+}
+
+void DockerClient::StartExec(std::string exec_id, std::string body,
+                             std::function<void(Result<HijackedStream>)> done) {
+  Hijack("start exec " + exec_id, "/exec/" + UrlEncode(exec_id) + "/start", body, std::move(done));
+}
+
+void DockerClient::Hijack(std::string what, const std::string& target, const std::string& body,
+                          std::function<void(Result<HijackedStream>)> done) {
+  auto call = std::make_unique<Call>(Kind::kAttach);
+  call->what = std::move(what);
+  call->on_attach = std::move(done);
+  Start(Kind::kAttach, BuildRequest("POST", target, body, true), std::move(call));
 }
 
 uint64_t DockerClient::Start(Kind kind, std::string request, std::unique_ptr<Call> call) {

@@ -85,6 +85,13 @@ class DockerClient {
   // 300 ms later). Callers whose first input matters wait for a prompt and resend.
   void Attach(std::string container, std::function<void(Result<HijackedStream>)> done);
 
+  // POST /exec/{id}/start with `body` (docker_json.h ExecStartBody) and "Connection: Upgrade":
+  // the exec instance's stream, handed over as Attach hands over the container's (same errors,
+  // same timeout until the 101). The exec instance comes from a Request to
+  // /containers/{id}/exec.
+  void StartExec(std::string exec_id, std::string body,
+                 std::function<void(Result<HijackedStream>)> done);
+
   // Requests, watches and attaches in progress.
   size_t pending() const { return calls_.size(); }
 
@@ -93,6 +100,9 @@ class DockerClient {
   enum class Kind { kRequest, kEvents, kAttach };
 
   uint64_t Start(Kind kind, std::string request, std::unique_ptr<Call> call);
+  // A POST to `target` that the server answers with 101 and hands over (attach, exec start).
+  void Hijack(std::string what, const std::string& target, const std::string& body,
+              std::function<void(Result<HijackedStream>)> done);
   void OnConnected(uint64_t id, Status status);
   void SendMore(uint64_t id);
   void StartRead(uint64_t id);

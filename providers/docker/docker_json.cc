@@ -63,9 +63,44 @@ std::string CreateBody(const ContainerDefinition& def, const ContainerLabels& la
     for (const auto& c : def.capabilities) w.String(c);
     w.EndArray();
   }
+  if (!def.binds.empty()) {
+    w.Key("Binds").BeginArray();
+    for (const auto& b : def.binds) w.String(BindText(b));
+    w.EndArray();
+  }
   w.EndObject();
   w.EndObject();
   return w.Take();
+}
+
+std::string ExecCreateBody(const std::vector<std::string>& cmd) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("AttachStdin").Bool(true).Key("AttachStdout").Bool(true).Key("AttachStderr").Bool(true);
+  w.Key("Tty").Bool(true);
+  w.Key("Cmd").BeginArray();
+  for (const auto& a : cmd) w.String(a);
+  w.EndArray();
+  w.EndObject();
+  return w.Take();
+}
+
+std::string ExecStartBody() {
+  JsonWriter w;
+  w.BeginObject().Key("Detach").Bool(false).Key("Tty").Bool(true).EndObject();
+  return w.Take();
+}
+
+Result<std::string> ParseCreatedId(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::padded_string padded(json);
+  if (parser.parse(padded).get(doc) != simdjson::SUCCESS) {
+    return InvalidArgument("docker: the create answer is not JSON");
+  }
+  std::string_view id = Str(doc, "Id");
+  if (id.empty()) return InvalidArgument("docker: the create answer has no Id");
+  return std::string(id);
 }
 
 Result<std::vector<ListedContainer>> ParseContainerList(std::string_view json) {

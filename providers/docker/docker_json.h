@@ -31,9 +31,18 @@ struct ContainerLabels {
 
 // The body of POST /containers/create for `def`: a TTY with stdin open (the console), no Docker
 // network (NetworkMode none: labvirt plugs veth pairs into the namespace itself), no restart
-// policy (labvirt applies its own), memory and CPU limits, privileges and capabilities, labels.
+// policy (labvirt applies its own), memory and CPU limits, privileges and capabilities, the
+// definition's binds (HostConfig.Binds "SRC:DST:ro|rw"), labels.
 std::string CreateBody(const ContainerDefinition& def, const ContainerLabels& labels,
                        const std::string& definition_xml);
+
+// The body of POST /containers/{id}/exec for an exec console running `cmd`: a TTY, stdin, stdout
+// and stderr attached (the console relay reads it as it reads the container's own TTY).
+std::string ExecCreateBody(const std::vector<std::string>& cmd);
+// The body of POST /exec/{id}/start for that console: not detached, a TTY.
+std::string ExecStartBody();
+// The "Id" of a create answer ({"Id": "…"}); InvalidArgument when there is none.
+Result<std::string> ParseCreatedId(std::string_view json);
 
 // A container as GET /containers/json lists it.
 struct ListedContainer {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "providers/config_medium.h"
+#include "providers/docker/alive_guard.h"
 #include "providers/docker/docker_json.h"
 #include "providers/domain_xml.h"
 #include "providers/netlink/veth.h"
@@ -18,21 +19,6 @@ namespace {
 
 std::string DefinitionPath(const std::string& state_dir, const std::string& name) {
   return state_dir + "/containers/" + name + ".xml";
-}
-
-// Runs `done` only while the provider lives (worker results and client answers may come later).
-template <typename F>
-auto Guard(const std::shared_ptr<bool>& alive, F f) {
-  return [weak = std::weak_ptr<bool>(alive), f = std::move(f)](auto&&... args) mutable {
-    if (weak.expired()) return;
-    f(std::forward<decltype(args)>(args)...);
-  };
-}
-
-// Where the console log of the container `def` goes (virtlogd's place for a VM's serial 0).
-std::string LogPathOf(const std::string& state_dir, const ContainerDefinition& def) {
-  auto md = ParseNodeMetadata("<domain><metadata>" + def.metadata + "</metadata></domain>");
-  return md.ok() ? ConsoleLogPath(state_dir, md->lab, md->node, 0) : "";
 }
 
 Status ExitedAtOnce(const std::string& name, const InspectedState& state) {
@@ -122,6 +108,8 @@ void DockerProvider::OnEvent(std::string_view json) {
                     if (state.ok() && state->running) return;
                     stopping_.erase(info.name);
                     relays_.erase(info.name);
+                    exec_respawn_.erase(info.name);
+                    exec_started_.erase(info.name);
                     ReleaseNics(info.name);
                     if (event_handler_) event_handler_(info);
                   }));
@@ -210,42 +198,34 @@ void DockerProvider::CreateContainer(ContainerDefinition def, std::string xml, D
                   }));
 }
 
-void DockerProvider::AttachConsole(const std::string& name, Done then) {
-  ConsoleRelayOptions options;
-  if (auto def = Definition(name); def.ok()) options.log_path = LogPathOf(state_dir_, *def);
-  client_.Attach(name, Guard(alive_, [this, name, options, then](Result<HijackedStream> s) {
-                   if (!s.ok()) return then(s.status().WithContext("console of " + name));
-                   auto relay = ConsoleRelay::Start(
-                       reactor_, std::move(s->fd), std::move(s->pending),
-                       Guard(alive_,
-                             [this, name](Status) {
-                               // The container ended (or dockerd went): drop the relay from a clean
-                               // stack, not from inside its own callback.
-                               reactor_.Defer(Guard(alive_, [this, name] { relays_.erase(name); }));
-                             }),
-                       options);
-                   if (!relay.ok()) return then(relay.status().WithContext("console of " + name));
-                   relays_[name] = std::move(relay).value();
-                   then(Status::Ok());
-                 }));
-}
-
 void DockerProvider::Start(std::string name, bool /*paused*/, Done done) {
   auto def = Definition(name);
   if (!def.ok()) return done(def.status());
   relays_.erase(name);
   stopping_.erase(name);
-  AttachConsole(name, [this, name, nics = def->nics, done](Status st) {
+  const bool exec = !def->console_exec.empty();
+  auto start = [this, name, nics = def->nics, exec, done](Status st) {
     if (!st.ok()) return done(st);
     client_.Request("POST", "/containers/" + name + "/start", "",
-                    Guard(alive_, [this, name, nics, done](Result<HttpResponse> r) {
+                    Guard(alive_, [this, name, nics, exec, done](Result<HttpResponse> r) {
                       if (Status st = Check(r, {204, 304}, "start " + name); !st.ok()) {
                         relays_.erase(name);
                         return done(st);
                       }
-                      PlugNics(name, nics, done);
+                      if (!exec) return PlugNics(name, nics, done);
+                      // An exec console needs a running container: after the start.
+                      PlugNics(name, nics, [this, name, done](Status st) {
+                        if (!st.ok()) return done(st);
+                        ExecConsole(name, [this, name, done](Status st) {
+                          if (st.ok()) return done(st);
+                          Destroy(name, [st, done](Status) { done(st); });
+                        });
+                      });
                     }));
-  });
+  };
+  // The container's own TTY is attached before the start, so none of its output is lost.
+  if (exec) return start(Status::Ok());
+  AttachConsole(name, start);
 }
 
 void DockerProvider::PlugNics(const std::string& name, std::vector<ContainerNic> nics, Done done) {
@@ -355,7 +335,7 @@ void DockerProvider::GetXml(std::string name, bool live,
                     if (Status st = Check(r, {200}, "inspect " + name); !st.ok()) return done(st);
                     auto state = ParseInspect(r->body);
                     if (!state.ok() || !state->running) return answer();
-                    AttachConsole(name, [answer](Status) { answer(); });
+                    OpenConsole(name, [answer](Status) { answer(); });
                   }));
 }
 

@@ -7,7 +7,9 @@
 //               container labvirt did not make, POST /containers/create (identity in labels),
 //               keep the definition under STATE/containers/NAME.xml
 //   Start       attach to the console first (its hijacked stream becomes a PTY through
-//               ConsoleRelay, so the console hub reads a container exactly as a VM's serial),
+//               ConsoleRelay, so the console hub reads a container exactly as a VM's serial);
+//               an exec console (docker exec of the kind's console_cmd with a TTY) instead
+//               once it runs, started again whenever it exits,
 //               start, then create each NIC's veth pair with its guest end directly in the
 //               container's network namespace (rtnetlink, on a worker). `paused` cannot be kept:
 //               a container has no network namespace before it runs, so it starts at once and
@@ -87,8 +89,15 @@ class DockerProvider final : public Hypervisor {
   // Keeps `def` in memory and on disk (a worker writes it); `done` after the write.
   void Store(ContainerDefinition def, Done done);
   void CreateContainer(ContainerDefinition def, std::string xml, Done done);
-  // Attaches the console (a new relay), then `then`.
+  // (docker_console.cc) Attaches the container's own TTY (a new relay), then `then`.
   void AttachConsole(const std::string& name, Done then);
+  // Starts the exec console of running container `name` (its definition's console_exec) into
+  // its relay (a new one with keep_pty, or the one whose shell ended), then `then`.
+  void ExecConsole(const std::string& name, Done then);
+  // AttachConsole or ExecConsole, as the definition says.
+  void OpenConsole(const std::string& name, Done then);
+  // The exec console of `name` ended: a new one, at most one start a second, while it runs.
+  void OnExecEnded(const std::string& name);
   // Deletes the host ends of a stopped container's veth pairs (on a worker).
   void ReleaseNics(const std::string& name);
   // Inspects `name`, then creates its NICs' veth pairs in its namespace.
@@ -111,6 +120,9 @@ class DockerProvider final : public Hypervisor {
   // Containers labvirt is stopping: their "die" is not a crash.
   std::set<std::string> stopping_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Exec consoles: when each last started, and the pending restart of one whose shell ended.
+  std::map<std::string, reactor::TimePoint> exec_started_;
+  std::map<std::string, reactor::OpHandle> exec_respawn_;
   reactor::OpHandle reconnect_timer_;  // last: dies first
 };
 

@@ -27,7 +27,7 @@ const std::map<std::string, char>& NodeFields() {
       {"vcpus", 'i'},          {"machine", 's'},        {"disk_bus", 's'},       {"nic_model", 's'},
       {"boot_timeout_s", 'i'}, {"idle_timeout_s", 'i'}, {"ready_patterns", 'l'}, {"start", 'b'},
       {"cpu_mode", 's'},       {"cpu_model", 's'},      {"username", 's'},       {"password", 's'},
-      {"startup-config", 'c'}, {"startup_config", 's'}, {"save_on_stop", 'b'}};
+      {"startup-config", 'c'}, {"startup_config", 's'}, {"save_on_stop", 'b'},   {"binds", 'l'}};
   return kFields;
 }
 

@@ -407,5 +407,39 @@ TEST(CatalogContainerTest, ContainerKindsLoadAndBadOnesAreRefusedWithTheField) {
   ExpectRefused(Catalog(Kind("generic", R"(, "provider": "lxd")")), {"provider", "lxd"});
 }
 
+TEST(CatalogContainerTest, ExecConsoleNeedsItsCommandAndTtyHasNone) {
+  const std::string base = R"("interface_prefix": "eth", "interface_start": 1)";
+  auto ok = LoadCatalogFromString(
+      Catalog(Kind("generic") + "," +
+              ContainerKind(R"({"console": "exec", "console_cmd": ["cli"], )" + base + "}")));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  auto k = ok->Resolve("ctr");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->container.console, "exec");
+  EXPECT_EQ(k->container.console_cmd, std::vector<std::string>{"cli"});
+  auto tty =
+      LoadCatalogFromString(Catalog(Kind("generic") + "," + ContainerKind("{" + base + "}")));
+  ASSERT_TRUE(tty.ok()) << tty.status().ToString();
+  EXPECT_EQ(tty->Resolve("ctr")->container.console, "tty");
+
+  ExpectRefused(Catalog(ContainerKind(R"({"console": "ssh", )" + base + "}")),
+                {"container.console", "tty, exec"});
+  ExpectRefused(Catalog(ContainerKind(R"({"console": "", )" + base + "}")), {"container.console"});
+  ExpectRefused(Catalog(ContainerKind(R"({"console": 1, )" + base + "}")), {"container.console"});
+  ExpectRefused(Catalog(ContainerKind(R"({"console": "exec", )" + base + "}")),
+                {"container.console_cmd", "needs"});
+  ExpectRefused(Catalog(ContainerKind(R"({"console": "exec", "console_cmd": [], )" + base + "}")),
+                {"container.console_cmd", "needs"});
+  ExpectRefused(Catalog(ContainerKind(R"({"console_cmd": ["sh"], )" + base + "}")),
+                {"container.console_cmd", "exec"});
+  ExpectRefused(
+      Catalog(ContainerKind(R"({"console": "exec", "console_cmd": ["a\u0007"], )" + base + "}")),
+      {"container.console_cmd[0]", "control character"});
+  ExpectRefused(Catalog(ContainerKind(R"({"console": "exec", "console_cmd": [""], )" + base + "}")),
+                {"container.console_cmd[0]", "empty"});
+  ExpectRefused(Catalog(ContainerKind(R"({"console": "exec", "console_cmd": "sh", )" + base + "}")),
+                {"container.console_cmd"});
+}
+
 }  // namespace
 }  // namespace labvirt::engine

@@ -131,6 +131,8 @@ TEST(FlagsTest, UsageTextIsUnchanged) {
   --mgmt-pool6 CIDR    IPv6 pool of the labs' management /64s (default fd6c:7600::/48)
   --dnsmasq FILE       the DHCP server of management segments (default /usr/sbin/dnsmasq)
   --image-root DIR     base images are taken only from under this directory (default /var/lib/labvirt/images)
+  --bind-root DIR      container nodes' binds are taken only from under this directory
+                       (default /var/lib/labvirt/binds)
   --state-dir DIR      overlays and state (default /var/lib/labvirt)
   --instance NAME      this daemon's instance: it adopts and cleans only its own instance's
                        domains and ports (default: "default" with the default --state-dir,

@@ -63,6 +63,39 @@ class LabSpecTest : public ::testing::Test {
     EXPECT_EQ(f.reason, want_reason) << (json);       \
   } while (0)
 
+TEST_F(LabSpecTest, BindsAreReadAndEveryBadOneNamesItsIndex) {
+  auto parsed = Parse(Lab(Node("c1", R"(,"binds":["cfg:/config:ro","logs/a:/var/log"])")));
+  const LabSpec* spec = ValueOf(parsed);
+  ASSERT_NE(spec, nullptr) << FailureOf(parsed)->field << ": " << FailureOf(parsed)->reason;
+  ASSERT_EQ(spec->nodes[0].binds.size(), 2u);
+  EXPECT_EQ(spec->nodes[0].binds[0], (providers::BindMount{"cfg", "/config", true}));
+  EXPECT_EQ(spec->nodes[0].binds[1], (providers::BindMount{"logs/a", "/var/log", false}));
+
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":"a:/b")")), "nodes[0].binds",
+                 "must be an array of \"SRC:DST[:ro]\" strings");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a:/b",1])")), "nodes[0].binds[1]",
+                 "must be a string");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a"])")), "nodes[0].binds[0]",
+                 "'a' is not SRC:DST[:ro|:rw]");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":[":/b"])")), "nodes[0].binds[0]",
+                 "the source is empty");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a:"])")), "nodes[0].binds[0]", "the target is empty");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a:b"])")), "nodes[0].binds[0]",
+                 "the target 'b' is not an absolute path");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a:/x/../etc"])")), "nodes[0].binds[0]",
+                 "the target '/x/../etc' has a '..' component");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a:/"])")), "nodes[0].binds[0]",
+                 "the target is the container's root");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a:/b:rx"])")), "nodes[0].binds[0]",
+                 "mode 'rx' is not ro or rw");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a:/b:ro:x"])")), "nodes[0].binds[0]",
+                 "mode 'ro:x' is not ro or rw");
+  EXPECT_REFUSED(Lab(Node("c1", R"(,"binds":["a\tb:/b"])")), "nodes[0].binds[0]",
+                 "the source has a control character");
+  EXPECT_REFUSED(Lab(Node("c0") + "," + Node("c1", R"(,"binds":["ok:/ok","a:/b:bad"])")),
+                 "nodes[1].binds[1]", "mode 'bad' is not ro or rw");
+}
+
 TEST_F(LabSpecTest, AFullSpecIsReadIntoItsFields) {
   auto parsed = Parse(
       Lab(R"({"name":"r1","kind":"iosv","image":"a/b.qcow2","nics":4,"memory_mb":512,"vcpus":2,)"

@@ -83,6 +83,50 @@ TEST(ContainerXmlTest, PrivilegedKindsKeepEveryCapability) {
   EXPECT_TRUE(def->privileged);
 }
 
+TEST(ContainerXmlTest, ExecConsoleCommandRoundTripsApartFromTheNodeMetadata) {
+  DomainSpec s = Spec();
+  s.kind.container.console = "exec";
+  s.kind.container.console_cmd = {"sh", "-c", "exec <cli> & 'x'"};
+  auto built = BuildDomain(s);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  auto def = ParseContainerDomain(built->xml);
+  ASSERT_TRUE(def.ok()) << def.status().ToString();
+  EXPECT_EQ(def->console_exec, s.kind.container.console_cmd);
+  ASSERT_TRUE(ParseNodeMetadata(built->xml).ok()) << "the node metadata is still found";
+  // SetMetadata replaces the node metadata only: the console stays.
+  def->metadata = RenderNodeMetadata(built->metadata);
+  auto again = ParseContainerDomain(RenderContainerDomain(*def, "/dev/pts/3"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->console_exec, s.kind.container.console_cmd);
+  // A tty kind has none.
+  EXPECT_TRUE(ParseContainerDomain(BuildDomain(Spec())->xml)->console_exec.empty());
+  s.kind.container.console = "tty";
+  EXPECT_TRUE(ParseContainerDomain(BuildDomain(s)->xml)->console_exec.empty());
+}
+
+TEST(ContainerXmlTest, BindsAreLxcFilesystemMountsAndNodeMetadata) {
+  DomainSpec s = Spec();
+  s.binds = {{"/srv/binds/cfg", "/config", true}, {"/srv/binds/log", "/var/log", false}};
+  auto built = BuildDomain(s);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_NE(built->xml.find("<filesystem type='mount'>"), std::string::npos) << built->xml;
+  EXPECT_NE(built->xml.find("<readonly/>"), std::string::npos) << built->xml;
+  auto def = ParseContainerDomain(built->xml);
+  ASSERT_TRUE(def.ok()) << def.status().ToString();
+  EXPECT_EQ(def->binds, s.binds);
+  // Kept in the node metadata too, so a redefinition from the metadata keeps them.
+  auto md = ParseNodeMetadata(built->xml);
+  ASSERT_TRUE(md.ok());
+  EXPECT_EQ(md->binds, s.binds);
+  auto again = ParseContainerDomain(RenderContainerDomain(*def));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->binds, s.binds);
+  EXPECT_FALSE(ParseContainerDomain("<domain type='lxc'><name>x</name><devices><filesystem "
+                                    "type='mount'><target dir='/x'/></filesystem></devices>"
+                                    "</domain>")
+                   .ok());
+}
+
 TEST(ContainerXmlTest, LiveFormCarriesTheConsolePty) {
   auto def = ParseContainerDomain(BuildDomain(Spec())->xml);
   ASSERT_TRUE(def.ok());

@@ -21,6 +21,48 @@ ContainerDefinition Def() {
   return d;
 }
 
+TEST(DockerJsonTest, BindsGoToHostConfigWithTheirMode) {
+  ContainerDefinition d = Def();
+  d.binds = {{"/srv/b/cfg", "/config", true}, {"/srv/b/log", "/var/log", false}};
+  std::string body = CreateBody(d, {"default", "lab", "c1"}, "<domain type='lxc'/>");
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  ASSERT_EQ(p.parse(body).get(e), simdjson::SUCCESS) << body;
+  EXPECT_EQ(std::string_view(e["HostConfig"]["Binds"].at(0)), "/srv/b/cfg:/config:ro");
+  EXPECT_EQ(std::string_view(e["HostConfig"]["Binds"].at(1)), "/srv/b/log:/var/log:rw");
+}
+
+TEST(DockerJsonTest, ExecBodiesAskForAnAttachedTty) {
+  std::string body = ExecCreateBody({"cli", "-c", "a\"b"});
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  ASSERT_EQ(p.parse(body).get(e), simdjson::SUCCESS) << body;
+  EXPECT_TRUE(bool(e["AttachStdin"]));
+  EXPECT_TRUE(bool(e["AttachStdout"]));
+  EXPECT_TRUE(bool(e["AttachStderr"]));
+  EXPECT_TRUE(bool(e["Tty"]));
+  simdjson::dom::array cmd;
+  ASSERT_EQ(e["Cmd"].get(cmd), simdjson::SUCCESS);
+  ASSERT_EQ(cmd.size(), 3u);
+  EXPECT_EQ(std::string_view(cmd.at(0)), "cli");
+  EXPECT_EQ(std::string_view(cmd.at(2)), "a\"b");
+
+  simdjson::dom::parser p2;
+  std::string start = ExecStartBody();
+  ASSERT_EQ(p2.parse(start).get(e), simdjson::SUCCESS) << start;
+  EXPECT_FALSE(bool(e["Detach"]));
+  EXPECT_TRUE(bool(e["Tty"]));
+}
+
+TEST(DockerJsonTest, CreatedIdIsReadAndAMissingOneRefused) {
+  auto id = ParseCreatedId(R"({"Id":"f00d","Warnings":[]})");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(*id, "f00d");
+  EXPECT_FALSE(ParseCreatedId(R"({"Warnings":[]})").ok());
+  EXPECT_FALSE(ParseCreatedId(R"({"Id":""})").ok());
+  EXPECT_FALSE(ParseCreatedId("not json").ok());
+}
+
 TEST(DockerJsonTest, CreateBodyCarriesTheDefinition) {
   std::string body = CreateBody(Def(), {"default", "lab", "c1"}, "<domain type='lxc'/>");
   simdjson::dom::parser p;
@@ -38,6 +80,7 @@ TEST(DockerJsonTest, CreateBodyCarriesTheDefinition) {
   EXPECT_EQ(int64_t(e["HostConfig"]["Memory"]), 64 * 1024 * 1024);
   EXPECT_EQ(int64_t(e["HostConfig"]["NanoCpus"]), 2000000000);
   EXPECT_EQ(std::string_view(e["HostConfig"]["CapAdd"].at(0)), "NET_ADMIN");
+  EXPECT_TRUE(e["HostConfig"]["Binds"].error()) << "no binds, no member";
   EXPECT_EQ(std::string_view(e["HostConfig"]["RestartPolicy"]["Name"]), "no");
   EXPECT_EQ(std::string_view(e["HostConfig"]["Sysctls"]["net.ipv6.conf.all.disable_ipv6"]), "0");
 }

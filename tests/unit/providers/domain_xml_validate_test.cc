@@ -55,6 +55,9 @@ TEST(DomainXmlValidateTest, EveryKindPassesVirtXmlValidate) {
       s.config_medium = "/var/lib/labvirt/day0/lab1/" + s.node + ".medium";
       s.config_bytes = 10;
     }
+    if (IsContainerKind(k)) {  // with binds, as libvirt LXC's <filesystem type='mount'>
+      s.binds = {{"/var/lib/labvirt/binds/cfg", "/config", true}, {"/srv/b/l", "/var/log", false}};
+    }
     auto xml = BuildDomainXml(s);
     ASSERT_TRUE(xml.ok()) << k.name << ": " << xml.status().ToString();
     EXPECT_EQ(Validate(*xml, k.name), "") << k.name << "\n" << *xml;

@@ -40,6 +40,32 @@ TEST(TopologyTest, ContainerlabYamlBecomesDeployParams) {
   EXPECT_EQ(lab.links[0].b.interface, "ge-0/0/0");
 }
 
+TEST(TopologyTest, ContainerlabBindsBecomeDeployParams) {
+  auto t = ParseTopology(R"(name: b
+topology:
+  nodes:
+    c1:
+      kind: linux_container
+      image: labvirt/linux-fixture:1
+      binds:
+        - cfg:/config:ro
+        - logs:/var/log
+)",
+                         "b.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  simdjson::dom::parser parser;
+  auto spec = engine::ParseLabSpec(parser.parse(t->params_json));
+  ASSERT_TRUE(spec.ok()) << t->params_json;
+  ASSERT_EQ(spec->nodes[0].binds.size(), 2u);
+  EXPECT_EQ(spec->nodes[0].binds[0], (providers::BindMount{"cfg", "/config", true}));
+  EXPECT_EQ(spec->nodes[0].binds[1], (providers::BindMount{"logs", "/var/log", false}));
+  auto bad = ParseTopology(
+      "name: b\ntopology:\n  nodes:\n    c1: {kind: k, image: i:1, binds: a:/b}\n", "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("binds: must be a list of strings"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(TopologyTest, SavedConfigKeysBecomeDeployParams) {
   auto t = ParseTopology(R"(name: s
 use-saved-configs: true

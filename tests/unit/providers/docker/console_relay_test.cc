@@ -231,5 +231,50 @@ TEST_F(ConsoleRelayTest, RefusesAMissingStream) {
   EXPECT_EQ(relay.status().code(), StatusCode::kInvalidArgument);
 }
 
+// An exec console's relay: the stream ends (the shell exited), the PTY stays, readers see no
+// hang-up, and the next stream relays both ways into the same slave.
+TEST_F(ConsoleRelayTest, KeepPtyOutlivesTheStreamAndTakesTheNext) {
+  ConsoleRelayOptions options;
+  options.keep_pty = true;
+  StartRelay("", options);
+  UniqueFd slave = OpenSlave(relay_->slave_path());
+  ASSERT_TRUE(slave.valid());
+  ASSERT_EQ(Put(docker_.get(), "one|"), 4);
+  std::string got;
+  ASSERT_TRUE(RunUntil([&] {
+    Drain(slave.get(), &got);
+    return got == "one|";
+  }));
+  docker_.Reset();  // the shell exited
+  ASSERT_TRUE(RunUntil([&] { return closed_calls_ == 1; }));
+  EXPECT_TRUE(closed_.ok()) << closed_.ToString();
+  EXPECT_FALSE(relay_->closed());
+  EXPECT_FALSE(relay_->has_stream());
+  EXPECT_EQ(Drain(slave.get(), &got), EAGAIN) << "no hang-up while the relay waits";
+  // Typed while no shell runs: goes to the next one.
+  ASSERT_EQ(::write(slave.get(), "ls\r", 3), 3);
+
+  auto pair = testing::MakeSocketPair();
+  ASSERT_TRUE(pair.ok());
+  docker_ = std::move(pair->ours);
+  ASSERT_TRUE(relay_->Reattach(std::move(pair->theirs), "two|").ok());
+  EXPECT_TRUE(relay_->has_stream());
+  EXPECT_FALSE(relay_->Reattach(UniqueFd(), "").ok()) << "one stream at a time";
+  ASSERT_EQ(Put(docker_.get(), "three"), 5);
+  ASSERT_TRUE(RunUntil([&] {
+    Drain(slave.get(), &got);
+    return got == "one|two|three";
+  })) << got;
+  std::string typed;
+  ASSERT_TRUE(RunUntil([&] {
+    Drain(docker_.get(), &typed);
+    return typed == "ls\r";
+  })) << typed;
+  // The second end is reported too; the relay still stands.
+  docker_.Reset();
+  ASSERT_TRUE(RunUntil([&] { return closed_calls_ == 2; }));
+  EXPECT_FALSE(relay_->closed());
+}
+
 }  // namespace
 }  // namespace labvirt::providers::docker
