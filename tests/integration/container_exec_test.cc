@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/support/container_support.h"
 #include "tests/support/deadline.h"
 #include "tests/support/prereq.h"
 #include "tests/support/shell.h"
@@ -27,6 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::Sh;
+using testing::Trim;
 
 const std::string kPid = std::to_string(::getpid());
 const std::string kDir = "/var/lib/libvirt/images/lvtest-cexec-" + kPid;
@@ -35,7 +37,7 @@ const std::string kBindRoot = kDir + "/binds";
 const std::string kStateDir = kDir + "/state";
 const std::string kSocket = "/tmp/lvtest-cexec-" + kPid + ".sock";
 const std::string kLab = "cexec" + kPid;
-const char kImage[] = "labvirt/linux-fixture:1";
+const char* const kImage = testing::kContainerFixtureImage;
 
 // The test kind: the fixture image's own init, and a console that is `sh` by docker exec. Ready on
 // busybox's banner, which only the exec'd interactive shell prints.
@@ -58,11 +60,6 @@ std::string NodeParams(const std::string& node) {
   return R"({"lab":")" + kLab + R"(","node":")" + node + R"("})";
 }
 
-std::string Trim(std::string s) {
-  s.erase(s.find_last_not_of(" \r\n") + 1);
-  return s;
-}
-
 // A member of node.get's result ("" when missing).
 std::string NodeField(const std::string& node, const char* key) {
   simdjson::dom::parser p;
@@ -73,7 +70,7 @@ std::string NodeField(const std::string& node, const char* key) {
 }
 
 std::string Exec(const std::string& node, const std::string& cmd, int* rc = nullptr) {
-  return Sh("docker exec " + NodeField(node, "domain") + " sh -c '" + cmd + "' 2>&1", rc);
+  return testing::DockerExec(NodeField(node, "domain"), cmd, rc);
 }
 
 // console.tail's text of `node` once it holds `needle` (within `within`), else the last tail.
@@ -93,7 +90,7 @@ std::string TailUntil(const std::string& node, const std::string& needle,
 class ContainerExecTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    have_image_ = Trim(Sh(std::string("docker image inspect -f ok ") + kImage + " 2>&1")) == "ok";
+    have_image_ = testing::HaveContainerFixtureImage();
     fs::create_directories(kImageRoot);
     fs::create_directories(kStateDir);
     fs::create_directories(kBindRoot + "/data");
@@ -125,8 +122,7 @@ class ContainerExecTest : public ::testing::Test {
     fs::remove_all(kDir, ec);
   }
   void SetUp() override {
-    LABVIRT_REQUIRE(Trim(Sh("curl -s --unix-socket /var/run/docker.sock http://d/_ping")) == "OK",
-                    "dockerd answering on /var/run/docker.sock");
+    LABVIRT_REQUIRE(testing::DockerdAnswers(), "dockerd answering on /var/run/docker.sock");
     LABVIRT_REQUIRE(have_image_, std::string("docker image ") + kImage +
                                      " (tools/mkcontainer-fixture builds it)");
     LABVIRT_REQUIRE(healthy_, "labvirtd healthy with the test catalog");

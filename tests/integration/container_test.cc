@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/support/container_support.h"
 #include "tests/support/fixture_suite.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
@@ -28,13 +29,14 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::Sh;
+using testing::Trim;
 
 const std::string kPid = std::to_string(::getpid());
 const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-ctr-" + kPid;
 const std::string kStateDir = kImageRoot + "-state";
 const std::string kSocket = "/tmp/lvtest-ctr-" + kPid + ".sock";
 const std::string kLab = "ctr" + kPid;
-const char kImage[] = "labvirt/linux-fixture:1";
+const char* const kImage = testing::kContainerFixtureImage;
 
 std::string Call(const std::string& method, const std::string& params) {
   return testing::CallBounded(kSocket, method, params);
@@ -80,14 +82,9 @@ std::string HostEnd(const std::string& node, size_t index) {
   return "";
 }
 
-std::string Trim(std::string s) {
-  s.erase(s.find_last_not_of(" \n") + 1);
-  return s;
-}
-
 // Runs `cmd` in the node's container (the test's view; labvirtd itself never runs docker).
 std::string Exec(const std::string& node, const std::string& cmd, int* rc = nullptr) {
-  return Sh("docker exec " + NodeField(node, "domain") + " sh -c '" + cmd + "' 2>&1", rc);
+  return testing::DockerExec(NodeField(node, "domain"), cmd, rc);
 }
 
 int ContainersOfLab() {
@@ -104,7 +101,7 @@ std::string Nodes(const std::string& extra_nodes) {
 class ContainerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    have_image_ = Trim(Sh(std::string("docker image inspect -f ok ") + kImage + " 2>&1")) == "ok";
+    have_image_ = testing::HaveContainerFixtureImage();
     std::ifstream in(testing::ConsoleTranscript("iosv"));
     std::string transcript((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::string err = testing::StartFixtureSuite(
@@ -121,8 +118,7 @@ class ContainerTest : public ::testing::Test {
     fs::remove_all(kStateDir, ec);
   }
   void SetUp() override {
-    LABVIRT_REQUIRE(Trim(Sh("curl -s --unix-socket /var/run/docker.sock http://d/_ping")) == "OK",
-                    "dockerd answering on /var/run/docker.sock");
+    LABVIRT_REQUIRE(testing::DockerdAnswers(), "dockerd answering on /var/run/docker.sock");
     LABVIRT_REQUIRE(have_image_, std::string("docker image ") + kImage +
                                      " (tools/mkcontainer-fixture builds it)");
     LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd");

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/support/container_support.h"
 #include "tests/support/fixture_suite.h"
 #include "tests/support/prereq.h"
 #include "tests/support/shell.h"
@@ -27,6 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::Sh;
+using testing::Trim;
 
 const std::string kPid = std::to_string(::getpid());
 const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-mgmt-" + kPid;
@@ -34,15 +36,10 @@ const std::string kStateDir = kImageRoot + "-state";
 const std::string kSocket = "/tmp/lvtest-mgmt-" + kPid + ".sock";
 const std::string kLab = "mg" + kPid;
 const std::string kLab2 = "mh" + kPid;
-const char kImage[] = "labvirt/linux-fixture:1";
+const char* const kImage = testing::kContainerFixtureImage;
 
 std::string Call(const std::string& method, const std::string& params) {
   return testing::CallBounded(kSocket, method, params);
-}
-
-std::string Trim(std::string s) {
-  s.erase(s.find_last_not_of(" \n") + 1);
-  return s;
 }
 
 // A string at `path` ("mgmt", "ipv4") inside `method`'s result; "" when missing.
@@ -87,8 +84,7 @@ std::string MgmtTap(const std::string& lab, const std::string& node) {
 // Runs `cmd` in the node's container (the test's view; labvirtd itself never runs docker).
 std::string Exec(const std::string& lab, const std::string& node, const std::string& cmd,
                  int* rc = nullptr) {
-  return Sh("docker exec " + Field(NodeGet(lab, node), {"domain"}) + " sh -c '" + cmd + "' 2>&1",
-            rc);
+  return testing::DockerExec(Field(NodeGet(lab, node), {"domain"}), cmd, rc);
 }
 
 // udhcpc on the container's eth0 (waiting for it to appear first); prints "udhcpc: eth0 IP/MASK".
@@ -151,7 +147,7 @@ std::string Leftovers(const std::string& gateway, const std::string& lab_state) 
 class MgmtTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    have_image_ = Trim(Sh(std::string("docker image inspect -f ok ") + kImage + " 2>&1")) == "ok";
+    have_image_ = testing::HaveContainerFixtureImage();
     std::ifstream in(testing::ConsoleTranscript("iosv"));
     std::string transcript((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::string err = testing::StartFixtureSuite(
@@ -167,8 +163,7 @@ class MgmtTest : public ::testing::Test {
     fs::remove_all(kStateDir, ec);
   }
   void SetUp() override {
-    LABVIRT_REQUIRE(Trim(Sh("curl -s --unix-socket /var/run/docker.sock http://d/_ping")) == "OK",
-                    "dockerd answering on /var/run/docker.sock");
+    LABVIRT_REQUIRE(testing::DockerdAnswers(), "dockerd answering on /var/run/docker.sock");
     LABVIRT_REQUIRE(have_image_, std::string("docker image ") + kImage +
                                      " (tools/mkcontainer-fixture builds it)");
     LABVIRT_REQUIRE(fs::exists("/usr/sbin/dnsmasq"), "dnsmasq (Debian dnsmasq-base)");
