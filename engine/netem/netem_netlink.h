@@ -34,10 +34,11 @@ std::string TbfReplaceRequest(int ifindex, const Impairment& imp, uint32_t seq);
 std::string RootQdiscDeleteRequest(int ifindex, uint32_t seq);
 
 // Applies `imp` to the root of interface `ifname`: TBF when it is RateOnly, else netem (an empty
-// impairment deletes labvirt's qdisc; deleting where there is none succeeds). Blocking: rtnetlink handles the request inside the send
-// and queues the acknowledgement, so the wait is the kernel's rtnl lock (bounded by a 2 s receive
-// timeout) — worker threads only (labvirtd: OvsPlumber::SetImpairment). NotFound for an unknown
-// interface; the kernel's error (and its extended-ack message) otherwise.
+// impairment deletes labvirt's qdisc; deleting where there is none succeeds). Blocking: rtnetlink
+// handles the request inside the send and queues the acknowledgement, so the wait is the kernel's
+// rtnl lock (bounded by a 2 s receive timeout) — worker threads only (labvirtd:
+// OvsPlumber::SetImpairment). NotFound for an unknown interface; the kernel's error (and its
+// extended-ack message) otherwise.
 Status ApplyNetem(const std::string& ifname, const Impairment& imp);
 
 }  // namespace labvirt::engine
