@@ -4,8 +4,9 @@
 // It proves: the exec console is the node's console (ready by the shell's banner, console.tail
 // shows what was typed through console.attach), a shell that exits is replaced by a new one, and
 // a restarted labvirtd opens it again; a bind shows the bind root's file inside the container,
-// read-only when asked; and bad binds (outside the bind root, on a VM kind) are refused at
-// deploy naming the field, nothing made.
+// read-only when asked; bad binds (outside the bind root, on a VM kind) are refused at deploy
+// naming the field, nothing made; and a kind asking for a capability the host refuses fails that
+// node alone with dockerd's words (a second test kind in the same catalog).
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -48,6 +49,15 @@ const char kExecKind[] = R"json({"name": "test_exec_container", "vendor": "Test"
   "capabilities": ["NET_ADMIN"], "interface_prefix": "eth", "interface_start": 1,
   "interfaces_env": "", "console": "exec", "console_cmd": ["sh"]},
   "readiness": {"success": ["built-in shell \\(ash\\)"], "progress": [], "failure": [],
+  "idle_timeout_s": 0, "overall_timeout_s": 60, "retries": 0}, "shutdown_timeout_s": 10,
+  "notes": "integration test only", "admission_weight": 0.1},
+{"name": "test_refused_container", "vendor": "Test",
+  "description": "a kind asking for a capability the host refuses", "provider": "docker",
+  "memory_mb": 64, "vcpus": 1, "max_nics": 4, "default_nics": 1, "management_interface": "eth0",
+  "interface_prefix": "eth", "interface_start": 1, "container": {"cmd": [], "env": {},
+  "privileged": false, "capabilities": ["LABVIRT_NO_SUCH_CAPABILITY"], "interface_prefix": "eth",
+  "interface_start": 1, "interfaces_env": ""},
+  "readiness": {"success": ["labvirt container fixture ready"], "progress": [], "failure": [],
   "idle_timeout_s": 0, "overall_timeout_s": 60, "retries": 0}, "shutdown_timeout_s": 10,
   "notes": "integration test only", "admission_weight": 0.1},
 )json";
@@ -240,6 +250,25 @@ TEST_F(ContainerExecTest, BadBindsAreRefusedNamingTheFieldBeforeAnythingIsMade) 
   EXPECT_NE(out.find("VMs"), std::string::npos) << out;
   EXPECT_EQ(Trim(Sh("docker ps -aq --filter label=labvirt.lab=" + kLab + " | wc -l")), "0");
   EXPECT_EQ(Call("lab.get", R"({"lab":")" + kLab + R"("})").find("\"e1\""), std::string::npos);
+}
+
+// A kind whose privileges the host refuses (a capability dockerd does not know): that node fails
+// naming the node and dockerd's words, the lab's other node comes up, no container is left.
+TEST_F(ContainerExecTest, PrivilegesTheHostRefusesFailTheNodeAloneWithDockersWords) {
+  std::string out =
+      Call("lab.deploy", R"({"lab":")" + kLab +
+                             R"(","wait":true,"nodes":[)"
+                             R"({"name":"r1","kind":"test_refused_container","image":")" +
+                             std::string(kImage) +
+                             R"("},{"name":"ok1","kind":"linux_container","image":")" +
+                             std::string(kImage) + R"("}]})");
+  EXPECT_EQ(testing::NodeStateOf(kSocket, kLab, "r1"), "failed") << out;
+  std::string reason = NodeField("r1", "reason");
+  EXPECT_NE(reason.find("container: "), std::string::npos) << reason;
+  EXPECT_NE(reason.find("LABVIRT_NO_SUCH_CAPABILITY"), std::string::npos) << reason;
+  EXPECT_EQ(testing::NodeStateOf(kSocket, kLab, "ok1"), "ready") << out;
+  Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
+  EXPECT_EQ(Trim(Sh("docker ps -aq --filter label=labvirt.lab=" + kLab + " | wc -l")), "0");
 }
 
 }  // namespace

@@ -5,9 +5,10 @@
 // VM's serial; a container–container link carries a ping; a container's frames reach the VM's tap
 // on the link's VLAN; labvirtd SIGKILLed and restarted adopts the containers; dockerd restarted
 // under a running lab is reconnected (the containers die with it and come back by the restart
-// policy); destroy leaves no container, veth or OVS port. Bad input: an image that is not on the
-// host, a container that exits at once and a name taken by a container labvirt did not make each
-// fail their node with a clear error while the VM of the same lab comes up.
+// policy), and a deploy while it is down fails only its container nodes; destroy leaves no
+// container, veth or OVS port. Bad input: an image that is not on the host, a container that exits
+// at once and a name taken by a container labvirt did not make each fail their node with a clear
+// error while the VM of the same lab comes up.
 #include <net/if.h>
 #include <simdjson.h>
 #include <unistd.h>
@@ -268,11 +269,25 @@ TEST_F(ContainerTest, DockerdRestartIsReconnectedAndTheLabComesBack) {
   ASSERT_EQ(err, "");
   // dockerd SIGKILLed and started again (tools/setup-host --dockerd, as CI set it up).
   int rc = -1;
+  Sh("kill -9 $(cat /var/run/docker.pid); sleep 1", &rc);
+  // A deploy while dockerd is down: its container node fails saying why, its VM comes up, and
+  // nothing of the container is left once dockerd is back and the lab is gone.
+  const std::string down_lab = "down" + kPid;
+  std::string down =
+      Call("lab.deploy",
+           R"({"name":")" + down_lab + R"(","wait":true,"nodes":[)" +
+               R"({"name":"vd","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1},)"
+               R"({"name":"cd","kind":"linux_container","image":")" +
+               kImage + R"("}]})");
+  EXPECT_EQ(testing::NodeStateOf(kSocket, down_lab, "vd"), "ready") << down;
+  EXPECT_EQ(testing::NodeStateOf(kSocket, down_lab, "cd"), "failed") << down;
+  EXPECT_NE(down.find("container: "), std::string::npos) << down;
   std::string restarted =
-      Sh("kill -9 $(cat /var/run/docker.pid); sleep 1; " + std::string(LABVIRT_SOURCE_DIR) +
-             "/tools/setup-host --dockerd 2>&1",
-         &rc);
+      Sh(std::string(LABVIRT_SOURCE_DIR) + "/tools/setup-host --dockerd 2>&1", &rc);
   ASSERT_EQ(rc, 0) << "dockerd did not restart: " << restarted;
+  std::string gone = Call("lab.destroy", R"({"lab":")" + down_lab + R"("})");
+  EXPECT_EQ(gone.find("\"error\""), std::string::npos) << gone;
+  EXPECT_EQ(Trim(Sh("docker ps -aq --filter label=labvirt.lab=" + down_lab)), "");
   // The containers died with dockerd (no live-restore): labvirt's restart policy brings them back.
   EXPECT_TRUE(WaitState("c1", "ready", 90s)) << StateOf("c1") << " " << NodeField("c1", "reason");
   EXPECT_TRUE(WaitState("c2", "ready", 90s)) << StateOf("c2");
