@@ -256,7 +256,16 @@ void DockerProvider::PlugNics(const std::string& name, std::vector<ContainerNic>
                   Guard(alive_, [this, name, st, done](Result<HttpResponse> r) {
                     auto state = r.ok() && r->status == 200 ? ParseInspect(r->body)
                                                             : Result<InspectedState>(NotFound(""));
-                    Status why = state.ok() && !state->running ? ExitedAtOnce(name, *state) : st;
+                    Status why = st;
+                    if (state.ok() && !state->running) {
+                      why = ExitedAtOnce(name, *state);
+                    } else if (st.code() == StatusCode::kNotFound) {
+                      // Its process is gone (ESRCH) before dockerd has noted the exit.
+                      why = FailedPrecondition("container " + name +
+                                               " exited at once (its process was gone before its "
+                                               "NICs were plugged): " +
+                                               st.message());
+                    }
                     // Half a node is no node: it goes down, saying why.
                     Destroy(name, [why, done](Status) { done(why); });
                   }));
