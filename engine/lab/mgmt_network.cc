@@ -2,6 +2,8 @@
 // management segments.
 #include "engine/lab/mgmt_network.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 
@@ -332,7 +334,9 @@ void MgmtNetwork::Refresh(const std::string& lab_name) {
 void MgmtNetwork::TearDown(const std::string& lab_name, std::function<void()> done) {
   Lab* lab = labs_.count(lab_name) ? labs_.at(lab_name).get() : nullptr;
   if (lab == nullptr || !lab->mgmt) return done();
-  bool nat = NeedsNat(*lab);
+  // Whether the lab had a table cannot be read from its nodes any more (a destroy removes them
+  // first), so the table goes whenever nft is there: removing an absent one is no error.
+  bool nat = ::access(options_.nft.c_str(), X_OK) == 0;
   std::string table = NatTableName(options_.instance, lab_name);
   std::string port = lab->mgmt->interface;
   std::string dir = StateDir(lab_name);

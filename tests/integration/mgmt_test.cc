@@ -264,7 +264,10 @@ TEST_F(MgmtTest, NodesGetTheirStaticLeasesTheHostReachesThemAndDestroyLeavesNoth
 }
 
 TEST_F(MgmtTest, RestartKeepsAddressesAndAdoptsTheRunningDhcpServer) {
-  ASSERT_EQ(Deploy(kLab, Containers(kLab, "1")).find("\"error\""), std::string::npos);
+  // A forward without NAT: the lab's nft table holds only it (and goes with the lab).
+  ASSERT_EQ(Deploy(kLab, Containers(kLab, "1"), R"({"forwards":[{"node":"c1","host_port":42203}]})")
+                .find("\"error\""),
+            std::string::npos);
   std::string before = Field(NodeGet(kLab, "c1"), {"mgmt", "ipv4"});
   std::string pid = Field(LabGet(kLab), {"mgmt", "dhcp", "pid"});
   ASSERT_FALSE(before.empty());
@@ -294,6 +297,13 @@ TEST_F(MgmtTest, RestartKeepsAddressesAndAdoptsTheRunningDhcpServer) {
             std::string::npos)
       << metrics;
   EXPECT_NE(Dhcp(kLab, "c1").find("udhcpc: eth0 " + before + "/"), std::string::npos);
+
+  // Destroyed after all that: the forward's table goes too, with everything else.
+  std::string gateway = Field(LabGet(kLab), {"mgmt", "interface"});
+  EXPECT_NE(Sh("nft list tables").find("labvirt_" + gateway.substr(4)), std::string::npos);
+  std::string gone = Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
+  EXPECT_EQ(gone.find("\"error\""), std::string::npos) << gone;
+  EXPECT_EQ(Leftovers(gateway, kStateDir + "/mgmt/" + kLab), "");
 }
 
 TEST_F(MgmtTest, ASegmentWhoseLabVanishedWhileLabvirtdWasDownIsSweptByCleanup) {
