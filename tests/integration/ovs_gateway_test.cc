@@ -10,6 +10,7 @@
 
 #include "engine/lab/ovs_plumber.h"
 #include "gtest/gtest.h"
+#include "reactor/base/ip_prefix.h"
 #include "reactor/worker_pool.h"
 #include "tests/support/ovs_harness.h"
 #include "tests/support/prereq.h"
@@ -130,7 +131,7 @@ TEST_F(OvsGatewayTest, HostReachesItsSegmentThroughTheGatewayAndNothingElse) {
   EXPECT_NE(Sh("ip -o link show " + gw_).find(",UP"), std::string::npos)
       << Sh("ip -o link show " + gw_);
   EXPECT_EQ(Sh("ip -o addr show dev " + gw_ + " scope global | awk '{print $4}'"),
-            Ip4(1) + "/24\n" + Ip6(1) + "/64");
+            Ip4(1) + "/24\n" + FormatPrefix(*ParseInterfaceAddress(Ip6(1) + "/64")));
   // Usable at once: not tentative (IFA_F_NODAD; the link-local address still does DAD).
   EXPECT_EQ(Sh("ip -o addr show dev " + gw_ + " scope global tentative"), "");
 
