@@ -93,6 +93,19 @@ void NodeLife::StartRefused(Node& n, const std::string& error) {
   RetryStart(n, /*redefine=*/true);
 }
 
+void NodeLife::StartVanished(Node& n, const std::string& why) {
+  if (n.start_kills >= kMaxStartKills) return FailStart(n, why);
+  ++n.start_kills;
+  LogWarn("QEMU gone right after its start; starting the same CPU again",
+          {{"node", n.key}, {"cpu", providers::DescribeCpu(n.cpu)}, {"why", why}});
+  // Whatever is left of the domain (libvirt may still be tearing it down) goes first.
+  hv_.Destroy(n.domain, [this, key = n.key](Status) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    RetryStart(*n, /*redefine=*/false);
+  });
+}
+
 void NodeLife::RetryStart(Node& n, bool redefine) {
   std::string key = n.key;
   n.stop_timer = reactor_.After(kRetryPause, [this, key, redefine] {

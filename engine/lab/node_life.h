@@ -73,6 +73,11 @@ class NodeLife : public EnginePart {
   // A start refused with `error`: redefines the domain with the next CPU choice and starts it
   // again when the error is the CPU's and the ladder goes on, else FailStart.
   void StartRefused(Node& n, const std::string& error);
+  // The paused start succeeded but its QEMU is gone before the console was attached (its PTY
+  // vanished): libvirt 9.0 shooting a retry with a refused predecessor's late monitor EOF (see
+  // providers::KilledByLibvirtDuringStart). Starts the same CPU choice again, a bounded number
+  // of times, else FailStart with `why`.
+  void StartVanished(Node& n, const std::string& why);
   // The host's local facts and the CPU cache (read on the worker pool by ProbeHost), completed
   // with libvirt's capabilities.
   void QueryHostCapabilities(providers::HostInfo local, std::string cache_json,

@@ -125,6 +125,10 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
   }
   n->early_console.clear();  // the previous VM's last words are no part of this boot
   Status st = n->hub->attached() ? n->hub->Reopen(n->pty) : n->hub->Open(n->pty);
+  // No such PTY: the QEMU that held it exited after its start answered (seen in CI: libvirt shot
+  // a retried start), which another start may well survive.
+  if (st.code() == StatusCode::kNotFound)
+    return StartVanished(*n, "the VM exited right after its start (console: " + st.message() + ")");
   if (!st.ok()) return FailStart(*n, "console: " + st.message());
   std::vector<PortPlan> ports;
   for (const auto& nic : n->metadata.nics) {

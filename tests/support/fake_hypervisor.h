@@ -84,6 +84,9 @@ class FakeHypervisor final : public providers::Hypervisor {
   std::vector<std::string> foreign_macs;  // what ListMacs reports
   bool hold_resume = false;               // keep Resume answers in held_resume (the VM runs)
   std::vector<Done> held_resume;
+  // kPty: this many next Starts answer OK with a QEMU already gone (its PTY closed), as when
+  // libvirt shoots a retried start after answering it.
+  int vanish_starts = 0;
   bool hold_stopped = false;  // keep stopped events until ReleaseStopped()
   std::vector<providers::DomainEventInfo> held;
 

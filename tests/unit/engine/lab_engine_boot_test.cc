@@ -293,5 +293,31 @@ TEST_F(LabEngineBootTest, WhatTheGuestPrintsBeforeTheResumeAnswerCounts) {
   ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
 }
 
+TEST_F(LabEngineBootTest, AQemuGoneRightAfterItsStartIsStartedAgain) {
+  hv_->vanish_starts = 1;  // the first start answers OK, its PTY already gone
+  Deploy({"h1"});
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(RunUntil([&] {
+    clock_.Advance(100ms);  // the retry's pause
+    return hv_->Running(d1);
+  })) << NodeJson("h1");
+  EXPECT_EQ(hv_->domain_starts[d1], 2);
+  ASSERT_TRUE(hv_->Console(d1, kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+}
+
+TEST_F(LabEngineBootTest, AQemuThatKeepsVanishingFailsTheNodeNamingItsConsole) {
+  hv_->vanish_starts = 100;
+  Deploy({"h1"});
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(RunUntil([&] {
+    clock_.Advance(100ms);
+    return InState("h1", "failed");
+  })) << NodeJson("h1");
+  EXPECT_EQ(hv_->domain_starts[d1], 3) << "the first start and two more";
+  EXPECT_NE(NodeJson("h1").find("console: open console /dev/pts/"), std::string::npos)
+      << NodeJson("h1");
+}
+
 }  // namespace
 }  // namespace labvirt::engine
