@@ -256,6 +256,28 @@ TEST_F(CaptureSessionTest, SlowReaderIsCutOffAndTheOtherCaptureGetsEverything) {
       << slow_blocks->back().options[1];
 }
 
+TEST_F(CaptureSessionTest, KernelDropsAreCountedInTheStatisticsBlock) {
+  CaptureOptions tiny;
+  tiny.rcvbuf_bytes = 4096;  // the kernel's floor: a few frames fit
+  size_t i = Start(Spec("ether proto 0x88b5"), tiny);
+  ASSERT_TRUE(RunUntil([&] { return !sessions_[i]->bytes.empty(); })) << "headers first";
+  // 500 frames while the loop does not read: the socket's queue overflows.
+  SendOn(b_, std::vector<std::string>(500, Frame(0x88b5, 1000, 'd')));
+  SendOn(b_, {Frame(0x88b6, 1000, 'x')});  // filtered out: neither delivered nor dropped
+  RunUntil([] { return false; }, 300ms);
+  sessions_[i]->session->Stop("stopped by the test");
+  auto blocks = Finished(i);
+  ASSERT_FALSE(blocks.empty());
+  const PcapngBlock& isb = blocks.back();
+  ASSERT_EQ(isb.type, 5u);
+  const uint64_t delivered = Packets(blocks).size();
+  EXPECT_GT(isb.Counter(7), 0u) << "isb_osdrop: the kernel dropped frames";
+  EXPECT_GT(delivered, 0u);
+  EXPECT_EQ(delivered + isb.Counter(7), 500u) << "every frame delivered or counted as dropped";
+  EXPECT_EQ(isb.Counter(8), delivered) << "isb_usrdeliv";
+  EXPECT_EQ(sessions_[i]->session->kernel_drops(), isb.Counter(7));
+}
+
 TEST_F(CaptureSessionTest, ClientHangUpClosesThePacketSocket) {
   const int before = PacketSocketsOn(ifindex_);
   size_t i = Start(Spec(""));

@@ -298,6 +298,36 @@ TEST_F(CaptureTest, BadRequestsAreRefusedNamingTheField) {
   EXPECT_NE(Call("host.info", "{}").find("\"healthy\":true"), std::string::npos);
 }
 
+// labvirtd holds at most 64 captures at once (each is a packet socket and up to 4 MiB queued):
+// the 65th is refused saying so and opens nothing; one ending frees its place.
+TEST_F(CaptureTest, SixtyFifthCaptureIsRefusedUntilOneEnds) {
+  const unsigned r1 = ::if_nametoindex(TapOf("r1").c_str());
+  const int base = PacketSocketsOn(r1);
+  std::vector<std::unique_ptr<Capture>> held;
+  for (int i = 0; i < 64; ++i) {
+    held.push_back(std::make_unique<Capture>("node.nic.capture", Params("r1", "")));
+    ASSERT_TRUE(held.back()->ok()) << "capture " << i << ": " << held.back()->reply;
+  }
+  for (int i = 0; i < 250 && PacketSocketsOn(r1) != base + 64; ++i)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(PacketSocketsOn(r1), base + 64);
+  Capture refused("node.nic.capture", Params("r1", ""));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.reply.find("at most 64 captures"), std::string::npos) << refused.reply;
+  EXPECT_EQ(PacketSocketsOn(r1), base + 64) << "a refused capture opened nothing";
+  held.pop_back();  // its connection closes: the daemon ends that capture
+  bool admitted = false;
+  for (int i = 0; i < 250 && !admitted; ++i) {
+    Capture again("node.nic.capture", Params("r1", ""));
+    admitted = again.ok();
+    if (!admitted) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(admitted) << "no room after a capture ended";
+  held.clear();
+  for (int i = 0; i < 250 && PacketSocketsOn(r1) != base; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(PacketSocketsOn(r1), base) << "every packet socket closed";
+}
+
 TEST_F(CaptureTest, ClientLeavingMidCaptureLeavesNoSocket) {
   const unsigned r1 = ::if_nametoindex(TapOf("r1").c_str());
   const int base = PacketSocketsOn(r1);
