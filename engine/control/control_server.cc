@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "engine/control/peer_access.h"
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
@@ -111,8 +112,10 @@ Status ControlServer::Listen(const std::string& path) {
   path_ = path;
   listen_fd_ = std::move(fd);
   ::chmod(path.c_str(), 0660);
-  if (group* g = ::getgrnam("labvirt"); g != nullptr) {
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) < 0) {
+  own_uid_ = ::geteuid();
+  access_group_ = AccessGroup();
+  if (access_group_) {
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), *access_group_) < 0) {
       LogWarn("socket group not set", {{"path", path}, {"error", std::strerror(errno)}});
     }
   }
@@ -150,29 +153,41 @@ void ControlServer::OnAccept(Result<UniqueFd> r) {
   accept_failing_ = false;
   UniqueFd fd = std::move(r).value();
   if (clients_.size() >= options_.max_clients) {
-    std::string msg =
-        ErrorResponse("null", FieldError(kInternalError, "too many clients", "clients",
-                                         "at most " + std::to_string(options_.max_clients) +
-                                             " clients at once; try again later")) +
-        "\n";
-    ssize_t ignored = ::send(fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)ignored;
+    Refuse(fd, "too many clients", "clients",
+           "at most " + std::to_string(options_.max_clients) + " clients at once; try again later");
     LogWarn("client refused: too many clients", {{"max", std::to_string(options_.max_clients)}});
     return;
   }
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  uint64_t id = next_client_id_++;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-    LogInfo("client connected", {{"client", std::to_string(id)},
-                                 {"pid", std::to_string(cred.pid)},
-                                 {"uid", std::to_string(cred.uid)},
-                                 {"gid", std::to_string(cred.gid)}});
+  Result<PeerCredentials> peer = ReadPeerCredentials(fd.get());
+  if (!peer.ok()) {
+    Refuse(fd, "permission denied", "client", "its credentials are unknown");
+    LogWarn("client refused: credentials unknown", {{"error", peer.status().ToString()}});
+    return;
   }
+  const std::string pid = std::to_string(peer->pid), uid = std::to_string(peer->uid),
+                    gid = std::to_string(peer->gid);
+  if (!PeerAllowed(*peer, own_uid_, access_group_)) {
+    Refuse(fd, "permission denied", "client", RefusalMessage(*peer));
+    LogWarn("client refused: neither root nor in group labvirt",
+            {{"pid", pid}, {"uid", uid}, {"gid", gid}});
+    return;
+  }
+  uint64_t id = next_client_id_++;
+  LogInfo("client connected",
+          {{"client", std::to_string(id)}, {"pid", pid}, {"uid", uid}, {"gid", gid}});
   auto client = std::make_unique<Client>(options_.max_line_bytes);
   client->fd = std::move(fd);
   clients_[id] = std::move(client);
   StartRecv(id);
+}
+
+void ControlServer::Refuse(const UniqueFd& fd, std::string summary, std::string_view field,
+                           std::string_view reason) {
+  std::string msg =
+      ErrorResponse("null", FieldError(kInternalError, std::move(summary), field, reason)) + "\n";
+  // Best effort: the connection closes right after, whether or not the client reads it.
+  ssize_t ignored = ::send(fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)ignored;
 }
 
 void ControlServer::StartRecv(uint64_t id) {

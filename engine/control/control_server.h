@@ -13,12 +13,14 @@
 #define LABVIRT_ENGINE_CONTROL_CONTROL_SERVER_H_
 
 #include <simdjson.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -62,7 +64,9 @@ class ControlServer {
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  // Binds `path` (mode 0660, group `labvirt` when that group exists) and starts accepting.
+  // Binds `path` (mode 0660, group `labvirt` when that group exists) and starts accepting. Each
+  // connection whose peer is neither root, this process's user nor in group labvirt is told so
+  // and closed (peer_access.h), its pid, uid and gid logged.
   // Refuses if another server answers on `path`; removes a stale socket file.
   Status Listen(const std::string& path);
   // Registers `name`, taking the parameters `params` (see ParamNames).
@@ -96,6 +100,9 @@ class ControlServer {
   };
   void StartAccept();
   void OnAccept(Result<UniqueFd> fd);
+  // Tells a connection about to be closed why (one error line, id null), without waiting.
+  static void Refuse(const UniqueFd& fd, std::string summary, std::string_view field,
+                     std::string_view reason);
   // Parses and runs one request; `respond` gets the response line ("" for a notification).
   void Invoke(uint64_t client, std::string_view line, std::function<void(std::string)> respond);
   void Respond(uint64_t client, uint64_t seq, std::string line);
@@ -114,6 +121,8 @@ class ControlServer {
   std::function<void(uint64_t)> client_closed_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   uint64_t next_client_id_ = 1;
+  uid_t own_uid_ = 0;                  // the daemon's user: may connect (see peer_access.h)
+  std::optional<gid_t> access_group_;  // group labvirt, when the host has it
   bool accept_failing_ = false;
   reactor::OpHandle accept_retry_;
   reactor::OpHandle accept_op_;
