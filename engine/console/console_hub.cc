@@ -64,6 +64,17 @@ ConsoleHub::Viewer* ConsoleHub::Find(ViewerId id) {
 }
 
 Status ConsoleHub::CheckAttach(ViewerMode mode, bool force) const {
+  size_t clients = 0;
+  for (const auto& v : viewers_) clients += !v->is_script;
+  if (clients >= options_.max_viewers) {
+    return ResourceExhausted("console of " + name_ + ": at most " +
+                             std::to_string(options_.max_viewers) +
+                             " viewers at once; detach one first");
+  }
+  return CheckLease(mode, force);
+}
+
+Status ConsoleHub::CheckLease(ViewerMode mode, bool force) const {
   if (mode == ViewerMode::kReadWrite && lease_holder_ != 0 && !force) {
     return FailedPrecondition("console of " + name_ + ": the write lease is held by viewer " +
                               std::to_string(lease_holder_) +
@@ -115,7 +126,7 @@ void ConsoleHub::GiveLease(Viewer& v) {
 }
 
 Result<ViewerId> ConsoleHub::AttachScript(ScriptViewerCallbacks callbacks) {
-  LABVIRT_RETURN_IF_ERROR(CheckAttach(ViewerMode::kReadWrite, false));
+  LABVIRT_RETURN_IF_ERROR(CheckLease(ViewerMode::kReadWrite, false));
   auto v = std::make_unique<Viewer>();
   v->id = next_id_++;
   v->is_script = true;

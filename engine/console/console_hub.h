@@ -57,6 +57,9 @@ struct ConsoleHubOptions {
   size_t max_viewer_queue_bytes = 1024 * 1024;
   // Largest single Send to a viewer.
   size_t max_send_bytes = 256 * 1024;
+  // Client viewers (console.attach) of one console at once: each holds a socket and up to
+  // max_viewer_queue_bytes, so one client cannot pile them up. Script viewers do not count.
+  size_t max_viewers = 64;
   ConsoleReaderOptions reader;
 };
 
@@ -105,7 +108,8 @@ class ConsoleHub {
   bool attached() const { return reader_.attached(); }
 
   // Whether Attach(mode, force) would succeed now: lets the control server answer its JSON reply
-  // before handing over the socket.
+  // before handing over the socket. ResourceExhausted when max_viewers client viewers are
+  // attached; FailedPrecondition when read-write is asked while another holds the lease.
   Status CheckAttach(ViewerMode mode, bool force) const;
   // Takes `socket` (a connected stream socket), queues the scrollback to it, and starts
   // forwarding. Fails (closing nothing: the fd is dropped, i.e. closed) as CheckAttach says, or
@@ -159,6 +163,9 @@ class ConsoleHub {
   // In attach (= id) order. Flat vectors: a console has a handful of viewers, each PTY read
   // walks all of them, and each completion finds its viewer by id in the contiguous id list
   // without touching the other viewers.
+  // The write lease part of CheckAttach (scripts attach under it alone).
+  Status CheckLease(ViewerMode mode, bool force) const;
+
   std::vector<std::unique_ptr<Viewer>> viewers_;
   std::vector<ViewerId> viewer_ids_;  // viewer_ids_[i] == viewers_[i]->id
   ViewerId next_id_ = 1;

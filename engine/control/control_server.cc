@@ -28,6 +28,9 @@ struct ControlServer::Client {
   bool batching = false;
   bool closing = false;
   bool eof = false;  // the client shut down its sending side: close once every answer is out
+  // Too many requests awaiting answers: no more is read or answered; the error line goes out,
+  // then the connection closes with this reason.
+  std::string cut_off;
   // Answers not yet sent, in request order; an async method fills its slot later.
   struct Slot {
     uint64_t seq;
@@ -210,11 +213,16 @@ void ControlServer::OnRecv(uint64_t id, Result<std::span<const char>> r) {
     Close(id, r.ok() ? "eof" : r.status().ToString());
     return;
   }
+  if (!c.cut_off.empty()) return;  // a chunk that was in flight when reading stopped
   std::string_view data(r->data(), r->size());
   c.batching = true;
   while (!c.closing && !c.takeover) {
     std::optional<LineFramer::Frame> frame = c.framer.Next(data);
     if (!frame) break;
+    if (c.pending.size() >= options_.max_pending_requests) {
+      CutOff(id);
+      break;
+    }
     uint64_t seq = c.next_seq++;
     c.pending.push_back({seq, false, {}});
     if (frame->kind == LineFramer::Frame::Kind::kTooLong) {
@@ -268,6 +276,21 @@ void ControlServer::Invoke(uint64_t client, std::string_view line,
   }
   handler->second.handler(req.params, RpcContext{client}, std::move(reply));
 }
+void ControlServer::CutOff(uint64_t id) {
+  Client& c = *clients_.at(id);
+  const std::string max = std::to_string(options_.max_pending_requests);
+  c.cut_off = "more than " + max + " requests awaiting answers";
+  LogWarn("client cut off: too many requests awaiting answers",
+          {{"client", std::to_string(id)}, {"max", max}});
+  c.recv_op.Cancel();
+  c.pending.clear();  // their answers, when they come, find no slot and are dropped
+  c.eof = true;       // Flush closes once the error line is out
+  Enqueue(id, ErrorResponse("null", FieldError(kInternalError, "too many requests", "requests",
+                                               "at most " + max +
+                                                   " requests awaiting answers per client; read "
+                                                   "the answers before sending more")));
+}
+
 void ControlServer::Respond(uint64_t client, uint64_t seq, std::string line) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;  // the client left before its answer was ready
@@ -339,7 +362,7 @@ void ControlServer::Flush(uint64_t id) {
   }
   if (c.out.empty() || c.closing) {
     c.sending = false;
-    if (c.eof && c.pending.empty()) Close(id, "eof");
+    if (c.eof && c.pending.empty()) Close(id, c.cut_off.empty() ? "eof" : c.cut_off);
     return;
   }
   c.sending = true;

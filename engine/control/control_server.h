@@ -54,6 +54,10 @@ struct ControlServerOptions {
   size_t max_line_bytes = kMaxRequestLineBytes;
   size_t max_clients = 1024;
   size_t max_output_bytes = 8 << 20;
+  // Requests of one client awaiting their answers (slow asynchronous ones, e.g. node.start with
+  // wait): beyond this the client gets one error line and is disconnected, so one client cannot
+  // grow labvirtd's memory without bound.
+  size_t max_pending_requests = 1024;
 };
 
 class ControlServer {
@@ -101,6 +105,9 @@ class ControlServer {
   void StartAccept();
   void OnAccept(Result<UniqueFd> fd);
   // Tells a connection about to be closed why (one error line, id null), without waiting.
+  // Stops reading `id`, drops its pending requests, queues the "too many requests" error line and
+  // closes once it is sent.
+  void CutOff(uint64_t id);
   static void Refuse(const UniqueFd& fd, std::string summary, std::string_view field,
                      std::string_view reason);
   // Parses and runs one request; `respond` gets the response line ("" for a notification).

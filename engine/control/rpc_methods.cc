@@ -254,7 +254,9 @@ void RpcMethods::RegisterConsoleMethods() {
         }
         ViewerMode mode = mode_text == "rw" ? ViewerMode::kReadWrite : ViewerMode::kReadOnly;
         if (Status st = hub->CheckAttach(mode, force); !st.ok()) {
-          return reply(Bad("mode", st.message()));
+          // Too many viewers is the node's state; a held lease is about the mode asked for.
+          bool full = st.code() == StatusCode::kResourceExhausted;
+          return reply(Bad(full ? "node" : "mode", st.message()));
         }
         JsonWriter w;
         w.BeginObject().Key("lab").String(lab).Key("node").String(node).Key("mode").String(

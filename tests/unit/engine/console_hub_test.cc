@@ -405,6 +405,33 @@ TEST_P(ConsoleHubTest, AScriptEndsWhenThePtyCloses) {
   EXPECT_EQ(hub->lease_holder(), 0u);
 }
 
+TEST_P(ConsoleHubTest, ViewersAreCappedPerConsoleAndScriptsDoNotCount) {
+  ConsoleHubOptions o;
+  o.max_viewers = 2;
+  auto hub = MakeHub(o);
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  std::vector<Pair> pairs;
+  std::vector<ViewerId> ids;
+  for (int i = 0; i < 2; ++i) {
+    pairs.push_back(MakePair());
+    auto id = hub->Attach(std::move(pairs.back().theirs), ViewerMode::kReadOnly, false);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ids.push_back(*id);
+  }
+  Pair third = MakePair();
+  Status full = hub->CheckAttach(ViewerMode::kReadOnly, false);
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("at most 2 viewers at once"), std::string::npos) << full.message();
+  EXPECT_FALSE(hub->Attach(std::move(third.theirs), ViewerMode::kReadOnly, false).ok());
+  EXPECT_EQ(hub->viewer_count(), 2u);
+  // The engine's own script viewer (a startup config being typed) is not a client's.
+  EXPECT_TRUE(hub->AttachScript({}).ok());
+  hub->Detach(ids[0]);
+  Pair fourth = MakePair();
+  EXPECT_TRUE(hub->Attach(std::move(fourth.theirs), ViewerMode::kReadOnly, false).ok())
+      << "a place freed by a detach";
+}
+
 INSTANTIATE_TEST_SUITE_P(Reader, ConsoleHubTest, ::testing::Bool(), [](const auto& info) {
   return info.param ? std::string("DirectRead") : std::string("PollRead");
 });

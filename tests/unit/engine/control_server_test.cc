@@ -183,6 +183,41 @@ TEST_F(ControlServerTest, PipelinedAnswersLeaveInOneSendAndHalfCloseIsAnswered) 
   EXPECT_EQ(first_read, want);
 }
 
+TEST_F(ControlServerTest, AClientWithTooManyRequestsAwaitingAnswersIsCutOffAlone) {
+  ControlServer server(*reactor_, ControlServerOptions{.max_pending_requests = 3});
+  std::vector<RpcReply> held;  // answers of "hold", given when the test says
+  server.AddAsyncMethod("hold", {}, [&](simdjson::dom::element, RpcContext, RpcReply reply) {
+    held.push_back(std::move(reply));
+  });
+  server.AddMethod("echo", {"a"}, [](simdjson::dom::element params) -> RpcResult {
+    return simdjson::minify(params);
+  });
+  std::string path = "/tmp/labvirt-cs-test4-" + std::to_string(::getpid()) + ".sock";
+  ASSERT_TRUE(server.Listen(path).ok());
+  UniqueFd greedy = Connect(path), other = Connect(path);
+  ASSERT_TRUE(greedy && other);
+  std::string req;
+  for (int id = 1; id <= 5; ++id)
+    req += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"hold"})" + "\n";
+  SendAll(greedy.get(), req);
+  std::string got;
+  ASSERT_TRUE(Pump([&] { return Drain(greedy.get(), &got); })) << "closed: " << got;
+  EXPECT_EQ(Lines(got), 1u) << got;
+  EXPECT_NE(got.find("too many requests"), std::string::npos) << got;
+  EXPECT_NE(got.find("at most 3 requests awaiting answers"), std::string::npos) << got;
+  EXPECT_EQ(held.size(), 3u) << "the fourth request was never run";
+  for (auto& reply : held) reply(std::string("{}"));  // late answers for a gone client: dropped
+  SendAll(other.get(), R"({"jsonrpc":"2.0","id":9,"method":"echo","params":{"a":1}})"
+                       "\n");
+  std::string fine;
+  ASSERT_TRUE(Pump([&] {
+    Drain(other.get(), &fine);
+    return Lines(fine) >= 1;
+  }));
+  EXPECT_EQ(fine, R"({"jsonrpc":"2.0","id":9,"result":{"a":1}})"
+                  "\n");
+}
+
 TEST_F(ControlServerTest, RefusesSecondServerOnSameSocket) {
   std::string path = "/tmp/labvirt-cs-test2-" + std::to_string(::getpid()) + ".sock";
   ASSERT_TRUE(server_->Listen(path).ok());
