@@ -191,8 +191,10 @@ void LibvirtEventImpl::Sync() {
       std::lock_guard<std::mutex> lock(mu_);
       fd = handles_.at(watch).fd;
     }
-    armed.poll = reactor_.Poll(fd, VirEventsToPoll(events),
-                               [this, watch](Result<uint32_t> r) { OnPollReady(watch, r); });
+    // Init-captures: clang before 16 cannot capture a structured binding by name (P1091).
+    armed.poll =
+        reactor_.Poll(fd, VirEventsToPoll(events),
+                      [this, watch = watch](Result<uint32_t> r) { OnPollReady(watch, r); });
   }
   for (auto [timer, interval] : want_timeouts) {
     if (interval == -2) {
@@ -204,8 +206,8 @@ void LibvirtEventImpl::Sync() {
     armed.timer.Cancel();
     armed.interval_ms = interval;
     if (interval < 0) continue;
-    armed.timer =
-        reactor_.Every(std::chrono::milliseconds(interval), [this, timer] { OnTimer(timer); });
+    armed.timer = reactor_.Every(std::chrono::milliseconds(interval),
+                                 [this, timer = timer] { OnTimer(timer); });
   }
   // Free callbacks last, from this clean stack: they may re-enter libvirt and our hooks.
   for (const Freed& f : to_free) f.ff(f.opaque);
