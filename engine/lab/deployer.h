@@ -77,6 +77,9 @@ class Deployer : public EnginePart {
   // nodes into the lab and return every node of the lab that should start now.
   void DeployFailed(std::unique_ptr<DeployJob> job, Lab& lab, Status st, std::string field);
   std::vector<Node*> AddDeployedNodes(Lab& lab, DeployJob& job);
+  // The deploy of `lab` in flight is over (its nodes are in the lab, or rolled back): the deploys
+  // of the lab that waited run now, in order.
+  void ReleaseDeploy(const std::string& lab);
   // The other labvirt instance that holds a lab named `lab` on this host (its domains seen at the
   // last reconcile, or its ports on the bridge now), or "" when none does.
   std::string OtherInstanceOf(const std::string& lab) const;

@@ -15,6 +15,7 @@
 #include "providers/node_naming.h"
 #include "providers/overlay.h"
 #include "providers/state_paths.h"
+#include "reactor/base/fault_point.h"
 #include "reactor/base/join.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
@@ -55,6 +56,17 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
   if (!resolved.ok()) return reply(resolved.status());
   auto links = ResolveLinks(spec, *resolved);
   if (!links.ok()) return reply(links.status());
+  if (auto it = store_.deploys_in_flight.find(spec.name); it != store_.deploys_in_flight.end()) {
+    // One deploy of a lab at a time: nodes being made are not in the lab yet, so a second deploy
+    // (a controller retrying, say) would make them again — same domains, same overlay files.
+    // It runs once the first is over and converges on what that one made.
+    auto held = std::make_shared<LabSpec>(std::move(spec));
+    it->second.push_back([this, held, wait, reply = std::move(reply)]() mutable {
+      Deploy(std::move(*held), wait, std::move(reply));
+    });
+    return;
+  }
+  store_.deploys_in_flight[spec.name];
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
   for (NodeSpec& ns : spec.nodes) {
     if (!ns.save_on_stop) ns.save_on_stop = spec.save_on_stop;
@@ -278,6 +290,7 @@ void Deployer::DefineFrom(uint64_t id, size_t i) {
     if (!st.ok() && ContainerFailed(job, job.builds[i].node, st)) return DefineFrom(id, i + 1);
     if (!st.ok()) return DeployFinish(id, st, job.NodeField(job.builds[i].node, ""));
     job.defined.insert(job.builds[i].domain);
+    FaultPoint("define");
     DefineFrom(id, i + 1);
   });
 }
@@ -305,7 +318,10 @@ void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {
     mgmt_.Refresh(lab_name);  // nodes the re-deploy removed lose their leases and forwards
     reply(GetLab(lab_name));
   });
-  ConvergeExisting(lab, *job, new_nodes, answer->Step());
+  ConvergeExisting(lab, *job, new_nodes, [this, lab_name, converged = answer->Step()] {
+    ReleaseDeploy(lab_name);  // the lab is as this deploy asked: the next may look at it
+    converged();
+  });
   EmitFor("lab.deployed", lab.name, "", "{\"lab\":\"" + lab.name + "\"}");
   if (job->wait) {
     // The answer comes once every node on its way up — started now, or already queued, starting
@@ -335,13 +351,26 @@ void Deployer::DeployFailed(std::unique_ptr<DeployJob> job, Lab& lab, Status st,
       // Whatever failed (a name, an image, libvirt), the client hears -32602 naming the field.
       reply(InvalidArgument(st.message()).WithField(field).WithSummary("deploy failed"));
     };
-    if (!labs_.count(lab_name) || !labs_[lab_name]->nodes.empty()) return answer();
+    if (!labs_.count(lab_name) || !labs_[lab_name]->nodes.empty()) {
+      ReleaseDeploy(lab_name);
+      return answer();
+    }
     // A lab this deploy made goes again, its management segment first.
     mgmt_.TearDown(lab_name, [this, lab_name, answer] {
       if (labs_.count(lab_name) && labs_[lab_name]->nodes.empty()) labs_.erase(lab_name);
+      ReleaseDeploy(lab_name);
       answer();
     });
   });
+}
+
+void Deployer::ReleaseDeploy(const std::string& lab) {
+  auto it = store_.deploys_in_flight.find(lab);
+  if (it == store_.deploys_in_flight.end()) return;
+  std::deque<std::function<void()>> waiting = std::move(it->second);
+  store_.deploys_in_flight.erase(it);
+  // In order, each on a clean stack: the first takes the lab again and the rest queue behind it.
+  for (auto& deploy : waiting) Defer(std::move(deploy));
 }
 
 std::vector<Node*> Deployer::AddDeployedNodes(Lab& lab, DeployJob& job) {

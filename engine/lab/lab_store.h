@@ -8,6 +8,7 @@
 #define LABVIRT_ENGINE_LAB_LAB_STORE_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -219,6 +220,9 @@ class LabStore {
 
   std::map<std::string, std::unique_ptr<Lab>> labs;
   std::map<uint64_t, std::unique_ptr<DeployJob>> jobs;
+  // Labs with a deploy between its start and its nodes being in the lab (or rolled back), each
+  // with the deploys of that lab asked for meanwhile, in order (see Deployer::Deploy).
+  std::map<std::string, std::deque<std::function<void()>>> deploys_in_flight;
   uint64_t next_job_id = 1;
   Admission admission;
   // Labs on this host that belong to other labvirt instances (lab -> instance), as of the last

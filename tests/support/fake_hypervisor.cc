@@ -10,6 +10,7 @@
 namespace labvirt::testing {
 
 void FakeHypervisor::Define(std::string xml, Done done) {
+  ++defines;
   auto start = xml.find("<name>") + 6;
   std::string name = xml.substr(start, xml.find("</name>") - start);
   if (!fail_define.empty() && name.find(fail_define) != std::string::npos) {

@@ -63,6 +63,7 @@ class FakeHypervisor final : public providers::Hypervisor {
   std::set<std::string> defined;
   std::map<std::string, std::string> xmls;                    // domain -> its last defined XML
   int starts = 0;                                             // every Start, refused or not
+  int defines = 0;                                            // every Define, refused or not
   std::map<std::string, int> domain_starts, domain_destroys;  // kPty: per domain
   std::vector<std::string> attached, detached;                // device XMLs
   int metadata_writes = 0;

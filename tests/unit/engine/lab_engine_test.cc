@@ -206,6 +206,31 @@ TEST_F(LabEngineTest, RedeployConvergesLinksAndRemovesUnlistedNodes) {
   EXPECT_TRUE(removed_event);
 }
 
+TEST_F(LabEngineTest, ASecondDeployOfALabWaitsForTheFirstAndConvergesOnIt) {
+  // A controller retrying lab.deploy before the first answered: the nodes being made are not in
+  // the lab yet, and a second deploy making them again would race on their domains and disks.
+  const std::string json = R"({"name":"lab1","nodes":[)"
+                           R"({"name":"r1","kind":"iosv","image":"base.qcow2","start":false},)"
+                           R"({"name":"r2","kind":"iosv","image":"base.qcow2","start":false}]})";
+  auto d1 = parser_.parse(json);
+  auto s1 = ParseLabSpec(d1.value());
+  ASSERT_TRUE(s1.ok());
+  simdjson::dom::parser p2;
+  auto d2 = p2.parse(json);
+  auto s2 = ParseLabSpec(d2.value());
+  ASSERT_TRUE(s2.ok());
+  std::optional<Result<std::string>> first, second;
+  engine_->Deploy(std::move(s1).value(), false, [&](Result<std::string> r) { first = r; });
+  engine_->Deploy(std::move(s2).value(), false, [&](Result<std::string> r) { second = r; });
+  for (int i = 0; i < 100000 && !(first && second); ++i) reactor_->RunOnce(/*block=*/true);
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(first->ok()) << first->status().ToString();
+  EXPECT_TRUE(second->ok()) << second->status().ToString();
+  EXPECT_EQ(hv_->defines, 2) << "each node defined once";
+  EXPECT_NE(Node("r1"), "error");
+  EXPECT_NE(Node("r2"), "error");
+}
+
 TEST_F(LabEngineTest, AFailedRedeployLeavesTheLinksAsTheyWere) {
   ASSERT_FALSE(Has(Deploy(R"({"endpoints":["r1:eth1","r2:eth1"]})"), "error"));
   std::string lab = Lab();
