@@ -13,6 +13,7 @@
 #include "engine/lab/ovs_plumber.h"
 #include "providers/libvirt_event_impl.h"
 #include "providers/libvirtd_conf.h"
+#include "reactor/base/fault_point.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -104,6 +105,12 @@ Status Daemon::Init() {
                                {"workers", std::to_string(pool_->threads())},
                                {"catalog", catalog_.source()},
                                {"kinds", std::to_string(catalog_.kinds().size())}});
+  if (!ArmedFaultPoints().empty()) {
+    std::string points;
+    for (const auto& p : ArmedFaultPoints()) points += (points.empty() ? "" : ",") + p;
+    LogWarn("fault points armed: this labvirtd kills itself there (a test hook)",
+            {{"LABVIRT_FAULT_KILL_AT", points}});
+  }
   return Status::Ok();
 }
 

@@ -12,6 +12,7 @@
 #include "providers/node_naming.h"
 #include "providers/overlay.h"
 #include "providers/state_paths.h"
+#include "reactor/base/fault_point.h"
 #include "reactor/base/join.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
@@ -149,6 +150,7 @@ void Deployer::DestroyNode(std::string key, std::function<void(Status)> done) {
   if (domain.empty()) return after_domain(Status::Ok());
   hv_.Destroy(domain, [this, domain, after_domain](Status st) {
     if (!st.ok() && st.code() != StatusCode::kNotFound) return after_domain(st);
+    FaultPoint("destroy");
     hv_.Undefine(domain, [after_domain](Status st) {
       after_domain(st.code() == StatusCode::kNotFound ? Status::Ok() : st);  // gone already
     });

@@ -1,6 +1,7 @@
 // NodeLife (engine/lab/node_life.h): admission, start paused, console, NICs, resume, readiness,
 // stop, crashes and restarts. The CPU ladder's steps are in node_cpu.cc.
 #include "engine/lab/node_life.h"
+#include "reactor/base/fault_point.h"
 #include "reactor/base/json_writer.h"
 #include "reactor/base/log.h"
 
@@ -72,6 +73,7 @@ void NodeLife::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
   if (!st.ok()) return StartRefused(*n, st.message());
+  FaultPoint("start_paused");
   // QEMU took this CPU: later nodes of the same first choice start on it at once.
   CpuWorked(*n);
   FetchConsole(key, 0);
@@ -130,6 +132,7 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
   if (st.code() == StatusCode::kNotFound)
     return StartVanished(*n, "the VM exited right after its start (console: " + st.message() + ")");
   if (!st.ok()) return FailStart(*n, "console: " + st.message());
+  FaultPoint("console_open");
   std::vector<PortPlan> ports;
   for (const auto& nic : n->metadata.nics) {
     if (nic.tap.empty()) continue;
@@ -151,6 +154,7 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     if (!st.ok()) return FailStart(*n, "network: " + st.message());
+    FaultPoint("ports_plugged");
     links_.ApplyLinkStates(*n, [this, key](Status st) {
       Node* n = FindNodeByKey(key);
       if (n == nullptr || n->state != NodeState::kStarting) return;
@@ -169,6 +173,7 @@ void NodeLife::Resume(const std::string& key) {
     if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) {
       return FailStart(*n, st.message());
     }
+    FaultPoint("resumed");
     SetState(*n, NodeState::kBooting, "waiting for the readiness text");
     std::string early = std::move(n->early_console);
     n->early_console.clear();
@@ -216,6 +221,7 @@ void NodeLife::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
         PasteThenReady(*n, ev.result.pattern);
       } else if (n->state == NodeState::kBooting) {
         SetState(*n, NodeState::kReady, "matched: " + ev.result.pattern);
+        FaultPoint("ready");  // before the metadata says so
       }
       writer_.PersistMetadata(*n);
       return;
@@ -299,6 +305,7 @@ void NodeLife::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
   };
   if (force) return force_off();
   hv_.Shutdown(n.domain, [this, key, force_off](Status st) {
+    FaultPoint("stopping");
     if (!st.ok()) force_off();
   });
   n.stop_timer = reactor_.After(timeout, force_off);

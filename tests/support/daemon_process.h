@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ class DaemonProcess {
     std::vector<std::string> args;  // labvirtd's flags
     std::string log_path;           // its stderr, appended
     rlim_t max_fds = 0;             // when non-zero, its RLIMIT_NOFILE (soft and hard)
+    std::vector<std::string> env;   // more NAME=VALUE in its environment
   };
 
   explicit DaemonProcess(Options options) : options_(std::move(options)) { Start(); }
@@ -51,12 +53,15 @@ class DaemonProcess {
   void Start() {
     pid_ = ::fork();
     if (pid_ != 0) return;
+    // A test killed by its timeout takes its daemon with it (no orphan holding the test's pipes).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int log = ::open(options_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log >= 0) ::dup2(log, STDERR_FILENO);
     if (options_.max_fds != 0) {
       rlimit rl{options_.max_fds, options_.max_fds};
       ::setrlimit(RLIMIT_NOFILE, &rl);
     }
+    for (auto& e : options_.env) ::putenv(e.data());
     std::vector<char*> argv;
     std::string bin = LABVIRTD_PATH;
     argv.push_back(bin.data());
@@ -91,6 +96,21 @@ class DaemonProcess {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
+  }
+
+  // What the next Start() uses (e.g. another environment).
+  Options& options() { return options_; }
+  // Waits up to `timeout` for the process to exit on its own (a fault point); true when it did.
+  bool WaitExit(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return pid_ <= 0;
   }
 
   // True while the process has not exited.

@@ -1,0 +1,201 @@
+// labvirtd killed (SIGKILL, as a crash) at each step of a node's life, on real libvirtd, QEMU and
+// OVS with fixture VMs: the daemon is started with LABVIRT_FAULT_KILL_AT=<point>
+// (reactor/base/fault_point.h) so it dies exactly there, then started again without it. After
+// each kill the lab converges — the same lab.deploy answers with every node ready, node.stop and
+// lab.destroy finish what they began — and nothing is lost or leaked: one domain per node, one
+// OVS port per NIC, one overlay per node, nothing lab.cleanup would call orphaned, and after the
+// destroy no domain, port or overlay at all.
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/deadline.h"
+#include "tests/support/fixture_domain.h"
+#include "tests/support/host_view.h"
+#include "tests/support/prereq.h"
+#include "tools/ctl/client.h"
+
+namespace labvirt {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DomainId;
+using testing::DomainsOfLab;
+using testing::PortsOfLab;
+namespace fs = std::filesystem;
+
+const std::string kPid = std::to_string(::getpid());
+const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-fault-" + kPid;
+const std::string kStateDir = "/var/lib/libvirt/images/lvtest-fault-" + kPid + "-state";
+const std::string kSocket = "/tmp/lvtest-fault-" + kPid + ".sock";
+
+std::unique_ptr<testing::DaemonProcess> g_daemon;
+
+std::string Call(const std::string& method, const std::string& params) {
+  return testing::CallBounded(kSocket, method, params);
+}
+bool IsError(const std::string& resp) { return resp.find("\"error\"") != std::string::npos; }
+
+// Two linked fixture nodes; `wait` makes lab.deploy answer once every node is ready.
+std::string Spec(const std::string& lab, bool wait) {
+  return R"({"name":")" + lab + R"(","wait":)" + (wait ? "true" : "false") +
+         R"(,"nodes":[)"
+         R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1},)"
+         R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1}],)"
+         R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})";
+}
+
+size_t Overlays(const std::string& lab) {
+  std::error_code ec;
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(kStateDir + "/overlays/" + lab, ec)) {
+    n += e.path().extension() == ".qcow2";
+  }
+  return n;
+}
+
+// (Re)starts labvirtd, armed at `point` ("" for none), and waits until it is healthy.
+::testing::AssertionResult StartDaemon(const std::string& point) {
+  g_daemon->Stop();  // one daemon on the socket: a second would exit and leave the first serving
+  g_daemon->options().env.clear();
+  if (!point.empty()) g_daemon->options().env.push_back("LABVIRT_FAULT_KILL_AT=" + point);
+  g_daemon->Start();
+  if (!testing::WaitHealthy(kSocket, 60s)) {
+    return ::testing::AssertionFailure() << "labvirtd not healthy: " << g_daemon->Warnings();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Sends `method` without waiting for its answer: the daemon is to die on the way.
+void SendAndDie(const std::string& method, const std::string& params, const std::string& point) {
+  auto c = testing::ConnectBounded(kSocket);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send(method, params, 1).ok());
+  ASSERT_TRUE(g_daemon->WaitExit(180s)) << "labvirtd never reached fault point " << point;
+}
+
+// The lab as it should be once deployed: every node ready, one domain per node, a port per
+// NIC, an overlay per node, nothing orphaned.
+void ExpectConverged(const std::string& lab, const std::string& deploy_answer) {
+  ASSERT_FALSE(IsError(deploy_answer)) << deploy_answer << "\nlabvirtd's warnings:\n"
+                                       << g_daemon->Warnings();
+  EXPECT_EQ(testing::FailedNodes(deploy_answer), "") << deploy_answer;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(deploy_answer);
+  for (auto n : doc["result"]["nodes"].get_array()) {
+    EXPECT_EQ(std::string_view(n["state"].get_string()), "ready") << simdjson::minify(n);
+  }
+  EXPECT_EQ(DomainsOfLab(lab), 2);
+  EXPECT_NE(DomainId(lab, "r1"), -1) << "r1 runs";
+  EXPECT_NE(DomainId(lab, "r2"), -1) << "r2 runs";
+  EXPECT_EQ(PortsOfLab(lab).size(), 2u) << "one port per NIC, none twice";
+  EXPECT_EQ(Overlays(lab), 2u);
+  std::string leftovers = Call("lab.cleanup", R"({"dry_run":true})");
+  EXPECT_EQ(leftovers.find(lab), std::string::npos) << "nothing orphaned: " << leftovers;
+}
+
+void ExpectGone(const std::string& lab) {
+  EXPECT_EQ(DomainsOfLab(lab), 0);
+  EXPECT_TRUE(PortsOfLab(lab).empty());
+  EXPECT_EQ(Overlays(lab), 0u);
+  EXPECT_EQ(Call("lab.list", "{}").find("\"" + lab + "\""), std::string::npos);
+}
+
+class FaultTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    fs::create_directories(kImageRoot);
+    fs::create_directories(kStateDir);
+    image_error_ =
+        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
+                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    g_daemon = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
+        .args = {"--socket", kSocket, "--image-root", kImageRoot, "--state-dir", kStateDir,
+                 "--boot-budget", "4", "--mgmt", "none"},
+        .log_path = kStateDir + "/labvirtd.log"});
+    g_daemon->Stop();  // each test starts it with its own fault point
+  }
+  static void TearDownTestSuite() {
+    if (StartDaemon("")) {
+      for (const auto& lab : labs_) Call("lab.destroy", R"({"lab":")" + lab + R"("})");
+    }
+    g_daemon.reset();
+    std::error_code ec;
+    if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
+      fs::copy_file(kStateDir + "/labvirtd.log", "/tmp/lvtest-fault-" + kPid + ".log", ec);
+      std::fprintf(stderr, "labvirtd's log kept in /tmp/lvtest-fault-%s.log\n", kPid.c_str());
+    }
+    fs::remove_all(kImageRoot, ec);
+    fs::remove_all(kStateDir, ec);
+  }
+  void SetUp() override {
+    ASSERT_EQ(image_error_, "") << "fixture image";
+    lab_ = "lvf" + kPid + "x" + std::to_string(labs_.size());
+    labs_.push_back(lab_);
+  }
+  void TearDown() override {
+    if (!g_daemon->running()) (void)StartDaemon("");
+  }
+  std::string lab_;
+  static inline std::string image_error_;
+  static inline std::vector<std::string> labs_;
+};
+
+// Killed during a deploy: the same lab.deploy again converges on what the first one began.
+class DeployFaultTest : public FaultTest {};
+
+TEST_P(DeployFaultTest, KilledThereTheSameDeployConvergesAndLeaksNothing) {
+  const std::string point = GetParam();
+  ASSERT_TRUE(StartDaemon(point));
+  SendAndDie("lab.deploy", Spec(lab_, false), point);
+  ASSERT_TRUE(StartDaemon(""));
+  ExpectConverged(lab_, Call("lab.deploy", Spec(lab_, true)));
+  std::string gone = Call("lab.destroy", R"({"lab":")" + lab_ + R"("})");
+  EXPECT_NE(gone.find("\"destroyed\":2"), std::string::npos) << gone;
+  ExpectGone(lab_);
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, DeployFaultTest,
+                         ::testing::Values("define", "start_paused", "console_open",
+                                           "ports_plugged", "resumed", "ready"),
+                         [](const auto& info) { return info.param; });
+
+// Killed while stopping a node, then while destroying the lab: each finishes when asked again.
+TEST_F(FaultTest, KilledWhileStoppingThenWhileDestroyingEachFinishesWhenAskedAgain) {
+  ASSERT_TRUE(StartDaemon(""));
+  ExpectConverged(lab_, Call("lab.deploy", Spec(lab_, true)));
+  g_daemon->Stop();
+
+  ASSERT_TRUE(StartDaemon("stopping"));
+  SendAndDie("node.stop", R"({"lab":")" + lab_ + R"(","node":"r1"})", "stopping");
+  ASSERT_TRUE(StartDaemon(""));
+  std::string stopped = Call("node.stop", R"({"lab":")" + lab_ + R"(","node":"r1","wait":true})");
+  EXPECT_FALSE(IsError(stopped)) << stopped;
+  EXPECT_NE(
+      Call("node.get", R"({"lab":")" + lab_ + R"(","node":"r1"})").find(R"("state":"stopped")"),
+      std::string::npos);
+  EXPECT_EQ(DomainId(lab_, "r1"), -1) << "r1 is off";
+  EXPECT_NE(DomainId(lab_, "r2"), -1) << "r2 untouched";
+  EXPECT_EQ(DomainsOfLab(lab_), 2);
+  g_daemon->Stop();
+
+  ASSERT_TRUE(StartDaemon("destroy"));
+  SendAndDie("lab.destroy", R"({"lab":")" + lab_ + R"("})", "destroy");
+  ASSERT_TRUE(StartDaemon(""));
+  std::string gone = Call("lab.destroy", R"({"lab":")" + lab_ + R"("})");
+  EXPECT_FALSE(IsError(gone)) << gone;
+  ExpectGone(lab_);
+  std::string leftovers = Call("lab.cleanup", R"({"dry_run":true})");
+  EXPECT_EQ(leftovers.find(lab_), std::string::npos) << "nothing orphaned: " << leftovers;
+}
+
+}  // namespace
+}  // namespace labvirt
