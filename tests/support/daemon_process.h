@@ -38,10 +38,10 @@ inline rlim_t RaiseFdLimit(rlim_t want) {
 class DaemonProcess {
  public:
   struct Options {
-    std::vector<std::string> args;  // labvirtd's flags
-    std::string log_path;           // its stderr, appended
-    rlim_t max_fds = 0;             // when non-zero, its RLIMIT_NOFILE (soft and hard)
-    std::vector<std::string> env;   // more NAME=VALUE in its environment
+    std::vector<std::string> args;      // labvirtd's flags
+    std::string log_path;               // its stderr, appended
+    rlim_t max_fds = 0;                 // when non-zero, its RLIMIT_NOFILE (soft and hard)
+    std::vector<std::string> env = {};  // more NAME=VALUE in its environment
   };
 
   explicit DaemonProcess(Options options) : options_(std::move(options)) { Start(); }
