@@ -27,6 +27,7 @@
 #include "engine/netem/netem_netlink.h"
 #include "gtest/gtest.h"
 #include "tests/support/prereq.h"
+#include "tests/support/rtattr_reader.h"
 #include "tests/support/shell.h"
 
 namespace labvirt::engine {
@@ -54,25 +55,8 @@ double NsPerTick() {
   return 1000.0 / tick_in_usec;
 }
 
-std::map<uint16_t, std::string> Attrs(std::string_view s) {
-  std::map<uint16_t, std::string> out;
-  size_t at = 0;
-  while (at + sizeof(rtattr) <= s.size()) {
-    rtattr a;
-    std::memcpy(&a, s.data() + at, sizeof a);
-    if (a.rta_len < sizeof a || at + a.rta_len > s.size()) break;
-    out[a.rta_type] = std::string(s.substr(at + RTA_LENGTH(0), a.rta_len - RTA_LENGTH(0)));
-    at += RTA_ALIGN(a.rta_len);
-  }
-  return out;
-}
-
-template <typename T>
-T As(const std::string& s) {
-  T v{};
-  std::memcpy(&v, s.data(), std::min(s.size(), sizeof v));
-  return v;
-}
+using testing::As;
+using testing::Attrs;
 
 // Decodes an RTM_NEWQDISC netem request; nullopt when it is not one.
 std::optional<NetemEffect> Decode(const std::string& msg) {

@@ -11,30 +11,19 @@
 
 #include "engine/netem/impairment.h"
 #include "gtest/gtest.h"
+#include "tests/support/rtattr_reader.h"
 
 namespace labvirt::engine {
 namespace {
 
 // Attributes of a region by type (payloads).
-std::map<uint16_t, std::string> Attrs(std::string_view s) {
-  std::map<uint16_t, std::string> out;
-  size_t at = 0;
-  while (at + sizeof(rtattr) <= s.size()) {
-    rtattr a;
-    std::memcpy(&a, s.data() + at, sizeof a);
-    if (a.rta_len < sizeof a || at + a.rta_len > s.size()) break;
-    out[a.rta_type] = std::string(s.substr(at + RTA_LENGTH(0), a.rta_len - RTA_LENGTH(0)));
-    at += RTA_ALIGN(a.rta_len);
-  }
-  return out;
-}
+using testing::Attrs;
 
+// A payload as T, which must be exactly T's size.
 template <typename T>
 T As(const std::string& s) {
-  T v{};
-  EXPECT_EQ(s.size(), sizeof v);
-  std::memcpy(&v, s.data(), std::min(s.size(), sizeof v));
-  return v;
+  EXPECT_EQ(s.size(), sizeof(T));
+  return testing::As<T>(s);
 }
 
 TEST(NetemNetlinkTest, ReplaceRequestCarriesEveryImpairment) {
