@@ -1,0 +1,112 @@
+// NodeLife (engine/lab/node_life.h), the steps of a start between its paused start and its
+// resume: the console PTY from the live XML, the console hub, the NICs on the bridge.
+#include "engine/lab/node_life.h"
+#include "reactor/base/fault_point.h"
+#include "reactor/base/json_writer.h"
+#include "reactor/base/log.h"
+
+namespace labvirt::engine {
+namespace {
+
+// Console bytes kept between a VM's resume and the start of its readiness watch: a boot's first
+// screens, far more than a few milliseconds of output.
+constexpr size_t kMaxEarlyConsole = 256 * 1024;
+
+// Readiness includes the config: a node whose medium libvirt did not attach never resumes (its
+// start fails with the reason, and its config shows "written", not "attached").
+Status CheckConfigAttached(Node& n, const std::string& live_xml) {
+  n.config_attached =
+      !n.config_medium.empty() && providers::HasDiskSource(live_xml, n.config_medium);
+  if (n.config_medium.empty() || n.config_attached) return Status::Ok();
+  return FailedPrecondition("startup config: medium " + n.config_medium +
+                            " is not attached to the running domain");
+}
+
+}  // namespace
+
+void NodeLife::FetchConsole(const std::string& key, int attempt) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kStarting) return;
+  hv_.GetXml(n->domain, /*live=*/true, [this, key, attempt](Result<std::string> xml) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (!xml.ok()) return FailStart(*n, xml.status().message());
+    if (providers::LivePtyPath(*xml).empty() && attempt < 40) {
+      // A domain still being started (by libvirt, for a labvirtd killed meanwhile) has no PTY
+      // in its live XML yet: look again shortly, for up to 20 s.
+      n->stop_timer = reactor_.After(std::chrono::milliseconds(500),
+                                     [this, key, attempt] { FetchConsole(key, attempt + 1); });
+      return;
+    }
+    AttachConsole(key, *xml);
+  });
+}
+
+void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml) {
+  Node* n = FindNodeByKey(key);
+  n->pty = providers::LivePtyPath(live_xml);
+  if (n->pty.empty()) return FailStart(*n, "the running domain has no serial PTY");
+  if (Status st = CheckConfigAttached(*n, live_xml); !st.ok()) return FailStart(*n, st.message());
+  if (!n->hub) {
+    ConsoleHubCallbacks cb;
+    // The hub belongs to the node and dies with it, so its callbacks may hold the node itself
+    // (no lookup by key on every console chunk).
+    cb.on_output = [n](std::string_view bytes) {
+      // A resumed VM prints before the Resume answer begins the tracker's attempt: those bytes
+      // wait for it (a fast guest's whole boot, ready text included, can fall in there).
+      if (n->state == NodeState::kStarting) {
+        if (n->early_console.size() + bytes.size() <= kMaxEarlyConsole) {
+          n->early_console.append(bytes);
+        }
+        return;
+      }
+      if (n->tracker) n->tracker->OnConsole(bytes);
+    };
+    cb.on_viewer_closed = [this, key](ViewerId id, const std::string& reason) {
+      Node* n = FindNodeByKey(key);
+      JsonWriter w;
+      w.BeginObject().Key("viewer").Uint(id).Key("reason").String(reason).EndObject();
+      Emit("console.viewer_closed", n, w.Take());
+    };
+    n->hub = std::make_unique<ConsoleHub>(reactor_, key, options_.console, std::move(cb));
+  }
+  n->early_console.clear();  // the previous VM's last words are no part of this boot
+  Status st = n->hub->attached() ? n->hub->Reopen(n->pty) : n->hub->Open(n->pty);
+  // No such PTY: the QEMU that held it exited after its start answered (seen in CI: libvirt shot
+  // a retried start), which another start may well survive.
+  if (st.code() == StatusCode::kNotFound)
+    return StartVanished(*n, "the VM exited right after its start (console: " + st.message() + ")");
+  if (!st.ok()) return FailStart(*n, "console: " + st.message());
+  FaultPoint("console_open");
+  std::vector<PortPlan> ports;
+  for (const auto& nic : n->metadata.nics) {
+    if (nic.tap.empty()) continue;
+    std::string peer_tap;
+    if (!nic.link.empty()) {
+      // The link's other end: the NIC with the same link id on another node of the lab.
+      for (const auto& [name, other] : labs_.at(n->lab)->nodes) {
+        if (other.get() == n) continue;
+        for (const auto& o : other->metadata.nics) {
+          if (o.link == nic.link) peer_tap = o.tap;
+        }
+      }
+    }
+    // A management NIC with an address joins its lab's management segment.
+    bool on_segment = nic.role == providers::NicRole::kManagement && !n->metadata.mgmt.ipv4.empty();
+    ports.push_back({nic.tap, NicKey(nic), nic.link, peer_tap, on_segment ? kMgmtSegment : ""});
+  }
+  plumber_.Plug(n->lab, n->name, ports, [this, key](Status st) {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || n->state != NodeState::kStarting) return;
+    if (!st.ok()) return FailStart(*n, "network: " + st.message());
+    FaultPoint("ports_plugged");
+    links_.ApplyLinkStates(*n, [this, key](Status st) {
+      Node* n = FindNodeByKey(key);
+      if (n == nullptr || n->state != NodeState::kStarting) return;
+      if (!st.ok()) return FailStart(*n, "network: " + st.message());
+      Resume(key);
+    });
+  });
+}
+
+}  // namespace labvirt::engine
