@@ -83,6 +83,25 @@ void ReadFeatures(const xmlNode* features, ContainerDefinition* d) {
   }
 }
 
+// <lvc:runtime>: the stop signal and sysctls (RenderRuntime).
+void ReadRuntime(const xmlNode* runtime, ContainerDefinition* d) {
+  for (const xmlNode* c = runtime ? runtime->children : nullptr; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE) continue;
+    if (xml::Name(c) == "stop") d->stop_signal = xml::Prop(c, "signal");
+    if (xml::Name(c) == "sysctl") d->sysctls[xml::Prop(c, "name")] = xml::Content(c);
+  }
+}
+
+void RenderRuntime(const ContainerDefinition& d, Xml& x) {
+  if (d.stop_signal.empty() && d.sysctls.empty()) return;
+  x.Pad(2).Raw("<lvc:runtime").Attr("xmlns:lvc", kContainerNamespace).Raw(">\n");
+  if (!d.stop_signal.empty()) x.Pad(3).Raw("<lvc:stop").Attr("signal", d.stop_signal).Raw("/>\n");
+  for (const auto& [name, value] : d.sysctls) {
+    x.Pad(3).Raw("<lvc:sysctl").Attr("name", name).Raw(">").Text(value).Raw("</lvc:sysctl>\n");
+  }
+  x.Pad(2).Raw("</lvc:runtime>\n");
+}
+
 }  // namespace
 
 bool IsContainerDomainXml(const std::string& text) {
@@ -113,6 +132,7 @@ Result<ContainerDefinition> ParseContainerDomain(const std::string& text) {
         }
       }
     }
+    ReadRuntime(xml::Child(md, "runtime", kContainerNamespace), &d);
   }
   const xmlNode* devices = xml::Child(root, "devices");
   for (const xmlNode* c = devices ? devices->children : nullptr; c; c = c->next) {
@@ -150,7 +170,8 @@ std::string RenderContainerDomain(const ContainerDefinition& d, const std::strin
   Xml x;
   x.Raw("<domain type='lxc'>\n");
   x.Leaf(1, "name", d.name);
-  if (!d.metadata.empty() || !d.console_exec.empty()) {
+  if (!d.metadata.empty() || !d.console_exec.empty() || !d.stop_signal.empty() ||
+      !d.sysctls.empty()) {
     x.Pad(1).Raw("<metadata>\n");
     if (!d.metadata.empty()) x.Raw(d.metadata).Raw("\n");
     if (!d.console_exec.empty()) {
@@ -158,6 +179,7 @@ std::string RenderContainerDomain(const ContainerDefinition& d, const std::strin
       for (const auto& a : d.console_exec) x.Leaf(3, "lvc:arg", a);
       x.Pad(2).Raw("</lvc:console>\n");
     }
+    RenderRuntime(d, x);
     x.Pad(1).Raw("</metadata>\n");
   }
   x.Pad(1).Raw("<memory unit='MiB'>").Raw(std::to_string(d.memory_mb)).Raw("</memory>\n");
@@ -224,6 +246,8 @@ Result<BuiltDomain> BuildContainerDomain(const DomainSpec& s) {
   d.privileged = k.container.privileged;
   d.capabilities = k.container.capabilities;
   if (k.container.console == "exec") d.console_exec = k.container.console_cmd;
+  d.stop_signal = k.container.stop_signal;
+  d.sysctls = k.container.sysctls;
   d.binds = s.binds;
   d.metadata = RenderNodeMetadata(out.metadata);
   std::string names;

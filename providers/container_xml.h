@@ -50,9 +50,13 @@ struct ContainerDefinition {
   // Host mounts (<filesystem type='mount'> in the devices, as libvirt LXC writes them); sources
   // are absolute host paths already confined to the bind root (bind_mount.h).
   std::vector<BindMount> binds;
+  // ContainerSpec::stop_signal and sysctls, kept in a metadata element of their own
+  // (<lvc:runtime>) like the exec console.
+  std::string stop_signal;
+  std::map<std::string, std::string> sysctls;
 };
 
-// The namespace of the container-only metadata (the exec console).
+// The namespace of the container-only metadata (the exec console, the stop signal, sysctls).
 inline constexpr std::string_view kContainerNamespace = "https://labvirt.dev/xmlns/container/1";
 
 // Reads a container domain XML. InvalidArgument naming what is wrong for XML that is not a

@@ -118,6 +118,12 @@ struct ContainerSpec {
   // no shell on its TTY, e.g. cRPD's `cli`).
   std::string console = "tty";
   std::vector<std::string> console_cmd;  // argv of the exec console; only with console "exec"
+  // The signal a graceful stop sends ("" = SIGTERM), e.g. "SIGRTMIN+3" for a systemd init (cEOS):
+  // systemd ignores SIGTERM as PID 1, so a plain stop would wait out the kind's timeout.
+  std::string stop_signal;
+  // Kernel settings of the container's namespaces (Docker's Sysctls: only namespaced ones, net.*,
+  // kernel.shm*/msg*/sem, fs.mqueue.*), e.g. SR Linux's net.ipv6.conf.all.accept_dad=0.
+  std::map<std::string, std::string> sysctls;
 };
 
 struct SerialPort {

@@ -1,6 +1,7 @@
 // ParseContainerKind and ValidateContainer (catalog_container.h).
 #include "engine/catalog/catalog_container.h"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 
@@ -41,6 +42,48 @@ Status CheckCapability(const std::string& field, const std::string& cap) {
   return Status::Ok();
 }
 
+// A signal Docker's kill and StopSignal take by name: SIGTERM-like ones and SIGRTMIN+N (what a
+// systemd init halts on). SIGKILL is refused: a stop that cannot be caught is the forced stop's.
+Status CheckStopSignal(const std::string& signal) {
+  static constexpr std::string_view kNames[] = {"SIGTERM", "SIGINT",  "SIGQUIT", "SIGHUP",
+                                                "SIGUSR1", "SIGUSR2", "SIGPWR"};
+  for (std::string_view n : kNames) {
+    if (signal == n) return Status::Ok();
+  }
+  constexpr std::string_view kRt = "SIGRTMIN+";
+  if (signal.rfind(kRt, 0) == 0 && signal.size() > kRt.size() && signal.size() <= kRt.size() + 2) {
+    std::string n = signal.substr(kRt.size());
+    bool digits = std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (digits && std::stoi(n) >= 1 && std::stoi(n) <= 15) return Status::Ok();
+  }
+  return Bad("container.stop_signal", "'" + signal +
+                                          "' is not one of SIGTERM SIGINT SIGQUIT SIGHUP SIGUSR1 "
+                                          "SIGUSR2 SIGPWR SIGRTMIN+1..15");
+}
+
+// Docker accepts only sysctls of the container's own namespaces (else the create fails late, at
+// start, with the whole deploy waiting): net.*, the IPC ones and fs.mqueue.*.
+Status CheckSysctl(const std::string& name, const std::string& value) {
+  const std::string field = "container.sysctls." + name;
+  static constexpr std::string_view kPrefixes[] = {"net.", "kernel.shm", "kernel.msg",
+                                                   "fs.mqueue."};
+  bool namespaced = name == "kernel.sem";
+  for (std::string_view p : kPrefixes) namespaced = namespaced || name.rfind(p, 0) == 0;
+  if (!namespaced) {
+    return Bad(field,
+               "is not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, "
+               "fs.mqueue.*): a container cannot set the host's");
+  }
+  if (name.size() > 128) return Bad(field, "name is longer than 128 bytes");
+  for (unsigned char c : name) {
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-' && c != '/') {
+      return Bad(field, "name has a character outside A-Z a-z 0-9 . _ - /");
+    }
+  }
+  if (value.empty()) return Bad(field, "has no value");
+  return CheckArg(field, value, 256);
+}
+
 }  // namespace
 
 Status ParseContainerKind(ObjectReader& in, providers::DeviceKind* k) {
@@ -64,6 +107,8 @@ Status ParseContainerKind(ObjectReader& in, providers::DeviceKind* k) {
   LABVIRT_RETURN_IF_ERROR(c.String("interfaces_env", &s.interfaces_env, false));
   LABVIRT_RETURN_IF_ERROR(c.String("console", &s.console, false));
   LABVIRT_RETURN_IF_ERROR(c.StringList("console_cmd", &s.console_cmd, false));
+  LABVIRT_RETURN_IF_ERROR(c.String("stop_signal", &s.stop_signal, false));
+  LABVIRT_RETURN_IF_ERROR(c.StringMap("sysctls", &s.sysctls, false));
   return c.CheckNoUnknown();
 }
 
@@ -117,6 +162,9 @@ Status ValidateContainer(const providers::DeviceKind& k) {
   if (!s.console_cmd.empty() && s.console_cmd[0].empty()) {
     return Bad("container.console_cmd[0]", "is empty");
   }
+  if (!s.stop_signal.empty()) LABVIRT_RETURN_IF_ERROR(CheckStopSignal(s.stop_signal));
+  if (s.sysctls.size() > 64) return Bad("container.sysctls", "has more than 64 settings");
+  for (const auto& [name, value] : s.sysctls) LABVIRT_RETURN_IF_ERROR(CheckSysctl(name, value));
   if (k.reserved_nics != 0) return Bad("reserved_nics", "a container kind has no reserved NICs");
   if (k.day0.method == "iso" || k.day0.method == "fat") {
     return Bad("day0.method", "a container has no disk or CD-ROM for a config medium");

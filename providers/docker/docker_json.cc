@@ -36,6 +36,8 @@ std::string CreateBody(const ContainerDefinition& def, const ContainerLabels& la
   for (const auto& [k, v] : def.env) w.String(k + "=" + v);
   w.EndArray();
   // The console: a TTY with stdin kept open, attached before start (no output is lost).
+  // Docker sends it on `docker stop` too; labvirt's own graceful stop sends StopSignalOf(def).
+  if (!def.stop_signal.empty()) w.Key("StopSignal").String(def.stop_signal);
   w.Key("Tty").Bool(true).Key("OpenStdin").Bool(true).Key("StdinOnce").Bool(false);
   w.Key("AttachStdin").Bool(true).Key("AttachStdout").Bool(true).Key("AttachStderr").Bool(true);
   w.Key("Labels").BeginObject();
@@ -54,9 +56,11 @@ std::string CreateBody(const ContainerDefinition& def, const ContainerLabels& la
   // IPv6 on: dockerd turns it off in a container's namespace unless its own networks have it, and
   // the management segment and data links carry IPv6 (`default`: the veths labvirt adds after the
   // start get it too).
+  std::map<std::string, std::string> sysctls = {{"net.ipv6.conf.all.disable_ipv6", "0"},
+                                                {"net.ipv6.conf.default.disable_ipv6", "0"}};
+  for (const auto& [name, value] : def.sysctls) sysctls[name] = value;  // the kind's win
   w.Key("Sysctls").BeginObject();
-  w.Key("net.ipv6.conf.all.disable_ipv6").String("0");
-  w.Key("net.ipv6.conf.default.disable_ipv6").String("0");
+  for (const auto& [name, value] : sysctls) w.Key(name).String(value);
   w.EndObject();
   if (!def.capabilities.empty()) {
     w.Key("CapAdd").BeginArray();

@@ -290,7 +290,11 @@ void DockerProvider::Resume(std::string, Done done) { done(Status::Ok()); }
 
 void DockerProvider::Shutdown(std::string name, Done done) {
   stopping_.insert(name);
-  client_.Request("POST", "/containers/" + name + "/kill?signal=SIGTERM", "",
+  auto def = defs_.find(name);
+  std::string signal = def != defs_.end() && !def->second.stop_signal.empty()
+                           ? def->second.stop_signal
+                           : std::string("SIGTERM");
+  client_.Request("POST", "/containers/" + name + "/kill?signal=" + UrlEncode(signal), "",
                   Guard(alive_, [this, name, done](Result<HttpResponse> r) {
                     done(Check(r, {204, 409}, "stop " + name));
                   }));

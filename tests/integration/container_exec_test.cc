@@ -5,8 +5,9 @@
 // shows what was typed through console.attach), a shell that exits is replaced by a new one, and
 // a restarted labvirtd opens it again; a bind shows the bind root's file inside the container,
 // read-only when asked; bad binds (outside the bind root, on a VM kind) are refused at deploy
-// naming the field, nothing made; and a kind asking for a capability the host refuses fails that
-// node alone with dockerd's words (a second test kind in the same catalog).
+// naming the field, nothing made; a kind asking for a capability the host refuses fails that
+// node alone with dockerd's words (a second test kind in the same catalog); and a kind's stop
+// signal and sysctls reach its container (a third).
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -59,6 +60,17 @@ const char kExecKind[] = R"json({"name": "test_exec_container", "vendor": "Test"
   "interface_start": 1, "interfaces_env": ""},
   "readiness": {"success": ["labvirt container fixture ready"], "progress": [], "failure": [],
   "idle_timeout_s": 0, "overall_timeout_s": 60, "retries": 0}, "shutdown_timeout_s": 10,
+  "notes": "integration test only", "admission_weight": 0.1},
+{"name": "test_runtime_container", "vendor": "Test",
+  "description": "a kind with its own stop signal and sysctls", "provider": "docker",
+  "memory_mb": 64, "vcpus": 1, "max_nics": 4, "default_nics": 1, "management_interface": "eth0",
+  "interface_prefix": "eth", "interface_start": 1, "container": {"cmd": [], "env": {},
+  "privileged": false, "capabilities": ["NET_ADMIN"], "interface_prefix": "eth",
+  "interface_start": 1, "interfaces_env": "", "console": "exec", "console_cmd": ["sh"],
+  "stop_signal": "SIGUSR1", "sysctls": {"net.ipv4.ip_forward": "1",
+  "net.ipv6.conf.all.disable_ipv6": "1"}},
+  "readiness": {"success": ["built-in shell \\(ash\\)"], "progress": [], "failure": [],
+  "idle_timeout_s": 0, "overall_timeout_s": 60, "retries": 0}, "shutdown_timeout_s": 30,
   "notes": "integration test only", "admission_weight": 0.1},
 )json";
 
@@ -269,6 +281,44 @@ TEST_F(ContainerExecTest, PrivilegesTheHostRefusesFailTheNodeAloneWithDockersWor
   EXPECT_EQ(testing::NodeStateOf(kSocket, kLab, "ok1"), "ready") << out;
   Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
   EXPECT_EQ(Trim(Sh("docker ps -aq --filter label=labvirt.lab=" + kLab + " | wc -l")), "0");
+}
+
+// A kind's stop signal and sysctls reach the container: the sysctls are set in its namespace (the
+// kind's disable_ipv6=1 overrides labvirt's default), and node.stop sends SIGUSR1, which the
+// container's shell traps and exits 0 on — a SIGTERM would be ignored by a PID 1 without a handler
+// and the stop would end in a kill (exit 137) after the kind's 30 s timeout.
+TEST_F(ContainerExecTest, TheKindsStopSignalAndSysctlsReachTheContainer) {
+  // The fixture image with a PID 1 that exits 0 on SIGUSR1 (made here, never pulled).
+  const std::string trap = "lvtest-trap:" + kPid, maker = "lvtest-trapmaker-" + kPid;
+  const std::string entrypoint =
+      R"(["/bin/sh", "-c", "trap \"exit 0\" USR1; while :; do sleep 1; done"])";
+  int rc = -1;
+  Sh("docker rm -f " + maker + " >/dev/null 2>&1; docker create --name " + maker + " " + kImage +
+         " >/dev/null && docker commit --change 'ENTRYPOINT " + entrypoint +
+         "' --change 'CMD []' " + maker + " " + trap + " >/dev/null && docker rm " + maker +
+         " >/dev/null",
+     &rc);
+  ASSERT_EQ(rc, 0);
+  std::string err = testing::DeployReady(*daemon_, kSocket, kLab,
+                                         R"({"lab":")" + kLab +
+                                             R"(","wait":true,"nodes":[{"name":"s1","kind":)"
+                                             R"("test_runtime_container","image":")" +
+                                             trap + R"("}]})",
+                                         {"s1"});
+  ASSERT_EQ(err, "");
+  EXPECT_EQ(Trim(Exec("s1", "cat /proc/sys/net/ipv4/ip_forward")), "1");
+  EXPECT_EQ(Trim(Exec("s1", "cat /proc/sys/net/ipv6/conf/all/disable_ipv6")), "1");
+  EXPECT_EQ(Trim(Exec("s1", "cat /proc/sys/net/ipv6/conf/default/disable_ipv6")), "0");
+  std::string container = NodeField("s1", "domain");
+  EXPECT_EQ(Trim(Sh("docker inspect -f '{{.Config.StopSignal}}' " + container)), "SIGUSR1");
+
+  std::string stopped = Call("node.stop", R"({"lab":")" + kLab + R"(","node":"s1","wait":true})");
+  EXPECT_EQ(stopped.find("\"error\""), std::string::npos) << stopped;
+  EXPECT_EQ(testing::NodeStateOf(kSocket, kLab, "s1"), "stopped");
+  EXPECT_EQ(Trim(Sh("docker inspect -f '{{.State.ExitCode}}' " + container)), "0")
+      << "the container did not exit by its trap: the stop signal was not SIGUSR1";
+  Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
+  Sh("docker rmi " + trap + " >/dev/null 2>&1");
 }
 
 }  // namespace

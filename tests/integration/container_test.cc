@@ -3,7 +3,8 @@
 // tools/mkcontainer-fixture from Debian's busybox-static, never pulled) with a fixture VM, linked.
 // It proves: containers are ready by their console text, read through the same console hub as a
 // VM's serial; a container–container link carries a ping; a container's frames reach the VM's tap
-// on the link's VLAN; labvirtd SIGKILLed and restarted adopts the containers; dockerd restarted
+// on the link's VLAN; live link create/carrier/delete and NIC hot-add between a container and a VM
+// work as between VMs; labvirtd SIGKILLed and restarted adopts the containers; dockerd restarted
 // under a running lab is reconnected (the containers die with it and come back by the restart
 // policy), and a deploy while it is down fails only its container nodes; destroy leaves no
 // container, veth or OVS port. Bad input: an image that is not on the host, a container that exits
@@ -201,6 +202,77 @@ TEST_F(ContainerTest, MixedLabLinksContainersAndAVmAndLeavesNothingBehind) {
   }
   EXPECT_TRUE(testing::PortsOfLab(kLab).empty()) << "an OVS port outlived the lab";
   EXPECT_TRUE(fs::is_empty(kStateDir + "/containers")) << "a definition outlived the lab";
+}
+
+// The tag of the OVS port `port` ("" when it has none or is gone).
+std::string TagOf(const std::string& port) {
+  return Trim(Sh("ovs-vsctl get port " + port + " tag"));
+}
+
+// Whether an ARP for `ip` sent from `node`'s data NIC `dev` (addressed `addr`) reaches `tap`.
+bool ArpReaches(const std::string& node, const std::string& dev, const std::string& addr,
+                const std::string& ip, const std::string& tap) {
+  const std::string seen = kStateDir + "/arp-" + tap + ".txt";
+  Sh("rm -f " + seen + "; (timeout 8 tcpdump -l -n -c 1 -i " + tap + " arp and host " + ip + " > " +
+     seen + " 2>/dev/null &)");
+  std::this_thread::sleep_for(1500ms);
+  Exec(node, "ip addr replace " + addr + " dev " + dev + "; ping -c 3 -W 1 " + ip);
+  std::this_thread::sleep_for(1s);
+  return Sh("cat " + seen).find(ip) != std::string::npos;
+}
+
+// Live changes between a container and a VM work as between two VMs: link.create puts both ends on
+// one tag (the container's frames reach the VM's tap), link.set_state down isolates them and up
+// joins them again, link.delete parts them; node.nic.add gives a running container its next
+// interface, with labvirt's MAC, which a new link then uses.
+TEST_F(ContainerTest, LiveLinksAndNicsBetweenAContainerAndAVmWorkLikeVmLinks) {
+  std::string err = testing::DeployReady(
+      *daemon_, kSocket, kLab,
+      R"({"name":")" + kLab + R"(","wait":true,"nodes":[)" + Nodes("") + "]}", {"c1", "c2", "v1"});
+  ASSERT_EQ(err, "");
+  std::string c1_end = HostEnd("c1", 0), v1_tap = HostEnd("v1", 0);
+  ASSERT_FALSE(c1_end.empty());
+  ASSERT_FALSE(v1_tap.empty());
+  EXPECT_NE(TagOf(c1_end), TagOf(v1_tap)) << "unlinked ends share a tag";
+
+  std::string made =
+      Call("link.create", R"({"lab":")" + kLab + R"(","endpoints":["c1:eth1","v1:eth1"]})");
+  simdjson::dom::parser parser;
+  std::string_view id;
+  ASSERT_EQ(parser.parse(made)["result"]["id"].get(id), simdjson::SUCCESS) << made;
+  const std::string link(id);
+  EXPECT_EQ(TagOf(c1_end), TagOf(v1_tap));
+  EXPECT_TRUE(ArpReaches("c1", "eth1", "10.9.2.1/24", "10.9.2.2", v1_tap))
+      << "c1's ARP did not reach the VM's tap over the new link";
+
+  std::string down = Call("link.set_state",
+                          R"({"lab":")" + kLab + R"(","link":")" + link + R"(","state":"down"})");
+  EXPECT_EQ(down.find("\"error\""), std::string::npos) << down;
+  EXPECT_NE(TagOf(c1_end), TagOf(v1_tap)) << "carrier down keeps the ends apart";
+  EXPECT_FALSE(ArpReaches("c1", "eth1", "10.9.2.1/24", "10.9.2.3", v1_tap));
+  Call("link.set_state", R"({"lab":")" + kLab + R"(","link":")" + link + R"(","state":"up"})");
+  EXPECT_EQ(TagOf(c1_end), TagOf(v1_tap));
+
+  std::string deleted =
+      Call("link.delete", R"({"lab":")" + kLab + R"(","link":")" + link + R"("})");
+  EXPECT_EQ(deleted.find("\"error\""), std::string::npos) << deleted;
+  EXPECT_NE(TagOf(c1_end), TagOf(v1_tap)) << "a deleted link's ends still share a tag";
+
+  // c2 has one data NIC; a second one appears in the running container as eth2.
+  std::string added = Call("node.nic.add", NodeParams("c2"));
+  EXPECT_EQ(added.find("\"error\""), std::string::npos) << added;
+  std::string c2_new = HostEnd("c2", 1);
+  ASSERT_FALSE(c2_new.empty()) << Call("node.get", NodeParams("c2"));
+  EXPECT_NE(::if_nametoindex(c2_new.c_str()), 0u) << "the new veth's host end";
+  std::string inside = Exec("c2", "cat /sys/class/net/eth2/address");
+  EXPECT_FALSE(Trim(inside).empty()) << Exec("c2", "ip -o link");
+  EXPECT_NE(Call("node.get", NodeParams("c2")).find(Trim(inside)), std::string::npos)
+      << "eth2's MAC is not the one labvirt gave it: " << inside;
+  made = Call("link.create", R"({"lab":")" + kLab + R"(","endpoints":["c2:eth2","v1:eth1"]})");
+  EXPECT_EQ(made.find("\"error\""), std::string::npos) << made;
+  EXPECT_EQ(TagOf(c2_new), TagOf(v1_tap));
+  EXPECT_TRUE(ArpReaches("c2", "eth2", "10.9.3.1/24", "10.9.3.2", v1_tap))
+      << "c2's new interface does not reach the VM";
 }
 
 TEST_F(ContainerTest, BadContainersFailTheirNodeClearlyAndTheVmComesUp) {

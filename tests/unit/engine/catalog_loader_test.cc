@@ -407,6 +407,42 @@ TEST(CatalogContainerTest, ContainerKindsLoadAndBadOnesAreRefusedWithTheField) {
   ExpectRefused(Catalog(Kind("generic", R"(, "provider": "lxd")")), {"provider", "lxd"});
 }
 
+TEST(CatalogContainerTest, StopSignalAndSysctlsAreReadAndBadOnesRefusedWithTheField) {
+  const std::string base = R"("interface_prefix": "eth", "interface_start": 1)";
+  auto ok = LoadCatalogFromString(
+      Catalog(Kind("generic") + "," +
+              ContainerKind(R"({"stop_signal": "SIGRTMIN+3", "sysctls": {"net.ipv4.ip_forward":
+                        "0", "kernel.shmmax": "65536"}, )" +
+                            base + "}")));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  auto k = ok->Resolve("ctr");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->container.stop_signal, "SIGRTMIN+3");
+  EXPECT_EQ(k->container.sysctls.at("net.ipv4.ip_forward"), "0");
+  EXPECT_EQ(k->container.sysctls.at("kernel.shmmax"), "65536");
+
+  for (const char* bad :
+       {"SIGKILL", "TERM", "SIGRTMIN+0", "SIGRTMIN+16", "SIGRTMIN+x", "sigterm", "SIGRTMIN+"}) {
+    ExpectRefused(
+        Catalog(ContainerKind(R"({"stop_signal": ")" + std::string(bad) + R"(", )" + base + "}")),
+        {"container.stop_signal", bad});
+  }
+  ExpectRefused(Catalog(ContainerKind(R"({"stop_signal": 15, )" + base + "}")),
+                {"container.stop_signal"});
+  ExpectRefused(Catalog(ContainerKind(R"({"sysctls": {"kernel.panic": "1"}, )" + base + "}")),
+                {"container.sysctls.kernel.panic", "namespaced"});
+  ExpectRefused(Catalog(ContainerKind(R"({"sysctls": {"vm.swappiness": "1"}, )" + base + "}")),
+                {"container.sysctls.vm.swappiness", "namespaced"});
+  ExpectRefused(Catalog(ContainerKind(R"({"sysctls": {"net.a b": "1"}, )" + base + "}")),
+                {"container.sysctls.net.a b", "character"});
+  ExpectRefused(Catalog(ContainerKind(R"({"sysctls": {"net.x": ""}, )" + base + "}")),
+                {"container.sysctls.net.x", "no value"});
+  ExpectRefused(Catalog(ContainerKind(R"({"sysctls": {"net.x": "1\n2"}, )" + base + "}")),
+                {"container.sysctls.net.x", "control character"});
+  ExpectRefused(Catalog(ContainerKind(R"({"sysctls": {"net.x": 1}, )" + base + "}")),
+                {"container.sysctls"});
+}
+
 TEST(CatalogContainerTest, ExecConsoleNeedsItsCommandAndTtyHasNone) {
   const std::string base = R"("interface_prefix": "eth", "interface_start": 1)";
   auto ok = LoadCatalogFromString(

@@ -104,6 +104,30 @@ TEST(ContainerXmlTest, ExecConsoleCommandRoundTripsApartFromTheNodeMetadata) {
   EXPECT_TRUE(ParseContainerDomain(BuildDomain(s)->xml)->console_exec.empty());
 }
 
+TEST(ContainerXmlTest, StopSignalAndSysctlsRoundTripApartFromTheNodeMetadata) {
+  DomainSpec s = Spec();
+  s.kind.container.stop_signal = "SIGRTMIN+3";
+  s.kind.container.sysctls = {{"net.ipv4.ip_forward", "0"}, {"net.x", "<&'>"}};
+  auto built = BuildDomain(s);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  auto def = ParseContainerDomain(built->xml);
+  ASSERT_TRUE(def.ok()) << def.status().ToString();
+  EXPECT_EQ(def->stop_signal, "SIGRTMIN+3");
+  EXPECT_EQ(def->sysctls, s.kind.container.sysctls);
+  ASSERT_TRUE(ParseNodeMetadata(built->xml).ok()) << "the node metadata is still found";
+  // SetMetadata replaces the node metadata only: the runtime settings stay.
+  def->metadata = RenderNodeMetadata(built->metadata);
+  auto again = ParseContainerDomain(RenderContainerDomain(*def, "/dev/pts/3"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->stop_signal, "SIGRTMIN+3");
+  EXPECT_EQ(again->sysctls, s.kind.container.sysctls);
+  // A kind without them has none, and no element for them.
+  auto plain = BuildDomain(Spec());
+  EXPECT_EQ(plain->xml.find("runtime"), std::string::npos);
+  EXPECT_TRUE(ParseContainerDomain(plain->xml)->stop_signal.empty());
+  EXPECT_TRUE(ParseContainerDomain(plain->xml)->sysctls.empty());
+}
+
 TEST(ContainerXmlTest, BindsAreLxcFilesystemMountsAndNodeMetadata) {
   DomainSpec s = Spec();
   s.binds = {{"/srv/binds/cfg", "/config", true}, {"/srv/binds/log", "/var/log", false}};

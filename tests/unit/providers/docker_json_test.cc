@@ -85,6 +85,25 @@ TEST(DockerJsonTest, CreateBodyCarriesTheDefinition) {
   EXPECT_EQ(std::string_view(e["HostConfig"]["Sysctls"]["net.ipv6.conf.all.disable_ipv6"]), "0");
 }
 
+TEST(DockerJsonTest, StopSignalAndTheKindsSysctlsReachTheCreateBody) {
+  ContainerDefinition d = Def();
+  simdjson::dom::parser plain;
+  EXPECT_TRUE(plain.parse(CreateBody(d, {"i", "l", "n"}, ""))["StopSignal"].error())
+      << "no stop signal: Docker's default";
+  d.stop_signal = "SIGRTMIN+3";
+  d.sysctls = {{"net.ipv4.ip_forward", "0"}, {"net.ipv6.conf.all.disable_ipv6", "1"}};
+  std::string body = CreateBody(d, {"default", "lab", "c1"}, "<domain type='lxc'/>");
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  ASSERT_EQ(p.parse(body).get(e), simdjson::SUCCESS) << body;
+  EXPECT_EQ(std::string_view(e["StopSignal"]), "SIGRTMIN+3");
+  simdjson::dom::element sysctls = e["HostConfig"]["Sysctls"];
+  EXPECT_EQ(std::string_view(sysctls["net.ipv4.ip_forward"]), "0");
+  EXPECT_EQ(std::string_view(sysctls["net.ipv6.conf.all.disable_ipv6"]), "1") << "the kind's wins";
+  EXPECT_EQ(std::string_view(sysctls["net.ipv6.conf.default.disable_ipv6"]), "0")
+      << "labvirt's default stays where the kind says nothing";
+}
+
 std::string Event(const std::string& action, const std::string& attrs) {
   return R"({"Type":"container","Action":")" + action + R"(","Actor":{"ID":"abc","Attributes":{)" +
          attrs + "}}}";
