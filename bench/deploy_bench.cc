@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/virsh_domains.h"
 #include "benchmark/benchmark.h"
 #include "engine/catalog/catalog.h"
 #include "providers/domain_xml.h"
@@ -173,34 +174,10 @@ void DeployVirsh(benchmark::State& state) {
     std::string lab = "bv" + kPid + "x" + std::to_string(round++);
     virConnectPtr conn = virConnectOpen("qemu:///system");
     if (conn == nullptr) return state.SkipWithError("libvirt");
-    std::vector<std::string> names;
-    std::set<std::string> macs;
-    for (int i = 0; i < kNodes; ++i) {
-      providers::DomainSpec ds;
-      ds.lab = lab;
-      ds.node = "n" + std::to_string(i);
-      ds.kind = k;
-      ds.kind_name = "iosv";
-      ds.tag = providers::NodeTag(lab, ds.node);
-      ds.domain_type = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "qemu";
-      ds.image = kImages + "/iosv.qcow2";
-      ds.overlay_path = kState + "/virsh/" + lab + "/" + ds.node + ".qcow2";
-      ds.state_dir = kState;
-      ds.nics = 1;
-      ds.macs_in_use = macs;
-      auto built = providers::BuildDomain(ds);
-      if (!built.ok()) return state.SkipWithError(built.status().message().c_str());
-      for (const auto& nic : built->metadata.nics) macs.insert(nic.mac);
-      fs::create_directories(fs::path(ds.overlay_path).parent_path());
-      fs::create_directories(kState + "/logs/" + lab);
-      if (!Run("qemu-img create -q -f qcow2 -F qcow2 -b " + ds.image + " " + ds.overlay_path)) {
-        return state.SkipWithError("qemu-img");
-      }
-      virDomainPtr d = virDomainDefineXML(conn, built->xml.c_str());
-      if (d == nullptr) return state.SkipWithError("define");
-      virDomainFree(d);
-      names.push_back(built->name);
-    }
+    auto defined =
+        bench::DefineByHand(conn, lab, kNodes, k, "iosv", kImages + "/iosv.qcow2", kState);
+    if (!defined.ok()) return state.SkipWithError(defined.status().message().c_str());
+    const std::vector<std::string>& names = *defined;
     std::string list = kState + "/virsh-names";
     {
       std::ofstream out(list);
@@ -213,16 +190,8 @@ void DeployVirsh(benchmark::State& state) {
     std::chrono::duration<double> took = Clock::now() - t0;
     state.SetIterationTime(took.count());
     state.counters["seconds"] = took.count();
-    for (const auto& n : names) {
-      virDomainPtr d = virDomainLookupByName(conn, n.c_str());
-      if (d == nullptr) continue;
-      virDomainDestroy(d);
-      virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_NVRAM);
-      virDomainFree(d);
-    }
+    bench::RemoveByHand(conn, names, lab, kState);
     virConnectClose(conn);
-    std::error_code ec;
-    fs::remove_all(kState + "/virsh/" + lab, ec);
     if (!started) return state.SkipWithError("virsh start failed");
   }
 }

@@ -147,8 +147,9 @@ Result<LabSpec> ParseLabSpec(simdjson::dom::element params) {
   if (!by_lab && !by_name) return InvalidField("lab", "required string");
   lab.name = by_lab ? *by_lab : *by_name;
   lab.name_field = by_lab ? "lab" : "name";
-  for (auto [key, out] : {std::pair{"use_saved_configs", &lab.use_saved_configs},
-                          std::pair{"save_on_stop", &lab.save_on_stop}}) {
+  for (auto [key, out] :
+       {std::pair{"use_saved_configs", &lab.use_saved_configs},
+        std::pair{"save_on_stop", &lab.save_on_stop}, std::pair{"force", &lab.force}}) {
     simdjson::dom::element el;
     if (obj[key].get(el) == simdjson::SUCCESS && el.get_bool().get(*out)) {
       return InvalidField(key, "must be a boolean");

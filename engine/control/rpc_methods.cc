@@ -60,7 +60,8 @@ void RpcMethods::Publish(const EngineEvent& ev) {
 void RpcMethods::RegisterLabMethods() {
   server_.AddAsyncMethod(
       "lab.deploy",
-      {"lab", "name", "nodes", "links", "wait", "use_saved_configs", "save_on_stop", "mgmt"},
+      {"lab", "name", "nodes", "links", "wait", "use_saved_configs", "save_on_stop", "mgmt",
+       "force"},
       [this](simdjson::dom::element params, RpcContext, RpcReply reply) {
         auto spec = ParseLabSpec(params);
         if (!spec.ok()) return reply(ToRpcError(spec.status()));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/lab/host_readings.h"
 #include "engine/lab/ovs_plumber.h"
 #include "providers/libvirt_event_impl.h"
 #include "providers/libvirtd_conf.h"
@@ -139,7 +140,13 @@ void Daemon::StartEngine() {
   engine_options.image_root = flags_.image_root;
   engine_options.bind_root = flags_.bind_root;
   engine_options.state_dir = flags_.state_dir;
-  engine_options.boot_budget = BootBudget();
+  engine_options.admission = {
+      .ceiling = BootBudget(),
+      .mem_reserve_mib = flags_.mem_reserve_mib,
+      .mem_pressure = static_cast<double>(flags_.mem_pressure),
+      .cpu_pressure = static_cast<double>(flags_.cpu_pressure),
+      .libvirt_queue = flags_.libvirt_queue,
+      .slot = flags_.boot_slot_ready ? BootSlot::kReady : BootSlot::kBooting};
   engine_options.emulator = flags_.emulator;
   engine_options.force_tcg = flags_.force_tcg;
   engine_options.mgmt = flags_.mgmt == "on";
@@ -151,6 +158,9 @@ void Daemon::StartEngine() {
   timed_libvirt_ = std::make_unique<TimedHypervisor>(*router_, TimeCalls{&libvirt_calls_});
   engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *timed_libvirt_, *plumber_, catalog_,
                                         engine_options);
+  // The pool's queue is the libvirt calls waiting for a thread (its other jobs are few and short).
+  engine_->WatchHost(
+      std::make_unique<ProcReadings>("/proc", [pool = pool_.get()] { return pool->queued(); }));
   router_->SetEventHandler(
       [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
   // After every (re)connection, probe the host (libvirt or QEMU may have changed under it) and
@@ -169,12 +179,15 @@ void Daemon::StartEngine() {
 void Daemon::Run() { reactor_->Run(); }
 
 double Daemon::BootBudget() const {
-  return flags_.boot_budget > 0 ? flags_.boot_budget : DefaultBootBudget();
+  return flags_.boot_budget > 0 ? flags_.boot_budget : DefaultBootCeiling();
 }
 
 size_t Daemon::ConcurrentStarts() const {
   double lightest = 1.0;
-  for (const auto& k : catalog_.kinds()) lightest = std::min(lightest, k.admission_weight);
+  // Only VM kinds: a container's start is a Docker API call on the loop; it holds no worker.
+  for (const auto& k : catalog_.kinds()) {
+    if (k.provider == "libvirt") lightest = std::min(lightest, k.admission_weight);
+  }
   return static_cast<size_t>(std::min(std::ceil(BootBudget() / lightest), 252.0));
 }
 
@@ -233,6 +246,8 @@ std::string Daemon::HostInfoJson() const {
   w.EndObject();
   // The accelerator, the CPU facts and the CPU choices in force (providers/host_probe.h).
   if (engine_) w.Key("cpu").Raw(engine_->CpuJson());
+  // The ceiling, gates and last host readings ("psi": false: the pressure gates are off).
+  if (engine_) w.Key("admission").Raw(engine_->AdmissionJson());
   w.Key("bridge").String(flags_.bridge);
   w.Key("instance").String(InstanceName(flags_)).Key("state_dir").String(flags_.state_dir);
   w.Key("ovsdb").BeginObject().Key("remote").String(flags_.ovsdb);

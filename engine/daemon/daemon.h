@@ -39,7 +39,7 @@ class Daemon {
   // Init's steps: the OVS plumber (bridge set up in the background), then the engine on libvirt.
   void StartOvs();
   void StartEngine();
-  // The admission budget in force (--boot-budget, or one per core).
+  // Admission's ceiling in force (--boot-budget, or four weighted starts per core).
   double BootBudget() const;
   // Threads for blocking libvirt calls: --workers, raised so that every start the budget admits
   // at once has a thread and a few remain for the short calls (live XML, resume, metadata).

@@ -121,6 +121,16 @@ Setter AccelSetter(bool* force_tcg) {
   };
 }
 
+Setter BootSlotSetter(bool* ready) {
+  return [ready](const std::string& v) {
+    if (v != "booting" && v != "ready") {
+      return InvalidArgument("--boot-slot: expected booting or ready, got '" + v + "'");
+    }
+    *ready = v == "ready";
+    return Status::Ok();
+  };
+}
+
 Status CheckDocker(const std::string& value) {
   if (value == "none" || (!value.empty() && value[0] == '/')) return Status::Ok();
   return InvalidArgument("--docker: expected an absolute socket path or 'none', got '" + value +
@@ -203,8 +213,29 @@ FlagParser MakeParser(Flags& f) {
        "every start the boot budget admits at once, plus 4)",
        Integer("workers", 1, 64, [&f](int n) { f.workers = n; })},
       {"--boot-budget", true, "N",
-       "weighted VM boots admitted at once, 1-1024 (default: host cores)",
+       "ceiling of weighted VM starts at once, 1-1024 (default: 4 per host core;\n"
+       "docs/benchmarks.md)",
        Integer("boot-budget", 1, 1024, [&f](int n) { f.boot_budget = n; })},
+      {"--boot-slot", true, "WHEN",
+       "when a started node gives its weight back: booting (default; its VM runs\n"
+       "with the console attached) or ready",
+       BootSlotSetter(&f.boot_slot_ready)},
+      {"--mem-reserve", true, "MIB",
+       "memory kept free: a boot waits until MemAvailable minus the RAM of boots\n"
+       "in flight covers its RAM plus this, 0-1048576 (default 1024)",
+       Integer("mem-reserve", 0, 1048576, [&f](int n) { f.mem_reserve_mib = n; })},
+      {"--mem-pressure", true, "PCT",
+       "a boot waits while memory PSI (some, last second) is at or above this,\n"
+       "1-100, 100: off (default 10)",
+       Integer("mem-pressure", 1, 100, [&f](int n) { f.mem_pressure = n; })},
+      {"--cpu-pressure", true, "PCT",
+       "a boot waits while CPU PSI (some, last second) is at or above this,\n"
+       "1-100, 100: off (default 100; docs/benchmarks.md)",
+       Integer("cpu-pressure", 1, 100, [&f](int n) { f.cpu_pressure = n; })},
+      {"--libvirt-queue", true, "N",
+       "a boot waits while more libvirt calls than this wait for a worker,\n"
+       "0-1024 (default 4)",
+       Integer("libvirt-queue", 0, 1024, [&f](int n) { f.libvirt_queue = n; })},
       {"--version", false, "", "print the version and exit", Switch(&f.show_version)},
       {"--help", false, "", "print this text and exit", Switch(&f.show_help)},
       {"-h", false, "", "", Switch(&f.show_help)},

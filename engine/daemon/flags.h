@@ -31,7 +31,13 @@ struct Flags {
   std::string catalog;     // empty: the catalog installed beside the binary, once it exists
   LogLevel log_level = LogLevel::kInfo;
   int workers = 4;
-  double boot_budget = 0;  // concurrent weighted boots; 0: one per host core
+  // Admission (engine/lab/admission.h).
+  double boot_budget = 0;        // ceiling of weighted starts at once; 0: four per host core
+  bool boot_slot_ready = false;  // --boot-slot ready: a node holds its weight until ready
+  int mem_reserve_mib = 1024;
+  int mem_pressure = 10;   // percent; 100: off
+  int cpu_pressure = 100;  // percent; 100: off
+  int libvirt_queue = 4;
   bool show_version = false;
   bool show_help = false;
 };

@@ -66,8 +66,19 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
     });
     return;
   }
-  store_.deploys_in_flight[spec.name];
   Lab* existing = labs_.count(spec.name) ? labs_[spec.name].get() : nullptr;
+  if (!spec.force) {
+    // Refused before anything is made: nodes that can never all be in RAM at once would sit in
+    // admission's memory gate (or swap the host to a halt) rather than fail fast.
+    int64_t need_mib = 0;
+    for (const NodeSpec& ns : spec.nodes) {
+      if (ns.start && !(existing && existing->nodes.count(ns.name))) {
+        need_mib += resolved->at(ns.name).memory_mb;
+      }
+    }
+    if (Status st = store_.admission.FitsHost(need_mib); !st.ok()) return reply(st);
+  }
+  store_.deploys_in_flight[spec.name];
   for (NodeSpec& ns : spec.nodes) {
     if (!ns.save_on_stop) ns.save_on_stop = spec.save_on_stop;
   }

@@ -18,7 +18,8 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
     : options_(std::move(options)),
       hv_(hv, BindToLifeline{&life_}),
       plumber_(plumber, BindToLifeline{&life_}),
-      store_(reactor, options_) {
+      store_(reactor, options_),
+      reactor_(reactor) {
   EngineSeams seams{reactor, pool, hv_, plumber_, catalog, options_, life_};
   writer_ = std::make_unique<MetadataWriter>(seams, store_);
   links_ = std::make_unique<LinkBook>(seams, store_, *writer_);
@@ -33,6 +34,16 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
 }
 
 LabEngine::~LabEngine() = default;
+
+void LabEngine::WatchHost(std::unique_ptr<HostReadingsSource> source) {
+  host_source_ = std::move(source);
+  store_.admission.SetReadings(host_source_->Read(reactor_.clock().Now()));
+  host_timer_ = reactor_.Every(std::chrono::seconds(1), [this] {
+    store_.admission.SetReadings(host_source_->Read(reactor_.clock().Now()));
+  });
+}
+
+std::string LabEngine::AdmissionJson() const { return store_.admission.ToJson(); }
 
 void LabEngine::SetEventSink(EventSink sink) { store_.SetEventSink(std::move(sink)); }
 
@@ -151,13 +162,7 @@ void LabEngine::RenderMetrics(std::string& out) const {
   for (const auto& [state, count] : by_state) {
     AppendSample(out, "labvirt_nodes", Label("state", state), count);
   }
-  AppendHeader(out, "labvirt_admission_queue_length", "gauge", "Nodes waiting for a boot slot");
-  AppendSample(out, "labvirt_admission_queue_length", "",
-               static_cast<double>(store_.admission.Queue().size()));
-  AppendHeader(out, "labvirt_admission_in_use", "gauge", "Boot budget weight in use");
-  AppendSample(out, "labvirt_admission_in_use", "", store_.admission.in_use());
-  AppendHeader(out, "labvirt_admission_budget", "gauge", "Boot budget (sum of kind weights)");
-  AppendSample(out, "labvirt_admission_budget", "", store_.admission.budget());
+  RenderAdmissionMetrics(store_.admission, out);
   store_.boot_seconds.Render(out, "labvirt_boot_seconds",
                              "Start requested to ready, per kind (admission queue included)");
   store_.readiness_seconds.Render(out, "labvirt_readiness_seconds",

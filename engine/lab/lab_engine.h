@@ -22,6 +22,7 @@
 
 #include "engine/catalog/catalog.h"
 #include "engine/console/console_hub.h"
+#include "engine/lab/host_readings.h"
 #include "engine/lab/lab_spec.h"
 #include "engine/lab/lab_store.h"
 #include "engine/lab/lifeline.h"
@@ -153,6 +154,12 @@ class LabEngine {
   // kind, console bytes and viewers per node, the admission queue.
   void RenderMetrics(std::string& out) const;
 
+  // Reads the host through `source` now and then once a second, and hands the readings to
+  // admission's gates (engine/lab/admission.h). Without it, only the ceiling gates boots.
+  void WatchHost(std::unique_ptr<HostReadingsSource> source);
+  // Admission's ceiling, limits, queue and the host's last readings (host.info's "admission").
+  std::string AdmissionJson() const;
+
   // Rebuilds labs from the hypervisor's domains and their labvirt metadata (start-up, reconnect).
   // Deploys asked for while a pass runs wait for it.
   void Reconcile(std::function<void(Status)> done);
@@ -176,6 +183,9 @@ class LabEngine {
   std::unique_ptr<Deployer> deployer_;
   std::unique_ptr<LeftoverSweep> sweep_;
   std::unique_ptr<NodeOps> ops_;
+  reactor::Reactor& reactor_;
+  std::unique_ptr<HostReadingsSource> host_source_;
+  reactor::OpHandle host_timer_;
   Lifeline life_;  // last: dies first, so nothing bound to it runs during destruction
 };
 

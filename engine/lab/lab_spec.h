@@ -83,6 +83,9 @@ struct LabSpec {
   // they have one and their kind takes a startup config.
   bool use_saved_configs = false;
   bool save_on_stop = false;  // the nodes' default
+  // Deploy even when the RAM of the nodes to start exceeds the host's MemTotal minus the reserve
+  // (they then wait in admission's memory gate for RAM that may never be free).
+  bool force = false;
   MgmtSpec mgmt;
 };
 

@@ -20,9 +20,7 @@ bool Busy(NodeState s) {
 }
 
 LabStore::LabStore(reactor::Reactor& reactor, const EngineOptions& options)
-    : admission(options.boot_budget > 0 ? options.boot_budget : DefaultBootBudget()),
-      reactor_(reactor),
-      options_(options) {}
+    : admission(options.admission), reactor_(reactor), options_(options) {}
 
 Node* LabStore::FindNode(const std::string& lab, const std::string& node) const {
   auto l = labs.find(lab);
@@ -141,6 +139,7 @@ std::string LabStore::NodeJson(const Node& n) const {
   w.Key("reason").String(n.reason);
   w.Key("desired").String(n.desired_running ? "running" : "stopped");
   w.Key("queued").Bool(admission.IsQueued(n.key));
+  w.Key("queued_reason").Raw(admission.QueuedReasonJson(n.key));
   w.Key("image").String(n.image).Key("overlay").String(n.overlay);
   w.Key("memory_mb").Int(n.kind.memory_mb).Key("vcpus").Int(n.kind.vcpus);
   w.Key("console").BeginObject();
@@ -192,11 +191,8 @@ Result<std::string> LabStore::GetLab(const std::string& name) const {
   for (const auto& [n, node] : lab.nodes) w.Raw(NodeJson(*node));
   w.EndArray().Key("links").BeginArray();
   for (const auto& l : lab.links) w.Raw(LinkJson(l));
-  w.EndArray().Key("mgmt").Raw(LabMgmtJson(lab)).Key("admission").BeginObject();
-  w.Key("budget").Double(admission.budget()).Key("in_use").Double(admission.in_use());
-  w.Key("queue").BeginArray();
-  for (const auto& k : admission.Queue()) w.String(k);
-  w.EndArray().EndObject().EndObject();
+  w.EndArray().Key("mgmt").Raw(LabMgmtJson(lab)).Key("admission").Raw(admission.ToJson());
+  w.EndObject();
   return w.Take();
 }
 

@@ -44,8 +44,8 @@ struct EngineOptions {
   std::string image_root = "/var/lib/labvirt/images";
   std::string bind_root = "/var/lib/labvirt/binds";  // sources of container nodes' binds
   std::string state_dir = "/var/lib/labvirt";
-  // Sum of admission weights that may boot at once (0: one per host core).
-  double boot_budget = 0;
+  // The admission gates (engine/lab/admission.h); ceiling 0: four weighted starts per core.
+  AdmissionLimits admission;
   RestartPolicy restart_policy;
   ConsoleHubOptions console;
   // The QEMU binary every domain names (<emulator>); empty: libvirt's default. For tests that

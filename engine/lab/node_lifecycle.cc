@@ -27,7 +27,7 @@ void NodeLife::RequestStart(Node& n) {
   n.start_kills = 0;
   SetState(n, NodeState::kQueued, "waiting for a boot slot");
   std::string key = n.key;
-  admission_.Request(key, n.kind.admission_weight, [this, key] {
+  admission_.Request(key, n.kind.admission_weight, n.kind.memory_mb, [this, key] {
     // Admission may call back synchronously; start from a clean stack.
     Defer([this, key] { BeginStart(key); });
   });
@@ -73,6 +73,8 @@ void NodeLife::Resume(const std::string& key) {
     }
     FaultPoint("resumed");
     SetState(*n, NodeState::kBooting, "waiting for the readiness text");
+    // libvirt's and QEMU's start is over: under --boot-slot booting the next start may begin.
+    admission_.Booting(key);
     std::string early = std::move(n->early_console);
     n->early_console.clear();
     if (n->adopted_ready) {
@@ -157,7 +159,9 @@ void NodeLife::PasteThenReady(Node& n, const std::string& matched) {
 void NodeLife::RetryBoot(const std::string& key) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kBooting) return;  // stopped or crashed meanwhile
-  // The admission slot stays held (docs/node-states.md): no Release here nor in OnStopped.
+  // The retry takes its weight again at once, never queued behind other nodes (it is part of
+  // the boot it was admitted for; docs/node-states.md): no Release here nor in OnStopped.
+  admission_.Readmit(key, n->kind.admission_weight, n->kind.memory_mb);
   SetState(*n, NodeState::kStarting,
            "restarting for boot attempt " + std::to_string(n->readiness.attempt + 1) + " (" +
                n->readiness.reason + ")");

@@ -138,6 +138,9 @@ TEST_F(LabTest, BadDeploysAreRefusedAndLeaveNothing) {
        "nodes[0].kind"},
       {R"({"name":"x","nodes":[{"name":"r1","kind":"iosv","image":"iosv.qcow2","bogus":1}]})",
        "nodes[0].bogus"},
+      // 1 TiB of RAM: more than this host's MemTotal (read from /proc/meminfo) minus the reserve.
+      {R"({"name":"x","nodes":[{"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":1048576}]})",
+       "nodes"},
   };
   simdjson::dom::parser parser;
   for (const auto& c : cases) {
@@ -504,7 +507,9 @@ TEST_F(LabTest, MetricsReportBootsCallsAndConsoles) {
        {"labvirt_boot_seconds_count{kind=\"cisco_iosv\"}", "labvirt_readiness_seconds_bucket",
         "labvirt_libvirt_call_seconds_count{verb=\"start\"}",
         "labvirt_ovsdb_call_seconds_count{method=\"transact\"}", "labvirt_nodes{state=\"ready\"}",
-        "labvirt_admission_budget 4", "labvirt_up{backend=\"libvirt\"} 1",
+        "labvirt_admission_budget 4", "labvirt_admission_ceiling 4",
+        "labvirt_admission_queued{reason=\"memory\"} 0", "labvirt_libvirt_calls_queued ",
+        "labvirt_host_memory_available_bytes ", "labvirt_up{backend=\"libvirt\"} 1",
         "labvirt_up{backend=\"ovsdb\"} 1", "labvirt_console_bytes_total{lab=\""}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }

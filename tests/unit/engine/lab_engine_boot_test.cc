@@ -46,7 +46,10 @@ class LabEngineBootTest : public ::testing::Test {
     EngineOptions options;
     options.image_root = (dir_ / "images").string();
     options.state_dir = (dir_ / "state").string();
-    options.boot_budget = 1;  // one boot at a time: a second node shows who holds the slot
+    // One boot at a time: a second node shows who holds the slot (until ready, unless a test
+    // sets slot_ to the default rule).
+    options.admission.ceiling = 1;
+    options.admission.slot = slot_;
     engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *hv_, plumber_, *catalog_, options);
     engine_->SetEventSink([this](const EngineEvent& ev) { events_.push_back(ev); });
     hv_->SetEventHandler(
@@ -61,14 +64,16 @@ class LabEngineBootTest : public ::testing::Test {
 
   // Deploys lab "h" with linux nodes `names` (kind linux: failure "Kernel panic - not syncing"
   // with action restart, retries 1), each with `extra` JSON fields.
-  void Deploy(const std::vector<std::string>& names, const std::string& extra = "") {
+  void Deploy(const std::vector<std::string>& names, const std::string& extra = "",
+              bool force = false) {
     std::string nodes;
     for (const auto& n : names) {
       if (!nodes.empty()) nodes += ",";
       nodes +=
           R"({"name":")" + n + R"(","kind":"linux","image":"base.qcow2","nics":1)" + extra + "}";
     }
-    auto doc = parser_.parse(R"({"lab":"h","nodes":[)" + nodes + "]}");
+    auto doc = parser_.parse(R"({"lab":"h","force":)" + std::string(force ? "true" : "false") +
+                             R"(,"nodes":[)" + nodes + "]}");
     auto spec = ParseLabSpec(doc.value());
     ASSERT_TRUE(spec.ok());
     std::optional<Result<std::string>> got;
@@ -143,6 +148,7 @@ class LabEngineBootTest : public ::testing::Test {
     return s;
   }
 
+  BootSlot slot_ = BootSlot::kReady;
   fs::path dir_;
   reactor::ManualClock clock_;
   std::unique_ptr<reactor::Reactor> reactor_;
@@ -159,6 +165,10 @@ TEST_F(LabEngineBootTest, APanicRestartsTheBootHoldingItsSlotThenItIsReady) {
   Deploy({"h1", "h2"});
   ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
   EXPECT_TRUE(InState("h2", "queued")) << "budget 1: h2 waits";
+  EXPECT_TRUE(Has(NodeJson("h2"),
+                  R"("queued":true,"queued_reason":{"reason":"ceiling","in_use":1,"weight":1,)"))
+      << NodeJson("h2");
+  EXPECT_TRUE(Has(NodeJson("h1"), R"("queued":false,"queued_reason":null,)")) << NodeJson("h1");
   std::string d1 = Domain("h1");
   ASSERT_TRUE(hv_->Console(d1, kPanic));
   ASSERT_TRUE(Booting("h1", 2)) << NodeJson("h1");
@@ -180,6 +190,74 @@ TEST_F(LabEngineBootTest, APanicRestartsTheBootHoldingItsSlotThenItIsReady) {
   ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
   EXPECT_TRUE(Has(NodeJson("h1"), R"("attempt":2,)")) << NodeJson("h1");
   ASSERT_TRUE(Booting("h2", 1)) << "h1's slot went to h2 once h1 was ready: " << NodeJson("h2");
+}
+
+// The default rule: a node gives its weight back once booting, and a retry takes it back at once.
+class LabEngineBootSlotTest : public LabEngineBootTest {
+ protected:
+  void SetUp() override {
+    slot_ = BootSlot::kBooting;
+    LabEngineBootTest::SetUp();
+  }
+};
+
+TEST_F(LabEngineBootSlotTest, TheNextNodeStartsOnceOneIsBootingAndARetryDoesNotWait) {
+  Deploy({"h1", "h2", "h3"});
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  ASSERT_TRUE(Booting("h2", 1)) << "h1 booting gave its slot to h2: " << NodeJson("h2");
+  ASSERT_TRUE(Booting("h3", 1)) << NodeJson("h3");
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kPanic));
+  ASSERT_TRUE(Booting("h1", 2)) << "the retry did not queue: " << NodeJson("h1");
+  EXPECT_EQ(Transitions("h1"),
+            (std::vector<std::string>{"defined>queued", "queued>starting", "starting>booting",
+                                      "booting>starting", "starting>booting"}))
+      << Joined(Transitions("h1"));
+  ASSERT_TRUE(hv_->Console(d1, kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+}
+
+// Host readings of a test's choosing (HostReadingsSource is the seam).
+class FixedReadings : public HostReadingsSource {
+ public:
+  explicit FixedReadings(HostReadings r) : r_(r) {}
+  HostReadings Read(reactor::TimePoint) override { return r_; }
+
+ private:
+  HostReadings r_;
+};
+
+TEST_F(LabEngineBootSlotTest, TooBigForTheHostIsRefusedUpFrontUnlessForced) {
+  HostReadings r;
+  r.sampled = r.meminfo = true;
+  r.mem_total_mib = 2048 + 1024;  // two linux nodes (1024 MiB each) and the default reserve...
+  r.mem_available_mib = 1024 + 1024 + 512;  // ...but only one fits what is free now
+  engine_->WatchHost(std::make_unique<FixedReadings>(r));
+  std::string three = R"({"lab":"h","nodes":[{"name":"h1","kind":"linux","image":"base.qcow2"},)"
+                      R"({"name":"h2","kind":"linux","image":"base.qcow2"},)"
+                      R"({"name":"h3","kind":"linux","image":"base.qcow2"}]})";
+  auto doc = parser_.parse(three);
+  auto spec = ParseLabSpec(doc.value());
+  ASSERT_TRUE(spec.ok());
+  std::optional<Result<std::string>> got;
+  engine_->Deploy(*spec, false, [&](Result<std::string> res) { got = res; });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->status().message(),
+            "the nodes to start need 3072 MiB of RAM; this host has 3072 MiB (MemTotal) - 1024 MiB "
+            "(--mem-reserve) = 2048 MiB; deploy with force: true to queue them anyway");
+  EXPECT_EQ(engine_->GetNode("h", "h1").status().code(), StatusCode::kNotFound) << "nothing made";
+
+  Deploy({"h1", "h2", "h3"}, "", /*force=*/true);
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  // h1's RAM is in flight until it is ready: h2 waits for memory, h3 behind it.
+  EXPECT_TRUE(Has(NodeJson("h2"), R"("queued_reason":{"reason":"memory","need_mib":2048,)"
+                                  R"("available_mib":1536,"node_mib":1024,"reserve_mib":1024,)"
+                                  R"("in_flight_mib":1024})"))
+      << NodeJson("h2");
+  EXPECT_TRUE(Has(NodeJson("h3"), R"("queued_reason":{"reason":"memory",)")) << NodeJson("h3");
+  ASSERT_TRUE(hv_->Console(Domain("h1"), kLogin));
+  ASSERT_TRUE(Booting("h2", 1)) << "h1 ready: its RAM is no longer in flight: " << NodeJson("h2");
 }
 
 TEST_F(LabEngineBootTest, APanicOnEveryAttemptFailsTheNodeAndFreesItsSlot) {

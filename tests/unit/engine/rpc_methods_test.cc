@@ -160,9 +160,11 @@ TEST_F(RpcMethodsTest, ABadLabSpecIsRefusedNamingTheFieldPath) {
                  "nodes[1].image", "required");
   EXPECT_INVALID(Call("lab.deploy", R"({"lab":"l","nodes":[],"wait":"yes"})"), "wait",
                  "must be a boolean");
+  EXPECT_INVALID(Call("lab.deploy", R"({"lab":"l","nodes":[],"force":"yes"})"), "force",
+                 "must be a boolean");
   EXPECT_INVALID(Call("lab.deploy", R"({"lab":"l","nodes":[],"colour":1})"), "colour",
                  "unknown parameter of lab.deploy (it takes lab, name, nodes, links, wait, "
-                 "use_saved_configs, save_on_stop, mgmt)");
+                 "use_saved_configs, save_on_stop, mgmt, force)");
   Answer labs = Call("lab.list");
   EXPECT_EQ(labs.result, "[]") << "nothing was deployed: " << labs.line;
 }
