@@ -52,6 +52,21 @@ LinkInfo FirstLink(const std::string& lab_get) {
   return {std::string(id), std::string(a), std::string(b)};
 }
 
+// How many nodes of a lab.get answer are `ready` (a node's readiness object has a "state" of
+// its own, so the text is parsed, not searched).
+size_t ReadyNodes(const std::string& lab_get) {
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  simdjson::dom::array nodes;
+  if (p.parse(lab_get).get(doc) || doc["result"]["nodes"].get(nodes)) return 0;
+  size_t ready = 0;
+  for (auto n : nodes) {
+    std::string_view state;
+    ready += !n["state"].get(state) && state == "ready";
+  }
+  return ready;
+}
+
 }  // namespace
 
 SoakRun::SoakRun(SoakOptions options) : options_(std::move(options)) {
@@ -146,18 +161,10 @@ std::string SoakRun::RestartDaemon(const std::string& lab) {
   std::string err = StartSuiteDaemon(suite_, &daemon_);
   if (!err.empty()) return "labvirtd restart: " + err;
   ++lifetime_;
-  const int want = static_cast<int>(NodeNames().size());
+  const size_t want = NodeNames().size();
   std::string answer = PollUntil(
       suite_.socket, "lab.get", R"({"lab":")" + lab + R"("})",
-      [&](const std::string& a) {
-        int ready = 0;
-        for (size_t at = a.find(R"("state":"ready")"); at != std::string::npos;
-             at = a.find(R"("state":"ready")", at + 1)) {
-          ++ready;
-        }
-        return ready == want;
-      },
-      Clock::now() + 120s);
+      [&](const std::string& a) { return ReadyNodes(a) == want; }, Clock::now() + 120s);
   for (const auto& n : NodeNames()) {
     if (NodeStateOf(suite_.socket, lab, n) != "ready") {
       return "after the labvirtd restart " + n + " is not ready: " + answer;
@@ -205,6 +212,11 @@ std::string SoakRun::Cycle(int n) {
 }
 
 void SoakRun::Sample(int cycle, std::map<std::string, double> phases) {
+  // labvirtd closes a client's socket when it reaps the hang-up, after the client has gone: the
+  // last call's connection may still be open. An answer on a connection made after every earlier
+  // client hung up means those hang-ups were reaped; the sample counts this one open connection.
+  auto sync = ConnectBounded(suite_.socket, 30s);
+  if (sync.ok()) (void)sync->Call("host.info", "{}");
   SoakSample s = TakeSample(SoakTarget{.pid = daemon_->pid(),
                                        .bridge = options_.bridge,
                                        .lab_prefix = options_.name + "c",

@@ -21,8 +21,8 @@ struct SoakSample {
   int cycle = 0;     // 0: before the first cycle; n: after cycle n's lab.destroy
   int lifetime = 0;  // which labvirtd process (0-based): each labvirtd restart starts the next
   pid_t pid = 0;
-  double at_s = 0;  // seconds since the run started
-  int64_t fds = -1;
+  double at_s = 0;       // seconds since the run started
+  int64_t fds = -1;      // SoakRun's samples include its one open client connection
   int64_t rss_kib = -1;  // VmRSS
   int64_t threads = -1;
   int64_t bridge_ports = -1;  // every port on the bridge (other users' included)
