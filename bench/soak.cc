@@ -7,6 +7,7 @@
 // usage. Not a Google Benchmark: a soak has no rate to compare with a baseline.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -38,9 +39,10 @@ Status IntIn(const std::string& v, int lo, int hi, int* out) {
                                   std::to_string(hi) + ", got '" + v + "'");
 }
 
-std::string ConfigJson(const SoakOptions& o, int cycles, int warmup) {
+std::string ConfigJson(const SoakOptions& o, int cycles, int warmup, int max_minutes) {
   labvirt::JsonWriter w;
-  w.BeginObject().Key("cycles").Int(cycles).Key("nodes").Int(o.nodes);
+  w.BeginObject().Key("cycles").Int(cycles).Key("max_minutes").Int(max_minutes);
+  w.Key("nodes").Int(o.nodes);
   w.Key("memory_mb").Int(o.memory_mb).Key("restart_every").Int(o.restart_every);
   w.Key("warmup").Int(warmup).Key("bridge").String(o.bridge).Key("name").String(o.name);
   return w.EndObject().Take();
@@ -50,12 +52,15 @@ std::string ConfigJson(const SoakOptions& o, int cycles, int warmup) {
 
 int main(int argc, char** argv) {
   SoakOptions options{.name = "sk" + std::to_string(::getpid()), .restart_every = 10};
-  int cycles = 200, warmup = 2;
+  int cycles = 200, warmup = 2, max_minutes = 0;
   std::string json_path = "soak-report.json";
   bool help = false;
   labvirt::FlagParser parser({
       {"--cycles", true, "N", "cycles to run (default 200)",
        [&](const std::string& v) { return IntIn(v, 1, 100000, &cycles); }},
+      {"--max-minutes", true, "M",
+       "start no cycle after M minutes (the last one then ends the run); 0: no limit (default)",
+       [&](const std::string& v) { return IntIn(v, 0, 100000, &max_minutes); }},
       {"--nodes", true, "K", "fixture nodes in the lab (default 2)",
        [&](const std::string& v) { return IntIn(v, 1, 16, &options.nodes); }},
       {"--memory-mb", true, "MB", "each node's memory (default 64, the iosv kind's least)",
@@ -106,7 +111,12 @@ int main(int argc, char** argv) {
   {
     labvirt::testing::SoakRun run(options);
     failure = run.Start();
-    for (int n = 1; failure.empty() && n <= cycles; ++n) {
+    auto started = std::chrono::steady_clock::now();
+    auto over_time = [&] {
+      return max_minutes > 0 &&
+             std::chrono::steady_clock::now() - started >= std::chrono::minutes(max_minutes);
+    };
+    for (int n = 1; failure.empty() && n <= cycles && !over_time(); ++n) {
       failure = run.Cycle(n);
       const auto& s = run.samples().back();
       if (failure.empty()) {
@@ -121,8 +131,8 @@ int main(int argc, char** argv) {
       }
     }
     summary = labvirt::testing::Summarize(run.samples(), warmup);
-    report = labvirt::testing::SoakReportJson(ConfigJson(options, cycles, warmup), run.samples(),
-                                              summary);
+    report = labvirt::testing::SoakReportJson(ConfigJson(options, cycles, warmup, max_minutes),
+                                              run.samples(), summary);
     if (!failure.empty()) {
       std::fprintf(stderr, "soak: %s\nlabvirtd's log and state kept in %s\n", failure.c_str(),
                    run.suite().state_dir.c_str());
