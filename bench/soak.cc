@@ -121,12 +121,14 @@ int main(int argc, char** argv) {
       const auto& s = run.samples().back();
       if (failure.empty()) {
         std::printf(
-            "cycle %d/%d: %.1f s, fds %lld, rss %lld KiB, threads %lld, ports %lld/%lld, "
+            "cycle %d/%d: %.1f s, fds %lld, rss %lld KiB (anon %lld), threads %lld, ports "
+            "%lld/%lld, "
             "domains %lld, files %lld, helpers %lld\n",
             n, cycles, s.at_s, static_cast<long long>(s.fds), static_cast<long long>(s.rss_kib),
-            static_cast<long long>(s.threads), static_cast<long long>(s.lab_ports),
-            static_cast<long long>(s.bridge_ports), static_cast<long long>(s.domains),
-            static_cast<long long>(s.state_files), static_cast<long long>(s.helpers));
+            static_cast<long long>(s.rss_anon_kib), static_cast<long long>(s.threads),
+            static_cast<long long>(s.lab_ports), static_cast<long long>(s.bridge_ports),
+            static_cast<long long>(s.domains), static_cast<long long>(s.state_files),
+            static_cast<long long>(s.helpers));
         std::fflush(stdout);
       }
     }

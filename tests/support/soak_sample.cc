@@ -113,6 +113,8 @@ SoakSample TakeSample(const SoakTarget& target) {
   if (target.pid > 0) {
     std::string status = ReadWhole("/proc/" + std::to_string(target.pid) + "/status");
     s.rss_kib = ProcStatusValue(status, "VmRSS");
+    s.rss_anon_kib = ProcStatusValue(status, "RssAnon");
+    s.rss_file_kib = ProcStatusValue(status, "RssFile");
     s.threads = ProcStatusValue(status, "Threads");
     s.fds = OpenFds(target.pid);
   }

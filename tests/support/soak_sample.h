@@ -21,9 +21,11 @@ struct SoakSample {
   int cycle = 0;     // 0: before the first cycle; n: after cycle n's lab.destroy
   int lifetime = 0;  // which labvirtd process (0-based): each labvirtd restart starts the next
   pid_t pid = 0;
-  double at_s = 0;       // seconds since the run started
-  int64_t fds = -1;      // SoakRun's samples include its one open client connection
-  int64_t rss_kib = -1;  // VmRSS
+  double at_s = 0;            // seconds since the run started
+  int64_t fds = -1;           // SoakRun's samples include its one open client connection
+  int64_t rss_kib = -1;       // VmRSS = RssAnon + RssFile + RssShmem
+  int64_t rss_anon_kib = -1;  // RssAnon: heap, stacks, anonymous maps
+  int64_t rss_file_kib = -1;  // RssFile: resident pages of the binary and libraries
   int64_t threads = -1;
   int64_t bridge_ports = -1;  // every port on the bridge (other users' included)
   int64_t lab_ports = -1;     // ports whose external_ids name one of the run's labs

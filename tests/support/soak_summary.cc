@@ -39,6 +39,18 @@ struct Fit {
   }
 };
 
+// The fit of `field` over one lifetime's samples after the first `warmup`; unread values (-1)
+// left out.
+Fit FitLifetime(const std::vector<const SoakSample*>& list, int warmup,
+                int64_t SoakSample::*field) {
+  Fit fit;
+  for (size_t i = static_cast<size_t>(std::max(warmup, 0)); i < list.size(); ++i) {
+    if (list[i]->*field >= 0) fit.points.emplace_back(list[i]->cycle, list[i]->*field);
+  }
+  fit.Finish();
+  return fit;
+}
+
 // A number with three decimals (JsonWriter::Double writes 17 significant digits).
 void Fixed(JsonWriter& w, std::optional<double> v) {
   if (!v || !std::isfinite(*v)) {
@@ -80,11 +92,7 @@ SoakSummary Summarize(const std::vector<SoakSample>& samples, int warmup) {
     l.last_cycle = list.back()->cycle;
     l.first_rss_kib = list.front()->rss_kib;
     l.last_rss_kib = list.back()->rss_kib;
-    Fit fit;
-    for (size_t i = static_cast<size_t>(std::max(warmup, 0)); i < list.size(); ++i) {
-      if (list[i]->rss_kib >= 0) fit.points.emplace_back(list[i]->cycle, list[i]->rss_kib);
-    }
-    fit.Finish();
+    Fit fit = FitLifetime(list, warmup, &SoakSample::rss_kib);
     l.fitted = static_cast<int>(fit.points.size());
     if (fit.points.size() >= 2 && fit.sxx > 0) l.slope_kib_per_cycle = fit.sxy / fit.sxx;
     pooled_sxx += fit.sxx;
@@ -92,6 +100,14 @@ SoakSummary Summarize(const std::vector<SoakSample>& samples, int warmup) {
     out.lifetimes.push_back(l);
   }
   if (pooled_sxx > 0) out.rss_slope_kib_per_cycle = pooled_sxy / pooled_sxx;
+  // The same pooled fit for RssAnon: what the daemon allocated, without the binary's pages.
+  double anon_sxx = 0, anon_sxy = 0;
+  for (const auto& [lifetime, list] : by_lifetime) {
+    Fit fit = FitLifetime(list, warmup, &SoakSample::rss_anon_kib);
+    anon_sxx += fit.sxx;
+    anon_sxy += fit.sxy;
+  }
+  if (anon_sxx > 0) out.rss_anon_slope_kib_per_cycle = anon_sxy / anon_sxx;
   return out;
 }
 
@@ -103,7 +119,8 @@ std::string SoakReportJson(const std::string& config_json, const std::vector<Soa
     w.BeginObject().Key("cycle").Int(s.cycle).Key("lifetime").Int(s.lifetime);
     w.Key("pid").Int(s.pid).Key("at_s");
     Fixed(w, s.at_s);
-    w.Key("rss_kib").Int(s.rss_kib);
+    w.Key("rss_kib").Int(s.rss_kib).Key("rss_anon_kib").Int(s.rss_anon_kib);
+    w.Key("rss_file_kib").Int(s.rss_file_kib);
     for (const auto& m : kMetrics) w.Key(m.name).Int(s.*m.field);
     w.Key("phase_s").BeginObject();
     for (const auto& [phase, seconds] : s.phase_s) {
@@ -129,6 +146,8 @@ std::string SoakReportJson(const std::string& config_json, const std::vector<Soa
   }
   w.EndArray().Key("rss_slope_kib_per_cycle");
   Fixed(w, summary.rss_slope_kib_per_cycle);
+  w.Key("rss_anon_slope_kib_per_cycle");
+  Fixed(w, summary.rss_anon_slope_kib_per_cycle);
   w.Key("drifted").Bool(summary.drifted).EndObject().EndObject();
   return w.Take();
 }
@@ -154,6 +173,11 @@ std::string SoakSummaryText(const SoakSummary& summary) {
   out += "RSS slope within lifetimes: " +
          (summary.rss_slope_kib_per_cycle
               ? std::to_string(*summary.rss_slope_kib_per_cycle) + " KiB/cycle"
+              : std::string("n/a")) +
+         "\n";
+  out += "RssAnon slope within lifetimes: " +
+         (summary.rss_anon_slope_kib_per_cycle
+              ? std::to_string(*summary.rss_anon_slope_kib_per_cycle) + " KiB/cycle"
               : std::string("n/a")) +
          "\n";
   out += summary.drifted ? "verdict: DRIFT\n" : "verdict: no drift\n";

@@ -45,7 +45,8 @@ struct SoakSummary {
   int cycles = 0;  // cycles sampled (the baseline not counted)
   std::vector<SoakDrift> drifts;
   std::vector<SoakLifetime> lifetimes;
-  std::optional<double> rss_slope_kib_per_cycle;  // pooled within lifetimes
+  std::optional<double> rss_slope_kib_per_cycle;       // pooled within lifetimes
+  std::optional<double> rss_anon_slope_kib_per_cycle;  // the same for RssAnon alone
   // True when a judged count drifted or could not be read (-1) in the first or last sample.
   bool drifted = false;
 };

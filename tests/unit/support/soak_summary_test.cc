@@ -18,6 +18,7 @@ SoakSample At(int cycle, int lifetime, int64_t rss, int64_t fds = 20) {
   s.cycle = cycle;
   s.lifetime = lifetime;
   s.rss_kib = rss;
+  s.rss_anon_kib = rss / 2;
   s.fds = fds;
   s.threads = 5;
   s.bridge_ports = 3;
@@ -98,6 +99,8 @@ TEST(SoakSummaryTest, RssSlopeIsFittedWithinEachLifetimeAfterWarmUp) {
   // Pooled: Sxy/Sxx over both lifetimes = (10*2 + 30*0.5) / (2 + 0.5).
   ASSERT_TRUE(s.rss_slope_kib_per_cycle);
   EXPECT_DOUBLE_EQ(*s.rss_slope_kib_per_cycle, 14.0);
+  ASSERT_TRUE(s.rss_anon_slope_kib_per_cycle);
+  EXPECT_DOUBLE_EQ(*s.rss_anon_slope_kib_per_cycle, 7.0) << "RssAnon is half of RSS here";
 }
 
 TEST(SoakSummaryTest, ALifetimeWithOneFittedSampleHasNoSlope) {
@@ -119,6 +122,7 @@ TEST(SoakSummaryTest, TheReportIsJsonWithEverySampleAndTheVerdict) {
   EXPECT_EQ(doc["config"]["cycles"].get_int64().value(), 2);
   EXPECT_EQ(doc["samples"].get_array().size(), 3u);
   EXPECT_DOUBLE_EQ(doc["samples"].at(1)["phase_s"]["deploy"].get_double().value(), 3.25);
+  EXPECT_EQ(doc["samples"].at(1)["rss_anon_kib"].get_int64().value(), 5000);
   EXPECT_EQ(doc["summary"]["drift"]["fds"]["drift"].get_int64().value(), 0);
   EXPECT_EQ(doc["summary"]["rss_lifetimes"].get_array().size(), 2u);
   EXPECT_FALSE(doc["summary"]["drifted"].get_bool().value());
