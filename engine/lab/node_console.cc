@@ -83,11 +83,11 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
     if (nic.tap.empty()) continue;
     std::string peer_tap;
     if (!nic.link.empty()) {
-      // The link's other end: the NIC with the same link id on another node of the lab.
+      // The link's other end: the other NIC with the same link id in the lab — on another node,
+      // or on this one for a loop link (two NICs of one node cabled together).
       for (const auto& [name, other] : labs_.at(n->lab)->nodes) {
-        if (other.get() == n) continue;
         for (const auto& o : other->metadata.nics) {
-          if (o.link == nic.link) peer_tap = o.tap;
+          if (&o != &nic && o.link == nic.link) peer_tap = o.tap;
         }
       }
     }

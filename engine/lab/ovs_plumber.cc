@@ -54,9 +54,12 @@ void OvsPlumber::Plug(const std::string& lab, const std::string& node,
     // when their peer plugs (it sees this node's ports then).
     std::set<std::string> on_bridge;
     for (const auto& p : switch_->ListOwnedPorts()) on_bridge.insert(p.port);
+    // A loop link has both ends among these ports, each naming the other: joined once.
     std::vector<ovs::LinkSpec> links;
+    std::set<std::string> joined;
     for (const auto& p : ports) {
       if (p.link.empty() || p.peer_tap.empty() || !on_bridge.count(p.peer_tap)) continue;
+      if (!joined.insert(p.link).second) continue;
       links.push_back({lab, p.link, p.tap, p.peer_tap});
     }
     if (links.empty()) return done(Status::Ok());

@@ -27,6 +27,7 @@ class ShapingPlumber final : public NullPlumber {
   void Plug(const std::string& lab, const std::string& node, const std::vector<PortPlan>& ports,
             Done done) override {
     for (const auto& p : ports) owned.push_back({p.tap, lab, node, providers::kDefaultInstance});
+    plugged.insert(plugged.end(), ports.begin(), ports.end());
     done(Status::Ok());
   }
   void Unplug(const std::string&, const std::string& node, Done done) override {
@@ -48,6 +49,7 @@ class ShapingPlumber final : public NullPlumber {
   }
 
   std::vector<PlumbedPort> owned;
+  std::vector<PortPlan> plugged;  // every port Plug was given, in order
   std::vector<std::pair<std::string, Impairment>> calls;
   std::string refuse_tap;
 };
@@ -121,18 +123,19 @@ class LabEngineImpairmentTest : public ::testing::Test {
   std::string Metadata(const std::string& node) {
     return hv_->metadata[Member(Node(node), "domain", "")];
   }
-  void DeployAndBoot() {
-    const std::string json(
-        R"({"lab":"h","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","nics":1},)"
-        R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":1}],)"
-        R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})");
+  void DeployAndBoot(
+      const std::string& json =
+          R"({"lab":"h","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","nics":1},)"
+          R"({"name":"r2","kind":"iosv","image":"base.qcow2","nics":1}],)"
+          R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})",
+      const std::vector<std::string>& nodes = {"r1", "r2"}) {
     auto doc = parser_.parse(json);
     auto spec = ParseLabSpec(doc.value());
     ASSERT_TRUE(spec.ok());
     std::string deployed =
         Await([&](auto r) { engine_->Deploy(std::move(spec).value(), false, std::move(r)); });
     ASSERT_FALSE(Has(deployed, "error")) << deployed;
-    ASSERT_TRUE(Booting("r1") && Booting("r2")) << Node("r1") << Node("r2");
+    for (const auto& n : nodes) ASSERT_TRUE(Booting(n)) << Node(n);
   }
   std::string Set(const Impairment& a_to_b, const Impairment& b_to_a) {
     return Await([&](auto r) { engine_->SetLinkImpairment("h", kLink, a_to_b, b_to_a, r); });
@@ -225,6 +228,26 @@ TEST_F(LabEngineImpairmentTest, AppliedAgainWhenAnEndRestartsAndAfterALabvirtdRe
       << "adopted running nodes are plugged and shaped again";
   EXPECT_EQ(plumber_.Last(tap_r2), delay);
   EXPECT_EQ(plumber_.Last(Tap("r1")), loss);
+}
+
+// A loop link (two NICs of one node cabled together, as lab.deploy accepts it): each end is
+// plugged naming the other as its peer, so the link is joined on the bridge. Before, the peer
+// was looked for on other nodes only: the ends stayed isolated and link.set_state failed with
+// "no port is in link" (found by tools/soak --nodes 1).
+TEST_F(LabEngineImpairmentTest, ALoopLinkOnOneNodeIsPluggedWithEachEndTheOthersPeer) {
+  DeployAndBoot(R"({"lab":"h","nodes":[{"name":"r1","kind":"iosv","image":"base.qcow2","nics":2}],)"
+                R"("links":[{"endpoints":["r1:eth1","r1:eth2"]}]})",
+                {"r1"});
+  std::vector<PortPlan> linked;
+  for (const auto& p : plumber_.plugged) {
+    if (!p.link.empty()) linked.push_back(p);
+  }
+  ASSERT_EQ(linked.size(), 2u) << Node("r1");
+  EXPECT_EQ(linked[0].link, "r1:GigabitEthernet0/0--r1:GigabitEthernet0/1");
+  EXPECT_EQ(linked[1].link, linked[0].link);
+  EXPECT_NE(linked[0].tap, linked[1].tap);
+  EXPECT_EQ(linked[0].peer_tap, linked[1].tap);
+  EXPECT_EQ(linked[1].peer_tap, linked[0].tap);
 }
 
 }  // namespace
