@@ -107,6 +107,10 @@ struct Node {
   int crash_restarts = 0;
   reactor::TimePoint ready_since{};  // when it last became ready (restart policy's stable window)
   bool adopted_ready = false;        // found running and ready at reconcile: no new readiness watch
+  // Found running (AdoptRunning) and not started by this labvirtd since: its boot's output so far
+  // is read from the console log (metadata.boot) rather than marked anew.
+  bool adopting = false;
+  std::string run_id;  // libvirt's id of the running domain (live XML), "" when it has none
   ReadinessResult readiness;
   providers::CpuChoice cpu;               // the CPU the domain is defined with, and why
   std::vector<std::string> cpu_attempts;  // CPU choices refused at this start, with the error

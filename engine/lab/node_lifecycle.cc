@@ -1,6 +1,8 @@
 // NodeLife (engine/lab/node_life.h): admission, start paused, resume, readiness, stop, crashes
 // and restarts. The console and NIC steps of a start are in node_console.cc, the CPU ladder's in
 // node_cpu.cc.
+#include <utility>
+
 #include "engine/lab/node_life.h"
 #include "reactor/base/fault_point.h"
 #include "reactor/base/json_writer.h"
@@ -57,6 +59,7 @@ void NodeLife::AfterStartPaused(const std::string& key, Status st) {
   if (n == nullptr || n->state != NodeState::kStarting) return;
   if (!st.ok()) return StartRefused(*n, st.message());
   FaultPoint("start_paused");
+  n->adopting = false;  // this run is ours
   // QEMU took this CPU: later nodes of the same first choice start on it at once.
   CpuWorked(*n);
   FetchConsole(key, 0);
@@ -72,32 +75,45 @@ void NodeLife::Resume(const std::string& key) {
       return FailStart(*n, st.message());
     }
     FaultPoint("resumed");
-    SetState(*n, NodeState::kBooting, "waiting for the readiness text");
-    std::string early = std::move(n->early_console);
-    n->early_console.clear();
-    if (n->adopted_ready) {
-      n->adopted_ready = false;
-      admission_.Release(key);
-      SetState(*n, NodeState::kReady, "was ready before labvirtd restarted");
-      return;
+    // Adopted not ready: its guest may have printed the readiness text while labvirtd was down
+    // (killed between `ready` and the metadata saying so), which only the log still holds.
+    const bool adopted = std::exchange(n->adopting, false);
+    if (adopted && !n->adopted_ready && !n->run_id.empty() &&
+        n->metadata.boot.domain_id == n->run_id) {
+      return CatchUpThenWatch(key);
     }
-    bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
-    if (!n->tracker) {
-      auto compiled = ReadinessPatterns::Compile(n->kind.readiness, n->kind.name);
-      if (!compiled.ok()) return FailStart(*n, compiled.status().message());
-      n->tracker = std::make_unique<ReadinessTracker>(
-          reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
-    }
-    if (restart_attempt) {
-      n->tracker->Restarted();
-    } else {
-      n->tracker->Start();
-    }
-    // Until its first event the attempt is visible only here: node.get would show the last
-    // attempt's "restarting" through the whole retry.
-    if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
-    if (!early.empty()) n->tracker->OnConsole(early);
+    WatchReadiness(key);
   });
+}
+
+void NodeLife::WatchReadiness(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kStarting) return;
+  SetState(*n, NodeState::kBooting, "waiting for the readiness text");
+  std::string early = std::move(n->early_console);
+  n->early_console.clear();
+  if (n->adopted_ready) {
+    n->adopted_ready = false;
+    admission_.Release(key);
+    SetState(*n, NodeState::kReady, "was ready before labvirtd restarted");
+    return;
+  }
+  bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
+  if (!n->tracker) {
+    auto compiled = ReadinessPatterns::Compile(n->kind.readiness, n->kind.name);
+    if (!compiled.ok()) return FailStart(*n, compiled.status().message());
+    n->tracker = std::make_unique<ReadinessTracker>(
+        reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
+  }
+  if (restart_attempt) {
+    n->tracker->Restarted();
+  } else {
+    n->tracker->Start();
+  }
+  // Until its first event the attempt is visible only here: node.get would show the last
+  // attempt's "restarting" through the whole retry.
+  if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
+  if (!early.empty()) n->tracker->OnConsole(early);
 }
 
 void NodeLife::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
@@ -400,6 +416,7 @@ void NodeLife::AdoptRunning(Node& n, const std::string& reason) {
   w.Key("previous").String(NodeStateName(old)).Key("reason").String(reason).EndObject();
   Emit("node.state", &n, w.Take());
   n.adopted_ready = n.readiness.state == ReadinessState::kReady;
+  n.adopting = true;
   FetchConsole(n.key, 0);
 }
 
