@@ -123,6 +123,9 @@ struct Node {
   bool restart_pending = false;     // node.restart: start again once stopped
   bool start_when_stopped = false;  // DestroyThenStart: start again once the VM is off
   bool vm_left_up = false;          // a failed boot left the VM running (for its console)
+  // Its start failed because libvirtd was gone (Unavailable): started again at the reconcile
+  // pass that follows the reconnect, as the restart of libvirtd is no fault of the node's.
+  bool start_after_reconnect = false;
   std::vector<Reply> restart_waiters;  // node.restart with wait: replied when ready or failed
   bool metadata_writing = false;       // a SetMetadata is in flight (PersistMetadata)
   bool metadata_dirty = false;         // changed since that write began: write again after it

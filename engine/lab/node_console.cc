@@ -33,7 +33,7 @@ void NodeLife::FetchConsole(const std::string& key, int attempt) {
   hv_.GetXml(n->domain, /*live=*/true, [this, key, attempt](Result<std::string> xml) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
-    if (!xml.ok()) return FailStart(*n, xml.status().message());
+    if (!xml.ok()) return StartStepFailed(*n, xml.status());
     if (providers::LivePtyPath(*xml).empty() && attempt < 40) {
       // A domain still being started (by libvirt, for a labvirtd killed meanwhile) has no PTY
       // in its live XML yet: look again shortly, for up to 20 s.

@@ -51,6 +51,9 @@ class NodeLife : public EnginePart {
   void OnStopped(Node& n, const std::string& detail);
   // A node found running (reconcile, node.reconcile): console and ports attached again.
   void AdoptRunning(Node& n, const std::string& reason);
+  // After a reconnect: a node whose start failed while libvirtd was gone starts again (its VM,
+  // still up when `vm_active`, is destroyed first).
+  void StartAfterReconnect(Node& n, bool vm_active);
 
  private:
   void BeginStart(const std::string& key);
@@ -77,6 +80,10 @@ class NodeLife : public EnginePart {
   // its stopped event then starts it again (StartWithCpu), all with the admission slot held.
   void DestroyThenStart(Node& n);
   void FailStart(Node& n, const std::string& reason);
+  // A start step's libvirt call failed with `st`: when libvirtd is gone (Unavailable) the node
+  // fails saying so and is started again once labvirt has reconnected (Reconciler); otherwise
+  // FailStart with its message.
+  void StartStepFailed(Node& n, const Status& st);
   void ScheduleRestart(Node& n, const std::string& why);
   void ReleaseRuntime(Node& n);
 

@@ -57,6 +57,7 @@ void NodeLife::BeginStart(const std::string& key) {
 void NodeLife::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
+  if (st.code() == StatusCode::kUnavailable) return StartStepFailed(*n, st);
   if (!st.ok()) return StartRefused(*n, st.message());
   FaultPoint("start_paused");
   n->adopting = false;  // this run is ours
@@ -71,9 +72,7 @@ void NodeLife::Resume(const std::string& key) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     // kFailedPrecondition: the domain was not paused (adopted running at reconcile).
-    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) {
-      return FailStart(*n, st.message());
-    }
+    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) return StartStepFailed(*n, st);
     FaultPoint("resumed");
     // Adopted not ready: its guest may have printed the readiness text while labvirtd was down
     // (killed between `ready` and the metadata saying so), which only the log still holds.
@@ -202,6 +201,20 @@ void NodeLife::FailStart(Node& n, const std::string& reason) {
   SetState(n, NodeState::kFailed, reason);
   // Leave nothing half-started: a paused VM without console or ports is of no use.
   hv_.Destroy(n.domain, [](Status) {});
+}
+
+void NodeLife::StartStepFailed(Node& n, const Status& st) {
+  if (st.code() != StatusCode::kUnavailable) return FailStart(n, st.message());
+  n.start_after_reconnect = true;
+  FailStart(n, st.message() + " (libvirtd unavailable: started again once labvirtd reconnects)");
+}
+
+void NodeLife::StartAfterReconnect(Node& n, bool vm_active) {
+  n.start_after_reconnect = false;
+  if (n.state != NodeState::kFailed || !n.desired_running) return;
+  // FailStart's destroy could not reach libvirtd: a VM left paused goes first.
+  n.vm_left_up = vm_active;
+  RequestStart(n);
 }
 
 void NodeLife::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
