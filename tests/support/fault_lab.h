@@ -9,8 +9,10 @@
 #include <simdjson.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "tests/support/deadline.h"
@@ -115,6 +117,31 @@ inline int OpenFds(pid_t pid) {
     ++n;
   }
   return ec ? -1 : n;
+}
+
+// OpenFds(pid) once it is `want`, or what it is after `within`: a client connection the test has
+// just closed is labvirtd's until its loop has read the end of it.
+inline int FdsSettleAt(pid_t pid, int want,
+                       std::chrono::milliseconds within = std::chrono::seconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  int n = OpenFds(pid);
+  while (n != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    n = OpenFds(pid);
+  }
+  return n;
+}
+
+// What process `pid`'s descriptors point at, one "fd -> target" a line (for failure messages).
+inline std::string FdTargets(pid_t pid) {
+  std::error_code ec;
+  std::string out;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    out += e.path().filename().string() + " -> " +
+           std::filesystem::read_symlink(e.path(), ec).string() + "\n";
+  }
+  return out;
 }
 
 }  // namespace labvirt::testing
