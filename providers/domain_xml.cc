@@ -406,6 +406,11 @@ std::string RenderNodeMetadata(const NodeMetadata& md) {
     if (md.config_applied) x.Attr("applied", "yes");
     x.Raw("/>\n");
   }
+  if (!md.boot.domain_id.empty()) {
+    x.Pad(1).Raw("<labvirt:boot").Attr("domain-id", md.boot.domain_id);
+    x.Attr("log-inode", std::to_string(md.boot.log_inode));
+    x.Attr("log-offset", std::to_string(md.boot.log_offset)).Raw("/>\n");
+  }
   x.Raw("</labvirt:node>");
   return x.Take();
 }
@@ -429,7 +434,8 @@ NodeMetadata MetadataFor(const DomainSpec& s, const std::vector<NicMetadata>& ni
                       s.config_bytes > 0 && s.config_applied,
                       s.save_on_stop,
                       s.mgmt,
-                      s.binds};
+                      s.binds,
+                      {}};
 }
 
 bool operator==(const MgmtForward& a, const MgmtForward& b) {

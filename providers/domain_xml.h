@@ -71,6 +71,19 @@ struct MgmtMetadata {
 };
 bool operator==(const MgmtForward& a, const MgmtForward& b);
 
+// Where the console log of the node's current boot begins (<labvirt:boot domain-id='7'
+// log-inode='1234' log-offset='5678'/>): recorded when labvirt starts the VM (paused, so its guest
+// has printed nothing yet), so that a labvirtd restarted mid-boot can read what this boot
+// printed meanwhile, and only that (engine/console/boot_log.h). `domain_id` is libvirt's id of
+// the running domain, which changes at every start: a record whose id is not the running
+// domain's belongs to another start.
+struct BootMark {
+  std::string domain_id;   // "" when none was recorded
+  uint64_t log_inode = 0;  // 0: the log did not exist yet
+  int64_t log_offset = 0;
+  bool operator==(const BootMark&) const = default;
+};
+
 struct NodeMetadata {
   int version = 1;
   std::string lab;
@@ -102,6 +115,7 @@ struct NodeMetadata {
   // A container node's host mounts, sources resolved under the bind root
   // (<labvirt:bind source='/abs' target='/dst' readonly='yes'/>), so a redefinition keeps them.
   std::vector<BindMount> binds{};
+  BootMark boot{};
 };
 
 // A link on a data interface, named as the user names it (vendor interface name).
@@ -196,6 +210,10 @@ bool HasDiskSource(const std::string& domain_xml, const std::string& path);
 // The host PTY of the first <serial type='pty'> of a live domain XML ("" when it has none, or the
 // XML is not a domain).
 std::string LivePtyPath(const std::string& live_domain_xml);
+
+// The id='N' of a live domain XML: libvirt's number for this run of the domain ("" when it has
+// none: an inactive definition, or not a domain).
+std::string LiveDomainId(const std::string& live_domain_xml);
 
 // Escapes text for XML content and attribute values (& < > " '). Bytes XML 1.0 forbids (control
 // characters other than tab, LF, CR) become U+FFFD; callers validate inputs first.

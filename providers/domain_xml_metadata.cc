@@ -198,6 +198,17 @@ Result<NodeMetadata> ParseNodeMetadata(const std::string& domain_xml) {
     md.config_bytes = std::strtoll(Prop(cfg, "bytes").c_str(), nullptr, 10);
     md.config_applied = Prop(cfg, "applied") == "yes";
   }
+  if (const xmlNode* boot = Child(node, "boot", true)) {
+    // Unreadable numbers leave no record: the adoption then waits for new console output, as
+    // it did before labvirt kept one.
+    char* end = nullptr;
+    std::string inode = Prop(boot, "log-inode"), offset = Prop(boot, "log-offset");
+    uint64_t ino = std::strtoull(inode.c_str(), &end, 10);
+    bool ok = !inode.empty() && *end == '\0';
+    int64_t off = std::strtoll(offset.c_str(), &end, 10);
+    ok = ok && !offset.empty() && *end == '\0' && off >= 0;
+    if (ok) md.boot = BootMark{Prop(boot, "domain-id"), ino, off};
+  }
   if (const xmlNode* mgmt = Child(node, "mgmt", true))
     LABVIRT_RETURN_IF_ERROR(ParseMgmt(mgmt, &md.mgmt));
   if (const xmlNode* nics = Child(node, "nics", true))
@@ -237,6 +248,14 @@ std::string LivePtyPath(const std::string& live_domain_xml) {
     return source ? Prop(source, "path") : "";
   }
   return "";
+}
+
+std::string LiveDomainId(const std::string& live_domain_xml) {
+  xml::Doc doc = xml::Read(live_domain_xml, "domain.xml");
+  const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
+  if (!root || Name(root) != "domain") return "";
+  std::string id = Prop(root, "id");
+  return id == "-1" ? "" : id;  // -1: libvirt's id of an inactive domain
 }
 
 }  // namespace labvirt::providers

@@ -107,12 +107,16 @@ void LibvirtConnection::OnOpened(OpenResult r) {
   if (events_.on_connected) events_.on_connected();
 }
 
-void LibvirtConnection::CloseCallback(virConnectPtr, int reason, void* opaque) {
-  // Runs on the reactor thread (our event impl dispatches it); defer the teardown so libvirt's
-  // stack unwinds before we close the connection it is reporting on.
+void LibvirtConnection::CloseCallback(virConnectPtr conn, int reason, void* opaque) {
+  // Runs on the reactor thread when our event impl sees the socket close, but on a worker thread
+  // when a call in flight there meets the dead socket first (libvirt closes the client from the
+  // thread that found it: seen with libvirtd SIGKILLed mid-deploy, where Defer's loop-thread
+  // check killed labvirtd). Post is for any thread, and runs the teardown on a later pass, once
+  // libvirt's stack has unwound and no longer uses the connection it is reporting on.
   auto* self = static_cast<LibvirtConnection*>(opaque);
-  self->reactor_.Defer([self, reason, alive = self->alive_] {
-    if (alive->load()) self->OnClosed(reason);
+  // The connection is named: a report that arrives after a reconnect is about an older one.
+  self->reactor_.Post([self, conn, reason, alive = self->alive_] {
+    if (alive->load() && conn == self->conn_) self->OnClosed(reason);
   });
 }
 

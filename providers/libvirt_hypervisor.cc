@@ -2,6 +2,8 @@
 
 #include <libvirt/virterror.h>
 
+#include <utility>
+
 #include "providers/domain_xml.h"
 #include "reactor/base/log.h"
 
@@ -98,12 +100,7 @@ LibvirtHypervisor::LibvirtHypervisor(reactor::Reactor& reactor, reactor::WorkerP
   connection_ = std::make_unique<LibvirtConnection>(
       reactor, pool, std::move(uri),
       LibvirtConnectionEvents{.on_connected = [this] { OnConnected(); },
-                              .on_lost =
-                                  [this](const std::string&) {
-                                    // The callback died with the connection.
-                                    event_conn_ = nullptr;
-                                    event_callback_id_ = -1;
-                                  }});
+                              .on_lost = [this](const std::string&) { ForgetDeadEvents(); }});
 }
 
 LibvirtHypervisor::~LibvirtHypervisor() {
@@ -113,6 +110,23 @@ LibvirtHypervisor::~LibvirtHypervisor() {
     virConnectDomainEventDeregisterAny(event_conn_, event_callback_id_);
   }
   connection_.reset();
+}
+
+void LibvirtHypervisor::ForgetDeadEvents() {
+  virConnectPtr dead = std::exchange(event_conn_, nullptr);
+  int id = std::exchange(event_callback_id_, -1);
+  if (dead == nullptr || id < 0) return;
+  // The registration holds a reference on the dead connection (libvirt's event callback list
+  // refs its conn), so closing it alone never freed it: each libvirtd restart leaked a client
+  // (an eventfd among its descriptors; found by host_fault's descriptor count). Deregistering
+  // drops the callback locally first (the RPC that follows fails on the dead socket); our own
+  // reference keeps the connection valid through that call.
+  virConnectRef(dead);
+  Status st = pool_.Enqueue([dead, id] {
+    virConnectDomainEventDeregisterAny(dead, id);
+    virConnectClose(dead);
+  });
+  if (!st.ok()) virConnectClose(dead);  // the pool is full: leak the registration, not our ref
 }
 
 void LibvirtHypervisor::Start() { connection_->Start(); }

@@ -61,6 +61,9 @@ class LibvirtHypervisor final : public Hypervisor {
   // Runs `call` on the domain `name` (looked up on the worker).
   void RunOnDomain(std::string name, std::function<Status(virDomainPtr)> call, Done done);
   void OnConnected();
+  // The connection was lost: its lifecycle registration is dropped on a worker, which lets
+  // libvirt free the dead connection.
+  void ForgetDeadEvents();
   static int OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque);
 
   reactor::Reactor& reactor_;

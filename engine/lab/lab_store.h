@@ -107,6 +107,10 @@ struct Node {
   int crash_restarts = 0;
   reactor::TimePoint ready_since{};  // when it last became ready (restart policy's stable window)
   bool adopted_ready = false;        // found running and ready at reconcile: no new readiness watch
+  // Found running (AdoptRunning) and not started by this labvirtd since: its boot's output so far
+  // is read from the console log (metadata.boot) rather than marked anew.
+  bool adopting = false;
+  std::string run_id;  // libvirt's id of the running domain (live XML), "" when it has none
   ReadinessResult readiness;
   providers::CpuChoice cpu;               // the CPU the domain is defined with, and why
   std::vector<std::string> cpu_attempts;  // CPU choices refused at this start, with the error
@@ -119,6 +123,9 @@ struct Node {
   bool restart_pending = false;     // node.restart: start again once stopped
   bool start_when_stopped = false;  // DestroyThenStart: start again once the VM is off
   bool vm_left_up = false;          // a failed boot left the VM running (for its console)
+  // Its start failed because libvirtd was gone (Unavailable): started again at the reconcile
+  // pass that follows the reconnect, as the restart of libvirtd is no fault of the node's.
+  bool start_after_reconnect = false;
   std::vector<Reply> restart_waiters;  // node.restart with wait: replied when ready or failed
   bool metadata_writing = false;       // a SetMetadata is in flight (PersistMetadata)
   bool metadata_dirty = false;         // changed since that write began: write again after it

@@ -1,5 +1,8 @@
 // NodeLife (engine/lab/node_life.h), the steps of a start between its paused start and its
-// resume: the console PTY from the live XML, the console hub, the NICs on the bridge.
+// resume: the console PTY from the live XML, the console hub, the mark of where this boot's
+// console log begins, the NICs on the bridge; and, for a boot adopted after a labvirtd restart,
+// what that log holds of it.
+#include "engine/console/boot_log.h"
 #include "engine/lab/node_life.h"
 #include "reactor/base/fault_point.h"
 #include "reactor/base/json_writer.h"
@@ -30,7 +33,7 @@ void NodeLife::FetchConsole(const std::string& key, int attempt) {
   hv_.GetXml(n->domain, /*live=*/true, [this, key, attempt](Result<std::string> xml) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
-    if (!xml.ok()) return FailStart(*n, xml.status().message());
+    if (!xml.ok()) return StartStepFailed(*n, xml.status());
     if (providers::LivePtyPath(*xml).empty() && attempt < 40) {
       // A domain still being started (by libvirt, for a labvirtd killed meanwhile) has no PTY
       // in its live XML yet: look again shortly, for up to 20 s.
@@ -78,6 +81,66 @@ void NodeLife::AttachConsole(const std::string& key, const std::string& live_xml
     return StartVanished(*n, "the VM exited right after its start (console: " + st.message() + ")");
   if (!st.ok()) return FailStart(*n, "console: " + st.message());
   FaultPoint("console_open");
+  n->run_id = providers::LiveDomainId(live_xml);
+  MarkBootThenPlug(key);
+}
+
+void NodeLife::MarkBootThenPlug(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  // An adopted run keeps the mark its start recorded; a hypervisor without run ids (containers)
+  // gives no mark to check a record against, so none is kept.
+  if (n->adopting || n->run_id.empty()) {
+    if (n->run_id.empty()) n->metadata.boot = {};
+    return PlugPorts(key);
+  }
+  Status queued = OnWorker<Result<providers::BootMark>>(
+      [path = ConsoleLogPath(n->lab, n->name), id = n->run_id] { return MarkBootLog(path, id); },
+      [this, key](Result<providers::BootMark> mark) {
+        Node* n = FindNodeByKey(key);
+        if (n == nullptr || n->state != NodeState::kStarting) return;
+        if (!mark.ok()) {
+          // Without a mark a restarted labvirtd waits for new output, as before marks existed.
+          LogWarn("console log not marked", {{"node", key}, {"error", mark.status().ToString()}});
+        }
+        n->metadata.boot = mark.ok() ? *mark : providers::BootMark{};
+        // Written before the guest runs: a labvirtd killed from here on finds this boot's mark.
+        writer_.PersistMetadata(*n, [this, key] {
+          Node* n = FindNodeByKey(key);
+          if (n != nullptr && n->state == NodeState::kStarting) PlugPorts(key);
+        });
+      });
+  if (!queued.ok()) {
+    n->metadata.boot = {};
+    PlugPorts(key);
+  }
+}
+
+void NodeLife::CatchUpThenWatch(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  Status queued = OnWorker<Result<std::string>>(
+      [path = ConsoleLogPath(n->lab, n->name), mark = n->metadata.boot] {
+        return ReadBootLog(path, mark, kMaxEarlyConsole);
+      },
+      [this, key](Result<std::string> logged) {
+        Node* n = FindNodeByKey(key);
+        if (n == nullptr || n->state != NodeState::kStarting) return;
+        if (!logged.ok()) {
+          LogWarn("console log of the adopted boot unread; waiting for new output",
+                  {{"node", key}, {"error", logged.status().ToString()}});
+        } else {
+          LogInfo("adopted boot's console log read",
+                  {{"node", key}, {"bytes", std::to_string(logged->size())}});
+          // The log holds what the PTY gave since the attach as well: read twice, those bytes
+          // can only match again what already matched.
+          n->early_console.insert(0, *logged);
+        }
+        WatchReadiness(key);
+      });
+  if (!queued.ok()) WatchReadiness(key);
+}
+
+void NodeLife::PlugPorts(const std::string& key) {
+  Node* n = FindNodeByKey(key);
   std::vector<PortPlan> ports;
   for (const auto& nic : n->metadata.nics) {
     if (nic.tap.empty()) continue;

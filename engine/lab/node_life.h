@@ -51,6 +51,9 @@ class NodeLife : public EnginePart {
   void OnStopped(Node& n, const std::string& detail);
   // A node found running (reconcile, node.reconcile): console and ports attached again.
   void AdoptRunning(Node& n, const std::string& reason);
+  // After a reconnect: a node whose start failed while libvirtd was gone starts again (its VM,
+  // still up when `vm_active`, is destroyed first).
+  void StartAfterReconnect(Node& n, bool vm_active);
 
  private:
   void BeginStart(const std::string& key);
@@ -58,7 +61,18 @@ class NodeLife : public EnginePart {
   // Reads the running domain's live XML (again while it has no PTY yet) and attaches.
   void FetchConsole(const std::string& key, int attempt);
   void AttachConsole(const std::string& key, const std::string& live_xml);
+  // A start of ours: records where this boot's console log begins (metadata.boot, written before
+  // the VM runs), then PlugPorts. An adoption keeps the record it found.
+  void MarkBootThenPlug(const std::string& key);
+  // The node's NICs on the bridge and their link states, then Resume.
+  void PlugPorts(const std::string& key);
   void Resume(const std::string& key);
+  // booting: the readiness watch begins with the console bytes read since the resume.
+  void WatchReadiness(const std::string& key);
+  // An adopted node not known ready whose boot mark is this run's: what the boot printed while
+  // labvirtd was down (its readiness text, maybe) is read from the console log first, then
+  // WatchReadiness.
+  void CatchUpThenWatch(const std::string& key);
   void OnReadiness(const std::string& key, const ReadinessEvent& ev);
   // A boot retry the readiness tracker asked for: booting -> starting, then DestroyThenStart.
   void RetryBoot(const std::string& key);
@@ -66,6 +80,10 @@ class NodeLife : public EnginePart {
   // its stopped event then starts it again (StartWithCpu), all with the admission slot held.
   void DestroyThenStart(Node& n);
   void FailStart(Node& n, const std::string& reason);
+  // A start step's libvirt call failed with `st`: when libvirtd is gone (Unavailable) the node
+  // fails saying so and is started again once labvirt has reconnected (Reconciler); otherwise
+  // FailStart with its message.
+  void StartStepFailed(Node& n, const Status& st);
   void ScheduleRestart(Node& n, const std::string& why);
   void ReleaseRuntime(Node& n);
 

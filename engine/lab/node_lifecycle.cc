@@ -1,6 +1,8 @@
 // NodeLife (engine/lab/node_life.h): admission, start paused, resume, readiness, stop, crashes
 // and restarts. The console and NIC steps of a start are in node_console.cc, the CPU ladder's in
 // node_cpu.cc.
+#include <utility>
+
 #include "engine/lab/node_life.h"
 #include "reactor/base/fault_point.h"
 #include "reactor/base/json_writer.h"
@@ -55,8 +57,10 @@ void NodeLife::BeginStart(const std::string& key) {
 void NodeLife::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
   if (n == nullptr || n->state != NodeState::kStarting) return;
+  if (st.code() == StatusCode::kUnavailable) return StartStepFailed(*n, st);
   if (!st.ok()) return StartRefused(*n, st.message());
   FaultPoint("start_paused");
+  n->adopting = false;  // this run is ours
   // QEMU took this CPU: later nodes of the same first choice start on it at once.
   CpuWorked(*n);
   FetchConsole(key, 0);
@@ -68,38 +72,49 @@ void NodeLife::Resume(const std::string& key) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     // kFailedPrecondition: the domain was not paused (adopted running at reconcile).
-    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) {
-      return FailStart(*n, st.message());
-    }
+    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) return StartStepFailed(*n, st);
     FaultPoint("resumed");
-    SetState(*n, NodeState::kBooting, "waiting for the readiness text");
-    // libvirt's and QEMU's start is over: under --boot-slot booting the next start may begin.
-    admission_.Booting(key);
-    std::string early = std::move(n->early_console);
-    n->early_console.clear();
-    if (n->adopted_ready) {
-      n->adopted_ready = false;
-      admission_.Release(key);
-      SetState(*n, NodeState::kReady, "was ready before labvirtd restarted");
-      return;
+    // Adopted not ready: its guest may have printed the readiness text while labvirtd was down
+    // (killed between `ready` and the metadata saying so), which only the log still holds.
+    const bool adopted = std::exchange(n->adopting, false);
+    if (adopted && !n->adopted_ready && !n->run_id.empty() &&
+        n->metadata.boot.domain_id == n->run_id) {
+      return CatchUpThenWatch(key);
     }
-    bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
-    if (!n->tracker) {
-      auto compiled = ReadinessPatterns::Compile(n->kind.readiness, n->kind.name);
-      if (!compiled.ok()) return FailStart(*n, compiled.status().message());
-      n->tracker = std::make_unique<ReadinessTracker>(
-          reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
-    }
-    if (restart_attempt) {
-      n->tracker->Restarted();
-    } else {
-      n->tracker->Start();
-    }
-    // Until its first event the attempt is visible only here: node.get would show the last
-    // attempt's "restarting" through the whole retry.
-    if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
-    if (!early.empty()) n->tracker->OnConsole(early);
+    WatchReadiness(key);
   });
+}
+
+void NodeLife::WatchReadiness(const std::string& key) {
+  Node* n = FindNodeByKey(key);
+  if (n == nullptr || n->state != NodeState::kStarting) return;
+  SetState(*n, NodeState::kBooting, "waiting for the readiness text");
+  // libvirt's and QEMU's start is over: under --boot-slot booting the next start may begin.
+  admission_.Booting(key);
+  std::string early = std::move(n->early_console);
+  n->early_console.clear();
+  if (n->adopted_ready) {
+    n->adopted_ready = false;
+    admission_.Release(key);
+    SetState(*n, NodeState::kReady, "was ready before labvirtd restarted");
+    return;
+  }
+  bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
+  if (!n->tracker) {
+    auto compiled = ReadinessPatterns::Compile(n->kind.readiness, n->kind.name);
+    if (!compiled.ok()) return FailStart(*n, compiled.status().message());
+    n->tracker = std::make_unique<ReadinessTracker>(
+        reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
+  }
+  if (restart_attempt) {
+    n->tracker->Restarted();
+  } else {
+    n->tracker->Start();
+  }
+  // Until its first event the attempt is visible only here: node.get would show the last
+  // attempt's "restarting" through the whole retry.
+  if (n->tracker->result().state == ReadinessState::kBooting) n->readiness = n->tracker->result();
+  if (!early.empty()) n->tracker->OnConsole(early);
 }
 
 void NodeLife::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
@@ -190,6 +205,20 @@ void NodeLife::FailStart(Node& n, const std::string& reason) {
   SetState(n, NodeState::kFailed, reason);
   // Leave nothing half-started: a paused VM without console or ports is of no use.
   hv_.Destroy(n.domain, [](Status) {});
+}
+
+void NodeLife::StartStepFailed(Node& n, const Status& st) {
+  if (st.code() != StatusCode::kUnavailable) return FailStart(n, st.message());
+  n.start_after_reconnect = true;
+  FailStart(n, st.message() + " (libvirtd unavailable: started again once labvirtd reconnects)");
+}
+
+void NodeLife::StartAfterReconnect(Node& n, bool vm_active) {
+  n.start_after_reconnect = false;
+  if (n.state != NodeState::kFailed || !n.desired_running) return;
+  // FailStart's destroy could not reach libvirtd: a VM left paused goes first.
+  n.vm_left_up = vm_active;
+  RequestStart(n);
 }
 
 void NodeLife::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
@@ -404,6 +433,7 @@ void NodeLife::AdoptRunning(Node& n, const std::string& reason) {
   w.Key("previous").String(NodeStateName(old)).Key("reason").String(reason).EndObject();
   Emit("node.state", &n, w.Take());
   n.adopted_ready = n.readiness.state == ReadinessState::kReady;
+  n.adopting = true;
   FetchConsole(n.key, 0);
 }
 

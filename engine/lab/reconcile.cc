@@ -65,6 +65,7 @@ Reconciler::Seen Reconciler::ReconcileDomain(const providers::DomainInfo& d) {
     if (!d.active && IsActive(known->state)) {
       lifecycle_.OnStopped(*known, "found stopped at reconcile");
     }
+    if (known->start_after_reconnect) lifecycle_.StartAfterReconnect(*known, d.active);
     return Seen::kKnown;
   }
   auto kind = KindOf(*md, d.name);

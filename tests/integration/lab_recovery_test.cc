@@ -16,6 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/support/deadline.h"
+#include "tests/support/fault_lab.h"
 #include "tests/support/fixture_domain.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
@@ -89,14 +90,7 @@ pid_t QemuPid(const std::string& node) {
   return pid;
 }
 
-int64_t Reconnects() {
-  simdjson::dom::parser p;
-  simdjson::dom::element d;
-  int64_t n = -1;
-  if (p.parse(Call("host.info", "{}")).get(d) || d["result"]["libvirt"]["reconnects"].get(n))
-    return -1;
-  return n;
-}
+int64_t Reconnects() { return testing::LibvirtReconnects(kSocket); }
 
 // The "node.state" events of one node of the suite's lab.
 class StateLog : public testing::StateLog {

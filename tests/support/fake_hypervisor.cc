@@ -45,6 +45,7 @@ void FakeHypervisor::Start(std::string name, bool, Done done) {
     return Later(std::move(done), Status::Ok());
   }
   masters_[name] = UniqueFd(fd);
+  run_ids_[name] = ++last_run_id_;
   Later(std::move(done), Status::Ok());
 }
 
@@ -72,10 +73,12 @@ void FakeHypervisor::Undefine(std::string name, Done done) {
   Later(std::move(done), Status::Ok());
 }
 
-void FakeHypervisor::GetXml(std::string name, bool, std::function<void(Result<std::string>)> done) {
+void FakeHypervisor::GetXml(std::string name, bool live,
+                            std::function<void(Result<std::string>)> done) {
   std::string xml = "<domain/>";
   if (domains_ == FakeDomains::kPty) {
-    xml = "<domain><devices><serial type='pty'><source path='" + pty_paths_[name] +
+    std::string id = live && Running(name) ? " id='" + std::to_string(run_ids_[name]) + "'" : "";
+    xml = "<domain" + id + "><devices><serial type='pty'><source path='" + pty_paths_[name] +
           "'/></serial></devices></domain>";
   }
   reactor_.Post([done = std::move(done), xml] { done(xml); });

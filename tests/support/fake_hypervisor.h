@@ -7,7 +7,8 @@
 //     nothing but counters, and no lifecycle event is sent. Start's outcome can be decided by
 //     `start_check` (a host that refuses some CPUs).
 //   kPty: Start opens a fresh PTY pair whose slave the live XML names as the serial console (the
-//     test writes the guest's console into the master with Console()); Start of a running domain
+//     test writes the guest's console into the master with Console()) and gives the run a new
+//     id, as libvirt does (the live XML's id='N'); Start of a running domain
 //     is refused as libvirt refuses it; Shutdown and Destroy close the pair and report kStopped
 //     two passes after their answer, the order libvirt may use.
 //
@@ -101,6 +102,9 @@ class FakeHypervisor final : public providers::Hypervisor {
   EventHandler events_;
   std::map<std::string, UniqueFd> masters_;  // kPty: running domains' PTY masters (QEMU's side)
   std::map<std::string, std::string> pty_paths_;
+  // kPty: libvirt's id of each domain's current run (a live XML's id='N'), new at every start.
+  std::map<std::string, int> run_ids_;
+  int last_run_id_ = 0;
 };
 
 }  // namespace labvirt::testing

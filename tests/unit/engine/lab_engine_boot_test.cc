@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -43,6 +44,12 @@ class LabEngineBootTest : public ::testing::Test {
     catalog_ = LoadShippedCatalog();
     ASSERT_NE(catalog_, nullptr);
     hv_ = std::make_unique<testing::FakeHypervisor>(*reactor_, testing::FakeDomains::kPty);
+    MakeEngine();
+    hv_->SetEventHandler([this](const providers::DomainEventInfo& ev) {
+      if (engine_) engine_->OnDomainEvent(ev);
+    });
+  }
+  void MakeEngine() {
     EngineOptions options;
     options.image_root = (dir_ / "images").string();
     options.state_dir = (dir_ / "state").string();
@@ -52,8 +59,25 @@ class LabEngineBootTest : public ::testing::Test {
     options.admission.slot = slot_;
     engine_ = std::make_unique<LabEngine>(*reactor_, *pool_, *hv_, plumber_, *catalog_, options);
     engine_->SetEventSink([this](const EngineEvent& ev) { events_.push_back(ev); });
-    hv_->SetEventHandler(
-        [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
+  }
+  // labvirtd killed and started again: a new engine over the same running "VMs", which adopts
+  // them from the metadata that had landed.
+  bool RestartEngine() {
+    engine_.reset();
+    hv_->list_metadata = true;
+    MakeEngine();
+    bool done = false;
+    engine_->Reconcile([&](Status st) {
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      done = true;
+    });
+    return RunUntil([&] { return done; });
+  }
+  // Appends to `node`'s console log what virtlogd would have written there.
+  void AppendToLog(const std::string& node, const std::string& text) {
+    fs::path log = dir_ / "state/logs/h" / (node + ".console.log");
+    fs::create_directories(log.parent_path());
+    std::ofstream(log, std::ios::binary | std::ios::app) << text;
   }
   void TearDown() override {
     engine_.reset();
@@ -395,6 +419,54 @@ TEST_F(LabEngineBootTest, AQemuThatKeepsVanishingFailsTheNodeNamingItsConsole) {
   EXPECT_EQ(hv_->domain_starts[d1], 3) << "the first start and two more";
   EXPECT_NE(NodeJson("h1").find("console: open console /dev/pts/"), std::string::npos)
       << NodeJson("h1");
+}
+
+// Issue 19: labvirtd killed right after a node became ready, before its metadata said so. The
+// guest printed its readiness text while nobody read the PTY; only virtlogd's log has it (here
+// the test writes the log). The restarted daemon adopts the node from the log, not the PTY.
+TEST_F(LabEngineBootTest, AnAdoptedNodeWhoseLogHoldsThisBootsReadinessTextIsReady) {
+  AppendToLog("h1", "an earlier boot, shut down before its prompt\r\n");
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  std::string domain = Domain("h1");
+  EXPECT_TRUE(Has(hv_->metadata[domain], "<labvirt:boot domain-id=")) << hv_->metadata[domain];
+  AppendToLog("h1", std::string("[    0.90] Run /sbin/init\r\n") + kLogin);
+  ASSERT_TRUE(RestartEngine());
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+  EXPECT_EQ(hv_->domain_starts[domain], 1) << "adopted, not started again";
+  EXPECT_TRUE(Has(NodeJson("h1"), "login:")) << "matched the logged prompt: " << NodeJson("h1");
+}
+
+// The log is appended across boots: a prompt printed before this boot's mark is not this boot's.
+TEST_F(LabEngineBootTest, AnAdoptedNodeWhoseLogHasOnlyAnEarlierBootsPromptWaitsForItsOwn) {
+  AppendToLog("h1", std::string("an earlier boot") + kLogin);
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  AppendToLog("h1", "[    0.90] Run /sbin/init\r\n");
+  ASSERT_TRUE(RestartEngine());
+  // The log is read before the node is booting again: booting here means it did not match.
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "booting") || InState("h1", "ready"); }));
+  EXPECT_TRUE(InState("h1", "booting")) << NodeJson("h1");
+  ASSERT_TRUE(hv_->Console(Domain("h1"), kLogin));
+  EXPECT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+}
+
+// A VM started again outside labvirt while labvirtd was down is another run (another libvirt
+// id) than the one the mark was taken for: the log after the mark is the earlier run's.
+TEST_F(LabEngineBootTest, AnAdoptedNodeStartedOutsideLabvirtDoesNotTakeTheMarkedRunsPrompt) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  std::string domain = Domain("h1");
+  AppendToLog("h1", kLogin);
+  engine_.reset();
+  bool off = false, on = false;
+  hv_->Destroy(domain, [&](Status) { off = true; });
+  ASSERT_TRUE(RunUntil([&] { return off && !hv_->Running(domain); }));
+  hv_->Start(domain, false, [&](Status st) { on = st.ok(); });
+  ASSERT_TRUE(RunUntil([&] { return on; }));
+  ASSERT_TRUE(RestartEngine());
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "booting") || InState("h1", "ready"); }));
+  EXPECT_TRUE(InState("h1", "booting")) << NodeJson("h1");
 }
 
 }  // namespace

@@ -374,6 +374,49 @@ TEST_F(LabEngineTest, ADestroyThatCannotUndefineKeepsThatNodeToTryAgain) {
   EXPECT_TRUE(!engine_->GetLab("lab1").ok());
 }
 
+// Issue 19: libvirtd killed under a deploy failed the start in flight there for good. A start
+// that fails because libvirtd is gone (Unavailable) is made again at the reconcile pass that
+// follows the reconnect; one refused for another reason is not.
+TEST_F(LabEngineTest, AStartFailedWhileLibvirtdWasGoneIsMadeAgainAfterTheReconnect) {
+  hv_->start_check = [](const std::string& xml) -> Status {
+    if (xml.find("-r1-") != std::string::npos) {
+      return Unavailable("End of file while reading data: Input/output error");
+    }
+    return Internal("r2's own failure");
+  };
+  // Up to 10 s of real time: the overlays are made on the worker pool.
+  auto run_until = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      if (reactor_->RunOnce(/*block=*/false) == 0) ::usleep(1000);
+    }
+    return done();
+  };
+  ASSERT_FALSE(Has(DeployJson(R"({"name":"lab1","nodes":[)"
+                              R"({"name":"r1","kind":"iosv","image":"base.qcow2"},)"
+                              R"({"name":"r2","kind":"iosv","image":"base.qcow2"}]})"),
+                   "error"));
+  ASSERT_TRUE(run_until([&] {
+    return Has(Node("r1"), R"("state":"failed")") && Has(Node("r2"), R"("state":"failed")");
+  })) << Node("r1")
+      << Node("r2");
+  EXPECT_TRUE(Has(Node("r1"), "started again once labvirtd reconnects")) << Node("r1");
+  EXPECT_FALSE(Has(Node("r2"), "reconnects")) << Node("r2");
+  // libvirtd is back: the reconnect's pass lists both domains (off) with their metadata.
+  hv_->start_check = nullptr;
+  hv_->list_metadata = true;
+  for (const auto& [domain, xml] : hv_->xmls) {
+    size_t from = xml.find("<metadata>") + 10;
+    hv_->metadata[domain] = xml.substr(from, xml.find("</metadata>") - from);
+  }
+  int starts = hv_->starts;
+  Reconcile();
+  ASSERT_TRUE(run_until([&] { return hv_->starts > starts; })) << Node("r1");
+  EXPECT_FALSE(Has(Node("r1"), R"("state":"failed")")) << Node("r1");
+  EXPECT_TRUE(Has(Node("r2"), R"("state":"failed")")) << "r2 failed for its own reason";
+  EXPECT_EQ(hv_->starts, starts + 1) << "r1 started again, r2 not";
+}
+
 // The metric names are the protocol's too (Prometheus scrapes them): each family is rendered.
 TEST_F(LabEngineTest, MetricsNameEveryFamily) {
   ASSERT_FALSE(Has(Deploy(""), "error"));
