@@ -2,6 +2,7 @@
 // start: paused, console, plug, resume) and a plumber that records what it is asked to shape:
 // which tap gets which direction, the NICs' metadata, a kernel refusal that leaves everything as
 // it was, and the impairment applied again when an end restarts and when labvirtd restarts.
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -111,7 +112,15 @@ class LabEngineImpairmentTest : public ::testing::Test {
     return text.find(part) != std::string::npos;
   }
   bool Booting(const std::string& node) {
-    return RunUntil([&] { return Has(Node(node), R"("state":"booting")"); });
+    // The node's own state, not its readiness object's ("state":"booting" there too, from the
+    // last boot, while a restart is still starting).
+    return RunUntil([&] { return NodeState(node) == "booting"; });
+  }
+  std::string NodeState(const std::string& node) {
+    simdjson::dom::parser parser;
+    std::string_view state;
+    if (parser.parse(Node(node))["state"].get(state) != simdjson::SUCCESS) return "";
+    return std::string(state);
   }
   // A JSON string member of `json` after `after`.
   std::string Member(const std::string& json, const std::string& key, const std::string& after) {
