@@ -371,11 +371,18 @@ void NodeLife::StopNode(const std::string& lab, const std::string& node, bool fo
   if (!IsActive(n->state)) return reply(NodeJson(*n));
   auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
   if (wait) n->waiters.push_back(std::move(reply));
-  if (force) {
-    BeginStop(*n, force, timeout);
-  } else {
+  // The desired state is saved before the guest is asked to stop: a labvirtd killed once the
+  // stop is under way must not start the node again when it comes back (seen in the fault
+  // suite's `stopping` case under TCG, where the guest was off before the new labvirtd looked).
+  std::string key = n->key;
+  writer_.PersistMetadata(*n, [this, key, force, timeout] {
+    Node* n = FindNodeByKey(key);
+    if (n == nullptr || !IsActive(n->state) || n->state == NodeState::kStopping ||
+        n->desired_running) {
+      return;
+    }
+    if (force) return BeginStop(*n, true, timeout);
     // save_on_stop: the running config first (a forced stop is "off now": no save).
-    std::string key = n->key;
     config_.SaveBeforeStop(*n, [this, key, timeout] {
       Node* n = FindNodeByKey(key);
       if (n != nullptr && IsActive(n->state) && n->state != NodeState::kStopping &&
@@ -383,7 +390,7 @@ void NodeLife::StopNode(const std::string& lab, const std::string& node, bool fo
         BeginStop(*n, false, timeout);
       }
     });
-  }
+  });
   if (!wait) reply(NodeJson(*n));
 }
 
