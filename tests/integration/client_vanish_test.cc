@@ -72,13 +72,7 @@ class ClientVanishTest : public ::testing::Test {
       testing::CallBounded(kSocket, "lab.destroy", R"({"lab":")" + Lab() + R"("})");
     }
     daemon_.reset();
-    std::error_code ec;
-    if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
-      fs::copy_file(kStateDir + "/labvirtd.log", "/tmp/lvtest-vanish-" + kPid + ".log", ec);
-      std::fprintf(stderr, "labvirtd's log kept in /tmp/lvtest-vanish-%s.log\n", kPid.c_str());
-    }
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    testing::KeepLogIfFailedAndRemove("vanish", kPid, kStateDir, kImageRoot);
   }
   void SetUp() override {
     ASSERT_EQ(image_error_, "") << "fixture image";

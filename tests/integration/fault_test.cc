@@ -82,13 +82,7 @@ class FaultTest : public ::testing::TestWithParam<std::string> {
       for (const auto& lab : labs_) Call("lab.destroy", R"({"lab":")" + lab + R"("})");
     }
     g_daemon.reset();
-    std::error_code ec;
-    if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
-      fs::copy_file(kStateDir + "/labvirtd.log", "/tmp/lvtest-fault-" + kPid + ".log", ec);
-      std::fprintf(stderr, "labvirtd's log kept in /tmp/lvtest-fault-%s.log\n", kPid.c_str());
-    }
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    testing::KeepLogIfFailedAndRemove("fault", kPid, kStateDir, kImageRoot);
   }
   void SetUp() override {
     ASSERT_EQ(image_error_, "") << "fixture image";

@@ -77,13 +77,7 @@ class HostFaultTest : public ::testing::Test {
       for (const auto& lab : labs_) testing::CallBounded(kSocket, "lab.destroy", Lab(lab));
     }
     daemon_.reset();
-    std::error_code ec;
-    if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
-      fs::copy_file(kStateDir + "/labvirtd.log", "/tmp/lvtest-hostfault-" + kPid + ".log", ec);
-      std::fprintf(stderr, "labvirtd's log kept in /tmp/lvtest-hostfault-%s.log\n", kPid.c_str());
-    }
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    testing::KeepLogIfFailedAndRemove("hostfault", kPid, kStateDir, kImageRoot);
   }
   void SetUp() override {
     ASSERT_EQ(image_error_, "") << "fixture image";
