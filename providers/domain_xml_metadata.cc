@@ -1,4 +1,5 @@
-// ParseNodeMetadata: labvirt's <metadata> element back out of a domain XML, with libxml2.
+// RenderNodeMetadata and ParseNodeMetadata: labvirt's <metadata> element into a domain XML (by the
+// Xml writer) and back out of one (with libxml2).
 //
 // The XML comes from libvirtd, but a foreign or hand-edited domain can hold anything, so every
 // field is checked and no entity or network fetch is ever allowed (XML_PARSE_NONET, no NOENT).
@@ -6,6 +7,7 @@
 #include <cstdlib>
 
 #include "providers/domain_xml.h"
+#include "providers/domain_xml_internal.h"
 #include "providers/node_naming.h"
 #include "providers/xml_read.h"
 
@@ -256,6 +258,72 @@ std::string LiveDomainId(const std::string& live_domain_xml) {
   if (!root || Name(root) != "domain") return "";
   std::string id = Prop(root, "id");
   return id == "-1" ? "" : id;  // -1: libvirt's id of an inactive domain
+}
+
+std::string RenderNodeMetadata(const NodeMetadata& md) {
+  Xml x;
+  x.Raw("<labvirt:node xmlns:labvirt='").Text(kMetadataNamespace).Raw("'");
+  x.Attr("version", std::to_string(md.version)).Raw(">\n");
+  x.Leaf(1, "labvirt:instance", md.instance);
+  x.Leaf(1, "labvirt:lab", md.lab).Leaf(1, "labvirt:name", md.node);
+  x.Leaf(1, "labvirt:kind", md.kind).Leaf(1, "labvirt:tag", md.tag);
+  x.Leaf(1, "labvirt:image", md.image).Leaf(1, "labvirt:desired-state", md.desired_state);
+  x.Pad(1).Raw("<labvirt:readiness").Attr("state", md.readiness).Raw(">");
+  x.Text(md.readiness_detail).Raw("</labvirt:readiness>\n");
+  x.Leaf(1, "labvirt:overrides", md.overrides_json);
+  if (md.cpu) {
+    auto join = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const auto& f : v) out += (out.empty() ? "" : ",") + f;
+      return out;
+    };
+    const CpuChoice& c = *md.cpu;
+    x.Pad(1).Raw("<labvirt:cpu").Attr("mode", c.mode).Attr("model", c.model);
+    x.Attr("required", join(c.required_features)).Attr("disabled", join(c.disabled_features));
+    x.Attr("pmu", c.pmu_off ? "off" : "on").Attr("check", c.check_none ? "none" : "default");
+    x.Attr("steps", std::to_string(c.extra_steps)).Raw(">").Text(c.reason).Raw("</labvirt:cpu>\n");
+  }
+  if (md.save_on_stop) x.Pad(1).Raw("<labvirt:save-on-stop/>\n");
+  if (!md.mgmt.ipv4.empty()) {
+    const MgmtMetadata& m = md.mgmt;
+    x.Pad(1).Raw("<labvirt:mgmt").Attr("ipv4", m.ipv4).Attr("gateway4", m.gateway_ipv4);
+    if (!m.ipv6.empty()) x.Attr("ipv6", m.ipv6).Attr("gateway6", m.gateway_ipv6);
+    if (m.nat) x.Attr("nat", "yes");
+    x.Raw(m.forwards.empty() ? "/>\n" : ">\n");
+    for (const MgmtForward& f : m.forwards) {
+      x.Pad(2).Raw("<labvirt:forward").Attr("protocol", f.protocol);
+      x.Attr("host-port", std::to_string(f.host_port)).Attr("port", std::to_string(f.port));
+      x.Raw("/>\n");
+    }
+    if (!m.forwards.empty()) x.Pad(1).Raw("</labvirt:mgmt>\n");
+  }
+  for (const BindMount& b : md.binds) {
+    x.Pad(1).Raw("<labvirt:bind").Attr("source", b.source).Attr("target", b.target);
+    x.Raw(b.read_only ? " readonly='yes'/>\n" : "/>\n");
+  }
+  x.Pad(1).Raw("<labvirt:nics>\n");
+  for (const NicMetadata& n : md.nics) {
+    x.Pad(2).Raw("<labvirt:nic").Attr("role", NicRoleName(n.role));
+    x.Attr("index", std::to_string(n.index)).Attr("interface", n.interface).Attr("tap", n.tap);
+    x.Attr("mac", n.mac).Attr("link", n.link);
+    if (n.link_down) x.Attr("link-state", "down");
+    if (!n.impairment.empty()) x.Attr("impairment", n.impairment);
+    x.Raw("/>\n");
+  }
+  x.Pad(1).Raw("</labvirt:nics>\n");
+  if (md.config_bytes > 0) {
+    x.Pad(1).Raw("<labvirt:startup-config").Attr("method", md.config_method);
+    x.Attr("bytes", std::to_string(md.config_bytes));
+    if (md.config_applied) x.Attr("applied", "yes");
+    x.Raw("/>\n");
+  }
+  if (!md.boot.domain_id.empty()) {
+    x.Pad(1).Raw("<labvirt:boot").Attr("domain-id", md.boot.domain_id);
+    x.Attr("log-inode", std::to_string(md.boot.log_inode));
+    x.Attr("log-offset", std::to_string(md.boot.log_offset)).Raw("/>\n");
+  }
+  x.Raw("</labvirt:node>");
+  return x.Take();
 }
 
 }  // namespace labvirt::providers
