@@ -31,7 +31,6 @@
 #include "benchmark/benchmark.h"
 #include "engine/catalog/catalog.h"
 #include "providers/state_paths.h"
-#include "reactor/base/json_writer.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -68,17 +67,6 @@ Fixture& TheFixture() {
   return f;
 }
 
-std::string LabSpec(const std::string& lab) {
-  JsonWriter w;
-  w.BeginObject().Key("name").String(lab).Key("nodes").BeginArray();
-  for (int i = 0; i < kNodes; ++i) {
-    w.BeginObject().Key("name").String("n" + std::to_string(i)).Key("kind").String("iosv");
-    w.Key("image").String("iosv.qcow2").Key("memory_mb").Int(64).Key("nics").Int(1).EndObject();
-  }
-  w.EndArray().EndObject();
-  return w.Take();
-}
-
 // One row of labvirt: its own labvirtd started with `flags`, one lab.deploy per repetition timed
 // until every node is ready.
 void BootLabvirt(benchmark::State& state, const std::vector<std::string>& flags,
@@ -105,7 +93,8 @@ void BootLabvirt(benchmark::State& state, const std::vector<std::string>& flags,
       return state.SkipWithError("subscribe");
     }
     auto t0 = Clock::now();
-    if (!deployer->Send("lab.deploy", LabSpec(lab), 1).ok()) return state.SkipWithError("send");
+    if (!deployer->Send("lab.deploy", bench::FixtureLabSpec(lab, kNodes), 1).ok())
+      return state.SkipWithError("send");
     std::set<std::string> ready;
     simdjson::dom::parser parser;
     bool failed = false;

@@ -28,7 +28,6 @@
 #include "engine/catalog/catalog.h"
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
-#include "reactor/base/json_writer.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -97,17 +96,6 @@ Setup& TheSetup() {
   return s;
 }
 
-std::string LabSpec(const std::string& lab) {
-  JsonWriter w;
-  w.BeginObject().Key("name").String(lab).Key("nodes").BeginArray();
-  for (int i = 0; i < kNodes; ++i) {
-    w.BeginObject().Key("name").String("n" + std::to_string(i)).Key("kind").String("iosv");
-    w.Key("image").String("iosv.qcow2").Key("memory_mb").Int(64).Key("nics").Int(1).EndObject();
-  }
-  w.EndArray().EndObject();
-  return w.Take();
-}
-
 void DeployLabvirt(benchmark::State& state) {
   Setup& s = TheSetup();
   if (!s.ok) return state.SkipWithError(s.error.c_str());
@@ -122,7 +110,8 @@ void DeployLabvirt(benchmark::State& state) {
     auto deployer = ctl::Client::Connect(kSocket);
     if (!deployer.ok()) return state.SkipWithError("connect");
     auto t0 = Clock::now();
-    if (!deployer->Send("lab.deploy", LabSpec(lab), 1).ok()) return state.SkipWithError("send");
+    if (!deployer->Send("lab.deploy", bench::FixtureLabSpec(lab, kNodes), 1).ok())
+      return state.SkipWithError("send");
     auto fail = [&](const char* why) {
       // Leave nothing behind for the next repetition (or the host).
       (void)ctl::Client::Connect(kSocket)->Call("lab.destroy", R"({"lab":")" + lab + R"("})");

@@ -16,9 +16,23 @@
 #include "providers/domain_xml.h"
 #include "providers/node_naming.h"
 #include "providers/state_paths.h"
+#include "reactor/base/json_writer.h"
 #include "reactor/base/status.h"
 
 namespace labvirt::bench {
+
+// labvirt's side of the same lab: lab.deploy's params for nodes n0..n{count-1} of kind iosv on
+// image iosv.qcow2, 64 MiB and one NIC each (the fixture the deploy benchmarks boot).
+inline std::string FixtureLabSpec(const std::string& lab, int count) {
+  JsonWriter w;
+  w.BeginObject().Key("name").String(lab).Key("nodes").BeginArray();
+  for (int i = 0; i < count; ++i) {
+    w.BeginObject().Key("name").String("n" + std::to_string(i)).Key("kind").String("iosv");
+    w.Key("image").String("iosv.qcow2").Key("memory_mb").Int(64).Key("nics").Int(1).EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
 
 // Defines nodes n0..n{count-1} of lab `lab` with kind `kind` on base image `image`; their overlays
 // go under `state_dir`/virsh/`lab`. The domain names in node order, or the step that failed.
