@@ -59,7 +59,9 @@ Seen AsNobody(const std::vector<gid_t>& groups) {
     (void)!::write(pipefd[1], &code, 1);
     if (err == 0) {
       const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"host.info\"}\n";
-      (void)!::write(fd, req, sizeof req - 1);
+      // MSG_NOSIGNAL: a refused peer's socket may already be closed by labvirtd (refusal line
+      // queued, then close); a plain write would die of SIGPIPE before reading that line.
+      (void)!::send(fd, req, sizeof req - 1, MSG_NOSIGNAL);
       char buf[4096];
       ssize_t n;
       while ((n = ::read(fd, buf, sizeof buf)) > 0) {
