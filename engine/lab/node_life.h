@@ -58,6 +58,9 @@ class NodeLife : public EnginePart {
  private:
   void BeginStart(const std::string& key);
   void AfterStartPaused(const std::string& key, Status st);
+  // A start answered `st` after its node was stopped: the VM it made is turned off; a start
+  // that failed leaves a stopping node stopped.
+  void StoppedDuringStart(Node& n, const Status& st);
   // Reads the running domain's live XML (again while it has no PTY yet) and attaches.
   void FetchConsole(const std::string& key, int attempt);
   void AttachConsole(const std::string& key, const std::string& live_xml);

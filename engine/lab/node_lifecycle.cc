@@ -56,7 +56,11 @@ void NodeLife::BeginStart(const std::string& key) {
 
 void NodeLife::AfterStartPaused(const std::string& key, Status st) {
   Node* n = FindNodeByKey(key);
-  if (n == nullptr || n->state != NodeState::kStarting) return;
+  if (n == nullptr) return;
+  if (n->state == NodeState::kStopping || n->state == NodeState::kStopped) {
+    return StoppedDuringStart(*n, st);
+  }
+  if (n->state != NodeState::kStarting) return;
   if (st.code() == StatusCode::kUnavailable) return StartStepFailed(*n, st);
   if (!st.ok()) return StartRefused(*n, st.message());
   FaultPoint("start_paused");
@@ -64,6 +68,21 @@ void NodeLife::AfterStartPaused(const std::string& key, Status st) {
   // QEMU took this CPU: later nodes of the same first choice start on it at once.
   CpuWorked(*n);
   FetchConsole(key, 0);
+}
+
+void NodeLife::StoppedDuringStart(Node& n, const Status& st) {
+  if (!st.ok()) {
+    // No VM came of it, and the stop's force-off found nothing to turn off: the node is off.
+    if (n.state == NodeState::kStopping) OnStopped(n, "its start did not complete");
+    return;
+  }
+  // The stop (or a reconcile pass that listed the domain before QEMU ran) came first, so this
+  // start made a VM nobody wants. Paused, it never ran the guest: off at once; its stopped event
+  // finishes the stop. Without this the VM stayed up behind a node that says stopped.
+  LogInfo("node stopped while its start was in flight; turning the new VM off", {{"node", n.key}});
+  hv_.Destroy(n.domain, [key = n.key](Status st) {
+    if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+  });
 }
 
 void NodeLife::Resume(const std::string& key) {
@@ -369,6 +388,10 @@ void NodeLife::StopNode(const std::string& lab, const std::string& node, bool fo
     return;
   }
   if (!IsActive(n->state)) return reply(NodeJson(*n));
+  // A starting node's guest has not run (it is paused, or its start is still in flight): there
+  // is nothing to shut down gracefully nor a running config to save, and ACPI would only wait
+  // out the timeout. Off at once; a start still in flight is turned off when it answers.
+  if (n->state == NodeState::kStarting) force = true;
   auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
   if (wait) n->waiters.push_back(std::move(reply));
   // The desired state is saved before the guest is asked to stop: a labvirtd killed once the

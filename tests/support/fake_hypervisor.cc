@@ -32,6 +32,18 @@ void FakeHypervisor::Start(std::string name, bool, Done done) {
     return Later(std::move(done),
                  FailedPrecondition("start " + name + ": domain is already running"));
   }
+  if (hold_start) {
+    held_starts_.emplace_back(std::move(name), std::move(done));
+    return;
+  }
+  StartNow(name, std::move(done));
+}
+
+void FakeHypervisor::StartNow(const std::string& name, Done done) {
+  if (fail_starts > 0) {
+    --fail_starts;
+    return Later(std::move(done), Internal("fake: start of " + name + " refused"));
+  }
   ++domain_starts[name];
   int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0 || ::grantpt(fd) != 0 || ::unlockpt(fd) != 0) {
@@ -55,11 +67,13 @@ void FakeHypervisor::Resume(std::string, Done done) {
 }
 
 void FakeHypervisor::Shutdown(std::string name, Done done) {
+  if (RefuseWhileStartHeld(name, "shut down", done)) return;
   Later(std::move(done), Status::Ok());
   PowerOff(name, "shutdown");
 }
 
 void FakeHypervisor::Destroy(std::string name, Done done) {
+  if (RefuseWhileStartHeld(name, "destroy", done)) return;
   if (domains_ == FakeDomains::kPty) ++domain_destroys[name];
   Later(std::move(done), Status::Ok());
   PowerOff(name, "destroyed");
@@ -146,6 +160,22 @@ void FakeHypervisor::ReleaseStopped() {
     if (events_) events_(ev);
   }
   held.clear();
+}
+
+void FakeHypervisor::ReleaseStarts() {
+  hold_start = false;
+  auto starts = std::move(held_starts_);
+  held_starts_.clear();
+  for (auto& [name, done] : starts) StartNow(name, std::move(done));
+}
+
+bool FakeHypervisor::RefuseWhileStartHeld(const std::string& name, const char* verb, Done& done) {
+  bool held = std::any_of(held_starts_.begin(), held_starts_.end(),
+                          [&](const auto& s) { return s.first == name; });
+  if (!held) return false;
+  Later(std::move(done),
+        FailedPrecondition(std::string(verb) + " " + name + ": domain is not running"));
+  return true;
 }
 
 void FakeHypervisor::Later(Done done, Status status) {

@@ -59,6 +59,8 @@ class FakeHypervisor final : public providers::Hypervisor {
   bool Running(const std::string& domain) const;
   // Delivers the stopped events held back while `hold_stopped` was set.
   void ReleaseStopped();
+  // kPty: completes the Starts held back while `hold_start` was set (each domain runs from now).
+  void ReleaseStarts();
 
   // What the engine did.
   std::set<std::string> defined;
@@ -89,17 +91,27 @@ class FakeHypervisor final : public providers::Hypervisor {
   // kPty: this many next Starts answer OK with a QEMU already gone (its PTY closed), as when
   // libvirt shoots a retried start after answering it.
   int vanish_starts = 0;
+  int fail_starts = 0;        // kPty: this many next Starts are refused (no VM)
   bool hold_stopped = false;  // keep stopped events until ReleaseStopped()
+  // kPty: keep Starts in flight until ReleaseStarts(): the domain is not running meanwhile, so
+  // Shutdown and Destroy of it are refused and ListDomains reports it off, as libvirt answers
+  // while QEMU is still being launched.
+  bool hold_start = false;
   std::vector<providers::DomainEventInfo> held;
 
  private:
   void Later(Done done, Status status);
+  // kPty: the start itself (a fresh PTY pair and run id), answered on a later pass.
+  void StartNow(const std::string& name, Done done);
+  // kPty: `verb` of a domain whose start is held is refused as libvirt refuses an inactive one.
+  bool RefuseWhileStartHeld(const std::string& name, const char* verb, Done& done);
   // kPty: closes the domain's PTY and reports kStopped a pass after the call's answer.
   void PowerOff(const std::string& name, const std::string& detail);
 
   reactor::Reactor& reactor_;
   const FakeDomains domains_;
   EventHandler events_;
+  std::vector<std::pair<std::string, Done>> held_starts_;
   std::map<std::string, UniqueFd> masters_;  // kPty: running domains' PTY masters (QEMU's side)
   std::map<std::string, std::string> pty_paths_;
   // kPty: libvirt's id of each domain's current run (a live XML's id='N'), new at every start.
