@@ -77,6 +77,38 @@ bool Bool(simdjson::dom::element el, const char* key) {
   return el[key].get_bool().get(v) ? false : v;
 }
 
+double Num(simdjson::dom::element el, const char* key) {
+  double v = 0;
+  return el[key].get_double().get(v) ? 0 : v;
+}
+
+std::string QueuedWords(simdjson::dom::element q) {
+  if (q.is_null()) return "";
+  std::string reason = Str(q, "reason");
+  auto num = [&](const char* key) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", Num(q, key));
+    return std::string(buf);
+  };
+  if (reason == "ceiling") {
+    return "boot slots full: " + num("in_use") + " of " + num("ceiling") + " in use, needs " +
+           num("weight");
+  }
+  if (reason == "memory") {
+    return "memory: needs " + num("need_mib") + " MiB (node " + num("node_mib") + " + reserve " +
+           num("reserve_mib") + "), " + num("available_mib") + " MiB available";
+  }
+  if (reason == "memory_pressure" || reason == "cpu_pressure") {
+    return reason.substr(0, reason.find('_')) + " pressure " + num("value") + "% (limit " +
+           num("limit") + "%)";
+  }
+  if (reason == "libvirt_queue") {
+    return "libvirt busy: " + num("value") + " calls waiting (limit " + num("limit") + ")";
+  }
+  if (reason == "order") return "next in line behind " + num("ahead");
+  return reason;  // a gate this labvirtctl does not know by name
+}
+
 int FailCall(const Options& o, const CallResult& r) {
   // Scripts asking for JSON get labvirtd's error object as it is.
   if (o.json && !r.error_json.empty()) return Fail("error: " + r.error_json);

@@ -59,6 +59,12 @@ CallResult CallOnce(const Options& o, const std::string& method, const std::stri
 std::string Str(simdjson::dom::element el, const char* key);
 int64_t Int(simdjson::dom::element el, const char* key);
 bool Bool(simdjson::dom::element el, const char* key);
+// A number field (integer or not); 0 when missing or of another type.
+double Num(simdjson::dom::element el, const char* key);
+
+// Why a queued node waits, in words with admission's numbers (a node's `queued_reason`,
+// docs/protocol.md), e.g. "memory: needs 1088 MiB, 512 MiB available"; "" for null.
+std::string QueuedWords(simdjson::dom::element queued_reason);
 
 // Reports a failed call (one line on stderr: JSON with --json, else words) and returns 1.
 int FailCall(const Options& o, const CallResult& r);

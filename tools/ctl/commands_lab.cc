@@ -42,10 +42,15 @@ void PrintNodes(simdjson::dom::element lab) {
               "REASON");
   for (auto n : lab["nodes"].get_array()) {
     simdjson::dom::element r = n["readiness"];
+    // A queued node says which of admission's gates holds it, with the numbers.
+    std::string reason = Str(n, "reason");
+    simdjson::dom::element queued;
+    if (n["queued_reason"].get(queued) == simdjson::SUCCESS && !queued.is_null())
+      reason += " (" + QueuedWords(queued) + ")";
     std::printf("%-14s %-14s %-9s %3lld%% %-8lld %s\n", Str(n, "name").c_str(),
                 Str(n, "kind").c_str(), Str(n, "state").c_str(),
                 static_cast<long long>(Int(r, "percent")),
-                static_cast<long long>(Int(n["console"], "viewers")), Str(n, "reason").c_str());
+                static_cast<long long>(Int(n["console"], "viewers")), reason.c_str());
   }
   // Each data NIC under both of its names: the kind's own and the alias ethN (the same NIC
   // number on every kind), so a user can write either in a link.
