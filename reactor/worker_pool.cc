@@ -39,6 +39,11 @@ size_t WorkerPool::queued() const {
   return jobs_.size();
 }
 
+size_t WorkerPool::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return jobs_.size() + running_;
+}
+
 void WorkerPool::WorkerMain() {
   sigset_t all;
   sigfillset(&all);
@@ -51,8 +56,12 @@ void WorkerPool::WorkerMain() {
       if (stopping_) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      ++running_;
     }
     job();
+    job = nullptr;  // what it captured goes before the job stops counting
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_;
   }
 }
 

@@ -46,6 +46,9 @@ class WorkerPool {
   size_t threads() const { return threads_.size(); }
   // Jobs waiting for a thread (not counting running ones).
   size_t queued() const;
+  // Jobs waiting or running. A job posts its result before it stops counting, so once this is 0
+  // every result is on the reactor's queue: a harness can tell "idle" from "a worker is busy".
+  size_t pending() const;
 
  private:
   void WorkerMain();
@@ -55,6 +58,7 @@ class WorkerPool {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
+  size_t running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

@@ -51,11 +51,25 @@ TEST(WorkerPoolTest, BoundedQueueRefusesWhenFull) {
   Status full = pool.Enqueue([] {});
   EXPECT_EQ(full.code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(pool.queued(), 2u);
+  EXPECT_EQ(pool.pending(), 3u) << "two waiting and the running one";
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;
   }
   cv.notify_all();
+}
+
+TEST(WorkerPoolTest, PendingReachesZeroOnlyWithTheResultOnTheLoop) {
+  auto r = std::move(Reactor::Create()).value();
+  WorkerPool pool(*r, 2, 16);
+  int got = 0;
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(pool.Submit<int>([i] { return i; }, [&](int v) { got += v; }).ok());
+  }
+  while (pool.pending() > 0) std::this_thread::yield();
+  EXPECT_EQ(got, 0) << "results run on the loop, not yet run";
+  r->RunUntilIdle();
+  EXPECT_EQ(got, 6) << "every result was queued by the time pending() said 0";
 }
 
 TEST(WorkerPoolTest, DestructionDropsQueuedJobsAndJoins) {
