@@ -140,6 +140,10 @@ struct DeviceKind {
 
   // Hardware.
   int memory_mb = 1024;
+  // Whether the kernel may merge this kind's identical guest pages with other VMs' (KSM).
+  // false renders <memoryBacking><nosharepages/>: for guests whose memory must not be shared
+  // (side channels between tenants, or an image KSM is known to upset).
+  bool memory_sharing = true;
   int vcpus = 1;
   int cpu_sockets = 0;  // 0: libvirt's default topology; else sockets × cores × threads = vcpus
   int cpu_cores = 0;

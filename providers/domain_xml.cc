@@ -394,6 +394,9 @@ Result<BuiltDomain> BuildDomain(const DomainSpec& s) {
   x.Raw(RenderNodeMetadata(out.metadata)).Raw("\n");
   x.Pad(1).Raw("</metadata>\n");
   x.Pad(1).Raw("<memory unit='MiB'>").Raw(std::to_string(k.memory_mb)).Raw("</memory>\n");
+  // QEMU marks guest RAM mergeable (MADV_MERGEABLE) unless told not to; a kind that opts out of
+  // KSM gets -machine mem-merge=off through libvirt's nosharepages.
+  if (!k.memory_sharing) x.Pad(1).Raw("<memoryBacking><nosharepages/></memoryBacking>\n");
   x.Pad(1).Raw("<vcpu placement='static'>").Raw(std::to_string(k.vcpus)).Raw("</vcpu>\n");
   RenderOs(s, x);
   RenderCpu(s, x);

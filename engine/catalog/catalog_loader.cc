@@ -91,6 +91,7 @@ Status ParseCpu(ObjectReader& in, providers::CpuSpec* cpu) {
 
 Status ParseHardware(ObjectReader& in, DeviceKind* k) {
   LABVIRT_RETURN_IF_ERROR(in.Int("memory_mb", &k->memory_mb, true));
+  LABVIRT_RETURN_IF_ERROR(in.Bool("memory_sharing", &k->memory_sharing, false));
   LABVIRT_RETURN_IF_ERROR(in.Int("vcpus", &k->vcpus, true));
   auto topo = in.Element("cpu_topology", false);
   if (!topo.ok()) return topo.status();

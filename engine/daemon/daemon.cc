@@ -161,6 +161,9 @@ void Daemon::StartEngine() {
   // The pool's queue is the libvirt calls waiting for a thread (its other jobs are few and short).
   engine_->WatchHost(
       std::make_unique<ProcReadings>("/proc", [pool = pool_.get()] { return pool->queued(); }));
+  // Every 10 s: KSM merges over minutes (a full scan of hundreds of VMs' memory at setup-host's
+  // rate), and each sample reads two files per running VM.
+  engine_->WatchKsm(KsmPaths{}, std::chrono::seconds(10));
   router_->SetEventHandler(
       [this](const providers::DomainEventInfo& ev) { engine_->OnDomainEvent(ev); });
   // After every (re)connection, probe the host (libvirt or QEMU may have changed under it) and

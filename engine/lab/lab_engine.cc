@@ -31,6 +31,7 @@ LabEngine::LabEngine(reactor::Reactor& reactor, reactor::WorkerPool& pool,
                                          *config_, *mgmt_);
   sweep_ = std::make_unique<LeftoverSweep>(seams, store_);
   ops_ = std::make_unique<NodeOps>(seams, store_, *lifecycle_, *writer_);
+  ksm_ = std::make_unique<KsmMeter>(reactor, pool);
 }
 
 LabEngine::~LabEngine() = default;
@@ -40,6 +41,22 @@ void LabEngine::WatchHost(std::unique_ptr<HostReadingsSource> source) {
   store_.admission.SetReadings(host_source_->Read(reactor_.clock().Now()));
   host_timer_ = reactor_.Every(std::chrono::seconds(1), [this] {
     store_.admission.SetReadings(host_source_->Read(reactor_.clock().Now()));
+  });
+}
+
+void LabEngine::WatchKsm(KsmPaths paths, std::chrono::milliseconds period) {
+  ksm_->Start(std::move(paths), period, [this] {
+    std::vector<KsmVm> vms;
+    for (const auto& [ln, lab] : store_.labs) {
+      for (const auto& [nn, n] : lab->nodes) {
+        bool running = n->state == NodeState::kBooting || n->state == NodeState::kReady ||
+                       n->state == NodeState::kStopping;
+        if (running && !providers::IsContainerKind(n->kind)) {
+          vms.push_back({n->kind_name, n->domain, n->kind.memory_sharing});
+        }
+      }
+    }
+    return vms;
   });
 }
 
@@ -168,6 +185,7 @@ void LabEngine::RenderMetrics(std::string& out) const {
   store_.readiness_seconds.Render(out, "labvirt_readiness_seconds",
                                   "VM running to readiness text seen, per kind");
   RenderMgmtMetrics(store_.labs, out);
+  ksm_->Render(out);
 }
 
 }  // namespace labvirt::engine

@@ -23,6 +23,7 @@
 #include "engine/catalog/catalog.h"
 #include "engine/console/console_hub.h"
 #include "engine/lab/host_readings.h"
+#include "engine/lab/ksm_meter.h"
 #include "engine/lab/lab_spec.h"
 #include "engine/lab/lab_store.h"
 #include "engine/lab/lifeline.h"
@@ -157,6 +158,9 @@ class LabEngine {
   // Reads the host through `source` now and then once a second, and hands the readings to
   // admission's gates (engine/lab/admission.h). Without it, only the ceiling gates boots.
   void WatchHost(std::unique_ptr<HostReadingsSource> source);
+  // Samples KSM (engine/lab/ksm_meter.h) for `metrics` every `period` on the worker pool: the
+  // host's counters and, per kind, what the running VMs' QEMUs have merged.
+  void WatchKsm(KsmPaths paths, std::chrono::milliseconds period);
   // Admission's ceiling, limits, queue and the host's last readings (host.info's "admission").
   std::string AdmissionJson() const;
 
@@ -186,6 +190,7 @@ class LabEngine {
   reactor::Reactor& reactor_;
   std::unique_ptr<HostReadingsSource> host_source_;
   reactor::OpHandle host_timer_;
+  std::unique_ptr<KsmMeter> ksm_;
   Lifeline life_;  // last: dies first, so nothing bound to it runs during destruction
 };
 

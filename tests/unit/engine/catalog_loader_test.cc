@@ -49,6 +49,15 @@ TEST(CatalogLoaderTest, MinimalCatalogLoads) {
   EXPECT_EQ(c->kinds()[0].shutdown_timeout.count(), 60);
 }
 
+TEST(CatalogLoaderTest, MemorySharingDefaultsOnAndReadsFalse) {
+  auto on = LoadCatalogFromString(Catalog(Kind("generic")));
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_TRUE(on->Resolve("generic")->memory_sharing);
+  auto off = LoadCatalogFromString(Catalog(Kind("generic", R"(, "memory_sharing": false)")));
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->Resolve("generic")->memory_sharing);
+}
+
 TEST(CatalogLoaderTest, ShippedCatalogLoadsWithEveryRequiredKind) {
   auto c = LoadCatalog(SourceCatalogPath());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -220,6 +229,8 @@ TEST(CatalogLoaderTest, RefusesWrongTypes) {
   ExpectRefused(R"({"notes": 1, "kinds": [], "denylist": []})", {"notes", "expected a string"});
   ExpectRefused(Catalog(Kind("generic", "", R"("none": "yes", "overall_timeout_s": 300)")),
                 {"readiness.none", "expected true or false"});
+  ExpectRefused(Catalog(Kind("generic", R"(, "memory_sharing": "no")")),
+                {"kinds[0] 'generic'", "memory_sharing: expected true or false, got a string"});
 }
 
 TEST(CatalogLoaderTest, RefusesUnknownAndDuplicateFields) {

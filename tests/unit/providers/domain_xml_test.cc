@@ -171,6 +171,17 @@ TEST(DomainXmlTest, ManagementAndReservedNicsComeFirst) {
   EXPECT_EQ(d->metadata.nics[0].tap, "");
 }
 
+TEST(DomainXmlTest, MemorySharingOptOutRendersNoSharePages) {
+  auto shared = BuildDomain(Spec());
+  ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+  EXPECT_FALSE(Has(shared->xml, "memoryBacking"));
+  DomainSpec s = Spec();
+  s.kind.memory_sharing = false;
+  auto unshared = BuildDomain(s);
+  ASSERT_TRUE(unshared.ok()) << unshared.status().ToString();
+  EXPECT_TRUE(Has(unshared->xml, "<memoryBacking><nosharepages/></memoryBacking>"));
+}
+
 TEST(DomainXmlTest, LinksMapToNicsAndGrowTheCount) {
   DomainSpec s = Spec();
   s.links = {{"Gi0/5", "L1"}, {"gi0/0", "L2"}};
