@@ -86,14 +86,16 @@ void Admission::SetReadings(const HostReadings& readings) {
   AdmitWhatFits();
 }
 
-Status Admission::FitsHost(int64_t mem_mib) const {
+Status Admission::FitsHost(int64_t mem_mib, int64_t held_mib) const {
   if (!readings_.sampled || !readings_.meminfo) return Status::Ok();
   int64_t room = readings_.mem_total_mib - limits_.mem_reserve_mib;
-  if (mem_mib <= room) return Status::Ok();
-  return FailedPrecondition("the nodes to start need " + std::to_string(mem_mib) +
-                            " MiB of RAM; this host has " +
-                            std::to_string(readings_.mem_total_mib) + " MiB (MemTotal) - " +
-                            std::to_string(limits_.mem_reserve_mib) +
+  if (mem_mib + held_mib <= room) return Status::Ok();
+  std::string held = held_mib > 0 ? " beside the " + std::to_string(held_mib) +
+                                        " MiB of nodes already running or queued"
+                                  : "";
+  return FailedPrecondition("the nodes to start need " + std::to_string(mem_mib) + " MiB of RAM" +
+                            held + "; this host has " + std::to_string(readings_.mem_total_mib) +
+                            " MiB (MemTotal) - " + std::to_string(limits_.mem_reserve_mib) +
                             " MiB (--mem-reserve) = " + std::to_string(room) +
                             " MiB; deploy with force: true to queue them anyway")
       .WithField("nodes")

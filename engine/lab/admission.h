@@ -72,10 +72,11 @@ class Admission {
   // The host as last read; the gates use it from now on (a first reading may admit at once).
   void SetReadings(const HostReadings& readings);
 
-  // Whether nodes needing `mem_mib` of RAM in all fit the host at all: MemTotal minus the
-  // reserve. FailedPrecondition (field "nodes") with the numbers if not; Ok when MemTotal is not
-  // known (no reading yet, or no /proc/meminfo).
-  Status FitsHost(int64_t mem_mib) const;
+  // Whether nodes needing `mem_mib` of RAM in all fit the host beside `held_mib`, the RAM of
+  // this daemon's nodes that already run or wait to run: MemTotal minus the reserve.
+  // FailedPrecondition (field "nodes") with the numbers if not; Ok when MemTotal is not known (no
+  // reading yet, or no /proc/meminfo).
+  Status FitsHost(int64_t mem_mib, int64_t held_mib = 0) const;
 
   bool IsQueued(const std::string& key) const;
   bool IsAdmitted(const std::string& key) const { return admitted_.count(key) > 0; }

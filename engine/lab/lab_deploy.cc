@@ -21,6 +21,15 @@
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
+namespace {
+
+// A node in one of these states has its memory in use, or will once admission lets it start.
+bool HoldsMemory(NodeState s) {
+  return s == NodeState::kQueued || s == NodeState::kStarting || s == NodeState::kBooting ||
+         s == NodeState::kReady || s == NodeState::kStopping;
+}
+
+}  // namespace
 
 std::string Deployer::OtherInstanceOf(const std::string& lab) const {
   if (labs_.count(lab)) return "";  // ours: we adopted or deployed it
@@ -76,7 +85,15 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
         need_mib += resolved->at(ns.name).memory_mb;
       }
     }
-    if (Status st = store_.admission.FitsHost(need_mib); !st.ok()) return reply(st);
+    // What this daemon's other nodes already hold counts too: a second lab that cannot fit beside
+    // the first would otherwise start half its nodes and leave the rest queued for memory.
+    int64_t held_mib = 0;
+    for (const auto& [ln, lab] : labs_) {
+      for (const auto& [nn, n] : lab->nodes) {
+        if (HoldsMemory(n->state)) held_mib += n->kind.memory_mb;
+      }
+    }
+    if (Status st = store_.admission.FitsHost(need_mib, held_mib); !st.ok()) return reply(st);
   }
   store_.deploys_in_flight[spec.name];
   for (NodeSpec& ns : spec.nodes) {

@@ -259,6 +259,20 @@ TEST(AdmissionTest, FitsHostComparesWithMemTotalMinusTheReserve) {
             "(--mem-reserve) = 3072 MiB; deploy with force: true to queue them anyway");
 }
 
+TEST(AdmissionTest, FitsHostCountsWhatOtherNodesAlreadyHold) {
+  AdmissionLimits l = Ceiling(8);
+  l.mem_reserve_mib = 1024;
+  Admission a(l);
+  a.SetReadings(Quiet(/*available_mib=*/100, /*total_mib=*/4096));
+  EXPECT_TRUE(a.FitsHost(2048, 1024).ok());
+  Status st = a.FitsHost(2048, 1025);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(st.message(),
+            "the nodes to start need 2048 MiB of RAM beside the 1025 MiB of nodes already running "
+            "or queued; this host has 4096 MiB (MemTotal) - 1024 MiB (--mem-reserve) = 3072 MiB; "
+            "deploy with force: true to queue them anyway");
+}
+
 TEST(AdmissionTest, NoReadingsYetOnlyTheCeilingGates) {
   AdmissionLimits l = Ceiling(2);
   l.cpu_pressure = 1;

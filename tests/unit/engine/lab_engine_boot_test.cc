@@ -109,6 +109,29 @@ TEST_F(LabEngineBootSlotTest, TooBigForTheHostIsRefusedUpFrontUnlessForced) {
   ASSERT_TRUE(Booting("h2", 1)) << "h1 ready: its RAM is no longer in flight: " << NodeJson("h2");
 }
 
+TEST_F(LabEngineBootSlotTest, ASecondLabThatCannotFitBesideTheFirstIsRefusedUpFront) {
+  HostReadings r;
+  r.sampled = r.meminfo = true;
+  r.mem_total_mib = 2048 + 1024;  // room for two linux nodes (1024 MiB each) beside the reserve
+  r.mem_available_mib = r.mem_total_mib;
+  engine_->WatchHost(std::make_unique<FixedReadings>(r));
+  Deploy({"h1"});
+  auto doc =
+      parser_.parse(R"({"lab":"g","nodes":[{"name":"g1","kind":"linux","image":"base.qcow2"},)"
+                    R"({"name":"g2","kind":"linux","image":"base.qcow2"}]})");
+  auto spec = ParseLabSpec(doc.value());
+  ASSERT_TRUE(spec.ok());
+  std::optional<Result<std::string>> got;
+  engine_->Deploy(*spec, false, [&](Result<std::string> res) { got = res; });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  ASSERT_FALSE(got->ok()) << "two more beside h1 would leave one of them queued for memory";
+  EXPECT_EQ(got->status().message(),
+            "the nodes to start need 2048 MiB of RAM beside the 1024 MiB of nodes already running "
+            "or queued; this host has 3072 MiB (MemTotal) - 1024 MiB (--mem-reserve) = 2048 MiB; "
+            "deploy with force: true to queue them anyway");
+  EXPECT_EQ(engine_->GetNode("g", "g1").status().code(), StatusCode::kNotFound) << "nothing made";
+}
+
 TEST_F(LabEngineBootTest, APanicOnEveryAttemptFailsTheNodeAndFreesItsSlot) {
   Deploy({"h1", "h2"});
   ASSERT_TRUE(Booting("h1", 1));
