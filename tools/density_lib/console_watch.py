@@ -1,0 +1,95 @@
+"""Timestamps each node's readiness text as it lands in its console log (virtlogd's file, written
+beside labvirtd's own PTY read), with inotify: the reference point for the readiness-event latency.
+
+What it measures: the monotonic time at which this process read the bytes that complete one of the
+kind's readiness patterns from the log file, woken by IN_MODIFY. The console log has no per-byte
+timestamps; this is the earliest point at which an observer outside labvirtd can see the text.
+QEMU writes the same bytes to the PTY (labvirtd's reader) and to virtlogd (the file), so the two
+paths race: a latency near zero or below zero means labvirtd saw the text no later than the file
+did."""
+import ctypes
+import os
+import re
+import select
+import struct
+import threading
+import time
+
+IN_MODIFY = 0x00000002
+IN_CREATE = 0x00000100
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[@-_]")
+TAIL = 1024  # stripped bytes kept between reads: longer than any readiness text
+
+
+class ConsoleWatch:
+    """Watches `log_dir` (NODE.console.log files) in a thread. `patterns` maps node name to the
+    compiled success patterns of its kind. ready_at[node] is the match time (time.monotonic())."""
+
+    def __init__(self, log_dir, patterns):
+        self.log_dir = log_dir
+        self.patterns = patterns
+        self.ready_at = {}
+        self._tail = {}
+        self._offset = {}
+        self._stop = threading.Event()
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self._fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        os.makedirs(log_dir, exist_ok=True)
+        if libc.inotify_add_watch(self._fd, log_dir.encode(), IN_MODIFY | IN_CREATE) < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch " + log_dir)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        os.close(self._fd)
+
+    def _run(self):
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        while not self._stop.is_set():
+            if not poller.poll(200):
+                continue
+            try:
+                buf = os.read(self._fd, 65536)
+            except BlockingIOError:
+                continue
+            now = time.monotonic()
+            names = set()
+            at = 0
+            while at + 16 <= len(buf):
+                _, _, _, length = struct.unpack_from("iIII", buf, at)
+                name = buf[at + 16:at + 16 + length].rstrip(b"\0").decode()
+                at += 16 + length
+                if name.endswith(".console.log"):
+                    names.add(name[:-len(".console.log")])
+            for node in names:
+                self._scan(node, now)
+
+    def _scan(self, node, now):
+        if node in self.ready_at or node not in self.patterns:
+            return
+        path = os.path.join(self.log_dir, node + ".console.log")
+        try:
+            with open(path, "rb") as f:
+                f.seek(self._offset.get(node, 0))
+                data = f.read()
+        except OSError:
+            return
+        self._offset[node] = self._offset.get(node, 0) + len(data)
+        text = self._tail.get(node, b"") + ANSI.sub(b"", data)
+        for p in self.patterns[node]:
+            if p.search(text):
+                self.ready_at[node] = now
+                return
+        self._tail[node] = text[-TAIL:]
+
+
+def compile_patterns(success):
+    """Hyperscan readiness patterns (case-insensitive, on stripped text) as Python regexes."""
+    return [re.compile(p.encode(), re.IGNORECASE | re.ASCII) for p in success]
