@@ -41,6 +41,22 @@ TEST_F(LabEngineBootTest, APanicRestartsTheBootHoldingItsSlotThenItIsReady) {
   ASSERT_TRUE(Booting("h2", 1)) << "h1's slot went to h2 once h1 was ready: " << NodeJson("h2");
 }
 
+TEST_F(LabEngineBootTest, DestroyingALabStartsNoneOfItsQueuedNodes) {
+  Deploy({"h1", "h2", "h3"});
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  ASSERT_TRUE(InState("h2", "queued") && InState("h3", "queued"));
+  std::string d2 = Domain("h2"), d3 = Domain("h3");
+  std::optional<Result<std::string>> got;
+  // h1's released slot admits h2, h2's admits h3, while each is being destroyed.
+  engine_->Destroy("h", [&](Result<std::string> r) { got = r; });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  reactor_->RunUntilIdle();
+  EXPECT_EQ(hv_->domain_starts[d2], 0);
+  EXPECT_EQ(hv_->domain_starts[d3], 0);
+  EXPECT_FALSE(hv_->Running(d2) || hv_->Running(d3));
+}
+
 // The default rule: a node gives its weight back once booting, and a retry takes it back at once.
 class LabEngineBootSlotTest : public LabEngineBootTest {
  protected:
