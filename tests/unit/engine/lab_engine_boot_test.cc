@@ -132,9 +132,9 @@ TEST_F(LabEngineBootSlotTest, ASecondLabThatCannotFitBesideTheFirstIsRefusedUpFr
   r.mem_available_mib = r.mem_total_mib;
   engine_->WatchHost(std::make_unique<FixedReadings>(r));
   Deploy({"h1"});
-  auto doc =
-      parser_.parse(R"({"lab":"g","nodes":[{"name":"g1","kind":"linux","image":"base.qcow2"},)"
-                    R"({"name":"g2","kind":"linux","image":"base.qcow2"}]})");
+  std::string two = R"({"lab":"g","nodes":[{"name":"g1","kind":"linux","image":"base.qcow2"},)"
+                    R"({"name":"g2","kind":"linux","image":"base.qcow2"}]})";
+  auto doc = parser_.parse(two);
   auto spec = ParseLabSpec(doc.value());
   ASSERT_TRUE(spec.ok());
   std::optional<Result<std::string>> got;
