@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -55,13 +56,29 @@ Result<std::unique_ptr<Reactor::BufferRing>> Reactor::BufferRing::Create(io_urin
   }
   auto self = std::unique_ptr<BufferRing>(
       new BufferRing(ring, br, static_cast<char*>(storage), entries, buffer_size));
-  int mask = io_uring_buf_ring_mask(entries);
-  for (unsigned i = 0; i < entries; ++i) {
-    io_uring_buf_ring_add(br, self->storage_ + i * buffer_size, static_cast<unsigned>(buffer_size),
-                          static_cast<uint16_t>(i), mask, static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(br, static_cast<int>(entries));
+  self->PostUpTo(std::min(entries, kFirstPosted));
   return self;
+}
+
+bool Reactor::BufferRing::Grow() {
+  if (posted_ == entries_) return false;
+  PostUpTo(posted_ + 1);
+  return true;
+}
+
+void Reactor::BufferRing::PostUpTo(unsigned count) {
+  // Buffers posted_..count-1 have never been in the ring; the ring has room for them since it
+  // holds at most posted_ of its `entries_` slots.
+  const int mask = io_uring_buf_ring_mask(entries_);
+  const unsigned adding = count - posted_;
+  for (unsigned i = 0; i < adding; ++i) {
+    const unsigned bid = posted_ + i;
+    io_uring_buf_ring_add(br_, storage_ + size_t{bid} * buffer_size_,
+                          static_cast<unsigned>(buffer_size_), static_cast<uint16_t>(bid), mask,
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(br_, static_cast<int>(adding));
+  posted_ = count;
 }
 
 Reactor::BufferRing::BufferRing(io_uring& ring, io_uring_buf_ring* br, char* storage,

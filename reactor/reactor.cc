@@ -251,6 +251,8 @@ void Reactor::Dispatch(const Completion& c) {
   // A recv goes on after data (a one-shot fallback recv, or a multishot one the kernel ended)
   // and after -ENOBUFS (the buffer pool ran dry); it ends at end of file or on an error.
   bool goes_on = s.kind == OpKind::kRecvMultishot ? c.res > 0 || c.res == -ENOBUFS : c.res >= 0;
+  // The ring ran dry: post more of the pool before re-arming (only posted buffers are charged).
+  if (c.res == -ENOBUFS && buffers_ != nullptr) buffers_->Grow();
   bool rearm = s.multishot() && goes_on && !s.cancel_requested && s.has_callback();
   if (rearm) {
     // The kernel ended a multishot op without an error (e.g. CQ overflow): keep it going.
@@ -408,8 +410,9 @@ void Reactor::ArmWakeup() {
 
 void Reactor::SetUpBufferRing() {
   buffers_tried_ = true;
-  // 512 x 8 KiB by default: more buffers than completions a pass usually holds at once (one per
-  // client with a request in); memory is touched only as the kernel first fills each buffer.
+  // Up to 512 x 8 KiB by default: more buffers than completions a pass usually holds at once (one
+  // per client with a request in). Only the first few are posted until a burst needs more, since
+  // the kernel writes every posted buffer in turn (buffer_ring.h).
   constexpr size_t kRecvBufferBytes = 8 * 1024;
   auto buffers = BufferRing::Create(ring_, recv_buffers_, kRecvBufferBytes);
   if (buffers.ok()) {
@@ -418,6 +421,10 @@ void Reactor::SetUpBufferRing() {
     LogInfo("multishot recv unavailable; using one-shot recv",
             {{"reason", buffers.status().ToString()}});
   }
+}
+
+unsigned Reactor::recv_buffers_posted() const {
+  return buffers_ != nullptr ? buffers_->posted() : 0;
 }
 
 size_t Reactor::RunPosted() {

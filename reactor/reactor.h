@@ -90,7 +90,8 @@ struct ReactorOptions {
   const Clock* clock = nullptr;
   // False makes RecvMultishot re-arm a one-shot recv, as on kernels before 6.0 (tests).
   bool multishot_recv = true;
-  // Buffers in RecvMultishot's pool, a power of two. Small values are for tests.
+  // Buffers in RecvMultishot's pool, a power of two: at most this many are posted, the first 16
+  // at once and more as bursts run the ring dry. Small values are for tests.
   unsigned recv_buffers = 512;
   // The best mode to try; Create() falls back to the next one when the kernel refuses it.
   TaskRun task_run = TaskRun::kDeferred;
@@ -195,6 +196,9 @@ class Reactor {
   TaskRun task_run() const { return task_run_; }
   // True when RecvMultishot uses the kernel's multishot recv (set up on its first use).
   bool multishot_recv() const { return buffers_ != nullptr; }
+  // Recv buffers handed to the kernel so far (0 before the first RecvMultishot or without
+  // multishot recv): only these are ever written, so they bound the pool's share of RSS.
+  unsigned recv_buffers_posted() const;
 
  private:
   friend class OpHandle;
