@@ -9,8 +9,8 @@
 //   - lab.get (a 50-node lab) and node.get latency over the control socket, one client;
 //   - event fan-out latency: 50 nodes restarted with node.restart; prompt byte written by the
 //     device -> the node's `ready` event read by a subscribed client;
-//   - reconcile after a restart: a new engine adopting N running domains (the pass, and until
-//     every node is ready again).
+//   - reconcile after a restart: a new engine adopting N running domains (the pass's wall and
+//     loop CPU time, and the wall time until every node is ready again).
 // Nodes come in labs of 50 (N/50 labs, deployed over the socket with lab.deploy), so the lab.get
 // answer is the same size at every N. Overlays are pre-made (hard links of one qcow2 overlay):
 // qemu-img is not what is measured. Needs a PTY per node (kernel.pty.max, tools/setup-host) and
@@ -363,8 +363,8 @@ void RunSim(benchmark::State& state) {
 
     // labvirtd restarted over N running domains.
     auto r0 = Clock::now();
-    double pass = daemon.RestartAndReconcile();
-    if (pass < 0) return fail("reconcile failed");
+    SimDaemon::PassTimes pass = daemon.RestartAndReconcile();
+    if (pass.wall < 0) return fail("reconcile failed");
     while (daemon.Held(sim.names).ready < sim.nodes && Clock::now() < r0 + 120s) {
       std::this_thread::sleep_for(10ms);
     }
@@ -374,8 +374,10 @@ void RunSim(benchmark::State& state) {
       return fail(std::to_string(held.ready) + " of " + std::to_string(sim.nodes) +
                   " ready after the reconcile");
     }
-    state.counters["reconcile_s"] = pass;
-    state.counters["reconcile_ms_per_node"] = pass * 1e3 / sim.nodes;
+    // Wall time on this shared host is mostly waiting for a core; the loop's CPU is the cost.
+    state.counters["reconcile_s"] = pass.wall;
+    state.counters["reconcile_ms_per_node"] = pass.wall * 1e3 / sim.nodes;
+    state.counters["reconcile_cpu_ms_per_node"] = pass.cpu * 1e3 / sim.nodes;
     state.counters["readopted_s"] = all_ready;
     state.counters["dropped_console_bytes"] = static_cast<double>(devices.dropped_bytes());
     state.counters["nodes"] = sim.nodes;

@@ -113,8 +113,8 @@ SimHeld SimDaemon::Held(const std::vector<std::pair<std::string, std::string>>& 
   });
 }
 
-double SimDaemon::RestartAndReconcile() {
-  std::promise<double> done;
+SimDaemon::PassTimes SimDaemon::RestartAndReconcile() {
+  std::promise<PassTimes> done;
   reactor_->Post([this, &done] {
     rpc_.reset();
     server_.reset();
@@ -122,10 +122,16 @@ double SimDaemon::RestartAndReconcile() {
     hv_->list_metadata = true;  // what libvirt tells a restarted labvirtd
     MakeEngine();
     auto t0 = std::chrono::steady_clock::now();
-    engine_->Reconcile([&done, t0](Status st) {
-      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (!st.ok()) std::fprintf(stderr, "sim_bench: reconcile: %s\n", st.ToString().c_str());
-      done.set_value(st.ok() ? s : -1);
+    const double cpu0 = LoopCpuSeconds();
+    engine_->Reconcile([this, &done, t0, cpu0](Status st) {
+      PassTimes times;
+      times.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      times.cpu = LoopCpuSeconds() - cpu0;
+      if (!st.ok()) {
+        std::fprintf(stderr, "sim_bench: reconcile: %s\n", st.ToString().c_str());
+        times.wall = -1;
+      }
+      done.set_value(times);
     });
   });
   return done.get_future().get();

@@ -58,9 +58,13 @@ class SimDaemon {
   // and how many of them are ready.
   SimHeld Held(const std::vector<std::pair<std::string, std::string>>& nodes);
   // labvirtd restarted: the control server and engine are dropped and a new engine adopts every
-  // running fake domain from its metadata. Returns the reconcile pass's wall seconds (call to
-  // its callback), or a negative number when the pass failed.
-  double RestartAndReconcile();
+  // running fake domain from its metadata. The reconcile pass's wall and loop-thread CPU seconds
+  // (call to its callback); wall is negative when the pass failed.
+  struct PassTimes {
+    double wall = -1;
+    double cpu = 0;
+  };
+  PassTimes RestartAndReconcile();
 
  private:
   void Main(std::promise<void>& ready);
