@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "bench/epoll_loop.h"
+#include "bench/line_client.h"
 #include "bench/protocol_servers.h"
 #include "bench/reactor_options.h"
 #include "benchmark/benchmark.h"
@@ -61,55 +62,6 @@ void PinClient() {
   CPU_ZERO(&set);
   for (long c = 1; c < cpus; ++c) CPU_SET(static_cast<int>(c), &set);
   pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-int Connect(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
-  timeval tv{5, 0};  // a broken server fails the run instead of hanging it
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-// Blocking line reader over one socket.
-class LineReader {
- public:
-  explicit LineReader(int fd) : fd_(fd) {}
-  // The next line without '\n'; false at EOF or error.
-  bool Next(std::string* line) {
-    for (;;) {
-      size_t nl = buf_.find('\n', start_);
-      if (nl != std::string::npos) {
-        line->assign(buf_, start_, nl - start_);
-        start_ = nl + 1;
-        return true;
-      }
-      buf_.erase(0, start_);
-      start_ = 0;
-      char tmp[16384];
-      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-      if (n < 0 && errno == EINTR) continue;  // SIGCHLD from qemu-img during the deploy
-      if (n <= 0) return false;
-      buf_.append(tmp, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  std::string buf_;
-  size_t start_ = 0;
-};
-
-std::string Call(int fd, LineReader& reader, const std::string& line) {
-  std::string req = line + "\n";
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    return "";
-  }
-  std::string resp;
-  return reader.Next(&resp) ? resp : "";
 }
 
 class LabvirtServer final : public Server {

@@ -24,7 +24,7 @@ Result<UniqueFd> OpenTty(const std::string& path, int flags) {
 ConsoleReader::ConsoleReader(reactor::Reactor& reactor, ConsoleReaderCallbacks callbacks,
                              ConsoleReaderOptions options)
     : reactor_(reactor), callbacks_(std::move(callbacks)), options_(options) {
-  if (options_.read_chunk == 0) options_.read_chunk = 64 * 1024;
+  if (options_.read_chunk == 0) options_.read_chunk = ConsoleReaderOptions{}.read_chunk;
 }
 
 Status ConsoleReader::Open(const std::string& path) {

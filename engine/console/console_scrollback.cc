@@ -5,10 +5,21 @@
 
 namespace labvirt::engine {
 
+namespace {
+constexpr size_t kFirstAllocation = 4096;
+}  // namespace
+
+void ConsoleScrollback::Grow(size_t need) {
+  size_t size = std::max({need, 2 * buf_.size(), kFirstAllocation});
+  buf_.resize(std::min(size, capacity_));
+  head_ = size_ % buf_.size();  // the bytes are buf_[0, size_): the next goes after them
+}
+
 void ConsoleScrollback::Append(std::string_view data) {
   total_ += data.size();
+  if (capacity_ == 0) return;
+  if (buf_.size() < capacity_ && size_ + data.size() > buf_.size()) Grow(size_ + data.size());
   const size_t cap = buf_.size();
-  if (cap == 0) return;
   if (data.size() >= cap) {
     // Only the newest `cap` bytes survive; keep them in order starting at 0.
     std::memcpy(buf_.data(), data.data() + data.size() - cap, cap);

@@ -406,6 +406,7 @@ std::vector<Node*> Deployer::AddDeployedNodes(Lab& lab, DeployJob& job) {
   for (auto& n : job.nodes) {
     Node* raw = n.get();
     lab.nodes[n->name] = std::move(n);
+    store_.IndexDomain(*raw);
     JsonWriter w;
     w.BeginObject().Key("state").String(NodeStateName(raw->state)).Key("previous").String("");
     w.Key("reason").String(raw->reason).EndObject();
@@ -471,7 +472,10 @@ void Deployer::ConvergeExisting(Lab& lab, const DeployJob& job,
               SetState(*n, NodeState::kFailed, "not removed: " + st.message());
             return one_done();
           }
-          if (labs_.count(lab_name)) labs_.at(lab_name)->nodes.erase(node);
+          if (Node* n = FindNode(lab_name, node)) {
+            store_.ForgetDomain(*n);
+            labs_.at(lab_name)->nodes.erase(node);
+          }
           EmitFor("node.removed", lab_name, node, "{}");
           one_done();
         });

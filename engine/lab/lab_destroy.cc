@@ -83,6 +83,7 @@ void Deployer::DestroyNow(const std::string& lab_name, Reply reply) {
       for (auto n = nodes.begin(); n != nodes.end();) {
         auto why = failed->find(n->second->key);
         if (why == failed->end()) {
+          store_.ForgetDomain(*n->second);
           n = nodes.erase(n);
           continue;
         }

@@ -36,12 +36,20 @@ Node* LabStore::FindNodeByKey(const std::string& key) const {
 }
 
 Node* LabStore::FindNodeByDomain(const std::string& domain) const {
-  for (const auto& [name, lab] : labs) {
-    for (const auto& [nname, node] : lab->nodes) {
-      if (node->domain == domain) return node.get();
-    }
-  }
-  return nullptr;
+  if (domain.empty()) return nullptr;
+  auto it = domain_keys_.find(domain);
+  if (it == domain_keys_.end()) return nullptr;
+  Node* n = FindNodeByKey(it->second);
+  return n != nullptr && n->domain == domain ? n : nullptr;
+}
+
+void LabStore::IndexDomain(const Node& n) {
+  if (!n.domain.empty()) domain_keys_[n.domain] = n.key;
+}
+
+void LabStore::ForgetDomain(const Node& n) {
+  auto it = domain_keys_.find(n.domain);
+  if (it != domain_keys_.end() && it->second == n.key) domain_keys_.erase(it);
 }
 
 bool LabStore::BeingDeployed(const std::string& domain) const {

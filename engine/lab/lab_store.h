@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/catalog/startup_config.h"
@@ -200,7 +201,15 @@ class LabStore {
 
   Node* FindNode(const std::string& lab, const std::string& node) const;
   Node* FindNodeByKey(const std::string& key) const;  // "lab/node"
+  // The node whose libvirt domain is `domain`, or nullptr; O(1), through the index below
+  // (libvirt reports events of every domain on the host, so a scan of every node per event made
+  // each event O(nodes) — issue 20's 5000-node simulation).
   Node* FindNodeByDomain(const std::string& domain) const;
+  // Indexes `n` by its domain name. Call when the node joins its lab (its domain name is fixed
+  // from then on); ForgetDomain when it leaves. An entry left behind is harmless (a lookup
+  // checks the node it finds), a node never indexed is not found by its domain.
+  void IndexDomain(const Node& n);
+  void ForgetDomain(const Node& n);
   LinkRecord* FindLink(const std::string& lab, const std::string& link) const;
   // Whether a deploy in flight is defining `domain` (its nodes are not in a lab yet).
   bool BeingDeployed(const std::string& domain) const;
@@ -249,6 +258,7 @@ class LabStore {
   reactor::Reactor& reactor_;
   const EngineOptions& options_;
   EventSink event_sink_;
+  std::unordered_map<std::string, std::string> domain_keys_;  // domain -> "lab/node"
 };
 
 }  // namespace labvirt::engine

@@ -78,6 +78,7 @@ Reconciler::Seen Reconciler::ReconcileDomain(const providers::DomainInfo& d) {
   Lab& lab = *labs_[md->lab];
   RebuildLinks(lab, *md, d.name);
   Node* n = (lab.nodes[md->node] = NodeFrom(d, *md, *std::move(kind))).get();
+  store_.IndexDomain(*n);
   if (d.active) {
     // Running: take the console back and put its ports on the bridge again.
     lifecycle_.AdoptRunning(*n, "adopted at reconcile");

@@ -61,8 +61,9 @@ void FakeHypervisor::StartNow(const std::string& name, Done done) {
   Later(std::move(done), Status::Ok());
 }
 
-void FakeHypervisor::Resume(std::string, Done done) {
+void FakeHypervisor::Resume(std::string name, Done done) {
   if (hold_resume) return held_resume.push_back(std::move(done));
+  if (on_resumed && Running(name)) on_resumed(name, masters_[name].get());
   Later(std::move(done), Status::Ok());
 }
 
@@ -184,6 +185,7 @@ void FakeHypervisor::Later(Done done, Status status) {
 
 void FakeHypervisor::PowerOff(const std::string& name, const std::string& detail) {
   if (domains_ == FakeDomains::kMemory || !Running(name)) return;
+  if (on_power_off) on_power_off(name);
   masters_[name].Reset();
   // The event comes a pass after the call's answer.
   reactor_.Post([this, name, detail] {

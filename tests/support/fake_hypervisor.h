@@ -98,6 +98,12 @@ class FakeHypervisor final : public providers::Hypervisor {
   // while QEMU is still being launched.
   bool hold_start = false;
   std::vector<providers::DomainEventInfo> held;
+  // kPty: called when Resume lets a running domain's guest run, with its PTY master, so a
+  // simulated device can print its console (bench/sim_bench.cc). Not called for held resumes.
+  // The master is borrowed until on_power_off(domain) returns, which is called before the fake
+  // closes it (Shutdown, Destroy); the fake's destructor closes the rest without a call.
+  std::function<void(const std::string& domain, int master)> on_resumed;
+  std::function<void(const std::string& domain)> on_power_off;
 
  private:
   void Later(Done done, Status status);

@@ -432,6 +432,21 @@ TEST_P(ConsoleHubTest, ViewersAreCappedPerConsoleAndScriptsDoNotCount) {
       << "a place freed by a detach";
 }
 
+// Reads of the default size (one n_tty buffer, issue 20) still carry a burst many reads long
+// whole and in order, in both read modes.
+TEST_P(ConsoleHubTest, ABurstLongerThanManyReadsArrivesWholeWithTheDefaultReadSize) {
+  auto hub = MakeHub();
+  ASSERT_TRUE(hub->Open(pty_.path).ok());
+  std::string burst;
+  for (int i = 0; burst.size() < 10 * ConsoleReaderOptions{}.read_chunk; ++i) {
+    burst += "line " + std::to_string(i) + "\r\n";
+  }
+  WriteMaster(burst);
+  ASSERT_TRUE(Pump([&] { return output_.size() >= burst.size(); })) << output_.size();
+  EXPECT_EQ(output_, burst);
+  EXPECT_EQ(hub->bytes_read(), burst.size());
+}
+
 INSTANTIATE_TEST_SUITE_P(Reader, ConsoleHubTest, ::testing::Bool(), [](const auto& info) {
   return info.param ? std::string("DirectRead") : std::string("PollRead");
 });

@@ -302,5 +302,29 @@ TEST_F(LabEngineBootTest, AnAdoptedNodeStartedOutsideLabvirtDoesNotTakeTheMarked
   EXPECT_TRUE(InState("h1", "booting")) << NodeJson("h1");
 }
 
+// Domain events find their node through the store's index (issue 20): a VM powered off outside
+// labvirt stops its own node only, whether the node was deployed or adopted by a restarted
+// labvirtd.
+TEST_F(LabEngineBootTest, AVmPoweredOffOutsideLabvirtStopsItsOwnNodeOnly) {
+  Deploy({"h1", "h2"});
+  ASSERT_TRUE(Booting("h1", 1)) << NodeJson("h1");
+  ASSERT_TRUE(hv_->Console(Domain("h1"), kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+  ASSERT_TRUE(Booting("h2", 1)) << NodeJson("h2");
+  ASSERT_TRUE(hv_->Console(Domain("h2"), kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h2", "ready"); })) << NodeJson("h2");
+  bool off = false;
+  hv_->Destroy(Domain("h1"), [&](Status) { off = true; });
+  ASSERT_TRUE(RunUntil([&] { return off && !InState("h1", "ready"); })) << NodeJson("h1");
+  EXPECT_TRUE(InState("h2", "ready")) << NodeJson("h2");
+
+  ASSERT_TRUE(RestartEngine());
+  ASSERT_TRUE(RunUntil([&] { return InState("h2", "ready"); })) << NodeJson("h2");
+  off = false;
+  hv_->Destroy(Domain("h2"), [&](Status) { off = true; });
+  EXPECT_TRUE(RunUntil([&] { return off && !InState("h2", "ready"); }))
+      << "the adopted node saw its VM stop: " << NodeJson("h2");
+}
+
 }  // namespace
 }  // namespace labvirt::engine
