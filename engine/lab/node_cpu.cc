@@ -112,7 +112,8 @@ void NodeLife::RetryStart(Node& n, bool redefine) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStarting) return;
     if (redefine) return RedefineAndStart(*n);
-    hv_.Start(n->domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+    hv_.Start(n->domain, /*paused=*/true,
+              [this, key, domain = n->domain](Status st) { AfterStartPaused(key, domain, st); });
   });
 }
 
@@ -133,8 +134,9 @@ void NodeLife::CpuWorked(Node& n) {
 void NodeLife::StartWithCpu(Node& n) {
   // A container has no CPU model to choose.
   if (providers::IsContainerKind(n.kind) || !cpu_choices_.Outdated(n.kind, n.cpu)) {
-    return hv_.Start(n.domain, /*paused=*/true,
-                     [this, key = n.key](Status st) { AfterStartPaused(key, st); });
+    return hv_.Start(n.domain, /*paused=*/true, [this, key = n.key, domain = n.domain](Status st) {
+      AfterStartPaused(key, domain, st);
+    });
   }
   n.cpu = cpu_choices_.Initial(n.kind);
   RedefineAndStart(n);
@@ -157,7 +159,8 @@ void NodeLife::RedefineAndStart(Node& n) {
       Node* n = FindNodeByKey(key);
       if (n == nullptr || n->state != NodeState::kStarting) return;
       if (!st.ok()) return FailStart(*n, "redefine with another CPU: " + st.message());
-      hv_.Start(n->domain, /*paused=*/true, [this, key](Status st) { AfterStartPaused(key, st); });
+      hv_.Start(n->domain, /*paused=*/true,
+                [this, key, domain = n->domain](Status st) { AfterStartPaused(key, domain, st); });
     });
   });
 }

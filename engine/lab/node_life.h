@@ -57,7 +57,8 @@ class NodeLife : public EnginePart {
 
  private:
   void BeginStart(const std::string& key);
-  void AfterStartPaused(const std::string& key, Status st);
+  // `domain`: the node's domain the start was for (the node may be gone by the answer).
+  void AfterStartPaused(const std::string& key, const std::string& domain, Status st);
   // A start answered `st` after its node was stopped: the VM it made is turned off; a start
   // that failed leaves a stopping node stopped.
   void StoppedDuringStart(Node& n, const Status& st);

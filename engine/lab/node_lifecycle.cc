@@ -58,9 +58,19 @@ void NodeLife::BeginStart(const std::string& key) {
   StartWithCpu(*n);
 }
 
-void NodeLife::AfterStartPaused(const std::string& key, Status st) {
+void NodeLife::AfterStartPaused(const std::string& key, const std::string& domain, Status st) {
   Node* n = FindNodeByKey(key);
-  if (n == nullptr) return;
+  if (n == nullptr) {
+    // Destroyed (its lab, or a re-deploy without it) while this start waited for a worker: the
+    // destroy found the domain off and undefined it, so the VM this start made is a transient
+    // domain of nobody's. Off, which removes it.
+    if (!st.ok()) return;
+    LogInfo("node destroyed while its start was in flight; removing the new VM",
+            {{"node", key}, {"domain", domain}});
+    return hv_.Destroy(domain, [key](Status st) {
+      if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+    });
+  }
   if (n->state == NodeState::kStopping || n->state == NodeState::kStopped) {
     return StoppedDuringStart(*n, st);
   }

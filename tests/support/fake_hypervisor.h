@@ -93,9 +93,10 @@ class FakeHypervisor final : public providers::Hypervisor {
   int vanish_starts = 0;
   int fail_starts = 0;        // kPty: this many next Starts are refused (no VM)
   bool hold_stopped = false;  // keep stopped events until ReleaseStopped()
-  // kPty: keep Starts in flight until ReleaseStarts(): the domain is not running meanwhile, so
-  // Shutdown and Destroy of it are refused and ListDomains reports it off, as libvirt answers
-  // while QEMU is still being launched.
+  // kPty: keep Starts in flight until ReleaseStarts() (a start still queued for a worker): the
+  // domain is not running meanwhile, so Shutdown is refused, Destroy does nothing and answers OK
+  // and ListDomains reports it off, as the libvirt provider answers for an inactive domain; an
+  // Undefine meanwhile leaves the VM the start then makes running, as libvirt's transient domain.
   bool hold_start = false;
   std::vector<providers::DomainEventInfo> held;
   // kPty: called when Resume lets a running domain's guest run, with its PTY master, so a
@@ -109,8 +110,8 @@ class FakeHypervisor final : public providers::Hypervisor {
   void Later(Done done, Status status);
   // kPty: the start itself (a fresh PTY pair and run id), answered on a later pass.
   void StartNow(const std::string& name, Done done);
-  // kPty: `verb` of a domain whose start is held is refused as libvirt refuses an inactive one.
-  bool RefuseWhileStartHeld(const std::string& name, const char* verb, Done& done);
+  // kPty: true while `name`'s start is held (the domain is not running yet).
+  bool StartHeld(const std::string& name) const;
   // kPty: closes the domain's PTY and reports kStopped a pass after the call's answer.
   void PowerOff(const std::string& name, const std::string& detail);
 

@@ -111,5 +111,23 @@ TEST_F(LabEngineBootTest, ARestartWhileTheStartIsInFlightBootsAFreshVm) {
   ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
 }
 
+// lab.destroy while a node's start waits for a worker: the destroy finds the domain off and
+// undefines it, and the start then makes a VM of nobody's (a transient domain at libvirt): it is
+// turned off when the start answers instead of running on after its lab.
+TEST_F(LabEngineBootTest, ALabDestroyedWhileAStartIsInFlightLeavesNoVmUp) {
+  hv_->hold_start = true;
+  Deploy({"h1"});
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "starting"); })) << NodeJson("h1");
+  std::string d1 = Domain("h1");
+  std::optional<Result<std::string>> got;
+  engine_->Destroy("h", [&](Result<std::string> r) { got = r; });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  ASSERT_TRUE(got->ok()) << ToRpcError(got->status()).data_json;
+  EXPECT_EQ(hv_->defined.count(d1), 0u);
+  hv_->ReleaseStarts();
+  ASSERT_TRUE(RunUntil([&] { return hv_->domain_destroys[d1] == 1; }));
+  EXPECT_FALSE(hv_->Running(d1));
+}
+
 }  // namespace
 }  // namespace labvirt::engine
