@@ -9,6 +9,17 @@
 #include "reactor/base/log.h"
 
 namespace labvirt::engine {
+namespace {
+
+// The answer to a force-off that nothing waits for: a failure only deserves a line in the log.
+providers::Hypervisor::Done LogIfForceOffFailed(std::string key) {
+  return [key = std::move(key)](Status st) {
+    if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
+  };
+}
+
+}  // namespace
+
 NodeLife::NodeLife(const EngineSeams& seams, LabStore& store, MetadataWriter& writer,
                    LinkBook& links, NodeConfig& config)
     : EnginePart(seams, store),
@@ -67,9 +78,7 @@ void NodeLife::AfterStartPaused(const std::string& key, const std::string& domai
     if (!st.ok()) return;
     LogInfo("node destroyed while its start was in flight; removing the new VM",
             {{"node", key}, {"domain", domain}});
-    return hv_.Destroy(domain, [key](Status st) {
-      if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
-    });
+    return hv_.Destroy(domain, LogIfForceOffFailed(key));
   }
   if (n->state == NodeState::kStopping || n->state == NodeState::kStopped) {
     return StoppedDuringStart(*n, st);
@@ -94,9 +103,7 @@ void NodeLife::StoppedDuringStart(Node& n, const Status& st) {
   // start made a VM nobody wants. Paused, it never ran the guest: off at once; its stopped event
   // finishes the stop. Without this the VM stayed up behind a node that says stopped.
   LogInfo("node stopped while its start was in flight; turning the new VM off", {{"node", n.key}});
-  hv_.Destroy(n.domain, [key = n.key](Status st) {
-    if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
-  });
+  hv_.Destroy(n.domain, LogIfForceOffFailed(n.key));
 }
 
 void NodeLife::Resume(const std::string& key) {
@@ -263,12 +270,10 @@ void NodeLife::BeginStop(Node& n, bool force, std::chrono::seconds timeout) {
     Node* n = FindNodeByKey(key);
     if (n == nullptr || n->state != NodeState::kStopping) return;
     n->reason = "forced off after the shutdown timeout";
-    hv_.Destroy(n->domain, [this, key](Status st) {
-      if (!st.ok()) LogWarn("force off failed", {{"node", key}, {"error", st.ToString()}});
-    });
+    hv_.Destroy(n->domain, LogIfForceOffFailed(key));
   };
   if (force) return force_off();
-  hv_.Shutdown(n.domain, [this, key, force_off](Status st) {
+  hv_.Shutdown(n.domain, [force_off](Status st) {
     FaultPoint("stopping");
     if (!st.ok()) force_off();
   });

@@ -28,11 +28,6 @@ const providers::DeviceKind& GenericKind() {
 }  // namespace
 }  // namespace labvirt::engine
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::engine;
   std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -107,11 +107,6 @@ Harness* MakeHarness() {
 }  // namespace
 }  // namespace labvirt::engine
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::engine;
   static Harness* h = MakeHarness();  // one reactor per process: io_uring set-up is slow

@@ -59,11 +59,6 @@ Outcome Parse(const fuzz::SplitInput& input, bool whole) {
 }  // namespace
 }  // namespace labvirt::providers::docker
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::providers::docker;
   labvirt::fuzz::SplitInput input(data, size);

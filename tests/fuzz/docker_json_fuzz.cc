@@ -7,11 +7,6 @@
 #include "providers/docker/docker_json.h"
 #include "reactor/base/log.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::providers::docker;
   std::string_view json(reinterpret_cast<const char*>(data), size);

@@ -11,11 +11,6 @@
 #include "reactor/base/log.h"
 #include "tests/fuzz/fuzz_input.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::providers;
   std::string xml(reinterpret_cast<const char*>(data), size);

@@ -85,11 +85,6 @@ void HandleMessage(Harness& h, OvsReplica& replica, const std::string& text, siz
 }  // namespace
 }  // namespace labvirt::ovs
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::ovs;
   static Harness* h = MakeHarness();

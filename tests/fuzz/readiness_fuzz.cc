@@ -90,11 +90,6 @@ void CheckStripper(const fuzz::SplitInput& input, std::string_view console) {
 }  // namespace
 }  // namespace labvirt::engine
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::engine;
   static std::vector<Patterns>* kinds = CompileCatalog();

@@ -157,11 +157,6 @@ void CheckLines(const std::string& in) {
 }  // namespace
 }  // namespace labvirt::engine
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace labvirt::engine;
   static Shared* shared = MakeShared();

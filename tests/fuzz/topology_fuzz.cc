@@ -10,11 +10,6 @@
 #include "tests/fuzz/fuzz_input.h"
 #include "tools/ctl/topology.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  labvirt::SetLogLevel(labvirt::LogLevel::kError);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   auto topology = labvirt::ctl::ParseTopology(text, "fuzz.yaml");
