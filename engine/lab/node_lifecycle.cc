@@ -409,8 +409,9 @@ void NodeLife::StopNode(const std::string& lab, const std::string& node, bool fo
   if (!IsActive(n->state)) return reply(NodeJson(*n));
   // A starting node's guest has not run (it is paused, or its start is still in flight): there
   // is nothing to shut down gracefully nor a running config to save, and ACPI would only wait
-  // out the timeout. Off at once; a start still in flight is turned off when it answers.
-  if (n->state == NodeState::kStarting) force = true;
+  // out the timeout. Off at once; a start still in flight is turned off when it answers. Not a
+  // node being adopted: its guest runs (a restarted labvirtd is reattaching its console).
+  if (n->state == NodeState::kStarting && !n->adopting) force = true;
   auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
   if (wait) n->waiters.push_back(std::move(reply));
   // The desired state is saved before the guest is asked to stop: a labvirtd killed once the

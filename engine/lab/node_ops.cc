@@ -33,8 +33,10 @@ void NodeOps::RestartNode(const std::string& lab, const std::string& node, bool 
   n->crash_restarts = 0;
   n->restart_pending = true;  // OnStopped starts it again
   if (wait) n->restart_waiters.push_back(std::move(reply));
-  // A starting node's guest has not run: off at once rather than ACPI until the timeout.
-  lifecycle_.BeginStop(*n, /*force=*/n->state == NodeState::kStarting, n->kind.shutdown_timeout);
+  // A starting node's guest has not run: off at once rather than ACPI until the timeout (unless
+  // it is being adopted: that guest runs).
+  lifecycle_.BeginStop(*n, /*force=*/n->state == NodeState::kStarting && !n->adopting,
+                       n->kind.shutdown_timeout);
   if (!wait) reply(NodeJson(*n));
 }
 

@@ -111,6 +111,27 @@ TEST_F(LabEngineBootTest, ARestartWhileTheStartIsInFlightBootsAFreshVm) {
   ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
 }
 
+// A node being adopted by a restarted labvirtd is starting too, but its guest runs: a stop then
+// asks the guest (ACPI), it does not pull the plug (found by the fault suite's `stopping` case).
+TEST_F(LabEngineBootTest, AStopDuringAnAdoptionAsksTheRunningGuest) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1));
+  std::string d1 = Domain("h1");
+  ASSERT_TRUE(hv_->Console(d1, kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+  hv_->hold_resume = true;  // the adoption stays at its last step: the node is starting
+  ASSERT_TRUE(RestartEngine());
+  ASSERT_TRUE(RunUntil([&] { return !hv_->held_resume.empty(); })) << NodeJson("h1");
+  ASSERT_TRUE(InState("h1", "starting")) << "still being adopted: " << NodeJson("h1");
+  std::optional<Result<std::string>> got;
+  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true,
+                    [&](Result<std::string> r) { got = r; });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); })) << NodeJson("h1");
+  EXPECT_TRUE(InState("h1", "stopped")) << NodeJson("h1");
+  EXPECT_TRUE(Has(NodeJson("h1"), "stopped (shutdown)")) << NodeJson("h1");
+  EXPECT_EQ(hv_->domain_destroys[d1], 0) << "asked, not forced off";
+}
+
 // lab.destroy while a node's start waits for a worker: the destroy finds the domain off and
 // undefines it, and the start then makes a VM of nobody's (a transient domain at libvirt): it is
 // turned off when the start answers instead of running on after its lab.
