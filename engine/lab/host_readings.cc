@@ -24,14 +24,6 @@ std::optional<T> NumberAfter(std::string_view line, std::string_view key) {
   return value;
 }
 
-std::optional<std::string> ReadSmall(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The stall share in percent between two `total` readings `wall_us` apart.
 double Share(uint64_t before_us, uint64_t after_us, double wall_us) {
   if (after_us < before_us || wall_us <= 0) return 0;  // counter reset: no evidence either way
@@ -40,6 +32,14 @@ double Share(uint64_t before_us, uint64_t after_us, double wall_us) {
 }
 
 }  // namespace
+
+std::optional<std::string> ReadSmall(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 std::optional<PsiSome> ParsePsiSome(std::string_view text) {
   size_t at = text.rfind("some ", 0) == 0 ? 0 : text.find("\nsome ");

@@ -38,6 +38,10 @@ struct PsiSome {
 };
 std::optional<PsiSome> ParsePsiSome(std::string_view text);
 
+// The whole of a small file (/proc, /sys, a pid file); nullopt when it cannot be opened. Blocking:
+// worker threads, or the loop only for a file of /proc it reads once a second.
+std::optional<std::string> ReadSmall(const std::string& path);
+
 // MemAvailable and MemTotal of /proc/meminfo, in MiB.
 struct MemInfo {
   int64_t available_mib = 0, total_mib = 0;

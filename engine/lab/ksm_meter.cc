@@ -3,24 +3,15 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
+#include "engine/lab/host_readings.h"
 #include "engine/lab/metrics.h"
 
 namespace labvirt::engine {
 namespace {
 
-std::optional<std::string> Slurp(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 int64_t CountAt(const std::string& path) {
-  auto text = Slurp(path);
+  auto text = ReadSmall(path);
   return text ? ParseKsmCount(*text).value_or(0) : 0;
 }
 
@@ -48,7 +39,7 @@ std::optional<int64_t> ParseKsmStat(std::string_view text, std::string_view key)
 
 KsmHostCounters ReadKsmHost(const std::string& sys_ksm) {
   KsmHostCounters c;
-  auto run = Slurp(sys_ksm + "/run");
+  auto run = ReadSmall(sys_ksm + "/run");
   if (!run) return c;
   c.present = true;
   c.run = ParseKsmCount(*run).value_or(0);
@@ -68,18 +59,18 @@ std::map<std::string, KsmKindPages> ReadKsmPerKind(const std::vector<KsmVm>& vms
     KsmKindPages& k = out[vm.kind];
     ++k.vms;
     k.sharing_allowed = vm.sharing_allowed;
-    auto pid_text = Slurp(paths.qemu_run_dir + "/" + vm.domain + ".pid");
+    auto pid_text = ReadSmall(paths.qemu_run_dir + "/" + vm.domain + ".pid");
     auto pid = pid_text ? ParseKsmCount(*pid_text) : std::nullopt;
     if (!pid || *pid <= 0) continue;
     std::string dir = paths.proc + "/" + std::to_string(*pid);
     // ksm_stat has both figures (6.1+); older kernels have ksm_merging_pages alone (5.16+).
-    if (auto stat = Slurp(dir + "/ksm_stat")) {
+    if (auto stat = ReadSmall(dir + "/ksm_stat")) {
       auto merging = ParseKsmStat(*stat, "ksm_merging_pages");
       if (!merging) continue;
       ++k.read;
       k.merging_pages += *merging;
       k.profit_bytes += ParseKsmStat(*stat, "ksm_process_profit").value_or(0);
-    } else if (auto merging = Slurp(dir + "/ksm_merging_pages")) {
+    } else if (auto merging = ReadSmall(dir + "/ksm_merging_pages")) {
       auto n = ParseKsmCount(*merging);
       if (!n) continue;
       ++k.read;
