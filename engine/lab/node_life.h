@@ -17,6 +17,7 @@
 #include "engine/lab/link_book.h"
 #include "engine/lab/metadata_writer.h"
 #include "engine/lab/node_config.h"
+#include "engine/readiness/readiness_pattern_cache.h"
 #include "providers/host_probe.h"
 
 namespace labvirt::engine {
@@ -124,6 +125,8 @@ class NodeLife : public EnginePart {
   LinkBook& links_;
   NodeConfig& config_;
   CpuChoices cpu_choices_;
+  // Readiness databases shared by the nodes whose specs are equal (one per kind, in practice).
+  ReadinessPatternCache readiness_patterns_;
 };
 
 }  // namespace labvirt::engine

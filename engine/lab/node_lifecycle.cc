@@ -141,7 +141,7 @@ void NodeLife::WatchReadiness(const std::string& key) {
   }
   bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
   if (!n->tracker) {
-    auto compiled = ReadinessPatterns::Compile(n->kind.readiness, n->kind.name);
+    auto compiled = readiness_patterns_.Get(n->kind.readiness, n->kind.name);
     if (!compiled.ok()) return FailStart(*n, compiled.status().message());
     n->tracker = std::make_unique<ReadinessTracker>(
         reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
