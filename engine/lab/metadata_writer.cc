@@ -21,8 +21,14 @@ void MetadataWriter::PersistMetadata(Node& n, std::function<void()> then) {
   waiters.swap(n.metadata_waiters);
   hv_.SetMetadata(n.domain, providers::RenderNodeMetadata(n.metadata),
                   [this, key = n.key, node = &n, waiters](Status st) {
-                    if (!st.ok())
+                    // NotFound: the domain is gone (undefined by a lab.destroy while the
+                    // write of its stop waited, or outside labvirt, which the lifecycle
+                    // events report): nothing is left to keep, so no warning.
+                    if (st.code() == StatusCode::kNotFound) {
+                      LogInfo("metadata not saved: the domain is gone", {{"node", key}});
+                    } else if (!st.ok()) {
                       LogWarn("metadata not saved", {{"node", key}, {"error", st.ToString()}});
+                    }
                     Node* now = FindNodeByKey(key);
                     if (now == node) {
                       now->metadata_writing = false;
