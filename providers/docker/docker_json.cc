@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <cstdio>
+#include <ctime>
+
 #include "reactor/base/json_writer.h"
 
 namespace labvirt::providers::docker {
@@ -145,11 +148,51 @@ Result<InspectedState> ParseInspect(std::string_view json) {
   if (state["Pid"].get_int64().get(n) == simdjson::SUCCESS) s.pid = static_cast<int>(n);
   if (state["ExitCode"].get_int64().get(n) == simdjson::SUCCESS) s.exit_code = static_cast<int>(n);
   s.error = std::string(Str(state, "Error"));
+  s.finished_at = std::string(Str(state, "FinishedAt"));
   simdjson::dom::element labels;
   if (doc["Config"]["Labels"].get(labels) == simdjson::SUCCESS) {
     s.domain = std::string(Label(labels, kDomainLabel));
   }
   return s;
+}
+
+std::string UnixInstantAfter(std::string_view rfc3339) {
+  std::string text(rfc3339);
+  struct tm t = {};
+  int used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &t.tm_year, &t.tm_mon, &t.tm_mday,
+                  &t.tm_hour, &t.tm_min, &t.tm_sec, &used) != 6 ||
+      used != 19) {
+    return "";
+  }
+  // Docker's zero time (year 1): the container never ran to an end.
+  if (t.tm_year < 1970) return "";
+  if (t.tm_mon < 1 || t.tm_mon > 12 || t.tm_mday < 1 || t.tm_mday > 31 || t.tm_hour < 0 ||
+      t.tm_hour > 23 || t.tm_min < 0 || t.tm_min > 59 || t.tm_sec < 0 || t.tm_sec > 60) {
+    return "";
+  }
+  int64_t nanos = 0;
+  size_t at = 19;
+  if (at < text.size() && text[at] == '.') {
+    int digits = 0;
+    for (++at; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) {
+      if (digits++ < 9) nanos = nanos * 10 + (text[at] - '0');
+    }
+    if (digits == 0) return "";
+    for (; digits < 9; ++digits) nanos *= 10;
+  }
+  if (at + 1 != text.size() || text[at] != 'Z') return "";  // dockerd writes UTC
+  t.tm_year -= 1900;
+  t.tm_mon -= 1;
+  int64_t seconds = static_cast<int64_t>(timegm(&t));
+  if (++nanos == 1'000'000'000) {
+    nanos = 0;
+    ++seconds;
+  }
+  char out[40];
+  std::snprintf(out, sizeof out, "%lld.%09lld", static_cast<long long>(seconds),
+                static_cast<long long>(nanos));
+  return out;
 }
 
 Result<DockerEvent> ParseEvent(std::string_view json, bool stopping) {

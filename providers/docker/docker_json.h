@@ -62,8 +62,16 @@ struct InspectedState {
   int exit_code = 0;
   std::string error;   // Docker's State.Error ("" when none)
   std::string domain;  // labvirt.domain label ("" when the container is not labvirt's)
+  // State.FinishedAt: when the container's previous run ended, as Docker wrote it (RFC 3339,
+  // UTC); Docker's zero time "0001-01-01T00:00:00Z" when it never ran to an end.
+  std::string finished_at;
 };
 Result<InspectedState> ParseInspect(std::string_view json);
+
+// The first nanosecond after Docker time `rfc3339` ("2026-12-04T20:01:02.123456789Z", the
+// fraction optional, UTC only, as dockerd writes times) as the logs API's "since" takes it,
+// "SECONDS.NANOSECONDS"; "" for Docker's zero time (year 1) and for anything that does not parse.
+std::string UnixInstantAfter(std::string_view rfc3339);
 
 // A lifecycle event of /events, as a domain event. NotFound for events that mean nothing to the
 // engine (exec_*, attach, resize, other types) or containers without labvirt.domain.

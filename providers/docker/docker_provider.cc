@@ -1,5 +1,6 @@
 #include "providers/docker/docker_provider.h"
 
+#include <net/if.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -228,6 +229,24 @@ void DockerProvider::Start(std::string name, bool /*paused*/, Done done) {
   AttachConsole(name, start);
 }
 
+void DockerProvider::PlugMissingNics(const std::string& name, int pid, Done done) {
+  auto def = Definition(name);
+  if (!def.ok() || def->nics.empty() || pid <= 0) return done(Status::Ok());
+  Status st = pool_.Submit<Status>(
+      [nics = def->nics, pid]() -> Status {
+        for (const auto& n : nics) {
+          // A host end that exists is this run's: plugged by the start (its guest end is in
+          // the running container's namespace; a dead run's goes with its namespace).
+          if (::if_nametoindex(n.host.c_str()) != 0) continue;
+          Status made = CreateVeth({n.host, n.guest, n.mac, pid, n.mtu});
+          if (!made.ok()) return made.WithContext("interface " + n.guest);
+        }
+        return Status::Ok();
+      },
+      Guard(alive_, [done](Status st) { done(st); }));
+  if (!st.ok()) done(st);
+}
+
 void DockerProvider::PlugNics(const std::string& name, std::vector<ContainerNic> nics, Done done) {
   client_.Request(
       "GET", "/containers/" + name + "/json", "",
@@ -348,7 +367,19 @@ void DockerProvider::GetXml(std::string name, bool live,
                     if (Status st = Check(r, {200}, "inspect " + name); !st.ok()) return done(st);
                     auto state = ParseInspect(r->body);
                     if (!state.ok() || !state->running) return answer();
-                    OpenConsole(name, [answer](Status) { answer(); });
+                    // A labvirtd killed between the start and the NICs left the container
+                    // without them (and a kind that waits for its interfaces never boots).
+                    std::string since = UnixInstantAfter(state->finished_at);
+                    PlugMissingNics(name, state->pid, [this, name, since, answer](Status st) {
+                      if (!st.ok()) {
+                        LogWarn("container NICs not plugged again",
+                                {{"container", name}, {"error", st.ToString()}});
+                      }
+                      // With this run's output so far: its adopter may not have seen the boot
+                      // end.
+                      OpenConsole(
+                          name, [answer](Status) { answer(); }, since);
+                    });
                   }));
 }
 

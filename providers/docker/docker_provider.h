@@ -33,6 +33,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -89,17 +90,28 @@ class DockerProvider final : public Hypervisor {
   // Keeps `def` in memory and on disk (a worker writes it); `done` after the write.
   void Store(ContainerDefinition def, Done done);
   void CreateContainer(ContainerDefinition def, std::string xml, Done done);
-  // (docker_console.cc) Attaches the container's own TTY (a new relay), then `then`.
-  void AttachConsole(const std::string& name, Done then);
+  // (docker_console.cc) Attaches the container's own TTY (a new relay), then `then`. With
+  // `replay_since` (UnixInstantAfter of the previous run's end; "" = since the container was
+  // made) the relay's PTY first gives what the container printed in this run before the attach
+  // (Docker's log, its last lines): a labvirtd that adopts a running container reads its boot so
+  // far as a VM's adopter reads the console log.
+  void AttachConsole(const std::string& name, Done then,
+                     std::optional<std::string> replay_since = std::nullopt);
   // Starts the exec console of running container `name` (its definition's console_exec) into
   // its relay (a new one with keep_pty, or the one whose shell ended), then `then`.
   void ExecConsole(const std::string& name, Done then);
-  // AttachConsole or ExecConsole, as the definition says.
-  void OpenConsole(const std::string& name, Done then);
+  // AttachConsole or ExecConsole, as the definition says (an exec console is a new shell: it
+  // has nothing to replay).
+  void OpenConsole(const std::string& name, Done then,
+                   std::optional<std::string> replay_since = std::nullopt);
   // The exec console of `name` ended: a new one, at most one start a second, while it runs.
   void OnExecEnded(const std::string& name);
   // Deletes the host ends of a stopped container's veth pairs (on a worker).
   void ReleaseNics(const std::string& name);
+  // Creates the veth pairs of running container `name` (process `pid`) whose host end is
+  // missing, on a worker; those that exist are left as they are. For a container attached
+  // again (adopted by a restarted labvirtd).
+  void PlugMissingNics(const std::string& name, int pid, Done done);
   // Inspects `name`, then creates its NICs' veth pairs in its namespace.
   void PlugNics(const std::string& name, std::vector<ContainerNic> nics, Done done);
   // Docker's answer as a Status: OK for `ok_status` codes, else the error naming the node.

@@ -4,7 +4,8 @@
 // each kill the lab converges — the same lab.deploy answers with every node ready, node.stop and
 // lab.destroy finish what they began — and nothing is lost or leaked: one domain per node, one
 // OVS port per NIC, one overlay per node, nothing lab.cleanup would call orphaned, and after the
-// destroy no domain, port or overlay at all.
+// destroy no domain, port or overlay at all. Each case runs twice: on fixture VMs (libvirt) and
+// on containers (Docker), the two providers behind the engine's one seam.
 #include <unistd.h>
 
 #include <chrono>
@@ -13,8 +14,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "gtest/gtest.h"
+#include "tests/support/container_support.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/deadline.h"
 #include "tests/support/fault_lab.h"
@@ -27,8 +30,6 @@ namespace labvirt {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::DomainId;
-using testing::DomainsOfLab;
 namespace fs = std::filesystem;
 
 const std::string kPid = std::to_string(::getpid());
@@ -63,7 +64,10 @@ void SendAndDie(const std::string& method, const std::string& params, const std:
   ASSERT_TRUE(g_daemon->WaitExit(180s)) << "labvirtd never reached fault point " << point;
 }
 
-class FaultTest : public ::testing::TestWithParam<std::string> {
+// The node kinds each case runs on: a fixture VM and a container.
+const auto kKinds = ::testing::Values("iosv", "linux_container");
+
+class FaultTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     fs::create_directories(kImageRoot);
@@ -84,11 +88,18 @@ class FaultTest : public ::testing::TestWithParam<std::string> {
     g_daemon.reset();
     testing::KeepLogIfFailedAndRemove("fault", kPid, kStateDir, kImageRoot);
   }
-  void SetUp() override {
+  // Sets the lab up for nodes of `kind` (kKinds).
+  void UseKind(const std::string& kind) {
     ASSERT_EQ(image_error_, "") << "fixture image";
+    if (kind == "linux_container") {
+      LABVIRT_REQUIRE(testing::DockerdAnswers(), "dockerd answering on /var/run/docker.sock");
+      LABVIRT_REQUIRE(testing::HaveContainerFixtureImage(),
+                      std::string("docker image ") + testing::kContainerFixtureImage +
+                          " (tools/mkcontainer-fixture builds it)");
+    }
     lab_ = "lvf" + kPid + "x" + std::to_string(labs_.size());
     labs_.push_back(lab_);
-    fl_ = testing::FaultLab{kSocket, kStateDir, lab_};
+    fl_ = testing::FaultLab{kSocket, kStateDir, lab_, kind};
   }
   void TearDown() override {
     if (!g_daemon->running()) (void)StartDaemon("");
@@ -104,10 +115,15 @@ class FaultTest : public ::testing::TestWithParam<std::string> {
 };
 
 // Killed during a deploy: the same lab.deploy again converges on what the first one began.
-class DeployFaultTest : public FaultTest {};
+// Parameters: the nodes' kind, the fault point.
+class DeployFaultTest : public FaultTest,
+                        public ::testing::WithParamInterface<std::tuple<std::string, std::string>> {
+ protected:
+  void SetUp() override { UseKind(std::get<0>(GetParam())); }
+};
 
 TEST_P(DeployFaultTest, KilledThereTheSameDeployConvergesAndLeaksNothing) {
-  const std::string point = GetParam();
+  const std::string point = std::get<1>(GetParam());
   ASSERT_TRUE(StartDaemon(point));
   SendAndDie("lab.deploy", fl_.Spec(false), point);
   ASSERT_TRUE(StartDaemon(""));
@@ -118,15 +134,23 @@ TEST_P(DeployFaultTest, KilledThereTheSameDeployConvergesAndLeaksNothing) {
 }
 
 // "ready": killed right after a node became ready, before its metadata said so; the restarted
-// labvirtd finds the readiness text in the console log of the node's current boot
-// (engine/console/boot_log.h).
-INSTANTIATE_TEST_SUITE_P(Points, DeployFaultTest,
-                         ::testing::Values("define", "start_paused", "console_open",
-                                           "ports_plugged", "resumed", "ready"),
-                         [](const auto& info) { return info.param; });
+// labvirtd finds the readiness text in the current boot's console output: a VM's console log
+// from its boot mark (engine/console/boot_log.h), a container's own log of its current run,
+// replayed into the console when the provider attaches it again (providers/docker).
+INSTANTIATE_TEST_SUITE_P(
+    Points, DeployFaultTest,
+    ::testing::Combine(kKinds, ::testing::Values("define", "start_paused", "console_open",
+                                                 "ports_plugged", "resumed", "ready")),
+    [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 // Killed while stopping a node, then while destroying the lab: each finishes when asked again.
-TEST_F(FaultTest, KilledWhileStoppingThenWhileDestroyingEachFinishesWhenAskedAgain) {
+// Parameter: the nodes' kind.
+class StopFaultTest : public FaultTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override { UseKind(GetParam()); }
+};
+
+TEST_P(StopFaultTest, KilledWhileStoppingThenWhileDestroyingEachFinishesWhenAskedAgain) {
   ASSERT_TRUE(StartDaemon(""));
   ExpectConverged(Call("lab.deploy", fl_.Spec(true)));
   g_daemon->Stop();
@@ -144,9 +168,9 @@ TEST_F(FaultTest, KilledWhileStoppingThenWhileDestroyingEachFinishesWhenAskedAga
               r1.find(R"("state":"defined")") != std::string::npos)
       << r1;
   EXPECT_NE(r1.find(R"("desired":"stopped")"), std::string::npos) << r1;
-  EXPECT_EQ(DomainId(lab_, "r1"), -1) << "r1 is off";
-  EXPECT_NE(DomainId(lab_, "r2"), -1) << "r2 untouched";
-  EXPECT_EQ(DomainsOfLab(lab_), 2);
+  EXPECT_FALSE(fl_.Runs("r1")) << "r1 is off";
+  EXPECT_TRUE(fl_.Runs("r2")) << "r2 untouched";
+  EXPECT_EQ(fl_.Instances(), 2);
   g_daemon->Stop();
 
   ASSERT_TRUE(StartDaemon("destroy"));
@@ -158,6 +182,8 @@ TEST_F(FaultTest, KilledWhileStoppingThenWhileDestroyingEachFinishesWhenAskedAga
   std::string leftovers = Call("lab.cleanup", R"({"dry_run":true})");
   EXPECT_EQ(leftovers.find(lab_), std::string::npos) << "nothing orphaned: " << leftovers;
 }
+
+INSTANTIATE_TEST_SUITE_P(Kinds, StopFaultTest, kKinds, [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace labvirt

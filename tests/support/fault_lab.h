@@ -1,6 +1,6 @@
 // The two-node lab of the fault-injection tests (tests/integration/fault_test.cc,
 // host_fault_test.cc) and what "converged" and "gone" mean for it, seen from the host the way a
-// user sees it (libvirt, ovs-vsctl, the state dir) and from labvirtd's socket.
+// user sees it (libvirt or docker, ovs-vsctl, the state dir) and from labvirtd's socket.
 //
 // Header-only; blocking; gtest assertions. Needs ctl_dep (tools/ctl) and libvirt.
 #ifndef LABVIRT_TESTS_SUPPORT_FAULT_LAB_H_
@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/support/deadline.h"
@@ -25,18 +26,41 @@ struct FaultLab {
   std::string socket;     // labvirtd's control socket
   std::string state_dir;  // its --state-dir
   std::string name;       // the lab
+  // The nodes' kind: "iosv" (fixture VMs) or "linux_container" (the container fixture image,
+  // tools/mkcontainer-fixture): the same lab, the same checks, on the other provider.
+  std::string kind = "iosv";
+
+  bool containers() const { return kind == "linux_container"; }
 
   std::string Call(const std::string& method, const std::string& params) const {
     return CallBounded(socket, method, params);
   }
-  // lab.deploy's params: two fixture nodes (iosv, 64 MiB), one data NIC each, linked;
-  // `wait`: the answer comes once every node is ready.
+  // lab.deploy's params: two fixture nodes of `kind` (a VM: iosv, 64 MiB), one data NIC each,
+  // linked; `wait`: the answer comes once every node is ready.
   std::string Spec(bool wait) const {
-    return R"({"name":")" + name + R"(","wait":)" + (wait ? "true" : "false") +
-           R"(,"nodes":[)"
-           R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1},)"
-           R"({"name":"r2","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1}],)"
-           R"("links":[{"endpoints":["r1:eth1","r2:eth1"]}]})";
+    return R"({"name":")" + name + R"(","wait":)" + (wait ? "true" : "false") + R"(,"nodes":[)" +
+           NodeSpec("r1") + "," + NodeSpec("r2") +
+           R"(],"links":[{"endpoints":["r1:eth1","r2:eth1"]}]})";
+  }
+  std::string NodeSpec(const std::string& node) const {
+    if (containers()) {
+      return R"({"name":")" + node +
+             R"(","kind":"linux_container","image":"labvirt/linux-fixture:1","nics":1})";
+    }
+    return R"({"name":")" + node +
+           R"(","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1})";
+  }
+  // How many of the lab's nodes exist on the host, running or not (domains, or containers).
+  int Instances() const {
+    return containers() ? static_cast<int>(ContainersOfLab(name).size()) : DomainsOfLab(name);
+  }
+  // Whether `node`'s VM or container runs, as libvirt or Docker says.
+  bool Runs(const std::string& node) const {
+    if (!containers()) return DomainId(name, node) != -1;
+    for (const auto& c : ContainersOfLab(name)) {
+      if (c.rfind("lv-" + name + "-" + node + "-", 0) == 0) return c.ends_with(" running");
+    }
+    return false;
   }
   // The lab's files with `extension` under `sub` of the state dir (overlays, logs).
   size_t Files(const std::string& sub, const std::string& extension) const {
@@ -72,25 +96,36 @@ struct FaultLab {
     for (auto n : doc["result"]["nodes"].get_array()) {
       EXPECT_EQ(std::string_view(n["state"].get_string()), "ready") << simdjson::minify(n);
     }
-    EXPECT_EQ(DomainsOfLab(name), 2);
-    EXPECT_NE(DomainId(name, "r1"), -1) << "r1 runs";
-    EXPECT_NE(DomainId(name, "r2"), -1) << "r2 runs";
+    EXPECT_EQ(Instances(), 2);
+    EXPECT_TRUE(Runs("r1")) << "r1 runs";
+    EXPECT_TRUE(Runs("r2")) << "r2 runs";
+    // "name,tag" each; a container's management NIC (its eth0, "…-m") is on the bridge too.
     auto ports = PortsOfLab(name);
-    EXPECT_EQ(ports.size(), 2u) << "one port per NIC, none twice";
-    if (ports.size() == 2) {
-      // "name,tag": the link's two ends share its tag (carrier up).
-      auto tag = [](const std::string& l) { return l.substr(l.find(',') + 1); };
-      EXPECT_EQ(tag(ports[0]), tag(ports[1])) << ports[0] << " / " << ports[1];
-      EXPECT_NE(tag(ports[0]), "") << ports[0];
+    EXPECT_EQ(ports.size(), containers() ? 4u : 2u) << "one port per NIC, none twice";
+    std::vector<std::string> data;
+    for (const auto& p : ports) {
+      std::string port = p.substr(0, p.find(','));
+      if (!port.ends_with("-m")) data.push_back(p);
+      // OVS keeps a port whose device does not exist, with ofport -1: each must be there.
+      auto ofport = OutputLines("ovs-vsctl --no-wait get interface " + port + " ofport");
+      EXPECT_TRUE(!ofport.empty() && ofport[0] != "-1") << port << " has no device";
     }
-    EXPECT_EQ(Overlays(), 2u);
+    EXPECT_EQ(data.size(), 2u) << "a data port per node";
+    if (data.size() == 2) {
+      // The link's two ends share its tag (carrier up).
+      auto tag = [](const std::string& l) { return l.substr(l.find(',') + 1); };
+      EXPECT_EQ(tag(data[0]), tag(data[1])) << data[0] << " / " << data[1];
+      EXPECT_NE(tag(data[0]), "") << data[0];
+    }
+    EXPECT_EQ(Overlays(), containers() ? 0u : 2u) << "an overlay per VM (a container has none)";
     std::string leftovers = Call("lab.cleanup", R"({"dry_run":true})");
     EXPECT_EQ(leftovers.find(name), std::string::npos) << "nothing orphaned: " << leftovers;
   }
 
-  // After lab.destroy: no domain, port, overlay or console log, and labvirtd no longer lists it.
+  // After lab.destroy: no domain or container, port, overlay or console log, and labvirtd no
+  // longer lists it.
   void ExpectGone() const {
-    EXPECT_EQ(DomainsOfLab(name), 0);
+    EXPECT_EQ(Instances(), 0);
     EXPECT_TRUE(PortsOfLab(name).empty());
     EXPECT_EQ(Overlays(), 0u);
     EXPECT_EQ(Files("logs", ".log"), 0u) << "console logs left";

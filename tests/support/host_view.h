@@ -23,12 +23,8 @@ inline pid_t LibvirtdPid() {
   return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
 }
 
-// "name tag" lines of the OVS ports labvirt made for this lab (via ovs-vsctl, the user's view).
-inline std::vector<std::string> PortsOfLab(const std::string& lab) {
-  std::string cmd =
-      "ovs-vsctl --no-wait --format=csv --data=bare --no-headings "
-      "--columns=name,tag find port external_ids:lab=" +
-      lab + " 2>/dev/null";
+// The lines `cmd` (run by the shell) prints, without their line ends.
+inline std::vector<std::string> OutputLines(const std::string& cmd) {
   std::vector<std::string> out;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return out;
@@ -40,6 +36,21 @@ inline std::vector<std::string> PortsOfLab(const std::string& lab) {
   }
   ::pclose(p);
   return out;
+}
+
+// "name,tag" lines of the OVS ports labvirt made for this lab (via ovs-vsctl, the user's view).
+inline std::vector<std::string> PortsOfLab(const std::string& lab) {
+  return OutputLines(
+      "ovs-vsctl --no-wait --format=csv --data=bare --no-headings "
+      "--columns=name,tag find port external_ids:lab=" +
+      lab + " 2>/dev/null");
+}
+
+// "name state" lines of the lab's containers, running or not, as Docker lists them (labvirt
+// labels each with its lab).
+inline std::vector<std::string> ContainersOfLab(const std::string& lab) {
+  return OutputLines("docker ps -a --filter label=labvirt.lab=" + lab +
+                     " --format '{{.Names}} {{.State}}' 2>/dev/null");
 }
 
 // libvirt ids of the domains whose names start with `prefix` (-1 for one that is off; -2 in the

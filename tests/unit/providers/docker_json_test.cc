@@ -144,12 +144,14 @@ TEST(DockerJsonTest, ListAndInspect) {
   EXPECT_EQ((*list)[0].definition, "<d/>");
   EXPECT_FALSE(ParseContainerList(R"({"message":"x"})").ok());
   auto st = ParseInspect(
-      R"({"State":{"Running":true,"Paused":false,"Pid":4242,"ExitCode":0,"Error":""},
+      R"({"State":{"Running":true,"Paused":false,"Pid":4242,"ExitCode":0,"Error":"",
+                    "FinishedAt":"2026-12-04T20:01:02.5Z"},
           "Config":{"Labels":{"labvirt.domain":"lv-a"}}})");
   ASSERT_TRUE(st.ok());
   EXPECT_TRUE(st->running);
   EXPECT_EQ(st->pid, 4242);
   EXPECT_EQ(st->domain, "lv-a");
+  EXPECT_EQ(st->finished_at, "2026-12-04T20:01:02.5Z");
   auto dead = ParseInspect(R"({"State":{"Running":false,"Pid":0,"ExitCode":3,"Error":"boom"}})");
   ASSERT_TRUE(dead.ok());
   EXPECT_FALSE(dead->running);
@@ -157,6 +159,27 @@ TEST(DockerJsonTest, ListAndInspect) {
   EXPECT_EQ(dead->error, "boom");
   EXPECT_EQ(dead->domain, "") << "a container labvirt did not make";
   EXPECT_FALSE(ParseInspect("[]").ok());
+}
+
+// The logs API's "since" for a container's current run: the nanosecond after its previous run
+// ended, so none of that run's lines (each stamped at or before its end) come back.
+TEST(DockerJsonTest, TheInstantAfterADockerTimeIsWhatTheLogsApiTakes) {
+  EXPECT_EQ(UnixInstantAfter("1970-01-01T00:00:00Z"), "0.000000001");
+  EXPECT_EQ(UnixInstantAfter("2026-12-04T20:01:02.123456789Z"), "1796414462.123456790");
+  EXPECT_EQ(UnixInstantAfter("2026-12-04T20:01:02.5Z"), "1796414462.500000001");
+  EXPECT_EQ(UnixInstantAfter("2026-12-04T20:01:02Z"), "1796414462.000000001");
+  EXPECT_EQ(UnixInstantAfter("2026-12-04T20:01:02.999999999Z"), "1796414463.000000000")
+      << "the carry into the next second";
+  EXPECT_EQ(UnixInstantAfter("2026-12-04T20:01:02.1234567891Z"), "1796414462.123456790")
+      << "digits past the nanosecond dropped";
+  // Never ran to an end: Docker's zero time; everything the container printed is this run's.
+  EXPECT_EQ(UnixInstantAfter("0001-01-01T00:00:00Z"), "");
+  for (const char* bad :
+       {"", "yesterday", "2026-12-04", "2026-12-04T20:01:02", "2026-12-04T20:01:02+01:00",
+        "2026-12-04T20:01:02.Z", "2026-12-04T20:01:02.5Zjunk", "2026-12-04 20:01:02Z",
+        "2026-13-04T20:01:02Z", "2026--1-04T20:01:02Z", "2026-12-04T24:00:00Z"}) {
+    EXPECT_EQ(UnixInstantAfter(bad), "") << bad;
+  }
 }
 
 }  // namespace
