@@ -25,12 +25,14 @@ TAIL = 1024  # stripped bytes kept between reads: longer than any readiness text
 
 class ConsoleWatch:
     """Watches `log_dir` (NODE.console.log files) in a thread. `patterns` maps node name to the
-    compiled success patterns of its kind. ready_at[node] is the match time (time.monotonic())."""
+    compiled success patterns of its kind. ready_at[node] is the match time (time.monotonic()),
+    ready_wall[node] the same instant on the wall clock (to compare with labvirtd's own log)."""
 
     def __init__(self, log_dir, patterns):
         self.log_dir = log_dir
         self.patterns = patterns
         self.ready_at = {}
+        self.ready_wall = {}
         self._tail = {}
         self._offset = {}
         self._stop = threading.Event()
@@ -59,7 +61,7 @@ class ConsoleWatch:
                 buf = os.read(self._fd, 65536)
             except BlockingIOError:
                 continue
-            now = time.monotonic()
+            now, wall = time.monotonic(), time.time()
             names = set()
             at = 0
             while at + 16 <= len(buf):
@@ -69,9 +71,9 @@ class ConsoleWatch:
                 if name.endswith(".console.log"):
                     names.add(name[:-len(".console.log")])
             for node in names:
-                self._scan(node, now)
+                self._scan(node, now, wall)
 
-    def _scan(self, node, now):
+    def _scan(self, node, now, wall):
         if node in self.ready_at or node not in self.patterns:
             return
         path = os.path.join(self.log_dir, node + ".console.log")
@@ -86,6 +88,7 @@ class ConsoleWatch:
         for p in self.patterns[node]:
             if p.search(text):
                 self.ready_at[node] = now
+                self.ready_wall[node] = wall
                 return
         self._tail[node] = text[-TAIL:]
 
