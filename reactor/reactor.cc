@@ -423,6 +423,14 @@ void Reactor::SetUpBufferRing() {
   }
 }
 
+size_t Reactor::kept_read_buffer_bytes() const {
+  size_t n = 0;
+  for (const auto& s : slots_) {
+    if (s->state == SlotState::kFree) n += s->buffer.capacity();
+  }
+  return n;
+}
+
 unsigned Reactor::recv_buffers_posted() const {
   return buffers_ != nullptr ? buffers_->posted() : 0;
 }

@@ -199,6 +199,8 @@ class Reactor {
   // Recv buffers handed to the kernel so far (0 before the first RecvMultishot or without
   // multishot recv): only these are ever written, so they bound the pool's share of RSS.
   unsigned recv_buffers_posted() const;
+  // Bytes of read buffers that free slots keep for their next read (each at most 16 KiB).
+  size_t kept_read_buffer_bytes() const;
 
  private:
   friend class OpHandle;

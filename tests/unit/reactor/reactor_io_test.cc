@@ -212,6 +212,31 @@ TEST_P(RecvMultishotTest, CancelFromTheCallbackStopsDelivery) {
   EXPECT_TRUE(got == "cccccccc" || got == "bcccccccc") << got;
 }
 
+// Any op may take any free slot: a slot that once served a large read must not keep that buffer
+// (a 50-VM deploy left 48 slots holding an OVSDB client's 256 KiB each), while a small one is
+// kept for the next read.
+TEST(ReactorReadBufferTest, AFreeSlotKeepsASmallReadBufferButNotALargeOne) {
+  auto r = MakeReactor();
+  SocketPair sp;
+  auto recv_one = [&](size_t max) {
+    bool done = false;
+    OpHandle h = r->Recv(sp.b.get(), max, [&](Result<std::span<const char>> d) {
+      ASSERT_TRUE(d.ok()) << d.status().ToString();
+      EXPECT_EQ(std::string(d->data(), d->size()), "x");
+      done = true;
+    });
+    ASSERT_EQ(::send(sp.a.get(), "x", 1, 0), 1);
+    RunUntil(*r, [&] { return done; });
+  };
+  const size_t before = r->kept_read_buffer_bytes();
+  recv_one(256 * 1024);
+  EXPECT_EQ(r->kept_read_buffer_bytes(), before) << "the 256 KiB buffer went with its read";
+  recv_one(4096);
+  EXPECT_EQ(r->kept_read_buffer_bytes(), before + 4096) << "a console-sized one is kept";
+  recv_one(4096);
+  EXPECT_EQ(r->kept_read_buffer_bytes(), before + 4096) << "and reused, not added to";
+}
+
 // The kernel writes every posted recv buffer in turn (buffer_ring.h), so a pool posted whole ends
 // up wholly touched: labvirtd's RSS grew 48 KiB a soak cycle that way (issue 19).
 TEST(RecvBufferPoolTest, OneChunkAtATimeTouchesOnlyTheFirstPostedBuffers) {
