@@ -89,7 +89,7 @@ class ClientVanishTest : public ::testing::Test {
 
 // Runs first (the attach test needs its lab).
 TEST_F(ClientVanishTest, A_ClientGoneMidDeployTheDeployGoesOnAndOthersAreUntouched) {
-  fds_before_ = testing::OpenFds(daemon_->pid());
+  fds_before_ = testing::SettledFds(daemon_->pid());
   ASSERT_GT(fds_before_, 0);
   auto watcher = testing::ConnectBounded(kSocket);
   ASSERT_TRUE(watcher.ok());

@@ -85,7 +85,7 @@ class HostFaultTest : public ::testing::Test {
     ASSERT_TRUE(daemon_->running()) << "labvirtd died: " << daemon_->Warnings();
     lab_ = testing::FaultLab{kSocket, kStateDir, "lvh" + kPid + "x" + std::to_string(labs_.size())};
     labs_.push_back(lab_.name);
-    fds_before_ = testing::OpenFds(daemon_->pid());
+    fds_before_ = testing::SettledFds(daemon_->pid());
     ASSERT_GT(fds_before_, 0);
   }
   static std::string Lab(const std::string& lab) { return R"({"lab":")" + lab + R"("})"; }

@@ -91,7 +91,7 @@ TEST_F(StateFullTest, ADeployOnAFullStateDirFailsNamingTheNodeAndSucceedsOnceSpa
   ASSERT_EQ(image_error_, "") << "fixture image";
   ASSERT_TRUE(healthy_) << "labvirtd not healthy: " << daemon_->Warnings();
   testing::FaultLab lab{kSocket, kStateDir, "lvfull" + kPid};
-  const int fds_before = testing::OpenFds(daemon_->pid());
+  const int fds_before = testing::SettledFds(daemon_->pid());
 
   ASSERT_TRUE(FillUp(kFiller)) << "the state dir's filesystem did not fill up";
   std::string failed = lab.Call("lab.deploy", lab.Spec(true));

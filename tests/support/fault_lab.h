@@ -155,6 +155,27 @@ inline int OpenFds(pid_t pid) {
   return ec ? -1 : n;
 }
 
+// OpenFds(pid) once it has not changed for `quiet` (or what it is after `within`): the baseline
+// of a descriptor check. Taken at once, it can count a client connection that its client (a
+// health check, the previous test) has closed and labvirtd's loop has not yet read the end of;
+// the check then finds one descriptor fewer than "before" (seen in CI).
+inline int SettledFds(pid_t pid, std::chrono::milliseconds quiet = std::chrono::milliseconds(500),
+                      std::chrono::milliseconds within = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  int n = OpenFds(pid);
+  auto since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline &&
+         std::chrono::steady_clock::now() - since < quiet) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int now = OpenFds(pid);
+    if (now != n) {
+      n = now;
+      since = std::chrono::steady_clock::now();
+    }
+  }
+  return n;
+}
+
 // OpenFds(pid) once it is `want`, or what it is after `within`: a client connection the test has
 // just closed is labvirtd's until its loop has read the end of it.
 inline int FdsSettleAt(pid_t pid, int want,
