@@ -60,6 +60,12 @@ Shared* MakeShared() {
   auto catalog = LoadCatalog(std::string(LABVIRT_SOURCE_DIR) + "/engine/data/catalog.json");
   if (!catalog.ok()) __builtin_trap();
   s->catalog = std::make_unique<Catalog>(std::move(catalog).value());
+  // libFuzzer ends a run with exit(); without this every run left its image root in /tmp.
+  static fs::path dir_to_remove = s->dir;
+  std::atexit([] {
+    std::error_code ec;
+    fs::remove_all(dir_to_remove, ec);
+  });
   return s;
 }
 
