@@ -1,9 +1,7 @@
 #include "reactor/reactor.h"
 
 #include <poll.h>
-#include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -385,29 +383,6 @@ void Reactor::SubmitAndWait(__kernel_timespec* timeout) {
   if (ret == -EBUSY || ret == -EAGAIN) Reap();
 }
 
-// ---- Tasks, wake-up and signals ----
-
-void Reactor::Post(std::function<void()> task) {
-  {
-    std::lock_guard<std::mutex> lock(post_mu_);
-    posted_.push_back(std::move(task));
-  }
-  // Only the first post since the loop last drained pays for a wake-up write.
-  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
-    uint64_t one = 1;
-    ssize_t ignored = ::write(wake_fd_.get(), &one, sizeof one);
-    (void)ignored;
-  }
-}
-
-void Reactor::ArmWakeup() {
-  wake_op_ = PollMultishot(wake_fd_.get(), POLLIN, [this](Result<uint32_t>) {
-    uint64_t count;
-    while (::read(wake_fd_.get(), &count, sizeof count) > 0) {
-    }
-  });
-}
-
 void Reactor::SetUpBufferRing() {
   buffers_tried_ = true;
   // Up to 512 x 8 KiB by default: more buffers than completions a pass usually holds at once (one
@@ -433,57 +408,6 @@ size_t Reactor::kept_read_buffer_bytes() const {
 
 unsigned Reactor::recv_buffers_posted() const {
   return buffers_ != nullptr ? buffers_->posted() : 0;
-}
-
-size_t Reactor::RunPosted() {
-  if (!wake_pending_.load(std::memory_order_acquire)) return 0;
-  wake_pending_.store(false, std::memory_order_release);
-  std::vector<std::function<void()>> tasks;
-  {
-    std::lock_guard<std::mutex> lock(post_mu_);
-    tasks.swap(posted_);
-  }
-  for (auto& task : tasks) task();
-  return tasks.size();
-}
-
-void Reactor::Defer(std::function<void()> task) {
-  LABVIRT_CHECK(IsLoopThread());
-  deferred_.push_back(std::move(task));
-}
-
-size_t Reactor::RunDeferred() {
-  size_t ran = 0;
-  while (!deferred_.empty()) {
-    std::vector<std::function<void()>> tasks;
-    tasks.swap(deferred_);
-    for (auto& task : tasks) task();
-    ran += tasks.size();
-  }
-  return ran;
-}
-
-Status Reactor::OnSignal(int signo, std::function<void(int)> cb) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, signo);
-  if (int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
-    return Status::FromErrno(err, "pthread_sigmask");
-  }
-  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (fd < 0) return Status::FromErrno(errno, "signalfd");
-  auto handler = std::make_unique<SignalHandler>();
-  handler->fd.Reset(fd);
-  handler->cb = std::move(cb);
-  SignalHandler* h = handler.get();
-  handler->op = PollMultishot(fd, POLLIN, [h](Result<uint32_t>) {
-    signalfd_siginfo info;
-    while (::read(h->fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-      h->cb(static_cast<int>(info.ssi_signo));
-    }
-  });
-  signals_[signo] = std::move(handler);
-  return Status::Ok();
 }
 
 // ---- Timers ----
