@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tests/support/host_view.h"
+#include "tests/support/proc_fds.h"
 #include "tests/support/shell.h"
 
 namespace labvirt::testing {
@@ -29,16 +30,6 @@ int64_t CountLines(const std::string& text, const std::string& needle) {
   int64_t n = 0;
   while (std::getline(in, line)) n += !line.empty() && line.find(needle) != std::string::npos;
   return n;
-}
-
-int64_t OpenFds(pid_t pid) {
-  std::error_code ec;
-  int64_t n = 0;
-  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    ++n;
-  }
-  return ec ? -1 : n;
 }
 
 // ovs-vsctl's view; -1 when it fails (a dead ovsdb-server must not read as "no ports").
