@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/daemon/loop_priority.h"
 #include "engine/lab/host_readings.h"
 #include "engine/lab/ovs_plumber.h"
 #include "providers/libvirt_event_impl.h"
@@ -179,7 +180,12 @@ void Daemon::StartEngine() {
   });
 }
 
-void Daemon::Run() { reactor_->Run(); }
+void Daemon::Run() {
+  // Here, on the loop thread, once the worker pool's threads exist: only this thread (and what it
+  // starts from now on) gets the nice value.
+  SetLoopThreadNice(flags_.loop_nice);
+  reactor_->Run();
+}
 
 double Daemon::BootBudget() const {
   return flags_.boot_budget > 0 ? flags_.boot_budget : DefaultBootCeiling();

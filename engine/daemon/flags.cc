@@ -236,6 +236,10 @@ FlagParser MakeParser(Flags& f) {
        "a boot waits while more libvirt calls than this wait for a worker,\n"
        "0-1024 (default 4)",
        Integer("libvirt-queue", 0, 1024, [&f](int n) { f.libvirt_queue = n; })},
+      {"--nice", true, "N",
+       "the event loop thread's nice value, -20 to 19; 0: as started (default -10:\n"
+       "consoles and events wait less for a core behind busy guests)",
+       Integer("nice", -20, 19, [&f](int n) { f.loop_nice = n; })},
       {"--version", false, "", "print the version and exit", Switch(&f.show_version)},
       {"--help", false, "", "print this text and exit", Switch(&f.show_help)},
       {"-h", false, "", "", Switch(&f.show_help)},

@@ -1,5 +1,6 @@
-// The real labvirtd binary: flags, health over its socket, clean SIGTERM, and refusing to start
-// (with a message that names cause and fix) when io_uring is blocked by seccomp or by sysctl.
+// The real labvirtd binary: flags, health over its socket, its loop thread's priority, clean
+// SIGTERM, and refusing to start (with a message that names cause and fix) when io_uring is
+// blocked by seccomp or by sysctl.
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -16,6 +17,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,6 +123,20 @@ std::string Request(const std::string& path, const std::string& line) {
   return got;
 }
 
+// Thread `tid` of process `pid`: its nice value (field 19 of /proc/PID/task/TID/stat), or 99.
+int ThreadNice(pid_t pid, const std::string& tid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + tid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = stat.rfind(')');  // the thread's name may hold spaces and parentheses
+  if (at == std::string::npos) return 99;
+  std::istringstream fields(stat.substr(at + 2));
+  std::string field;
+  for (int i = 3; i <= 19 && fields >> field; ++i) {
+    if (i == 19) return std::stoi(field);
+  }
+  return 99;
+}
+
 TEST(DaemonTest, BadFlagIsOneLineAndExitCode2) {
   std::string sock = TempSocket("bad");
   for (const std::vector<std::string>& args : {std::vector<std::string>{"--bogus"},
@@ -157,6 +174,15 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   }
   EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
   EXPECT_NE(resp.find("\"connected\":true"), std::string::npos) << resp;
+  // The loop thread (the main thread: it answered) runs at --nice's default; the worker threads
+  // keep the nice value labvirtd was started with.
+  EXPECT_EQ(ThreadNice(c.pid, std::to_string(c.pid)), -10);
+  int workers_at_zero = 0;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(c.pid) + "/task")) {
+    workers_at_zero += ThreadNice(c.pid, t.path().filename().string()) == 0;
+  }
+  EXPECT_GE(workers_at_zero, 4) << "the worker pool's threads";
   // A second daemon on the same socket is refused and leaves the first one alone.
   Child second = Spawn({"--socket", sock});
   std::string second_err;

@@ -45,6 +45,13 @@ TEST(FlagsTest, BothValueForms) {
   EXPECT_EQ(f->log_level, LogLevel::kDebug);
 }
 
+TEST(FlagsTest, LoopNice) {
+  EXPECT_EQ(ParseFlags({})->loop_nice, -10);
+  EXPECT_EQ(ParseFlags({"--nice", "0"})->loop_nice, 0);
+  EXPECT_EQ(ParseFlags({"--nice", "-20"})->loop_nice, -20);
+  EXPECT_EQ(ParseFlags({"--nice=19"})->loop_nice, 19);
+}
+
 TEST(FlagsTest, EmulatorAndAccel) {
   auto f = ParseFlags({"--emulator", "/usr/local/bin/qemu-wrap", "--accel", "tcg"});
   ASSERT_TRUE(f.ok()) << f.status().ToString();
@@ -103,6 +110,9 @@ TEST(FlagsTest, BadInputNamesTheFlag) {
       {{"--cpu-pressure", "101"}, "--cpu-pressure: expected an integer 1-100, got '101'"},
       {{"--cpu-pressure", "60%"}, "--cpu-pressure: expected an integer 1-100, got '60%'"},
       {{"--libvirt-queue", "x"}, "--libvirt-queue: expected an integer 0-1024, got 'x'"},
+      {{"--nice", "-21"}, "--nice: expected an integer -20-19, got '-21'"},
+      {{"--nice", "20"}, "--nice: expected an integer -20-19, got '20'"},
+      {{"--nice", "high"}, "--nice: expected an integer -20-19, got 'high'"},
   };
   for (const auto& c : cases) {
     auto f = ParseFlags(c.args);
@@ -184,6 +194,8 @@ TEST(FlagsTest, UsageTextIsUnchanged) {
                        1-100, 100: off (default 100; docs/benchmarks.md)
   --libvirt-queue N    a boot waits while more libvirt calls than this wait for a worker,
                        0-1024 (default 4)
+  --nice N             the event loop thread's nice value, -20 to 19; 0: as started (default -10:
+                       consoles and events wait less for a core behind busy guests)
   --version            print the version and exit
   --help               print this text and exit
 )");

@@ -1,0 +1,209 @@
+"""The exact instant each node's readiness text reaches the host, and how long labvirtd's loop
+thread waits for a core: a bpftrace session beside a density run (`tools/density --trace`).
+
+Why: the console log (virtlogd's file, console_watch.py) is a late and noisy reference at full
+density. virtlogd, and the harness reading its file, wait for a core behind hundreds of QEMUs like
+labvirtd does, so "event minus log text" mixes three processes' scheduling delays (it ranged from
+-115 to +30 ms at N=300). The first moment the text exists on the host is QEMU's write() of its
+last byte into the PTY: the emulated UART hands each byte to the chardev as the guest writes it,
+one write(2) of count 1 from the vCPU thread (thread name "CPU N/TCG" or "CPU N/KVM"). A syscall
+tracepoint timestamps it in the kernel (CLOCK_MONOTONIC, the clock of time.monotonic()), with no
+process of ours on the path.
+
+How: per QEMU process, the last 8 bytes it wrote one at a time (counted when write(2) returns 1),
+as a shift register in a BPF map;
+a line "T PID NSECS I" each time they end with tail I (the literal end of a readiness pattern,
+e.g. "login:"). Which occurrence of the tail completes the pattern is found after the run from the
+console log (match_instants). A tail written in a write of more than one byte is missed (the UART
+writes one at a time); each node's occurrence count and the trace's are in the report to check.
+
+Also traced: the run-queue wait of one thread (labvirtd's loop): wake-up (or preemption) to
+running, as a histogram in microseconds and the maximum.
+
+Needs bpftrace (Debian's package) and tracefs; tracepoints only (no kprobes needed)."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+
+# A run of plain characters or escaped punctuation up to the end (`\w` and the like are classes).
+LITERAL = re.compile(rb"(?:\\[^A-Za-z0-9]|[A-Za-z0-9 _%:@!,;=/-])+$")
+
+
+def literal_tail(pattern, most=8):
+    """The last `most` bytes that every match of regex `pattern` ends with, or None when it ends
+    in a class or group (those patterns are not traced)."""
+    m = LITERAL.search(pattern.encode())
+    if not m:
+        return None
+    text = re.sub(rb"\\(.)", rb"\1", m.group(0))
+    return text[-most:] if text else None
+
+
+def mount_tracefs():
+    """bpftrace reads tracepoints' formats from tracefs, which a host without systemd may not have
+    mounted (this one did not)."""
+    for fs, where in (("tracefs", "/sys/kernel/tracing"), ("debugfs", "/sys/kernel/debug")):
+        if os.path.isdir(where) and not os.listdir(where):
+            subprocess.run(["mount", "-t", fs, "nodev", where], stderr=subprocess.DEVNULL)
+
+
+def available():
+    return shutil.which("bpftrace") is not None and os.path.isdir("/sys/kernel/tracing/events")
+
+
+def _script(tails, loop_tid):
+    # The byte is read on entry and counted on a successful exit only: a write that failed (a
+    # full PTY: QEMU's UART retries it) must not shift the register twice.
+    lines = ['BEGIN { printf("READY\\n"); }',
+             'tracepoint:syscalls:sys_enter_write /args->count == 1 && '
+             'strncmp(comm, "CPU ", 4) == 0/ {',
+             '  @pend[tid] = (uint64)(*(uint8 *)uptr(args->buf)) | 0x100; }',
+             'tracepoint:syscalls:sys_exit_write /@pend[tid] != 0/ {',
+             '  $b = @pend[tid] & 0xff; delete(@pend[tid]);',
+             '  if (args->ret != 1) { return; }',
+             '  @r[pid] = (@r[pid] << 8) | $b;',
+             '  $r = @r[pid];']
+    for i, t in enumerate(tails):
+        value = int.from_bytes(t, "big")
+        mask = (1 << (8 * len(t))) - 1
+        lines.append(f'  if (($r & {mask:#x}) == {value:#x}) {{ printf("T %d %llu {i}\\n", pid, '
+                     'nsecs); }')
+    lines.append("}")
+    if loop_tid:
+        lines += [f"tracepoint:sched:sched_wakeup /args->pid == {loop_tid}/ {{ @w = nsecs; }}",
+                  f"tracepoint:sched:sched_switch /args->prev_pid == {loop_tid} && "
+                  "(args->prev_state & 0xff) == 0/ { @w = nsecs; }",
+                  f"tracepoint:sched:sched_switch /args->next_pid == {loop_tid} && @w != 0/ {{",
+                  "  $d = (nsecs - @w) / 1000; @runq_us = hist($d); @runq_max_us = max($d);",
+                  "  @runq_n = count(); @w = 0; }"]
+    lines.append("END { clear(@r); clear(@w); clear(@pend); }")
+    return "\n".join(lines) + "\n"
+
+
+class PtyTrace:
+    """Starts bpftrace; hits[pid] is a list of (monotonic seconds, tail index), in order."""
+
+    def __init__(self, tails, loop_tid=None):
+        self.tails = tails
+        self.hits = {}
+        self.lost = 0
+        self.summary = []
+        self.detail = {}  # node: which occurrence of which tail, and how many the trace saw
+        self._ready = threading.Event()
+        self.proc = subprocess.Popen(["bpftrace", "-e", _script(tails, loop_tid)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     bufsize=1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(60):
+            self.proc.kill()
+            raise RuntimeError("bpftrace did not attach its probes in 60 s")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith("T "):
+                _, pid, ns, i = line.split()
+                self.hits.setdefault(int(pid), []).append((int(ns) / 1e9, int(i)))
+            elif line.startswith("READY"):
+                self._ready.set()
+            elif line.startswith("Lost "):
+                self.lost += int(line.split()[1])
+            else:
+                self.summary.append(line.rstrip("\n"))
+        self._ready.set()
+
+    def stop(self):
+        """Ends the session; returns the loop thread's run-queue figures (or {})."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._reader.join(10)
+        return runq_summary(self.summary)
+
+
+def runq_summary(lines):
+    """{'waits': n, 'max_us': m, 'hist_us': [[low, high, count], ...]} from bpftrace's map print."""
+    out, hist = {}, []
+    for line in lines:
+        m = re.match(r"@runq_(max_us|n): (\d+)", line)
+        if m:
+            out["max_us" if m.group(1) == "max_us" else "waits"] = int(m.group(2))
+            continue
+        m = re.match(r"\[(\d+)(K|M)?, (\d+)(K|M)?\)\s+(\d+)", line)
+        if m:
+            scale = {None: 1, "K": 1024, "M": 1024 * 1024}
+            hist.append([int(m.group(1)) * scale[m.group(2)], int(m.group(3)) * scale[m.group(4)],
+                         int(m.group(5))])
+            continue
+        m = re.match(r"\[(\d+)\]\s+(\d+)", line)
+        if m:
+            hist.append([int(m.group(1)), int(m.group(1)) + 1, int(m.group(2))])
+    if hist:
+        out["hist_us"] = hist
+        total = sum(c for _, _, c in hist)
+        out["p99_us_at_most"] = next(hi for lo, hi, c in _cumulative(hist) if c >= 0.99 * total)
+    return out
+
+
+def _cumulative(hist):
+    acc = 0
+    for lo, hi, c in hist:
+        acc += c
+        yield lo, hi, acc
+
+
+def qemu_pids(domain_prefix):
+    """{domain name: QEMU pid} for running domains whose name starts with `domain_prefix`."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        for a in argv:
+            m = re.match(rb"guest=([^,]+)", a)
+            if m and m.group(1).decode().startswith(domain_prefix):
+                out[m.group(1).decode()] = int(pid)
+    return out
+
+
+def match_instants(trace, pid_of, log_of, patterns_of, strip):
+    """{node: monotonic seconds at which QEMU wrote the byte completing its readiness text}.
+
+    pid_of[node]: its QEMU pid; log_of[node]: its console log path; patterns_of[node]: compiled
+    success patterns (console_watch.compile_patterns, the same order as the tails were made);
+    strip: the log's escape stripper. The earliest-ending match wins, as in labvirtd; a node is
+    left out when that pattern has no traced tail or the trace lacks that occurrence."""
+    out = {}
+    for node, pid in pid_of.items():
+        try:
+            with open(log_of[node], "rb") as f:
+                text = strip(f.read())
+        except OSError:
+            continue
+        best = None
+        for p in patterns_of[node]:
+            m = p.search(text)
+            if m and (best is None or m.end() < best[0]):
+                best = (m.end(), p)
+        if best is None:
+            continue
+        tail = literal_tail(best[1].pattern.decode())
+        if tail is None or tail not in trace.tails or text[best[0] - len(tail):best[0]] != tail:
+            continue
+        index = trace.tails.index(tail)
+        nth = text[:best[0]].count(tail)  # the completing occurrence, counted from the first
+        seen = [t for t, i in trace.hits.get(pid, []) if i == index]
+        trace.detail[node] = {"tail": tail.decode(), "nth": nth, "hits": len(seen)}
+        if len(seen) >= nth:
+            out[node] = seen[nth - 1]
+    return out
