@@ -17,8 +17,9 @@ e.g. "login:"). Which occurrence of the tail completes the pattern is found afte
 console log (match_instants). A tail written in a write of more than one byte is missed (the UART
 writes one at a time); each node's occurrence count and the trace's are in the report to check.
 
-Also traced: the run-queue wait of one thread (labvirtd's loop): wake-up (or preemption) to
-running, as a histogram in microseconds and the maximum.
+Also traced, as histograms in microseconds with their maximum: the run-queue wait of one thread
+(labvirtd's loop), wake-up (or preemption) to running; and the wait of the kernel's PTY work
+(flush_to_ldisc, which carries QEMU's bytes to the reader) from queued to running.
 
 Needs bpftrace (Debian's package) and tracefs; tracepoints only (no kprobes needed)."""
 import os
@@ -79,7 +80,14 @@ def _script(tails, loop_tid):
                   f"tracepoint:sched:sched_switch /args->next_pid == {loop_tid} && @w != 0/ {{",
                   "  $d = (nsecs - @w) / 1000; @runq_us = hist($d); @runq_max_us = max($d);",
                   "  @runq_n = count(); @w = 0; }"]
-    lines.append("END { clear(@r); clear(@w); clear(@pend); }")
+    # A PTY write reaches its reader through a kernel worker (flush_to_ldisc on an unbound
+    # workqueue, nice 0): its wait from queued to running is on every console byte's way.
+    lines += ['tracepoint:workqueue:workqueue_queue_work /args->function == '
+              'kaddr("flush_to_ldisc")/ { @q[args->work] = nsecs; }',
+              "tracepoint:workqueue:workqueue_execute_start /@q[args->work] != 0/ {",
+              "  $d = (nsecs - @q[args->work]) / 1000; delete(@q[args->work]);",
+              "  @ldisc_us = hist($d); @ldisc_max_us = max($d); @ldisc_n = count(); }"]
+    lines.append("END { clear(@r); clear(@w); clear(@pend); clear(@q); }")
     return "\n".join(lines) + "\n"
 
 
@@ -116,7 +124,8 @@ class PtyTrace:
         self._ready.set()
 
     def stop(self):
-        """Ends the session; returns the loop thread's run-queue figures (or {})."""
+        """Ends the session; returns {'labvirtd_loop_runq': ..., 'pty_ldisc_work': ...}
+        (wait_summary each)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -124,38 +133,52 @@ class PtyTrace:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self._reader.join(10)
-        return runq_summary(self.summary)
+        maps = maps_of(self.summary)
+        return {"labvirtd_loop_runq": wait_summary(maps, "runq"),
+                "pty_ldisc_work": wait_summary(maps, "ldisc")}
 
 
-def runq_summary(lines):
-    """{'waits': n, 'max_us': m, 'hist_us': [[low, high, count], ...]} from bpftrace's map print."""
-    out, hist = {}, []
+def maps_of(lines):
+    """bpftrace's printout of its maps at exit: {name: int} for scalars, {name: [[low, high,
+    count], ...]} for histograms (name without the @)."""
+    maps, current = {}, None
+    scale = {None: 1, "K": 1024, "M": 1024 * 1024}
     for line in lines:
-        m = re.match(r"@runq_(max_us|n): (\d+)", line)
+        m = re.match(r"@(\w+):\s*(-?\d+)?\s*$", line)
         if m:
-            out["max_us" if m.group(1) == "max_us" else "waits"] = int(m.group(2))
+            current = m.group(1)
+            maps[current] = int(m.group(2)) if m.group(2) is not None else []
+            continue
+        if current is None or not isinstance(maps[current], list):
             continue
         m = re.match(r"\[(\d+)(K|M)?, (\d+)(K|M)?\)\s+(\d+)", line)
         if m:
-            scale = {None: 1, "K": 1024, "M": 1024 * 1024}
-            hist.append([int(m.group(1)) * scale[m.group(2)], int(m.group(3)) * scale[m.group(4)],
-                         int(m.group(5))])
+            maps[current].append([int(m.group(1)) * scale[m.group(2)],
+                                  int(m.group(3)) * scale[m.group(4)], int(m.group(5))])
             continue
         m = re.match(r"\[(\d+)\]\s+(\d+)", line)
         if m:
-            hist.append([int(m.group(1)), int(m.group(1)) + 1, int(m.group(2))])
-    if hist:
-        out["hist_us"] = hist
-        total = sum(c for _, _, c in hist)
-        out["p99_us_at_most"] = next(hi for lo, hi, c in _cumulative(hist) if c >= 0.99 * total)
+            maps[current].append([int(m.group(1)), int(m.group(1)) + 1, int(m.group(2))])
+    return maps
+
+
+def wait_summary(maps, name):
+    """{'waits', 'max_us', 'hist_us', 'p99_us_at_most', 'share_at_least_us': {1024: %, 4096: %}}
+    of histogram @NAME_us with @NAME_n and @NAME_max_us."""
+    hist = maps.get(name + "_us") or []
+    out = {"waits": maps.get(name + "_n"), "max_us": maps.get(name + "_max_us"), "hist_us": hist}
+    total = sum(c for _, _, c in hist)
+    if total:
+        acc = 0
+        for _, hi, c in hist:
+            acc += c
+            if acc >= 0.99 * total:
+                out["p99_us_at_most"] = hi
+                break
+        out["share_at_least_us"] = {
+            us: round(100 * sum(c for lo, _, c in hist if lo >= us) / total, 2)
+            for us in (1024, 4096)}
     return out
-
-
-def _cumulative(hist):
-    acc = 0
-    for lo, hi, c in hist:
-        acc += c
-        yield lo, hi, acc
 
 
 def qemu_pids(domain_prefix):
