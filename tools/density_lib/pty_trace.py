@@ -36,10 +36,14 @@ LITERAL = re.compile(rb"(?:\\[^A-Za-z0-9]|[A-Za-z0-9 _%:@!,;=/-])+$")
 def literal_tail(pattern, most=8):
     """The last `most` bytes that every match of regex `pattern` ends with, or None when it ends
     in a class or group (those patterns are not traced)."""
-    m = LITERAL.search(pattern.encode())
+    raw = pattern.encode()
+    m = LITERAL.search(raw)
     if not m:
         return None
-    text = re.sub(rb"\\(.)", rb"\1", m.group(0))
+    run = m.group(0)
+    if m.start() > 0 and raw[m.start() - 1:m.start()] == b"\\":
+        run = run[1:]  # the run began inside an escape such as \w: that character is a class
+    text = re.sub(rb"\\(.)", rb"\1", run)
     return text[-most:] if text else None
 
 
