@@ -88,8 +88,11 @@ def _script(tails, loop_tid):
     # workqueue, nice 0): its wait from queued to running is on every console byte's way.
     lines += ['tracepoint:workqueue:workqueue_queue_work /args->function == '
               'kaddr("flush_to_ldisc")/ { @q[args->work] = nsecs; }',
+              # Queued again on another CPU while this run started: not this run's wait.
               "tracepoint:workqueue:workqueue_execute_start /@q[args->work] != 0/ {",
-              "  $d = (nsecs - @q[args->work]) / 1000; delete(@q[args->work]);",
+              "  $t = @q[args->work]; delete(@q[args->work]);",
+              "  if (nsecs < $t) { return; }",
+              "  $d = (nsecs - $t) / 1000;",
               "  @ldisc_us = hist($d); @ldisc_max_us = max($d); @ldisc_n = count(); }"]
     lines.append("END { clear(@r); clear(@w); clear(@pend); clear(@q); }")
     return "\n".join(lines) + "\n"
