@@ -58,10 +58,16 @@ std::string CreateBody(const ContainerDefinition& def, const ContainerLabels& la
   w.Key("Privileged").Bool(def.privileged);
   // IPv6 on: dockerd turns it off in a container's namespace unless its own networks have it, and
   // the management segment and data links carry IPv6 (`default`: the veths labvirt adds after the
-  // start get it too).
-  std::map<std::string, std::string> sysctls = {{"net.ipv6.conf.all.disable_ipv6", "0"},
-                                                {"net.ipv6.conf.default.disable_ipv6", "0"}};
-  for (const auto& [name, value] : def.sysctls) sysctls[name] = value;  // the kind's win
+  // start get it too). The two are one choice, left whole to a kind that sets either: writing
+  // `all` also sets `default` in the kernel, and runc writes sysctls in Go's random map order, so
+  // a kind's all=1 beside labvirt's default=0 left `default` at 0 or 1 from one start to the next.
+  constexpr std::string_view kAll = "net.ipv6.conf.all.disable_ipv6";
+  constexpr std::string_view kDefault = "net.ipv6.conf.default.disable_ipv6";
+  std::map<std::string, std::string> sysctls;
+  if (!def.sysctls.contains(std::string(kAll)) && !def.sysctls.contains(std::string(kDefault))) {
+    sysctls = {{std::string(kAll), "0"}, {std::string(kDefault), "0"}};
+  }
+  for (const auto& [name, value] : def.sysctls) sysctls[name] = value;
   w.Key("Sysctls").BeginObject();
   for (const auto& [name, value] : sysctls) w.Key(name).String(value);
   w.EndObject();
