@@ -2,6 +2,7 @@
 // SIGTERM, and refusing to start (with a message that names cause and fix) when io_uring is
 // blocked by seccomp or by sysctl.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -37,7 +38,11 @@ struct Child {
   int err_fd = -1;  // read end of the child's stderr
 };
 
-enum class Sandbox { kNone, kBlockIoUring };
+enum class Sandbox { kNone, kBlockIoUring, kNoSysNice };
+
+// Drops CAP_SYS_NICE from the bounding set, as a container without it runs: root's execve then
+// gets every capability but that one, so setpriority() to a negative nice fails with EACCES.
+void DropSysNice() { prctl(PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0); }
 
 // Installs a seccomp filter that fails io_uring_setup with EPERM, as Docker's default profile does.
 void BlockIoUringSetup() {
@@ -60,6 +65,7 @@ Child Spawn(const std::vector<std::string>& args, Sandbox sandbox = Sandbox::kNo
   if (c.pid == 0) {
     ::dup2(pipefd[1], STDERR_FILENO);
     if (sandbox == Sandbox::kBlockIoUring) BlockIoUringSetup();
+    if (sandbox == Sandbox::kNoSysNice) DropSysNice();
     std::vector<char*> argv;
     std::string bin = LABVIRTD_PATH;
     argv.push_back(bin.data());
@@ -123,6 +129,18 @@ std::string Request(const std::string& path, const std::string& line) {
   return got;
 }
 
+// Waits until the daemon at `sock` answers host.info healthy (60 s); the last answer.
+std::string WaitHealthyAnswer(const std::string& sock) {
+  std::string resp;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    resp = Request(sock, R"({"jsonrpc":"2.0","id":1,"method":"host.info"})");
+    if (resp.find("\"healthy\":true") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  return resp;
+}
+
 // Thread `tid` of process `pid`: its nice value (field 19 of /proc/PID/task/TID/stat), or 99.
 int ThreadNice(pid_t pid, const std::string& tid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + tid + "/stat");
@@ -164,14 +182,8 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   // adopt (and reconcile) the host's default labs while it runs (docs/instances.md).
   std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-state";
   Child c = Spawn({"--socket", sock, "--state-dir", state_dir});
-  std::string resp;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
   // Healthy means libvirt is connected too; the first connection can take seconds.
-  while (std::chrono::steady_clock::now() < deadline) {
-    resp = Request(sock, R"({"jsonrpc":"2.0","id":1,"method":"host.info"})");
-    if (resp.find("\"healthy\":true") != std::string::npos) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  std::string resp = WaitHealthyAnswer(sock);
   EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
   EXPECT_NE(resp.find("\"connected\":true"), std::string::npos) << resp;
   // The loop thread (the main thread: it answered) runs at --nice's default; the worker threads
@@ -195,6 +207,23 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(Wait(c, &err), 0) << err;
   EXPECT_NE(err.find("shutting down"), std::string::npos) << err;
   EXPECT_FALSE(Exists(sock)) << "socket must be removed on shutdown";
+  std::error_code ec;
+  std::filesystem::remove_all(state_dir, ec);
+}
+
+// A host that refuses the loop's nice value (no CAP_SYS_NICE): labvirtd says so once and serves.
+TEST(DaemonTest, RunsAtItsOwnNiceValueWhenTheHostRefusesALowerOne) {
+  std::string sock = TempSocket("nonice");
+  std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-nonice";
+  Child c = Spawn({"--socket", sock, "--state-dir", state_dir}, Sandbox::kNoSysNice);
+  std::string resp = WaitHealthyAnswer(sock);
+  EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
+  EXPECT_EQ(ThreadNice(c.pid, std::to_string(c.pid)), 0);
+  ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
+  std::string err;
+  EXPECT_EQ(Wait(c, &err), 0) << err;
+  EXPECT_NE(err.find("could not set the event loop's nice value"), std::string::npos) << err;
+  EXPECT_NE(err.find("error=\"Permission denied\""), std::string::npos) << err;
   std::error_code ec;
   std::filesystem::remove_all(state_dir, ec);
 }
