@@ -3,9 +3,10 @@
 // labvirtd's loop is light (a fraction of a percent of a core with hundreds of VMs ready) but
 // latency-bound: a console byte, a readiness match and its event wait for it. On a host whose
 // cores are busy with guests it waited for a core behind them (tools/density --trace measured its
-// run-queue waits: docs/benchmarks.md "Density"). A lower nice value for this one thread gives it
-// a larger share and, under the kernel's fair scheduler, an earlier deadline on each wake-up, so
-// it runs sooner; ovs-ctl starts ovs-vswitchd and ovsdb-server at nice -10 for the same reason.
+// run-queue waits: docs/benchmarks.md "Readiness latency at density"). A lower nice value for this
+// one thread gives it a larger share and, under the kernel's fair scheduler, an earlier deadline
+// on each wake-up, so it runs sooner; ovs-ctl starts ovs-vswitchd and ovsdb-server at nice -10
+// for the same reason.
 // Worker threads (blocking libvirt calls) keep the nice value they started with.
 #ifndef LABVIRT_ENGINE_DAEMON_LOOP_PRIORITY_H_
 #define LABVIRT_ENGINE_DAEMON_LOOP_PRIORITY_H_
