@@ -84,13 +84,18 @@ class ConsoleWatch:
         except OSError:
             return
         self._offset[node] = self._offset.get(node, 0) + len(data)
-        text = self._tail.get(node, b"") + ANSI.sub(b"", data)
+        text = self._tail.get(node, b"") + strip(data)
         for p in self.patterns[node]:
             if p.search(text):
                 self.ready_at[node] = now
                 self.ready_wall[node] = wall
                 return
         self._tail[node] = text[-TAIL:]
+
+
+def strip(data):
+    """`data` without its terminal escape sequences (readiness patterns match stripped text)."""
+    return ANSI.sub(b"", data)
 
 
 def compile_patterns(success):
