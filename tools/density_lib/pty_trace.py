@@ -19,7 +19,9 @@ writes one at a time); each node's occurrence count and the trace's are in the r
 
 Also traced, as histograms in microseconds with their maximum: the run-queue wait of one thread
 (labvirtd's loop), wake-up (or preemption) to running; and the wait of the kernel's PTY work
-(flush_to_ldisc, which carries QEMU's bytes to the reader) from queued to running.
+(flush_to_ldisc, which carries QEMU's bytes to the reader) from queued to running. And what ran
+on the CPUs while the loop waited, by kind of thread (ran_while_waiting): whether it waited behind
+guests, libvirtd, QEMU's own threads or something else on the host.
 
 Needs bpftrace (Debian's package) and tracefs; tracepoints only (no kprobes needed)."""
 import os
@@ -78,12 +80,19 @@ def _script(tails, loop_tid):
                      'nsecs); }')
     lines.append("}")
     if loop_tid:
+        # One block for every switch, in this order: what ran on this CPU while the loop waited
+        # is added up (by thread name, from when it got the CPU or the loop woke, whichever is
+        # later) before the loop's own switch ends the wait.
         lines += [f"tracepoint:sched:sched_wakeup /args->pid == {loop_tid}/ {{ @w = nsecs; }}",
-                  f"tracepoint:sched:sched_switch /args->prev_pid == {loop_tid} && "
-                  "(args->prev_state & 0xff) == 0/ { @w = nsecs; }",
-                  f"tracepoint:sched:sched_switch /args->next_pid == {loop_tid} && @w != 0/ {{",
-                  "  $d = (nsecs - @w) / 1000; @runq_us = hist($d); @runq_max_us = max($d);",
-                  "  @runq_n = count(); @w = 0; }"]
+                  "tracepoint:sched:sched_switch {",
+                  "  if (@w != 0) { $s = @since[cpu]; if ($s < @w) { $s = @w; }",
+                  "    @ran_ns[args->prev_comm] = sum(nsecs - $s); }",
+                  "  @since[cpu] = nsecs;",
+                  f"  if (args->prev_pid == {loop_tid} && (args->prev_state & 0xff) == 0) {{",
+                  "    @w = nsecs; }",
+                  f"  if (args->next_pid == {loop_tid} && @w != 0) {{",
+                  "    $d = (nsecs - @w) / 1000; @runq_us = hist($d); @runq_max_us = max($d);",
+                  "    @runq_n = count(); @w = 0; } }"]
     # A PTY write reaches its reader through a kernel worker (flush_to_ldisc on an unbound
     # workqueue, nice 0): its wait from queued to running is on every console byte's way.
     lines += ['tracepoint:workqueue:workqueue_queue_work /args->function == '
@@ -94,7 +103,7 @@ def _script(tails, loop_tid):
               "  if (nsecs < $t) { return; }",
               "  $d = (nsecs - $t) / 1000;",
               "  @ldisc_us = hist($d); @ldisc_max_us = max($d); @ldisc_n = count(); }"]
-    lines.append("END { clear(@r); clear(@w); clear(@pend); clear(@q); }")
+    lines.append("END { clear(@r); clear(@w); clear(@pend); clear(@q); clear(@since); }")
     return "\n".join(lines) + "\n"
 
 
@@ -142,15 +151,22 @@ class PtyTrace:
         self._reader.join(10)
         maps = maps_of(self.summary)
         return {"labvirtd_loop_runq": wait_summary(maps, "runq"),
+                "ran_while_loop_waited": ran_while_waiting(maps.get("ran_ns") or {}),
                 "pty_ldisc_work": wait_summary(maps, "ldisc")}
 
 
 def maps_of(lines):
     """bpftrace's printout of its maps at exit: {name: int} for scalars, {name: [[low, high,
-    count], ...]} for histograms (name without the @)."""
+    count], ...]} for histograms, {name: {key: int}} for maps keyed by a string (name without
+    the @)."""
     maps, current = {}, None
     scale = {None: 1, "K": 1024, "M": 1024 * 1024}
     for line in lines:
+        m = re.match(r"@(\w+)\[(.*)\]:\s*(-?\d+)\s*$", line)
+        if m:
+            maps.setdefault(m.group(1), {})[m.group(2)] = int(m.group(3))
+            current = None
+            continue
         m = re.match(r"@(\w+):\s*(-?\d+)?\s*$", line)
         if m:
             current = m.group(1)
@@ -167,6 +183,34 @@ def maps_of(lines):
         if m:
             maps[current].append([int(m.group(1)), int(m.group(1)) + 1, int(m.group(2))])
     return maps
+
+
+def task_group(comm):
+    """The kind of thread a name is, for ran_while_waiting: a guest's vCPU, a kernel worker, the
+    idle task, or the name itself (libvirtd's rpc-libvirtd, QEMU's "IO mon_iothread", virtlogd)."""
+    if re.match(r"CPU \d+/(TCG|KVM)$", comm):
+        return "guest vCPU"
+    if comm.startswith("kworker/"):
+        return "kworker"
+    if comm.startswith("swapper/"):
+        return "idle"
+    return comm
+
+
+def ran_while_waiting(ran_ns, top=12):
+    """[[group, ms, %]] of what held the CPUs while labvirtd's loop thread waited for one,
+    largest first, from @ran_ns ({thread name: ns}); the rest summed as "other"."""
+    groups = {}
+    for comm, ns in ran_ns.items():
+        groups[task_group(comm)] = groups.get(task_group(comm), 0) + ns
+    total = sum(groups.values())
+    if not total:
+        return []
+    ranked = sorted(groups.items(), key=lambda kv: -kv[1])
+    head, rest = ranked[:top], sum(ns for _, ns in ranked[top:])
+    if rest:
+        head.append(("other", rest))
+    return [[g, round(ns / 1e6, 1), round(100 * ns / total, 1)] for g, ns in head]
 
 
 def wait_summary(maps, name):

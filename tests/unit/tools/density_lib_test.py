@@ -40,6 +40,13 @@ class MapsTest(unittest.TestCase):
 [4K, 8K)               2 |                                                    |
 
 @runq_n: 0
+
+@ran_ns[CPU 0/TCG]: 3000000
+@ran_ns[CPU 1/TCG]: 1000000
+@ran_ns[rpc-libvirtd]: 2500000
+@ran_ns[kworker/u4:2]: 500000
+@ran_ns[IO mon_iothread]: 1500000
+@ran_ns[swapper/1]: 1500000
 """.splitlines()
 
     def test_scalars_and_histograms_by_name(self):
@@ -49,6 +56,22 @@ class MapsTest(unittest.TestCase):
         self.assertEqual(maps["ldisc_us"], [[0, 1, 100], [1, 2, 10], [2, 4, 5], [1024, 2048, 3],
                                             [4096, 8192, 2]])
         self.assertEqual(maps["runq_n"], 0)
+
+    def test_keyed_maps(self):
+        maps = pty_trace.maps_of(self.PRINTOUT)
+        self.assertEqual(maps["ran_ns"]["IO mon_iothread"], 1500000)
+        self.assertEqual(len(maps["ran_ns"]), 6)
+        self.assertEqual(maps["runq_n"], 0)  # a keyed map after a scalar leaves the scalar alone
+
+    def test_ran_while_waiting_groups_threads_by_kind(self):
+        ran = pty_trace.ran_while_waiting(pty_trace.maps_of(self.PRINTOUT)["ran_ns"])
+        self.assertEqual(ran[0], ["guest vCPU", 4.0, 40.0])  # two vCPU threads, one group
+        self.assertEqual(ran[1], ["rpc-libvirtd", 2.5, 25.0])
+        self.assertEqual({g for g, _, _ in ran},
+                         {"guest vCPU", "rpc-libvirtd", "IO mon_iothread", "idle", "kworker"})
+        self.assertEqual(pty_trace.ran_while_waiting({}), [])
+        self.assertEqual(pty_trace.ran_while_waiting({"a": 1, "b": 1, "c": 2}, top=1),
+                         [["c", 0.0, 50.0], ["other", 0.0, 50.0]])
 
     def test_wait_summary(self):
         w = pty_trace.wait_summary(pty_trace.maps_of(self.PRINTOUT), "ldisc")
