@@ -82,17 +82,30 @@ bool Has(const std::vector<int>& events, int event) {
   return std::find(events.begin(), events.end(), event) != events.end();
 }
 
-class AcpiTest : public FixtureTest, public ::testing::WithParamInterface<Machine> {};
+class AcpiTest : public FixtureTest, public ::testing::WithParamInterface<Machine> {
+ protected:
+  // A fixture of this machine with ACPI `mode`, booted to its prompt (nullptr, with the failure
+  // recorded, if it did not get there).
+  std::unique_ptr<FixtureDomain> BootToPrompt(AcpiMode mode) {
+    FixtureOptions options;
+    options.machine = GetParam();
+    options.acpi = mode;
+    auto fixture = StartAttached(Transcript("up\n@@prompt Router>\n"), options, &pty_);
+    if (fixture == nullptr) return nullptr;
+    std::string got;
+    if (!pty_->ReadUntil(&got, "Router>", kBootTimeout)) {
+      ADD_FAILURE() << "no prompt; the console showed: " << got;
+      return nullptr;
+    }
+    return fixture;
+  }
+
+  std::unique_ptr<ConsolePty> pty_;
+};
 
 TEST_P(AcpiTest, GracefulPowersOffOnShutdownRequest) {
-  FixtureOptions options;
-  options.machine = GetParam();
-  options.acpi = AcpiMode::kGraceful;
-  std::unique_ptr<ConsolePty> pty;
-  auto fixture = StartAttached(Transcript("up\n@@prompt Router>\n"), options, &pty);
+  auto fixture = BootToPrompt(AcpiMode::kGraceful);
   ASSERT_NE(fixture, nullptr);
-  std::string got;
-  ASSERT_TRUE(pty->ReadUntil(&got, "Router>", kBootTimeout));
   EventWatch watch(events_.get(), fixture->name());
   ASSERT_TRUE(watch.ok());
   ASSERT_EQ(fixture->Shutdown(), "");
@@ -105,14 +118,8 @@ TEST_P(AcpiTest, GracefulPowersOffOnShutdownRequest) {
 }
 
 TEST_P(AcpiTest, IgnoreKeepsRunningAfterShutdownRequest) {
-  FixtureOptions options;
-  options.machine = GetParam();
-  options.acpi = AcpiMode::kIgnore;
-  std::unique_ptr<ConsolePty> pty;
-  auto fixture = StartAttached(Transcript("up\n@@prompt Router>\n"), options, &pty);
+  auto fixture = BootToPrompt(AcpiMode::kIgnore);
   ASSERT_NE(fixture, nullptr);
-  std::string got;
-  ASSERT_TRUE(pty->ReadUntil(&got, "Router>", kBootTimeout));
   ASSERT_EQ(fixture->Shutdown(), "");
   EXPECT_FALSE(fixture->WaitInactive(milliseconds(3000)));
 }
