@@ -7,10 +7,10 @@
 // one thread gives it a larger share and, under the kernel's fair scheduler, an earlier deadline
 // on each wake-up, so it runs sooner; ovs-ctl starts ovs-vswitchd and ovsdb-server at nice -10
 // for the same reason.
-// A short fair-scheduler slice (Linux 6.12's sched_runtime) was measured too and is not set: libvirt
-// puts every guest in a cgroup of its own under machine/, so the loop already outweighs the guests
-// as a whole and the slice changed nothing (docs/benchmarks.md, same section).
-// Worker threads (blocking libvirt calls) keep the nice value they started with.
+// A short fair-scheduler slice (Linux 6.12's sched_runtime) was measured too and is not set:
+// libvirt puts every guest in a cgroup of its own under machine/, so the loop already outweighs the
+// guests as a whole and the slice changed nothing (docs/benchmarks.md, same section). Worker
+// threads (blocking libvirt calls) keep the nice value they started with.
 #ifndef LABVIRT_ENGINE_DAEMON_LOOP_PRIORITY_H_
 #define LABVIRT_ENGINE_DAEMON_LOOP_PRIORITY_H_
 
