@@ -24,6 +24,7 @@ on the CPUs while the loop waited, by kind of thread (ran_while_waiting): whethe
 guests, libvirtd, QEMU's own threads or something else on the host.
 
 Needs bpftrace (Debian's package) and tracefs; tracepoints only (no kprobes needed)."""
+import collections
 import os
 import re
 import shutil
@@ -200,13 +201,13 @@ def task_group(comm):
 def ran_while_waiting(ran_ns, top=12):
     """[[group, ms, %]] of what held the CPUs while labvirtd's loop thread waited for one,
     largest first, from @ran_ns ({thread name: ns}); the rest summed as "other"."""
-    groups = {}
+    groups = collections.Counter()
     for comm, ns in ran_ns.items():
-        groups[task_group(comm)] = groups.get(task_group(comm), 0) + ns
+        groups[task_group(comm)] += ns
     total = sum(groups.values())
     if not total:
         return []
-    ranked = sorted(groups.items(), key=lambda kv: -kv[1])
+    ranked = groups.most_common()
     head, rest = ranked[:top], sum(ns for _, ns in ranked[top:])
     if rest:
         head.append(("other", rest))
