@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "engine/daemon/flags.h"
+#include "engine/daemon/loop_priority.h"
 #include "reactor/probe.h"
 
 namespace labvirt::bench {
@@ -65,6 +67,9 @@ void SimDaemon::Main(std::promise<void>& ready) {
   options_.console.reader.direct_read = features.ok() && features->direct_tty_read;
   MakeEngine();
   ready.set_value();
+  // As labvirtd's loop runs (engine/daemon/daemon.cc: after its pool's threads exist, so only
+  // this thread gets it): the simulated devices and the clients compete with it for the cores.
+  engine::SetLoopThreadNice(engine::Flags{}.loop_nice);
   reactor_->Run();
   devices_.ForgetAll();  // the fake closes every master
   hv_.reset();
