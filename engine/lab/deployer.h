@@ -66,7 +66,8 @@ class Deployer : public EnginePart {
   void WithHostMacs(uint64_t job_id, std::function<void()> then);
   // Plans every new node's domain (tag, NICs, MACs, XML) into the job's builds.
   void DeployDefine(uint64_t job_id, std::set<std::string> macs_in_use);
-  // Makes the builds' overlays and log directories on a worker, then defines them.
+  // Makes the builds' overlays, log directories and day-0 media on workers (in parts at once,
+  // one per core), then defines them.
   void DeployFiles(uint64_t job_id);
   // Defines builds[i..] one after another.
   void DefineFrom(uint64_t job_id, size_t i);

@@ -2,6 +2,8 @@
 // image checks, with an in-process hypervisor that keeps a set of defined domains and answers on
 // a later loop pass. Nodes are deployed with `start: false`, so no VM is ever asked for; what is
 // tested is the bookkeeping: links, NIC limits, refusals, re-deploys, races, events.
+#include "providers/overlay.h"
+#include "providers/state_paths.h"
 #include "tests/unit/engine/lab_engine_fixture.h"
 
 namespace labvirt::engine {
@@ -74,6 +76,38 @@ TEST_F(LabEngineTest, DeployTakesLabOrItsAliasNameAndRefusalsNameTheRealField) {
   EXPECT_TRUE(hv_->defined.empty()) << "rolled back";
   got = DeployJson(R"({"name":"bad lab","nodes":[]})");
   EXPECT_TRUE(Has(got, R"("field":"name")")) << "the member the client used: " << got;
+}
+
+// Overlays are made in parts at once (one per core, engine/lab/lab_deploy.cc): every node of a
+// larger lab gets its own, and when several cannot be made the answer names the one earliest in
+// the spec, as a pass in order would, with nothing defined.
+TEST_F(LabEngineTest, OverlaysMadeInPartsCoverEveryNodeAndAFailureNamesTheEarliestNode) {
+  auto lab = [](const std::string& name) {
+    std::string json = R"({"lab":")" + name + R"(","nodes":[)";
+    for (int i = 0; i < 9; ++i) {
+      json += std::string(i ? "," : "") + R"({"name":"r)" + std::to_string(i) +
+              R"(","kind":"iosv","image":"base.qcow2","start":false})";
+    }
+    return json + "]}";
+  };
+  std::string got = DeployJson(lab("many"));
+  ASSERT_FALSE(Has(got, "error")) << got;
+  for (int i = 0; i < 9; ++i) {
+    auto overlay =
+        providers::OverlayPath((dir_ / "state").string(), "many", "r" + std::to_string(i));
+    EXPECT_TRUE(providers::ReadQcow2BackingFile(overlay).ok()) << overlay;
+  }
+  // r3 and r6 (in different parts on any host with 2-4 cores) find an unusable file there.
+  for (const char* node : {"r6", "r3"}) {
+    auto path = providers::OverlayPath((dir_ / "state").string(), "broken", node);
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path) << "not a qcow2 image";
+  }
+  size_t defined = hv_->defined.size();
+  got = DeployJson(lab("broken"));
+  EXPECT_TRUE(Has(got, R"("field":"nodes[3]")")) << got;
+  EXPECT_TRUE(Has(got, "is unusable")) << got;
+  EXPECT_EQ(hv_->defined.size(), defined) << "nothing defined";
 }
 
 // Issue 13: in a mixed lab, ethN is the same data NIC on an IOSv and on a Linux node (eth1 is the
