@@ -12,6 +12,9 @@ export LABVIRT_ROOT
 : "${LABVIRT_GROUP:=labvirt}"
 : "${LABVIRT_SOCKET:=${LABVIRT_RUN_DIR}/labvirtd.sock}"
 : "${LIBVIRT_URI:=qemu:///system}"
+# stdout/stderr of the host daemons tools/setup-host starts by hand (and tools/daemon-monitor's
+# crash lines, which tools/test reports).
+export DAEMON_LOG=/var/log/labvirt-setup-host.log
 
 # One line per thing done or found. The prefix says what kind of line it is.
 say_ok() { printf 'ok: %s\n' "$*"; }
