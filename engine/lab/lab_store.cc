@@ -101,8 +101,13 @@ void LabStore::SetState(Node& n, NodeState state, const std::string& reason) {
   w.BeginObject().Key("state").String(NodeStateName(state));
   w.Key("previous").String(NodeStateName(old)).Key("reason").String(reason).EndObject();
   Emit("node.state", &n, w.Take());
-  if (state == NodeState::kReady || state == NodeState::kFailed || state == NodeState::kStopped ||
-      state == NodeState::kCrashed || state == NodeState::kDefined) {
+  // `ready` settles a node only while it should run: a `node.stop … wait` sent while a restarted
+  // labvirtd was still adopting the node (starting → ready) was answered by that transition,
+  // before the stop began (fault suite, StopFaultTest on a container, once in four runs).
+  bool settled = (state == NodeState::kReady && n.desired_running) || state == NodeState::kFailed ||
+                 state == NodeState::kStopped || state == NodeState::kCrashed ||
+                 state == NodeState::kDefined;
+  if (settled) {
     NotifyWaiters(n);
   }
 }
