@@ -132,6 +132,27 @@ TEST_F(LabEngineBootTest, AStopDuringAnAdoptionAsksTheRunningGuest) {
   EXPECT_EQ(hv_->domain_destroys[d1], 0) << "asked, not forced off";
 }
 
+// The same stop, with the adoption finishing (starting -> ready) before the stop begins: the
+// ready transition does not answer the stop's caller, the node's stop does (fault suite,
+// StopFaultTest on a container: `node.stop … wait` answered with the node still stopping).
+TEST_F(LabEngineBootTest, AStopWaitingDuringAnAdoptionIsAnsweredByTheStopNotByTheAdoption) {
+  Deploy({"h1"});
+  ASSERT_TRUE(Booting("h1", 1));
+  ASSERT_TRUE(hv_->Console(Domain("h1"), kLogin));
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "ready"); })) << NodeJson("h1");
+  hv_->hold_resume = true;
+  ASSERT_TRUE(RestartEngine());
+  ASSERT_TRUE(RunUntil([&] { return !hv_->held_resume.empty(); })) << NodeJson("h1");
+  std::optional<Result<std::string>> got;
+  engine_->StopNode("h", "h1", /*force=*/false, 0, /*wait=*/true,
+                    [&](Result<std::string> r) { got = r; });
+  hv_->hold_resume = false;
+  for (auto& done : std::exchange(hv_->held_resume, {})) done(Status::Ok());
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); })) << NodeJson("h1");
+  ASSERT_TRUE(got->ok());
+  EXPECT_TRUE(Has(**got, R"("state":"stopped")")) << "answered at: " << **got;
+}
+
 // lab.destroy while a node's start waits for a worker: the destroy finds the domain off and
 // undefines it, and the start then makes a VM of nobody's (a transient domain at libvirt): it is
 // turned off when the start answers instead of running on after its lab.
