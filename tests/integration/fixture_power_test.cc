@@ -217,9 +217,9 @@ TEST_P(AccelTest, CrashDirectiveRaisesRebootEvent) {
       << "the machine did not reset; console: " << console << "; domain state " << state
       << " reason " << reason << "; events " << EventList(*watch);
   // libvirt reports each reset as REBOOT (on_reboot=restart), and the domain runs on.
-  EXPECT_TRUE(watch->Wait(milliseconds(5000), [](const std::vector<int>& events) {
-    return Has(events, -1);
-  })) << "no REBOOT event; events " << EventList(*watch) << "; console: " << console;
+  EXPECT_TRUE(watch->Wait(milliseconds(5000),
+                          [](const std::vector<int>& events) { return Has(events, -1); }))
+      << "no REBOOT event; events " << EventList(*watch) << "; console: " << console;
   EXPECT_TRUE(fixture->IsActive());
 }
 
