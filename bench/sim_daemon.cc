@@ -104,10 +104,9 @@ SimHeld SimDaemon::Held(const std::vector<std::pair<std::string, std::string>>& 
     SimHeld held;
     for (const auto& [name, xml] : hv_->xmls) held.hypervisor_bytes += name.size() + xml.size();
     for (const auto& [name, md] : hv_->metadata) held.hypervisor_bytes += name.size() + md.size();
-    const size_t ring = options_.console.scrollback_bytes;
     for (const auto& [lab, node] : nodes) {
       engine::ConsoleHub* hub = engine_->Console(lab, node);
-      if (hub != nullptr) held.scrollback_bytes += std::min<uint64_t>(hub->bytes_read(), ring);
+      if (hub != nullptr) held.scrollback_bytes += hub->scrollback_allocated();
     }
     auto labs = engine_->ListLabs();
     if (labs.ok()) {

@@ -36,7 +36,7 @@ namespace labvirt::bench {
 // memory of the simulation's "libvirtd", not of labvirtd, so the RSS figure leaves it out.
 struct SimHeld {
   size_t hypervisor_bytes = 0;
-  size_t scrollback_bytes = 0;  // console bytes the hubs' scrollback rings hold
+  size_t scrollback_bytes = 0;  // memory the hubs' scrollback rings take (allocated)
   int nodes = 0;
   int ready = 0;
 };

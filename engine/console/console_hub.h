@@ -129,6 +129,8 @@ class ConsoleHub {
   std::vector<ViewerInfo> viewers() const;
   std::string Scrollback() const { return scrollback_.Contents(); }
   uint64_t bytes_read() const { return reader_.bytes_read(); }
+  // Bytes of memory the scrollback ring takes now (it grows with what it holds).
+  size_t scrollback_allocated() const { return scrollback_.allocated(); }
   uint64_t viewers_cut_off() const { return viewers_cut_off_; }
 
  private:

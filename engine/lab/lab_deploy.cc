@@ -90,7 +90,7 @@ void Deployer::Deploy(LabSpec spec, bool wait, Reply reply) {
     int64_t held_mib = 0;
     for (const auto& [ln, lab] : labs_) {
       for (const auto& [nn, n] : lab->nodes) {
-        if (HoldsMemory(n->state)) held_mib += n->kind.memory_mb;
+        if (HoldsMemory(n->state)) held_mib += n->kind->memory_mb;
       }
     }
     if (Status st = store_.admission.FitsHost(need_mib, held_mib); !st.ok()) return reply(st);
@@ -160,14 +160,14 @@ void Deployer::DeployResolve(uint64_t id) {
         DeployJob& job = *jobs_.at(id);
         for (size_t i = 0; i < job.nodes.size(); ++i) {
           Node& n = *job.nodes[i];
-          if (r->container[i] != providers::IsContainerKind(n.kind)) {
+          if (r->container[i] != providers::IsContainerKind(*n.kind)) {
             // A VM kind with a container image, or the other way round: the node's own error;
             // the rest of the lab deploys.
             n.state = NodeState::kFailed;
             n.reason = r->container[i]
                            ? "image '" + n.image + "' is a container image, but kind " +
-                                 n.kind.name + " runs VMs from disk images"
-                           : "kind " + n.kind.name + " runs containers, but image '" + n.image +
+                                 n.kind->name + " runs VMs from disk images"
+                           : "kind " + n.kind->name + " runs containers, but image '" + n.image +
                                  "' is not a container image reference (name:tag)";
             continue;
           }
@@ -243,7 +243,7 @@ void Deployer::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
     n.metadata = built->metadata;
     job.builds.push_back({n.name, built->name, built->xml, n.overlay, n.base,
                           providers::LogDir(options_.state_dir, n.lab),
-                          providers::NvramDir(options_.state_dir, n.lab), n.kind.day0, *config,
+                          providers::NvramDir(options_.state_dir, n.lab), n.kind->day0, *config,
                           providers::Day0TextPath(options_.state_dir, n.lab, n.name),
                           n.config_medium});
   }
@@ -252,7 +252,7 @@ void Deployer::DeployDefine(uint64_t id, std::set<std::string> macs_in_use) {
 
 bool Deployer::ContainerFailed(DeployJob& job, const std::string& node, const Status& st) {
   for (auto& n : job.nodes) {
-    if (n->name != node || !providers::IsContainerKind(n->kind)) continue;
+    if (n->name != node || !providers::IsContainerKind(*n->kind)) continue;
     // dockerd's refusal (image not here, a name taken, dockerd down) is this node's: it stays
     // in the lab as failed, saying why, and the rest of the lab deploys.
     n->state = NodeState::kFailed;

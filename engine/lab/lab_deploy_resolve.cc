@@ -107,8 +107,9 @@ std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& 
   n->name = ns.name;
   n->key = NodeKey(lab, ns.name);
   n->kind_name = ns.kind;
-  n->kind = kind;
-  n->cpu = lifecycle_.cpu_choices().Initial(n->kind);
+  n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
+  n->kind = store_.kinds.Share(ns.kind, n->metadata.overrides_json, kind);
+  n->cpu = lifecycle_.cpu_choices().Initial(*n->kind);
   n->image = ns.image;
   n->desired_running = ns.start;
   if (ns.startup_config) {
@@ -119,7 +120,6 @@ std::unique_ptr<Node> Deployer::NewNode(const std::string& lab, const NodeSpec& 
           providers::Day0MediumPath(options_.state_dir, lab, ns.name, kind.day0.method);
     }
   }
-  n->metadata.overrides_json = OverridesToJson(OverridesOf(ns));  // re-applied at reconcile
   n->metadata.save_on_stop = ns.save_on_stop.value_or(false);
   // Placeholder NICs naming the node's links: the real plan comes from BuildDomain.
   for (const auto& l : links) {

@@ -51,8 +51,8 @@ void LabEngine::WatchKsm(KsmPaths paths, std::chrono::milliseconds period) {
       for (const auto& [nn, n] : lab->nodes) {
         bool running = n->state == NodeState::kBooting || n->state == NodeState::kReady ||
                        n->state == NodeState::kStopping;
-        if (running && !providers::IsContainerKind(n->kind)) {
-          vms.push_back({n->kind_name, n->domain, n->kind.memory_sharing});
+        if (running && !providers::IsContainerKind(*n->kind)) {
+          vms.push_back({n->kind_name, n->domain, n->kind->memory_sharing});
         }
       }
     }

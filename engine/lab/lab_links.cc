@@ -143,7 +143,7 @@ void LinkBook::CreateLink(const std::string& lab_name, const std::string& a, con
     Node* n = FindNode(lab_name, node);
     if (n == nullptr)
       return reply(InvalidField(field, "no node named '" + node + "' in " + lab_name));
-    auto name = VendorInterface(n->kind, iface);
+    auto name = VendorInterface(*n->kind, iface);
     if (!name.ok()) return reply(InvalidField(field, name.status().message()));
     const providers::NicMetadata* nic = nullptr;
     int data_nics = 0;

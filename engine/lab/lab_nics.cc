@@ -9,7 +9,7 @@ Result<NicTarget> LabEngine::RunningNic(const std::string& lab, const std::strin
   if (!store_.labs.count(lab)) return InvalidField("lab", "no lab named '" + lab + "'");
   const Node* n = store_.FindNode(lab, node);
   if (n == nullptr) return NoNode(lab, node);
-  auto name = VendorInterface(n->kind, interface);
+  auto name = VendorInterface(*n->kind, interface);
   if (!name.ok()) return InvalidField("interface", name.status().message());
   const providers::NicMetadata* nic = nullptr;
   for (const auto& x : n->metadata.nics) {

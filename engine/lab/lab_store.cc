@@ -124,7 +124,7 @@ ConfigStatus ConfigStatusOf(const Node& n) {
   ConfigStatus c;
   c.bytes = n.config_bytes;
   c.error = n.config_error;
-  if (n.kind.day0.method == "console" && n.config_bytes > 0) {
+  if (n.kind->day0.method == "console" && n.config_bytes > 0) {
     c.lines = n.config_lines;
     c.lines_done = n.config_lines_done;
   }
@@ -132,7 +132,7 @@ ConfigStatus ConfigStatusOf(const Node& n) {
     c.state = "failed";
   } else if (n.config_bytes == 0) {
     c.state = "none";
-  } else if (n.kind.day0.method == "console") {
+  } else if (n.kind->day0.method == "console") {
     c.state = n.config_applying ? "applying" : n.metadata.config_applied ? "applied" : "pending";
   } else {
     bool running =
@@ -147,20 +147,20 @@ std::string LabStore::NodeJson(const Node& n) const {
   JsonWriter w;
   w.BeginObject();
   w.Key("lab").String(n.lab).Key("name").String(n.name).Key("kind").String(n.kind_name);
-  w.Key("resolved_kind").String(n.kind.name).Key("provider").String(n.kind.provider);
+  w.Key("resolved_kind").String(n.kind->name).Key("provider").String(n.kind->provider);
   w.Key("domain").String(n.domain).Key("state").String(NodeStateName(n.state));
   w.Key("reason").String(n.reason);
   w.Key("desired").String(n.desired_running ? "running" : "stopped");
   w.Key("queued").Bool(admission.IsQueued(n.key));
   w.Key("queued_reason").Raw(admission.QueuedReasonJson(n.key));
   w.Key("image").String(n.image).Key("overlay").String(n.overlay);
-  w.Key("memory_mb").Int(n.kind.memory_mb).Key("vcpus").Int(n.kind.vcpus);
+  w.Key("memory_mb").Int(n.kind->memory_mb).Key("vcpus").Int(n.kind->vcpus);
   w.Key("console").BeginObject();
   w.Key("pty").String(n.pty).Key("attached").Bool(n.hub && n.hub->attached());
   w.Key("viewers").Uint(n.hub ? n.hub->viewer_count() : 0);
   w.Key("log").String(ConsoleLogPath(n.lab, n.name)).EndObject();
   w.Key("readiness").Raw(n.readiness.ToJson());
-  w.Key("config").Raw(StartupConfigJson(n.kind, ConfigStatusOf(n)));
+  w.Key("config").Raw(StartupConfigJson(*n.kind, ConfigStatusOf(n)));
   w.Key("save_on_stop").Bool(n.metadata.save_on_stop);
   w.Key("mgmt").Raw(NodeMgmtJson(n));
   w.Key("cpu").Raw(providers::CpuChoiceToJson(n.cpu));

@@ -21,6 +21,7 @@
 #include "engine/console/console_hub.h"
 #include "engine/lab/admission.h"
 #include "engine/lab/identities.h"
+#include "engine/lab/kind_pool.h"
 #include "engine/lab/lab_spec.h"
 #include "engine/lab/metrics.h"
 #include "engine/lab/mgmt_segment.h"
@@ -86,7 +87,7 @@ struct Node {
   std::string key;     // "lab/node"
   std::string domain;  // libvirt domain name
   std::string kind_name;
-  providers::DeviceKind kind;
+  SharedKind kind = NoKind();        // resolved, overrides applied; shared (KindPool)
   providers::NodeMetadata metadata;  // NIC plan (taps, MACs, links) as defined
   std::string image;                 // base image path (resolved)
   providers::ResolvedImage base;     // the checked base image (path, format)
@@ -251,6 +252,7 @@ class LabStore {
   std::set<std::string> host_macs;
   uint64_t foreign_changes = 1;
   uint64_t host_macs_at = 0;
+  KindPool kinds;                          // each resolved kind once, shared by its nodes
   LatencyTable boot_seconds{"kind"};       // start requested -> ready (queue included)
   LatencyTable readiness_seconds{"kind"};  // VM running -> readiness text seen
 

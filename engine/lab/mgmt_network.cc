@@ -161,15 +161,15 @@ Status MgmtNetwork::Plan(DeployJob& job, Lab& lab) {
   if (!m.enabled) return Status::Ok();
   for (size_t i = 0; i < m.forwards.size(); ++i) {
     const Node* n = NodeNamed(job, lab, m.forwards[i].node);
-    if (n && !n->kind.management_nic) {
+    if (n && !n->kind->management_nic) {
       return InvalidField("mgmt.forwards[" + std::to_string(i) + "].node",
-                          "node " + n->name + " (kind " + n->kind.name +
+                          "node " + n->name + " (kind " + n->kind->name +
                               ") has no management interface to forward to");
     }
   }
   std::vector<Node*> need;
   for (auto& n : job.nodes) {
-    if (n->kind.management_nic && n->state != NodeState::kFailed) need.push_back(n.get());
+    if (n->kind->management_nic && n->state != NodeState::kFailed) need.push_back(n.get());
   }
   if (!lab.mgmt && need.empty()) return Status::Ok();
   std::unique_ptr<MgmtSegment> fresh;

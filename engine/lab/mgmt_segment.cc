@@ -66,10 +66,10 @@ std::string MgmtMac(const Node& n) {
 }
 
 std::string NodeMgmtJson(const Node& n) {
-  if (!n.kind.management_nic) return "null";
+  if (!n.kind->management_nic) return "null";
   const providers::MgmtMetadata& m = n.metadata.mgmt;
   JsonWriter w;
-  w.BeginObject().Key("interface").String(n.kind.management_interface);
+  w.BeginObject().Key("interface").String(n.kind->management_interface);
   w.Key("mac").String(MgmtMac(n)).Key("ipv4").String(AddressOf(m.ipv4));
   w.Key("ipv6").String(AddressOf(m.ipv6)).Key("gateway_ipv4").String(m.gateway_ipv4);
   w.Key("gateway_ipv6").String(m.gateway_ipv6).Key("forwards");
@@ -186,8 +186,8 @@ std::string InventoryOf(const Lab& lab, bool yaml) {
   std::map<std::string, std::string> network_os;
   for (const auto& [name, n] : lab.nodes) {
     if (n->metadata.mgmt.ipv4.empty()) continue;
-    by_kind[n->kind.name].push_back({name, AddressOf(n->metadata.mgmt.ipv4)});
-    network_os[n->kind.name] = n->kind.network_os;
+    by_kind[n->kind->name].push_back({name, AddressOf(n->metadata.mgmt.ipv4)});
+    network_os[n->kind->name] = n->kind->network_os;
   }
   if (yaml) {
     std::string out = "# labvirt inventory of lab " + lab.name + "\nall:\n  children:\n";

@@ -53,7 +53,7 @@ NodeConfig::NodeConfig(const EngineSeams& seams, LabStore& store, MetadataWriter
 NodeConfig::~NodeConfig() = default;
 
 bool NodeConfig::NeedsPaste(const Node& n) {
-  return n.kind.day0.method == "console" && n.config_bytes > 0 && !n.metadata.config_applied;
+  return n.kind->day0.method == "console" && n.config_bytes > 0 && !n.metadata.config_applied;
 }
 
 Result<std::shared_ptr<const CliPatterns>> NodeConfig::Patterns(const providers::DeviceKind& k) {
@@ -71,11 +71,11 @@ NodeConfig::Script* NodeConfig::FindScript(const std::string& key) {
 
 Status NodeConfig::RunScript(Node& n, std::vector<CliCommand> commands,
                              std::function<void(int, int)> progress, ScriptDone done) {
-  if (n.kind.cli.prompt.empty()) {
+  if (n.kind->cli.prompt.empty()) {
     return NodeError(
-        n, "kind " + n.kind.name + " has no console scripts (no cli in its catalog entry)");
+        n, "kind " + n.kind->name + " has no console scripts (no cli in its catalog entry)");
   }
-  auto patterns = Patterns(n.kind);
+  auto patterns = Patterns(*n.kind);
   if (!patterns.ok()) return NodeError(n, patterns.status().message());
   if (scripts_.count(n.key)) return NodeError(n, "a console script is already running on it");
   if (!n.hub || !n.hub->attached()) {
@@ -101,7 +101,7 @@ Status NodeConfig::RunScript(Node& n, std::vector<CliCommand> commands,
   Script& s = *script;
   s.viewer = *viewer;
   s.done = std::move(done);
-  s.session = std::make_unique<CliSession>(*patterns, n.kind.credentials, std::move(commands),
+  s.session = std::make_unique<CliSession>(*patterns, n.kind->credentials, std::move(commands),
                                            n.name, SessionCallbacks(key, std::move(progress)));
   scripts_[key] = std::move(script);
   s.session->Start();
@@ -158,7 +158,7 @@ void NodeConfig::Cancel(const std::string& key, const std::string& why) {
 }
 
 void NodeConfig::EmitConfig(Node& n) {
-  Emit("node.config", &n, StartupConfigJson(n.kind, ConfigStatusOf(n)));
+  Emit("node.config", &n, StartupConfigJson(*n.kind, ConfigStatusOf(n)));
 }
 
 void NodeConfig::Paste(Node& n, std::function<void(Status)> done) {
@@ -191,7 +191,7 @@ void NodeConfig::Paste(Node& n, std::function<void(Status)> done) {
 }
 
 Status NodeConfig::PasteText(Node& n, const std::string& text, std::function<void(Status)> finish) {
-  std::vector<CliCommand> cmds = PasteScript(n.kind.cli, text);
+  std::vector<CliCommand> cmds = PasteScript(n.kind->cli, text);
   // Commands done -> config lines done, for the node's progress.
   auto lines_before = std::make_shared<std::vector<int>>(1, 0);
   for (const auto& c : cmds) lines_before->push_back(lines_before->back() + (c.config_line > 0));
@@ -214,8 +214,8 @@ Status NodeConfig::PasteText(Node& n, const std::string& text, std::function<voi
 }
 
 Status NodeConfig::SaveNode(Node& n, SaveDone done) {
-  if (n.kind.cli.show_config.empty()) {
-    return NodeError(n, "kind " + n.kind.name + " cannot show its config over the console");
+  if (n.kind->cli.show_config.empty()) {
+    return NodeError(n, "kind " + n.kind->name + " cannot show its config over the console");
   }
   if (n.state != NodeState::kReady) {
     return NodeError(
@@ -223,16 +223,16 @@ Status NodeConfig::SaveNode(Node& n, SaveDone done) {
   }
   const std::string key = n.key, lab = n.lab, node = n.name;
   return RunScript(
-      n, ShowConfigScript(n.kind.cli), nullptr,
+      n, ShowConfigScript(n.kind->cli), nullptr,
       [this, key, lab, node, done](Status st, std::vector<std::string> lines) {
         Node* n = FindNodeByKey(key);
         if (!st.ok() || n == nullptr)
           return done(st.ok() ? NotFound("node " + node + " is gone") : st);
-        auto patterns = Patterns(n->kind);
+        auto patterns = Patterns(*n->kind);
         std::string text = patterns.ok() ? ExtractConfig(**patterns, lines) : "";
         if (text.empty()) {
           return done(FailedPrecondition("node " + node + ": the answer to '" +
-                                         n->kind.cli.show_config + "' held no config (" +
+                                         n->kind->cli.show_config + "' held no config (" +
                                          std::to_string(lines.size()) + " lines)"));
         }
         Status queued = OnWorker<Result<providers::SavedConfig>>(
@@ -250,7 +250,7 @@ Status NodeConfig::SaveNode(Node& n, SaveDone done) {
 }
 
 void NodeConfig::SaveBeforeStop(Node& n, std::function<void()> then) {
-  if (!n.metadata.save_on_stop || n.state != NodeState::kReady || n.kind.cli.show_config.empty()) {
+  if (!n.metadata.save_on_stop || n.state != NodeState::kReady || n.kind->cli.show_config.empty()) {
     return then();
   }
   const std::string lab = n.lab, node = n.name;
@@ -292,8 +292,8 @@ void NodeConfig::SaveLab(const std::string& lab, Reply reply) {
   job->lab = lab;
   job->reply = std::move(reply);
   for (const auto& [name, n] : it->second->nodes) {
-    if (n->kind.cli.show_config.empty()) {
-      job->skipped.emplace_back(name, "kind " + n->kind.name + " cannot show its config");
+    if (n->kind->cli.show_config.empty()) {
+      job->skipped.emplace_back(name, "kind " + n->kind->name + " cannot show its config");
     } else if (n->state != NodeState::kReady) {
       job->skipped.emplace_back(name, std::string(NodeStateName(n->state)));
     } else {

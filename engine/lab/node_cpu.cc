@@ -65,7 +65,7 @@ constexpr int kMaxStartKills = 2;
 }  // namespace
 
 void NodeLife::StartRefused(Node& n, const std::string& error) {
-  if (providers::IsContainerKind(n.kind)) return FailStart(n, error);
+  if (providers::IsContainerKind(*n.kind)) return FailStart(n, error);
   if (providers::KilledByLibvirtDuringStart(error) && n.start_kills < kMaxStartKills) {
     ++n.start_kills;
     LogWarn("start killed by libvirtd itself; trying the same CPU again",
@@ -73,7 +73,7 @@ void NodeLife::StartRefused(Node& n, const std::string& error) {
     return RetryStart(n, /*redefine=*/false);
   }
   providers::CpuError err = providers::ClassifyCpuError(error);
-  auto next = cpu_choices_.Next(n.kind, n.cpu, err);
+  auto next = cpu_choices_.Next(*n.kind, n.cpu, err);
   if (!next) {
     std::string reason = error;
     if (!n.cpu_attempts.empty()) {
@@ -118,7 +118,7 @@ void NodeLife::RetryStart(Node& n, bool redefine) {
 }
 
 void NodeLife::CpuWorked(Node& n) {
-  if (providers::IsContainerKind(n.kind) || !cpu_choices_.Worked(n.kind, n.cpu)) return;
+  if (providers::IsContainerKind(*n.kind) || !cpu_choices_.Worked(*n.kind, n.cpu)) return;
   // Writes are rare (a rung learnt anew). Two in flight could land out of order and the older
   // snapshot would drop the newer entry: the cost is one refused start that relearns it.
   Status st =
@@ -133,12 +133,12 @@ void NodeLife::CpuWorked(Node& n) {
 
 void NodeLife::StartWithCpu(Node& n) {
   // A container has no CPU model to choose.
-  if (providers::IsContainerKind(n.kind) || !cpu_choices_.Outdated(n.kind, n.cpu)) {
+  if (providers::IsContainerKind(*n.kind) || !cpu_choices_.Outdated(*n.kind, n.cpu)) {
     return hv_.Start(n.domain, /*paused=*/true, [this, key = n.key, domain = n.domain](Status st) {
       AfterStartPaused(key, domain, st);
     });
   }
-  n.cpu = cpu_choices_.Initial(n.kind);
+  n.cpu = cpu_choices_.Initial(*n.kind);
   RedefineAndStart(n);
 }
 

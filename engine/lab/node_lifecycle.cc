@@ -40,7 +40,7 @@ void NodeLife::RequestStart(Node& n) {
   n.start_kills = 0;
   SetState(n, NodeState::kQueued, "waiting for a boot slot");
   std::string key = n.key;
-  admission_.Request(key, n.kind.admission_weight, n.kind.memory_mb, [this, key] {
+  admission_.Request(key, n.kind->admission_weight, n.kind->memory_mb, [this, key] {
     // Admission may call back synchronously; start from a clean stack.
     Defer([this, key] { BeginStart(key); });
   });
@@ -141,7 +141,7 @@ void NodeLife::WatchReadiness(const std::string& key) {
   }
   bool restart_attempt = n->tracker && n->readiness.state == ReadinessState::kRestarting;
   if (!n->tracker) {
-    auto compiled = readiness_patterns_.Get(n->kind.readiness, n->kind.name);
+    auto compiled = readiness_patterns_.Get(n->kind->readiness, n->kind->name);
     if (!compiled.ok()) return FailStart(*n, compiled.status().message());
     n->tracker = std::make_unique<ReadinessTracker>(
         reactor_, *compiled, [this, key](const ReadinessEvent& ev) { OnReadiness(key, ev); });
@@ -169,8 +169,8 @@ void NodeLife::OnReadiness(const std::string& key, const ReadinessEvent& ev) {
     case ReadinessEvent::Type::kReady: {
       admission_.Release(key);
       std::chrono::duration<double> boot = reactor_.clock().Now() - n->start_requested;
-      store_.boot_seconds.Observe(n->kind.name, boot.count());
-      store_.readiness_seconds.Observe(n->kind.name,
+      store_.boot_seconds.Observe(n->kind->name, boot.count());
+      store_.readiness_seconds.Observe(n->kind->name,
                                        static_cast<double>(ev.result.elapsed_ms) / 1000);
       if (n->state == NodeState::kBooting && NodeConfig::NeedsPaste(*n)) {
         PasteThenReady(*n, ev.result.pattern);
@@ -216,7 +216,7 @@ void NodeLife::RetryBoot(const std::string& key) {
   if (n == nullptr || n->state != NodeState::kBooting) return;  // stopped or crashed meanwhile
   // The retry takes its weight again at once, never queued behind other nodes (it is part of
   // the boot it was admitted for; docs/node-states.md): no Release here nor in OnStopped.
-  admission_.Readmit(key, n->kind.admission_weight, n->kind.memory_mb);
+  admission_.Readmit(key, n->kind->admission_weight, n->kind->memory_mb);
   SetState(*n, NodeState::kStarting,
            "restarting for boot attempt " + std::to_string(n->readiness.attempt + 1) + " (" +
                n->readiness.reason + ")");
@@ -412,7 +412,7 @@ void NodeLife::StopNode(const std::string& lab, const std::string& node, bool fo
   // out the timeout. Off at once; a start still in flight is turned off when it answers. Not a
   // node being adopted: its guest runs (a restarted labvirtd is reattaching its console).
   if (n->state == NodeState::kStarting && !n->adopting) force = true;
-  auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind.shutdown_timeout;
+  auto timeout = timeout_s > 0 ? std::chrono::seconds(timeout_s) : n->kind->shutdown_timeout;
   if (wait) n->waiters.push_back(std::move(reply));
   // The desired state is saved before the guest is asked to stop: a labvirtd killed once the
   // stop is under way must not start the node again when it comes back (seen in the fault
@@ -443,7 +443,7 @@ providers::DomainSpec NodeLife::DomainSpecFor(const Node& n, int nics) const {
   ds.lab = n.lab;
   ds.node = n.name;
   ds.kind_name = n.kind_name;
-  ds.kind = n.kind;
+  ds.kind = *n.kind;
   ds.tag = n.metadata.tag;
   ds.domain_type = cpu_choices_.host().kvm ? "kvm" : "qemu";
   ds.image = n.image;

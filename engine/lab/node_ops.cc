@@ -36,7 +36,7 @@ void NodeOps::RestartNode(const std::string& lab, const std::string& node, bool 
   // A starting node's guest has not run: off at once rather than ACPI until the timeout (unless
   // it is being adopted: that guest runs).
   lifecycle_.BeginStop(*n, /*force=*/n->state == NodeState::kStarting && !n->adopting,
-                       n->kind.shutdown_timeout);
+                       n->kind->shutdown_timeout);
   if (!wait) reply(NodeJson(*n));
 }
 
@@ -72,7 +72,7 @@ void NodeOps::WipeNode(const std::string& lab, const std::string& node, Reply re
     return reply(InvalidField("node", node + " is " + std::string(NodeStateName(n->state)) +
                                           "; stop it before wiping its disk"));
   }
-  if (providers::IsContainerKind(n->kind)) return WipeContainer(*n, std::move(reply));
+  if (providers::IsContainerKind(*n->kind)) return WipeContainer(*n, std::move(reply));
   if (n->overlay.empty())
     return reply(InvalidField("node", node + " has no disk (it was never defined)"));
   providers::ImageConfig config{options_.image_root, {}};
@@ -80,7 +80,7 @@ void NodeOps::WipeNode(const std::string& lab, const std::string& node, Reply re
   std::string nvram = providers::NvramPath(options_.state_dir, n->lab, n->name);
   std::string medium = n->config_medium;
   std::string text = providers::Day0TextPath(options_.state_dir, n->lab, n->name);
-  providers::Day0Spec day0 = n->kind.day0;
+  providers::Day0Spec day0 = n->kind->day0;
   Status st = OnWorker<Wiped>(
       [config, image, overlay, nvram, medium, text, day0] {
         return WipeFiles(config, image, overlay, nvram, medium, text, day0);
@@ -142,9 +142,9 @@ void NodeOps::AddNic(const std::string& lab, const std::string& node, Reply repl
   Node* n = NodeForNicChange(lab, node, "add NICs", reply);
   if (n == nullptr) return;
   int data = DataNics(n->metadata);
-  if (data >= n->kind.max_nics) {
+  if (data >= n->kind->max_nics) {
     return reply(InvalidField("node", node + " already has the " +
-                                          std::to_string(n->kind.max_nics) +
+                                          std::to_string(n->kind->max_nics) +
                                           " data NICs its kind allows"));
   }
   providers::DomainSpec ds = lifecycle_.DomainSpecFor(*n, data + 1);

@@ -90,8 +90,8 @@ Reconciler::Seen Reconciler::ReconcileDomain(const providers::DomainInfo& d) {
   return Seen::kAdopted;
 }
 
-Result<providers::DeviceKind> Reconciler::KindOf(const providers::NodeMetadata& md,
-                                                 const std::string& domain) const {
+Result<SharedKind> Reconciler::KindOf(const providers::NodeMetadata& md,
+                                      const std::string& domain) const {
   auto kind = catalog_.Resolve(md.kind);
   if (!kind.ok()) {
     LogWarn("domain of an unknown kind; left alone", {{"domain", domain}, {"kind", md.kind}});
@@ -101,15 +101,15 @@ Result<providers::DeviceKind> Reconciler::KindOf(const providers::NodeMetadata& 
   auto overrides = OverridesFromJson(md.overrides_json);
   auto applied = overrides.ok() ? ApplyOverrides(*kind, *overrides)
                                 : Result<providers::DeviceKind>(overrides.status());
-  if (applied.ok()) return applied;
+  if (applied.ok()) return store_.kinds.Share(md.kind, md.overrides_json, *std::move(applied));
   LogWarn("node overrides not re-applied; using the kind's defaults",
           {{"domain", domain}, {"error", applied.status().ToString()}});
-  return kind;
+  return store_.kinds.Share(md.kind, "", *std::move(kind));
 }
 
 std::unique_ptr<Node> Reconciler::NodeFrom(const providers::DomainInfo& d,
                                            const providers::NodeMetadata& md,
-                                           providers::DeviceKind kind) const {
+                                           SharedKind kind) const {
   auto n = std::make_unique<Node>();
   n->lab = md.lab;
   n->name = md.node;
@@ -117,10 +117,10 @@ std::unique_ptr<Node> Reconciler::NodeFrom(const providers::DomainInfo& d,
   n->domain = d.name;
   n->kind_name = md.kind;
   n->kind = std::move(kind);
-  n->cpu = md.cpu ? *md.cpu : lifecycle_.cpu_choices().Initial(n->kind);
+  n->cpu = md.cpu ? *md.cpu : lifecycle_.cpu_choices().Initial(*n->kind);
   n->image = md.image;
   // A container's image is its disk: no overlay.
-  if (!providers::IsContainerKind(n->kind)) {
+  if (!providers::IsContainerKind(*n->kind)) {
     n->overlay = providers::OverlayPath(options_.state_dir, md.lab, md.node);
   }
   if (md.config_bytes > 0) {
@@ -210,7 +210,7 @@ void Reconciler::ReconcileNode(const std::string& lab, const std::string& node, 
         lifecycle_.RequestStart(*n);
       } else if (!n->desired_running && running) {
         actions.push_back("desired stopped: stopping");
-        lifecycle_.BeginStop(*n, false, n->kind.shutdown_timeout);
+        lifecycle_.BeginStop(*n, false, n->kind->shutdown_timeout);
       }
     }
     JsonWriter w;

@@ -40,10 +40,9 @@ class Reconciler : public EnginePart {
   Seen ReconcileDomain(const providers::DomainInfo& d);
   // The node's kind from the catalog with the node's own overrides applied again (the kind's
   // defaults when they no longer apply); an error for a kind the catalog does not know.
-  Result<providers::DeviceKind> KindOf(const providers::NodeMetadata& md,
-                                       const std::string& domain) const;
+  Result<SharedKind> KindOf(const providers::NodeMetadata& md, const std::string& domain) const;
   std::unique_ptr<Node> NodeFrom(const providers::DomainInfo& d, const providers::NodeMetadata& md,
-                                 providers::DeviceKind kind) const;
+                                 SharedKind kind) const;
   // Adds to `lab` the links named by md's NICs that it does not hold yet.
   void RebuildLinks(Lab& lab, const providers::NodeMetadata& md, const std::string& domain);
 

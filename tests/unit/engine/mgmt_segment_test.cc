@@ -28,10 +28,12 @@ std::unique_ptr<Node> MakeNode(const std::string& name, const std::string& kind,
   auto n = std::make_unique<Node>();
   n->lab = "lab1";
   n->name = name;
-  n->kind.name = kind;
-  n->kind.network_os = network_os;
-  n->kind.management_nic = true;
-  n->kind.management_interface = "mgmt0";
+  providers::DeviceKind k;
+  k.name = kind;
+  k.network_os = network_os;
+  k.management_nic = true;
+  k.management_interface = "mgmt0";
+  n->kind = std::make_shared<const providers::DeviceKind>(std::move(k));
   n->metadata.mgmt = m;
   providers::NicMetadata nic;
   nic.role = providers::NicRole::kManagement;
@@ -64,7 +66,9 @@ TEST(MgmtSegmentTest, NodeJsonIsNullWithoutAManagementInterface) {
   EXPECT_EQ(std::string_view(j["mac"]), "52:54:00:00:00:01");
   EXPECT_EQ(std::string_view(j["interface"]), "mgmt0");
   EXPECT_EQ(int64_t(j["forwards"].at(0)["host_port"]), 2201);
-  n->kind.management_nic = false;
+  providers::DeviceKind no_mgmt = *n->kind;
+  no_mgmt.management_nic = false;
+  n->kind = std::make_shared<const providers::DeviceKind>(std::move(no_mgmt));
   EXPECT_EQ(NodeMgmtJson(*n), "null");
 }
 
