@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/integration/lab_test_base.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/deadline.h"
 #include "tests/support/fixture_domain.h"
@@ -24,97 +25,7 @@
 namespace labvirt {
 namespace {
 
-using namespace std::chrono_literals;
-using testing::DomainId;
-using testing::DomainsOfLab;
-using testing::PortsOfLab;
-namespace fs = std::filesystem;
-
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-lab-" + kPid;
-const std::string kStateDir = "/var/lib/libvirt/images/lvtest-lab-" + kPid + "-state";
-const std::string kSocket = "/tmp/lvtest-lab-" + kPid + ".sock";
-const std::string kLab = "lvt" + kPid;
-
-std::unique_ptr<testing::DaemonProcess> g_daemon;
-
-void StartDaemon() {
-  g_daemon = std::make_unique<testing::DaemonProcess>(
-      testing::DaemonProcess::Options{.args = {"--socket", kSocket, "--image-root", kImageRoot,
-                                               "--state-dir", kStateDir, "--boot-budget", "4"},
-                                      .log_path = kStateDir + "/labvirtd.log"});
-}
-
-// Until host.info says healthy (libvirt connected and reconciled).
-bool WaitHealthy() { return testing::WaitHealthy(kSocket, 30s); }
-
-// One request, answered within testing::kCallTimeout (else a "call failed: …" line).
-std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
-}
-
-std::string LabJson(const std::string& extra_node = "") {
-  return R"({"name":")" + kLab +
-         R"(","wait":true,"nodes":[)"
-         R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
-         R"({"name":"r2","kind":"vsrx","image":"vsrx.qcow2","memory_mb":64})" +
-         extra_node + R"(],"links":[{"endpoints":["r1:eth1","r2:eth1"]}]})";
-}
-
-// tap -> tag of this lab's ports.
-std::map<std::string, std::string> TagsByTap() {
-  std::map<std::string, std::string> out;
-  for (const auto& p : PortsOfLab(kLab)) out[p.substr(0, p.find(','))] = p.substr(p.find(',') + 1);
-  return out;
-}
-
-// interface -> tap of a node's data NICs (from node.get).
-std::map<std::string, std::string> DataTaps(const std::string& node) {
-  std::map<std::string, std::string> out;
-  std::string resp = Call("node.get", R"({"lab":")" + kLab + R"(","node":")" + node + R"("})");
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(resp).get(doc)) return out;
-  for (auto nic : doc["result"]["nics"].get_array()) {
-    if (std::string_view(nic["role"].get_string()) != "data") continue;
-    out[std::string(nic["interface"].get_string().value())] =
-        std::string(nic["tap"].get_string().value());
-  }
-  return out;
-}
-
-bool IsError(const std::string& resp) { return resp.find("\"error\"") != std::string::npos; }
-
-class LabTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    for (const char* t : {"iosv", "vsrx"}) {
-      std::string err =
-          testing::BuildFixtureImage(testing::ConsoleTranscript(t), kImageRoot + "/" + t + ".qcow2",
-                                     testing::AcpiMode::kGraceful, testing::Speed::kFast);
-      ASSERT_EQ(err, "") << t;
-    }
-    StartDaemon();
-    healthy_ = WaitHealthy();
-  }
-  static void TearDownTestSuite() {
-    if (healthy_) Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
-    g_daemon.reset();  // SIGTERM and wait
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
-  }
-  void SetUp() override {
-    LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd");
-    // The tests after the deploy use its lab: when a node failed, each would wait out its own
-    // deadlines for a lab that will never be ready. Fail them at once with the reason instead.
-    ASSERT_EQ(lab_failure_, "") << "the lab's deploy failed earlier";
-  }
-  static inline bool healthy_ = false;
-  static inline std::string lab_failure_;  // why the shared lab is not ready; "" when it is
-};
+using namespace lab_test;  // the lab, its labvirtd, and the fixture (lab_test_base.h)
 
 TEST_F(LabTest, BadDeploysAreRefusedAndLeaveNothing) {
   struct Case {
