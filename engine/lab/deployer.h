@@ -69,8 +69,11 @@ class Deployer : public EnginePart {
   // Makes the builds' overlays, log directories and day-0 media on workers (in parts at once,
   // one per core), then defines them.
   void DeployFiles(uint64_t job_id);
-  // Defines builds[i..] one after another.
-  void DefineFrom(uint64_t job_id, size_t i);
+  // Defines the builds in deploy order, up to kDefinesInFlight at once; once every define asked
+  // for has answered, a failure (the earliest in deploy order) fails the deploy and everything
+  // defined is rolled back, as one define after another would have.
+  void DefineMore(uint64_t job_id);
+  void DefineDone(uint64_t job_id, size_t i, Status st);
   // Ends a deploy: on failure rolls it back and answers -32602 with `field` (the spec's field
   // path, "nodes[1].image"; "lab" when no one field is to blame) and st's message as reason.
   void DeployFinish(uint64_t job_id, Status st, std::string field = "lab");

@@ -263,19 +263,48 @@ bool Deployer::ContainerFailed(DeployJob& job, const std::string& node, const St
   return false;
 }
 
-void Deployer::DefineFrom(uint64_t id, size_t i) {
-  // One after another; the first failure rolls everything back.
+// Defines in flight at once. libvirtd serves calls on several threads, and a define spends most
+// of its time in libvirtd writing the domain's config file; one after another, 300 defines were
+// a few seconds of a deploy's lead-in before the first node could start.
+constexpr size_t kDefinesInFlight = 4;
+
+void Deployer::DefineMore(uint64_t id) {
+  // hv_.Define may answer before it returns (DefineDone runs DefineMore again inside it), so the
+  // job is looked up afresh after each call: a nested pass may have finished the deploy.
+  for (;;) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    DeployJob& job = *it->second;
+    if (job.define_failed == SIZE_MAX && job.define_next < job.builds.size() &&
+        job.defines_open < kDefinesInFlight) {
+      size_t i = job.define_next++;
+      ++job.defines_open;
+      hv_.Define(job.builds[i].xml, [this, id, i](Status st) { DefineDone(id, i, std::move(st)); });
+      continue;
+    }
+    if (job.defines_open > 0) return;  // the last to answer finishes
+    if (job.define_failed != SIZE_MAX) {
+      return DeployFinish(id, job.define_error,
+                          job.NodeField(job.builds[job.define_failed].node, ""));
+    }
+    if (job.define_next == job.builds.size()) return DeployFinish(id, Status::Ok());
+    return;
+  }
+}
+
+void Deployer::DefineDone(uint64_t id, size_t i, Status st) {
+  if (!jobs_.count(id)) return;
   DeployJob& job = *jobs_.at(id);
-  if (i == job.builds.size()) return DeployFinish(id, Status::Ok());
-  hv_.Define(job.builds[i].xml, [this, id, i](Status st) {
-    if (!jobs_.count(id)) return;
-    DeployJob& job = *jobs_.at(id);
-    if (!st.ok() && ContainerFailed(job, job.builds[i].node, st)) return DefineFrom(id, i + 1);
-    if (!st.ok()) return DeployFinish(id, st, job.NodeField(job.builds[i].node, ""));
+  --job.defines_open;
+  if (st.ok()) {
     job.defined.insert(job.builds[i].domain);
     FaultPoint("define");
-    DefineFrom(id, i + 1);
-  });
+  } else if (!ContainerFailed(job, job.builds[i].node, st) && i < job.define_failed) {
+    // A container dockerd refused fails alone (ContainerFailed); anything else fails the deploy.
+    job.define_failed = i;
+    job.define_error = std::move(st);
+  }
+  DefineMore(id);
 }
 
 void Deployer::DeployFinish(uint64_t id, Status st, std::string field) {

@@ -73,7 +73,7 @@ void Deployer::DeployFiles(uint64_t id) {
     if (!made.status.ok() && made.index < state->first.index) state->first = std::move(made);
     if (--state->open > 0 || !jobs_.count(id)) return;
     const FilesMade& first = state->first;
-    if (first.status.ok()) return DefineFrom(id, 0);
+    if (first.status.ok()) return DefineMore(id);
     std::string field =
         first.node.empty() ? "lab" : jobs_.at(id)->NodeField(first.node, first.member);
     DeployFinish(id, first.status, field);

@@ -166,6 +166,12 @@ struct DeployJob {
     std::string config_text, config_text_path, config_medium;
   };
   std::vector<Build> builds;
+  // Deployer::DefineMore's progress: the next build to define, the defines in flight, and the
+  // earliest failed build (SIZE_MAX: none) with its error.
+  size_t define_next = 0;
+  size_t defines_open = 0;
+  size_t define_failed = SIZE_MAX;
+  Status define_error;
 
   // The field path of node `node`'s `member` in the spec ("nodes[2].image"), the syntax
   // ParseLabSpec uses; just "nodes[2]" when `member` is empty.

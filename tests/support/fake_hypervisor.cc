@@ -11,6 +11,11 @@ namespace labvirt::testing {
 
 void FakeHypervisor::Define(std::string xml, Done done) {
   ++defines;
+  max_defines_in_flight = std::max(max_defines_in_flight, ++defines_in_flight_);
+  done = [this, done = std::move(done)](Status st) {
+    --defines_in_flight_;
+    done(std::move(st));
+  };
   auto start = xml.find("<name>") + 6;
   std::string name = xml.substr(start, xml.find("</name>") - start);
   if (!fail_define.empty() && name.find(fail_define) != std::string::npos) {

@@ -64,9 +64,10 @@ class FakeHypervisor final : public providers::Hypervisor {
 
   // What the engine did.
   std::set<std::string> defined;
-  std::map<std::string, std::string> xmls;                    // domain -> its last defined XML
-  int starts = 0;                                             // every Start, refused or not
-  int defines = 0;                                            // every Define, refused or not
+  std::map<std::string, std::string> xmls;  // domain -> its last defined XML
+  int starts = 0;                           // every Start, refused or not
+  int defines = 0;                          // every Define, refused or not
+  int max_defines_in_flight = 0;  // the most Defines asked for and not yet answered at once
   std::map<std::string, int> domain_starts, domain_destroys;  // kPty: per domain
   std::vector<std::string> attached, detached;                // device XMLs
   int metadata_writes = 0;
@@ -108,6 +109,7 @@ class FakeHypervisor final : public providers::Hypervisor {
 
  private:
   void Later(Done done, Status status);
+  int defines_in_flight_ = 0;
   // kPty: the start itself (a fresh PTY pair and run id), answered on a later pass.
   void StartNow(const std::string& name, Done done);
   // kPty: true while `name`'s start is held (the domain is not running yet).
