@@ -1,6 +1,7 @@
 // Overlay disks: each node runs on its own qcow2 overlay backed by the (read-only, shared) base
-// image, created with `qemu-img create -f qcow2 -F FMT -b BASE OVERLAY`. The overlay is kept
-// across stop/start (the node keeps its disk state) and recreated only by a wipe.
+// image: what `qemu-img create -f qcow2 -F FMT -b BASE OVERLAY` makes (written by labvirt itself,
+// providers/qcow2_overlay.h). The overlay is kept across stop/start (the node keeps its disk
+// state) and recreated only by a wipe.
 //
 // Every function here runs a subprocess or touches the file system: blocking, call on the
 // reactor::WorkerPool, never on the reactor thread.
@@ -14,9 +15,12 @@
 
 namespace labvirt::providers {
 
-// The program run for qemu-img; tests may point it elsewhere. Default "qemu-img" (found on PATH).
+// How an overlay is made: by labvirt itself (qcow2_overlay.h) unless `native` is false or the
+// disk is of a shape it does not write, else by the program `qemu_img` (tests may point it
+// elsewhere; default "qemu-img", found on PATH).
 struct OverlayTool {
   std::string qemu_img = "qemu-img";
+  bool native = true;
 };
 
 // Creates `overlay_path` backed by `base` unless it exists. An existing overlay is kept only if
