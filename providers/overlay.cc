@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -17,16 +16,6 @@ extern char** environ;
 
 namespace labvirt::providers {
 namespace {
-
-uint64_t Be64(const unsigned char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-uint32_t Be32(const unsigned char* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
 
 // Runs argv, capturing stderr (up to 4 KiB) for the error message.
 Status Run(const std::vector<std::string>& argv) {
@@ -77,8 +66,8 @@ Status Create(const ResolvedImage& base, const std::string& overlay_path, const 
   // makes what that refuses as a shape it does not write (InvalidArgument: a disk over 2 PiB),
   // and says why if it cannot either. Any other failure (the base unreadable, the disk full) is
   // the answer as it is.
-  Status s = tool.native ? WriteQcow2Overlay(base, tmp) : InvalidArgument("native off");
-  if (s.code() == StatusCode::kInvalidArgument) {
+  Status s = tool.native ? WriteQcow2Overlay(base, tmp) : Status::Ok();
+  if (!tool.native || s.code() == StatusCode::kInvalidArgument) {
     ::unlink(tmp.c_str());
     s = Run({tool.qemu_img, "create", "-q", "-f", "qcow2", "-F",
              std::string(DiskFormatName(base.format)), "-b", base.path, tmp});
@@ -96,33 +85,6 @@ Status Create(const ResolvedImage& base, const std::string& overlay_path, const 
 }
 
 }  // namespace
-
-Result<std::string> ReadQcow2BackingFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open " + path);
-  unsigned char header[20] = {};
-  ssize_t n = ::pread(fd, header, sizeof header, 0);
-  if (n != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "QFI\xfb", 4) != 0) {
-    ::close(fd);
-    return InvalidArgument(path + " is not a qcow2 file");
-  }
-  uint64_t offset = Be64(header + 8);
-  uint32_t size = Be32(header + 16);
-  if (offset == 0 || size == 0) {
-    ::close(fd);
-    return std::string();
-  }
-  if (size > 4096) {
-    ::close(fd);
-    return InvalidArgument(path + ": qcow2 backing file name is " + std::to_string(size) +
-                           " bytes long");
-  }
-  std::string name(size, '\0');
-  n = ::pread(fd, name.data(), size, static_cast<off_t>(offset));
-  ::close(fd);
-  if (n != static_cast<ssize_t>(size)) return InvalidArgument(path + ": truncated qcow2 header");
-  return name;
-}
 
 Result<bool> EnsureOverlay(const ResolvedImage& base, const std::string& overlay_path,
                            const OverlayTool& tool) {

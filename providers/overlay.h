@@ -11,6 +11,7 @@
 #include <string>
 
 #include "providers/image_check.h"
+#include "providers/qcow2_overlay.h"  // ReadQcow2BackingFile
 #include "reactor/base/status.h"
 
 namespace labvirt::providers {
@@ -36,10 +37,6 @@ Status RecreateOverlay(const ResolvedImage& base, const std::string& overlay_pat
 
 // Removes the overlay; OK if it does not exist.
 Status DeleteOverlay(const std::string& overlay_path);
-
-// The backing file named in a qcow2 header (empty when it has none). InvalidArgument when the
-// file is not qcow2.
-Result<std::string> ReadQcow2BackingFile(const std::string& path);
 
 }  // namespace labvirt::providers
 

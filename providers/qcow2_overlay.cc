@@ -28,10 +28,13 @@ void Put32(std::string& out, size_t at, uint32_t v) {
 void Put64(std::string& out, size_t at, uint64_t v) {
   for (int i = 0; i < 8; ++i) out[at + i] = static_cast<char>(v >> (56 - 8 * i));
 }
-uint64_t Get64(const unsigned char* p) {
+uint64_t Be64(const unsigned char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
   return v;
+}
+uint32_t Be32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
 // A header extension: type, length, data padded to 8 bytes.
@@ -109,21 +112,47 @@ Result<std::string> Qcow2OverlayBytes(std::string_view backing, std::string_view
 }
 
 Result<uint64_t> BackingVirtualSize(const ResolvedImage& image) {
+  if (image.format == DiskFormat::kRaw) {
+    struct stat st {};
+    if (::stat(image.path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + image.path);
+    return (static_cast<uint64_t>(st.st_size) + 511) / 512 * 512;
+  }
   int fd = ::open(image.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open " + image.path);
-  struct stat st {};
   unsigned char header[32] = {};
-  ssize_t n = image.format == DiskFormat::kQcow2 ? ::pread(fd, header, sizeof header, 0) : 0;
-  int fstat_rc = ::fstat(fd, &st);
+  ssize_t n = ::pread(fd, header, sizeof header, 0);
   ::close(fd);
-  if (image.format == DiskFormat::kQcow2) {
-    if (n != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "QFI\xfb", 4) != 0) {
-      return InvalidArgument(image.path + " is not a qcow2 file");
-    }
-    return Get64(header + 24);
+  if (n != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "QFI\xfb", 4) != 0) {
+    return InvalidArgument(image.path + " is not a qcow2 file");
   }
-  if (fstat_rc != 0) return Status::FromErrno(errno, "stat " + image.path);
-  return (static_cast<uint64_t>(st.st_size) + 511) / 512 * 512;
+  return Be64(header + 24);
+}
+
+Result<std::string> ReadQcow2BackingFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open " + path);
+  unsigned char header[20] = {};
+  ssize_t n = ::pread(fd, header, sizeof header, 0);
+  if (n != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "QFI\xfb", 4) != 0) {
+    ::close(fd);
+    return InvalidArgument(path + " is not a qcow2 file");
+  }
+  uint64_t offset = Be64(header + 8);
+  uint32_t size = Be32(header + 16);
+  if (offset == 0 || size == 0) {
+    ::close(fd);
+    return std::string();
+  }
+  if (size > 4096) {
+    ::close(fd);
+    return InvalidArgument(path + ": qcow2 backing file name is " + std::to_string(size) +
+                           " bytes long");
+  }
+  std::string name(size, '\0');
+  n = ::pread(fd, name.data(), size, static_cast<off_t>(offset));
+  ::close(fd);
+  if (n != static_cast<ssize_t>(size)) return InvalidArgument(path + ": truncated qcow2 header");
+  return name;
 }
 
 Status WriteQcow2Overlay(const ResolvedImage& image, const std::string& path) {

@@ -34,6 +34,10 @@ Result<std::string> Qcow2OverlayBytes(std::string_view backing, std::string_view
 // image's length rounded up to 512-byte sectors. Blocking (reads the file).
 Result<uint64_t> BackingVirtualSize(const ResolvedImage& image);
 
+// The backing file named in a qcow2 header (empty when it has none). InvalidArgument when the
+// file is not qcow2. Blocking.
+Result<std::string> ReadQcow2BackingFile(const std::string& path);
+
 // Writes the overlay of `image` to `path` (which must not exist: O_EXCL), sparse. Blocking.
 Status WriteQcow2Overlay(const ResolvedImage& image, const std::string& path);
 

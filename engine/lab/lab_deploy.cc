@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
-
 #include "engine/catalog/catalog_overrides.h"
 #include "engine/catalog/startup_config.h"
 #include "engine/lab/deployer.h"
@@ -282,13 +280,11 @@ void Deployer::DefineMore(uint64_t id) {
       hv_.Define(job.builds[i].xml, [this, id, i](Status st) { DefineDone(id, i, std::move(st)); });
       continue;
     }
-    if (job.defines_open > 0) return;  // the last to answer finishes
-    if (job.define_failed != SIZE_MAX) {
-      return DeployFinish(id, job.define_error,
-                          job.NodeField(job.builds[job.define_failed].node, ""));
-    }
-    if (job.define_next == job.builds.size()) return DeployFinish(id, Status::Ok());
-    return;
+    // Nothing more to ask for: the last define to answer finishes the deploy.
+    if (job.defines_open > 0) return;
+    if (job.define_failed == SIZE_MAX) return DeployFinish(id, Status::Ok());
+    return DeployFinish(id, job.define_error,
+                        job.NodeField(job.builds[job.define_failed].node, ""));
   }
 }
 

@@ -22,7 +22,7 @@ struct FilesMade {
 };
 
 // Overlays, log directories and day-0 media of builds[i] for i = first, first + step, … (file
-// I/O and qemu-img; on a worker), stopping at the first failure.
+// I/O; on a worker), stopping at the first failure.
 FilesMade MakeFiles(const std::vector<DeployJob::Build>& builds, size_t first, size_t step) {
   for (size_t i = first; i < builds.size(); i += step) {
     const auto& b = builds[i];
@@ -49,9 +49,10 @@ FilesMade MakeFiles(const std::vector<DeployJob::Build>& builds, size_t first, s
   return {Status::Ok(), builds.size(), "", ""};
 }
 
-// Parts a deploy's files are made in at once: qemu-img spends ~20 ms of CPU a node, most of it
-// its own start-up, so one part per core (at most 4) makes 300 overlays in half the time on 2
-// cores, where one worker took ~6 s before the first node could start.
+// Parts a deploy's files are made in at once, one per core (at most 4). Made when qemu-img made
+// each overlay (~20 ms of CPU a node: 300 took ~6 s on one worker); labvirt now writes them itself
+// in microseconds, and the parts still spread the file system's waits (directories, syncs of a
+// slow disk) over workers.
 size_t FileParts(size_t builds) {
   size_t cores = std::max(1u, std::thread::hardware_concurrency());
   return std::clamp<size_t>(std::min<size_t>(cores, 4), 1, std::max<size_t>(builds, 1));

@@ -78,8 +78,8 @@ TEST_F(LabEngineTest, DeployTakesLabOrItsAliasNameAndRefusalsNameTheRealField) {
   EXPECT_TRUE(Has(got, R"("field":"name")")) << "the member the client used: " << got;
 }
 
-// Overlays are made in parts at once (one per core, engine/lab/lab_deploy.cc): every node of a
-// larger lab gets its own, and when several cannot be made the answer names the one earliest in
+// Overlays are made in parts at once (one per core, engine/lab/lab_deploy_files.cc): every node of
+// a larger lab gets its own, and when several cannot be made the answer names the one earliest in
 // the spec, as a pass in order would, with nothing defined.
 TEST_F(LabEngineTest, OverlaysMadeInPartsCoverEveryNodeAndAFailureNamesTheEarliestNode) {
   auto lab = [](const std::string& name) {
