@@ -69,7 +69,7 @@ void SimDaemon::Main(std::promise<void>& ready) {
   ready.set_value();
   // As labvirtd's loop runs (engine/daemon/daemon.cc: after its pool's threads exist, so only
   // this thread gets it): the simulated devices and the clients compete with it for the cores.
-  engine::SetLoopThreadNice(engine::Flags{}.loop_nice);
+  engine::SetLoopThreadPriority(engine::Flags{}.loop_priority);
   reactor_->Run();
   devices_.ForgetAll();  // the fake closes every master
   hv_.reset();

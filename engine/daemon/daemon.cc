@@ -182,8 +182,8 @@ void Daemon::StartEngine() {
 
 void Daemon::Run() {
   // Here, on the loop thread, once the worker pool's threads exist: only this thread (and what it
-  // starts from now on) gets the nice value.
-  SetLoopThreadNice(flags_.loop_nice);
+  // starts from now on) gets the priority.
+  SetLoopThreadPriority(flags_.loop_priority);
   reactor_->Run();
 }
 

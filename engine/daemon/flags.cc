@@ -239,7 +239,11 @@ FlagParser MakeParser(Flags& f) {
       {"--nice", true, "N",
        "the event loop thread's nice value, -20 to 19; 0: as started (default -10:\n"
        "consoles and events wait less for a core behind busy guests)",
-       Integer("nice", -20, 19, [&f](int n) { f.loop_nice = n; })},
+       Integer("nice", -20, 19, [&f](int n) { f.loop_priority.nice = n; })},
+      {"--realtime", true, "N",
+       "the event loop thread's SCHED_FIFO priority, 1-99; 0: the fair scheduler at\n"
+       "--nice (default 1: a readiness event waits for no guest)",
+       Integer("realtime", 0, 99, [&f](int n) { f.loop_priority.realtime = n; })},
       {"--version", false, "", "print the version and exit", Switch(&f.show_version)},
       {"--help", false, "", "print this text and exit", Switch(&f.show_help)},
       {"-h", false, "", "", Switch(&f.show_help)},

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/daemon/loop_priority.h"
 #include "reactor/base/log.h"
 #include "reactor/base/status.h"
 
@@ -31,8 +32,8 @@ struct Flags {
   std::string catalog;     // empty: the catalog installed beside the binary, once it exists
   LogLevel log_level = LogLevel::kInfo;
   int workers = 4;
-  // The reactor thread's nice value (engine/daemon/loop_priority.h); 0: leave it as started.
-  int loop_nice = -10;
+  // The reactor thread's nice value and real-time priority (engine/daemon/loop_priority.h).
+  LoopPriority loop_priority;
   // Admission (engine/lab/admission.h).
   double boot_budget = 0;        // ceiling of weighted starts at once; 0: four per host core
   bool boot_slot_ready = false;  // --boot-slot ready: a node holds its weight until ready

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -141,18 +142,37 @@ std::string WaitHealthyAnswer(const std::string& sock) {
   return resp;
 }
 
-// Thread `tid` of process `pid`: its nice value (field 19 of /proc/PID/task/TID/stat), or 99.
-int ThreadNice(pid_t pid, const std::string& tid) {
+// Thread `tid` of process `pid` as /proc/PID/task/TID/stat shows it (proc(5)): its nice value
+// (field 19), real-time priority (40) and policy (41, 0 = SCHED_OTHER, 1 = SCHED_FIFO); 99 each
+// when the thread is gone.
+struct ThreadSched {
+  int nice = 99, rt_priority = 99, policy = 99;
+};
+ThreadSched ThreadSchedOf(pid_t pid, const std::string& tid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + tid + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ThreadSched out;
   size_t at = stat.rfind(')');  // the thread's name may hold spaces and parentheses
-  if (at == std::string::npos) return 99;
+  if (at == std::string::npos) return out;
   std::istringstream fields(stat.substr(at + 2));
   std::string field;
-  for (int i = 3; i <= 19 && fields >> field; ++i) {
-    if (i == 19) return std::stoi(field);
+  for (int i = 3; i <= 41 && fields >> field; ++i) {
+    if (i == 19) out.nice = std::stoi(field);
+    if (i == 40) out.rt_priority = std::stoi(field);
+    if (i == 41) out.policy = std::stoi(field);
   }
-  return 99;
+  return out;
+}
+
+// The other threads of `pid` (workers) that run under the fair scheduler at nice 0.
+int FairThreadsAtZero(pid_t pid) {
+  int n = 0;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    ThreadSched s = ThreadSchedOf(pid, t.path().filename().string());
+    n += s.policy == SCHED_OTHER && s.nice == 0;
+  }
+  return n;
 }
 
 TEST(DaemonTest, BadFlagIsOneLineAndExitCode2) {
@@ -186,15 +206,13 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   std::string resp = WaitHealthyAnswer(sock);
   EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
   EXPECT_NE(resp.find("\"connected\":true"), std::string::npos) << resp;
-  // The loop thread (the main thread: it answered) runs at --nice's default; the worker threads
-  // keep the nice value labvirtd was started with.
-  EXPECT_EQ(ThreadNice(c.pid, std::to_string(c.pid)), -10);
-  int workers_at_zero = 0;
-  for (const auto& t :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(c.pid) + "/task")) {
-    workers_at_zero += ThreadNice(c.pid, t.path().filename().string()) == 0;
-  }
-  EXPECT_GE(workers_at_zero, 4) << "the worker pool's threads";
+  // The loop thread (the main thread: it answered) runs at --realtime's default, SCHED_FIFO 1,
+  // with --nice's default; the worker threads keep the fair scheduler at labvirtd's own nice.
+  ThreadSched loop = ThreadSchedOf(c.pid, std::to_string(c.pid));
+  EXPECT_EQ(loop.policy, SCHED_FIFO);
+  EXPECT_EQ(loop.rt_priority, 1);
+  EXPECT_EQ(loop.nice, -10);
+  EXPECT_GE(FairThreadsAtZero(c.pid), 4) << "the worker pool's threads";
   // A second daemon on the same socket is refused and leaves the first one alone.
   Child second = Spawn({"--socket", sock});
   std::string second_err;
@@ -211,19 +229,43 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   std::filesystem::remove_all(state_dir, ec);
 }
 
-// A host that refuses the loop's nice value (no CAP_SYS_NICE): labvirtd says so once and serves.
-TEST(DaemonTest, RunsAtItsOwnNiceValueWhenTheHostRefusesALowerOne) {
+// --realtime 0 keeps the loop in the fair scheduler at --nice's value.
+TEST(DaemonTest, RealtimeZeroLeavesTheLoopFairAtItsNiceValue) {
+  std::string sock = TempSocket("fair");
+  std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-fair";
+  Child c = Spawn({"--socket", sock, "--state-dir", state_dir, "--realtime", "0", "--nice", "-5"});
+  std::string resp = WaitHealthyAnswer(sock);
+  EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
+  ThreadSched loop = ThreadSchedOf(c.pid, std::to_string(c.pid));
+  EXPECT_EQ(loop.policy, SCHED_OTHER);
+  EXPECT_EQ(loop.nice, -5);
+  ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
+  std::string err;
+  EXPECT_EQ(Wait(c, &err), 0) << err;
+  EXPECT_EQ(err.find("real-time"), std::string::npos) << err;
+  std::error_code ec;
+  std::filesystem::remove_all(state_dir, ec);
+}
+
+// A host that refuses the loop's nice value and real-time policy (no CAP_SYS_NICE): labvirtd says
+// so once for each and serves.
+TEST(DaemonTest, RunsAtItsOwnPriorityWhenTheHostRefusesAHigherOne) {
   std::string sock = TempSocket("nonice");
   std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-nonice";
   Child c = Spawn({"--socket", sock, "--state-dir", state_dir}, Sandbox::kNoSysNice);
   std::string resp = WaitHealthyAnswer(sock);
   EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
-  EXPECT_EQ(ThreadNice(c.pid, std::to_string(c.pid)), 0);
+  ThreadSched loop = ThreadSchedOf(c.pid, std::to_string(c.pid));
+  EXPECT_EQ(loop.policy, SCHED_OTHER);
+  EXPECT_EQ(loop.nice, 0);
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
   std::string err;
   EXPECT_EQ(Wait(c, &err), 0) << err;
   EXPECT_NE(err.find("could not set the event loop's nice value"), std::string::npos) << err;
   EXPECT_NE(err.find("error=\"Permission denied\""), std::string::npos) << err;
+  EXPECT_NE(err.find("could not give the event loop a real-time priority"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("error=\"Operation not permitted\""), std::string::npos) << err;
   std::error_code ec;
   std::filesystem::remove_all(state_dir, ec);
 }

@@ -46,10 +46,21 @@ TEST(FlagsTest, BothValueForms) {
 }
 
 TEST(FlagsTest, LoopNice) {
-  EXPECT_EQ(ParseFlags({})->loop_nice, -10);
-  EXPECT_EQ(ParseFlags({"--nice", "0"})->loop_nice, 0);
-  EXPECT_EQ(ParseFlags({"--nice", "-20"})->loop_nice, -20);
-  EXPECT_EQ(ParseFlags({"--nice=19"})->loop_nice, 19);
+  EXPECT_EQ(ParseFlags({})->loop_priority.nice, -10);
+  EXPECT_EQ(ParseFlags({"--nice", "0"})->loop_priority.nice, 0);
+  EXPECT_EQ(ParseFlags({"--nice", "-20"})->loop_priority.nice, -20);
+  EXPECT_EQ(ParseFlags({"--nice=19"})->loop_priority.nice, 19);
+}
+
+TEST(FlagsTest, LoopRealtime) {
+  EXPECT_EQ(ParseFlags({})->loop_priority.realtime, 1);
+  EXPECT_EQ(ParseFlags({"--realtime", "0"})->loop_priority.realtime, 0);
+  EXPECT_EQ(ParseFlags({"--realtime=99"})->loop_priority.realtime, 99);
+  auto over = ParseFlags({"--realtime", "100"});
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.status().message().find("realtime"), std::string::npos) << over.status().message();
+  EXPECT_FALSE(ParseFlags({"--realtime", "-1"}).ok());
+  EXPECT_FALSE(ParseFlags({"--realtime", "fifo"}).ok());
 }
 
 TEST(FlagsTest, EmulatorAndAccel) {
@@ -196,6 +207,8 @@ TEST(FlagsTest, UsageTextIsUnchanged) {
                        0-1024 (default 4)
   --nice N             the event loop thread's nice value, -20 to 19; 0: as started (default -10:
                        consoles and events wait less for a core behind busy guests)
+  --realtime N         the event loop thread's SCHED_FIFO priority, 1-99; 0: the fair scheduler at
+                       --nice (default 1: a readiness event waits for no guest)
   --version            print the version and exit
   --help               print this text and exit
 )");
