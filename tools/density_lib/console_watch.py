@@ -61,7 +61,6 @@ class ConsoleWatch:
                 buf = os.read(self._fd, 65536)
             except BlockingIOError:
                 continue
-            now, wall = time.monotonic(), time.time()
             names = set()
             at = 0
             while at + 16 <= len(buf):
@@ -71,9 +70,9 @@ class ConsoleWatch:
                 if name.endswith(".console.log"):
                     names.add(name[:-len(".console.log")])
             for node in names:
-                self._scan(node, now, wall)
+                self._scan(node)
 
-    def _scan(self, node, now, wall):
+    def _scan(self, node):
         if node in self.ready_at or node not in self.patterns:
             return
         path = os.path.join(self.log_dir, node + ".console.log")
@@ -83,6 +82,10 @@ class ConsoleWatch:
                 data = f.read()
         except OSError:
             return
+        # Stamped once the bytes are read, not when the batch of inotify events was: with hundreds
+        # of logs to read after one wake-up, a stamp from before the reads predated text written
+        # while this thread read other files (it put the text up to 230 ms before QEMU wrote it).
+        now, wall = time.monotonic(), time.time()
         self._offset[node] = self._offset.get(node, 0) + len(data)
         text = self._tail.get(node, b"") + strip(data)
         for p in self.patterns[node]:
