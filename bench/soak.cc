@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
                                               run.samples(), summary);
     if (!failure.empty()) {
       std::fprintf(stderr, "soak: %s\nlabvirtd's log and state kept in %s\n", failure.c_str(),
-                   run.suite().state_dir.c_str());
+                   run.suite().place.state_dir.c_str());
       run.KeepFiles();
     }
   }

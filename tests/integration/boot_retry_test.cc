@@ -20,6 +20,7 @@
 #include "tests/support/prereq.h"
 #include "tests/support/state_log.h"
 #include "tests/support/suite_daemon.h"
+#include "tests/support/suite_place.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -28,10 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-retry-" + kPid;
-const std::string kStateDir = kImageRoot + "-state";
-const std::string kSocket = "/tmp/lvtest-retry-" + kPid + ".sock";
+const testing::SuitePlace kPlace("retry");
 
 // Every boot prints the banner once, then waits at the prompt.
 const char kBanner[] = "retry-fixture: boot begins";
@@ -44,7 +42,7 @@ const char kTranscript[] =
     "@@reply go => debian login:\\x20\n";
 
 std::string Call(const std::string& method, const std::string& params) {
-  auto c = ctl::Client::Connect(kSocket);
+  auto c = ctl::Client::Connect(kPlace.socket);
   if (!c.ok()) return "connect failed: " + c.status().message();
   auto r = c->Call(method, params);
   return r.ok() ? *r : "call failed: " + r.status().message();
@@ -88,7 +86,7 @@ bool WaitFor(const std::string& lab, const std::string& node, const std::string&
 class StateLog : public testing::StateLog {
  public:
   StateLog(const std::string& lab, const std::string& node)
-      : testing::StateLog(kSocket, lab, node) {}
+      : testing::StateLog(kPlace.socket, lab, node) {}
 };
 
 // A read-write console.attach: everything the node's console printed (scrollback first), and
@@ -96,7 +94,7 @@ class StateLog : public testing::StateLog {
 class Console {
  public:
   Console(const std::string& lab, const std::string& node) {
-    auto c = ctl::Client::Connect(kSocket);
+    auto c = ctl::Client::Connect(kPlace.socket);
     if (!c.ok()) return;
     client_ = std::make_unique<ctl::Client>(std::move(c).value());
     auto reply = client_->Call("console.attach",
@@ -159,26 +157,21 @@ class Console {
 class BootRetryTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    std::string transcript = kStateDir + "/retry.txt";
+    kPlace.Make();
+    std::string transcript = kPlace.state_dir + "/retry.txt";
     std::ofstream(transcript) << kTranscript;
     std::string err =
-        testing::BuildFixtureImage(transcript, kImageRoot + "/retry.qcow2",
+        testing::BuildFixtureImage(transcript, kPlace.image_root + "/retry.qcow2",
                                    testing::AcpiMode::kGraceful, testing::Speed::kFast);
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    daemon_ = testing::StartHealthyDaemon({.args = {"--socket", kSocket, "--image-root", kImageRoot,
-                                                    "--state-dir", kStateDir, "--boot-budget", "2"},
-                                           .log_path = kStateDir + "/labvirtd.log"},
-                                          kSocket, 60s, &err);
+    daemon_ = testing::StartHealthyDaemon(kPlace.DaemonOptions({"--boot-budget", "2"}),
+                                          kPlace.socket, 60s, &err);
     healthy_ = err.empty();
     if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
   static void TearDownTestSuite() {
     daemon_.reset();
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
   void SetUp() override { LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd"); }
   void TearDown() override {
@@ -211,7 +204,7 @@ class BootRetryTest : public ::testing::Test {
 };
 
 TEST_F(BootRetryTest, AKernelPanicRestartsTheVmAndTheSecondBootIsReady) {
-  const std::string lab = "h13a" + kPid + "r";
+  const std::string lab = "h13a" + kPlace.pid + "r";
   StateLog log(lab, "n1");
   ASSERT_TRUE(log.ok());
   ASSERT_NO_FATAL_FAILURE(DeployBooting(lab));
@@ -234,7 +227,7 @@ TEST_F(BootRetryTest, AKernelPanicRestartsTheVmAndTheSecondBootIsReady) {
 }
 
 TEST_F(BootRetryTest, AKernelPanicOnEveryBootFailsTheNodeWithTheReason) {
-  const std::string lab = "h13a" + kPid + "f";
+  const std::string lab = "h13a" + kPlace.pid + "f";
   ASSERT_NO_FATAL_FAILURE(DeployBooting(lab));
   Console console(lab, "n1");
   ASSERT_TRUE(console.ok()) << console.attach_error();

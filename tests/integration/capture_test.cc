@@ -24,6 +24,7 @@
 #include "tests/support/pcapng_reader.h"
 #include "tests/support/prereq.h"
 #include "tests/support/shell.h"
+#include "tests/support/suite_place.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -33,18 +34,15 @@ using namespace std::chrono_literals;
 using testing::Sh;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-cap-" + kPid;
-const std::string kStateDir = "/var/lib/libvirt/images/lvtest-cap-" + kPid + "-state";
-const std::string kSocket = "/tmp/lvtest-cap-" + kPid + ".sock";
-const std::string kLab = "lvc" + kPid;
+const testing::SuitePlace kPlace("cap");
+const std::string kLab = "lvc" + kPlace.pid;
 const std::string kInject = "lvinj" + std::to_string(::getpid() % 100000);
 const std::string kLink = "r1:GigabitEthernet0/0--r2:GigabitEthernet0/0";  // vendor names
 
 std::unique_ptr<testing::DaemonProcess> g_daemon;
 
 std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 
 int PacketSocketsOn(unsigned ifindex) {
@@ -89,7 +87,7 @@ void Inject(const std::vector<std::string>& frames) {
 // A capture started over its own connection; Read() collects the stream until it ends.
 struct Capture {
   explicit Capture(const std::string& method, const std::string& params) {
-    auto c = testing::ConnectBounded(kSocket, 20s);
+    auto c = testing::ConnectBounded(kPlace.socket, 20s);
     if (!c.ok()) return;
     client = std::make_unique<ctl::Client>(std::move(c).value());
     auto r = client->Call(method, params);
@@ -142,16 +140,13 @@ std::string LabState(const std::string& lab) {
 class CaptureTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    std::string err =
-        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    kPlace.Make();
+    std::string err = testing::BuildFixtureImage(
+        testing::ConsoleTranscript("iosv"), kPlace.image_root + "/iosv.qcow2",
+        testing::AcpiMode::kGraceful, testing::Speed::kFast);
     ASSERT_EQ(err, "");
-    g_daemon = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
-        .args = {"--socket", kSocket, "--image-root", kImageRoot, "--state-dir", kStateDir},
-        .log_path = kStateDir + "/labvirtd.log"});
-    healthy_ = testing::WaitHealthy(kSocket, 30s);
+    g_daemon = std::make_unique<testing::DaemonProcess>(kPlace.DaemonOptions());
+    healthy_ = testing::WaitHealthy(kPlace.socket, 30s);
     if (!healthy_) return;
     std::string deployed = Call(
         "lab.deploy", R"({"name":")" + kLab +
@@ -177,9 +172,7 @@ class CaptureTest : public ::testing::Test {
     Sh("ovs-vsctl --if-exists del-port arch-ovs " + kInject);
     if (healthy_) Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
     g_daemon.reset();
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
   void SetUp() override {
     LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd");
@@ -229,7 +222,7 @@ TEST_F(CaptureTest, InjectedFramesAppearFilteredAndTcpdumpReadsThem) {
   EXPECT_EQ(blocks.back().type, 5u);
   EXPECT_EQ(blocks.back().options[1], "capture ended: packet limit reached");
   // An independent reader: tcpdump from Debian.
-  std::string file = kStateDir + "/cap.pcapng";
+  std::string file = kPlace.state_dir + "/cap.pcapng";
   std::ofstream(file, std::ios::binary) << cap.bytes;
   int rc = 0;
   std::string shown = Sh("tcpdump -nn -e -r " + file + " 2>&1", &rc);
@@ -243,11 +236,11 @@ TEST_F(CaptureTest, InjectedFramesAppearFilteredAndTcpdumpReadsThem) {
 }
 
 TEST_F(CaptureTest, TwoCapturesAtOnceOneThroughLabvirtctl) {
-  std::string file = kStateDir + "/cli.pcapng";
-  std::string err = kStateDir + "/cli.err";
+  std::string file = kPlace.state_dir + "/cli.pcapng";
+  std::string err = kPlace.state_dir + "/cli.err";
   // labvirtctl in the background, on the link (its first running end: r1).
   // Its stdout must not be the shell's pipe, or Sh() would wait for it to exit.
-  std::string cmd = "timeout 60 " + std::string(LABVIRTCTL_PATH) + " --socket " + kSocket +
+  std::string cmd = "timeout 60 " + std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket +
                     " capture " + kLab + " " + kLink +
                     " --filter 'ether proto 0x88b5' --count 3 -w " + file + " >/dev/null 2>" + err +
                     " & echo $!";
@@ -390,8 +383,8 @@ TEST_F(CaptureTest, ImpairmentIsCheckedAppliedOrRefusedPrecisely) {
     EXPECT_NE(set.find("impairment not applied"), std::string::npos) << set;
     EXPECT_EQ(LabState(kLab), before) << "nothing recorded";
     int rc = 0;
-    std::string cli = Sh(std::string(LABVIRTCTL_PATH) + " --socket " + kSocket + " link " + kLab +
-                             " impair " + kLink + " --delay 20ms --loss 1% 2>&1",
+    std::string cli = Sh(std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket + " link " +
+                             kLab + " impair " + kLink + " --delay 20ms --loss 1% 2>&1",
                          &rc);
     EXPECT_NE(rc, 0) << cli;
     EXPECT_NE(cli.find("qdisc kind is unknown"), std::string::npos) << cli;
@@ -413,7 +406,7 @@ TEST_F(CaptureTest, ImpairmentIsCheckedAppliedOrRefusedPrecisely) {
 // the IMPAIRMENT column, on the receiving end's tap, applied again after that node restarts and
 // after labvirtd restarts (the qdisc taken off behind its back while it was down), then cleared.
 TEST_F(CaptureTest, ARateLimitIsShownAndSurvivesNodeAndLabvirtdRestarts) {
-  const std::string ctl = std::string(LABVIRTCTL_PATH) + " --socket " + kSocket;
+  const std::string ctl = std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket;
   auto has_tbf = [](const std::string& tap) {
     return Sh("tc qdisc show dev " + tap).find("tbf") != std::string::npos;
   };
@@ -439,7 +432,7 @@ TEST_F(CaptureTest, ARateLimitIsShownAndSurvivesNodeAndLabvirtdRestarts) {
   Sh("tc qdisc del dev " + tap + " root");
   ASSERT_FALSE(has_tbf(tap));
   g_daemon->Start();
-  ASSERT_TRUE(testing::WaitHealthy(kSocket, 30s));
+  ASSERT_TRUE(testing::WaitHealthy(kPlace.socket, 30s));
   bool again = false;
   for (int i = 0; i < 100 && !again; ++i) {  // applied when the adopted node's ports are plugged
     again = has_tbf(tap);

@@ -22,6 +22,7 @@
 #include "tests/support/fixture_domain.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
+#include "tests/support/suite_place.h"
 
 namespace labvirt {
 namespace {
@@ -29,10 +30,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-vanish-" + kPid;
-const std::string kStateDir = "/var/lib/libvirt/images/lvtest-vanish-" + kPid + "-state";
-const std::string kSocket = "/tmp/lvtest-vanish-" + kPid + ".sock";
+const testing::SuitePlace kPlace("vanish");
 
 bool SendRaw(int fd, const std::string& bytes) {
   return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
@@ -55,32 +53,28 @@ std::string ReadUntil(int fd, const std::string& want,
 class ClientVanishTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    image_error_ =
-        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
-    daemon_ = std::make_unique<testing::DaemonProcess>(
-        testing::DaemonProcess::Options{.args = {"--socket", kSocket, "--image-root", kImageRoot,
-                                                 "--state-dir", kStateDir, "--mgmt", "none"},
-                                        .log_path = kStateDir + "/labvirtd.log"});
-    healthy_ = testing::WaitHealthy(kSocket, 60s);
+    kPlace.Make();
+    image_error_ = testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"),
+                                              kPlace.image_root + "/iosv.qcow2",
+                                              testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    daemon_ = std::make_unique<testing::DaemonProcess>(kPlace.DaemonOptions({"--mgmt", "none"}));
+    healthy_ = testing::WaitHealthy(kPlace.socket, 60s);
   }
   static void TearDownTestSuite() {
     if (!daemon_->running()) daemon_->Start();  // it died: a new one still cleans up its lab
-    if (testing::WaitHealthy(kSocket, 60s)) {
-      testing::CallBounded(kSocket, "lab.destroy", R"({"lab":")" + Lab() + R"("})");
+    if (testing::WaitHealthy(kPlace.socket, 60s)) {
+      testing::CallBounded(kPlace.socket, "lab.destroy", R"({"lab":")" + Lab() + R"("})");
     }
     daemon_.reset();
-    testing::KeepLogIfFailedAndRemove("vanish", kPid, kStateDir, kImageRoot);
+    kPlace.Remove();
   }
   void SetUp() override {
     ASSERT_EQ(image_error_, "") << "fixture image";
     ASSERT_TRUE(healthy_) << "labvirtd not healthy: " << daemon_->Warnings();
   }
-  static std::string Lab() { return "lvv" + kPid; }
+  static std::string Lab() { return "lvv" + kPlace.pid; }
 
-  testing::FaultLab lab_{kSocket, kStateDir, Lab()};
+  testing::FaultLab lab_{kPlace.socket, kPlace.state_dir, Lab()};
   static inline std::unique_ptr<testing::DaemonProcess> daemon_;
   static inline bool healthy_ = false;
   static inline std::string image_error_;
@@ -91,13 +85,13 @@ class ClientVanishTest : public ::testing::Test {
 TEST_F(ClientVanishTest, A_ClientGoneMidDeployTheDeployGoesOnAndOthersAreUntouched) {
   fds_before_ = testing::SettledFds(daemon_->pid());
   ASSERT_GT(fds_before_, 0);
-  auto watcher = testing::ConnectBounded(kSocket);
+  auto watcher = testing::ConnectBounded(kPlace.socket);
   ASSERT_TRUE(watcher.ok());
   ASSERT_TRUE(watcher->Send("events.subscribe", R"({"labs":[")" + Lab() + R"("]})", 1).ok());
   auto subscribed = testing::ReadLineBy(*watcher, testing::DeadlineClock::now() + 10s, "subscribe");
   ASSERT_TRUE(subscribed.ok() && subscribed->find("\"subscribed\":true") != std::string::npos);
   {
-    auto gone = testing::ConnectBounded(kSocket);
+    auto gone = testing::ConnectBounded(kPlace.socket);
     ASSERT_TRUE(gone.ok());
     ASSERT_TRUE(gone->Send("lab.deploy", lab_.Spec(true), 1).ok());
   }  // closed before any answer
@@ -123,17 +117,17 @@ TEST_F(ClientVanishTest, B_ViewersGoneMidAttachLeaveTheConsoleAndItsLeaseToTheNe
   const std::string attach = R"({"lab":")" + Lab() + R"(","node":"r1","mode":"rw"})";
   for (int i = 0; i < 10; ++i) {
     {  // half the request line
-      auto c = testing::ConnectBounded(kSocket);
+      auto c = testing::ConnectBounded(kPlace.socket);
       ASSERT_TRUE(c.ok());
       ASSERT_TRUE(SendRaw(c->fd(), R"({"jsonrpc":"2.0","id":1,"method":"console.att)"));
     }
     {  // the request, gone before its answer
-      auto c = testing::ConnectBounded(kSocket);
+      auto c = testing::ConnectBounded(kPlace.socket);
       ASSERT_TRUE(c.ok());
       ASSERT_TRUE(c->Send("console.attach", attach, 1).ok());
     }
     {  // attached (holding the write lease), gone while the console streams
-      auto c = testing::ConnectBounded(kSocket);
+      auto c = testing::ConnectBounded(kPlace.socket);
       ASSERT_TRUE(c.ok());
       ASSERT_TRUE(c->Send("console.attach", attach, 1).ok());
       auto answer = testing::ReadLineBy(*c, testing::DeadlineClock::now() + 10s, "attach");
@@ -144,7 +138,7 @@ TEST_F(ClientVanishTest, B_ViewersGoneMidAttachLeaveTheConsoleAndItsLeaseToTheNe
   }
   // The next rw viewer gets the lease without `force`, and what it types reaches the device.
   {
-    auto c = testing::ConnectBounded(kSocket);
+    auto c = testing::ConnectBounded(kPlace.socket);
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(c->Send("console.attach", attach, 1).ok());
     auto answer = testing::ReadLineBy(*c, testing::DeadlineClock::now() + 10s, "attach");

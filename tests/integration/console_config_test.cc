@@ -18,6 +18,7 @@
 #include "reactor/base/json_writer.h"
 #include "tests/support/fixture_suite.h"
 #include "tests/support/prereq.h"
+#include "tests/support/suite_place.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -26,11 +27,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-cli-" + kPid;
-const std::string kStateDir = kImageRoot + "-state";
-const std::string kSocket = "/tmp/lvtest-cli-" + kPid + ".sock";
-const std::string kLab = "cli" + kPid;
+const testing::SuitePlace kPlace("cli");
+const std::string kLab = "cli" + kPlace.pid;
 
 // The EOS CLI as far as labvirt's arista_veos script needs it (engine/data/catalog.json "cli").
 const char kTranscript[] =
@@ -71,7 +69,7 @@ const char kSaved[] =
     "end\n";
 
 std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 
 std::string NodeParams(const std::string& lab, const std::string& node,
@@ -113,16 +111,13 @@ std::string ReadFile(const std::string& path) {
 class ConsoleConfigTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    std::string err = testing::StartFixtureSuite(
-        {kSocket, kImageRoot, kStateDir, "veos.qcow2", kTranscript}, &daemon_);
+    std::string err = testing::StartFixtureSuite({kPlace, "veos.qcow2", kTranscript}, &daemon_);
     healthy_ = err.empty();
     if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
   static void TearDownTestSuite() {
     daemon_.reset();
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
   void SetUp() override { LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd"); }
   // A failed assertion returns early: the lab goes anyway, so no VM or port outlives the test.
@@ -169,7 +164,7 @@ TEST_F(ConsoleConfigTest, PastesLogsInSavesExactlyAndRefusesWhatItShould) {
 
   // A person holding the write lease is not typed over.
   {
-    auto person = ctl::Client::Connect(kSocket);
+    auto person = ctl::Client::Connect(kPlace.socket);
     ASSERT_TRUE(person.ok());
     auto attached = person->Call("console.attach", NodeParams(lab, "s1", R"(,"mode":"rw")"));
     ASSERT_TRUE(attached.ok());
@@ -200,10 +195,10 @@ TEST_F(ConsoleConfigTest, PastesLogsInSavesExactlyAndRefusesWhatItShould) {
   EXPECT_EQ(Field(older, {"text"}), kSaved) << older;
   // labvirtctl prints the text as it is, so `labvirtctl config LAB NODE > file` keeps it.
   std::string printed;
-  if (FILE* p =
-          ::popen((std::string(LABVIRTCTL_PATH) + " --socket " + kSocket + " config " + lab + " s1")
-                      .c_str(),
-                  "r")) {
+  if (FILE* p = ::popen(
+          (std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket + " config " + lab + " s1")
+              .c_str(),
+          "r")) {
     char buf[4096];
     for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) printed.append(buf, n);
     EXPECT_EQ(::pclose(p), 0);

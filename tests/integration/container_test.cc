@@ -24,6 +24,7 @@
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
 #include "tests/support/shell.h"
+#include "tests/support/suite_place.h"
 
 namespace labvirt {
 namespace {
@@ -33,22 +34,21 @@ namespace fs = std::filesystem;
 using testing::Sh;
 using testing::Trim;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-ctr-" + kPid;
-const std::string kStateDir = kImageRoot + "-state";
-const std::string kSocket = "/tmp/lvtest-ctr-" + kPid + ".sock";
-const std::string kLab = "ctr" + kPid;
+const testing::SuitePlace kPlace("ctr");
+const std::string kLab = "ctr" + kPlace.pid;
 const char* const kImage = testing::kContainerFixtureImage;
 
 std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 
 std::string NodeParams(const std::string& node) {
   return R"({"lab":")" + kLab + R"(","node":")" + node + R"("})";
 }
 
-std::string StateOf(const std::string& node) { return testing::NodeStateOf(kSocket, kLab, node); }
+std::string StateOf(const std::string& node) {
+  return testing::NodeStateOf(kPlace.socket, kLab, node);
+}
 
 bool WaitState(const std::string& node, const std::string& state, std::chrono::seconds within) {
   auto deadline = std::chrono::steady_clock::now() + within;
@@ -106,18 +106,15 @@ class ContainerTest : public ::testing::Test {
     have_image_ = testing::HaveContainerFixtureImage();
     std::ifstream in(testing::ConsoleTranscript("iosv"));
     std::string transcript((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::string err = testing::StartFixtureSuite(
-        {kSocket, kImageRoot, kStateDir, "iosv.qcow2", transcript}, &daemon_);
+    std::string err = testing::StartFixtureSuite({kPlace, "iosv.qcow2", transcript}, &daemon_);
     healthy_ = err.empty();
     if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
   static void TearDownTestSuite() {
     Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
     daemon_.reset();
-    Sh("docker rm -f lvtest-foreign-" + kPid + " >/dev/null 2>&1");
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    Sh("docker rm -f lvtest-foreign-" + kPlace.pid + " >/dev/null 2>&1");
+    kPlace.Remove();
   }
   void SetUp() override {
     LABVIRT_REQUIRE(testing::DockerdAnswers(), "dockerd answering on /var/run/docker.sock");
@@ -134,7 +131,7 @@ class ContainerTest : public ::testing::Test {
 
 TEST_F(ContainerTest, MixedLabLinksContainersAndAVmAndLeavesNothingBehind) {
   std::string err = testing::DeployReady(
-      *daemon_, kSocket, kLab,
+      *daemon_, kPlace.socket, kLab,
       R"({"name":")" + kLab + R"(","wait":true,"nodes":[)" + Nodes("") +
           R"(],"links":[{"endpoints":["c1:eth1","c2:eth1"]},{"endpoints":["c1:eth2","v1:eth1"]}]})",
       {"c1", "c2", "v1"});
@@ -159,18 +156,18 @@ TEST_F(ContainerTest, MixedLabLinksContainersAndAVmAndLeavesNothingBehind) {
   std::string tag_c = Trim(Sh("ovs-vsctl get port " + c1_end + " tag"));
   EXPECT_EQ(tag_c, Trim(Sh("ovs-vsctl get port " + v1_tap + " tag")));
   EXPECT_NE(tag_c, Trim(Sh("ovs-vsctl get port " + HostEnd("c1", 0) + " tag")));
-  Sh("rm -f " + kStateDir + "/seen.txt; (timeout 10 tcpdump -l -n -c 1 -i " + v1_tap +
-     " arp and host 10.9.1.2 > " + kStateDir + "/seen.txt 2>/dev/null &)");
+  Sh("rm -f " + kPlace.state_dir + "/seen.txt; (timeout 10 tcpdump -l -n -c 1 -i " + v1_tap +
+     " arp and host 10.9.1.2 > " + kPlace.state_dir + "/seen.txt 2>/dev/null &)");
   std::this_thread::sleep_for(1500ms);
   Exec("c1", "ip addr add 10.9.1.1/24 dev eth2; ping -c 3 -W 1 10.9.1.2");
   std::this_thread::sleep_for(1s);
-  EXPECT_NE(Sh("cat " + kStateDir + "/seen.txt").find("10.9.1.2"), std::string::npos)
+  EXPECT_NE(Sh("cat " + kPlace.state_dir + "/seen.txt").find("10.9.1.2"), std::string::npos)
       << "c1's ARP did not reach the VM's tap " << v1_tap;
 
   // labvirtd SIGKILLed and restarted: the containers are adopted, still ready and still linked.
   daemon_->Kill();
   daemon_->Start();
-  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
+  ASSERT_TRUE(testing::WaitHealthy(kPlace.socket, 60s));
   EXPECT_TRUE(WaitState("c1", "ready", 60s)) << StateOf("c1");
   EXPECT_TRUE(WaitState("v1", "ready", 60s)) << StateOf("v1");
   ping = Exec("c1", "ping -c 1 -W 3 10.9.0.2", &rc);
@@ -201,7 +198,7 @@ TEST_F(ContainerTest, MixedLabLinksContainersAndAVmAndLeavesNothingBehind) {
     EXPECT_EQ(::if_nametoindex(end.c_str()), 0u) << "veth " << end << " outlived the lab";
   }
   EXPECT_TRUE(testing::PortsOfLab(kLab).empty()) << "an OVS port outlived the lab";
-  EXPECT_TRUE(fs::is_empty(kStateDir + "/containers")) << "a definition outlived the lab";
+  EXPECT_TRUE(fs::is_empty(kPlace.state_dir + "/containers")) << "a definition outlived the lab";
 }
 
 // The tag of the OVS port `port` ("" when it has none or is gone).
@@ -212,7 +209,7 @@ std::string TagOf(const std::string& port) {
 // Whether an ARP for `ip` sent from `node`'s data NIC `dev` (addressed `addr`) reaches `tap`.
 bool ArpReaches(const std::string& node, const std::string& dev, const std::string& addr,
                 const std::string& ip, const std::string& tap) {
-  const std::string seen = kStateDir + "/arp-" + tap + ".txt";
+  const std::string seen = kPlace.state_dir + "/arp-" + tap + ".txt";
   Sh("rm -f " + seen + "; (timeout 8 tcpdump -l -n -c 1 -i " + tap + " arp and host " + ip + " > " +
      seen + " 2>/dev/null &)");
   std::this_thread::sleep_for(1500ms);
@@ -227,7 +224,7 @@ bool ArpReaches(const std::string& node, const std::string& dev, const std::stri
 // interface, with labvirt's MAC, which a new link then uses.
 TEST_F(ContainerTest, LiveLinksAndNicsBetweenAContainerAndAVmWorkLikeVmLinks) {
   std::string err = testing::DeployReady(
-      *daemon_, kSocket, kLab,
+      *daemon_, kPlace.socket, kLab,
       R"({"name":")" + kLab + R"(","wait":true,"nodes":[)" + Nodes("") + "]}", {"c1", "c2", "v1"});
   ASSERT_EQ(err, "");
   std::string c1_end = HostEnd("c1", 0), v1_tap = HostEnd("v1", 0);
@@ -288,12 +285,12 @@ TEST_F(ContainerTest, BadContainersFailTheirNodeClearlyAndTheVmComesUp) {
   Sh("docker create --name " + c3 + std::string(" ") + kImage + " >/dev/null", &rc);
   ASSERT_EQ(rc, 0);
   // An image whose container exits at once (made from the fixture, never pulled).
-  const std::string quits = "lvtest-quits:" + kPid;
-  Sh("docker rm -f lvtest-q-" + kPid + " >/dev/null 2>&1; docker create --name lvtest-q-" + kPid +
-         " " + kImage +
+  const std::string quits = "lvtest-quits:" + kPlace.pid;
+  Sh("docker rm -f lvtest-q-" + kPlace.pid + " >/dev/null 2>&1; docker create --name lvtest-q-" +
+         kPlace.pid + " " + kImage +
          " >/dev/null && docker commit --change 'ENTRYPOINT [\"/bin/sh\", \"-c\", \"exit 3\"]' " +
-         "--change 'CMD []' lvtest-q-" + kPid + " " + quits + " >/dev/null && docker rm lvtest-q-" +
-         kPid + " >/dev/null",
+         "--change 'CMD []' lvtest-q-" + kPlace.pid + " " + quits +
+         " >/dev/null && docker rm lvtest-q-" + kPlace.pid + " >/dev/null",
      &rc);
   ASSERT_EQ(rc, 0);
 
@@ -334,7 +331,7 @@ TEST_F(ContainerTest, BadContainersFailTheirNodeClearlyAndTheVmComesUp) {
 
 TEST_F(ContainerTest, DockerdRestartIsReconnectedAndTheLabComesBack) {
   std::string err =
-      testing::DeployReady(*daemon_, kSocket, kLab,
+      testing::DeployReady(*daemon_, kPlace.socket, kLab,
                            R"({"name":")" + kLab + R"(","wait":true,"nodes":[)" + Nodes("") +
                                R"(],"links":[{"endpoints":["c1:eth1","c2:eth1"]}]})",
                            {"c1", "c2", "v1"});
@@ -344,15 +341,15 @@ TEST_F(ContainerTest, DockerdRestartIsReconnectedAndTheLabComesBack) {
   Sh("kill -9 $(cat /var/run/docker.pid); sleep 1", &rc);
   // A deploy while dockerd is down: its container node fails saying why, its VM comes up, and
   // nothing of the container is left once dockerd is back and the lab is gone.
-  const std::string down_lab = "down" + kPid;
+  const std::string down_lab = "down" + kPlace.pid;
   std::string down =
       Call("lab.deploy",
            R"({"name":")" + down_lab + R"(","wait":true,"nodes":[)" +
                R"({"name":"vd","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1},)"
                R"({"name":"cd","kind":"linux_container","image":")" +
                kImage + R"("}]})");
-  EXPECT_EQ(testing::NodeStateOf(kSocket, down_lab, "vd"), "ready") << down;
-  EXPECT_EQ(testing::NodeStateOf(kSocket, down_lab, "cd"), "failed") << down;
+  EXPECT_EQ(testing::NodeStateOf(kPlace.socket, down_lab, "vd"), "ready") << down;
+  EXPECT_EQ(testing::NodeStateOf(kPlace.socket, down_lab, "cd"), "failed") << down;
   EXPECT_NE(down.find("container: "), std::string::npos) << down;
   std::string restarted =
       Sh(std::string(LABVIRT_SOURCE_DIR) + "/tools/setup-host --dockerd 2>&1", &rc);

@@ -22,6 +22,7 @@
 #include "tests/support/fixture_suite.h"
 #include "tests/support/prereq.h"
 #include "tests/support/suite_daemon.h"
+#include "tests/support/suite_place.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -30,10 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-day0-" + kPid;
-const std::string kStateDir = kImageRoot + "-state";
-const std::string kSocket = "/tmp/lvtest-day0-" + kPid + ".sock";
+const testing::SuitePlace kPlace("day0");
 
 // Between these two lines the fixture prints its config file byte for byte.
 const char kBefore[] = "iosv-fixture: reading flash1:\r\n";
@@ -59,7 +57,7 @@ const char kConfig[] =
 // One request, answered within the suite's call timeout (a stuck labvirtd fails the test instead
 // of hanging it).
 std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 
 std::string NodeParams(const std::string& lab, const std::string& node) {
@@ -121,7 +119,7 @@ bool WaitState(const std::string& lab, const std::string& node, const std::strin
 // occurrence number `count` of kAfter has arrived or `timeout` passed.
 std::string ConsoleText(const std::string& lab, const std::string& node, int count,
                         std::chrono::seconds timeout = 30s) {
-  auto c = ctl::Client::Connect(kSocket);
+  auto c = ctl::Client::Connect(kPlace.socket);
   if (!c.ok()) return "";
   auto reply =
       c->Call("console.attach", R"({"lab":")" + lab + R"(","node":")" + node + R"(","mode":"ro"})");
@@ -187,8 +185,7 @@ std::string GuestSaw(const std::string& console, int boot) {
 
 class Day0ConfigTest : public ::testing::Test {
  protected:
-  static inline const testing::FixtureSuite kSuite{kSocket, kImageRoot, kStateDir, "iosv.qcow2",
-                                                   kTranscript};
+  static inline const testing::FixtureSuite kSuite{kPlace, "iosv.qcow2", kTranscript};
   static void SetUpTestSuite() {
     std::string err = testing::StartFixtureSuite(kSuite, &daemon_);
     healthy_ = err.empty();
@@ -198,19 +195,17 @@ class Day0ConfigTest : public ::testing::Test {
   static std::string StartDaemon() { return testing::StartSuiteDaemon(kSuite, &daemon_); }
   static void TearDownTestSuite() {
     daemon_.reset();
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
   void SetUp() override { LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd"); }
   void TearDown() override {
     for (const auto& lab : labs_) Call("lab.destroy", R"({"lab":")" + lab + R"("})");
   }
   std::string Lab(const std::string& suffix) {
-    labs_.push_back("d0" + kPid + suffix);
+    labs_.push_back("d0" + kPlace.pid + suffix);
     return labs_.back();
   }
-  static std::string Day0Dir(const std::string& lab) { return kStateDir + "/day0/" + lab; }
+  static std::string Day0Dir(const std::string& lab) { return kPlace.state_dir + "/day0/" + lab; }
 
   std::vector<std::string> labs_;
   static inline std::unique_ptr<testing::DaemonProcess> daemon_;
@@ -362,7 +357,7 @@ TEST_F(Day0ConfigTest, AnIsoKindGetsItsConfigOnACdrom) {
 // sends the text; a missing file is its error, naming the file, and nothing reaches labvirtd.
 TEST_F(Day0ConfigTest, LabvirtctlReadsStartupConfigFilesNextToTheTopology) {
   const std::string lab = Lab("c");
-  std::string dir = kStateDir + "/topo-" + lab;
+  std::string dir = kPlace.state_dir + "/topo-" + lab;
   fs::create_directories(dir + "/configs");
   std::ofstream(dir + "/configs/r1.cfg") << kConfig;
   std::ofstream(dir + "/lab.yaml") << "name: " << lab << "\ntopology:\n  nodes:\n"
@@ -371,7 +366,7 @@ TEST_F(Day0ConfigTest, LabvirtctlReadsStartupConfigFilesNextToTheTopology) {
   std::ofstream(dir + "/missing.yaml")
       << "name: " << lab << "x\ntopology:\n  nodes:\n"
       << "    r1: {kind: iosv, image: iosv.qcow2, startup-config: configs/nope.cfg}\n";
-  std::string ctl = std::string(LABVIRTCTL_PATH) + " --socket " + kSocket + " deploy ";
+  std::string ctl = std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket + " deploy ";
   int rc = -1;
   std::string out = Shell("timeout 60 " + ctl + dir + "/lab.yaml", &rc);
   EXPECT_EQ(rc, 0) << out;

@@ -24,6 +24,7 @@
 #include "tests/support/fixture_domain.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
+#include "tests/support/suite_place.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -32,15 +33,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-fault-" + kPid;
-const std::string kStateDir = "/var/lib/libvirt/images/lvtest-fault-" + kPid + "-state";
-const std::string kSocket = "/tmp/lvtest-fault-" + kPid + ".sock";
+const testing::SuitePlace kPlace("fault");
 
 std::unique_ptr<testing::DaemonProcess> g_daemon;
 
 std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 bool IsError(const std::string& resp) { return resp.find("\"error\"") != std::string::npos; }
 
@@ -50,7 +48,7 @@ bool IsError(const std::string& resp) { return resp.find("\"error\"") != std::st
   g_daemon->options().env.clear();
   if (!point.empty()) g_daemon->options().env.push_back("LABVIRT_FAULT_KILL_AT=" + point);
   g_daemon->Start();
-  if (!testing::WaitHealthy(kSocket, 60s)) {
+  if (!testing::WaitHealthy(kPlace.socket, 60s)) {
     return ::testing::AssertionFailure() << "labvirtd not healthy: " << g_daemon->Warnings();
   }
   return ::testing::AssertionSuccess();
@@ -58,7 +56,7 @@ bool IsError(const std::string& resp) { return resp.find("\"error\"") != std::st
 
 // Sends `method` without waiting for its answer: the daemon is to die on the way.
 void SendAndDie(const std::string& method, const std::string& params, const std::string& point) {
-  auto c = testing::ConnectBounded(kSocket);
+  auto c = testing::ConnectBounded(kPlace.socket);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c->Send(method, params, 1).ok());
   ASSERT_TRUE(g_daemon->WaitExit(180s)) << "labvirtd never reached fault point " << point;
@@ -70,15 +68,12 @@ const auto kKinds = ::testing::Values("iosv", "linux_container");
 class FaultTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    image_error_ =
-        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
-    g_daemon = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
-        .args = {"--socket", kSocket, "--image-root", kImageRoot, "--state-dir", kStateDir,
-                 "--boot-budget", "4", "--mgmt", "none"},
-        .log_path = kStateDir + "/labvirtd.log"});
+    kPlace.Make();
+    image_error_ = testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"),
+                                              kPlace.image_root + "/iosv.qcow2",
+                                              testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    g_daemon = std::make_unique<testing::DaemonProcess>(
+        kPlace.DaemonOptions({"--boot-budget", "4", "--mgmt", "none"}));
     g_daemon->Stop();  // each test starts it with its own fault point
   }
   static void TearDownTestSuite() {
@@ -86,7 +81,7 @@ class FaultTest : public ::testing::Test {
       for (const auto& lab : labs_) Call("lab.destroy", R"({"lab":")" + lab + R"("})");
     }
     g_daemon.reset();
-    testing::KeepLogIfFailedAndRemove("fault", kPid, kStateDir, kImageRoot);
+    kPlace.Remove();
   }
   // Sets the lab up for nodes of `kind` (kKinds).
   void UseKind(const std::string& kind) {
@@ -97,9 +92,9 @@ class FaultTest : public ::testing::Test {
                       std::string("docker image ") + testing::kContainerFixtureImage +
                           " (tools/mkcontainer-fixture builds it)");
     }
-    lab_ = "lvf" + kPid + "x" + std::to_string(labs_.size());
+    lab_ = "lvf" + kPlace.pid + "x" + std::to_string(labs_.size());
     labs_.push_back(lab_);
-    fl_ = testing::FaultLab{kSocket, kStateDir, lab_, kind};
+    fl_ = testing::FaultLab{kPlace.socket, kPlace.state_dir, lab_, kind};
   }
   void TearDown() override {
     if (!g_daemon->running()) (void)StartDaemon("");

@@ -24,6 +24,7 @@
 #include "tests/support/fixture_domain.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
+#include "tests/support/suite_place.h"
 
 namespace labvirt {
 namespace {
@@ -31,10 +32,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-hostfault-" + kPid;
-const std::string kStateDir = "/var/lib/libvirt/images/lvtest-hostfault-" + kPid + "-state";
-const std::string kSocket = "/tmp/lvtest-hostfault-" + kPid + ".sock";
+const testing::SuitePlace kPlace("hostfault");
 // A deploy with wait boots both nodes one after the other under TCG.
 constexpr auto kDeployTimeout = 300s;
 
@@ -58,32 +56,30 @@ bool Shell(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1
 class HostFaultTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    image_error_ =
-        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    kPlace.Make();
+    image_error_ = testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"),
+                                              kPlace.image_root + "/iosv.qcow2",
+                                              testing::AcpiMode::kGraceful, testing::Speed::kFast);
     // One boot at a time: r2 waits for r1's slot, so a fault can land while r1 already runs.
-    daemon_ = std::make_unique<testing::DaemonProcess>(testing::DaemonProcess::Options{
-        .args = {"--socket", kSocket, "--image-root", kImageRoot, "--state-dir", kStateDir,
-                 "--boot-budget", "1", "--mgmt", "none"},
-        .log_path = kStateDir + "/labvirtd.log"});
-    healthy_ = testing::WaitHealthy(kSocket, 60s);
+    daemon_ = std::make_unique<testing::DaemonProcess>(
+        kPlace.DaemonOptions({"--boot-budget", "1", "--mgmt", "none"}));
+    healthy_ = testing::WaitHealthy(kPlace.socket, 60s);
   }
   static void TearDownTestSuite() {
     HostDaemonsGuard::Restore();
     if (!daemon_->running()) daemon_->Start();  // it died: a new one still cleans up its labs
-    if (testing::WaitHealthy(kSocket, 60s)) {
-      for (const auto& lab : labs_) testing::CallBounded(kSocket, "lab.destroy", Lab(lab));
+    if (testing::WaitHealthy(kPlace.socket, 60s)) {
+      for (const auto& lab : labs_) testing::CallBounded(kPlace.socket, "lab.destroy", Lab(lab));
     }
     daemon_.reset();
-    testing::KeepLogIfFailedAndRemove("hostfault", kPid, kStateDir, kImageRoot);
+    kPlace.Remove();
   }
   void SetUp() override {
     ASSERT_EQ(image_error_, "") << "fixture image";
     ASSERT_TRUE(healthy_) << "labvirtd not healthy: " << daemon_->Warnings();
     ASSERT_TRUE(daemon_->running()) << "labvirtd died: " << daemon_->Warnings();
-    lab_ = testing::FaultLab{kSocket, kStateDir, "lvh" + kPid + "x" + std::to_string(labs_.size())};
+    lab_ = testing::FaultLab{kPlace.socket, kPlace.state_dir,
+                             "lvh" + kPlace.pid + "x" + std::to_string(labs_.size())};
     labs_.push_back(lab_.name);
     fds_before_ = testing::SettledFds(daemon_->pid());
     ASSERT_GT(fds_before_, 0);
@@ -107,7 +103,7 @@ class HostFaultTest : public ::testing::Test {
   // leaves nothing, labvirtd's descriptors included.
   void ExpectSameDeployConverges(int r1_run) {
     std::string answer =
-        testing::CallBounded(kSocket, "lab.deploy", lab_.Spec(true), kDeployTimeout);
+        testing::CallBounded(kPlace.socket, "lab.deploy", lab_.Spec(true), kDeployTimeout);
     lab_.ExpectConverged(answer, daemon_->Warnings());
     EXPECT_EQ(testing::DomainId(lab_.name, "r1"), r1_run) << "r1's VM was restarted";
     std::string gone = lab_.Call("lab.destroy", Lab(lab_.name));
@@ -129,7 +125,7 @@ class HostFaultTest : public ::testing::Test {
 TEST_F(HostFaultTest, LibvirtdKilledMidDeployTheSameDeployConvergesAndR1RunsOn) {
   pid_t libvirtd = testing::LibvirtdPid();
   LABVIRT_REQUIRE(libvirtd > 0, "a running libvirtd with /run/libvirtd.pid");
-  int64_t reconnects = testing::LibvirtReconnects(kSocket);
+  int64_t reconnects = testing::LibvirtReconnects(kPlace.socket);
   ASSERT_GE(reconnects, 0);
   int r1_run = DeployUntilR1Ready();
   ASSERT_GT(r1_run, 0);
@@ -138,11 +134,12 @@ TEST_F(HostFaultTest, LibvirtdKilledMidDeployTheSameDeployConvergesAndR1RunsOn) 
   ASSERT_TRUE(HostDaemonsGuard::Restore()) << "tools/setup-host could not start libvirtd again";
   auto deadline = std::chrono::steady_clock::now() + 90s;
   while (std::chrono::steady_clock::now() < deadline &&
-         testing::LibvirtReconnects(kSocket) <= reconnects) {
+         testing::LibvirtReconnects(kPlace.socket) <= reconnects) {
     std::this_thread::sleep_for(200ms);
   }
-  ASSERT_GT(testing::LibvirtReconnects(kSocket), reconnects) << "labvirtd did not reconnect";
-  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s)) << "not healthy (reconciled) after reconnect";
+  ASSERT_GT(testing::LibvirtReconnects(kPlace.socket), reconnects) << "labvirtd did not reconnect";
+  ASSERT_TRUE(testing::WaitHealthy(kPlace.socket, 60s))
+      << "not healthy (reconciled) after reconnect";
   ExpectSameDeployConverges(r1_run);
 }
 

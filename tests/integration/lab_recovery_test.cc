@@ -22,6 +22,7 @@
 #include "tests/support/prereq.h"
 #include "tests/support/state_log.h"
 #include "tests/support/suite_daemon.h"
+#include "tests/support/suite_place.h"
 #include "tools/ctl/client.h"
 
 namespace labvirt {
@@ -30,21 +31,13 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-rec-" + kPid;
-const std::string kStateDir = kImageRoot + "-state";
-const std::string kSocket = "/tmp/lvtest-rec-" + kPid + ".sock";
-const std::string kLab = "lvr" + kPid;
+const testing::SuitePlace kPlace("rec");
+const std::string kLab = "lvr" + kPlace.pid;
 const std::string kLabParam = R"("lab":")" + kLab + R"(")";
-
-std::vector<std::string> DaemonArgs() {
-  return {"--socket",    kSocket,   "--image-root",  kImageRoot,
-          "--state-dir", kStateDir, "--boot-budget", "2"};
-}
 
 // One request, answered within testing::kCallTimeout (else a "call failed: …" line).
 std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 
 std::string NodeParams(const std::string& node, const std::string& extra = "",
@@ -90,12 +83,12 @@ pid_t QemuPid(const std::string& node) {
   return pid;
 }
 
-int64_t Reconnects() { return testing::LibvirtReconnects(kSocket); }
+int64_t Reconnects() { return testing::LibvirtReconnects(kPlace.socket); }
 
 // The "node.state" events of one node of the suite's lab.
 class StateLog : public testing::StateLog {
  public:
-  explicit StateLog(const std::string& node) : testing::StateLog(kSocket, kLab, node) {}
+  explicit StateLog(const std::string& node) : testing::StateLog(kPlace.socket, kLab, node) {}
 };
 
 std::string Joined(const std::vector<std::string>& v) {
@@ -107,23 +100,22 @@ std::string Joined(const std::vector<std::string>& v) {
 class LabRecoveryTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    std::string err =
-        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    kPlace.Make();
+    std::string err = testing::BuildFixtureImage(
+        testing::ConsoleTranscript("iosv"), kPlace.image_root + "/iosv.qcow2",
+        testing::AcpiMode::kGraceful, testing::Speed::kFast);
     if (err.empty()) {
-      err =
-          testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/deaf.qcow2",
-                                     testing::AcpiMode::kIgnore, testing::Speed::kFast);
+      err = testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"),
+                                       kPlace.image_root + "/deaf.qcow2",
+                                       testing::AcpiMode::kIgnore, testing::Speed::kFast);
     }
     if (!err.empty()) return (void)std::fprintf(stderr, "fixture image: %s\n", err.c_str());
-    daemon_ = testing::StartHealthyDaemon(
-        {.args = DaemonArgs(), .log_path = kStateDir + "/labvirtd.log"}, kSocket, 60s, &err);
+    daemon_ = testing::StartHealthyDaemon(kPlace.DaemonOptions({"--boot-budget", "2"}),
+                                          kPlace.socket, 60s, &err);
     if (!err.empty()) return (void)std::fprintf(stderr, "%s\n", err.c_str());
     healthy_ = true;
     failure_ = testing::DeployReady(
-        *daemon_, kSocket, kLab,
+        *daemon_, kPlace.socket, kLab,
         R"({"name":")" + kLab +
             R"(","wait":true,"nodes":[)"
             R"({"name":"r1","kind":"iosv","image":"iosv.qcow2","memory_mb":64},)"
@@ -137,9 +129,7 @@ class LabRecoveryTest : public ::testing::Test {
       Call("lab.destroy", "{" + kLabParam + "}");
       daemon_.reset();
     }
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
   void SetUp() override {
     LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd");
@@ -174,7 +164,7 @@ TEST_F(LabRecoveryTest, StopForcesOffAGuestThatIgnoresAcpiAfterItsTimeout) {
 TEST_F(LabRecoveryTest, KilledQemuIsRestartedByThePolicyThenFailedWhenRetriesAreSpent) {
   StateLog log("r1");
   ASSERT_TRUE(log.ok());
-  std::string overlay = kStateDir + "/overlays/" + kLab + "/r1.qcow2";
+  std::string overlay = kPlace.state_dir + "/overlays/" + kLab + "/r1.qcow2";
   auto overlay_time = fs::last_write_time(overlay);
   // The default policy restarts 3 times (after 1, 2 and 4 s); the 4th crash is final.
   for (int crash = 1; crash <= 4; ++crash) {
@@ -213,7 +203,7 @@ TEST_F(LabRecoveryTest, LinkCarrierDownSurvivesALabvirtdRestart) {
   ASSERT_NE(down.find(R"("up":false)"), std::string::npos) << down;
   daemon_->Kill();
   daemon_->Start();
-  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
+  ASSERT_TRUE(testing::WaitHealthy(kPlace.socket, 60s));
   std::string lab = Call("lab.get", "{" + kLabParam + "}");
   EXPECT_NE(lab.find(R"("up":false)"), std::string::npos) << "carrier state forgotten: " << lab;
   std::string up =
@@ -236,7 +226,8 @@ TEST_F(LabRecoveryTest, LibvirtdRestartIsReconnectedAndResynced) {
   while (std::chrono::steady_clock::now() < deadline && Reconnects() <= before)
     std::this_thread::sleep_for(200ms);
   ASSERT_GT(Reconnects(), before) << "labvirtd did not reconnect to the new libvirtd";
-  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s)) << "not healthy (reconciled) after reconnect";
+  ASSERT_TRUE(testing::WaitHealthy(kPlace.socket, 60s))
+      << "not healthy (reconciled) after reconnect";
   // The VMs ran on through it and labvirt kept them as they were.
   EXPECT_EQ(QemuPid("r1"), qemu1);
   EXPECT_EQ(QemuPid("r2"), qemu2);

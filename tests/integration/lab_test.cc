@@ -71,7 +71,7 @@ TEST_F(LabTest, BadDeploysAreRefusedAndLeaveNothing) {
 }
 
 TEST_F(LabTest, DeployReportsEventsAndEveryNodeBecomesReady) {
-  auto sub = testing::ConnectBounded(kSocket);
+  auto sub = testing::ConnectBounded(kPlace.socket);
   ASSERT_TRUE(sub.ok());
   ASSERT_TRUE(sub->Call("events.subscribe", R"({"labs":[")" + kLab + R"("]})").ok());
   lab_failure_ = "lab.deploy did not answer";
@@ -111,7 +111,7 @@ TEST_F(LabTest, DeployReportsEventsAndEveryNodeBecomesReady) {
 TEST_F(LabTest, ConsoleAttachIsByteExactBothWays) {
   std::string expected;
   ASSERT_EQ(testing::ExpectedConsole(testing::ConsoleTranscript("iosv"), &expected), "");
-  auto c = testing::ConnectBounded(kSocket, 20s);
+  auto c = testing::ConnectBounded(kPlace.socket, 20s);
   ASSERT_TRUE(c.ok());
   auto reply = c->Call("console.attach", R"({"lab":")" + kLab + R"(","node":"r1","mode":"rw"})");
   ASSERT_TRUE(reply.ok());
@@ -145,7 +145,7 @@ TEST_F(LabTest, ConsoleAttachIsByteExactBothWays) {
 TEST_F(LabTest, StopThenStartKeepsTheOverlay) {
   std::string stop = Call("node.stop", R"({"lab":")" + kLab + R"(","node":"r2","wait":true})");
   EXPECT_NE(stop.find("\"state\":\"stopped\""), std::string::npos) << stop;
-  std::string overlay = kStateDir + "/overlays/" + kLab + "/r2.qcow2";
+  std::string overlay = kPlace.state_dir + "/overlays/" + kLab + "/r2.qcow2";
   ASSERT_TRUE(fs::exists(overlay));
   auto inode = fs::last_write_time(overlay);
   std::string start = Call("node.start", R"({"lab":")" + kLab + R"(","node":"r2","wait":true})");
@@ -171,7 +171,7 @@ TEST_F(LabTest, KilledDaemonRestartsAndReconcilesTheLab) {
     return ready == 2;  // the node's own state, not its readiness record's
   };
   // Both nodes adopted as ready; a failed one ends the wait at once.
-  lab = testing::PollUntil(kSocket, "lab.get", R"({"lab":")" + kLab + R"("})", all_ready,
+  lab = testing::PollUntil(kPlace.socket, "lab.get", R"({"lab":")" + kLab + R"("})", all_ready,
                            testing::DeadlineClock::now() + 30s);
   ASSERT_EQ(testing::FailedNodes(lab), "") << lab;
   simdjson::dom::parser parser;
@@ -293,7 +293,7 @@ TEST_F(LabTest, NicHotPlugAddsAndRemovesALiveNic) {
 
 TEST_F(LabTest, RestartKeepsTheDiskAndWipeMakesANewOne) {
   const std::string node = R"("lab":")" + kLab + R"(","node":"r2")";
-  std::string overlay = kStateDir + "/overlays/" + kLab + "/r2.qcow2";
+  std::string overlay = kPlace.state_dir + "/overlays/" + kLab + "/r2.qcow2";
   int id = DomainId(kLab, "r2");
   auto ino = [&] {
     struct stat st {};
@@ -334,7 +334,7 @@ TEST_F(LabTest, ReconcileNodeAdoptsADomainStartedBehindItsBack) {
   ASSERT_FALSE(IsError(resp)) << resp;
   EXPECT_NE(resp.find("adopted"), std::string::npos) << resp;
   std::string got = testing::PollUntil(
-      kSocket, "node.get", "{" + node + "}",
+      kPlace.socket, "node.get", "{" + node + "}",
       [](const std::string& answer) {
         simdjson::dom::parser p;
         simdjson::dom::element d;
@@ -351,8 +351,8 @@ TEST_F(LabTest, ReconcileNodeAdoptsADomainStartedBehindItsBack) {
 
 TEST_F(LabTest, CleanupRemovesWhatNoNodeClaims) {
   // Leftovers of a lab labvirt no longer knows: a port row, an overlay and a console log.
-  std::string ghost = "lvghost" + kPid;
-  std::string tap = "lvg" + kPid;
+  std::string ghost = "lvghost" + kPlace.pid;
+  std::string tap = "lvg" + kPlace.pid;
   // A port is this daemon's only when it carries its instance (docs/instances.md).
   simdjson::dom::parser parser;
   simdjson::dom::element info;
@@ -366,13 +366,13 @@ TEST_F(LabTest, CleanupRemovesWhatNoNodeClaims) {
                     " external_ids:node=n1 external_ids:nic=0 -- set interface " + tap +
                     " type=internal >/dev/null 2>&1";
   ASSERT_EQ(std::system(add.c_str()), 0);
-  fs::create_directories(kStateDir + "/overlays/" + ghost);
-  fs::create_directories(kStateDir + "/logs/" + ghost);
-  std::string overlay = kStateDir + "/overlays/" + ghost + "/n1.qcow2";
-  std::string log = kStateDir + "/logs/" + ghost + "/n1.console.log";
+  fs::create_directories(kPlace.state_dir + "/overlays/" + ghost);
+  fs::create_directories(kPlace.state_dir + "/logs/" + ghost);
+  std::string overlay = kPlace.state_dir + "/overlays/" + ghost + "/n1.qcow2";
+  std::string log = kPlace.state_dir + "/logs/" + ghost + "/n1.console.log";
   std::fclose(std::fopen(overlay.c_str(), "w"));
   std::fclose(std::fopen(log.c_str(), "w"));
-  std::string claimed = kStateDir + "/overlays/" + kLab + "/r1.qcow2";
+  std::string claimed = kPlace.state_dir + "/overlays/" + kLab + "/r1.qcow2";
 
   std::string dry = Call("lab.cleanup", R"({"dry_run":true})");
   ASSERT_FALSE(IsError(dry)) << dry;
@@ -437,7 +437,7 @@ TEST_F(LabTest, DaemonKilledMidDeployLosesAndLeaksNothing) {
              R"(","kind":"iosv","image":"iosv.qcow2","memory_mb":64,"nics":1})";
   }
   std::string spec = R"({"name":")" + lab + R"(","nodes":[)" + nodes + "]";
-  auto c = testing::ConnectBounded(kSocket);
+  auto c = testing::ConnectBounded(kPlace.socket);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c->Send("lab.deploy", spec + "}", 1).ok());
   std::this_thread::sleep_for(300ms);  // somewhere in the middle of it
@@ -469,8 +469,8 @@ TEST_F(LabTest, DestroyLeavesNothingBehind) {
   EXPECT_NE(resp.find("\"destroyed\":2"), std::string::npos) << resp;
   EXPECT_EQ(DomainsOfLab(kLab), 0);
   EXPECT_TRUE(PortsOfLab(kLab).empty()) << "no dangling port rows";
-  EXPECT_FALSE(fs::exists(kStateDir + "/overlays/" + kLab + "/r1.qcow2"));
-  EXPECT_FALSE(fs::exists(kStateDir + "/overlays/" + kLab + "/r2.qcow2"));
+  EXPECT_FALSE(fs::exists(kPlace.state_dir + "/overlays/" + kLab + "/r1.qcow2"));
+  EXPECT_FALSE(fs::exists(kPlace.state_dir + "/overlays/" + kLab + "/r2.qcow2"));
   EXPECT_EQ(Call("lab.list", "{}").find(kLab), std::string::npos);
   // Idempotent.
   EXPECT_NE(Call("lab.destroy", R"({"lab":")" + kLab + R"("})").find("\"destroyed\":0"),

@@ -19,6 +19,7 @@
 #include "tests/support/fixture_domain.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
+#include "tests/support/suite_place.h"
 
 namespace labvirt::lab_test {
 
@@ -28,27 +29,21 @@ using testing::DomainsOfLab;
 using testing::PortsOfLab;
 namespace fs = std::filesystem;
 
-inline const std::string kPid = std::to_string(::getpid());
-inline const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-lab-" + kPid;
-inline const std::string kStateDir = "/var/lib/libvirt/images/lvtest-lab-" + kPid + "-state";
-inline const std::string kSocket = "/tmp/lvtest-lab-" + kPid + ".sock";
-inline const std::string kLab = "lvt" + kPid;
+inline const testing::SuitePlace kPlace("lab");
+inline const std::string kLab = "lvt" + kPlace.pid;
 
 inline std::unique_ptr<testing::DaemonProcess> g_daemon;
 
 inline void StartDaemon() {
-  g_daemon = std::make_unique<testing::DaemonProcess>(
-      testing::DaemonProcess::Options{.args = {"--socket", kSocket, "--image-root", kImageRoot,
-                                               "--state-dir", kStateDir, "--boot-budget", "4"},
-                                      .log_path = kStateDir + "/labvirtd.log"});
+  g_daemon = std::make_unique<testing::DaemonProcess>(kPlace.DaemonOptions({"--boot-budget", "4"}));
 }
 
 // Until host.info says healthy (libvirt connected and reconciled).
-inline bool WaitHealthy() { return testing::WaitHealthy(kSocket, 30s); }
+inline bool WaitHealthy() { return testing::WaitHealthy(kPlace.socket, 30s); }
 
 // One request, answered within testing::kCallTimeout (else a "call failed: …" line).
 inline std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 
 inline std::string LabJson(const std::string& extra_node = "") {
@@ -86,12 +81,11 @@ inline bool IsError(const std::string& resp) { return resp.find("\"error\"") != 
 class LabTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
+    kPlace.Make();
     for (const char* t : {"iosv", "vsrx"}) {
-      std::string err =
-          testing::BuildFixtureImage(testing::ConsoleTranscript(t), kImageRoot + "/" + t + ".qcow2",
-                                     testing::AcpiMode::kGraceful, testing::Speed::kFast);
+      std::string err = testing::BuildFixtureImage(
+          testing::ConsoleTranscript(t), kPlace.image_root + "/" + t + ".qcow2",
+          testing::AcpiMode::kGraceful, testing::Speed::kFast);
       ASSERT_EQ(err, "") << t;
     }
     StartDaemon();
@@ -100,9 +94,7 @@ class LabTest : public ::testing::Test {
   static void TearDownTestSuite() {
     if (healthy_) Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
     g_daemon.reset();  // SIGTERM and wait
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
   void SetUp() override {
     LABVIRT_REQUIRE(healthy_, "labvirtd healthy on real libvirtd");

@@ -21,6 +21,7 @@
 #include "tests/support/fixture_suite.h"
 #include "tests/support/prereq.h"
 #include "tests/support/shell.h"
+#include "tests/support/suite_place.h"
 
 namespace labvirt {
 namespace {
@@ -30,16 +31,13 @@ namespace fs = std::filesystem;
 using testing::Sh;
 using testing::Trim;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-mgmt-" + kPid;
-const std::string kStateDir = kImageRoot + "-state";
-const std::string kSocket = "/tmp/lvtest-mgmt-" + kPid + ".sock";
-const std::string kLab = "mg" + kPid;
-const std::string kLab2 = "mh" + kPid;
+const testing::SuitePlace kPlace("mgmt");
+const std::string kLab = "mg" + kPlace.pid;
+const std::string kLab2 = "mh" + kPlace.pid;
 const char* const kImage = testing::kContainerFixtureImage;
 
 std::string Call(const std::string& method, const std::string& params) {
-  return testing::CallBounded(kSocket, method, params);
+  return testing::CallBounded(kPlace.socket, method, params);
 }
 
 // A string at `path` ("mgmt", "ipv4") inside `method`'s result; "" when missing.
@@ -150,17 +148,14 @@ class MgmtTest : public ::testing::Test {
     have_image_ = testing::HaveContainerFixtureImage();
     std::ifstream in(testing::ConsoleTranscript("iosv"));
     std::string transcript((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::string err = testing::StartFixtureSuite(
-        {kSocket, kImageRoot, kStateDir, "iosv.qcow2", transcript}, &daemon_);
+    std::string err = testing::StartFixtureSuite({kPlace, "iosv.qcow2", transcript}, &daemon_);
     healthy_ = err.empty();
     if (!healthy_) std::fprintf(stderr, "%s\n", err.c_str());
   }
   static void TearDownTestSuite() {
     for (const auto& lab : {kLab, kLab2}) Call("lab.destroy", R"({"lab":")" + lab + R"("})");
     daemon_.reset();
-    std::error_code ec;
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
   void SetUp() override {
     LABVIRT_REQUIRE(testing::DockerdAnswers(), "dockerd answering on /var/run/docker.sock");
@@ -223,13 +218,13 @@ TEST_F(MgmtTest, NodesGetTheirStaticLeasesTheHostReachesThemAndDestroyLeavesNoth
 
   // labvirtctl shows the segment and the addresses, and prints the inventory.
   std::string status =
-      Sh(std::string(LABVIRTCTL_PATH) + " --socket " + kSocket + " status " + kLab);
+      Sh(std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket + " status " + kLab);
   EXPECT_NE(status.find("MGMT up on " + Field(lab, {"mgmt", "interface"})), std::string::npos)
       << status;
   EXPECT_NE(status.find(Field(NodeGet(kLab, "c1"), {"mgmt", "ipv4"})), std::string::npos) << status;
   EXPECT_NE(status.find("tcp/42201->22"), std::string::npos) << status;
   std::string ctl_inventory =
-      Sh(std::string(LABVIRTCTL_PATH) + " --socket " + kSocket + " inventory " + kLab);
+      Sh(std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket + " inventory " + kLab);
   EXPECT_NE(ctl_inventory.find("ansible_host: " + Field(NodeGet(kLab, "c2"), {"mgmt", "ipv4"})),
             std::string::npos)
       << ctl_inventory;
@@ -241,7 +236,7 @@ TEST_F(MgmtTest, NodesGetTheirStaticLeasesTheHostReachesThemAndDestroyLeavesNoth
   ASSERT_FALSE(v1_tap.empty()) << v1;
   EXPECT_EQ(Trim(Sh("ovs-vsctl get port " + v1_tap + " tag")),
             Trim(Sh("ovs-vsctl get port " + gateway + " tag")));
-  std::string lab_state = kStateDir + "/mgmt/" + kLab;
+  std::string lab_state = kPlace.state_dir + "/mgmt/" + kLab;
   std::string hosts = Sh("cat " + lab_state + "/dnsmasq.hosts");
   EXPECT_NE(hosts.find(Field(v1, {"mgmt", "mac"})), std::string::npos) << hosts;
   EXPECT_NE(hosts.find(Field(v1, {"mgmt", "ipv4"})), std::string::npos) << hosts;
@@ -274,7 +269,7 @@ TEST_F(MgmtTest, RestartKeepsAddressesAndAdoptsTheRunningDhcpServer) {
   ASSERT_NE(pid, "0");
   daemon_->Kill();
   daemon_->Start();
-  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
+  ASSERT_TRUE(testing::WaitHealthy(kPlace.socket, 60s));
   std::string lab;
   for (int i = 0; i < 100; ++i) {  // the segment is adopted just after the reconcile pass
     lab = LabGet(kLab);
@@ -303,7 +298,7 @@ TEST_F(MgmtTest, RestartKeepsAddressesAndAdoptsTheRunningDhcpServer) {
   EXPECT_NE(Sh("nft list tables").find("labvirt_" + gateway.substr(4)), std::string::npos);
   std::string gone = Call("lab.destroy", R"({"lab":")" + kLab + R"("})");
   EXPECT_EQ(gone.find("\"error\""), std::string::npos) << gone;
-  EXPECT_EQ(Leftovers(gateway, kStateDir + "/mgmt/" + kLab), "");
+  EXPECT_EQ(Leftovers(gateway, kPlace.state_dir + "/mgmt/" + kLab), "");
 }
 
 TEST_F(MgmtTest, ASegmentWhoseLabVanishedWhileLabvirtdWasDownIsSweptByCleanup) {
@@ -312,13 +307,13 @@ TEST_F(MgmtTest, ASegmentWhoseLabVanishedWhileLabvirtdWasDownIsSweptByCleanup) {
             std::string::npos);
   std::string gateway = Field(LabGet(kLab), {"mgmt", "interface"});
   std::string domain = Field(NodeGet(kLab, "c1"), {"domain"});
-  std::string lab_state = kStateDir + "/mgmt/" + kLab;
+  std::string lab_state = kPlace.state_dir + "/mgmt/" + kLab;
   // labvirtd dies; its lab's only node is removed behind its back: after the restart, no node
   // names the lab, so its segment (port, dnsmasq, nft table, files) is nobody's.
   daemon_->Kill();
   Sh("docker rm -f " + domain + " >/dev/null 2>&1");
   daemon_->Start();
-  ASSERT_TRUE(testing::WaitHealthy(kSocket, 60s));
+  ASSERT_TRUE(testing::WaitHealthy(kPlace.socket, 60s));
   EXPECT_NE(LeftoversNow(gateway, lab_state), "") << "the segment outlived its lab";
   std::string dry = Call("lab.cleanup", R"({"dry_run":true})");
   EXPECT_NE(dry.find(lab_state), std::string::npos) << dry;
@@ -375,28 +370,29 @@ TEST_F(MgmtTest, TwoLabsGetDisjointSubnetsAndClashesAreRefusedBeforeAnythingIsMa
 
 TEST_F(MgmtTest, ADhcpServerThatCannotStartFailsTheDeployWithNothingMade) {
   // A second labvirtd whose "dnsmasq" exits at once with a message.
-  std::string bin = kStateDir + "/broken-dnsmasq";
+  std::string bin = kPlace.state_dir + "/broken-dnsmasq";
   std::ofstream(bin)
       << "#!/bin/sh\necho 'dnsmasq: failed to create listening socket' >&2\nexit 2\n";
   fs::permissions(bin, fs::perms::owner_all);
-  std::string socket = kSocket + ".2", state = kStateDir + "-2";
+  std::string socket = kPlace.socket + ".2", state = kPlace.state_dir + "-2";
   fs::create_directories(state);
   std::string err;
   auto second =
-      testing::StartHealthyDaemon({.args = {"--socket", socket, "--image-root", kImageRoot,
+      testing::StartHealthyDaemon({.args = {"--socket", socket, "--image-root", kPlace.image_root,
                                             "--state-dir", state, "--dnsmasq", bin},
                                    .log_path = state + "/labvirtd.log"},
                                   socket, 60s, &err);
   ASSERT_EQ(err, "");
   std::string answer = testing::CallBounded(
       socket, "lab.deploy",
-      R"({"lab":"broken)" + kPid + R"(","wait":true,"nodes":[)" + Containers("", "1") + "]}");
+      R"({"lab":"broken)" + kPlace.pid + R"(","wait":true,"nodes":[)" + Containers("", "1") + "]}");
   EXPECT_NE(answer.find("\"field\":\"mgmt\""), std::string::npos) << answer;
   EXPECT_NE(answer.find("DHCP server"), std::string::npos) << answer;
-  EXPECT_EQ(Trim(Sh("docker ps -aq --filter label=labvirt.lab=broken" + kPid)), "");
-  EXPECT_EQ(Trim(Sh("ovs-vsctl --bare --columns=name find port external_ids:lab=broken" + kPid)),
-            "");
-  EXPECT_FALSE(fs::exists(state + "/mgmt/broken" + kPid));
+  EXPECT_EQ(Trim(Sh("docker ps -aq --filter label=labvirt.lab=broken" + kPlace.pid)), "");
+  EXPECT_EQ(
+      Trim(Sh("ovs-vsctl --bare --columns=name find port external_ids:lab=broken" + kPlace.pid)),
+      "");
+  EXPECT_FALSE(fs::exists(state + "/mgmt/broken" + kPlace.pid));
   second.reset();
   std::error_code ec;
   fs::remove_all(state, ec);

@@ -27,7 +27,7 @@ TEST(SoakTest, CyclesWithALabvirtdRestartLeaveNothingAndNoDrift) {
   for (int n = 1; n <= 3; ++n) {
     std::string failed = run.Cycle(n);
     if (!failed.empty()) run.KeepFiles();
-    ASSERT_EQ(failed, "") << "labvirtd's log kept in " << run.suite().state_dir;
+    ASSERT_EQ(failed, "") << "labvirtd's log kept in " << run.suite().place.state_dir;
   }
 
   const auto& samples = run.samples();
@@ -50,7 +50,7 @@ TEST(SoakTest, CyclesWithALabvirtdRestartLeaveNothingAndNoDrift) {
   std::fprintf(stderr, "%s", testing::SoakSummaryText(summary).c_str());  // the figures, always
   if (HasFailure()) {
     run.KeepFiles();
-    std::fprintf(stderr, "labvirtd's log kept in %s\n", run.suite().state_dir.c_str());
+    std::fprintf(stderr, "labvirtd's log kept in %s\n", run.suite().place.state_dir.c_str());
   }
 }
 

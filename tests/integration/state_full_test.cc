@@ -20,6 +20,7 @@
 #include "tests/support/fixture_domain.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
+#include "tests/support/suite_place.h"
 
 namespace labvirt {
 namespace {
@@ -27,12 +28,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kPid = std::to_string(::getpid());
-const std::string kImageRoot = "/var/lib/libvirt/images/lvtest-full-" + kPid;
-const std::string kStateDir = "/var/lib/libvirt/images/lvtest-full-" + kPid + "-state";
-const std::string kSocket = "/tmp/lvtest-full-" + kPid + ".sock";
-const std::string kLog = "/tmp/lvtest-full-" + kPid + ".log";  // off the full filesystem
-const std::string kFiller = kStateDir + "/filler";
+const testing::SuitePlace kPlace("full");
+const std::string kLog = "/tmp/lvtest-full-" + kPlace.pid + ".log";  // off the full filesystem
+const std::string kFiller = kPlace.state_dir + "/filler";
 
 // Writes zeros to `path` until the filesystem under it is full; true when it ended full.
 bool FillUp(const std::string& path) {
@@ -49,35 +47,34 @@ bool FillUp(const std::string& path) {
 class StateFullTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::create_directories(kImageRoot);
-    fs::create_directories(kStateDir);
-    mounted_ = ::mount("lvtest-full", kStateDir.c_str(), "tmpfs", 0, "size=16m,mode=0755") == 0;
+    kPlace.Make();
+    mounted_ =
+        ::mount("lvtest-full", kPlace.state_dir.c_str(), "tmpfs", 0, "size=16m,mode=0755") == 0;
     if (!mounted_) return;
-    image_error_ =
-        testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"), kImageRoot + "/iosv.qcow2",
-                                   testing::AcpiMode::kGraceful, testing::Speed::kFast);
-    daemon_ = std::make_unique<testing::DaemonProcess>(
-        testing::DaemonProcess::Options{.args = {"--socket", kSocket, "--image-root", kImageRoot,
-                                                 "--state-dir", kStateDir, "--mgmt", "none"},
-                                        .log_path = kLog});
-    healthy_ = testing::WaitHealthy(kSocket, 60s);
+    image_error_ = testing::BuildFixtureImage(testing::ConsoleTranscript("iosv"),
+                                              kPlace.image_root + "/iosv.qcow2",
+                                              testing::AcpiMode::kGraceful, testing::Speed::kFast);
+    auto options = kPlace.DaemonOptions({"--mgmt", "none"});
+    options.log_path = kLog;
+    daemon_ = std::make_unique<testing::DaemonProcess>(options);
+    healthy_ = testing::WaitHealthy(kPlace.socket, 60s);
   }
   static void TearDownTestSuite() {
     if (daemon_ && !daemon_->running()) daemon_->Start();  // it died: a new one cleans up
-    if (daemon_ && testing::WaitHealthy(kSocket, 60s)) {
+    if (daemon_ && testing::WaitHealthy(kPlace.socket, 60s)) {
       ::unlink(kFiller.c_str());
-      testing::CallBounded(kSocket, "lab.destroy", R"({"lab":"lvfull)" + kPid + R"("})");
+      testing::CallBounded(kPlace.socket, "lab.destroy",
+                           R"({"lab":"lvfull)" + kPlace.pid + R"("})");
     }
     daemon_.reset();
-    if (mounted_) ::umount2(kStateDir.c_str(), MNT_DETACH);
+    if (mounted_) ::umount2(kPlace.state_dir.c_str(), MNT_DETACH);
     std::error_code ec;
     if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
       std::fprintf(stderr, "labvirtd's log kept in %s\n", kLog.c_str());
     } else {
       fs::remove(kLog, ec);
     }
-    fs::remove_all(kImageRoot, ec);
-    fs::remove_all(kStateDir, ec);
+    kPlace.Remove();
   }
 
   static inline std::unique_ptr<testing::DaemonProcess> daemon_;
@@ -87,10 +84,10 @@ class StateFullTest : public ::testing::Test {
 };
 
 TEST_F(StateFullTest, ADeployOnAFullStateDirFailsNamingTheNodeAndSucceedsOnceSpaceIsFreed) {
-  ASSERT_TRUE(mounted_) << "tmpfs on " << kStateDir;
+  ASSERT_TRUE(mounted_) << "tmpfs on " << kPlace.state_dir;
   ASSERT_EQ(image_error_, "") << "fixture image";
   ASSERT_TRUE(healthy_) << "labvirtd not healthy: " << daemon_->Warnings();
-  testing::FaultLab lab{kSocket, kStateDir, "lvfull" + kPid};
+  testing::FaultLab lab{kPlace.socket, kPlace.state_dir, "lvfull" + kPlace.pid};
   const int fds_before = testing::SettledFds(daemon_->pid());
 
   ASSERT_TRUE(FillUp(kFiller)) << "the state dir's filesystem did not fill up";
@@ -106,7 +103,7 @@ TEST_F(StateFullTest, ADeployOnAFullStateDirFailsNamingTheNodeAndSucceedsOnceSpa
   EXPECT_EQ(lab.Call("lab.list", "{}").find("\"" + lab.name + "\""), std::string::npos);
 
   ASSERT_EQ(::unlink(kFiller.c_str()), 0);
-  lab.ExpectConverged(testing::CallBounded(kSocket, "lab.deploy", lab.Spec(true), 300s),
+  lab.ExpectConverged(testing::CallBounded(kPlace.socket, "lab.deploy", lab.Spec(true), 300s),
                       daemon_->Warnings());
   std::string gone = lab.Call("lab.destroy", R"({"lab":")" + lab.name + R"("})");
   EXPECT_NE(gone.find("\"destroyed\":2"), std::string::npos) << gone;

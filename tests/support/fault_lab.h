@@ -10,7 +10,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -143,20 +142,6 @@ inline int64_t LibvirtReconnects(const std::string& socket) {
       d["result"]["libvirt"]["reconnects"].get(n))
     return -1;
   return n;
-}
-
-// A suite's tear-down of its directories: when a test failed, labvirtd's log (STATE/labvirtd.log)
-// is first copied to /tmp/lvtest-NAME-PID.log and its path printed, so the state dir can go.
-inline void KeepLogIfFailedAndRemove(const std::string& name, const std::string& pid,
-                                     const std::string& state_dir, const std::string& image_root) {
-  std::error_code ec;
-  if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
-    const std::string kept = "/tmp/lvtest-" + name + "-" + pid + ".log";
-    std::filesystem::copy_file(state_dir + "/labvirtd.log", kept, ec);
-    std::fprintf(stderr, "labvirtd's log kept in %s\n", kept.c_str());
-  }
-  std::filesystem::remove_all(image_root, ec);
-  std::filesystem::remove_all(state_dir, ec);
 }
 
 }  // namespace labvirt::testing

@@ -15,6 +15,7 @@
 
 #include "tests/support/fixture_domain.h"
 #include "tests/support/suite_daemon.h"
+#include "tests/support/suite_place.h"
 
 namespace labvirt::testing {
 
@@ -25,8 +26,8 @@ inline bool NodesUnderTcg() {
 }
 
 struct FixtureSuite {
-  std::string socket, image_root, state_dir;
-  std::string image;       // file name under image_root
+  SuitePlace place;
+  std::string image;       // file name under the place's image root
   std::string transcript;  // its text (tools/mkfixture's format)
 };
 
@@ -35,10 +36,9 @@ struct FixtureSuite {
 inline std::string StartSuiteDaemon(const FixtureSuite& s, std::unique_ptr<DaemonProcess>* daemon) {
   daemon->reset();
   std::string err;
-  std::vector<std::string> args = {"--socket",    s.socket,    "--image-root",  s.image_root,
-                                   "--state-dir", s.state_dir, "--boot-budget", "2"};
-  if (NodesUnderTcg()) args.insert(args.end(), {"--accel", "tcg"});
-  *daemon = StartHealthyDaemon({.args = args, .log_path = s.state_dir + "/labvirtd.log"}, s.socket,
+  std::vector<std::string> more = {"--boot-budget", "2"};
+  if (NodesUnderTcg()) more.insert(more.end(), {"--accel", "tcg"});
+  *daemon = StartHealthyDaemon(s.place.DaemonOptions(more), s.place.socket,
                                std::chrono::seconds(60), &err);
   return err;
 }
@@ -46,12 +46,11 @@ inline std::string StartSuiteDaemon(const FixtureSuite& s, std::unique_ptr<Daemo
 // Makes the directories and the image, then StartSuiteDaemon.
 inline std::string StartFixtureSuite(const FixtureSuite& s,
                                      std::unique_ptr<DaemonProcess>* daemon) {
-  std::filesystem::create_directories(s.image_root);
-  std::filesystem::create_directories(s.state_dir);
-  std::string transcript = s.state_dir + "/" + s.image + ".txt";
+  s.place.Make();
+  std::string transcript = s.place.state_dir + "/" + s.image + ".txt";
   std::ofstream(transcript) << s.transcript;
-  std::string err = BuildFixtureImage(transcript, s.image_root + "/" + s.image, AcpiMode::kGraceful,
-                                      Speed::kFast);
+  std::string err = BuildFixtureImage(transcript, s.place.image_root + "/" + s.image,
+                                      AcpiMode::kGraceful, Speed::kFast);
   if (!err.empty()) return "fixture image: " + err;
   return StartSuiteDaemon(s, daemon);
 }

@@ -69,25 +69,22 @@ size_t ReadyNodes(const std::string& lab_get) {
 
 }  // namespace
 
-SoakRun::SoakRun(SoakOptions options) : options_(std::move(options)) {
-  const std::string base = "/var/lib/libvirt/images/lvsoak-" + options_.name;
-  suite_ = FixtureSuite{.socket = "/tmp/lvsoak-" + options_.name + ".sock",
-                        .image_root = base,
-                        .state_dir = base + "-state",
-                        .image = kImage,
-                        .transcript = ReadFile(ConsoleTranscript("iosv"))};
-}
+SoakRun::SoakRun(SoakOptions options)
+    : options_(std::move(options)),
+      suite_{.place = SuitePlace::Named("lvsoak-" + options_.name),
+             .image = kImage,
+             .transcript = ReadFile(ConsoleTranscript("iosv"))} {}
 
 SoakRun::~SoakRun() {
   if (daemon_ && !live_lab_.empty()) {
     if (!daemon_->running()) StartSuiteDaemon(suite_, &daemon_);
-    CallBounded(suite_.socket, "lab.destroy", R"({"lab":")" + live_lab_ + R"("})");
+    CallBounded(suite_.place.socket, "lab.destroy", R"({"lab":")" + live_lab_ + R"("})");
   }
   daemon_.reset();
   if (!options_.keep_files) {
     std::error_code ec;
-    fs::remove_all(suite_.image_root, ec);
-    fs::remove_all(suite_.state_dir, ec);
+    fs::remove_all(suite_.place.image_root, ec);
+    fs::remove_all(suite_.place.state_dir, ec);
   }
 }
 
@@ -130,27 +127,28 @@ std::string SoakRun::Start() {
 
 std::string SoakRun::ChangeLink(const std::string& lab) {
   const std::string in_lab = R"({"lab":")" + lab + R"(",)";
-  LinkInfo link = FirstLink(CallBounded(suite_.socket, "lab.get", R"({"lab":")" + lab + R"("})"));
+  LinkInfo link =
+      FirstLink(CallBounded(suite_.place.socket, "lab.get", R"({"lab":")" + lab + R"("})"));
   if (link.id.empty()) return "lab.get names no link";
   for (const char* state : {"down", "up"}) {
     std::string r =
-        CallBounded(suite_.socket, "link.set_state",
+        CallBounded(suite_.place.socket, "link.set_state",
                     in_lab + R"("link":")" + link.id + R"(","state":")" + state + "\"}");
     if (IsError(r)) return std::string("link.set_state ") + state + ": " + r;
   }
   std::string r =
-      CallBounded(suite_.socket, "link.delete", in_lab + R"("link":")" + link.id + "\"}");
+      CallBounded(suite_.place.socket, "link.delete", in_lab + R"("link":")" + link.id + "\"}");
   if (IsError(r)) return "link.delete: " + r;
-  r = CallBounded(suite_.socket, "link.create",
+  r = CallBounded(suite_.place.socket, "link.create",
                   in_lab + R"("endpoints":[")" + link.a + R"(",")" + link.b + "\"]}");
   return IsError(r) ? "link.create: " + r : "";
 }
 
 std::string SoakRun::RestartNode(const std::string& lab) {
-  std::string r = CallBounded(suite_.socket, "node.restart",
+  std::string r = CallBounded(suite_.place.socket, "node.restart",
                               R"({"lab":")" + lab + R"(","node":"r1","wait":true})");
   if (IsError(r)) return "node.restart: " + r;
-  std::string state = NodeStateOf(suite_.socket, lab, "r1");
+  std::string state = NodeStateOf(suite_.place.socket, lab, "r1");
   return state == "ready" ? "" : "r1 after node.restart: '" + state + "' " + FailedNodes(r);
 }
 
@@ -163,10 +161,10 @@ std::string SoakRun::RestartDaemon(const std::string& lab) {
   ++lifetime_;
   const size_t want = NodeNames().size();
   std::string answer = PollUntil(
-      suite_.socket, "lab.get", R"({"lab":")" + lab + R"("})",
+      suite_.place.socket, "lab.get", R"({"lab":")" + lab + R"("})",
       [&](const std::string& a) { return ReadyNodes(a) == want; }, Clock::now() + 120s);
   for (const auto& n : NodeNames()) {
-    if (NodeStateOf(suite_.socket, lab, n) != "ready") {
+    if (NodeStateOf(suite_.place.socket, lab, n) != "ready") {
       return "after the labvirtd restart " + n + " is not ready: " + answer;
     }
   }
@@ -174,7 +172,7 @@ std::string SoakRun::RestartDaemon(const std::string& lab) {
 }
 
 std::string SoakRun::Destroy(const std::string& lab) {
-  std::string r = CallBounded(suite_.socket, "lab.destroy", R"({"lab":")" + lab + R"("})");
+  std::string r = CallBounded(suite_.place.socket, "lab.destroy", R"({"lab":")" + lab + R"("})");
   if (IsError(r)) return "lab.destroy: " + r;
   live_lab_.clear();
   const std::string want = "\"destroyed\":" + std::to_string(NodeNames().size());
@@ -192,7 +190,7 @@ std::string SoakRun::Cycle(int n) {
   };
   std::string err = step("deploy", [&] {
     live_lab_ = lab;
-    return DeployReady(*daemon_, suite_.socket, lab, DeploySpec(lab), NodeNames());
+    return DeployReady(*daemon_, suite_.place.socket, lab, DeploySpec(lab), NodeNames());
   });
   if (err.empty()) err = step("link", [&] { return ChangeLink(lab); });
   if (err.empty()) err = step("node_restart", [&] { return RestartNode(lab); });
@@ -215,12 +213,12 @@ void SoakRun::Sample(int cycle, std::map<std::string, double> phases) {
   // labvirtd closes a client's socket when it reaps the hang-up, after the client has gone: the
   // last call's connection may still be open. An answer on a connection made after every earlier
   // client hung up means those hang-ups were reaped; the sample counts this one open connection.
-  auto sync = ConnectBounded(suite_.socket, 30s);
+  auto sync = ConnectBounded(suite_.place.socket, 30s);
   if (sync.ok()) (void)sync->Call("host.info", "{}");
   SoakSample s = TakeSample(SoakTarget{.pid = daemon_->pid(),
                                        .bridge = options_.bridge,
                                        .lab_prefix = options_.name + "c",
-                                       .state_dir = suite_.state_dir,
+                                       .state_dir = suite_.place.state_dir,
                                        .log_name = kLogName});
   s.cycle = cycle;
   s.lifetime = lifetime_;
