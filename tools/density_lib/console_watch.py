@@ -21,6 +21,7 @@ IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[@-_]")
 TAIL = 1024  # stripped bytes kept between reads: longer than any readiness text
+MAX_LINE = 65536  # how far back the kept bytes may reach for the start of their line
 
 
 class ConsoleWatch:
@@ -93,7 +94,20 @@ class ConsoleWatch:
                 self.ready_at[node] = now
                 self.ready_wall[node] = wall
                 return
-        self._tail[node] = text[-TAIL:]
+        self._tail[node] = carry(text)
+
+
+def carry(text):
+    """What of `text` (stripped bytes with no match yet) the next read is searched after: at least
+    its last TAIL bytes, from the newline before them. A cut in mid-line made `^` (a line's start
+    or the stream's, as labvirtd's patterns mean it) match at the cut: "0x0>" in an iosv banner,
+    2.4 KB before the prompt, made the harness time some nodes' readiness ~200 ms early. With no
+    newline within MAX_LINE bytes, a NUL stands before the kept bytes, where `^` can then match
+    nothing a pattern starts with."""
+    if len(text) <= TAIL:
+        return text
+    cut = text.rfind(b"\n", max(0, len(text) - MAX_LINE), len(text) - TAIL + 1)
+    return text[cut:] if cut >= 0 else b"\0" + text[-TAIL:]
 
 
 def strip(data):
@@ -102,5 +116,6 @@ def strip(data):
 
 
 def compile_patterns(success):
-    """Hyperscan readiness patterns (case-insensitive, on stripped text) as Python regexes."""
-    return [re.compile(p.encode(), re.IGNORECASE | re.ASCII) for p in success]
+    """Hyperscan readiness patterns as Python regexes, with labvirtd's flags
+    (engine/readiness/readiness_patterns.cc: caseless, multiline; on stripped text)."""
+    return [re.compile(p.encode(), re.IGNORECASE | re.ASCII | re.MULTILINE) for p in success]
