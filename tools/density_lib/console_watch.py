@@ -99,15 +99,18 @@ class ConsoleWatch:
 
 def carry(text):
     """What of `text` (stripped bytes with no match yet) the next read is searched after: at least
-    its last TAIL bytes, from the newline before them. A cut in mid-line made `^` (a line's start
-    or the stream's, as labvirtd's patterns mean it) match at the cut: "0x0>" in an iosv banner,
-    2.4 KB before the prompt, made the harness time some nodes' readiness ~200 ms early. With no
-    newline within MAX_LINE bytes, a NUL stands before the kept bytes, where `^` can then match
-    nothing a pattern starts with."""
+    its last TAIL bytes, from the newline before them, or all of `text` when it has no such newline
+    (its start is the stream's or an earlier cut's, each a place where `^` may match). A cut in
+    mid-line made `^` (a line's start or the stream's, as labvirtd's patterns mean it) match at the
+    cut: "0x0>" in an iosv banner, 2.4 KB before the prompt, made the harness time some nodes'
+    readiness up to 230 ms early. A line longer than MAX_LINE is cut with a NUL before the kept
+    bytes, where `^` can then match nothing a pattern starts with."""
     if len(text) <= TAIL:
         return text
     cut = text.rfind(b"\n", max(0, len(text) - MAX_LINE), len(text) - TAIL + 1)
-    return text[cut:] if cut >= 0 else b"\0" + text[-TAIL:]
+    if cut >= 0:
+        return text[cut:]
+    return text if len(text) <= MAX_LINE else b"\0" + text[-TAIL:]
 
 
 def strip(data):

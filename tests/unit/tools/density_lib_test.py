@@ -1,6 +1,7 @@
 """Unit tests of tools/density_lib's pure parts: pty_trace's pattern tails, its reading of
-bpftrace's map printout, and its matching of traced writes to readiness matches (no bpftrace,
-no VMs). Run by meson (tests/unit/meson.build) as `python3 THIS_FILE`."""
+bpftrace's map printout, and its matching of traced writes to readiness matches; console_watch's
+bytes kept between reads and its stamps (no bpftrace, no VMs). Run by meson
+(tests/unit/meson.build) as `python3 THIS_FILE`."""
 import os
 import re
 import sys
@@ -8,7 +9,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../tools"))
-from density_lib import pty_trace  # noqa: E402
+import time  # noqa: E402
+
+from density_lib import console_watch, pty_trace  # noqa: E402
 
 
 class LiteralTailTest(unittest.TestCase):
@@ -114,6 +117,59 @@ class MatchInstantsTest(unittest.TestCase):
             out = pty_trace.match_instants(trace, {"n0": 42}, {"n0": d + "/missing"},
                                            {"n0": pats}, lambda b: b)
             self.assertEqual(out, {})
+
+
+IOSV_PROMPT = r"(^|[\r\n])[\w.-]{1,63}(\([\w./-]+\))?[>#]"  # the catalog's cisco_iosv prompt
+
+
+class ConsoleWatchTest(unittest.TestCase):
+    def test_kept_bytes_start_at_a_line_so_caret_does_not_match_mid_line(self):
+        pats = console_watch.compile_patterns([IOSV_PROMPT])
+        # A banner line with "0x0>" in it, then enough bytes that a plain cut would land on "0x0>".
+        banner = b"Processor board ID 9 with 0x0> 460033K/62464K bytes\n"
+        pad = console_watch.TAIL - len(b"0x0> 460033K/62464K bytes\n")
+        text = b"IOSv boot\n" + banner + b"x" * pad + b"\n"
+        self.assertFalse(any(p.search(text) for p in pats))
+        plain = text[text.index(b"0x0>"):]  # what a cut anywhere may keep
+        self.assertGreater(len(plain), console_watch.TAIL)
+        self.assertTrue(any(p.search(plain) for p in pats), "the old fault, reproduced")
+        kept = console_watch.carry(text)
+        self.assertTrue(kept.startswith(b"\nProcessor"), kept[:12])
+        self.assertGreaterEqual(len(kept), console_watch.TAIL)
+        self.assertFalse(any(p.search(kept + b"more output") for p in pats))
+        self.assertTrue(any(p.search(kept + b"Router>") for p in pats))
+
+    def test_a_line_longer_than_max_line_is_kept_behind_a_nul(self):
+        text = b"r1>" + b"y" * (console_watch.MAX_LINE + 10)
+        kept = console_watch.carry(text)
+        self.assertEqual(kept, b"\0" + text[-console_watch.TAIL:])
+        pats = console_watch.compile_patterns([IOSV_PROMPT])
+        self.assertFalse(any(p.search(b"\0r1>") for p in pats))
+        self.assertEqual(console_watch.carry(b"short"), b"short")
+        # No newline yet, but the bytes start the stream: all of them are kept, "^" still theirs.
+        first = b"r1>" + b"z" * console_watch.TAIL
+        self.assertEqual(console_watch.carry(first), first)
+
+    def test_a_node_is_stamped_no_earlier_than_its_text_was_written(self):
+        with tempfile.TemporaryDirectory() as d:
+            watch = console_watch.ConsoleWatch(d, {"n0": console_watch.compile_patterns(
+                [r"(^|[\r\n])([\w.-]+ )?login:"])})
+            try:
+                path = os.path.join(d, "n0.console.log")
+                with open(path, "wb") as f:
+                    f.write(b"booting\r\n")
+                time.sleep(0.3)
+                self.assertNotIn("n0", watch.ready_at)
+                before = time.monotonic()
+                with open(path, "ab") as f:
+                    f.write(b"host login: ")
+                deadline = time.monotonic() + 5
+                while "n0" not in watch.ready_at and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self.assertIn("n0", watch.ready_at)
+                self.assertGreaterEqual(watch.ready_at["n0"], before)
+            finally:
+                watch.stop()
 
 
 class ScriptTest(unittest.TestCase):
