@@ -149,6 +149,11 @@ void CaptureSession::StartSend() {
 
 void CaptureSession::OnSent(Result<size_t> sent) {
   send_op_.Detach();
+  if (!sent.ok() && sent.status().code() == StatusCode::kUnavailable) {
+    // EPIPE or ECONNRESET: the client went away while a send was in flight, before (or instead
+    // of) its receive side reading end-of-file. Both are the same event for the user.
+    return Close("client hung up");
+  }
   if (!sent.ok() || *sent < in_flight_) {
     return Close(sent.ok() ? "client socket took only part of a send"
                            : "send to client failed: " + sent.status().message());

@@ -291,6 +291,17 @@ TEST_F(CaptureSessionTest, ClientHangUpClosesThePacketSocket) {
       << PacketSocketsOn(ifindex_) << " packet sockets left on the interface";
 }
 
+// A client that stops reading for good (its receive side shut) makes the next send fail with
+// EPIPE while its read side stays open: the same hang-up, told the same way.
+TEST_F(CaptureSessionTest, AClientGoneDuringASendIsAHangUpToo) {
+  size_t i = Start(Spec("ether proto 0x88b5"));
+  ASSERT_TRUE(RunUntil([&] { return !sessions_[i]->bytes.empty(); })) << "headers first";
+  ASSERT_EQ(::shutdown(sessions_[i]->client.get(), SHUT_RD), 0);
+  SendOn(b_, {Frame(0x88b5, 60, 'e')});
+  ASSERT_TRUE(RunUntil([&] { return sessions_[i]->ended; }));
+  EXPECT_EQ(sessions_[i]->reason, "client hung up");
+}
+
 TEST_F(CaptureSessionTest, VanishedInterfaceEndsTheCapture) {
   size_t i = Start(Spec("ether proto 0x88b5"));
   SendOn(b_, {Frame(0x88b5, 60, 'a')});
