@@ -241,8 +241,8 @@ FlagParser MakeParser(Flags& f) {
        "consoles and events wait less for a core behind busy guests)",
        Integer("nice", -20, 19, [&f](int n) { f.loop_priority.nice = n; })},
       {"--realtime", true, "N",
-       "the event loop thread's SCHED_FIFO priority, 1-99; 0: the fair scheduler at\n"
-       "--nice (default 1: a readiness event waits for no guest)",
+       "the event loop thread's SCHED_FIFO priority, 1-99 (1: a readiness event waits\n"
+       "for no guest); 0: the fair scheduler at --nice (default 0)",
        Integer("realtime", 0, 99, [&f](int n) { f.loop_priority.realtime = n; })},
       {"--version", false, "", "print the version and exit", Switch(&f.show_version)},
       {"--help", false, "", "print this text and exit", Switch(&f.show_help)},

@@ -53,7 +53,8 @@ TEST(FlagsTest, LoopNice) {
 }
 
 TEST(FlagsTest, LoopRealtime) {
-  EXPECT_EQ(ParseFlags({})->loop_priority.realtime, 1);
+  EXPECT_EQ(ParseFlags({})->loop_priority.realtime, 0);
+  EXPECT_EQ(ParseFlags({"--realtime", "1"})->loop_priority.realtime, 1);
   EXPECT_EQ(ParseFlags({"--realtime", "0"})->loop_priority.realtime, 0);
   EXPECT_EQ(ParseFlags({"--realtime=99"})->loop_priority.realtime, 99);
   auto over = ParseFlags({"--realtime", "100"});
@@ -207,8 +208,8 @@ TEST(FlagsTest, UsageTextIsUnchanged) {
                        0-1024 (default 4)
   --nice N             the event loop thread's nice value, -20 to 19; 0: as started (default -10:
                        consoles and events wait less for a core behind busy guests)
-  --realtime N         the event loop thread's SCHED_FIFO priority, 1-99; 0: the fair scheduler at
-                       --nice (default 1: a readiness event waits for no guest)
+  --realtime N         the event loop thread's SCHED_FIFO priority, 1-99 (1: a readiness event waits
+                       for no guest); 0: the fair scheduler at --nice (default 0)
   --version            print the version and exit
   --help               print this text and exit
 )");
