@@ -6,20 +6,18 @@
 // run-queue waits: docs/benchmarks.md "Readiness latency at density").
 //
 // Two levers, both on this one thread:
-// - A real-time policy (SCHED_FIFO; --realtime 1 is the lowest; off by default, see below): a
-//   woken loop runs before every
-//   thread of the fair scheduler, guests, libvirtd and QEMU's own threads included. At 300 TCG
-//   guests booting on 2 cores beside two busy loops it cut the loop's run-queue wait p99 from
-//   <= 8 ms to <= 64 us and the readiness event's p99 after QEMU's PTY write from 26.8 ms
-//   (nice -10) to 7.2 ms; on the quiet host 10.0 and 7.1 ms to 5.5 and 5.5 ms. Its cost is
-//   bounded: the loop's work per wake-up is short and it sleeps in between (0.1-1 % of a
-//   core at that density), and the kernel's real-time throttling (sched_rt_runtime_us, 95 % per
+// - A real-time policy (SCHED_FIFO; --realtime 1 is the lowest; off by default, see below): a woken
+//   loop runs before every thread of the fair scheduler, guests, libvirtd and QEMU's own threads
+//   included. At 300 TCG guests booting on 2 cores beside two busy loops it cut the loop's
+//   run-queue wait p99 from <= 8 ms to <= 64 us and the readiness event's p99 after QEMU's PTY
+//   write from 26.8 ms (nice -10) to 7.2 ms; on the quiet host 10.0 and 7.1 ms to 5.5 and 5.5 ms.
+//   Its cost is bounded: the loop's work per wake-up is short and it sleeps in between (0.1-1 % of
+//   a core at that density), and the kernel's real-time throttling (sched_rt_runtime_us, 95 % per
 //   period by default) and, from Linux 6.12, the fair server keep a runaway loop from starving a
-//   core. At nice -10 the loop already outweighed the guests' whole cgroup about 9:1 when busy,
-//   so what the policy changes is how soon it runs after a wake-up, not how much it may use.
-//   Set with SCHED_RESET_ON_FORK (sched(7)): threads and processes it starts later (dnsmasq,
-//   io_uring's workers should the kernel start any) run under the fair scheduler at nice 0 or
-//   above.
+//   core. At nice -10 the loop already outweighed the guests' whole cgroup about 9:1 when busy, so
+//   what the policy changes is how soon it runs after a wake-up, not how much it may use. Set with
+//   SCHED_RESET_ON_FORK (sched(7)): threads and processes it starts later (dnsmasq, io_uring's
+//   workers should the kernel start any) run under the fair scheduler at nice 0 or above.
 // - A nice value (default -10), the lever when the real-time policy is off or refused, as ovs-ctl
 //   starts ovs-vswitchd and ovsdb-server at nice -10 for the same reason.
 // Why the real-time policy is not the default yet: with it, one full test run of three lost a

@@ -85,7 +85,7 @@ class ConsoleWatch:
             return
         # Stamped once the bytes are read, not when the batch of inotify events was: with hundreds
         # of logs to read after one wake-up, a stamp from before the reads predated text written
-        # while this thread read other files (it put the text up to 230 ms before QEMU wrote it).
+        # while this thread read other files.
         now, wall = time.monotonic(), time.time()
         self._offset[node] = self._offset.get(node, 0) + len(data)
         text = self._tail.get(node, b"") + strip(data)
