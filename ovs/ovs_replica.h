@@ -1,4 +1,4 @@
-// OvsReplica: a local copy of the OVSDB rows labvirt needs (Open_vSwitch, Bridge, Port,
+// OvsReplica: a local copy of the OVSDB rows labvirt needs (Open_vSwitch, Bridge, Port, QoS,
 // Interface), kept current by a monitor on an OvsdbClient.
 //
 // On every (re)connect it asks for "monitor_cond_since" with the last transaction id it saw
@@ -55,7 +55,7 @@ class OvsReplica {
   uint64_t syncs() const { return syncs_; }
   Protocol protocol() const { return protocol_; }
 
-  // Tables by name ("Open_vSwitch", "Bridge", "Port", "Interface"); an unknown name gives an
+  // Tables by name ("Open_vSwitch", "Bridge", "Port", "QoS", "Interface"); an unknown name gives an
   // empty table.
   const ReplicaTable& table(std::string_view name) const;
   // The uuid of the row in `table` whose "name" column is `name`, or "" if none.

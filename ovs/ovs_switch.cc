@@ -305,6 +305,7 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
         std::vector<std::string> on_bridge = bridge_row.Get("ports").Uuids();
         Transaction txn;
         std::vector<Atom> new_ports;
+        bool qos_inserted = false;
         for (size_t i = 0; i < ports.size(); ++i) {
           const NicPort& p = ports[i];
           if (p.port.empty() || p.port.size() > 15) {
@@ -358,6 +359,7 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
             }
             txn.Update("Port", uuid,
                        {{"tag", Datum::FromAtom(Atom::Integer(port_tag))},
+                        {"qos", Datum::FromAtom(NoopQos(txn, &qos_inserted))},
                         {"external_ids", Datum::Map(std::move(ids))}},
                        "update Port " + p.port);
             continue;
@@ -369,6 +371,7 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
                      {{"name", Datum::FromAtom(Atom::String(p.port))},
                       {"interfaces", Datum::FromAtom(Atom::NamedUuid("i" + n))},
                       {"tag", Datum::FromAtom(Atom::Integer(port_tag))},
+                      {"qos", Datum::FromAtom(NoopQos(txn, &qos_inserted))},
                       {"external_ids", Datum::Map(std::move(ids))}},
                      "insert Port " + p.port);
           new_ports.push_back(Atom::NamedUuid("p" + n));
@@ -386,6 +389,25 @@ void OvsSwitch::AddPorts(std::vector<NicPort> ports, Callback done) {
         for (const std::string& owner : *emptied) allocator_.Release(owner);
       },
       std::move(done));
+}
+
+Atom OvsSwitch::NoopQos(Transaction& txn, bool* inserted) const {
+  static constexpr char kName[] = "noopqos";
+  for (const auto& [uuid, row] : replica_.table("QoS")) {
+    const Datum& ids = row.Get("external_ids");
+    if (ids.MapGet("owner") == "labvirt" && ids.MapGet("role") == kNoopQosRole &&
+        row.Get("type").AsString() == "linux-noop") {
+      return Atom::Uuid(uuid);
+    }
+  }
+  if (!*inserted) {
+    txn.Insert("QoS", kName,
+               {{"type", Datum::FromAtom(Atom::String("linux-noop"))},
+                {"external_ids", Datum::Map({{"owner", "labvirt"}, {"role", kNoopQosRole}})}},
+               "insert QoS linux-noop");
+    *inserted = true;
+  }
+  return Atom::NamedUuid(kName);
 }
 
 void OvsSwitch::RemovePorts(std::vector<std::string> ports, Callback done) {

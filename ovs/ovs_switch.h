@@ -10,6 +10,15 @@
 // "What labvirt writes"). A link whose ends sit on their isolated tags while link_tag is set is
 // "carrier down": the data plane is cut but the link keeps its tag.
 //
+// Every NIC port points its `qos` at one QoS row of type "linux-noop" (external_ids
+// owner=labvirt role=noop-qos; inserted by the first AddPorts that finds none, kept: QoS is a
+// root table). Without it ovs-vswitchd, each time it opens a port's device (the port's first
+// reconfiguration, a re-created tap, its own restart), deletes whatever root qdisc the device has;
+// labvirt's impairments are root qdiscs on the taps (engine/netem), so one set just before that
+// moment, or any set before ovs-vswitchd restarts, would silently be gone. "linux-noop" tells
+// ovs-vswitchd the qdiscs are managed elsewhere (checked on OVS 3.1: a tbf set before add-port is
+// deleted without it, kept with it).
+//
 // Operations run one at a time, in call order, each as one transaction computed from the
 // replica when it runs (ovsdb-server sends a transaction's monitor update before its reply —
 // checked on OVS 3.1 — so the next operation sees the previous one's effect). An operation that
@@ -84,6 +93,8 @@ struct GatewayPort {
 
 // external_ids role of a gateway port (NIC ports carry no role).
 inline constexpr char kGatewayRole[] = "gateway";
+// external_ids role of the QoS row every NIC port points at (see the file comment).
+inline constexpr char kNoopQosRole[] = "noop-qos";
 
 // A port labvirt owns, as read from OVSDB.
 struct OwnedPort {
@@ -205,6 +216,9 @@ class OvsSwitch {
   std::vector<std::string> SegmentsLeftEmpty(const std::set<std::string>& removed) const;
   // The tag of segment `owner`, allocating it (recorded in `allocated`) if it holds none.
   Result<uint16_t> SegmentTagFor(const std::string& owner, std::vector<std::string>* allocated);
+  // The uuid atom of labvirt's "linux-noop" QoS row: the replica's, else a named uuid of a row
+  // this call inserts into `txn` (once per transaction: `*inserted` says whether it did).
+  Atom NoopQos(Transaction& txn, bool* inserted) const;
   Result<Transaction> BuildLinkTags(const std::string& lab, const std::string& link,
                                     bool to_link_tag, bool clear_link);
 

@@ -21,6 +21,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/deadline.h"
 #include "tests/support/fixture_domain.h"
+#include "tests/support/host_daemons.h"
 #include "tests/support/pcapng_reader.h"
 #include "tests/support/prereq.h"
 #include "tests/support/shell.h"
@@ -404,7 +405,8 @@ TEST_F(CaptureTest, ImpairmentIsCheckedAppliedOrRefusedPrecisely) {
 
 // A rate limit alone is a token bucket, which every kernel has: set through labvirtctl, shown in
 // the IMPAIRMENT column, on the receiving end's tap, applied again after that node restarts and
-// after labvirtd restarts (the qdisc taken off behind its back while it was down), then cleared.
+// after labvirtd restarts (the qdisc taken off behind its back while it was down), kept when
+// ovs-vswitchd restarts, then cleared.
 TEST_F(CaptureTest, ARateLimitIsShownAndSurvivesNodeAndLabvirtdRestarts) {
   const std::string ctl = std::string(LABVIRTCTL_PATH) + " --socket " + kPlace.socket;
   auto has_tbf = [](const std::string& tap) {
@@ -439,6 +441,15 @@ TEST_F(CaptureTest, ARateLimitIsShownAndSurvivesNodeAndLabvirtdRestarts) {
     if (!again) std::this_thread::sleep_for(100ms);
   }
   EXPECT_TRUE(again) << "labvirtd applied the link's rate again after its restart";
+
+  {  // ovs-vswitchd restarting (an upgrade, an operator) opens every port again: the rate stays.
+    testing::HostDaemonsGuard guard;
+    Sh("ovs-appctl -t ovs-vswitchd exit", &rc);
+    ASSERT_EQ(rc, 0);
+    ASSERT_TRUE(testing::HostDaemonsGuard::Restore()) << "tools/setup-host could not start it";
+    EXPECT_TRUE(testing::WaitForDatapathPort(tap));
+    EXPECT_TRUE(has_tbf(tap)) << "after ovs-vswitchd restarted: " << Sh("tc qdisc show dev " + tap);
+  }
 
   std::string cleared = Sh(ctl + " link " + kLab + " impair " + kLink + " --clear 2>&1", &rc);
   EXPECT_EQ(rc, 0) << cleared;

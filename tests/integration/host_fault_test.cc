@@ -22,6 +22,7 @@
 #include "tests/support/deadline.h"
 #include "tests/support/fault_lab.h"
 #include "tests/support/fixture_domain.h"
+#include "tests/support/host_daemons.h"
 #include "tests/support/host_view.h"
 #include "tests/support/prereq.h"
 #include "tests/support/suite_place.h"
@@ -31,24 +32,11 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using testing::HostDaemonsGuard;
 
 const testing::SuitePlace kPlace("hostfault");
 // A deploy with wait boots both nodes one after the other under TCG.
 constexpr auto kDeployTimeout = 300s;
-
-// Starts every host daemon that is down (tools/setup-host) when it goes out of scope, so that a
-// test that stopped one leaves the host as it found it, however it ends.
-class HostDaemonsGuard {
- public:
-  HostDaemonsGuard() = default;
-  HostDaemonsGuard(const HostDaemonsGuard&) = delete;
-  HostDaemonsGuard& operator=(const HostDaemonsGuard&) = delete;
-  ~HostDaemonsGuard() { (void)Restore(); }
-  // True when setup-host found or brought every daemon up.
-  static bool Restore() {
-    return std::system((testing::SourcePath("tools/setup-host") + " >/dev/null 2>&1").c_str()) == 0;
-  }
-};
 
 // Runs `cmd` through the shell; true when it exited 0.
 bool Shell(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/support/host_daemons.h"
 #include "tests/support/ovs_harness.h"
 #include "tests/support/prereq.h"
 
@@ -12,6 +14,8 @@ namespace labvirt::ovs {
 namespace {
 
 using namespace std::chrono_literals;
+using labvirt::testing::HostDaemonsGuard;
+using labvirt::testing::WaitForDatapathPort;
 using testing::Await;
 using testing::RunUntil;
 using testing::Sh;
@@ -104,6 +108,31 @@ TEST_F(OvsDataplaneTest, NicsReachEachOtherOnlyWhileLinked) {
 
   ASSERT_TRUE(Run([&](auto cb) { sw().RemovePorts({Port(0), Port(1), Port(2)}, cb); }).ok());
   EXPECT_EQ(Sh("ovs-vsctl list-ports " + bridge_), "");
+}
+
+// labvirt's impairments are root qdiscs on the taps (engine/netem). ovs-vswitchd deletes a root
+// qdisc it finds on a device when it opens it — at the port's first reconfiguration and again
+// after it restarts — unless the port's QoS is "linux-noop", which labvirt gives every NIC port.
+// A qdisc set before the port is added (the race a restarted node's tap can lose), and one kept
+// across ovs-vswitchd's restart.
+TEST_F(OvsDataplaneTest, OvsVswitchdLeavesTheQdiscOnLabvirtsPortsAlone) {
+  const std::string dev = Port(0);
+  auto has_tbf = [&] { return Sh("tc qdisc show dev " + dev).find("tbf") != std::string::npos; };
+  int rc = -1;
+  Sh("tc qdisc replace dev " + dev + " root tbf rate 1mbit burst 3000 latency 100ms", &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(Run([&](auto cb) { sw().EnsureBridge(cb); }).ok());
+  ASSERT_TRUE(Run([&](auto cb) { sw().AddPorts({{dev, "dp" + id_, "n0", 0, ""}}, cb); }).ok());
+  EXPECT_EQ(Sh("ovs-vsctl get qos $(ovs-vsctl get port " + dev + " qos) type"), "linux-noop");
+  EXPECT_TRUE(WaitForDatapathPort(dev));
+  EXPECT_TRUE(has_tbf()) << "set before the port was added: " << Sh("tc qdisc show dev " + dev);
+
+  HostDaemonsGuard guard;
+  Sh("ovs-appctl -t ovs-vswitchd exit", &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(HostDaemonsGuard::Restore()) << "tools/setup-host could not start it again";
+  EXPECT_TRUE(WaitForDatapathPort(dev));
+  EXPECT_TRUE(has_tbf()) << "after ovs-vswitchd restarted: " << Sh("tc qdisc show dev " + dev);
 }
 
 }  // namespace

@@ -30,6 +30,12 @@ TEST_F(OvsSwitchTest, EverythingWrittenReadsBackThroughOvsVsctl) {
   EXPECT_EQ(Get("port lab1r1e1 external_ids"),
             "{isolated_tag=\"101\", lab=lab1, nic=\"1\", node=r1, owner=labvirt}");
   EXPECT_EQ(Get("interface lab1r1e1 type"), "\"\"");
+  // Every NIC port points at labvirt's one "linux-noop" QoS row, so that ovs-vswitchd leaves the
+  // taps' root qdiscs (impairments) alone.
+  const std::string qos = Get("port lab1r1e0 qos");
+  EXPECT_EQ(Get("port lab1r2e0 qos"), qos);
+  EXPECT_EQ(Get("qos " + qos + " type"), "linux-noop");
+  EXPECT_EQ(Get("qos " + qos + " external_ids"), "{owner=labvirt, role=noop-qos}");
 
   ASSERT_TRUE(Run([&](auto cb) {
                 sw().CreateLink({"lab1", "L1", "lab1r1e1", "lab1r2e0"}, cb);
@@ -84,6 +90,17 @@ TEST_F(OvsSwitchTest, EverythingWrittenReadsBackThroughOvsVsctl) {
   for (const OwnedPort& p : sw().ListOwnedPorts()) {
     EXPECT_EQ(p.instance, p.port == "lab2r1e0" ? "h13x" : "") << p.port;
   }
+
+  // A port without it (as labvirt before it left them) gets it when plugged again, from a new
+  // stack (a labvirt restart), which finds the row rather than adding another.
+  db_->Vsctl("clear port lab2r1e0 qos");
+  ASSERT_EQ(Get("port lab2r1e0 qos"), "[]");
+  NewStack();
+  ASSERT_TRUE(Run([&](auto cb) {
+                sw().AddPorts({{"lab2r1e0", "lab2", "r1", 0, "h13x"}}, cb);
+              }).ok());
+  EXPECT_EQ(Get("port lab2r1e0 qos"), qos);
+  EXPECT_EQ(db_->Vsctl("--bare --columns=_uuid list qos"), qos);
 }
 
 TEST_F(OvsSwitchTest, ErrorsAreClearAndChangeNothing) {
