@@ -242,7 +242,7 @@ FlagParser MakeParser(Flags& f) {
        Integer("nice", -20, 19, [&f](int n) { f.loop_priority.nice = n; })},
       {"--realtime", true, "N",
        "the event loop thread's SCHED_FIFO priority, 1-99 (1: a readiness event waits\n"
-       "for no guest); 0: the fair scheduler at --nice (default 0)",
+       "for no guest; the default); 0: the fair scheduler at --nice",
        Integer("realtime", 0, 99, [&f](int n) { f.loop_priority.realtime = n; })},
       {"--version", false, "", "print the version and exit", Switch(&f.show_version)},
       {"--help", false, "", "print this text and exit", Switch(&f.show_help)},

@@ -6,7 +6,8 @@
 // run-queue waits: docs/benchmarks.md "Readiness latency at density").
 //
 // Two levers, both on this one thread:
-// - A real-time policy (SCHED_FIFO; --realtime 1 is the lowest; off by default, see below): a woken
+// - A real-time policy (SCHED_FIFO; --realtime 1, the lowest, is the default; 0 turns it off): a
+// woken
 //   loop runs before every thread of the fair scheduler, guests, libvirtd and QEMU's own threads
 //   included. At 300 TCG guests booting on 2 cores beside two busy loops it cut the loop's
 //   run-queue wait p99 from <= 8 ms to <= 64 us and the readiness event's p99 after QEMU's PTY
@@ -20,15 +21,14 @@
 //   workers should the kernel start any) run under the fair scheduler at nice 0 or above.
 // - A nice value (default -10), the lever when the real-time policy is off or refused, as ovs-ctl
 //   starts ovs-vswitchd and ovsdb-server at nice -10 for the same reason.
-// Why the real-time policy is not the default yet: with it, one full test run of three lost a
-// link's rate limit after its node restarted (capture_test ARateLimit...): labvirtd put the qdisc
-// on the new tap sooner than before, plausibly before ovs-vswitchd reconfigured the re-added port
-// and reset its qdisc. Plugging must wait for ovs-vswitchd (cur_cfg) before shaping; until then the
-// faster loop is opt-in.
-// A short fair-scheduler slice (Linux 6.12's sched_runtime) was measured too and is not set:
-// libvirt puts every guest in a cgroup of its own under machine/, so the loop already outweighs the
-// guests as a whole and the slice changed nothing (docs/benchmarks.md, same section). Worker
-// threads (blocking libvirt calls) keep the policy and nice value they started with.
+// The real-time loop once lost a link's rate limit after its node restarted: it shaped the new tap
+// before ovs-vswitchd opened it, and ovs-vswitchd deleted the root qdisc it found. labvirt's ports
+// now carry a linux-noop QoS, which stops ovs-vswitchd touching their qdiscs at all
+// (ovs/ovs_switch.h), so nothing waits on how soon the loop runs. A short fair-scheduler slice
+// (Linux 6.12's sched_runtime) was measured too and is not set: libvirt puts every guest in a
+// cgroup of its own under machine/, so the loop already outweighs the guests as a whole and the
+// slice changed nothing (docs/benchmarks.md, same section). Worker threads (blocking libvirt calls)
+// keep the policy and nice value they started with.
 #ifndef LABVIRT_ENGINE_DAEMON_LOOP_PRIORITY_H_
 #define LABVIRT_ENGINE_DAEMON_LOOP_PRIORITY_H_
 
@@ -36,7 +36,7 @@ namespace labvirt::engine {
 
 struct LoopPriority {
   int nice = -10;    // -20..19; 0: leave the thread's nice value as started
-  int realtime = 0;  // SCHED_FIFO priority 1..99; 0: stay in the fair scheduler
+  int realtime = 1;  // SCHED_FIFO priority 1..99; 0: stay in the fair scheduler
 };
 
 // Applies `priority` to the calling thread: its nice value (unless 0), then its real-time policy

@@ -219,10 +219,14 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   std::string resp = WaitHealthyAnswer(sock);
   EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
   EXPECT_NE(resp.find("\"connected\":true"), std::string::npos) << resp;
-  // The loop thread (the main thread: it answered) runs in the fair scheduler (--realtime's
-  // default, 0) at --nice's default; the worker threads keep labvirtd's own nice.
+  // The loop thread (the main thread: it answered) runs at SCHED_FIFO 1 (--realtime's default)
+  // where the host grants a real-time policy, else in the fair scheduler (with a warning), at
+  // --nice's default either way; the worker threads stay fair at labvirtd's own nice.
+  const bool realtime = HostGrantsRealtime();
   ThreadSched loop = ThreadSchedOf(c.pid, std::to_string(c.pid));
-  EXPECT_EQ(loop.policy, SCHED_OTHER);
+  EXPECT_EQ(loop.policy, realtime ? SCHED_FIFO : SCHED_OTHER)
+      << "host grants real-time: " << realtime;
+  EXPECT_EQ(loop.rt_priority, realtime ? 1 : 0);
   EXPECT_EQ(loop.nice, -10);
   EXPECT_GE(FairThreadsAtZero(c.pid), 4) << "the worker pool's threads";
   // A second daemon on the same socket is refused and leaves the first one alone.
@@ -236,32 +240,41 @@ TEST(DaemonTest, ServesHealthyHostInfoAndStopsCleanlyOnSigterm) {
   std::string err;
   EXPECT_EQ(Wait(c, &err), 0) << err;
   EXPECT_NE(err.find("shutting down"), std::string::npos) << err;
+  EXPECT_EQ(err.find("could not give the event loop a real-time priority") == std::string::npos,
+            realtime)
+      << err;
   EXPECT_FALSE(Exists(sock)) << "socket must be removed on shutdown";
   std::error_code ec;
   std::filesystem::remove_all(state_dir, ec);
 }
 
-// --realtime 1 puts the loop at SCHED_FIFO 1 (on a host that grants no real-time policy, in the
-// fair scheduler at --nice's value, with a warning); the workers stay fair.
-TEST(DaemonTest, RealtimeOneRunsTheLoopAtSchedFifo) {
-  std::string sock = TempSocket("fifo");
-  std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-fifo";
-  Child c = Spawn({"--socket", sock, "--state-dir", state_dir, "--realtime", "1", "--nice", "-5"});
+// --realtime 0 keeps the loop in the fair scheduler, at --nice's value, and asks for no real-time
+// policy (no warning even where the host would refuse one); --realtime 2 is that priority.
+TEST(DaemonTest, RealtimeZeroKeepsTheLoopFairAndTwoIsPriorityTwo) {
+  std::string sock = TempSocket("fair");
+  std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-fair";
+  Child c = Spawn({"--socket", sock, "--state-dir", state_dir, "--realtime", "0", "--nice", "-5"});
   std::string resp = WaitHealthyAnswer(sock);
   EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
-  const bool realtime = HostGrantsRealtime();
   ThreadSched loop = ThreadSchedOf(c.pid, std::to_string(c.pid));
-  EXPECT_EQ(loop.policy, realtime ? SCHED_FIFO : SCHED_OTHER)
-      << "host grants real-time: " << realtime;
-  EXPECT_EQ(loop.rt_priority, realtime ? 1 : 0);
+  EXPECT_EQ(loop.policy, SCHED_OTHER);
+  EXPECT_EQ(loop.rt_priority, 0);
   EXPECT_EQ(loop.nice, -5);
-  EXPECT_GE(FairThreadsAtZero(c.pid), 4) << "the worker pool's threads";
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
   std::string err;
   EXPECT_EQ(Wait(c, &err), 0) << err;
-  EXPECT_EQ(err.find("could not give the event loop a real-time priority") == std::string::npos,
-            realtime)
-      << err;
+  EXPECT_EQ(err.find("real-time"), std::string::npos) << err;
+  std::filesystem::remove_all(state_dir);
+
+  Child two = Spawn({"--socket", sock, "--state-dir", state_dir, "--realtime", "2"});
+  resp = WaitHealthyAnswer(sock);
+  EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
+  const bool realtime = HostGrantsRealtime();
+  loop = ThreadSchedOf(two.pid, std::to_string(two.pid));
+  EXPECT_EQ(loop.policy, realtime ? SCHED_FIFO : SCHED_OTHER);
+  EXPECT_EQ(loop.rt_priority, realtime ? 2 : 0);
+  ASSERT_EQ(::kill(two.pid, SIGTERM), 0);
+  EXPECT_EQ(Wait(two, &err), 0) << err;
   std::error_code ec;
   std::filesystem::remove_all(state_dir, ec);
 }
@@ -271,8 +284,7 @@ TEST(DaemonTest, RealtimeOneRunsTheLoopAtSchedFifo) {
 TEST(DaemonTest, RunsAtItsOwnPriorityWhenTheHostRefusesAHigherOne) {
   std::string sock = TempSocket("nonice");
   std::string state_dir = "/tmp/labvirtd-test-" + std::to_string(::getpid()) + "-nonice";
-  Child c =
-      Spawn({"--socket", sock, "--state-dir", state_dir, "--realtime", "1"}, Sandbox::kNoSysNice);
+  Child c = Spawn({"--socket", sock, "--state-dir", state_dir}, Sandbox::kNoSysNice);
   std::string resp = WaitHealthyAnswer(sock);
   EXPECT_NE(resp.find("\"healthy\":true"), std::string::npos) << resp;
   ThreadSched loop = ThreadSchedOf(c.pid, std::to_string(c.pid));

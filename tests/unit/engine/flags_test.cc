@@ -53,7 +53,7 @@ TEST(FlagsTest, LoopNice) {
 }
 
 TEST(FlagsTest, LoopRealtime) {
-  EXPECT_EQ(ParseFlags({})->loop_priority.realtime, 0);
+  EXPECT_EQ(ParseFlags({})->loop_priority.realtime, 1);
   EXPECT_EQ(ParseFlags({"--realtime", "1"})->loop_priority.realtime, 1);
   EXPECT_EQ(ParseFlags({"--realtime", "0"})->loop_priority.realtime, 0);
   EXPECT_EQ(ParseFlags({"--realtime=99"})->loop_priority.realtime, 99);
@@ -209,7 +209,7 @@ TEST(FlagsTest, UsageTextIsUnchanged) {
   --nice N             the event loop thread's nice value, -20 to 19; 0: as started (default -10:
                        consoles and events wait less for a core behind busy guests)
   --realtime N         the event loop thread's SCHED_FIFO priority, 1-99 (1: a readiness event waits
-                       for no guest); 0: the fair scheduler at --nice (default 0)
+                       for no guest; the default); 0: the fair scheduler at --nice
   --version            print the version and exit
   --help               print this text and exit
 )");
