@@ -63,6 +63,10 @@ class NodeLife : public EnginePart {
   // A start answered `st` after its node was stopped: the VM it made is turned off; a start
   // that failed leaves a stopping node stopped.
   void StoppedDuringStart(Node& n, const Status& st);
+  // A start answered `st` for node `key` that is being destroyed, or is gone: the VM it made (if
+  // any) is turned off, which removes it once the destroy's undefine has run (or has made it a
+  // transient domain).
+  void DestroyedDuringStart(const std::string& key, const std::string& domain, const Status& st);
   // Reads the running domain's live XML (again while it has no PTY yet) and attaches.
   void FetchConsole(const std::string& key, int attempt);
   void AttachConsole(const std::string& key, const std::string& live_xml);

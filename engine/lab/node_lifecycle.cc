@@ -71,19 +71,14 @@ void NodeLife::BeginStart(const std::string& key) {
 
 void NodeLife::AfterStartPaused(const std::string& key, const std::string& domain, Status st) {
   Node* n = FindNodeByKey(key);
-  if (n == nullptr) {
-    // Destroyed (its lab, or a re-deploy without it) while this start waited for a worker: the
-    // destroy found the domain off and undefined it, so the VM this start made is a transient
-    // domain of nobody's. Off, which removes it.
-    if (!st.ok()) return;
-    LogInfo("node destroyed while its start was in flight; removing the new VM",
-            {{"node", key}, {"domain", domain}});
-    return hv_.Destroy(domain, LogIfForceOffFailed(key));
-  }
+  if (n == nullptr) return DestroyedDuringStart(key, domain, st);
   if (n->state == NodeState::kStopping || n->state == NodeState::kStopped) {
     return StoppedDuringStart(*n, st);
   }
   if (n->state != NodeState::kStarting) return;
+  // Still starting but no longer wanted: DestroyNode (a stop would have made it stopping). Its
+  // undefine waits in libvirtd for this start's job, so this answer can come first.
+  if (!n->desired_running) return DestroyedDuringStart(key, domain, st);
   if (st.code() == StatusCode::kUnavailable) return StartStepFailed(*n, st);
   if (!st.ok()) return StartRefused(*n, st.message());
   FaultPoint("start_paused");
@@ -91,6 +86,21 @@ void NodeLife::AfterStartPaused(const std::string& key, const std::string& domai
   // QEMU took this CPU: later nodes of the same first choice start on it at once.
   CpuWorked(*n);
   FetchConsole(key, 0);
+}
+
+void NodeLife::DestroyedDuringStart(const std::string& key, const std::string& domain,
+                                    const Status& st) {
+  // Destroyed (its lab, or a re-deploy without it) while this start was in flight: the destroy's
+  // force-off found the domain off, and its undefine removes the definition (at once, or — when
+  // libvirtd ran it after this start's job — by making the running domain transient). Either way
+  // the VM this start made belongs to nobody: off, which removes it. Without this, a start that
+  // answered before the undefine left a transient VM running behind a destroyed lab (found by the
+  // fault suite: killed mid-destroy, the restarted labvirtd restarted the node as the same
+  // lab.destroy came in again).
+  if (!st.ok()) return;
+  LogInfo("node destroyed while its start was in flight; removing the new VM",
+          {{"node", key}, {"domain", domain}});
+  hv_.Destroy(domain, LogIfForceOffFailed(key));
 }
 
 void NodeLife::StoppedDuringStart(Node& n, const Status& st) {

@@ -171,5 +171,26 @@ TEST_F(LabEngineBootTest, ALabDestroyedWhileAStartIsInFlightLeavesNoVmUp) {
   EXPECT_FALSE(hv_->Running(d1));
 }
 
+// The same with the start answering first: libvirtd runs the destroy's undefine only once the
+// start's job is over, so the start's answer reaches labvirtd while the node still exists, being
+// destroyed. The new VM is turned off then too (found by the fault suite under TCG: killed
+// mid-destroy, the restarted labvirtd restarted the node as the same lab.destroy came again, and
+// the node's VM ran on as a transient domain of a destroyed lab).
+TEST_F(LabEngineBootTest, ALabDestroyedWhileAStartIsInFlightLeavesNoVmUpWhenTheStartAnswersFirst) {
+  hv_->hold_start = true;
+  Deploy({"h1"});
+  ASSERT_TRUE(RunUntil([&] { return InState("h1", "starting"); })) << NodeJson("h1");
+  std::string d1 = Domain("h1");
+  std::optional<Result<std::string>> got;
+  engine_->Destroy("h", [&](Result<std::string> r) { got = r; });
+  hv_->ReleaseStarts();  // answered on the next pass, before the destroy's undefine
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  ASSERT_TRUE(got->ok()) << ToRpcError(got->status()).data_json;
+  reactor_->RunUntilIdle();
+  EXPECT_EQ(hv_->domain_starts[d1], 1);
+  EXPECT_EQ(hv_->domain_destroys[d1], 1);
+  EXPECT_FALSE(hv_->Running(d1)) << "a VM left up behind the destroyed lab";
+}
+
 }  // namespace
 }  // namespace labvirt::engine
