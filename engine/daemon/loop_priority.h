@@ -6,10 +6,9 @@
 // run-queue waits: docs/benchmarks.md "Readiness latency at density").
 //
 // Two levers, both on this one thread:
-// - A real-time policy (SCHED_FIFO; --realtime 1, the lowest, is the default; 0 turns it off): a
-// woken
-//   loop runs before every thread of the fair scheduler, guests, libvirtd and QEMU's own threads
-//   included. At 300 TCG guests booting on 2 cores beside two busy loops it cut the loop's
+// - A real-time policy (SCHED_FIFO; --realtime 1, the lowest, is the default; 0 turns it off):
+//   a woken loop runs before every thread of the fair scheduler, guests, libvirtd and QEMU's own
+//   threads included. At 300 TCG guests booting on 2 cores beside two busy loops it cut the loop's
 //   run-queue wait p99 from <= 8 ms to <= 64 us and the readiness event's p99 after QEMU's PTY
 //   write from 26.8 ms (nice -10) to 7.2 ms; on the quiet host 10.0 and 7.1 ms to 5.5 and 5.5 ms.
 //   Its cost is bounded: the loop's work per wake-up is short and it sleeps in between (0.1-1 % of
