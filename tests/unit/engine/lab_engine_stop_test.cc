@@ -153,40 +153,46 @@ TEST_F(LabEngineBootTest, AStopWaitingDuringAnAdoptionIsAnsweredByTheStopNotByTh
   EXPECT_TRUE(Has(**got, R"("state":"stopped")")) << "answered at: " << **got;
 }
 
-// lab.destroy while a node's start waits for a worker: the destroy finds the domain off and
-// undefines it, and the start then makes a VM of nobody's (a transient domain at libvirt): it is
-// turned off when the start answers instead of running on after its lab.
-TEST_F(LabEngineBootTest, ALabDestroyedWhileAStartIsInFlightLeavesNoVmUp) {
-  hv_->hold_start = true;
-  Deploy({"h1"});
-  ASSERT_TRUE(RunUntil([&] { return InState("h1", "starting"); })) << NodeJson("h1");
-  std::string d1 = Domain("h1");
-  std::optional<Result<std::string>> got;
-  engine_->Destroy("h", [&](Result<std::string> r) { got = r; });
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
-  ASSERT_TRUE(got->ok()) << ToRpcError(got->status()).data_json;
-  EXPECT_EQ(hv_->defined.count(d1), 0u);
-  hv_->ReleaseStarts();
-  ASSERT_TRUE(RunUntil([&] { return hv_->domain_destroys[d1] == 1; }));
+// lab.destroy while a node's start is still in flight at libvirt. The destroy's force-off finds no
+// VM; the start then makes one that belongs to nobody, which must be turned off when the start
+// answers instead of running on after its lab.
+class LabEngineDestroyDuringStartTest : public LabEngineBootTest {
+ protected:
+  // Deploys h1 with its start held, destroys the lab, releases the start — before the destroy
+  // goes on when `start_answers_first`, else once lab.destroy has answered — and waits until all
+  // is done. Returns h1's domain.
+  std::string DestroyWhileTheStartIsHeld(bool start_answers_first) {
+    hv_->hold_start = true;
+    Deploy({"h1"});
+    EXPECT_TRUE(RunUntil([&] { return InState("h1", "starting"); })) << NodeJson("h1");
+    std::string d1 = Domain("h1");
+    std::optional<Result<std::string>> got;
+    engine_->Destroy("h", [&](Result<std::string> r) { got = r; });
+    if (start_answers_first) hv_->ReleaseStarts();  // answered before the destroy's undefine
+    EXPECT_TRUE(RunUntil([&] { return got.has_value(); }));
+    EXPECT_TRUE(got.has_value() && got->ok());
+    EXPECT_EQ(hv_->defined.count(d1), 0u);
+    if (!start_answers_first) hv_->ReleaseStarts();
+    RunUntil([&] { return hv_->domain_destroys[d1] == 1; });
+    reactor_->RunUntilIdle();
+    return d1;
+  }
+};
+
+// The start answers after lab.destroy: the node is gone by then (libvirt made the VM of a domain
+// already undefined, a transient one).
+TEST_F(LabEngineDestroyDuringStartTest, StartAnsweringAfterTheDestroyLeavesNoVmUp) {
+  std::string d1 = DestroyWhileTheStartIsHeld(/*start_answers_first=*/false);
+  EXPECT_EQ(hv_->domain_destroys[d1], 1);
   EXPECT_FALSE(hv_->Running(d1));
 }
 
-// The same with the start answering first: libvirtd runs the destroy's undefine only once the
-// start's job is over, so the start's answer reaches labvirtd while the node still exists, being
-// destroyed. The new VM is turned off then too (found by the fault suite under TCG: killed
-// mid-destroy, the restarted labvirtd restarted the node as the same lab.destroy came again, and
-// the node's VM ran on as a transient domain of a destroyed lab).
-TEST_F(LabEngineBootTest, ALabDestroyedWhileAStartIsInFlightLeavesNoVmUpWhenTheStartAnswersFirst) {
-  hv_->hold_start = true;
-  Deploy({"h1"});
-  ASSERT_TRUE(RunUntil([&] { return InState("h1", "starting"); })) << NodeJson("h1");
-  std::string d1 = Domain("h1");
-  std::optional<Result<std::string>> got;
-  engine_->Destroy("h", [&](Result<std::string> r) { got = r; });
-  hv_->ReleaseStarts();  // answered on the next pass, before the destroy's undefine
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
-  ASSERT_TRUE(got->ok()) << ToRpcError(got->status()).data_json;
-  reactor_->RunUntilIdle();
+// The start answers first: libvirtd runs the destroy's undefine only once the start's job is
+// over, so the answer reaches labvirtd while the node still exists, being destroyed (found by the
+// fault suite under TCG: killed mid-destroy, the restarted labvirtd restarted the node as the
+// same lab.destroy came again, and the node's VM ran on as a transient domain).
+TEST_F(LabEngineDestroyDuringStartTest, StartAnsweringFirstLeavesNoVmUp) {
+  std::string d1 = DestroyWhileTheStartIsHeld(/*start_answers_first=*/true);
   EXPECT_EQ(hv_->domain_starts[d1], 1);
   EXPECT_EQ(hv_->domain_destroys[d1], 1);
   EXPECT_FALSE(hv_->Running(d1)) << "a VM left up behind the destroyed lab";
