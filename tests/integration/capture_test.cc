@@ -444,9 +444,8 @@ TEST_F(CaptureTest, ARateLimitIsShownAndSurvivesNodeAndLabvirtdRestarts) {
 
   {  // ovs-vswitchd restarting (an upgrade, an operator) opens every port again: the rate stays.
     testing::HostDaemonsGuard guard;
-    Sh("ovs-appctl -t ovs-vswitchd exit", &rc);
-    ASSERT_EQ(rc, 0);
-    ASSERT_TRUE(testing::HostDaemonsGuard::Restore()) << "tools/setup-host could not start it";
+    ASSERT_TRUE(testing::RestartOvsVswitchd())
+        << "it did not exit, or tools/setup-host could not start it";
     EXPECT_TRUE(testing::WaitForDatapathPort(tap));
     EXPECT_TRUE(has_tbf(tap)) << "after ovs-vswitchd restarted: " << Sh("tc qdisc show dev " + tap);
   }

@@ -15,6 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using labvirt::testing::HostDaemonsGuard;
+using labvirt::testing::RestartOvsVswitchd;
 using labvirt::testing::WaitForDatapathPort;
 using testing::Await;
 using testing::RunUntil;
@@ -128,9 +129,7 @@ TEST_F(OvsDataplaneTest, OvsVswitchdLeavesTheQdiscOnLabvirtsPortsAlone) {
   EXPECT_TRUE(has_tbf()) << "set before the port was added: " << Sh("tc qdisc show dev " + dev);
 
   HostDaemonsGuard guard;
-  Sh("ovs-appctl -t ovs-vswitchd exit", &rc);
-  ASSERT_EQ(rc, 0);
-  ASSERT_TRUE(HostDaemonsGuard::Restore()) << "tools/setup-host could not start it again";
+  ASSERT_TRUE(RestartOvsVswitchd()) << "it did not exit, or tools/setup-host could not start it";
   EXPECT_TRUE(WaitForDatapathPort(dev));
   EXPECT_TRUE(has_tbf()) << "after ovs-vswitchd restarted: " << Sh("tc qdisc show dev " + dev);
 }

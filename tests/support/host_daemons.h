@@ -1,7 +1,7 @@
 // Shared host daemons (libvirtd, ovsdb-server, ovs-vswitchd) that a test stops on purpose: the
 // guard starts whatever is down again (tools/setup-host) when it goes out of scope, so that the
 // test leaves the host as it found it, however it ends. Tests that use it run alone (is_parallel
-// false). And a wait for ovs-vswitchd to have opened a port.
+// false). And ovs-vswitchd's restart, and a wait for it to have opened a port.
 #ifndef LABVIRT_TESTS_SUPPORT_HOST_DAEMONS_H_
 #define LABVIRT_TESTS_SUPPORT_HOST_DAEMONS_H_
 
@@ -26,6 +26,14 @@ class HostDaemonsGuard {
     return std::system((SourcePath("tools/setup-host") + " >/dev/null 2>&1").c_str()) == 0;
   }
 };
+
+// Stops ovs-vswitchd as an upgrade or an operator does (`ovs-appctl exit`) and starts it again
+// (tools/setup-host). True when both worked. Hold a HostDaemonsGuard around it.
+inline bool RestartOvsVswitchd() {
+  int rc = -1;
+  Sh("ovs-appctl -t ovs-vswitchd exit", &rc);
+  return rc == 0 && HostDaemonsGuard::Restore();
+}
 
 // Waits until ovs-vswitchd's datapath lists `port` (up to 10 s), then half a second more: it
 // opens the device (and handles its qdisc) in the reconfiguration that adds it there. True when
